@@ -1,0 +1,37 @@
+import type { Builder } from '@quorum/core';
+import { inferNpmRecipe, npmName } from './infer-recipe.js';
+import { planNpmBuild } from './plan.js';
+
+export { inferNpmRecipe, npmName } from './infer-recipe.js';
+export { normalizeRepositoryUrl } from './repository.js';
+export { planNpmBuild, SOURCE_MOUNT, OUTPUT_MOUNT } from './plan.js';
+
+/** Stabilizers that apply to npm's `.tgz` artifacts (names from the compare package). */
+export const NPM_STABILIZERS = [
+  'tar-entry-order',
+  'tar-times',
+  'tar-modes',
+  'tar-owners',
+  'tar-pax',
+  'tar-devices',
+  'tar-format',
+  'gzip-level',
+  'gzip-name',
+  'gzip-time',
+  'gzip-header',
+] as const;
+
+/** The npm builder. */
+export const npmBuilder: Builder = {
+  ecosystem: 'npm',
+  defaultRegistry: 'https://registry.npmjs.org',
+  imageTag: 'quorum/npm-builder:bookworm',
+  artifactFormat: 'tgz',
+  metadataUrl(purl, registry) {
+    // scoped names keep the @ and escape the slash, as the registry expects
+    return `${registry.replace(/\/+$/, '')}/${npmName(purl).replace('/', '%2f')}`;
+  },
+  inferRecipe: inferNpmRecipe,
+  plan: planNpmBuild,
+  stabilizers: NPM_STABILIZERS,
+};

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { parseReleasePurl } from '@quorum/core';
+import { inferNpmRecipe } from './infer-recipe.js';
+import { normalizeRepositoryUrl } from './repository.js';
+import { planNpmBuild } from './plan.js';
+
+const dist = { tarball: 'https://registry.example/foo/-/foo-1.2.3.tgz', integrity: 'sha512-AAAA' };
+const doc = (v: Record<string, unknown>) => ({ name: 'foo', versions: { '1.2.3': { name: 'foo', version: '1.2.3', dist, ...v } } });
+const purl = parseReleasePurl('pkg:npm/foo@1.2.3');
+const SHA = 'a'.repeat(40);
+
+describe('inferNpmRecipe', () => {
+  it('takes the commit from gitHead and the repo from repository', () => {
+    const r = inferNpmRecipe(purl, doc({ repository: { type: 'git', url: 'git+https://github.com/o/foo.git' }, gitHead: SHA, _npmVersion: '10.2.4', _nodeVersion: '20.11.0' }), {});
+    expect(r).toMatchObject({ ok: true, source: { repo: 'https://github.com/o/foo.git', commit: SHA, refs: [] }, toolchain: { npm: '10.2.4', node: '20.11.0' }, upstream: { url: dist.tarball, integrity: 'sha512-AAAA', filename: 'foo-1.2.3.tgz' } });
+  });
+  it('tries version tags in order when gitHead is missing', () => {
+    const r = inferNpmRecipe(purl, doc({ repository: 'github:o/foo' }), {});
+    expect(r.ok && r.source.refs).toEqual(['v1.2.3', '1.2.3', 'foo@1.2.3', 'foo-v1.2.3']);
+    expect(r.ok && r.source.repo).toBe('https://github.com/o/foo.git');
+  });
+  it('keeps the monorepo directory', () => {
+    const r = inferNpmRecipe(purl, doc({ repository: { url: 'https://github.com/o/mono', directory: 'packages/foo/' } }), {});
+    expect(r.ok && r.source.directory).toBe('packages/foo');
+  });
+  it('lets the submitter override repo and ref', () => {
+    const r = inferNpmRecipe(purl, doc({ repository: 'o/foo', gitHead: SHA }), { repo: 'https://git.example/x.git', ref: 'release-1.2.3' });
+    expect(r.ok && r.source).toMatchObject({ repo: 'https://git.example/x.git', refs: ['release-1.2.3'] });
+    expect(r.ok && r.source.commit).toBeUndefined();
+  });
+  it('treats a 40-hex override ref as the commit', () => {
+    const r = inferNpmRecipe(purl, doc({ repository: 'o/foo' }), { ref: SHA.toUpperCase() });
+    expect(r.ok && r.source.commit).toBe(SHA);
+  });
+  it('says source-not-found without a repository', () => {
+    const r = inferNpmRecipe(purl, doc({}), {});
+    expect(r).toMatchObject({ ok: false, code: 'source-not-found' });
+  });
+  it('says version-not-found for an unpublished version', () => {
+    expect(inferNpmRecipe(parseReleasePurl('pkg:npm/foo@9.9.9'), doc({}), {})).toMatchObject({ ok: false, code: 'version-not-found' });
+  });
+  it('falls back to the sha1 shasum when there is no integrity', () => {
+    const r = inferNpmRecipe(purl, { versions: { '1.2.3': { repository: 'o/foo', dist: { tarball: dist.tarball, shasum: 'ff'.repeat(20) } } } }, {});
+    expect(r.ok && r.upstream.integrity).toBe(`sha1-${Buffer.from('ff'.repeat(20), 'hex').toString('base64')}`);
+  });
+});
+
+describe('normalizeRepositoryUrl', () => {
+  const table: [string, string | undefined][] = [
+    ['git+https://github.com/o/r.git', 'https://github.com/o/r.git'],
+    ['git+ssh://git@github.com/o/r.git', 'https://github.com/o/r.git'],
+    ['git@github.com:o/r.git', 'https://github.com/o/r.git'],
+    ['git://github.com/o/r.git', 'https://github.com/o/r.git'],
+    ['github:o/r', 'https://github.com/o/r.git'],
+    ['gitlab:o/r', 'https://gitlab.com/o/r.git'],
+    ['o/r', 'https://github.com/o/r.git'],
+    ['https://github.com/o/r#readme', 'https://github.com/o/r'],
+    ['file:///tmp/repo', 'file:///tmp/repo'],
+    ['', undefined],
+    ['not a url at all', undefined],
+  ];
+  for (const [input, want] of table) it(`normalizes "${input}"`, () => expect(normalizeRepositoryUrl(input)).toBe(want));
+});
+
+describe('planNpmBuild', () => {
+  it('plans a hermetic build pinned to the image digest with SOURCE_DATE_EPOCH from the commit', () => {
+    const plan = planNpmBuild({
+      purl,
+      source: { repo: 'https://x/y.git', commit: SHA, commitTime: 1711713600, directory: 'packages/foo' },
+      toolchain: {},
+      image: 'sha256:' + 'b'.repeat(64),
+      limits: { memoryBytes: 1, pids: 2, cpus: 1, timeoutMs: 3, scratchBytes: 4 },
+    });
+    expect(plan).toMatchObject({
+      image: 'sha256:' + 'b'.repeat(64),
+      user: '1000:1000',
+      sourceMount: '/src',
+      outputMount: '/out',
+      artifactGlob: '*.tgz',
+      env: { SOURCE_DATE_EPOCH: '1711713600', TZ: 'UTC', LANG: 'C.UTF-8', QUORUM_PACKAGE_DIR: 'packages/foo', npm_config_offline: 'true' },
+      limits: { memoryBytes: 1, pids: 2, cpus: 1, timeoutMs: 3, scratchBytes: 4 },
+    });
+    expect(plan.argv[0]).toBe('sh');
+    expect(plan.argv[2]).toContain('npm pack --pack-destination /out');
+  });
+});

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Start (or stop) a private Redis for one farm or one test run.
+#
+#   infra/redis.sh PORT DIR          start redis-server on 127.0.0.1:PORT unless
+#                                    something already answers PING there
+#   infra/redis.sh --stop PORT DIR   stop it (pidfile, else SHUTDOWN NOSAVE)
+#
+# The instance keeps nothing on disk (no RDB, no AOF) and never evicts keys
+# (BullMQ needs noeviction). DIR holds redis-PORT.pid and redis-PORT.log.
+# Prints nothing on success; errors go to stderr.
+set -euo pipefail
+
+usage() { echo "usage: $0 [--stop] PORT DIR" >&2; exit 2; }
+die() { echo "redis.sh: $*" >&2; exit 1; }
+
+stop=0
+if [ "${1:-}" = "--stop" ]; then stop=1; shift; fi
+[ $# -eq 2 ] || usage
+port="$1"
+dir="$2"
+case "$port" in ''|*[!0-9]*) die "invalid port: $port" ;; esac
+if [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then die "invalid port: $port"; fi
+command -v redis-server >/dev/null || die "redis-server not found (run infra/provision.sh)"
+command -v redis-cli >/dev/null || die "redis-cli not found (run infra/provision.sh)"
+
+pidfile="$dir/redis-$port.pid"
+logfile="$dir/redis-$port.log"
+
+# Bounded: a foreign server on the port may accept and never answer.
+ping() { [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ]; }
+
+# Alive and not a zombie (an exited daemon waits for init to reap it).
+running() {
+  local state
+  state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+if [ "$stop" = 1 ]; then
+  pid=""
+  [ -r "$pidfile" ] && pid="$(cat "$pidfile" 2>/dev/null || true)"
+  case "$pid" in ''|*[!0-9]*) pid="" ;; esac
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+      && grep -qa "redis-server.*:$port" "/proc/$pid/cmdline" 2>/dev/null; then
+    kill -TERM "$pid"
+  elif ping; then
+    timeout 5 redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  fi
+  # Wait up to 10 s for the port to go quiet and the process to exit.
+  for _ in $(seq 1 100); do
+    if ! ping && { [ -z "$pid" ] || ! running "$pid"; }; then
+      rm -f "$pidfile"
+      exit 0
+    fi
+    sleep 0.1
+  done
+  die "redis on port $port did not stop"
+fi
+
+ping && exit 0
+
+mkdir -p "$dir"
+dir="$(cd "$dir" && pwd)"
+pidfile="$dir/redis-$port.pid"
+logfile="$dir/redis-$port.log"
+log_offset=$(( $(stat -c %s "$logfile" 2>/dev/null || echo 0) + 1 ))
+
+redis-server \
+  --bind 127.0.0.1 --port "$port" \
+  --daemonize yes \
+  --save '' --appendonly no \
+  --maxmemory-policy noeviction \
+  --dir "$dir" \
+  --pidfile "$pidfile" \
+  --logfile "$logfile" \
+  || die "redis-server failed to start on port $port (see $logfile)"
+
+# Wait up to 10 s for PING; give up at once if the server aborted (port taken).
+for _ in $(seq 1 100); do
+  if tail -c "+$log_offset" "$logfile" 2>/dev/null | grep -q "Failed listening on port $port"; then
+    tail -n 3 "$logfile" >&2
+    die "port $port is taken by something that does not answer PING"
+  fi
+  ping && exit 0
+  sleep 0.1
+done
+tail -n 20 "$logfile" >&2 2>/dev/null || true
+die "redis on port $port does not answer PING (see $logfile)"

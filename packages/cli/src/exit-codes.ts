@@ -1,0 +1,46 @@
+import type { Verdict } from '@quorum/core';
+
+/** Exit codes of the `quorum` command; one table, documented in the README and in `--help`. */
+export const EXIT = Object.freeze({
+  /** reproducible or equivalent */
+  ok: 0,
+  /** usage, connection or HTTP error, timeout */
+  error: 1,
+  /** builders agree with each other, the published artifact differs */
+  mismatch: 2,
+  /** builders disagree with each other */
+  unreproducible: 3,
+  /** too few builds succeeded */
+  failed: 4,
+  /** `quorum status`: the newest release has no verdict yet */
+  pending: 5,
+});
+
+/** Exit code for a release's verdict; `undefined` (not decided yet) maps to EXIT.pending. */
+export function exitCodeForVerdict(verdict: Verdict | undefined): number {
+  switch (verdict) {
+    case 'reproducible':
+    case 'equivalent':
+      return EXIT.ok;
+    case 'mismatch':
+      return EXIT.mismatch;
+    case 'unreproducible':
+      return EXIT.unreproducible;
+    case 'failed':
+      return EXIT.failed;
+    case undefined:
+      return EXIT.pending;
+    default:
+      // a verdict this CLI does not know yet: not a success
+      return EXIT.error;
+  }
+}
+
+/** The exit-code table as help text, shared by `--help` of submit and status. */
+export const EXIT_CODES_HELP = `Exit codes:
+  0  reproducible or equivalent
+  1  usage error, coordinator unreachable, HTTP error, or timeout
+  2  mismatch: builders agree with each other, the published artifact differs
+  3  unreproducible: builders disagree with each other
+  4  failed: too few builds succeeded to decide
+  5  (status only) the newest release has no verdict yet`;

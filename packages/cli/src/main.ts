@@ -1,0 +1,436 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isQuorumError, parseAnyPurl, parseReleasePurl, type ReleaseView, type SubmitReleaseRequest, type Verdict } from '@quorum/core';
+import { ApiClient, CliError, DEFAULT_SERVER, isCliError } from './api-client.js';
+import { EXIT, EXIT_CODES_HELP, exitCodeForVerdict } from './exit-codes.js';
+import { createProgress, type OutStream } from './progress.js';
+import { renderReleaseReport, renderWorkers } from './render.js';
+import { runUp, UP_DEFAULTS } from './up.js';
+
+/** Interval between two `GET /v1/releases/:id` while waiting. @defaultValue 500 ms */
+export const POLL_INTERVAL_MS = 500;
+
+/** Default of `submit --timeout`. @defaultValue 1800 s */
+export const DEFAULT_WAIT_TIMEOUT_S = 1800;
+
+/** How long `submit --wait` keeps retrying while the coordinator is unreachable or answers 5xx. @defaultValue 30 s */
+export const UNAVAILABLE_GRACE_MS = 30_000;
+
+/** Where the CLI reads and writes; `runCli` takes it so tests can run commands in-process. */
+export interface CliIo {
+  stdout: OutStream;
+  stderr: OutStream;
+  /** environment (QUORUM_SERVER, ...) @defaultValue process.env */
+  env: NodeJS.ProcessEnv;
+  /** @defaultValue Date.now */
+  clock: () => number;
+  /** @defaultValue POLL_INTERVAL_MS */
+  pollIntervalMs: number;
+  /** `up`: aborted = stop the farm; when absent, SIGINT/SIGTERM of this process do it */
+  stop?: AbortSignal;
+  /** `up`: aborted = kill the farm at once; when absent, a second SIGINT/SIGTERM does it */
+  kill?: AbortSignal;
+}
+
+function cliVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of at least 1.');
+  return Number(value);
+}
+
+function port(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 1 to 65535.');
+  return Number(value);
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds greater than 0.');
+  return n;
+}
+
+const serverOption = () =>
+  new Option('--server <url>', `coordinator base URL (default: $QUORUM_SERVER, else ${DEFAULT_SERVER})`);
+
+function client(server: string | undefined, io: CliIo): ApiClient {
+  return new ApiClient({ server: server ?? (io.env.QUORUM_SERVER || DEFAULT_SERVER) });
+}
+
+function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Core purl errors become usage errors with the same message. */
+function parsePurl<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (isQuorumError(e)) throw new CliError('usage', e.message, { cause: e });
+    throw e;
+  }
+}
+
+/** Errors worth retrying while waiting: the coordinator restarting or briefly overloaded. */
+function isTransient(e: unknown): boolean {
+  return isCliError(e, 'unreachable', 'timeout') || (isCliError(e, 'http') && (e.status ?? 0) >= 500);
+}
+
+interface SubmitOptions {
+  repo?: string;
+  ref?: string;
+  wait?: boolean;
+  timeout: number;
+  json?: boolean;
+  server?: string;
+}
+
+/** JSON form of one release for scripts: the verdict string on top, the per-builder results, the whole view. */
+export function releaseJson(view: ReleaseView): { purl: string; verdict: Verdict | null; reason: string | null; stabilizers: string[]; rebuilds: ReleaseView['rebuilds']; release: ReleaseView } {
+  return {
+    purl: view.purl,
+    verdict: view.verdict?.verdict ?? null,
+    reason: view.verdict?.reason ?? null,
+    stabilizers: view.verdict?.stabilizers ?? [],
+    rebuilds: view.rebuilds,
+    release: view,
+  };
+}
+
+async function submit(purl: string, opts: SubmitOptions, io: CliIo): Promise<number> {
+  parsePurl(() => parseReleasePurl(purl));
+  const api = client(opts.server, io);
+  const body: SubmitReleaseRequest = { purl };
+  if (opts.repo !== undefined) body.repo = opts.repo;
+  if (opts.ref !== undefined) body.ref = opts.ref;
+  const started = io.clock();
+  let view = await api.submitRelease(body);
+  if (!opts.wait) {
+    if (opts.json) printJson(io, releaseJson(view));
+    else io.stdout.write(`${view.id}\n`);
+    if (!opts.json && io.stderr.isTTY) io.stderr.write(`submitted ${view.purl} (${view.state}); follow it with: quorum status ${view.purl}\n`);
+    return EXIT.ok;
+  }
+
+  const progress = createProgress(io.stderr, { json: opts.json === true, clock: io.clock });
+  const deadline = started + opts.timeout * 1000;
+  let unavailableSince: number | undefined;
+  let finishedCleanly = false;
+  try {
+    progress.update(view);
+    while (view.state !== 'decided') {
+      const left = deadline - io.clock();
+      if (left <= 0) {
+        throw new CliError(
+          'timeout',
+          `no verdict within ${opts.timeout} s: release ${view.id} is still ${view.state}; follow it with \`quorum status ${view.purl}\``,
+        );
+      }
+      await sleep(Math.min(io.pollIntervalMs, left));
+      try {
+        view = await api.getRelease(view.id);
+        unavailableSince = undefined;
+        progress.update(view);
+      } catch (e) {
+        if (!isTransient(e)) throw e;
+        unavailableSince ??= io.clock();
+        if (io.clock() - unavailableSince > UNAVAILABLE_GRACE_MS) throw e;
+        progress.note(`${(e as Error).message}; retrying`);
+      }
+    }
+    finishedCleanly = true;
+  } finally {
+    // on a terminal the final report replaces the live table; keep it when stdout goes elsewhere
+    progress.finish(!finishedCleanly || opts.json === true || !io.stdout.isTTY);
+  }
+  if (!view.verdict) throw new CliError('bad-answer', `the coordinator marked release ${view.id} decided without a verdict`);
+  if (opts.json) printJson(io, releaseJson(view));
+  else io.stdout.write(`${renderReleaseReport(view, { server: api.server, now: io.clock() })}\n`);
+  return exitCodeForVerdict(view.verdict.verdict);
+}
+
+interface StatusOptions {
+  all?: boolean;
+  json?: boolean;
+  server?: string;
+}
+
+function newestFirst(releases: readonly ReleaseView[]): ReleaseView[] {
+  return [...releases].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+async function status(purl: string, opts: StatusOptions, io: CliIo): Promise<number> {
+  const parsed = parsePurl(() => parseAnyPurl(purl));
+  const api = client(opts.server, io);
+  let releases: ReleaseView[];
+  try {
+    releases = newestFirst((await api.getPackage(parsed.canonical)).releases ?? []);
+  } catch (e) {
+    if (!(isCliError(e, 'http') && e.status === 404)) throw e;
+    releases = [];
+  }
+  const newest = releases[0];
+  if (opts.json) printJson(io, { purl: parsed.canonical, verdict: newest?.verdict?.verdict ?? null, release: newest ?? null, releases });
+  if (!newest) {
+    const example = parsed.version ? parsed.canonical : `${parsed.canonical}@<version>`;
+    throw new CliError('http', `no release of ${parsed.canonical} is known to the coordinator at ${api.server}; submit one with \`quorum submit ${example}\``);
+  }
+  if (!opts.json) {
+    const shown = parsed.version && !opts.all ? [newest] : releases;
+    const now = io.clock();
+    const blocks = shown.map((r, i) => {
+      const report = renderReleaseReport(r, { server: api.server, now });
+      return shown.length > 1 ? `=== ${r.purl} (release ${i + 1} of ${shown.length}, newest first) ===\n${report}` : report;
+    });
+    io.stdout.write(`${blocks.join('\n\n')}\n`);
+    const hidden = releases.length - shown.length;
+    if (hidden > 0) io.stdout.write(`\n(${hidden} older release${hidden === 1 ? '' : 's'} of ${parsed.canonical}; --all shows them)\n`);
+  }
+  return exitCodeForVerdict(newest.verdict?.verdict);
+}
+
+async function logs(rebuildId: string, opts: { server?: string }, io: CliIo): Promise<number> {
+  const res = await client(opts.server, io).rebuildLog(rebuildId);
+  if (res.body) {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      if (!io.stdout.write(chunk)) await new Promise<void>((r) => io.stdout.once('drain', () => r()));
+    }
+  }
+  return EXIT.ok;
+}
+
+async function workers(opts: { json?: boolean; server?: string }, io: CliIo): Promise<number> {
+  const list = await client(opts.server, io).listWorkers();
+  if (opts.json) printJson(io, list);
+  else io.stdout.write(`${renderWorkers(list, io.clock())}\n`);
+  return EXIT.ok;
+}
+
+interface UpCliOptions {
+  workers: number;
+  port: number;
+  data: string;
+  redisPort: number;
+  builders?: number;
+  quorum?: number;
+  provision: boolean;
+}
+
+async function up(opts: UpCliOptions, io: CliIo): Promise<number> {
+  let stop = io.stop;
+  let kill = io.kill;
+  const handlers: Array<() => void> = [];
+  if (!stop) {
+    const stopAc = new AbortController();
+    const killAc = new AbortController();
+    const onSignal = (name: string) => () => {
+      if (!stopAc.signal.aborted) {
+        io.stdout.write(`${name} received: stopping the farm (again to kill at once)\n`);
+        stopAc.abort();
+      } else killAc.abort();
+    };
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const h = onSignal(sig);
+      process.on(sig, h);
+      handlers.push(() => process.removeListener(sig, h));
+    }
+    stop = stopAc.signal;
+    kill = killAc.signal;
+  }
+  try {
+    const upOpts = {
+      workers: opts.workers,
+      port: opts.port,
+      data: opts.data,
+      redisPort: opts.redisPort,
+      provision: opts.provision,
+      ...(opts.builders !== undefined ? { builders: opts.builders } : {}),
+      ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}),
+    };
+    return await runUp(upOpts, { stdout: io.stdout, stderr: io.stderr, env: io.env, stop, ...(kill ? { kill } : {}) });
+  } finally {
+    for (const remove of handlers) remove();
+  }
+}
+
+/** Builds the `quorum` program; each action stores its exit code through `setExit`. */
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('quorum');
+  program
+    .description('Reproducible-build verification farm: submit releases, follow independent rebuilds, read M-of-N verdicts.')
+    .version(cliVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      outputError: (s, write) => write(`quorum: ${s.replace(/^error: /, '')}`),
+      getOutHelpWidth: () => io.stdout.columns ?? 80,
+      getErrHelpWidth: () => io.stderr.columns ?? 80,
+    })
+    .addHelpText(
+      'after',
+      `
+Environment:
+  QUORUM_SERVER  coordinator base URL when --server is not given (default ${DEFAULT_SERVER})
+
+${EXIT_CODES_HELP}
+
+Examples:
+  $ quorum up
+  $ quorum submit pkg:npm/left-pad@1.3.0 --wait
+  $ quorum status pkg:npm/left-pad@1.3.0
+  $ quorum logs <rebuild-id>
+  $ quorum workers`,
+    );
+
+  const action =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) =>
+      setExit(await fn(...args));
+
+  program
+    .command('submit')
+    .description('submit a published release for independent rebuilds; with --wait, follow it to a verdict')
+    .argument('<purl>', 'package URL of one release, e.g. pkg:npm/left-pad@1.3.0 or pkg:npm/%40scope/name@1.0.0')
+    .option('--repo <url>', 'source repository URL (default: inferred from registry metadata)')
+    .option('--ref <tag|sha>', 'tag or commit SHA of the source (default: inferred from registry metadata and tags)')
+    .option('--wait', 'poll until the verdict is decided, show live progress per builder on stderr, then print the verdict')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit 1)', positiveSeconds, DEFAULT_WAIT_TIMEOUT_S)
+    .option('--json', 'print { purl, verdict, reason, stabilizers, rebuilds, release } as JSON (the final state with --wait; verdict is null until decided)')
+    .addOption(serverOption())
+    .addHelpText(
+      'after',
+      `
+Without --wait, prints the new release id and exits 0. With --wait, progress goes to stderr
+(a live table on a terminal, one line per builder state change otherwise; with --json only on
+a terminal), then the verdict, reason, agreeing builders, stabilizers, per-builder artifact
+digests and log URLs go to stdout, and the exit code says the verdict.
+
+${EXIT_CODES_HELP.replace(/\n.*\(status only\).*$/m, '')}
+
+Examples:
+  $ quorum submit pkg:npm/left-pad@1.3.0
+  $ quorum submit pkg:npm/left-pad@1.3.0 --wait
+  $ quorum submit pkg:npm/%40scope/pkg@2.0.1 --repo https://github.com/scope/pkg --ref v2.0.1 --wait --timeout 600
+  $ quorum submit pkg:npm/left-pad@1.3.0 --wait --json > release.json`,
+    )
+    .action(action((purl: string, opts: SubmitOptions) => submit(purl, opts, io)));
+
+  program
+    .command('status')
+    .description('show the verdict and per-builder results of a package or release')
+    .argument('<purl>', 'package URL with version (one release) or without (every version)')
+    .option('--all', 'for a versioned purl, show every release of that version, not just the newest')
+    .option('--json', 'print { purl, verdict, release, releases } as JSON; verdict is the newest release\'s or null')
+    .addOption(serverOption())
+    .addHelpText(
+      'after',
+      `
+Releases are listed newest first. The exit code is that of the newest release's verdict;
+5 means it is not decided yet. A purl the coordinator has no release of exits 1.
+
+${EXIT_CODES_HELP}
+
+Examples:
+  $ quorum status pkg:npm/left-pad@1.3.0
+  $ quorum status pkg:npm/left-pad --json
+  $ quorum status pkg:npm/left-pad@1.3.0 --all`,
+    )
+    .action(action((purl: string, opts: StatusOptions) => status(purl, opts, io)));
+
+  program
+    .command('logs')
+    .description("write a rebuild's full build log to stdout, unchanged")
+    .argument('<rebuild-id>', 'rebuild id, as listed by `quorum status` and `quorum submit --wait`')
+    .addOption(serverOption())
+    .addHelpText('after', '\nExamples:\n  $ quorum logs <rebuild-id>\n  $ quorum logs <rebuild-id> | grep -i error')
+    .action(action((id: string, opts: { server?: string }) => logs(id, opts, io)));
+
+  program
+    .command('workers')
+    .description('list the workers known to the coordinator')
+    .option('--json', 'print the WorkerView list as JSON')
+    .addOption(serverOption())
+    .addHelpText('after', '\nExamples:\n  $ quorum workers\n  $ quorum workers --json --server http://farm.example:8080')
+    .action(action((opts: { json?: boolean; server?: string }) => workers(opts, io)));
+
+  program
+    .command('up')
+    .description('run a local farm in the foreground: Docker + builder image, Redis, a coordinator and N workers')
+    .option('--workers <n>', 'worker processes to start (worker-1..worker-N, operators operator-1..N)', positiveInt, UP_DEFAULTS.workers)
+    .option('--port <port>', 'coordinator HTTP port on 127.0.0.1', port, UP_DEFAULTS.port)
+    .option('--data <dir>', 'data directory (coordinator store, worker dirs, Redis files)', UP_DEFAULTS.data)
+    .option('--redis-port <port>', 'Redis port (started by infra/redis.sh if absent)', port, UP_DEFAULTS.redisPort)
+    .option('--builders <n>', 'builders per release, N (QUORUM_BUILDERS; default: the coordinator\'s)', positiveInt)
+    .option('--quorum <m>', 'agreeing builders required, M (QUORUM_QUORUM; default: the coordinator\'s)', positiveInt)
+    .option('--no-provision', 'skip infra/provision.sh (Docker engine and builder image already set up)')
+    .addHelpText(
+      'after',
+      `
+Steps: bash infra/provision.sh (installs/starts Docker, builds the builder image), then
+bash infra/redis.sh <redis-port> <data>/redis, then the coordinator and the workers, whose
+log lines are prefixed with their names. Once GET /healthz answers, prints
+"farm ready: http://127.0.0.1:<port> (<n> workers)".
+
+Ctrl-C (SIGINT) or SIGTERM stops the coordinator and workers (SIGTERM, SIGKILL after 10 s;
+a second Ctrl-C kills at once) and exits 0. Redis and Docker are left running. If a
+coordinator or worker dies on its own, the rest is stopped and the exit code is 1.
+
+Every QUORUM_* variable of this process (e.g. QUORUM_NPM_REGISTRY, QUORUM_ALLOW_LOCAL_REPOS)
+is passed on to the coordinator and the workers.
+
+Examples:
+  $ quorum up
+  $ quorum up --workers 5 --builders 5 --quorum 3
+  $ quorum up --no-provision --port 9090 --redis-port 6380 --data /srv/quorum`,
+    )
+    .action(action((opts: UpCliOptions) => up(opts, io)));
+
+  return program;
+}
+
+/**
+ * Runs the `quorum` command line in-process: `argv` without node and script, output to
+ * `io`. Resolves to the exit code; never throws for expected errors.
+ */
+export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const full: CliIo = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    env: io.env ?? process.env,
+    clock: io.clock ?? Date.now,
+    pollIntervalMs: io.pollIntervalMs ?? POLL_INTERVAL_MS,
+    ...(io.stop ? { stop: io.stop } : {}),
+    ...(io.kill ? { kill: io.kill } : {}),
+  };
+  let code: number = EXIT.ok;
+  const program = buildProgram(full, (c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (isCliError(e)) {
+      full.stderr.write(`quorum: ${e.message}\n`);
+      return e.exitCode;
+    }
+    if (isQuorumError(e)) {
+      full.stderr.write(`quorum: ${e.message}\n`);
+      return EXIT.error;
+    }
+    const err = e as Error;
+    full.stderr.write(`quorum: unexpected error: ${err?.message ?? String(e)}\n`);
+    if (full.env.QUORUM_DEBUG && err?.stack) full.stderr.write(`${err.stack}\n`);
+    return EXIT.error;
+  }
+}

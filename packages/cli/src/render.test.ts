@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import type { Verdict } from '@quorum/core';
+import {
+  alignRows,
+  formatAge,
+  formatDuration,
+  formatTable,
+  oneLine,
+  rebuildDetail,
+  rebuildElapsedMs,
+  renderBuilderTable,
+  renderProgress,
+  renderReleaseReport,
+  renderWorkers,
+  shortDigest,
+} from './render.js';
+import { built, lifecycle, NOW, rebuild, release, worker } from './test-support/views.js';
+
+const SERVER = 'http://127.0.0.1:8080';
+
+describe('formatDuration', () => {
+  it.each([
+    [undefined, '-'],
+    [-5, '-'],
+    [Number.NaN, '-'],
+    [0, '0ms'],
+    [850, '850ms'],
+    [1000, '1.0s'],
+    [12_345, '12.3s'],
+    [59_999, '59.9s'],
+    [60_000, '1m00s'],
+    [245_000, '4m05s'],
+    [3_600_000, '1h00m'],
+    [3_720_000, '1h02m'],
+  ])('formats %s ms as %s', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe('formatAge', () => {
+  it.each([
+    ['2025-01-01T00:01:00.000Z', 'just now'],
+    ['2025-01-01T00:00:48.000Z', '12s ago'],
+    ['2025-01-01T00:00:00.000Z', '1m ago'],
+    ['2024-12-31T20:00:00.000Z', '4h ago'],
+    ['2024-12-29T00:00:00.000Z', '3d ago'],
+    ['2025-01-01T00:02:00.000Z', 'just now'],
+    ['not a date', '-'],
+    [undefined, '-'],
+  ])('says %s is %s', (iso, text) => {
+    expect(formatAge(iso, NOW)).toBe(text);
+  });
+});
+
+describe('small helpers', () => {
+  it.each([
+    [undefined, '-'],
+    ['', '-'],
+    ['0123456789abcdef0123', '0123456789ab'],
+    ['sha256:0123456789abcdef', '0123456789ab'],
+  ])('shortens digest %s to %s', (hex, text) => {
+    expect(shortDigest(hex)).toBe(text);
+  });
+
+  it.each([
+    [undefined, ''],
+    ['one line', 'one line'],
+    ['\n  first\nsecond', 'first'],
+    ['x'.repeat(70), `${'x'.repeat(57)}...`],
+  ])('keeps the first line of %j', (text, out) => {
+    expect(oneLine(text)).toBe(out);
+  });
+
+  it('aligns columns with two spaces and no trailing blanks', () => {
+    expect(formatTable(['A', 'LONGER'], [['xyz', '1'], ['', '22']])).toBe('A    LONGER\nxyz  1\n     22');
+    expect(alignRows([['a', 'b'], ['ccc']])).toBe('a    b\nccc');
+  });
+});
+
+describe('rebuildDetail', () => {
+  it.each([
+    ['an assigned rebuild', rebuild({ id: 'r', workerId: 'w1' }), ''],
+    ['a running rebuild', rebuild({ id: 'r', workerId: 'w1', state: 'running' }), ''],
+    ['a bitwise match', built('r', 'w1', 'a', 'bitwise'), 'sha256 aaaaaaaaaaaa same (bitwise)'],
+    ['a stabilized match', built('r', 'w1', 'b', 'stabilized'), 'sha256 bbbbbbbbbbbb same (stabilized)'],
+    ['a differing artifact', built('r', 'w1', 'c', 'no'), 'sha256 cccccccccccc DIFFERS'],
+    ['a failure with message', rebuild({ id: 'r', workerId: 'w1', state: 'failed', reason: 'build-error', message: 'npm ERR! x\nmore' }), 'build-error: npm ERR! x'],
+    ['a failure without message', rebuild({ id: 'r', workerId: 'w1', state: 'failed', reason: 'timeout' }), 'timeout'],
+    ['a failure with only an exit code', rebuild({ id: 'r', workerId: 'w1', state: 'failed', exitCode: 137 }), 'exit code 137'],
+    ['a lost rebuild', rebuild({ id: 'r', workerId: 'w1', state: 'lost', reason: 'worker-gone' }), 'worker-gone'],
+  ])('describes %s', (_name, r, text) => {
+    expect(rebuildDetail(r)).toBe(text);
+  });
+});
+
+describe('rebuildElapsedMs', () => {
+  it('uses the reported total when there is one', () => {
+    expect(rebuildElapsedMs(built('r', 'w1', 'a', 'bitwise', 7000), NOW)).toBe(7000);
+  });
+  it('counts a running rebuild up to now', () => {
+    expect(rebuildElapsedMs(rebuild({ id: 'r', workerId: 'w1', state: 'running' }), NOW)).toBe(60_000);
+  });
+  it('stops a finished rebuild without durations at its last update', () => {
+    const r = rebuild({ id: 'r', workerId: 'w1', state: 'failed', updatedAt: '2025-01-01T00:00:05.000Z' });
+    expect(rebuildElapsedMs(r, NOW)).toBe(5000);
+  });
+});
+
+describe('renderProgress', () => {
+  it('shows a header and one row per builder with state, result and time', () => {
+    const view = lifecycle('reproducible')[2]!;
+    expect(renderProgress(view, NOW)).toBe(
+      [
+        'pkg:npm/left-pad@1.3.0  release rel-1  building  1/3 builders finished  1m00s',
+        'BUILDER   OPERATOR    STATE      RESULT                              TIME',
+        'worker-1  operator-1  succeeded  sha256 aaaaaaaaaaaa same (bitwise)  42.0s',
+        'worker-2  operator-2  running                                        1m00s',
+        'worker-3  operator-3  running                                        1m00s',
+      ].join('\n'),
+    );
+  });
+
+  it('says it waits for builders while none is assigned', () => {
+    expect(renderProgress(release(), NOW)).toContain('(waiting for builders to be assigned)');
+  });
+
+  it('labels a second attempt of a builder', () => {
+    const view = release({ state: 'building', rebuilds: [rebuild({ id: 'a', workerId: 'worker-1', state: 'lost', reason: 'worker-gone' }), rebuild({ id: 'b', workerId: 'worker-1', attempt: 2, state: 'running' })] });
+    const text = renderProgress(view, NOW);
+    expect(text).toMatch(/worker-1 +operator-1 +lost +worker-gone/);
+    expect(text).toMatch(/worker-1 #2 +operator-1 +running/);
+  });
+});
+
+describe('renderReleaseReport', () => {
+  const cases: Array<[Verdict, RegExp[]]> = [
+    ['reproducible', [/^verdict: +reproducible$/m, /^agreeing: +worker-1, worker-2, worker-3 \(3 independent\)$/m, /^rebuilt: +sha256 a{64}$/m]],
+    ['equivalent', [/^verdict: +equivalent$/m, /^stabilizers: +gzip-time, tar-times$/m, /same \(stabilized\)/]],
+    ['mismatch', [/^verdict: +mismatch$/m, /^ALERT: +the published artifact differs from what 3 independent builders built from source$/m, /DIFFERS/]],
+    ['unreproducible', [/^verdict: +unreproducible$/m, /^agreeing: +none$/m]],
+    ['failed', [/^verdict: +failed$/m, /build-error: npm ERR! missing script: build/, /timeout/]],
+  ];
+  it.each(cases)('reports the %s verdict', (v, patterns) => {
+    const text = renderReleaseReport(lifecycle(v)[3]!, { server: SERVER, now: NOW });
+    for (const p of patterns) expect(text).toMatch(p);
+    expect(text).toMatch(/^reason: +reason for /m);
+    expect(text).toMatch(/^published: +sha256 a{64} \(1234 bytes\)$/m);
+    expect(text).toMatch(/^policy: +quorum 2 of 3 builders, distinct operators$/m);
+  });
+
+  it('lists stabilizers only when they matter', () => {
+    expect(renderReleaseReport(lifecycle('reproducible')[3]!, { server: SERVER, now: NOW })).not.toContain('stabilizers:');
+  });
+
+  it('prints absolute log URLs and the rebuild ids for quorum logs', () => {
+    const text = renderReleaseReport(lifecycle('reproducible')[3]!, { server: `${SERVER}/`, now: NOW });
+    expect(text).toContain('logs (or: quorum logs <rebuild id>):');
+    expect(text).toContain('  worker-1  rb-1  http://127.0.0.1:8080/v1/rebuilds/rb-1/log');
+    expect(text).toContain('  worker-3  rb-3  http://127.0.0.1:8080/v1/rebuilds/rb-3/log');
+  });
+
+  it('keeps a path prefix of the server in log URLs', () => {
+    const text = renderReleaseReport(lifecycle('reproducible')[3]!, { server: 'https://farm.example/quorum', now: NOW });
+    expect(text).toContain('https://farm.example/quorum/v1/rebuilds/rb-1/log');
+  });
+
+  it('marks the agreeing builders in the table', () => {
+    const table = renderBuilderTable(lifecycle('reproducible')[3]!, NOW);
+    expect(table.split('\n')).toEqual([
+      '  BUILDER   OPERATOR    STATE      SHA256        PUBLISHED       TIME   REASON',
+      '* worker-1  operator-1  succeeded  aaaaaaaaaaaa  same (bitwise)  42.0s',
+      '* worker-2  operator-2  succeeded  aaaaaaaaaaaa  same (bitwise)  42.0s',
+      '* worker-3  operator-3  succeeded  aaaaaaaaaaaa  same (bitwise)  42.0s',
+    ]);
+  });
+
+  it('says a release is not decided yet', () => {
+    const text = renderReleaseReport(lifecycle('reproducible')[2]!, { server: SERVER, now: NOW });
+    expect(text).toMatch(/^verdict: +not decided yet \(building, 1\/3 builders finished\)$/m);
+  });
+
+  it('shows a problem found before any build', () => {
+    const view = release({ state: 'decided', problem: { code: 'source-not-found', message: 'no repository in metadata' }, verdict: { verdict: 'failed', reason: 'source not found', agreeing: [], agreeingCount: 0, stabilizers: [], decidedAt: '2025-01-01T00:00:01.000Z' } });
+    expect(renderReleaseReport(view, { server: SERVER, now: NOW })).toMatch(/^problem: +source-not-found: no repository in metadata$/m);
+  });
+});
+
+describe('renderWorkers', () => {
+  it('tabulates workers by id', () => {
+    const text = renderWorkers(
+      [
+        worker({ id: 'worker-2', operator: 'operator-2', alive: false, lastSeenAt: '2025-01-01T00:00:00.000Z' }),
+        worker({ id: 'worker-1', images: { npm: 'sha256:0123456789abcdef' }, running: ['rb-1', 'rb-2'] }),
+      ],
+      NOW,
+    );
+    expect(text.split('\n')).toEqual([
+      'WORKER    OPERATOR    STATUS  LAST SEEN  RUNNING         IMAGES',
+      'worker-1  operator-1  alive   5s ago     2 (rb-1, rb-2)  npm 0123456789ab',
+      'worker-2  operator-2  gone    1m ago     -               -',
+    ]);
+  });
+
+  it('says so when no worker registered', () => {
+    expect(renderWorkers([], NOW)).toBe('no workers have registered with the coordinator');
+  });
+});

@@ -1,0 +1,238 @@
+import type { RebuildView, ReleaseView, WorkerView } from '@quorum/core';
+import { resolveApiUrl } from './api-client.js';
+
+/** Length of digest prefixes in tables. @defaultValue 12 hex characters */
+export const DIGEST_PREFIX = 12;
+
+/** Longest reason/message shown in a table cell before it is cut. @defaultValue 60 */
+export const MAX_CELL = 60;
+
+const FINISHED_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'lost']);
+
+/** Human duration: `850ms`, `12.3s`, `4m05s`, `1h02m`; `-` when unknown. */
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '-';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Age relative to `now`: `just now`, `12s ago`, `5m ago`, `3h ago`, `2d ago`. */
+export function formatAge(iso: string | undefined, now: number): string {
+  const t = iso === undefined ? NaN : Date.parse(iso);
+  if (!Number.isFinite(t)) return '-';
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 2) return 'just now';
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86_400)}d ago`;
+}
+
+/** First `n` hex characters of a digest, `-` when absent. */
+export function shortDigest(hex: string | undefined, n = DIGEST_PREFIX): string {
+  return hex ? hex.replace(/^sha256:/, '').slice(0, n) : '-';
+}
+
+/** First line of a text, cut to `max` characters with `...`. */
+export function oneLine(text: string | undefined, max = MAX_CELL): string {
+  if (!text) return '';
+  const first = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
+  return first.length > max ? `${first.slice(0, max - 3)}...` : first;
+}
+
+/** Aligns rows into columns separated by two spaces; no trailing spaces. */
+export function alignRows(rows: readonly (readonly string[])[]): string {
+  const columns = Math.max(0, ...rows.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => widths.map((w, i) => (r[i] ?? '').padEnd(w)).join('  ').trimEnd()).join('\n');
+}
+
+/** Aligns rows under headers with two spaces between columns; no trailing spaces. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  return alignRows([headers, ...rows]);
+}
+
+/** Rebuilds in a stable display order: by builder id, then attempt. */
+export function sortRebuilds(rebuilds: readonly RebuildView[]): RebuildView[] {
+  return [...rebuilds].sort((a, b) => a.workerId.localeCompare(b.workerId) || a.attempt - b.attempt || a.createdAt.localeCompare(b.createdAt));
+}
+
+/** Display name of a builder's attempt: its worker id, with `#n` from the second attempt on. */
+export function builderLabel(r: RebuildView): string {
+  return r.attempt > 1 ? `${r.workerId} #${r.attempt}` : r.workerId;
+}
+
+/** True once a rebuild will not change state any more. */
+export function isFinished(r: RebuildView): boolean {
+  return FINISHED_STATES.has(r.state);
+}
+
+/** How long a rebuild took (finished) or has been running so far (unfinished), in ms. */
+export function rebuildElapsedMs(r: RebuildView, now: number): number | undefined {
+  if (r.durations.totalMs !== undefined) return r.durations.totalMs;
+  const start = Date.parse(r.createdAt);
+  if (!Number.isFinite(start)) return undefined;
+  const end = isFinished(r) ? Date.parse(r.updatedAt) : now;
+  return Number.isFinite(end) ? Math.max(0, end - start) : undefined;
+}
+
+/** Words for `matchesPublished`. */
+export function publishedMatch(m: RebuildView['matchesPublished']): string {
+  switch (m) {
+    case 'bitwise':
+      return 'same (bitwise)';
+    case 'stabilized':
+      return 'same (stabilized)';
+    case 'no':
+      return 'DIFFERS';
+    default:
+      return '-';
+  }
+}
+
+/** The reason of a failed or lost rebuild, with the first line of its message. */
+export function failureText(r: RebuildView): string {
+  const msg = oneLine(r.message);
+  if (r.reason && msg) return oneLine(`${r.reason}: ${msg}`);
+  return r.reason ?? (msg || (r.exitCode !== undefined ? `exit code ${r.exitCode}` : ''));
+}
+
+/** The one-cell summary of a rebuild: digest prefix and match when it built, reason when it did not. */
+export function rebuildDetail(r: RebuildView): string {
+  if (r.state === 'succeeded') {
+    const digest = r.artifact ? `sha256 ${shortDigest(r.artifact.sha256)}` : 'no artifact digest';
+    return r.matchesPublished ? `${digest} ${publishedMatch(r.matchesPublished)}` : digest;
+  }
+  if (r.state === 'failed' || r.state === 'lost') return failureText(r);
+  return '';
+}
+
+/** Compact live table: builder, operator, state, reason or digest prefix, duration. */
+export function renderProgressTable(rebuilds: readonly RebuildView[], now: number): string {
+  const rows = sortRebuilds(rebuilds).map((r) => [builderLabel(r), r.operator, r.state, rebuildDetail(r), formatDuration(rebuildElapsedMs(r, now))]);
+  return formatTable(['BUILDER', 'OPERATOR', 'STATE', 'RESULT', 'TIME'], rows);
+}
+
+/** `2/3 builders finished` style counter over the current attempts. */
+export function finishedCount(view: ReleaseView): { finished: number; total: number } {
+  const total = Math.max(view.policy?.builders ?? 0, view.rebuilds.filter((r) => r.state !== 'lost').length);
+  const finished = view.rebuilds.filter((r) => r.state === 'succeeded' || r.state === 'failed').length;
+  return { finished, total };
+}
+
+/** The live progress frame redrawn on a terminal: one header line and the builder table. */
+export function renderProgress(view: ReleaseView, now: number): string {
+  const { finished, total } = finishedCount(view);
+  const started = Date.parse(view.createdAt);
+  const elapsed = Number.isFinite(started) ? formatDuration(Math.max(0, now - started)) : '-';
+  const state = view.state === 'decided' && view.verdict ? `decided: ${view.verdict.verdict}` : view.state;
+  const head = `${view.purl}  release ${view.id}  ${state}  ${finished}/${total} builders finished  ${elapsed}`;
+  if (view.rebuilds.length === 0) return `${head}\n(waiting for builders to be assigned)`;
+  return `${head}\n${renderProgressTable(view.rebuilds, now)}`;
+}
+
+/** The per-builder table of a release report: artifact prefix, match with the published artifact, time, reason. */
+export function renderBuilderTable(view: ReleaseView, now: number): string {
+  const agreeing = new Set(view.verdict?.agreeing ?? []);
+  const rows = sortRebuilds(view.rebuilds).map((r) => [
+    `${agreeing.has(r.workerId) ? '*' : ' '} ${builderLabel(r)}`,
+    r.operator,
+    r.state,
+    r.artifact ? shortDigest(r.artifact.sha256) : '-',
+    publishedMatch(r.matchesPublished),
+    formatDuration(rebuildElapsedMs(r, now)),
+    r.state === 'succeeded' ? '' : failureText(r),
+  ]);
+  return formatTable(['  BUILDER', 'OPERATOR', 'STATE', 'SHA256', 'PUBLISHED', 'TIME', 'REASON'], rows);
+}
+
+/** Policy in words: `quorum 2 of 3 builders, distinct operators`. */
+export function policyText(view: ReleaseView): string {
+  const p = view.policy;
+  if (!p) return '-';
+  return `quorum ${p.quorum} of ${p.builders} builders, distinct ${p.distinctOperators ? 'operators' : 'builder ids'}`;
+}
+
+function field(label: string, value: string): string {
+  return `${`${label}:`.padEnd(13)}${value}`;
+}
+
+/** Options of renderReleaseReport. */
+export interface ReportOptions {
+  /** coordinator base URL, to make `logUrl`s absolute */
+  server: string;
+  /** current time, ms since the epoch */
+  now: number;
+  /** list log URLs @defaultValue true */
+  logs?: boolean;
+}
+
+/**
+ * Full report of one release: verdict, reason, agreeing builders, stabilizers, digests,
+ * the per-builder table and log URLs. Used for the end of `submit --wait` and by `status`.
+ */
+export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): string {
+  const out: string[] = [];
+  const v = view.verdict;
+  if (v) {
+    out.push(field('verdict', v.verdict));
+    if (v.verdict === 'mismatch') {
+      out.push(
+        field('ALERT', `the published artifact differs from what ${v.agreeingCount} independent builders built from source`),
+      );
+    }
+    out.push(field('reason', v.reason));
+  } else {
+    const { finished, total } = finishedCount(view);
+    out.push(field('verdict', `not decided yet (${view.state}, ${finished}/${total} builders finished)`));
+  }
+  out.push(field('purl', view.purl));
+  out.push(field('release', `${view.id} (submitted ${view.createdAt}${v ? `, decided ${v.decidedAt}` : ''})`));
+  out.push(field('policy', policyText(view)));
+  if (v) {
+    out.push(field('agreeing', v.agreeing.length > 0 ? `${v.agreeing.join(', ')} (${v.agreeingCount} independent)` : 'none'));
+    if (v.verdict === 'equivalent' || v.stabilizers.length > 0) {
+      out.push(field('stabilizers', v.stabilizers.length > 0 ? v.stabilizers.join(', ') : '(none)'));
+    }
+  }
+  if (view.published) out.push(field('published', `sha256 ${view.published.sha256} (${view.published.size} bytes)`));
+  else if (view.upstream) out.push(field('published', view.upstream.url));
+  if (v?.rebuiltSha256) out.push(field('rebuilt', `sha256 ${v.rebuiltSha256}`));
+  const source = view.rebuilds.find((r) => r.source)?.source;
+  if (source) out.push(field('source', `${source.repo} @ ${source.commit}${source.directory ? ` (${source.directory})` : ''}`));
+  if (view.problem) out.push(field('problem', `${view.problem.code}: ${view.problem.message}`));
+  if (view.rebuilds.length > 0) {
+    out.push('', renderBuilderTable(view, opts.now));
+    if (v && v.agreeing.length > 0) out.push('(* = in the agreeing group)');
+  }
+  if (opts.logs !== false) {
+    const logs = sortRebuilds(view.rebuilds).filter((r) => r.logUrl);
+    if (logs.length > 0) {
+      out.push('', 'logs (or: quorum logs <rebuild id>):');
+      out.push(alignRows(logs.map((r) => [`  ${builderLabel(r)}`, r.id, resolveApiUrl(opts.server, r.logUrl!)])));
+    }
+  }
+  return out.join('\n');
+}
+
+/** Table of workers: id, operator, alive, last heartbeat, running rebuilds, builder images. */
+export function renderWorkers(workers: readonly WorkerView[], now: number): string {
+  if (workers.length === 0) return 'no workers have registered with the coordinator';
+  const rows = [...workers]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((w) => [
+      w.id,
+      w.operator,
+      w.alive ? 'alive' : 'gone',
+      formatAge(w.lastSeenAt, now),
+      w.running.length === 0 ? '-' : `${w.running.length} (${oneLine(w.running.join(', '), 40)})`,
+      Object.entries(w.images)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([eco, digest]) => `${eco} ${shortDigest(digest)}`)
+        .join(', ') || '-',
+    ]);
+  return formatTable(['WORKER', 'OPERATOR', 'STATUS', 'LAST SEEN', 'RUNNING', 'IMAGES'], rows);
+}

@@ -1,0 +1,264 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './main.js';
+import { Capture, closedPort } from './test-support/fake-coordinator.js';
+import { farmEnv, farmWarnings, findRepoRoot, formatChildLine, runUp, type UpContext, type UpOptions } from './up.js';
+
+describe('formatChildLine', () => {
+  const time = Date.parse('2025-01-01T12:34:56.789Z');
+  it.each([
+    ['a plain line', 'listening on 8080', 'coordinator | listening on 8080'],
+    ['a pino line', JSON.stringify({ level: 30, time, pid: 1, hostname: 'h', msg: 'server listening', port: 8080 }), 'coordinator | 12:34:56 INFO  server listening port=8080'],
+    [
+      'structured fields',
+      JSON.stringify({ level: 40, time, msg: 'job failed', releaseId: 'rel-1', purl: 'pkg:npm/a@1', note: 'two words', obj: { a: 1 } }),
+      'coordinator | 12:34:56 WARN  job failed releaseId=rel-1 purl=pkg:npm/a@1 note="two words" obj={"a":1}',
+    ],
+    ['an error', JSON.stringify({ level: 50, time, msg: 'boom', err: { type: 'Error', message: 'redis down', stack: 'Error: redis down\n  at x' } }), 'coordinator | 12:34:56 ERROR boom err="Error: redis down"'],
+    ['JSON that is not a log record', '{"a":1}', 'coordinator | {"a":1}'],
+    ['broken JSON', '{not json', 'coordinator | {not json'],
+  ])('prints %s readably', (_name, line, out) => {
+    expect(formatChildLine('coordinator', line)).toBe(out);
+  });
+});
+
+describe('farmEnv', () => {
+  const parent = { PATH: '/bin', QUORUM_NPM_REGISTRY: 'http://registry.test', QUORUM_ALLOW_LOCAL_REPOS: '1', QUORUM_WORKER_ID: 'ignored' };
+
+  it('configures the coordinator and passes the parent environment through', () => {
+    const { coordinator } = farmEnv(parent, { workers: 2, port: 9090, redisPort: 6380, builders: 3, quorum: 2 }, '/data');
+    expect(coordinator).toMatchObject({
+      PATH: '/bin',
+      QUORUM_NPM_REGISTRY: 'http://registry.test',
+      QUORUM_ALLOW_LOCAL_REPOS: '1',
+      QUORUM_PORT: '9090',
+      QUORUM_HOST: '127.0.0.1',
+      QUORUM_DATA_DIR: join('/data', 'coordinator'),
+      QUORUM_REDIS_URL: 'redis://127.0.0.1:6380',
+      QUORUM_BUILDERS: '3',
+      QUORUM_QUORUM: '2',
+    });
+  });
+
+  it('leaves the policy to the coordinator when not given', () => {
+    const { coordinator } = farmEnv({}, { workers: 1, port: 1, redisPort: 2 }, '/d');
+    expect(coordinator).not.toHaveProperty('QUORUM_BUILDERS');
+    expect(coordinator).not.toHaveProperty('QUORUM_QUORUM');
+  });
+
+  it('gives each worker its own id, operator and data dir', () => {
+    const { workers } = farmEnv(parent, { workers: 2, port: 9090, redisPort: 6380 }, '/data');
+    expect(workers).toHaveLength(2);
+    expect(workers[1]).toMatchObject({
+      QUORUM_WORKER_ID: 'worker-2',
+      QUORUM_OPERATOR: 'operator-2',
+      QUORUM_COORDINATOR_URL: 'http://127.0.0.1:9090',
+      QUORUM_REDIS_URL: 'redis://127.0.0.1:6380',
+      QUORUM_DATA_DIR: join('/data', 'worker-2'),
+      QUORUM_NPM_REGISTRY: 'http://registry.test',
+    });
+  });
+});
+
+/** Stand-ins for the infra scripts and the two apps, as real files and processes. */
+const FAKE_COORDINATOR = `
+import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('QUORUM_')));
+writeFileSync(join(process.env.QUORUM_TEST_OUT, 'coordinator.env.json'), JSON.stringify(env));
+const log = (msg, extra = {}) => console.log(JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, hostname: 'h', msg, ...extra }));
+if (process.env.QUORUM_TEST_NO_HEALTH) { log('never listening'); setInterval(() => {}, 1000); }
+else {
+  const srv = http.createServer((req, res) => { res.writeHead(req.url === '/healthz' ? 200 : 404); res.end('{}'); });
+  srv.listen(Number(process.env.QUORUM_PORT), process.env.QUORUM_HOST, () => log('listening', { port: Number(process.env.QUORUM_PORT) }));
+  process.on('SIGTERM', () => { log('SIGTERM received'); srv.close(() => process.exit(0)); });
+}
+`;
+
+const FAKE_WORKER = `
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+const id = process.env.QUORUM_WORKER_ID;
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('QUORUM_')));
+writeFileSync(join(process.env.QUORUM_TEST_OUT, id + '.env.json'), JSON.stringify(env));
+const log = (msg) => console.log(JSON.stringify({ level: 30, time: Date.now(), msg, workerId: id }));
+log('waiting for jobs');
+setInterval(() => {}, 1000);
+if (process.env.QUORUM_TEST_DIE === id) setTimeout(() => { console.error('fatal: docker is gone'); process.exit(3); }, 300);
+if (process.env.QUORUM_TEST_STUBBORN === id) process.on('SIGTERM', () => log('ignoring SIGTERM'));
+else process.on('SIGTERM', () => { log('SIGTERM received'); process.exit(0); });
+`;
+
+describe('runUp with stand-in scripts and apps', () => {
+  let dir: string;
+  let root: string;
+  let bins: { coordinatorBin: string; workerBin: string };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'quorum-up-test-'));
+    root = join(dir, 'repo');
+    mkdirSync(join(root, 'infra'), { recursive: true });
+    writeFileSync(join(root, 'infra', 'provision.sh'), 'echo "docker ok" >&2\nsleep "${QUORUM_TEST_PROVISION_SLEEP:-0}"\necho done > "$QUORUM_TEST_OUT/provisioned"\nexit "${QUORUM_TEST_PROVISION_EXIT:-0}"\n');
+    writeFileSync(join(root, 'infra', 'redis.sh'), 'echo "redis already running on $1"\necho "$1 $2" > "$QUORUM_TEST_OUT/redis-args"\n');
+    chmodSync(join(root, 'infra', 'provision.sh'), 0o755);
+    bins = { coordinatorBin: join(dir, 'coordinator.mjs'), workerBin: join(dir, 'worker.mjs') };
+    writeFileSync(bins.coordinatorBin, FAKE_COORDINATOR);
+    writeFileSync(bins.workerBin, FAKE_WORKER);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function start(opts: Partial<UpOptions>, env: NodeJS.ProcessEnv = {}, ctx: Partial<UpContext> = {}) {
+    const out = mkdtempSync(join(dir, 'run-'));
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const stop = new AbortController();
+    const port = await closedPort();
+    const full: UpOptions = { workers: 2, port, data: 'farm-data', redisPort: 6399, provision: true, ...opts };
+    const done = runUp(full, {
+      stdout,
+      stderr,
+      env: { ...process.env, QUORUM_TEST_OUT: out, QUORUM_NPM_REGISTRY: 'http://registry.test', ...env },
+      cwd: out,
+      stop: stop.signal,
+      root,
+      ...bins,
+      stopTimeoutMs: 2000,
+      ...ctx,
+    });
+    done.catch(() => undefined);
+    return { out, stdout, stderr, stop, port, done, full };
+  }
+
+  async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await sleep(25);
+    }
+  }
+
+  it('provisions, starts redis, the coordinator and the workers, reports ready, and stops them on request', async () => {
+    const run = await start({ builders: 2, quorum: 2 });
+    await until(() => run.stdout.text.includes('farm ready'));
+    expect(run.stdout.text).toContain(`farm ready: http://127.0.0.1:${run.port} (2 workers)\n`);
+    expect(run.stderr.text).toMatch(/^docker ok$/m);
+    expect(run.stderr.text).toMatch(/^redis already running on 6399$/m);
+    expect(readFileSync(join(run.out, 'provisioned'), 'utf8')).toBe('done\n');
+    expect(readFileSync(join(run.out, 'redis-args'), 'utf8')).toBe(`6399 ${join(run.out, 'farm-data', 'redis')}\n`);
+    expect(run.stdout.text).toMatch(/^coordinator \| \d\d:\d\d:\d\d INFO {2}listening port=\d+$/m);
+    await until(() => run.stdout.text.includes('worker-2 | '));
+    expect(run.stdout.text).toMatch(/^worker-2 \| \d\d:\d\d:\d\d INFO {2}waiting for jobs workerId=worker-2$/m);
+
+    const coordinatorEnv = JSON.parse(readFileSync(join(run.out, 'coordinator.env.json'), 'utf8'));
+    expect(coordinatorEnv).toMatchObject({
+      QUORUM_PORT: String(run.port),
+      QUORUM_HOST: '127.0.0.1',
+      QUORUM_DATA_DIR: join(run.out, 'farm-data', 'coordinator'),
+      QUORUM_REDIS_URL: 'redis://127.0.0.1:6399',
+      QUORUM_BUILDERS: '2',
+      QUORUM_QUORUM: '2',
+      QUORUM_NPM_REGISTRY: 'http://registry.test',
+    });
+    const workerEnv = JSON.parse(readFileSync(join(run.out, 'worker-1.env.json'), 'utf8'));
+    expect(workerEnv).toMatchObject({
+      QUORUM_WORKER_ID: 'worker-1',
+      QUORUM_OPERATOR: 'operator-1',
+      QUORUM_COORDINATOR_URL: `http://127.0.0.1:${run.port}`,
+      QUORUM_DATA_DIR: join(run.out, 'farm-data', 'worker-1'),
+      QUORUM_NPM_REGISTRY: 'http://registry.test',
+    });
+
+    run.stop.abort();
+    expect(await run.done).toBe(0);
+    expect(run.stdout.text).toMatch(/^coordinator \| .*SIGTERM received$/m);
+    expect(run.stdout.text).toMatch(/^worker-1 \| .*SIGTERM received/m);
+    expect(run.stdout.text).toMatch(/^worker-2 \| .*SIGTERM received/m);
+    expect(run.stdout.text).toContain('farm stopped; Redis (port 6399) and Docker were left running');
+  }, 20_000);
+
+  it('skips provisioning with provision: false', async () => {
+    const run = await start({ provision: false, workers: 1 });
+    await until(() => run.stdout.text.includes('farm ready'));
+    expect(existsSync(join(run.out, 'provisioned'))).toBe(false);
+    run.stop.abort();
+    expect(await run.done).toBe(0);
+  }, 20_000);
+
+  it('stops everything and fails when a child dies on its own', async () => {
+    const run = await start({ workers: 3 }, { QUORUM_TEST_DIE: 'worker-2' });
+    await expect(run.done).rejects.toThrow('worker-2 exited unexpectedly (exit code 3); stopped the farm');
+    expect(run.stderr.text).toContain('worker-2 | fatal: docker is gone');
+    expect(run.stdout.text).toMatch(/^coordinator \| .*SIGTERM received$/m);
+    expect(run.stdout.text).toMatch(/^worker-3 \| .*SIGTERM received/m);
+  }, 20_000);
+
+  it('kills a child that ignores SIGTERM after the grace period', async () => {
+    const run = await start({ workers: 1 }, { QUORUM_TEST_STUBBORN: 'worker-1' }, { stopTimeoutMs: 300 });
+    await until(() => run.stdout.text.includes('farm ready'));
+    run.stop.abort();
+    expect(await run.done).toBe(0);
+    expect(run.stdout.text).toContain('worker-1 | ');
+    expect(run.stdout.text).toContain('killing worker-1 (still running after SIGTERM)');
+  }, 20_000);
+
+  it('fails when provisioning fails, before starting anything', async () => {
+    const run = await start({}, { QUORUM_TEST_PROVISION_EXIT: '7' });
+    await expect(run.done).rejects.toThrow(/infra\/provision\.sh failed \(exit code 7\)/);
+    expect(existsSync(join(run.out, 'coordinator.env.json'))).toBe(false);
+  });
+
+  it('exits 0 when interrupted during provisioning', async () => {
+    const run = await start({}, { QUORUM_TEST_PROVISION_SLEEP: '5' });
+    await until(() => run.stderr.text.includes('docker ok'));
+    run.stop.abort();
+    expect(await run.done).toBe(0);
+    expect(existsSync(join(run.out, 'coordinator.env.json'))).toBe(false);
+  });
+
+  it('gives up when the coordinator never becomes healthy', async () => {
+    const run = await start({ workers: 1, provision: false }, { QUORUM_TEST_NO_HEALTH: '1' }, { healthTimeoutMs: 500, stopTimeoutMs: 300 });
+    await expect(run.done).rejects.toThrow(/did not answer http:\/\/127\.0\.0\.1:\d+\/healthz with 200 within 1 s \(last: no answer\); stopped the farm/);
+  }, 20_000);
+});
+
+describe('farmWarnings', () => {
+  it.each([
+    ['enough workers for the default policy', { workers: 3 }, {}, []],
+    ['fewer workers than builders', { workers: 2 }, {}, ['2 worker(s) for 3 builders per release; releases will use at most 2']],
+    ['fewer workers than the quorum', { workers: 1 }, {}, ['1 worker(s) can never reach a quorum of 2; every verdict will be "failed"']],
+    ['a policy from the inherited environment', { workers: 3 }, { QUORUM_BUILDERS: '5', QUORUM_QUORUM: '4' }, ['3 worker(s) can never reach a quorum of 4; every verdict will be "failed"']],
+    ['options over the environment', { workers: 2, builders: 2, quorum: 2 }, { QUORUM_BUILDERS: '5' }, []],
+  ])('handles %s', (_name, opts, env, warnings) => {
+    expect(farmWarnings(opts, env)).toEqual(warnings);
+  });
+});
+
+describe('quorum up options', () => {
+  it.each([
+    [['up', '--workers', '0'], /^quorum: option '--workers <n>' argument '0' is invalid/],
+    [['up', '--port', '70000'], /^quorum: option '--port <port>' argument '70000' is invalid/],
+    [['up', '--builders', '2', '--quorum', '3'], /^quorum: --quorum 3 cannot exceed --builders 2$/m],
+  ])('rejects %j', async (argv, message) => {
+    const out = new Capture();
+    const err = new Capture();
+    const stop = new AbortController();
+    expect(await runCli(argv, { stdout: out, stderr: err, env: {}, stop: stop.signal })).toBe(1);
+    expect(err.text).toMatch(message);
+  });
+});
+
+describe('findRepoRoot', () => {
+  it('finds the checkout this package lives in', () => {
+    const here = new URL('.', import.meta.url).pathname;
+    const root = findRepoRoot(here);
+    if (root) expect(existsSync(join(root, 'infra', 'provision.sh'))).toBe(true);
+    else expect(root).toBeUndefined(); // infra/provision.sh not written yet
+  });
+
+  it('answers undefined outside a checkout', () => {
+    expect(findRepoRoot(tmpdir())).toBeUndefined();
+  });
+});

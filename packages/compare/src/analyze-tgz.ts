@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createInflateRaw } from 'node:zlib';
+import { QuorumError, type ArtifactDigests } from '@quorum/core';
+import tar from 'tar-stream';
+import { crc32 } from './crc32.js';
+import { DeflateLevelDetector, candidateLevels } from './deflate-level.js';
+import { GZIP_FLAGS, type GzipHeader } from './gzip-header.js';
+import { GzipFramer } from './gzip-framer.js';
+import { checkNoPathThroughSymlink, compareUtf8, describeName, manifestSha256, normalizeMode, sortManifest, type ManifestEntry } from './manifest.js';
+import { facetDigest, type TgzStabilizerName } from './stabilizers.js';
+import { TarWalker, type RawEntry } from './tar-walker.js';
+
+/** Limits of one analysis; crossing one is an `unsafe-archive` fault. */
+export interface AnalyzeTgzOptions {
+  /** @defaultValue 100000 */
+  maxEntries?: number;
+  /** total size of the uncompressed tar stream; also what stops gzip bombs early. @defaultValue 2 GiB */
+  maxUncompressedBytes?: number;
+  /** content size of one entry. @defaultValue 512 MiB */
+  maxEntryBytes?: number;
+}
+
+/** @defaultValue the limits used when the caller gives none */
+export const DEFAULT_TGZ_LIMITS: Readonly<Required<AnalyzeTgzOptions>> = Object.freeze({
+  maxEntries: 100_000,
+  maxUncompressedBytes: 2 * 1024 ** 3,
+  maxEntryBytes: 512 * 1024 ** 2,
+});
+
+/** Digests of a `.tgz` artifact plus its stabilized manifest (for file-level diffs). */
+export type TgzAnalysis = ArtifactDigests & { entries: ManifestEntry[] };
+
+/** Canonical gzip values: what a gzip header without platform or time information holds. */
+const CANONICAL_GZIP_OS = 255; // RFC 1952 "unknown"
+
+function limitsOf(opts: AnalyzeTgzOptions | undefined): Required<AnalyzeTgzOptions> {
+  const l = { ...DEFAULT_TGZ_LIMITS };
+  for (const key of Object.keys(l) as (keyof AnalyzeTgzOptions)[]) {
+    const v = opts?.[key];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 0) throw new QuorumError('invalid-input', `${key} must be a non-negative integer, got ${String(v)}`);
+    l[key] = v;
+  }
+  return l;
+}
+
+/** Maps a failure inside the stream stages to a QuorumError (faults stay faults). */
+function classify(e: unknown, input: NodeJS.ReadableStream | string): unknown {
+  if (e instanceof QuorumError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string' && err.code.startsWith('Z_')) {
+    return new QuorumError('invalid-input', `not a valid gzip stream: ${err.message}`, { cause: e });
+  }
+  if (typeof input === 'string' && (err?.code === 'ENOENT' || err?.code === 'EISDIR')) {
+    return new QuorumError('not-found', `artifact file cannot be read: ${err.message}`, { cause: e });
+  }
+  return e;
+}
+
+/**
+ * Analyzes a `.tgz` artifact in one streaming pass: sha256 + sha512 of the raw bytes, the gzip
+ * header, the tar entries with their content digests, the stabilized manifest and one facet digest
+ * per stabilizer. Memory grows with the number of entries, never with content size; nothing is
+ * written to disk.
+ *
+ * Throws `unsafe-archive` for archives an extractor could be tricked with (traversal, escaping
+ * links, devices, FIFOs, duplicates, limits crossed), `invalid-input` for input that is not a
+ * single-member gzip holding a tar archive.
+ */
+export async function analyzeTgz(input: NodeJS.ReadableStream | string, opts?: AnalyzeTgzOptions): Promise<TgzAnalysis> {
+  const limits = limitsOf(opts);
+  const source = typeof input === 'string' ? createReadStream(input) : input;
+  const walker = new TarWalker(limits);
+  let detector: DeflateLevelDetector | undefined;
+  const framer = new GzipFramer(
+    (h) => {
+      detector = new DeflateLevelDetector(candidateLevels(h.xfl));
+    },
+    (chunk) => detector?.addBody(chunk),
+  );
+  const inflate = createInflateRaw();
+  const tarSha256 = createHash('sha256');
+  let tarBytes = 0;
+  let tarCrc = 0;
+  let level: number | null = null;
+
+  const extract = tar.extract();
+  let extractError: unknown;
+  const extractDone = new Promise<void>((resolve, reject) => {
+    extract.on('error', (e: unknown) => {
+      extractError ??= e;
+      reject(e instanceof QuorumError ? e : new QuorumError('invalid-input', `not a valid tar archive: ${(e as Error).message}`, { cause: e }));
+    });
+    extract.on('finish', () => resolve());
+    extract.on('close', () => reject(new QuorumError('invalid-input', 'not a valid tar archive: the tar parser stopped early')));
+  });
+  extractDone.catch(() => undefined);
+
+  extract.on('entry', (header, stream, next) => {
+    try {
+      const raw = walker.take();
+      const byteOffset = (header as { byteOffset?: number }).byteOffset;
+      // both parsers must read the same archive; a disagreement means a malformed (or hostile) tar
+      if (!raw || raw.dataStart !== byteOffset || raw.rawName !== header.name || (raw.type !== 'directory' && raw.size !== header.size)) {
+        throw new QuorumError('invalid-input', `not a valid tar archive: ambiguous entry ${describeName(header.name)} (the parsers disagree on it)`);
+      }
+      const h = createHash('sha256');
+      let n = 0;
+      stream.on('data', (c: unknown) => {
+        const bytes = c as Buffer;
+        h.update(bytes);
+        n += bytes.length;
+      });
+      stream.on('error', (e: unknown) => next(e as Error));
+      stream.on('end', () => {
+        raw.sha256 = h.digest('hex');
+        raw.contentBytes = n;
+        next();
+      });
+    } catch (e) {
+      next(e as Error);
+    }
+  });
+
+  const waitDrain = (): Promise<void> =>
+    Promise.race([
+      new Promise<void>((resolve) => extract.once('drain', () => resolve())),
+      extractDone.then((): never => {
+        throw new QuorumError('invalid-input', 'not a valid tar archive: the tar parser finished early');
+      }),
+    ]);
+
+  try {
+    await pipeline(source, framer, inflate, async (tarStream: AsyncIterable<Buffer>) => {
+      for await (const chunk of tarStream) {
+        tarBytes += chunk.length;
+        if (tarBytes > limits.maxUncompressedBytes) {
+          throw new QuorumError('unsafe-archive', `uncompressed data exceeds maxUncompressedBytes (${limits.maxUncompressedBytes} bytes); stopped reading (archive bomb?)`);
+        }
+        tarSha256.update(chunk);
+        tarCrc = crc32(chunk, tarCrc);
+        walker.write(chunk);
+        const recompressing = detector?.addInflated(chunk);
+        if (!extract.write(chunk)) await waitDrain();
+        if (extractError) await extractDone;
+        await recompressing;
+      }
+      walker.end();
+      (extract as unknown as { end(): void }).end(); // the typings list only the end(chunk) overload here
+      await extractDone;
+      level = detector ? await detector.finish(framer.bodyBytes) : null;
+    });
+  } catch (e) {
+    throw classify(e, input);
+  } finally {
+    detector?.dispose();
+    if (!extract.destroyed) extract.destroy();
+  }
+
+  const header = framer.header!;
+  const trailer = framer.trailer!;
+  if (inflate.bytesWritten !== framer.bodyBytes) {
+    throw new QuorumError('invalid-input', 'not a valid gzip file: data after the end of the gzip member (concatenated or padded gzip is not supported)');
+  }
+  if (trailer.readUInt32LE(0) !== tarCrc >>> 0 || trailer.readUInt32LE(4) !== tarBytes % 2 ** 32) {
+    throw new QuorumError('invalid-input', 'not a valid gzip file: CRC32 or length in the gzip trailer does not match the data');
+  }
+  const entries = walker.entries;
+  if (entries.some((e) => e.sha256 === undefined || e.format === undefined)) {
+    throw new QuorumError('invalid-input', 'not a valid tar archive: the parsers disagree on the entries');
+  }
+
+  const manifest = sortManifest(entries.map(toManifestEntry));
+  checkNoPathThroughSymlink(manifest);
+  const tarSha = tarSha256.digest('hex');
+  const bodySha = framer.bodySha256.digest('hex');
+  const facets = computeFacets(walker, header, level, tarSha, bodySha);
+  const applied = new Set<TgzStabilizerName>(walker.applied);
+  for (const s of gzipApplied(header)) applied.add(s);
+
+  return {
+    size: framer.rawBytes,
+    sha256: framer.rawSha256.digest('hex'),
+    sha512: framer.rawSha512.digest('hex'),
+    stabilizedSha256: manifestSha256(manifest),
+    facets,
+    stabilizersApplied: [...applied].sort(),
+    entries: manifest,
+  };
+}
+
+function toManifestEntry(e: RawEntry): ManifestEntry {
+  return { path: e.path, type: e.type, mode: normalizeMode(e.type, e.storedMode), size: e.contentBytes!, sha256: e.sha256!, target: e.target };
+}
+
+/**
+ * One digest per stabilizer (see README "Facets"). Tar facets list entries in manifest order, so
+ * that only tar-entry-order sees the archive order. `stabilizersBetween` over these is meaningful
+ * for two artifacts with equal stabilized digests only.
+ */
+function computeFacets(walker: TarWalker, h: GzipHeader, level: number | null, tarSha: string, bodySha: string): Record<TgzStabilizerName, string> {
+  const sorted = [...walker.entries].sort((a, b) => compareUtf8(a.path, b.path));
+  const latin1 = (b: Buffer | null): string | null => (b === null ? null : b.toString('latin1'));
+  const otherFlags = h.flags & (GZIP_FLAGS.FTEXT | GZIP_FLAGS.FHCRC | GZIP_FLAGS.FEXTRA | GZIP_FLAGS.FCOMMENT);
+  // the deflate stream is named by the zlib level that reproduces it when there is one, so that two
+  // archives compressed alike compare equal even when their tars differ; an unrecognized stream can
+  // only be named by its bytes, paired with the tar it encodes
+  const deflate = level !== null ? ['zlib-level', level] : ['opaque', tarSha, bodySha];
+  return {
+    'tar-entry-order': facetDigest('tar-entry-order', walker.entries.map((e) => e.path)),
+    'tar-times': facetDigest('tar-times', sorted.map((e) => e.lines.times)),
+    'tar-modes': facetDigest('tar-modes', sorted.map((e) => e.lines.modes)),
+    'tar-owners': facetDigest('tar-owners', sorted.map((e) => e.lines.owners)),
+    'tar-pax': facetDigest('tar-pax', sorted.flatMap((e) => (e.lines.pax ? [e.lines.pax] : []))),
+    'tar-devices': facetDigest('tar-devices', sorted.map((e) => e.lines.devices)),
+    'tar-format': facetDigest('tar-format', [...sorted.map((e) => [e.path, e.format]), ['trailer', walker.trailer]]),
+    'gzip-level': facetDigest('gzip-level', [['xfl', h.xfl], deflate]),
+    'gzip-name': facetDigest('gzip-name', [latin1(h.name)]),
+    'gzip-time': facetDigest('gzip-time', [h.mtime]),
+    'gzip-header': facetDigest('gzip-header', [['flags', otherFlags], ['os', h.os], ['extra', latin1(h.extra)], ['comment', latin1(h.comment)]]),
+  };
+}
+
+function gzipApplied(h: GzipHeader): TgzStabilizerName[] {
+  const out: TgzStabilizerName[] = [];
+  if (h.xfl !== 0) out.push('gzip-level');
+  if (h.name !== null) out.push('gzip-name');
+  if (h.mtime !== 0) out.push('gzip-time');
+  if (h.flags & ~GZIP_FLAGS.FNAME || h.os !== CANONICAL_GZIP_OS) out.push('gzip-header');
+  return out;
+}

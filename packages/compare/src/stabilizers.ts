@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+
+/** A named, versioned normalization; its name is what verdicts list. */
+export interface StabilizerInfo {
+  readonly name: string;
+  /** bumped whenever the facet this stabilizer digests changes meaning */
+  readonly version: number;
+  readonly description: string;
+}
+
+/** Names of the stabilizers for `.tgz` artifacts. */
+export type TgzStabilizerName =
+  | 'tar-entry-order'
+  | 'tar-times'
+  | 'tar-modes'
+  | 'tar-owners'
+  | 'tar-pax'
+  | 'tar-devices'
+  | 'tar-format'
+  | 'gzip-level'
+  | 'gzip-name'
+  | 'gzip-time'
+  | 'gzip-header';
+
+/** The stabilizers for `.tgz` artifacts (npm tarballs), each owning one facet of the archive. */
+export const TGZ_STABILIZERS: readonly (StabilizerInfo & { readonly name: TgzStabilizerName })[] = Object.freeze([
+  { name: 'tar-entry-order', version: 1, description: 'order of the entries in the tar stream' },
+  { name: 'tar-times', version: 1, description: 'entry times: header mtime, GNU atime/ctime, pax mtime/atime/ctime/LIBARCHIVE.creationtime' },
+  { name: 'tar-modes', version: 1, description: 'stored permission bits, reduced to 0644/0755 for files, 0755 for directories, 0777 for symlinks' },
+  { name: 'tar-owners', version: 1, description: 'uid, gid, uname, gname (header fields and pax records)' },
+  { name: 'tar-pax', version: 1, description: 'pax extended and global header records not owned by another stabilizer (xattrs, comments, ...) and pax headers that carry only such records' },
+  { name: 'tar-devices', version: 1, description: 'devmajor/devminor header fields and SCHILY.devmajor/devminor pax records' },
+  { name: 'tar-format', version: 1, description: 'tar encoding: field encodings, magic, name split, GNU long-name headers, pax path/linkpath/size headers, padding, zero blocks, end-of-archive trailer' },
+  { name: 'gzip-level', version: 1, description: 'the deflate stream (compressor and level) and the XFL byte' },
+  { name: 'gzip-name', version: 1, description: 'gzip FNAME (original file name)' },
+  { name: 'gzip-time', version: 1, description: 'gzip MTIME' },
+  { name: 'gzip-header', version: 1, description: 'gzip FLG bits FTEXT/FHCRC/FEXTRA/FCOMMENT, OS byte, FEXTRA and FCOMMENT payloads' },
+] as const);
+
+const VERSIONS = new Map<string, number>(TGZ_STABILIZERS.map((s) => [s.name, s.version]));
+
+/**
+ * Digest of one facet: sha256 over `quorum-facet <name> v<version>\n` followed by one
+ * `JSON.stringify(line)\n` per line. Raw bytes inside lines are given as latin1 strings so that
+ * every byte value stays distinct.
+ */
+export function facetDigest(name: TgzStabilizerName, lines: Iterable<unknown>): string {
+  const h = createHash('sha256');
+  h.update(`quorum-facet ${name} v${VERSIONS.get(name) ?? 0}\n`);
+  for (const line of lines) h.update(`${JSON.stringify(line)}\n`);
+  return h.digest('hex');
+}

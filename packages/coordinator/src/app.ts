@@ -1,0 +1,17 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { CoordinatorContext } from './context.js';
+import { errorHandler } from './http-errors.js';
+import { registerPublicRoutes } from './routes-public.js';
+import { registerWorkerRoutes } from './routes-workers.js';
+
+/** Builds the HTTP app without listening (tests call `inject()` or listen themselves). */
+export function buildApp(ctx: CoordinatorContext): FastifyInstance {
+  const app: FastifyInstance = Fastify({ loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger, disableRequestLogging: true });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'not-found', message: `no route ${req.method} ${req.url}` } });
+  });
+  registerPublicRoutes(app, ctx);
+  registerWorkerRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,53 @@
+import { join, resolve } from 'node:path';
+import { boolSetting, DEFAULT_POLICY, intSetting, policyProblem, QuorumError, quorumSettings, urlSetting, type QuorumPolicy } from '@quorum/core';
+import { registriesFrom } from '@quorum/ecosystems';
+
+/** Everything the coordinator reads from its environment, validated and frozen. */
+export interface CoordinatorConfig {
+  host: string;
+  /** @defaultValue 8080 (0 = any free port) */
+  port: number;
+  dataDir: string;
+  redisUrl: string;
+  /** registry base URL per ecosystem */
+  registries: Record<string, string>;
+  /** accept `file://` source repositories (never on a public farm) */
+  allowLocalRepos: boolean;
+  policy: QuorumPolicy;
+  /** a worker silent for this long is considered gone and its rebuilds are reassigned; @defaultValue 30000 */
+  workerTimeoutMs: number;
+  /** scheduler period; @defaultValue 1000 */
+  tickMs: number;
+  /** largest build log accepted; @defaultValue 8 MiB */
+  maxLogBytes: number;
+  logLevel: string;
+}
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_WORKER_TIMEOUT_MS = 30_000;
+
+/** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
+export function loadCoordinatorConfig(env: Record<string, string | undefined> = process.env): Readonly<CoordinatorConfig> {
+  const s = quorumSettings(env);
+  const policy: QuorumPolicy = {
+    builders: intSetting('QUORUM_BUILDERS', s.QUORUM_BUILDERS, DEFAULT_POLICY.builders, 1, 64),
+    quorum: intSetting('QUORUM_QUORUM', s.QUORUM_QUORUM, DEFAULT_POLICY.quorum, 1, 64),
+    distinctOperators: boolSetting('QUORUM_DISTINCT_OPERATORS', s.QUORUM_DISTINCT_OPERATORS, DEFAULT_POLICY.distinctOperators),
+  };
+  const problem = policyProblem(policy);
+  if (problem) throw new QuorumError('invalid-input', `quorum policy: ${problem}`);
+  return Object.freeze({
+    host: s.QUORUM_HOST || '127.0.0.1',
+    port: intSetting('QUORUM_PORT', s.QUORUM_PORT, DEFAULT_PORT, 0, 65535),
+    dataDir: resolve(s.QUORUM_DATA_DIR || join('.quorum', 'coordinator')),
+    redisUrl: urlSetting('QUORUM_REDIS_URL', s.QUORUM_REDIS_URL, DEFAULT_REDIS_URL),
+    registries: registriesFrom(s),
+    allowLocalRepos: boolSetting('QUORUM_ALLOW_LOCAL_REPOS', s.QUORUM_ALLOW_LOCAL_REPOS, false),
+    policy: Object.freeze(policy),
+    workerTimeoutMs: intSetting('QUORUM_WORKER_TIMEOUT_MS', s.QUORUM_WORKER_TIMEOUT_MS, DEFAULT_WORKER_TIMEOUT_MS, 1000),
+    tickMs: intSetting('QUORUM_TICK_MS', s.QUORUM_TICK_MS, 1000, 50),
+    maxLogBytes: intSetting('QUORUM_MAX_LOG_BYTES', s.QUORUM_MAX_LOG_BYTES, 8 * 1024 * 1024, 1024),
+    logLevel: s.QUORUM_LOG_LEVEL || 'info',
+  });
+}

@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { RebuildQueueProducer } from '@quorum/queue';
+import type { BlobStore } from './blob-store.js';
+import type { CoordinatorConfig } from './config.js';
+import type { SqliteStore } from './sqlite-store.js';
+
+/** Everything the coordinator's parts share, passed in explicitly. */
+export interface CoordinatorContext {
+  config: Readonly<CoordinatorConfig>;
+  store: SqliteStore;
+  blobs: BlobStore;
+  queue: RebuildQueueProducer;
+  logger: Logger;
+  /** asks the scheduler to run soon (after a submission or a report) */
+  kick: () => void;
+}

@@ -1,0 +1,58 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { RebuildQueueProducer } from '@quorum/queue';
+import { buildApp } from './app.js';
+import { BlobStore } from './blob-store.js';
+import type { CoordinatorConfig } from './config.js';
+import type { CoordinatorContext } from './context.js';
+import { Scheduler } from './scheduler.js';
+import { SqliteStore } from './sqlite-store.js';
+
+export { buildApp } from './app.js';
+export { loadCoordinatorConfig, DEFAULT_PORT, DEFAULT_REDIS_URL, type CoordinatorConfig } from './config.js';
+export { SqliteStore, type WorkerRecord } from './sqlite-store.js';
+export { BlobStore } from './blob-store.js';
+export type { CoordinatorContext } from './context.js';
+
+/** A running coordinator. */
+export interface RunningCoordinator {
+  url: string;
+  ctx: CoordinatorContext;
+  close(): Promise<void>;
+}
+
+/** Starts store, scheduler and HTTP server; `close()` stops them in order. */
+export async function startCoordinator(config: Readonly<CoordinatorConfig>, logger?: Logger): Promise<RunningCoordinator> {
+  const log = logger ?? pino({ name: 'coordinator', level: config.logLevel, redact: ['req.headers.authorization'] });
+  await mkdir(join(config.dataDir, 'blobs'), { recursive: true });
+  const store = new SqliteStore(join(config.dataDir, 'quorum.sqlite'));
+  const queue = new RebuildQueueProducer(config.redisUrl);
+  let scheduler: Scheduler | undefined;
+  const ctx: CoordinatorContext = {
+    config,
+    store,
+    blobs: new BlobStore(join(config.dataDir, 'blobs')),
+    queue,
+    logger: log,
+    kick: () => scheduler?.kick(),
+  };
+  scheduler = new Scheduler(ctx);
+  const app = buildApp(ctx);
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  scheduler.start();
+  const url = `http://${config.host}:${port}`;
+  log.info({ url, policy: config.policy, registries: config.registries }, 'coordinator listening');
+  return {
+    url,
+    ctx,
+    async close() {
+      await app.close();
+      await scheduler.stop();
+      await queue.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { decideVerdict, isQuorumError, type RebuildRecord, type RebuildReport, type ReleaseRecord } from '@quorum/core';
+import type { CoordinatorContext } from './context.js';
+import { preparePublished } from './prepare-release.js';
+import type { WorkerRecord } from './sqlite-store.js';
+
+const OPEN = ['assigned', 'running'] as const;
+const isOpen = (r: RebuildRecord) => r.state === 'assigned' || r.state === 'running';
+const isTerminal = (r: RebuildRecord) => r.state === 'succeeded' || r.state === 'failed';
+
+/** How often a published artifact download is retried before the release is decided failed. */
+export const MAX_PREPARE_ATTEMPTS = 5;
+
+/**
+ * Drives releases from queued to decided. Every step reads durable state from the store, so a
+ * restarted coordinator simply carries on: nothing accepted is lost, and every step is idempotent.
+ */
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private readonly preparing = new Map<string, Promise<void>>();
+  private readonly prepareFailures = new Map<string, number>();
+
+  constructor(private readonly ctx: CoordinatorContext) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.ctx.config.tickMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Runs a pass soon; passes never overlap, and a kick during a pass causes one more. */
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.pass()
+      .catch((err: unknown) => this.ctx.logger.error({ err }, 'scheduler pass failed'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Waits for the current pass and pending downloads (for shutdown). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+    await Promise.allSettled(this.preparing.values());
+  }
+
+  private async pass(): Promise<void> {
+    const { store } = this.ctx;
+    const alive = this.reapDeadWorkers();
+    await this.enqueueUnsent();
+    for (const release of store.releasesInState('queued')) this.prepare(release);
+    for (const release of store.releasesInState('building')) await this.advance(release, alive);
+  }
+
+  /** Marks silent workers' open rebuilds lost (they get replaced) and returns the live workers. */
+  private reapDeadWorkers(): WorkerRecord[] {
+    const { store, config, logger } = this.ctx;
+    const cutoff = Date.now() - config.workerTimeoutMs;
+    const alive: WorkerRecord[] = [];
+    for (const w of store.workers()) {
+      if (w.lastSeenMs >= cutoff) {
+        alive.push(w);
+        continue;
+      }
+      for (const r of store.openRebuildsOf(w.id)) {
+        const report: RebuildReport = {
+          v: 1, rebuildId: r.id, workerId: w.id, status: 'error', reason: 'worker-vanished',
+          message: `worker ${w.id} sent no heartbeat for ${Math.round((Date.now() - w.lastSeenMs) / 1000)} s; rebuild reassigned`,
+          timings: { totalMs: Date.now() - Date.parse(r.createdAt) },
+        };
+        if (store.transitionRebuild(r.id, [...OPEN], 'lost', report)) {
+          logger.warn({ rebuildId: r.id, releaseId: r.releaseId, workerId: w.id }, 'worker vanished; rebuild lost');
+          void this.ctx.queue.withdraw(w.id, r.id).catch(() => undefined);
+        }
+      }
+    }
+    return alive;
+  }
+
+  /** Hands rebuilds to the queue that were stored but not yet enqueued (e.g. before a crash). */
+  private async enqueueUnsent(): Promise<void> {
+    const { store, queue } = this.ctx;
+    for (const r of store.unenqueuedRebuilds()) {
+      const release = store.getRelease(r.releaseId);
+      if (!release) continue;
+      await queue.enqueue(r.workerId, {
+        v: 1, rebuildId: r.id, releaseId: release.id, purl: release.purl, ecosystem: release.ecosystem,
+        overrides: release.overrides, ...(release.upstream ? { upstream: release.upstream } : {}),
+      });
+      store.markEnqueued(r.id);
+    }
+  }
+
+  /** Downloads and digests the published artifact once per release, in the background. */
+  private prepare(release: ReleaseRecord): void {
+    const { store, logger } = this.ctx;
+    if (this.preparing.has(release.id)) return;
+    if (release.problem) {
+      store.appendVerdict(release.id, { verdict: 'failed', reason: `${release.problem.code}: ${release.problem.message}`, agreeing: [], agreeingCount: 0, stabilizers: [] });
+      return;
+    }
+    const job = preparePublished(this.ctx, release)
+      .then((digests) => {
+        store.setReleasePrepared(release.id, digests);
+        logger.info({ releaseId: release.id, purl: release.purl, sha256: digests.sha256 }, 'published artifact fetched');
+      })
+      .catch((err: unknown) => {
+        const failures = (this.prepareFailures.get(release.id) ?? 0) + 1;
+        this.prepareFailures.set(release.id, failures);
+        const final = isQuorumError(err, 'integrity-mismatch', 'unsafe-archive', 'invalid-input', 'not-found') || failures >= MAX_PREPARE_ATTEMPTS;
+        logger.warn({ err, releaseId: release.id, failures, final }, 'cannot fetch the published artifact');
+        if (final) {
+          const code = isQuorumError(err) ? err.code : 'upstream-unavailable';
+          const message = (err as Error).message;
+          store.setReleaseProblem(release.id, { code, message });
+          store.appendVerdict(release.id, { verdict: 'failed', reason: `${code}: ${message}`, agreeing: [], agreeingCount: 0, stabilizers: [] });
+        }
+      })
+      .finally(() => {
+        this.preparing.delete(release.id);
+        this.kick();
+      });
+    this.preparing.set(release.id, job);
+  }
+
+  /** Assigns missing rebuilds to distinct live workers, and decides when nothing more can come. */
+  private async advance(release: ReleaseRecord, alive: WorkerRecord[]): Promise<void> {
+    const { store } = this.ctx;
+    const rebuilds = store.rebuildsOf(release.id);
+    const live = rebuilds.filter((r) => r.state !== 'lost');
+    const missing = release.policy.builders - live.length;
+    if (missing > 0) {
+      const tried = new Set(rebuilds.map((r) => r.workerId));
+      const operators = new Set(live.map((r) => r.operator));
+      const load = new Map(alive.map((w) => [w.id, store.openRebuildsOf(w.id).length]));
+      const candidates = alive
+        .filter((w) => !tried.has(w.id) && w.images[release.ecosystem])
+        // a new operator adds independence; then the least busy worker
+        .sort((a, b) => Number(operators.has(a.operator)) - Number(operators.has(b.operator)) || (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) || a.id.localeCompare(b.id));
+      const chosen = candidates.slice(0, missing);
+      for (const w of chosen) await this.assign(release, w, rebuilds.length + 1);
+      if (chosen.length > 0) return; // wait for what was just assigned
+    }
+    if (live.some(isOpen)) return;
+    const finished = live.filter(isTerminal);
+    // nobody could take the release yet (no live worker with the image): wait rather than fail
+    if (finished.length === 0) return;
+    const outcomes = finished.map((r) => ({
+      builderId: r.workerId,
+      operator: r.operator,
+      status: r.state === 'succeeded' ? ('success' as const) : ('failed' as const),
+      ...(r.report?.artifact ? { artifact: r.report.artifact } : {}),
+    }));
+    const decision = decideVerdict(release.published!, outcomes, release.policy);
+    store.appendVerdict(release.id, decision);
+    this.ctx.logger.info({ releaseId: release.id, purl: release.purl, verdict: decision.verdict }, decision.reason);
+  }
+
+  private async assign(release: ReleaseRecord, worker: WorkerRecord, attempt: number): Promise<void> {
+    const { store, queue, logger } = this.ctx;
+    const rebuildId = randomUUID();
+    store.insertRebuild({ id: rebuildId, releaseId: release.id, workerId: worker.id, operator: worker.operator, attempt });
+    await queue.enqueue(worker.id, {
+      v: 1, rebuildId, releaseId: release.id, purl: release.purl, ecosystem: release.ecosystem,
+      overrides: release.overrides, ...(release.upstream ? { upstream: release.upstream } : {}),
+    });
+    store.markEnqueued(rebuildId);
+    logger.info({ releaseId: release.id, rebuildId, workerId: worker.id, purl: release.purl }, 'rebuild assigned');
+  }
+}

@@ -1,0 +1,261 @@
+import Database from 'better-sqlite3';
+import type {
+  ArtifactDigests,
+  QuorumPolicy,
+  RebuildRecord,
+  RebuildReport,
+  RebuildState,
+  ReleaseRecord,
+  ReleaseState,
+  SourceOverrides,
+  UpstreamArtifact,
+  VerdictRecord,
+  WorkerHeartbeat,
+} from '@quorum/core';
+
+/** Versioned schema migrations; append only. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE releases (
+     id TEXT PRIMARY KEY, purl TEXT NOT NULL, package_purl TEXT NOT NULL, ecosystem TEXT NOT NULL,
+     state TEXT NOT NULL, overrides TEXT NOT NULL, policy TEXT NOT NULL, upstream TEXT, published TEXT,
+     problem TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL);
+   CREATE INDEX releases_purl ON releases(purl, seq);
+   CREATE INDEX releases_package ON releases(package_purl, seq);
+   CREATE INDEX releases_state ON releases(state);
+   CREATE TABLE rebuilds (
+     id TEXT PRIMARY KEY, release_id TEXT NOT NULL REFERENCES releases(id), worker_id TEXT NOT NULL,
+     operator TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL, enqueued INTEGER NOT NULL DEFAULT 0,
+     report TEXT, log_sha256 TEXT, log_bytes INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+     UNIQUE (release_id, worker_id));
+   CREATE INDEX rebuilds_release ON rebuilds(release_id);
+   CREATE INDEX rebuilds_worker_state ON rebuilds(worker_id, state);
+   CREATE TABLE verdicts (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, release_id TEXT NOT NULL REFERENCES releases(id),
+     body TEXT NOT NULL, decided_at TEXT NOT NULL);
+   CREATE INDEX verdicts_release ON verdicts(release_id, seq);
+   CREATE TABLE workers (
+     id TEXT PRIMARY KEY, operator TEXT NOT NULL, images TEXT NOT NULL, running TEXT NOT NULL,
+     registered_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, last_seen_ms INTEGER NOT NULL);`,
+];
+
+interface ReleaseRow {
+  id: string; purl: string; package_purl: string; ecosystem: string; state: ReleaseState; overrides: string;
+  policy: string; upstream: string | null; published: string | null; problem: string | null;
+  created_at: string; updated_at: string;
+}
+interface RebuildRow {
+  id: string; release_id: string; worker_id: string; operator: string; state: RebuildState; attempt: number;
+  enqueued: number; report: string | null; log_sha256: string | null; log_bytes: number | null;
+  created_at: string; updated_at: string;
+}
+interface WorkerRow {
+  id: string; operator: string; images: string; running: string; registered_at: string; last_seen_at: string; last_seen_ms: number;
+}
+
+/** A worker as stored. */
+export interface WorkerRecord {
+  id: string;
+  operator: string;
+  images: Record<string, string>;
+  running: string[];
+  registeredAt: string;
+  lastSeenAt: string;
+  lastSeenMs: number;
+}
+
+const parse = <T>(s: string | null): T | undefined => (s === null ? undefined : (JSON.parse(s) as T));
+const now = () => new Date().toISOString();
+
+function toRelease(r: ReleaseRow, verdict: VerdictRecord | undefined): ReleaseRecord {
+  return {
+    id: r.id,
+    purl: r.purl,
+    ecosystem: r.ecosystem,
+    state: r.state,
+    overrides: JSON.parse(r.overrides) as SourceOverrides,
+    policy: JSON.parse(r.policy) as QuorumPolicy,
+    ...(r.upstream ? { upstream: JSON.parse(r.upstream) as UpstreamArtifact } : {}),
+    ...(r.published ? { published: JSON.parse(r.published) as ArtifactDigests } : {}),
+    ...(r.problem ? { problem: JSON.parse(r.problem) as { code: string; message: string } } : {}),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    ...(verdict ? { verdict } : {}),
+  };
+}
+
+function toRebuild(r: RebuildRow): RebuildRecord & { enqueued: boolean } {
+  return {
+    id: r.id,
+    releaseId: r.release_id,
+    workerId: r.worker_id,
+    operator: r.operator,
+    state: r.state,
+    attempt: r.attempt,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    enqueued: r.enqueued === 1,
+    ...(r.report ? { report: JSON.parse(r.report) as RebuildReport } : {}),
+    ...(r.log_sha256 ? { logSha256: r.log_sha256, logBytes: r.log_bytes ?? 0 } : {}),
+  };
+}
+
+/** Durable state of the coordinator in one SQLite file (WAL). Nothing is overwritten that history needs. */
+export class SqliteStore {
+  readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+    MIGRATIONS.forEach((sql, i) => {
+      const version = i + 1;
+      if (done.has(version)) return;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, now());
+      })();
+    });
+  }
+
+  /** Schema version in force. */
+  schemaVersion(): number {
+    return (this.db.prepare('SELECT MAX(version) v FROM schema_migrations').get() as { v: number }).v;
+  }
+
+  insertRelease(r: { id: string; purl: string; packagePurl: string; ecosystem: string; overrides: SourceOverrides; policy: QuorumPolicy; upstream?: UpstreamArtifact; problem?: { code: string; message: string } }): void {
+    const t = now();
+    this.db
+      .prepare(
+        `INSERT INTO releases (id, purl, package_purl, ecosystem, state, overrides, policy, upstream, problem, created_at, updated_at, seq)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM releases))`,
+      )
+      .run(r.id, r.purl, r.packagePurl, r.ecosystem, JSON.stringify(r.overrides), JSON.stringify(r.policy),
+        r.upstream ? JSON.stringify(r.upstream) : null, r.problem ? JSON.stringify(r.problem) : null, t, t);
+  }
+
+  getRelease(id: string): ReleaseRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM releases WHERE id = ?').get(id) as ReleaseRow | undefined;
+    return row ? toRelease(row, this.latestVerdict(id)) : undefined;
+  }
+
+  /** Releases of an exact versioned purl, or of every version of a package purl, newest first. */
+  releasesOf(purl: { canonical: string; versioned: boolean }, limit = 50): ReleaseRecord[] {
+    const sql = purl.versioned
+      ? 'SELECT * FROM releases WHERE purl = ? ORDER BY seq DESC LIMIT ?'
+      : 'SELECT * FROM releases WHERE package_purl = ? ORDER BY seq DESC LIMIT ?';
+    return (this.db.prepare(sql).all(purl.canonical, limit) as ReleaseRow[]).map((r) => toRelease(r, this.latestVerdict(r.id)));
+  }
+
+  releasesInState(state: ReleaseState): ReleaseRecord[] {
+    return (this.db.prepare('SELECT * FROM releases WHERE state = ? ORDER BY seq').all(state) as ReleaseRow[]).map((r) => toRelease(r, undefined));
+  }
+
+  setReleasePrepared(id: string, published: ArtifactDigests): void {
+    this.db.prepare(`UPDATE releases SET published = ?, state = 'building', updated_at = ? WHERE id = ? AND state = 'queued'`).run(JSON.stringify(published), now(), id);
+  }
+
+  setReleaseProblem(id: string, problem: { code: string; message: string }): void {
+    this.db.prepare('UPDATE releases SET problem = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(problem), now(), id);
+  }
+
+  /** Appends a verdict and marks the release decided, atomically. */
+  appendVerdict(releaseId: string, v: Omit<VerdictRecord, 'decidedAt'>): VerdictRecord {
+    const record: VerdictRecord = { ...v, decidedAt: now() };
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO verdicts (release_id, body, decided_at) VALUES (?, ?, ?)').run(releaseId, JSON.stringify(record), record.decidedAt);
+      this.db.prepare(`UPDATE releases SET state = 'decided', updated_at = ? WHERE id = ?`).run(record.decidedAt, releaseId);
+    })();
+    return record;
+  }
+
+  latestVerdict(releaseId: string): VerdictRecord | undefined {
+    const row = this.db.prepare('SELECT body FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { body: string } | undefined;
+    return parse<VerdictRecord>(row?.body ?? null);
+  }
+
+  verdictHistory(releaseId: string): VerdictRecord[] {
+    return (this.db.prepare('SELECT body FROM verdicts WHERE release_id = ? ORDER BY seq').all(releaseId) as { body: string }[]).map((r) => JSON.parse(r.body) as VerdictRecord);
+  }
+
+  insertRebuild(r: { id: string; releaseId: string; workerId: string; operator: string; attempt: number }): void {
+    const t = now();
+    this.db
+      .prepare(`INSERT INTO rebuilds (id, release_id, worker_id, operator, state, attempt, created_at, updated_at) VALUES (?, ?, ?, ?, 'assigned', ?, ?, ?)`)
+      .run(r.id, r.releaseId, r.workerId, r.operator, r.attempt, t, t);
+  }
+
+  markEnqueued(rebuildId: string): void {
+    this.db.prepare('UPDATE rebuilds SET enqueued = 1 WHERE id = ?').run(rebuildId);
+  }
+
+  getRebuild(id: string): (RebuildRecord & { enqueued: boolean }) | undefined {
+    const row = this.db.prepare('SELECT * FROM rebuilds WHERE id = ?').get(id) as RebuildRow | undefined;
+    return row ? toRebuild(row) : undefined;
+  }
+
+  rebuildsOf(releaseId: string): (RebuildRecord & { enqueued: boolean })[] {
+    return (this.db.prepare('SELECT * FROM rebuilds WHERE release_id = ? ORDER BY created_at, id').all(releaseId) as RebuildRow[]).map(toRebuild);
+  }
+
+  /** Rebuilds not yet handed to the queue (e.g. the coordinator died between insert and enqueue). */
+  unenqueuedRebuilds(): (RebuildRecord & { enqueued: boolean })[] {
+    return (this.db.prepare(`SELECT * FROM rebuilds WHERE enqueued = 0 AND state = 'assigned'`).all() as RebuildRow[]).map(toRebuild);
+  }
+
+  /** Open rebuilds held by the given worker. */
+  openRebuildsOf(workerId: string): (RebuildRecord & { enqueued: boolean })[] {
+    return (this.db.prepare(`SELECT * FROM rebuilds WHERE worker_id = ? AND state IN ('assigned', 'running')`).all(workerId) as RebuildRow[]).map(toRebuild);
+  }
+
+  /** Moves a rebuild between states only from one of `from`; returns whether it moved. */
+  transitionRebuild(id: string, from: RebuildState[], to: RebuildState, report?: RebuildReport): boolean {
+    const marks = from.map(() => '?').join(', ');
+    const res = this.db
+      .prepare(`UPDATE rebuilds SET state = ?, report = COALESCE(?, report), updated_at = ? WHERE id = ? AND state IN (${marks})`)
+      .run(to, report ? JSON.stringify(report) : null, now(), id, ...from);
+    return res.changes === 1;
+  }
+
+  setRebuildLog(id: string, sha256: string, bytes: number): void {
+    this.db.prepare('UPDATE rebuilds SET log_sha256 = ?, log_bytes = ?, updated_at = ? WHERE id = ?').run(sha256, bytes, now(), id);
+  }
+
+  upsertWorker(hb: WorkerHeartbeat): void {
+    const t = now();
+    this.db
+      .prepare(
+        `INSERT INTO workers (id, operator, images, running, registered_at, last_seen_at, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET operator = excluded.operator, images = excluded.images, running = excluded.running,
+           last_seen_at = excluded.last_seen_at, last_seen_ms = excluded.last_seen_ms`,
+      )
+      .run(hb.workerId, hb.operator, JSON.stringify(hb.images), JSON.stringify(hb.running), t, t, Date.now());
+  }
+
+  workers(): WorkerRecord[] {
+    return (this.db.prepare('SELECT * FROM workers ORDER BY id').all() as WorkerRow[]).map((w) => ({
+      id: w.id,
+      operator: w.operator,
+      images: JSON.parse(w.images) as Record<string, string>,
+      running: JSON.parse(w.running) as string[],
+      registeredAt: w.registered_at,
+      lastSeenAt: w.last_seen_at,
+      lastSeenMs: w.last_seen_ms,
+    }));
+  }
+
+  getWorker(id: string): WorkerRecord | undefined {
+    return this.workers().find((w) => w.id === id);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

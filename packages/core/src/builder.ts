@@ -1,0 +1,121 @@
+import type { ReleasePurl } from './purl.js';
+
+/** Overrides a submitter may give for the source of a release. */
+export interface SourceOverrides {
+  /** source repository URL */
+  repo?: string;
+  /** tag, branch or commit SHA */
+  ref?: string;
+}
+
+/** The published artifact of a release as the registry describes it. */
+export interface UpstreamArtifact {
+  /** download URL */
+  url: string;
+  /** Subresource-Integrity string from the registry, e.g. `sha512-…` */
+  integrity: string;
+  /** file name to store it under, e.g. `name-1.2.3.tgz` */
+  filename: string;
+}
+
+/**
+ * Where the source should be and how to find the commit, in the order to try.
+ * `commit` wins when present; otherwise each of `tags` is tried in order.
+ */
+export interface SourceRecipe {
+  repo: string;
+  /** commit SHA (from registry metadata or override) */
+  commit?: string;
+  /** candidate refs to resolve, in order */
+  refs: string[];
+  /** subdirectory of the package inside the repository (monorepos) */
+  directory?: string;
+  /** how each field was found, in order, for the record */
+  steps: string[];
+}
+
+/** What a builder infers from registry metadata for one release. */
+export type RecipeInference =
+  | { ok: true; upstream: UpstreamArtifact; source: SourceRecipe; toolchain: Record<string, string> }
+  | { ok: false; code: 'version-not-found' | 'source-not-found' | 'no-artifact'; message: string; upstream?: UpstreamArtifact };
+
+/** A recipe after the fetch phase resolved it to an exact commit. */
+export interface ResolvedSource {
+  repo: string;
+  commit: string;
+  /** the ref that resolved to the commit, if any */
+  ref?: string;
+  directory?: string;
+  /** commit time, seconds since the epoch (becomes SOURCE_DATE_EPOCH) */
+  commitTime: number;
+}
+
+/** Resource limits of one build container. */
+export interface BuildLimits {
+  /** @defaultValue 1536 MiB */
+  memoryBytes: number;
+  /** @defaultValue 256 */
+  pids: number;
+  /** CPUs as a fraction, e.g. 1 = one core; @defaultValue 1 */
+  cpus: number;
+  /** wall-clock limit; @defaultValue 10 min */
+  timeoutMs: number;
+  /** size of the writable tmpfs scratch area; @defaultValue 512 MiB */
+  scratchBytes: number;
+}
+
+/** Serializable instructions for one hermetic build; executed only by a Sandbox. */
+export interface BuildPlan {
+  /** image reference by content digest (`sha256:…` image id) */
+  image: string;
+  argv: string[];
+  env: Record<string, string>;
+  /** where the source tree is mounted read-only inside the container */
+  sourceMount: string;
+  /** where the container writes its outputs (the only writable bind mount) */
+  outputMount: string;
+  /** file name pattern of the artifact inside outputMount (a simple `*` glob) */
+  artifactGlob: string;
+  workdir: string;
+  /** uid:gid the build runs as (never root) */
+  user: string;
+  limits: BuildLimits;
+}
+
+/** Input to a builder's pure `plan()`. */
+export interface PlanInput {
+  purl: ReleasePurl;
+  source: ResolvedSource;
+  toolchain: Record<string, string>;
+  image: string;
+  limits: BuildLimits;
+}
+
+/** One ecosystem: pure functions from metadata to recipes and build plans. */
+export interface Builder {
+  /** purl type this builder handles */
+  readonly ecosystem: string;
+  /** default registry base URL */
+  readonly defaultRegistry: string;
+  /** image tag the infra scripts build for this builder */
+  readonly imageTag: string;
+  /** URL of the registry metadata document for a purl */
+  metadataUrl(purl: ReleasePurl, registry: string): string;
+  /** Infers the published artifact and source recipe from the metadata document. Pure. */
+  inferRecipe(purl: ReleasePurl, metadata: unknown, overrides: SourceOverrides): RecipeInference;
+  /** Builds the hermetic build plan. Pure. */
+  plan(input: PlanInput): BuildPlan;
+  /** artifact container format, which selects the analyzer in the compare package */
+  readonly artifactFormat: 'tgz';
+  /** the stabilizer set (names) that applies to this ecosystem's artifacts */
+  readonly stabilizers: readonly string[];
+}
+
+/** @defaultValue the limits used when the farm config says nothing */
+export const DEFAULT_LIMITS: Readonly<BuildLimits> = Object.freeze({
+  memoryBytes: 1536 * 1024 * 1024,
+  pids: 256,
+  cpus: 1,
+  timeoutMs: 10 * 60 * 1000,
+  scratchBytes: 512 * 1024 * 1024,
+});

@@ -1,0 +1,56 @@
+import { PackageURL } from 'packageurl-js';
+import { QuorumError } from './errors.js';
+
+/** A parsed package URL that names exactly one released version. */
+export interface ReleasePurl {
+  /** purl type, e.g. the ecosystem id of a builder */
+  type: string;
+  namespace: string | undefined;
+  name: string;
+  version: string;
+  qualifiers: Record<string, string>;
+  /** canonical string form (what we store and key on) */
+  canonical: string;
+}
+
+/** Parses a purl that must carry a version; throws QuorumError('invalid-purl' | 'missing-version'). */
+export function parseReleasePurl(input: string): ReleasePurl {
+  if (typeof input !== 'string' || input.trim() === '') {
+    throw new QuorumError('invalid-purl', 'purl is required, e.g. pkg:npm/left-pad@1.3.0');
+  }
+  let p: PackageURL;
+  try {
+    p = PackageURL.fromString(input.trim());
+  } catch (e) {
+    throw new QuorumError('invalid-purl', `malformed purl "${input}": ${(e as Error).message}`, { cause: e });
+  }
+  if (!p.version) {
+    throw new QuorumError('missing-version', `purl "${input}" has no version; name one release, e.g. ${p.toString()}@1.0.0`);
+  }
+  const qualifiers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(p.qualifiers ?? {})) if (typeof v === 'string') qualifiers[k] = v;
+  return {
+    type: p.type,
+    namespace: p.namespace ?? undefined,
+    name: p.name,
+    version: p.version,
+    qualifiers,
+    canonical: p.toString(),
+  };
+}
+
+/** The purl of the package without version (all releases of it). */
+export function packagePurl(p: Pick<ReleasePurl, 'type' | 'namespace' | 'name'>): string {
+  return new PackageURL(p.type, p.namespace, p.name, undefined, undefined, undefined).toString();
+}
+
+/** Parses a purl with or without version, for package-level queries. */
+export function parseAnyPurl(input: string): { type: string; namespace: string | undefined; name: string; version: string | undefined; canonical: string } {
+  let p: PackageURL;
+  try {
+    p = PackageURL.fromString(input.trim());
+  } catch (e) {
+    throw new QuorumError('invalid-purl', `malformed purl "${input}": ${(e as Error).message}`, { cause: e });
+  }
+  return { type: p.type, namespace: p.namespace ?? undefined, name: p.name, version: p.version ?? undefined, canonical: p.toString() };
+}

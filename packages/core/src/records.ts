@@ -1,0 +1,76 @@
+import type { ArtifactDigests } from './artifact.js';
+import type { ResolvedSource, SourceOverrides, UpstreamArtifact } from './builder.js';
+import type { QuorumPolicy } from './policy.js';
+import type { Verdict } from './verdict.js';
+
+/** Release lifecycle: queued → building → decided. */
+export type ReleaseState = 'queued' | 'building' | 'decided';
+
+/** Lifecycle of one rebuild (one worker's attempt). `lost` = its worker vanished or faulted; it is replaced. */
+export type RebuildState = 'assigned' | 'running' | 'succeeded' | 'failed' | 'lost';
+
+/** What a worker reports for a rebuild; versioned, sent over HTTP. */
+export interface RebuildReport {
+  v: 1;
+  rebuildId: string;
+  workerId: string;
+  /** succeeded = produced an artifact; failed = build-level failure (a result); error = a fault (retry elsewhere) */
+  status: 'succeeded' | 'failed' | 'error';
+  /** machine-readable failure reason, e.g. build-error, timeout, source-not-found */
+  reason?: string;
+  /** human message */
+  message?: string;
+  source?: ResolvedSource;
+  toolchain?: Record<string, string>;
+  imageDigest?: string;
+  artifact?: ArtifactDigests & { filename: string };
+  /** the published artifact as this worker fetched and hashed it */
+  upstream?: ArtifactDigests;
+  timings: { fetchMs?: number; buildMs?: number; totalMs: number };
+  exitCode?: number;
+}
+
+/** A rebuild as stored and served. */
+export interface RebuildRecord {
+  id: string;
+  releaseId: string;
+  workerId: string;
+  operator: string;
+  state: RebuildState;
+  attempt: number;
+  createdAt: string;
+  updatedAt: string;
+  report?: RebuildReport;
+  /** sha256 of the stored log, when uploaded */
+  logSha256?: string;
+  logBytes?: number;
+}
+
+/** A release as stored and served. */
+export interface ReleaseRecord {
+  id: string;
+  purl: string;
+  ecosystem: string;
+  state: ReleaseState;
+  overrides: SourceOverrides;
+  policy: QuorumPolicy;
+  upstream?: UpstreamArtifact;
+  /** the published artifact's digests, computed by the coordinator from its own download */
+  published?: ArtifactDigests;
+  /** a problem found before any build (e.g. source-not-found), decided as failed */
+  problem?: { code: string; message: string };
+  createdAt: string;
+  updatedAt: string;
+  verdict?: VerdictRecord;
+}
+
+/** A recorded verdict. Appended, never overwritten. */
+export interface VerdictRecord {
+  verdict: Verdict;
+  reason: string;
+  agreeing: string[];
+  agreeingCount: number;
+  stabilizers: string[];
+  rebuiltSha256?: string;
+  decidedAt: string;
+}

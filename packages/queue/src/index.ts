@@ -1,0 +1,110 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { workerQueueName, type RebuildJob } from '@quorum/core';
+
+export type { RebuildJob } from '@quorum/core';
+
+/** Opens a Redis connection suitable for BullMQ (blocking commands need no request retry cap). */
+function connect(redisUrl: string): Redis {
+  return new Redis(redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+}
+
+/** Producer side: the coordinator puts each rebuild on its chosen worker's own queue. */
+export class RebuildQueueProducer {
+  private readonly connection: Redis;
+  private readonly queues = new Map<string, Queue<RebuildJob>>();
+
+  constructor(redisUrl: string) {
+    this.connection = connect(redisUrl);
+  }
+
+  private queue(workerId: string): Queue<RebuildJob> {
+    let q = this.queues.get(workerId);
+    if (!q) {
+      q = new Queue<RebuildJob>(workerQueueName(workerId), { connection: this.connection });
+      this.queues.set(workerId, q);
+    }
+    return q;
+  }
+
+  /** Enqueues a rebuild; idempotent, because the job id is the rebuild id. */
+  async enqueue(workerId: string, job: RebuildJob): Promise<void> {
+    await this.queue(workerId).add('rebuild', job, {
+      jobId: job.rebuildId,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 1000 },
+    });
+  }
+
+  /** Drops a rebuild that has not started (e.g. reassigned elsewhere); a started one is left to finish. */
+  async withdraw(workerId: string, rebuildId: string): Promise<void> {
+    const job = await this.queue(workerId).getJob(rebuildId);
+    if (job && (await job.isWaiting() || await job.isDelayed())) await job.remove().catch(() => undefined);
+  }
+
+  /** Is Redis answering? */
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.connection.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.connection.disconnect();
+  }
+}
+
+/** Options of a worker's consumer. */
+export interface RebuildConsumerOptions {
+  redisUrl: string;
+  workerId: string;
+  /** @defaultValue 1 */
+  concurrency?: number;
+  /** how long a job's lock lives without renewal; @defaultValue 30000 */
+  lockDurationMs?: number;
+  /** runs one job; the signal fires when the consumer shuts down */
+  handler: (job: RebuildJob, signal: AbortSignal, attempt: number) => Promise<void>;
+  onError?: (err: Error) => void;
+}
+
+/** Consumer side: a worker takes rebuilds from its own queue, at least once. */
+export class RebuildQueueConsumer {
+  private readonly worker: Worker<RebuildJob>;
+  private readonly connection: Redis;
+  private readonly running = new Set<AbortController>();
+
+  constructor(opts: RebuildConsumerOptions) {
+    this.connection = connect(opts.redisUrl);
+    this.worker = new Worker<RebuildJob>(
+      workerQueueName(opts.workerId),
+      async (job: Job<RebuildJob>) => {
+        const ac = new AbortController();
+        this.running.add(ac);
+        try {
+          await opts.handler(job.data, ac.signal, job.attemptsMade + 1);
+        } finally {
+          this.running.delete(ac);
+        }
+      },
+      {
+        connection: this.connection,
+        concurrency: opts.concurrency ?? 1,
+        lockDuration: opts.lockDurationMs ?? 30_000,
+        stalledInterval: opts.lockDurationMs ?? 30_000,
+      },
+    );
+    this.worker.on('error', (err) => opts.onError?.(err));
+  }
+
+  /** Stops taking jobs; running ones are aborted (their handlers report and return). */
+  async close(): Promise<void> {
+    for (const ac of this.running) ac.abort(new Error('worker shutting down'));
+    await this.worker.close();
+    this.connection.disconnect();
+  }
+}

@@ -1,0 +1,55 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { boolSetting, DEFAULT_LIMITS, intSetting, QuorumError, quorumSettings, urlSetting, WORKER_ID_PATTERN, type BuildLimits } from '@quorum/core';
+import { registriesFrom } from '@quorum/ecosystems';
+
+/** Everything a worker reads from its environment, validated and frozen. */
+export interface WorkerConfig {
+  workerId: string;
+  operator: string;
+  coordinatorUrl: string;
+  redisUrl: string;
+  dataDir: string;
+  /** Docker engine address (`unix:///var/run/docker.sock` or `tcp://host:port`); undefined = the default socket */
+  dockerHost: string | undefined;
+  registries: Record<string, string>;
+  allowLocalRepos: boolean;
+  limits: BuildLimits;
+  /** @defaultValue 5000 */
+  heartbeatMs: number;
+  /** @defaultValue 1 */
+  concurrency: number;
+  /** how long a job lock lives without renewal; @defaultValue 30000 */
+  lockDurationMs: number;
+  logLevel: string;
+}
+
+/** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): Readonly<WorkerConfig> {
+  const s = quorumSettings(env);
+  const workerId = s.QUORUM_WORKER_ID || hostname().toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+  if (!WORKER_ID_PATTERN.test(workerId)) {
+    throw new QuorumError('invalid-input', `QUORUM_WORKER_ID "${workerId}" must match ${WORKER_ID_PATTERN.source}`);
+  }
+  return Object.freeze({
+    workerId,
+    operator: s.QUORUM_OPERATOR || workerId,
+    coordinatorUrl: urlSetting('QUORUM_COORDINATOR_URL', s.QUORUM_COORDINATOR_URL, 'http://127.0.0.1:8080'),
+    redisUrl: urlSetting('QUORUM_REDIS_URL', s.QUORUM_REDIS_URL, 'redis://127.0.0.1:6379'),
+    dataDir: resolve(s.QUORUM_DATA_DIR || join('.quorum', workerId)),
+    dockerHost: s.QUORUM_DOCKER_HOST || undefined,
+    registries: registriesFrom(s),
+    allowLocalRepos: boolSetting('QUORUM_ALLOW_LOCAL_REPOS', s.QUORUM_ALLOW_LOCAL_REPOS, false),
+    limits: Object.freeze({
+      timeoutMs: intSetting('QUORUM_BUILD_TIMEOUT_MS', s.QUORUM_BUILD_TIMEOUT_MS, DEFAULT_LIMITS.timeoutMs, 1000),
+      memoryBytes: intSetting('QUORUM_BUILD_MEMORY_MB', s.QUORUM_BUILD_MEMORY_MB, DEFAULT_LIMITS.memoryBytes / 2 ** 20, 64) * 2 ** 20,
+      pids: intSetting('QUORUM_BUILD_PIDS', s.QUORUM_BUILD_PIDS, DEFAULT_LIMITS.pids, 16),
+      cpus: intSetting('QUORUM_BUILD_CPUS', s.QUORUM_BUILD_CPUS, DEFAULT_LIMITS.cpus, 1, 64),
+      scratchBytes: intSetting('QUORUM_BUILD_SCRATCH_MB', s.QUORUM_BUILD_SCRATCH_MB, DEFAULT_LIMITS.scratchBytes / 2 ** 20, 16) * 2 ** 20,
+    }),
+    heartbeatMs: intSetting('QUORUM_HEARTBEAT_MS', s.QUORUM_HEARTBEAT_MS, 5000, 100),
+    concurrency: intSetting('QUORUM_CONCURRENCY', s.QUORUM_CONCURRENCY, 1, 1, 16),
+    lockDurationMs: intSetting('QUORUM_LOCK_DURATION_MS', s.QUORUM_LOCK_DURATION_MS, 30_000, 1000),
+    logLevel: s.QUORUM_LOG_LEVEL || 'info',
+  });
+}

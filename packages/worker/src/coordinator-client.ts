@@ -1,0 +1,48 @@
+import { QuorumError, type RebuildReport, type WorkerHeartbeat } from '@quorum/core';
+
+/** The worker's side of the worker↔coordinator HTTP contract. */
+export class CoordinatorClient {
+  constructor(private readonly baseUrl: string, private readonly workerId: string) {}
+
+  private async call(method: string, path: string, body: unknown, contentType = 'application/json'): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: { 'content-type': contentType, 'x-quorum-worker': this.workerId },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (e) {
+      throw new QuorumError('upstream-unavailable', `coordinator unreachable at ${this.baseUrl}: ${(e as Error).message}`, { cause: e });
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error: { message: string } }).error.message;
+      } catch {
+        /* not JSON */
+      }
+      const code = res.status === 409 ? 'conflict' : res.status === 403 ? 'forbidden' : res.status === 404 ? 'not-found' : res.status >= 500 ? 'upstream-unavailable' : 'invalid-input';
+      throw new QuorumError(code, `coordinator ${method} ${path}: HTTP ${res.status} ${message}`);
+    }
+    return text ? JSON.parse(text) : undefined;
+  }
+
+  heartbeat(hb: WorkerHeartbeat): Promise<unknown> {
+    return this.call('POST', `/v1/workers/${encodeURIComponent(this.workerId)}/heartbeat`, hb);
+  }
+
+  started(rebuildId: string): Promise<unknown> {
+    return this.call('POST', `/v1/rebuilds/${rebuildId}/started`, { workerId: this.workerId });
+  }
+
+  uploadLog(rebuildId: string, log: string): Promise<unknown> {
+    return this.call('PUT', `/v1/rebuilds/${rebuildId}/log`, log, 'text/plain; charset=utf-8');
+  }
+
+  report(report: RebuildReport): Promise<unknown> {
+    return this.call('POST', `/v1/rebuilds/${report.rebuildId}/report`, report);
+  }
+}

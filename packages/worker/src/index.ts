@@ -1,0 +1,84 @@
+import { mkdir } from 'node:fs/promises';
+import { pino, type Logger } from 'pino';
+import { isQuorumError, type Sandbox } from '@quorum/core';
+import { ALL_BUILDERS } from '@quorum/ecosystems';
+import { RebuildQueueConsumer } from '@quorum/queue';
+import { DockerSandbox } from '@quorum/sandbox';
+import { CoordinatorClient } from './coordinator-client.js';
+import type { WorkerConfig } from './config.js';
+import { runRebuild } from './rebuild.js';
+
+export { loadWorkerConfig, type WorkerConfig } from './config.js';
+export { fetchSource } from './fetch-source.js';
+
+/** A running worker. */
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/** Starts heartbeats and the job consumer; removes containers a previous run of this worker left. */
+export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger?: Logger; sandbox?: Sandbox } = {}): Promise<RunningWorker> {
+  const logger = opts.logger ?? pino({ name: `worker-${config.workerId}`, level: config.logLevel });
+  await mkdir(config.dataDir, { recursive: true });
+  process.umask(0o022);
+  const sandbox = opts.sandbox ?? new DockerSandbox({ ...(config.dockerHost ? { host: config.dockerHost } : {}) });
+  const orphans = await sandbox.removeOrphans({ 'quorum.worker': config.workerId });
+  if (orphans > 0) logger.warn({ orphans }, 'removed containers left by a previous run');
+  const client = new CoordinatorClient(config.coordinatorUrl, config.workerId);
+  const running = new Set<string>();
+
+  const images: Record<string, string> = {};
+  const refreshImages = async () => {
+    for (const b of ALL_BUILDERS) {
+      const digest = await sandbox.imageDigest(b.imageTag).catch(() => undefined);
+      if (digest) images[b.ecosystem] = digest;
+      else delete images[b.ecosystem];
+    }
+  };
+  await refreshImages();
+  if (Object.keys(images).length === 0) logger.warn('no builder image on this Docker engine: this worker will get no jobs (run infra/provision.sh)');
+
+  const beat = async () => {
+    try {
+      await client.heartbeat({ v: 1, workerId: config.workerId, operator: config.operator, images, running: [...running] });
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  };
+  await beat();
+  let beats = 0;
+  const timer = setInterval(() => {
+    if (++beats % 12 === 0) void refreshImages();
+    void beat();
+  }, config.heartbeatMs);
+
+  const consumer = new RebuildQueueConsumer({
+    redisUrl: config.redisUrl,
+    workerId: config.workerId,
+    concurrency: config.concurrency,
+    lockDurationMs: config.lockDurationMs,
+    onError: (err) => logger.error({ err }, 'queue error'),
+    handler: async (job, signal) => {
+      running.add(job.rebuildId);
+      try {
+        await runRebuild(job, { config, sandbox, client, logger }, signal);
+      } catch (err) {
+        // the coordinator reassigned or refused it: nothing to retry
+        if (isQuorumError(err, 'conflict', 'forbidden', 'not-found')) {
+          logger.info({ rebuildId: job.rebuildId, err: (err as Error).message }, 'rebuild dropped');
+          return;
+        }
+        throw err;
+      } finally {
+        running.delete(job.rebuildId);
+      }
+    },
+  });
+  logger.info({ workerId: config.workerId, operator: config.operator, images, coordinator: config.coordinatorUrl }, 'worker started');
+  return {
+    async close() {
+      clearInterval(timer);
+      await consumer.close();
+    },
+  };
+}

@@ -1,0 +1,154 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { analyzeArtifact, downloadToFile, integrityMatches } from '@quorum/compare';
+import {
+  isQuorumError,
+  parseReleasePurl,
+  QuorumError,
+  repoUrlProblem,
+  type ArtifactDigests,
+  type RebuildJob,
+  type RebuildReport,
+  type ResolvedSource,
+  type Sandbox,
+} from '@quorum/core';
+import { builderFor } from '@quorum/ecosystems';
+import type { CoordinatorClient } from './coordinator-client.js';
+import type { WorkerConfig } from './config.js';
+import { fetchSource } from './fetch-source.js';
+
+/** What a rebuild needs from its worker. */
+export interface RebuildDeps {
+  config: Readonly<WorkerConfig>;
+  sandbox: Sandbox;
+  client: CoordinatorClient;
+  logger: Logger;
+}
+
+/** A build-level failure: recorded as the rebuild's result, never retried. */
+class BuildFailure extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+  }
+}
+
+async function fetchJson(url: string, signal: AbortSignal): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]), headers: { accept: 'application/json' } });
+  } catch (e) {
+    throw new QuorumError('upstream-unavailable', `registry unreachable at ${url}: ${(e as Error).message}`, { cause: e });
+  }
+  if (res.status === 404) throw new BuildFailure('version-not-found', `registry has no ${url}`);
+  if (!res.ok) throw new QuorumError('upstream-unavailable', `registry answered HTTP ${res.status} for ${url}`);
+  return res.json();
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+/**
+ * Runs one rebuild end to end on this worker: fetch phase (registry metadata, published artifact,
+ * source at the exact commit), hermetic build, hashing, then log upload and report. Independent of
+ * the coordinator's copy of anything it can fetch itself.
+ */
+export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: AbortSignal): Promise<void> {
+  const { config, sandbox, client } = deps;
+  const log = deps.logger.child({ rebuildId: job.rebuildId, releaseId: job.releaseId, purl: job.purl });
+  const started = Date.now();
+  const lines: string[] = [];
+  const note = (line: string) => lines.push(line);
+  const jobDir = join(config.dataDir, 'jobs', job.rebuildId);
+  const base = { v: 1 as const, rebuildId: job.rebuildId, workerId: config.workerId };
+  let source: ResolvedSource | undefined;
+  let upstream: ArtifactDigests | undefined;
+  let imageDigest: string | undefined;
+  let toolchain: Record<string, string> | undefined;
+  let fetchMs: number | undefined;
+  let buildMs: number | undefined;
+  let exitCode: number | undefined;
+
+  await client.started(job.rebuildId);
+  log.info('rebuild started');
+  note(`[quorum] worker ${config.workerId} (operator ${config.operator}) rebuilding ${job.purl}`);
+
+  let report: RebuildReport;
+  try {
+    await rm(jobDir, { recursive: true, force: true });
+    await mkdir(join(jobDir, 'out'), { recursive: true, mode: 0o755 });
+    const purl = parseReleasePurl(job.purl);
+    const builder = builderFor(job.ecosystem);
+    const registry = config.registries[builder.ecosystem]!;
+
+    // fetch phase: everything this worker uses comes from its own fetches
+    const metadata = await fetchJson(builder.metadataUrl(purl, registry), signal);
+    const inferred = builder.inferRecipe(purl, metadata, job.overrides);
+    if (!inferred.ok) throw new BuildFailure(inferred.code, inferred.message);
+    toolchain = inferred.toolchain;
+    for (const step of inferred.source.steps) note(`[quorum] recipe: ${step}`);
+    if (job.upstream && job.upstream.integrity !== inferred.upstream.integrity) {
+      throw new BuildFailure('upstream-inconsistent', `registry ${registry} serves integrity ${inferred.upstream.integrity}, the coordinator saw ${job.upstream.integrity}`);
+    }
+    const publishedFile = join(jobDir, 'published');
+    note(`[quorum] fetching published artifact ${inferred.upstream.url}`);
+    const got = await downloadToFile(inferred.upstream.url, publishedFile, { signal });
+    if (!integrityMatches(inferred.upstream.integrity, got.hex)) {
+      throw new BuildFailure('integrity-mismatch', `published artifact does not match the registry's integrity ${inferred.upstream.integrity}`);
+    }
+    const published = await analyzeArtifact(builder.artifactFormat, publishedFile);
+    upstream = published;
+    const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
+    if (repoProblem) throw new BuildFailure('source-refused', repoProblem);
+    source = await fetchSource(inferred.source, join(jobDir, 'src'), note, signal);
+    fetchMs = Date.now() - started;
+
+    // build phase: no network, pinned image
+    imageDigest = await sandbox.imageDigest(builder.imageTag);
+    if (!imageDigest) throw new QuorumError('not-found', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
+    const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits });
+    note(`[quorum] build in ${imageDigest} (network none, read-only root, uid ${plan.user}, timeout ${plan.limits.timeoutMs / 1000} s)`);
+    const result = await sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir: join(jobDir, 'out') }, {
+      signal,
+      labels: { 'quorum.worker': config.workerId, 'quorum.rebuild': job.rebuildId },
+    });
+    buildMs = result.durationMs;
+    exitCode = result.exitCode;
+    lines.push(result.log.replace(/\n$/, ''));
+    if (result.outcome === 'aborted') throw new QuorumError('internal', 'build aborted: worker shutting down');
+    if (result.outcome !== 'ok') {
+      const why = { error: `build exited with code ${result.exitCode}`, timeout: `build killed after ${plan.limits.timeoutMs / 1000} s`, oom: 'build killed: out of memory' }[result.outcome];
+      throw new BuildFailure(result.outcome === 'error' ? 'build-error' : result.outcome, why);
+    }
+    const pattern = globToRegExp(plan.artifactGlob);
+    const outputs = (await readdir(join(jobDir, 'out'))).filter((f) => pattern.test(f));
+    if (outputs.length !== 1) throw new BuildFailure('no-artifact', `expected one ${plan.artifactGlob} in the output, found ${outputs.length}`);
+    const filename = outputs[0]!;
+    const artifact = await analyzeArtifact(builder.artifactFormat, join(jobDir, 'out', filename)).catch((e: unknown) => {
+      if (isQuorumError(e, 'unsafe-archive', 'invalid-input')) throw new BuildFailure('unsafe-artifact', (e as Error).message);
+      throw e;
+    });
+    note(`[quorum] artifact ${filename} sha256 ${artifact.sha256}; published sha256 ${published.sha256}`);
+    report = { ...base, status: 'succeeded', source, toolchain, imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started } };
+  } catch (e) {
+    const failure = e instanceof BuildFailure ? e : isQuorumError(e, 'source-not-found') ? new BuildFailure('source-not-found', e.message) : undefined;
+    const timings = { ...(fetchMs !== undefined ? { fetchMs } : {}), ...(buildMs !== undefined ? { buildMs } : {}), totalMs: Date.now() - started };
+    const known = { ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
+    if (failure) {
+      note(`[quorum] FAILED (${failure.reason}): ${failure.message}`);
+      report = { ...base, status: 'failed', reason: failure.reason, message: failure.message, ...known, timings };
+    } else {
+      // a fault: the coordinator reassigns the rebuild to another worker
+      const message = (e as Error).message;
+      note(`[quorum] ERROR: ${message}`);
+      log.warn({ err: e }, 'rebuild fault');
+      report = { ...base, status: 'error', reason: isQuorumError(e) ? e.code : 'internal', message, ...known, timings };
+    }
+  } finally {
+    await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+  await client.uploadLog(job.rebuildId, `${lines.join('\n')}\n`);
+  await client.report(report);
+  log.info({ status: report.status, reason: report.reason, sha256: report.artifact?.sha256 }, 'rebuild reported');
+}

@@ -1,0 +1,179 @@
+import { execa, type ResultPromise } from 'execa';
+import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import type { ReleaseView, SubmitReleaseRequest } from '@quorum/core';
+import { loadCoordinatorConfig, startCoordinator, type RunningCoordinator } from '@quorum/coordinator';
+import { LocalRegistry } from '../fixtures/registry-server.js';
+
+/** Repository root, for scripts and bins. */
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const WORKER_BIN = join(ROOT, 'packages/worker/dist/bin.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Options of a test farm. */
+export interface FarmOptions {
+  workers?: number;
+  builders?: number;
+  quorum?: number;
+  buildTimeoutMs?: number;
+  workerTimeoutMs?: number;
+  allowLocalRepos?: boolean;
+}
+
+/**
+ * A whole farm on real parts: its own Redis, a registry served over HTTP, the coordinator
+ * in-process listening on a real port, and workers as separate processes with their own identities.
+ */
+export class Farm {
+  readonly registry = new LocalRegistry();
+  dir = '';
+  redisPort = 0;
+  coordinator!: RunningCoordinator;
+  readonly workers = new Map<string, ResultPromise>();
+  private coordinatorEnv: Record<string, string> = {};
+
+  constructor(private readonly opts: FarmOptions = {}) {}
+
+  /** Worker ids are unique per farm so that farms never touch each other's queues or containers. */
+  workerId(i: number): string {
+    return `${this.prefix}-w${i}`;
+  }
+
+  private readonly prefix = `f${Math.random().toString(16).slice(2, 8)}`;
+
+  get url(): string {
+    return this.coordinator.url;
+  }
+
+  async start(): Promise<this> {
+    this.dir = await mkdtemp(join(tmpdir(), 'quorum-farm-'));
+    this.redisPort = await freePort();
+    await execa('bash', [join(ROOT, 'infra/redis.sh'), String(this.redisPort), join(this.dir, 'redis')]);
+    await this.registry.start();
+    this.coordinatorEnv = {
+      QUORUM_PORT: '0',
+      QUORUM_DATA_DIR: join(this.dir, 'coordinator'),
+      QUORUM_REDIS_URL: `redis://127.0.0.1:${this.redisPort}`,
+      QUORUM_NPM_REGISTRY: this.registry.url,
+      QUORUM_ALLOW_LOCAL_REPOS: this.opts.allowLocalRepos === false ? '0' : '1',
+      QUORUM_BUILDERS: String(this.opts.builders ?? 3),
+      QUORUM_QUORUM: String(this.opts.quorum ?? 2),
+      QUORUM_WORKER_TIMEOUT_MS: String(this.opts.workerTimeoutMs ?? 4000),
+      QUORUM_TICK_MS: '200',
+    };
+    await this.startCoordinator();
+    for (let i = 1; i <= (this.opts.workers ?? 3); i++) this.startWorker(this.workerId(i), `operator-${i}`);
+    await this.waitFor(async () => (await this.json<{ alive: boolean }[]>('GET', '/v1/workers')).filter((w) => w.alive).length >= this.workers.size, 30_000, 'workers to register');
+    return this;
+  }
+
+  /** (Re)starts the coordinator on the same data dir and Redis. */
+  async startCoordinator(): Promise<void> {
+    const config = loadCoordinatorConfig(this.coordinatorEnv);
+    this.coordinator = await startCoordinator(config, pino({ level: process.env.QUORUM_TEST_LOG ?? 'silent' }));
+    // a restart comes back on the same address, as a real deployment would
+    this.coordinatorEnv.QUORUM_PORT = new URL(this.coordinator.url).port;
+  }
+
+  startWorker(id: string, operator: string): ResultPromise {
+    const child = execa('node', [WORKER_BIN], {
+      env: {
+        QUORUM_WORKER_ID: id,
+        QUORUM_OPERATOR: operator,
+        QUORUM_COORDINATOR_URL: this.coordinator.url,
+        QUORUM_REDIS_URL: `redis://127.0.0.1:${this.redisPort}`,
+        QUORUM_DATA_DIR: join(this.dir, id),
+        QUORUM_NPM_REGISTRY: this.registry.url,
+        QUORUM_ALLOW_LOCAL_REPOS: this.opts.allowLocalRepos === false ? '0' : '1',
+        QUORUM_HEARTBEAT_MS: '500',
+        QUORUM_LOCK_DURATION_MS: '5000',
+        QUORUM_BUILD_TIMEOUT_MS: String(this.opts.buildTimeoutMs ?? 60_000),
+        QUORUM_BUILD_MEMORY_MB: '1024',
+        QUORUM_LOG_LEVEL: process.env.QUORUM_TEST_LOG ?? 'warn',
+      },
+      stdio: ['ignore', process.env.QUORUM_TEST_LOG ? 'inherit' : 'ignore', 'inherit'],
+      reject: false,
+    });
+    this.workers.set(id, child);
+    return child;
+  }
+
+  /** Kills a worker process without letting it clean up, as a crash would. */
+  async killWorker(id: string): Promise<void> {
+    const child = this.workers.get(id);
+    child?.kill('SIGKILL');
+    await child;
+    this.workers.delete(id);
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.request(method, path, body);
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  request(method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(`${this.url}${path}`, {
+      method,
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
+  }
+
+  async submit(req: SubmitReleaseRequest): Promise<ReleaseView> {
+    return this.json<ReleaseView>('POST', '/v1/releases', req);
+  }
+
+  /** Polls a release until it is decided. */
+  async decided(id: string, timeoutMs = 240_000): Promise<ReleaseView> {
+    let view: ReleaseView | undefined;
+    await this.waitFor(async () => {
+      view = await this.json<ReleaseView>('GET', `/v1/releases/${id}`);
+      return view.state === 'decided';
+    }, timeoutMs, `release ${id} to be decided`);
+    return view!;
+  }
+
+  async submitAndDecide(req: SubmitReleaseRequest): Promise<ReleaseView> {
+    return this.decided((await this.submit(req)).id);
+  }
+
+  async waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if (await check().catch(() => false)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const [id, child] of this.workers) {
+      child.kill('SIGTERM');
+      await Promise.race([child, new Promise((r) => setTimeout(r, 10_000))]);
+      child.kill('SIGKILL');
+      this.workers.delete(id);
+    }
+    await this.coordinator?.close();
+    await this.registry.close();
+    await execa('bash', [join(ROOT, 'infra/redis.sh'), '--stop', String(this.redisPort), join(this.dir, 'redis')], { reject: false });
+    // containers of workers killed mid-build
+    for (let i = 1; i <= (this.opts.workers ?? 3) + 3; i++) {
+      await execa('sh', ['-c', `docker ps -aq --filter label=quorum.worker=${this.workerId(i)} | xargs -r docker rm -f`], { reject: false });
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

