@@ -327,7 +327,7 @@ describe('stabilizersApplied', () => {
   it('lists every deviation of a messy archive', async () => {
     const r = await analyze(
       await tgz(
-        pkg({ index: { mode: 0o664, uid: 1000, uname: 'alice', devmajor: 1, pax: { 'SCHILY.xattr.user.k': 'v' } } }).reverse(),
+        pkg({ index: { mode: 0o664, mtime: NPM_TIME, uid: 1000, uname: 'alice', devmajor: 1, pax: { 'SCHILY.xattr.user.k': 'v' } } }).reverse(),
         { gzip: { name: 'x.tar', mtime: 7, comment: 'c' }, trailingZeroBlocks: 3 },
       ),
     );
@@ -369,6 +369,28 @@ describe('unsafe archives', () => {
 
   it.each(unsafe)('refuses $name as unsafe-archive', async ({ entries, message }) => {
     await expect(analyze(await tgz(entries))).rejects.toMatchObject({ name: 'QuorumError', code: 'unsafe-archive', message: expect.stringMatching(message) });
+  });
+
+  /** Blocks written by hand: a header, its data padded to 512, then the end-of-archive marker. */
+  function crafted(...parts: Buffer[]): Buffer {
+    const padded = parts.map((p) => Buffer.concat([p, Buffer.alloc((512 - (p.length % 512)) % 512)]));
+    return gzipSync(Buffer.concat([...padded, Buffer.alloc(1024)]));
+  }
+
+  it('refuses a directory that carries data (extractors disagree on it)', async () => {
+    const bytes = crafted(ustarHeader({ name: 'package/d/', typeflag: '5', size: 512 }), Buffer.alloc(512, 0x41));
+    await expect(analyze(bytes)).rejects.toMatchObject({ code: 'unsafe-archive', message: expect.stringMatching(/"package\/d\/".*directory with 512 bytes/) });
+  });
+
+  it('refuses an unsupported entry type such as a GNU sparse file', async () => {
+    const bytes = crafted(ustarHeader({ name: 'package/sparse', typeflag: 'S' }));
+    await expect(analyze(bytes)).rejects.toMatchObject({ code: 'unsafe-archive', message: expect.stringMatching(/"package\/sparse" has the unsupported entry type "S"/) });
+  });
+
+  it('refuses a malformed pax record as invalid-input', async () => {
+    const record = Buffer.from('99 path=package/a\n');
+    const bytes = crafted(ustarHeader({ name: 'PaxHeader', typeflag: 'x', size: record.length }), record, ustarHeader({ name: 'package/a' }));
+    await expect(analyze(bytes)).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/malformed pax record/) });
   });
 
   it('refuses more entries than maxEntries', async () => {

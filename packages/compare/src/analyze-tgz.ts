@@ -85,6 +85,7 @@ export async function analyzeTgz(input: NodeJS.ReadableStream | string, opts?: A
   let tarBytes = 0;
   let tarCrc = 0;
   let level: number | null = null;
+  let sinkError: unknown;
 
   const extract = tar.extract();
   let extractError: unknown;
@@ -132,28 +133,36 @@ export async function analyzeTgz(input: NodeJS.ReadableStream | string, opts?: A
       }),
     ]);
 
-  try {
-    await pipeline(source, framer, inflate, async (tarStream: AsyncIterable<Buffer>) => {
-      for await (const chunk of tarStream) {
-        tarBytes += chunk.length;
-        if (tarBytes > limits.maxUncompressedBytes) {
-          throw new QuorumError('unsafe-archive', `uncompressed data exceeds maxUncompressedBytes (${limits.maxUncompressedBytes} bytes); stopped reading (archive bomb?)`);
-        }
-        tarSha256.update(chunk);
-        tarCrc = crc32(chunk, tarCrc);
-        walker.write(chunk);
-        const recompressing = detector?.addInflated(chunk);
-        if (!extract.write(chunk)) await waitDrain();
-        if (extractError) await extractDone;
-        await recompressing;
+  const consumeTar = async (tarStream: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of tarStream) {
+      tarBytes += chunk.length;
+      if (tarBytes > limits.maxUncompressedBytes) {
+        throw new QuorumError('unsafe-archive', `uncompressed data exceeds maxUncompressedBytes (${limits.maxUncompressedBytes} bytes); stopped reading (archive bomb?)`);
       }
-      walker.end();
-      (extract as unknown as { end(): void }).end(); // the typings list only the end(chunk) overload here
-      await extractDone;
-      level = detector ? await detector.finish(framer.bodyBytes) : null;
-    });
+      tarSha256.update(chunk);
+      tarCrc = crc32(chunk, tarCrc);
+      walker.write(chunk);
+      const recompressing = detector?.addInflated(chunk);
+      if (!extract.write(chunk)) await waitDrain();
+      if (extractError) await extractDone;
+      await recompressing;
+    }
+    walker.end();
+    (extract as unknown as { end(): void }).end(); // the typings list only the end(chunk) overload here
+    await extractDone;
+    level = detector ? await detector.finish(framer.bodyBytes) : null;
+  };
+
+  try {
+    await pipeline(source, framer, inflate, (tarStream: AsyncIterable<Buffer>) =>
+      consumeTar(tarStream).catch((e: unknown) => {
+        // leaving the loop destroys the earlier stages, and pipeline may report their AbortError first
+        sinkError = e;
+        throw e;
+      }),
+    );
   } catch (e) {
-    throw classify(e, input);
+    throw classify(sinkError ?? e, input);
   } finally {
     detector?.dispose();
     if (!extract.destroyed) extract.destroy();

@@ -208,8 +208,8 @@ export interface PaxRecord {
 
 /**
  * Parses pax records strictly: every byte of the payload must belong to a well-formed record.
- * (tar-stream is lenient here, and a negative length even makes it loop; refusing first keeps both
- * parsers on the same reading.)
+ * (tar-stream silently stops at the first bad record; refusing such headers keeps both parsers on
+ * the same reading.)
  */
 export function parsePaxRecords(data: Buffer, offset: number): PaxRecord[] {
   const records: PaxRecord[] = [];

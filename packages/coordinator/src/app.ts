@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CoordinatorContext } from './context.js';
 import { errorHandler } from './http-errors.js';
 import { registerPublicRoutes } from './routes-public.js';
@@ -6,7 +6,13 @@ import { registerWorkerRoutes } from './routes-workers.js';
 
 /** Builds the HTTP app without listening (tests call `inject()` or listen themselves). */
 export function buildApp(ctx: CoordinatorContext): FastifyInstance {
-  const app: FastifyInstance = Fastify({ loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger, disableRequestLogging: true });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
+    // the routes log what matters themselves; per-request lines would be mostly heartbeats
+    logController: new LogController({ disableRequestLogging: true }),
+    // unknown fields are an error to report, not something to drop silently
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'not-found', message: `no route ${req.method} ${req.url}` } });
