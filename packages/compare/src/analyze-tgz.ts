@@ -125,13 +125,12 @@ export async function analyzeTgz(input: NodeJS.ReadableStream | string, opts?: A
     }
   });
 
-  const waitDrain = (): Promise<void> =>
-    Promise.race([
-      new Promise<void>((resolve) => extract.once('drain', () => resolve())),
-      extractDone.then((): never => {
-        throw new QuorumError('invalid-input', 'not a valid tar archive: the tar parser finished early');
-      }),
-    ]);
+  // settles only when the parser stops; raced against 'drain' so a failing parser cannot leave us waiting
+  const parserStopped = extractDone.then((): never => {
+    throw new QuorumError('invalid-input', 'not a valid tar archive: the tar parser finished early');
+  });
+  parserStopped.catch(() => undefined);
+  const waitDrain = (): Promise<void> => Promise.race([new Promise<void>((resolve) => extract.once('drain', () => resolve())), parserStopped]);
 
   const consumeTar = async (tarStream: AsyncIterable<Buffer>): Promise<void> => {
     for await (const chunk of tarStream) {
