@@ -9,7 +9,7 @@ import { DeflateLevelDetector, candidateLevels } from './deflate-level.js';
 import { GZIP_FLAGS, type GzipHeader } from './gzip-header.js';
 import { GzipFramer } from './gzip-framer.js';
 import { checkNoPathThroughSymlink, compareUtf8, describeName, manifestSha256, normalizeMode, sortManifest, type ManifestEntry } from './manifest.js';
-import { facetDigest, type TgzStabilizerName } from './stabilizers.js';
+import { facetDigest, facetDigestOf, type TgzStabilizerName } from './stabilizers.js';
 import { TarWalker, type RawEntry } from './tar-walker.js';
 
 /** Limits of one analysis; crossing one is an `unsafe-archive` fault. */
@@ -217,17 +217,17 @@ function computeFacets(walker: TarWalker, h: GzipHeader, level: number | null, t
   // only be named by its bytes, paired with the tar it encodes
   const deflate = level !== null ? ['zlib-level', level] : ['opaque', tarSha, bodySha];
   return {
-    'tar-entry-order': facetDigest('tar-entry-order', walker.entries.map((e) => e.path)),
+    'tar-entry-order': facetDigestOf('tar-entry-order', walker.entries.map((e) => e.path)),
     'tar-times': facetDigest('tar-times', sorted.map((e) => e.lines.times)),
     'tar-modes': facetDigest('tar-modes', sorted.map((e) => e.lines.modes)),
     'tar-owners': facetDigest('tar-owners', sorted.map((e) => e.lines.owners)),
-    'tar-pax': facetDigest('tar-pax', sorted.flatMap((e) => (e.lines.pax ? [e.lines.pax] : []))),
+    'tar-pax': facetDigest('tar-pax', sorted.flatMap((e) => (e.lines.pax === null ? [] : [e.lines.pax]))),
     'tar-devices': facetDigest('tar-devices', sorted.map((e) => e.lines.devices)),
-    'tar-format': facetDigest('tar-format', [...sorted.map((e) => [e.path, e.format]), ['trailer', walker.trailer]]),
-    'gzip-level': facetDigest('gzip-level', [['xfl', h.xfl], deflate]),
-    'gzip-name': facetDigest('gzip-name', [latin1(h.name)]),
-    'gzip-time': facetDigest('gzip-time', [h.mtime]),
-    'gzip-header': facetDigest('gzip-header', [['flags', otherFlags], ['os', h.os], ['extra', latin1(h.extra)], ['comment', latin1(h.comment)]]),
+    'tar-format': facetDigestOf('tar-format', [...sorted.map((e) => [e.path, e.format]), ['trailer', walker.trailer]]),
+    'gzip-level': facetDigestOf('gzip-level', [['xfl', h.xfl], deflate]),
+    'gzip-name': facetDigestOf('gzip-name', [latin1(h.name)]),
+    'gzip-time': facetDigestOf('gzip-time', [h.mtime]),
+    'gzip-header': facetDigestOf('gzip-header', [['flags', otherFlags], ['os', h.os], ['extra', latin1(h.extra)], ['comment', latin1(h.comment)]]),
   };
 }
 

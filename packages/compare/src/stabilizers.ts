@@ -40,13 +40,19 @@ export const TGZ_STABILIZERS: readonly (StabilizerInfo & { readonly name: TgzSta
 const VERSIONS = new Map<string, number>(TGZ_STABILIZERS.map((s) => [s.name, s.version]));
 
 /**
- * Digest of one facet: sha256 over `quorum-facet <name> v<version>\n` followed by one
- * `JSON.stringify(line)\n` per line. Raw bytes inside lines are given as latin1 strings so that
- * every byte value stays distinct.
+ * Digest of one facet: sha256 over `quorum-facet <name> v<version>\n` followed by one line per
+ * item, each the `JSON.stringify` text of the item plus `\n`. Raw bytes inside items are given as
+ * latin1 strings so that every byte value stays distinct.
+ * @param jsonLines items already serialized with JSON.stringify
  */
-export function facetDigest(name: TgzStabilizerName, lines: Iterable<unknown>): string {
+export function facetDigest(name: TgzStabilizerName, jsonLines: Iterable<string>): string {
   const h = createHash('sha256');
   h.update(`quorum-facet ${name} v${VERSIONS.get(name) ?? 0}\n`);
-  for (const line of lines) h.update(`${JSON.stringify(line)}\n`);
+  for (const line of jsonLines) h.update(`${line}\n`);
   return h.digest('hex');
+}
+
+/** facetDigest over items not yet serialized. */
+export function facetDigestOf(name: TgzStabilizerName, items: Iterable<unknown>): string {
+  return facetDigest(name, [...items].map((item) => JSON.stringify(item)));
 }

@@ -15,10 +15,8 @@ export const EXT_TYPEFLAGS = {
   gnuOldLongName: 0x4e, // 'N' (tar-stream reads it as a long name too)
 } as const;
 
-/** Numeric header fields whose values belong to a stabilizer (or are derived, like the checksum). */
-export type OwnedNumericField = 'mode' | 'uid' | 'gid' | 'mtime' | 'chksum' | 'devmajor' | 'devminor' | 'atime' | 'ctime';
-
-const NUMERIC_FIELDS: Record<Exclude<OwnedNumericField, 'atime' | 'ctime'> | 'size', readonly [number, number]> = {
+/** Numeric header fields (offset, length); all but size carry values owned by a stabilizer or derived (chksum). */
+const NUMERIC_FIELDS = {
   mode: [100, 8],
   uid: [108, 8],
   gid: [116, 8],
@@ -27,7 +25,7 @@ const NUMERIC_FIELDS: Record<Exclude<OwnedNumericField, 'atime' | 'ctime'> | 'si
   chksum: [148, 8],
   devmajor: [329, 8],
   devminor: [337, 8],
-};
+} as const satisfies Record<string, readonly [number, number]>;
 /** GNU-format headers keep atime and ctime where ustar keeps the name prefix. */
 const GNU_TIME_FIELDS = { atime: [345, 12], ctime: [357, 12] } as const;
 const UNAME: readonly [number, number] = [265, 32];
@@ -156,7 +154,8 @@ export function parseHeaderBlock(block: Buffer, offset: number, maskSize: boolea
 
   const residual = Buffer.from(block);
   const num = (key: keyof typeof NUMERIC_FIELDS, mask: boolean): number | null => {
-    const f = readNumber(block, ...NUMERIC_FIELDS[key]);
+    const [start, length] = NUMERIC_FIELDS[key];
+    const f = readNumber(block, start, length);
     if (mask) maskDigits(residual, f);
     return f.value;
   };

@@ -79,8 +79,8 @@ export interface RawEntry {
   rawLinkname: string | null;
   target: string | null;
   storedMode: number;
-  /** facet lines of this entry, one per facet, digested in manifest order */
-  lines: Record<'times' | 'modes' | 'owners' | 'devices', unknown[]> & { pax: unknown[] | null };
+  /** this entry's facet lines as JSON text (compact: one string per facet), digested in manifest order */
+  lines: Record<'times' | 'modes' | 'owners' | 'devices', string> & { pax: string | null };
   /** digest of the encoding left after every owned value is blanked (tar-format), set after the padding */
   format?: string;
   /** set by the content side */
@@ -106,6 +106,18 @@ function newRegion(): Region {
 }
 
 const latin1 = (b: Buffer): string => b.toString('latin1');
+
+/** Extended headers accepted before one entry (pax globals could otherwise pile up without bound). */
+const MAX_EXTENDED_HEADERS_PER_ENTRY = 16;
+
+/** Facet items longer than this are kept as a digest, so memory does not grow with pax payloads. */
+const MAX_FACET_ITEM_CHARS = 512;
+
+/** A facet item as JSON text; a long one becomes the JSON string `"sha256:<hex of its JSON text>"`. */
+function facetItem(item: unknown): string {
+  const json = JSON.stringify(item);
+  return json.length <= MAX_FACET_ITEM_CHARS ? json : JSON.stringify(`sha256:${createHash('sha256').update(json).digest('hex')}`);
+}
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function unsafe(message: string): QuorumError {
@@ -233,6 +245,7 @@ export class TarWalker {
       return;
     }
     if (r.nullBlocks > 0 || r.dirtyNull) this.applied.add('tar-format'); // zero blocks before an entry
+    if (r.ext.length >= MAX_EXTENDED_HEADERS_PER_ENTRY) throw unsafe(`more than ${MAX_EXTENDED_HEADERS_PER_ENTRY} extended headers before one entry at byte ${offset}`);
     const typeflag = block[156]!;
     const isPax = typeflag === EXT_TYPEFLAGS.pax || typeflag === EXT_TYPEFLAGS.paxGlobal;
     const isLong = typeflag === EXT_TYPEFLAGS.gnuLongName || typeflag === EXT_TYPEFLAGS.gnuLongLink || typeflag === EXT_TYPEFLAGS.gnuOldLongName;
@@ -371,13 +384,6 @@ export class TarWalker {
 
     // facet lines: the entry's own values, its pax records by owner, and extended-header values that
     // differ from the entry's (equal ones follow the entry and need no line of their own)
-    const lines: RawEntry['lines'] = {
-      times: [path, h.mtime, h.atime, h.ctime],
-      modes: [path, h.mode],
-      owners: [path, h.uid, h.gid, latin1(h.uname), latin1(h.gname)],
-      devices: [path, h.devmajor, h.devminor],
-      pax: null,
-    };
     const byOwner: Record<Owner, unknown[]> = { times: [], modes: [], owners: [], devices: [], pax: [], format: [] };
     for (const rec of r.localPax ?? []) byOwner[paxOwner(rec.key)].push([rec.key, latin1(rec.value)]);
     const extDiffs: Record<Owner, unknown[]> = { times: [], modes: [], owners: [], devices: [], pax: [], format: [] };
@@ -389,9 +395,15 @@ export class TarWalker {
         if (!same) extDiffs[owner].push([i, kind, field, Buffer.isBuffer(mine) ? latin1(mine) : mine]);
       }
     });
-    for (const k of ['times', 'modes', 'owners', 'devices'] as const) lines[k].push(byOwner[k], extDiffs[k]);
     const paxFraming = r.paxFraming?.digest('hex') ?? null;
-    if (byOwner.pax.length > 0 || paxFraming !== null || r.globals.length > 0) lines.pax = [path, byOwner.pax, paxFraming, r.globals];
+    const hasPax = byOwner.pax.length > 0 || paxFraming !== null || r.globals.length > 0;
+    const lines: RawEntry['lines'] = {
+      times: facetItem([path, h.mtime, h.atime, h.ctime, byOwner.times, extDiffs.times]),
+      modes: facetItem([path, h.mode, byOwner.modes, extDiffs.modes]),
+      owners: facetItem([path, h.uid, h.gid, latin1(h.uname), latin1(h.gname), byOwner.owners, extDiffs.owners]),
+      devices: facetItem([path, h.devmajor, h.devminor, byOwner.devices, extDiffs.devices]),
+      pax: hasPax ? facetItem([path, byOwner.pax, paxFraming, r.globals]) : null,
+    };
 
     // what deviates from canonical values
     const all = [h, ...r.ext.map((e) => e.header)];
