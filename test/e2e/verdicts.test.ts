@@ -103,14 +103,15 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
   });
 
   it('lets the CLI submit, follow and report a verdict as JSON with exit code 0', async () => {
-    const pkg = await makeGitPackage(join(farm.dir, 'src/cli-demo'), { 'package.json': packageJson('cli-demo', '1.2.3'), 'index.js': INDEX }, 'v1.2.3');
+    // a scoped name exercises purl encoding from the CLI through the API to the registry
+    const pkg = await makeGitPackage(join(farm.dir, 'src/cli-demo'), { 'package.json': packageJson('@demo/cli-demo', '1.2.3'), 'index.js': INDEX }, 'v1.2.3');
     await publishFromGit(farm.registry, pkg, { how: 'image' });
-    const res = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'submit', 'pkg:npm/cli-demo@1.2.3', '--wait', '--json', '--server', farm.url], { reject: false });
+    const res = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'submit', 'pkg:npm/%40demo/cli-demo@1.2.3', '--wait', '--json', '--server', farm.url], { reject: false });
     expect(res.exitCode, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout) as { verdict: string; rebuilds: unknown[] };
     expect(out.verdict).toBe('reproducible');
     expect(out.rebuilds).toHaveLength(3);
-    const status = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'status', 'pkg:npm/cli-demo@1.2.3', '--json', '--server', farm.url], { reject: false });
+    const status = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'status', 'pkg:npm/%40demo/cli-demo@1.2.3', '--json', '--server', farm.url], { reject: false });
     expect(status.exitCode).toBe(0);
     expect((JSON.parse(status.stdout) as { verdict: string }).verdict).toBe('reproducible');
   });

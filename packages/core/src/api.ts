@@ -1,7 +1,6 @@
 import type { ArtifactDigests } from './artifact.js';
-import type { ResolvedSource, SourceOverrides, UpstreamArtifact } from './builder.js';
-import type { QuorumPolicy } from './policy.js';
-import type { RebuildState, ReleaseState, VerdictRecord } from './records.js';
+import type { ResolvedSource } from './builder.js';
+import type { RebuildState, ReleaseRecord, VerdictRecord } from './records.js';
 
 /** Body of `POST /v1/releases`. */
 export interface SubmitReleaseRequest {
@@ -40,25 +39,12 @@ export interface RebuildView {
   updatedAt: string;
 }
 
-/** A release as served by the API. */
-export interface ReleaseView {
-  id: string;
-  purl: string;
-  ecosystem: string;
-  state: ReleaseState;
-  overrides: SourceOverrides;
-  policy: QuorumPolicy;
-  upstream?: UpstreamArtifact;
-  published?: ArtifactDigests;
-  problem?: { code: string; message: string };
-  /** latest verdict; absent until decided */
-  verdict?: VerdictRecord;
-  /** every verdict ever recorded for this release, oldest first */
+/** A release as served by the API: the stored record plus its history, rebuilds and links. */
+export interface ReleaseView extends ReleaseRecord {
+  /** every verdict ever recorded for this release, oldest first (`verdict` is the latest) */
   verdictHistory: VerdictRecord[];
   rebuilds: RebuildView[];
   links: { self: string; package: string };
-  createdAt: string;
-  updatedAt: string;
 }
 
 /** Answer of `GET /v1/packages/:purl`: releases of the purl, newest first. */

@@ -50,6 +50,6 @@ export function repoUrlProblem(repo: string, allowLocal: boolean): string | unde
 
 /** A git ref a submitter may name: no option injection, no oddities. */
 export function refProblem(ref: string): string | undefined {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._/@+-]{0,199}$/.test(ref) || ref.includes('..')) return `ref "${ref}" is not a valid tag, branch or commit`;
+  if (!/^[A-Za-z0-9@][A-Za-z0-9._/@+-]{0,199}$/.test(ref) || ref === '@' || ref.includes('..')) return `ref "${ref}" is not a valid tag, branch or commit`;
   return undefined;
 }

@@ -10,3 +10,4 @@ export * from './sandbox.js';
 export * from './api.js';
 export * from './config-values.js';
 export * from './settings.js';
+export * from './lifecycle.js';

@@ -1,7 +1,7 @@
 import type { ArtifactDigests } from './artifact.js';
 import type { ResolvedSource, SourceOverrides, UpstreamArtifact } from './builder.js';
 import type { QuorumPolicy } from './policy.js';
-import type { Verdict } from './verdict.js';
+import type { VerdictDecision } from './verdict.js';
 
 /** Release lifecycle: queued → building → decided. */
 export type ReleaseState = 'queued' | 'building' | 'decided';
@@ -64,13 +64,5 @@ export interface ReleaseRecord {
   verdict?: VerdictRecord;
 }
 
-/** A recorded verdict. Appended, never overwritten. */
-export interface VerdictRecord {
-  verdict: Verdict;
-  reason: string;
-  agreeing: string[];
-  agreeingCount: number;
-  stabilizers: string[];
-  rebuiltSha256?: string;
-  decidedAt: string;
-}
+/** A recorded verdict: the decision and when it was made. Appended, never overwritten. */
+export type VerdictRecord = VerdictDecision & { decidedAt: string };
