@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { decideVerdict, isQuorumError, type RebuildRecord, type RebuildReport, type ReleaseRecord } from '@quorum/core';
+import { decideVerdict, isQuorumError, type RebuildJob, type RebuildRecord, type RebuildReport, type ReleaseRecord } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
 import { preparePublished } from './prepare-release.js';
 import type { WorkerRecord } from './sqlite-store.js';
@@ -7,6 +7,9 @@ import type { WorkerRecord } from './sqlite-store.js';
 const OPEN = ['assigned', 'running'] as const;
 const isOpen = (r: RebuildRecord) => r.state === 'assigned' || r.state === 'running';
 const isTerminal = (r: RebuildRecord) => r.state === 'succeeded' || r.state === 'failed';
+
+/** How often one worker may lose the same release (vanish, fault) before it is not asked again. */
+export const MAX_LOST_PER_WORKER = 2;
 
 /** How often a published artifact download is retried before the release is decided failed. */
 export const MAX_PREPARE_ATTEMPTS = 5;
@@ -58,6 +61,7 @@ export class Scheduler {
     const { store } = this.ctx;
     const alive = this.reapDeadWorkers();
     await this.enqueueUnsent();
+    await this.reapLostJobs(alive);
     for (const release of store.releasesInState('queued')) this.prepare(release);
     for (const release of store.releasesInState('building')) await this.advance(release, alive);
   }
@@ -87,16 +91,52 @@ export class Scheduler {
     return alive;
   }
 
+  /**
+   * Finds open rebuilds whose job no longer exists or ended without a report (Redis lost it, or the
+   * queue gave up after its retries) while their worker is alive and not running them. An assigned
+   * rebuild whose job vanished is enqueued again; any other such rebuild is lost and replaced.
+   */
+  private async reapLostJobs(alive: WorkerRecord[]): Promise<void> {
+    const { store, queue, config, logger } = this.ctx;
+    const byId = new Map(alive.map((w) => [w.id, w]));
+    for (const r of store.staleOpenRebuilds(new Date(Date.now() - config.workerTimeoutMs).toISOString())) {
+      const worker = byId.get(r.workerId);
+      if (!worker || worker.running.includes(r.id)) continue;
+      const state = await queue.jobState(r.workerId, r.id);
+      if (state === 'waiting' || state === 'delayed' || state === 'active') {
+        store.touchRebuild(r.id);
+        continue;
+      }
+      const release = store.getRelease(r.releaseId);
+      if (state === 'missing' && r.state === 'assigned' && release) {
+        logger.warn({ rebuildId: r.id, workerId: r.workerId }, 'job vanished from the queue; enqueuing it again');
+        await queue.enqueue(r.workerId, this.jobOf(release, r.id));
+        store.touchRebuild(r.id);
+        continue;
+      }
+      const report: RebuildReport = {
+        v: 1, rebuildId: r.id, workerId: r.workerId, status: 'error', reason: 'job-lost',
+        message: `the job of this rebuild is ${state} on ${r.workerId}'s queue without a report; rebuild reassigned`,
+        timings: { totalMs: Date.now() - Date.parse(r.createdAt) },
+      };
+      if (store.transitionRebuild(r.id, [...OPEN], 'lost', report)) logger.warn({ rebuildId: r.id, workerId: r.workerId, state }, 'rebuild job lost');
+    }
+  }
+
+  private jobOf(release: ReleaseRecord, rebuildId: string): RebuildJob {
+    return {
+      v: 1, rebuildId, releaseId: release.id, purl: release.purl, ecosystem: release.ecosystem,
+      overrides: release.overrides, ...(release.upstream ? { upstream: release.upstream } : {}),
+    };
+  }
+
   /** Hands rebuilds to the queue that were stored but not yet enqueued (e.g. before a crash). */
   private async enqueueUnsent(): Promise<void> {
     const { store, queue } = this.ctx;
     for (const r of store.unenqueuedRebuilds()) {
       const release = store.getRelease(r.releaseId);
       if (!release) continue;
-      await queue.enqueue(r.workerId, {
-        v: 1, rebuildId: r.id, releaseId: release.id, purl: release.purl, ecosystem: release.ecosystem,
-        overrides: release.overrides, ...(release.upstream ? { upstream: release.upstream } : {}),
-      });
+      await queue.enqueue(r.workerId, this.jobOf(release, r.id));
       store.markEnqueued(r.id);
     }
   }
@@ -140,13 +180,21 @@ export class Scheduler {
     const live = rebuilds.filter((r) => r.state !== 'lost');
     const missing = release.policy.builders - live.length;
     if (missing > 0) {
-      const tried = new Set(rebuilds.map((r) => r.workerId));
+      const building = new Set(live.map((r) => r.workerId));
+      const lostBy = (id: string) => rebuilds.filter((r) => r.workerId === id && r.state === 'lost').length;
       const operators = new Set(live.map((r) => r.operator));
       const load = new Map(alive.map((w) => [w.id, store.openRebuildsOf(w.id).length]));
       const candidates = alive
-        .filter((w) => !tried.has(w.id) && w.images[release.ecosystem])
-        // a new operator adds independence; then the least busy worker
-        .sort((a, b) => Number(operators.has(a.operator)) - Number(operators.has(b.operator)) || (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) || a.id.localeCompare(b.id));
+        .filter((w) => !building.has(w.id) && lostBy(w.id) < MAX_LOST_PER_WORKER && w.images[release.ecosystem])
+        // a worker that has not lost this release yet first, then a new operator (more
+        // independence), then the least busy worker
+        .sort(
+          (a, b) =>
+            lostBy(a.id) - lostBy(b.id) ||
+            Number(operators.has(a.operator)) - Number(operators.has(b.operator)) ||
+            (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) ||
+            a.id.localeCompare(b.id),
+        );
       const chosen = candidates.slice(0, missing);
       for (const w of chosen) await this.assign(release, w, rebuilds.length + 1);
       if (chosen.length > 0) return; // wait for what was just assigned
@@ -170,10 +218,7 @@ export class Scheduler {
     const { store, queue, logger } = this.ctx;
     const rebuildId = randomUUID();
     store.insertRebuild({ id: rebuildId, releaseId: release.id, workerId: worker.id, operator: worker.operator, attempt });
-    await queue.enqueue(worker.id, {
-      v: 1, rebuildId, releaseId: release.id, purl: release.purl, ecosystem: release.ecosystem,
-      overrides: release.overrides, ...(release.upstream ? { upstream: release.upstream } : {}),
-    });
+    await queue.enqueue(worker.id, this.jobOf(release, rebuildId));
     store.markEnqueued(rebuildId);
     logger.info({ releaseId: release.id, rebuildId, workerId: worker.id, purl: release.purl }, 'rebuild assigned');
   }

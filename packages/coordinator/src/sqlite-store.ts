@@ -25,8 +25,9 @@ const MIGRATIONS: string[] = [
    CREATE TABLE rebuilds (
      id TEXT PRIMARY KEY, release_id TEXT NOT NULL REFERENCES releases(id), worker_id TEXT NOT NULL,
      operator TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL, enqueued INTEGER NOT NULL DEFAULT 0,
-     report TEXT, log_sha256 TEXT, log_bytes INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-     UNIQUE (release_id, worker_id));
+     report TEXT, log_sha256 TEXT, log_bytes INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+   -- one live attempt per (release, builder); a lost attempt may be retried by the same builder
+   CREATE UNIQUE INDEX rebuilds_live ON rebuilds(release_id, worker_id) WHERE state <> 'lost';
    CREATE INDEX rebuilds_release ON rebuilds(release_id);
    CREATE INDEX rebuilds_worker_state ON rebuilds(worker_id, state);
    CREATE TABLE verdicts (
@@ -208,6 +209,16 @@ export class SqliteStore {
   /** Rebuilds not yet handed to the queue (e.g. the coordinator died between insert and enqueue). */
   unenqueuedRebuilds(): (RebuildRecord & { enqueued: boolean })[] {
     return (this.db.prepare(`SELECT * FROM rebuilds WHERE enqueued = 0 AND state = 'assigned'`).all() as RebuildRow[]).map(toRebuild);
+  }
+
+  /** Open rebuilds not touched since `beforeIso`. */
+  staleOpenRebuilds(beforeIso: string): (RebuildRecord & { enqueued: boolean })[] {
+    return (this.db.prepare(`SELECT * FROM rebuilds WHERE state IN ('assigned', 'running') AND enqueued = 1 AND updated_at < ?`).all(beforeIso) as RebuildRow[]).map(toRebuild);
+  }
+
+  /** Marks a rebuild as just looked at, so a stale check does not repeat at once. */
+  touchRebuild(id: string): void {
+    this.db.prepare('UPDATE rebuilds SET updated_at = ? WHERE id = ?').run(now(), id);
   }
 
   /** Open rebuilds held by the given worker. */

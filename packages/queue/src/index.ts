@@ -9,6 +9,17 @@ function connect(redisUrl: string): Redis {
   return new Redis(redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
 }
 
+/** Attempts of one job before BullMQ gives up on it; the coordinator then reassigns the rebuild. */
+export const MAX_ATTEMPTS = 60;
+
+/** Delay before retry n (1-based): doubling from 1 s, capped at one minute. */
+export function retryDelayMs(attemptsMade: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, attemptsMade - 1), 60_000);
+}
+
+/** Where a rebuild's job is in its worker's queue; `missing` when the queue no longer has it. */
+export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'missing';
+
 /** Producer side: the coordinator puts each rebuild on its chosen worker's own queue. */
 export class RebuildQueueProducer {
   private readonly connection: Redis;
@@ -31,8 +42,9 @@ export class RebuildQueueProducer {
   async enqueue(workerId: string, job: RebuildJob): Promise<void> {
     await this.queue(workerId).add('rebuild', job, {
       jobId: job.rebuildId,
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 1000 },
+      // faults are retried for a long while (the coordinator may be restarting); see retryDelayMs
+      attempts: MAX_ATTEMPTS,
+      backoff: { type: 'capped' },
       removeOnComplete: { count: 1000 },
       removeOnFail: { count: 1000 },
     });
@@ -42,6 +54,16 @@ export class RebuildQueueProducer {
   async withdraw(workerId: string, rebuildId: string): Promise<void> {
     const job = await this.queue(workerId).getJob(rebuildId);
     if (job && (await job.isWaiting() || await job.isDelayed())) await job.remove().catch(() => undefined);
+  }
+
+  /** The state of a rebuild's job on a worker's queue. */
+  async jobState(workerId: string, rebuildId: string): Promise<JobState> {
+    const job = await this.queue(workerId).getJob(rebuildId);
+    if (!job) return 'missing';
+    const state = await job.getState();
+    if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'completed' || state === 'failed') return state;
+    // prioritized and waiting-children are kinds of waiting
+    return state === 'unknown' ? 'missing' : 'waiting';
   }
 
   /** Is Redis answering? */
@@ -95,6 +117,7 @@ export class RebuildQueueConsumer {
         connection: this.connection,
         concurrency: opts.concurrency ?? 1,
         lockDuration: opts.lockDurationMs ?? 30_000,
+        settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade) },
         stalledInterval: opts.lockDurationMs ?? 30_000,
       },
     );
