@@ -63,8 +63,17 @@ describe('API input validation over real HTTP', () => {
     expect(later.rebuilds).toHaveLength(0);
   });
 
-  it('refuses a report from a worker the rebuild is not assigned to', async () => {
+  it('refuses worker calls from a worker that is not enrolled', async () => {
     const res = await farm.request('POST', '/v1/rebuilds/whatever/report', { v: 1, rebuildId: 'whatever', workerId: 'intruder', status: 'succeeded', timings: { totalMs: 1 } });
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/intruder is not enrolled/);
+    const hb = await farm.request('POST', '/v1/workers/intruder/heartbeat', { v: 1, workerId: 'intruder', operator: 'x', images: {}, running: [] });
+    expect(hb.status).toBe(403);
+  });
+
+  it('refuses admin calls without the admin token', async () => {
+    const res = await farm.request('POST', '/v1/admin/workers', { workerId: 'w', operator: 'o' });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/Bearer/);
   });
 });

@@ -1,4 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,9 @@ export class Farm {
 
   private readonly prefix = `f${Math.random().toString(16).slice(2, 8)}`;
 
+  /** the operator's token for the admin endpoints of this farm's coordinator */
+  readonly adminToken = randomBytes(18).toString('base64url');
+
   get url(): string {
     return this.coordinator.url;
   }
@@ -74,9 +78,10 @@ export class Farm {
       QUORUM_QUORUM: String(this.opts.quorum ?? 2),
       QUORUM_WORKER_TIMEOUT_MS: String(this.opts.workerTimeoutMs ?? 4000),
       QUORUM_TICK_MS: '200',
+      QUORUM_ADMIN_TOKEN: this.adminToken,
     };
     await this.startCoordinator();
-    for (let i = 1; i <= (this.opts.workers ?? 3); i++) this.startWorker(this.workerId(i), `operator-${i}`);
+    for (let i = 1; i <= (this.opts.workers ?? 3); i++) await this.startWorker(this.workerId(i), `operator-${i}`);
     await this.waitFor(async () => (await this.json<{ alive: boolean }[]>('GET', '/v1/workers')).filter((w) => w.alive).length >= this.workers.size, 30_000, 'workers to register');
     return this;
   }
@@ -89,9 +94,24 @@ export class Farm {
     this.coordinatorEnv.QUORUM_PORT = new URL(this.coordinator.url).port;
   }
 
-  startWorker(id: string, operator: string): ResultPromise {
+  /** An operator's one-time enrolment token for a worker, from the admin API. */
+  async enrolmentToken(workerId: string, operator: string): Promise<string> {
+    const res = await fetch(`${this.url}/v1/admin/workers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.adminToken}` },
+      body: JSON.stringify({ workerId, operator }),
+    });
+    if (res.status !== 201) throw new Error(`enrolment of ${workerId}: HTTP ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  /** Starts a worker process, enrolled by an operator token on its first start. */
+  // returns nothing: the child process is a thenable, and resolving a promise with it would wait for its exit
+  async startWorker(id: string, operator: string): Promise<void> {
+    const token = await this.enrolmentToken(id, operator);
     const child = execa('node', [WORKER_BIN], {
       env: {
+        QUORUM_ENROL_TOKEN: token,
         QUORUM_WORKER_ID: id,
         QUORUM_OPERATOR: operator,
         QUORUM_COORDINATOR_URL: this.coordinator.url,
@@ -109,7 +129,6 @@ export class Farm {
       reject: false,
     });
     this.workers.set(id, child);
-    return child;
   }
 
   /** Kills a worker process without letting it clean up, as a crash would. */

@@ -39,6 +39,29 @@ describe('ApiClient against a real HTTP server', () => {
     expect((await api.listWorkers()).map((w) => w.id)).toEqual(['worker-1']);
   });
 
+  it('fetches the key list and the attestations of a purl as one encoded segment', async () => {
+    fake.handle = () => ({ status: 200, json: { v: 1, builders: [] } });
+    expect(await api.getKeys()).toEqual({ v: 1, builders: [] });
+    expect(fake.requests.at(-1)!.url).toBe('/v1/keys');
+    await api.getAttestations('pkg:npm/%40scope/x@1.0.0');
+    expect(fake.requests.at(-1)!.url).toBe('/v1/attestations/pkg%3Anpm%2F%2540scope%2Fx%401.0.0');
+    expect(fake.requests.at(-1)!.headers.authorization).toBeUndefined();
+  });
+
+  it('sends the admin token as a bearer token to the admin endpoints only', async () => {
+    fake.handle = () => ({ status: 201, json: { workerId: 'w', operator: 'o', token: 't', expiresAt: 'x' } });
+    await api.enrolWorker({ workerId: 'w', operator: 'o' }, 'secret');
+    expect(fake.requests.at(-1)).toMatchObject({ method: 'POST', url: '/v1/admin/workers' });
+    expect(fake.requests.at(-1)!.headers.authorization).toBe('Bearer secret');
+    expect(fake.requests.at(-1)!.headers['content-type']).toBe('application/json');
+    fake.handle = () => ({ status: 200, json: [] });
+    await api.listRejections('secret');
+    expect(fake.requests.at(-1)).toMatchObject({ method: 'GET', url: '/v1/admin/rejections' });
+    expect(fake.requests.at(-1)!.headers.authorization).toBe('Bearer secret');
+    await api.listWorkers();
+    expect(fake.requests.at(-1)!.headers.authorization).toBeUndefined();
+  });
+
   it('turns an API error body into a CliError with the message, code and status', async () => {
     fake.handle = () => ({ status: 400, json: { error: { code: 'invalid-purl', message: 'malformed purl "x"' } } });
     const err = await api.submitRelease({ purl: 'x' }).catch((e: unknown) => e);

@@ -69,6 +69,30 @@ export interface ApiClientOptions {
   timeoutMs?: number;
 }
 
+/** Body of `POST /v1/admin/workers`: without `publicKey` the coordinator answers a one-time enrolment token. */
+export interface EnrolWorkerRequest {
+  workerId: string;
+  operator: string;
+  /** SPKI PEM of the worker's signing key, to enrol it directly */
+  publicKey?: string;
+}
+
+/** Answer of `POST /v1/admin/workers`: the enrolled key id, or a one-time token for the worker's first start. */
+export type EnrolWorkerAnswer =
+  | { workerId: string; operator: string; keyId: string }
+  | { workerId: string; operator: string; token: string; expiresAt: string };
+
+/** One refused worker report or enrolment, as `GET /v1/admin/rejections` lists it. */
+export interface RejectionView {
+  seq: number;
+  at: string;
+  workerId?: string;
+  rebuildId?: string;
+  reason: string;
+  detail: string;
+  bundleSha256?: string;
+}
+
 /** Network error codes that mean "nothing answers there". */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -120,14 +144,34 @@ export class ApiClient {
     return this.json<WorkerView[]>('GET', '/v1/workers');
   }
 
+  /** `GET /v1/keys`: the coordinator's key, the enrolled builder keys and the quorum policy (unchecked). */
+  getKeys(): Promise<unknown> {
+    return this.json<unknown>('GET', '/v1/keys');
+  }
+
+  /** `GET /v1/attestations/:purl`: the VSA and builder bundles of the newest decided release (unchecked). */
+  getAttestations(purl: string): Promise<unknown> {
+    return this.json<unknown>('GET', `/v1/attestations/${encodeURIComponent(purl)}`);
+  }
+
+  /** `POST /v1/admin/workers` with the admin token: enrols a worker's key, or asks for a one-time enrolment token. */
+  enrolWorker(body: EnrolWorkerRequest, adminToken: string): Promise<EnrolWorkerAnswer> {
+    return this.json<EnrolWorkerAnswer>('POST', '/v1/admin/workers', body, adminToken);
+  }
+
+  /** `GET /v1/admin/rejections` with the admin token: refused reports and enrolments. */
+  listRejections(adminToken: string): Promise<RejectionView[]> {
+    return this.json<RejectionView[]>('GET', '/v1/admin/rejections', undefined, adminToken);
+  }
+
   /** `GET /v1/rebuilds/:id/log`: the response, body unread, for streaming the log unchanged. */
   async rebuildLog(id: string): Promise<Response> {
     // no overall time limit: a log may be large and the link slow; connection errors still surface
     return this.request('GET', `/v1/rebuilds/${encodeURIComponent(id)}/log`, undefined, { accept: 'text/plain', timeoutMs: 0 });
   }
 
-  private async json<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    const res = await this.request(method, path, body, { accept: 'application/json', timeoutMs: this.timeoutMs });
+  private async json<T>(method: 'GET' | 'POST', path: string, body?: unknown, bearer?: string): Promise<T> {
+    const res = await this.request(method, path, body, { accept: 'application/json', timeoutMs: this.timeoutMs, ...(bearer !== undefined ? { bearer } : {}) });
     const text = await res.text();
     try {
       return JSON.parse(text) as T;
@@ -140,13 +184,15 @@ export class ApiClient {
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
-    opts: { accept: string; timeoutMs: number },
+    opts: { accept: string; timeoutMs: number; bearer?: string },
   ): Promise<Response> {
     const url = this.url(path);
-    const init: RequestInit = { method, headers: { accept: opts.accept } };
+    const headers: Record<string, string> = { accept: opts.accept };
+    if (opts.bearer !== undefined) headers.authorization = `Bearer ${opts.bearer}`;
+    const init: RequestInit = { method, headers };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
-      init.headers = { ...init.headers, 'content-type': 'application/json' };
+      headers['content-type'] = 'application/json';
     }
     if (opts.timeoutMs > 0) init.signal = AbortSignal.timeout(opts.timeoutMs);
     let res: Response;

@@ -14,7 +14,14 @@ export const EXIT = Object.freeze({
   failed: 4,
   /** `quorum status`: the newest release has no verdict yet */
   pending: 5,
+  /** `quorum verify`: the consumer's own recount of the builder bundles does not reach the quorum */
+  notVerified: 6,
 });
+
+/** Exit code of `quorum verify`: the consumer's own recount decides, never the coordinator's claim. */
+export function exitCodeForRecount(passed: boolean): number {
+  return passed ? EXIT.ok : EXIT.notVerified;
+}
 
 /** Exit code for a release's verdict; `undefined` (not decided yet) maps to EXIT.pending. */
 export function exitCodeForVerdict(verdict: Verdict | undefined): number {
@@ -36,11 +43,18 @@ export function exitCodeForVerdict(verdict: Verdict | undefined): number {
   }
 }
 
-/** The exit-code table as help text, shared by `--help` of submit and status. */
+/** The exit-code table as help text, shared by `--help` of the program, submit and status. */
 export const EXIT_CODES_HELP = `Exit codes:
   0  reproducible or equivalent
   1  usage error, coordinator unreachable, HTTP error, or timeout
   2  mismatch: builders agree with each other, the published artifact differs
   3  unreproducible: builders disagree with each other
   4  failed: too few builds succeeded to decide
-  5  (status only) the newest release has no verdict yet`;
+  5  (status only) the newest release has no verdict yet
+  6  (verify only) not verified: too few trusted, independent builders agree with the artifact`;
+
+/** The exit codes of `quorum verify`, for its `--help`. */
+export const VERIFY_EXIT_CODES_HELP = `Exit codes:
+  0  verified: your own recount found enough trusted, independent builders agreeing with the artifact
+  1  usage error, unreadable trust file, coordinator or registry unreachable, HTTP error
+  6  not verified: the recount does not reach the quorum (whatever the coordinator's VSA claims)`;

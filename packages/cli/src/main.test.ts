@@ -320,8 +320,8 @@ describe('program', () => {
     expect(r).toMatchObject({ code: 0, stdout: '0.1.0\n' });
   });
 
-  it.each([['submit'], ['status'], ['logs'], ['workers'], ['up']])('documents %s with examples', async (cmd) => {
-    const r = await quorum([cmd, '--help']);
+  it.each([['submit'], ['status'], ['logs'], ['workers'], ['up'], ['verify'], ['keys export'], ['admin enrol'], ['admin rejections']])('documents %s with examples', async (cmd) => {
+    const r = await quorum([...cmd.split(' '), '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: quorum ${cmd}`);
     expect(r.stdout).toContain('Examples:');
@@ -334,6 +334,14 @@ describe('program', () => {
       expect(r.stdout).toMatch(/^ {2}4 {2}failed/m);
     }
     expect((await quorum(['status', '--help'])).stdout).toMatch(/^ {2}5 {2}/m);
+    expect((await quorum(['submit', '--help'])).stdout).not.toMatch(/^ {2}[56] {2}/m);
+    expect((await quorum(['status', '--help'])).stdout).not.toMatch(/^ {2}6 {2}/m);
+  });
+
+  it('documents the exit codes of verify and recommends a trust file', async () => {
+    const r = await quorum(['verify', '--help']);
+    expect(r.stdout).toMatch(/^ {2}6 {2}not verified/m);
+    expect(r.stdout).toMatch(/--trust <file> +trust file from `quorum keys export` \(recommended/);
   });
 
   it('rejects an unknown command', async () => {

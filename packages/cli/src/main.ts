@@ -1,12 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isQuorumError, parseAnyPurl, parseReleasePurl, type ReleaseView, type SubmitReleaseRequest, type Verdict } from '@quorum/core';
-import { ApiClient, CliError, DEFAULT_SERVER, isCliError } from './api-client.js';
-import { EXIT, EXIT_CODES_HELP, exitCodeForVerdict } from './exit-codes.js';
+import { isAttestError, keyIdOf } from '@quorum/attest';
+import { isQuorumError, parseAnyPurl, parseReleasePurl, WORKER_ID_PATTERN, type ReleaseView, type SubmitReleaseRequest, type Verdict } from '@quorum/core';
+import { builderFor } from '@quorum/ecosystems';
+import { ApiClient, CliError, DEFAULT_SERVER, isCliError, type EnrolWorkerAnswer, type EnrolWorkerRequest } from './api-client.js';
+import { EXIT, EXIT_CODES_HELP, VERIFY_EXIT_CODES_HELP, exitCodeForVerdict } from './exit-codes.js';
 import { createProgress, type OutStream } from './progress.js';
-import { renderReleaseReport, renderWorkers } from './render.js';
-import { runUp, UP_DEFAULTS } from './up.js';
+import { renderEnrolment, renderRejections, renderReleaseReport, renderWorkers } from './render.js';
+import { parseTrust, trustSummary } from './trust.js';
+import { ADMIN_TOKEN_FILE, runUp, UP_DEFAULTS } from './up.js';
+import { runVerify, type VerifyOptions } from './verify.js';
+import { renderVerifyReport, verifyExitCode, verifyJson } from './verify-report.js';
 
 /** Interval between two `GET /v1/releases/:id` while waiting. @defaultValue 500 ms */
 export const POLL_INTERVAL_MS = 500;
@@ -214,6 +219,109 @@ async function workers(opts: { json?: boolean; server?: string }, io: CliIo): Pr
   return EXIT.ok;
 }
 
+async function keysExport(opts: { out?: string; server?: string }, io: CliIo): Promise<number> {
+  const api = client(opts.server, io);
+  const answer = await api.getKeys();
+  // refuse to pin something `verify --trust` would not accept
+  const trust = parseTrust(answer, `the answer of GET ${api.url('/v1/keys')}`, 'bad-answer');
+  const text = `${JSON.stringify(answer, null, 2)}\n`;
+  if (opts.out === undefined) {
+    io.stdout.write(text);
+    return EXIT.ok;
+  }
+  try {
+    writeFileSync(opts.out, text);
+  } catch (e) {
+    throw new CliError('usage', `cannot write ${opts.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+  io.stderr.write(`wrote trust file ${opts.out}: ${trustSummary(trust)}\n`);
+  io.stderr.write(`compare the key ids with the operators out of band, then: quorum verify <purl> --trust ${opts.out}\n`);
+  return EXIT.ok;
+}
+
+interface VerifyCliOptions extends VerifyOptions {
+  json?: boolean;
+  server?: string;
+}
+
+async function verify(purlArg: string, opts: VerifyCliOptions, io: CliIo): Promise<number> {
+  const purl = parsePurl(() => parseReleasePurl(purlArg));
+  const builder = builderFor(purl.type);
+  const api = client(opts.server, io);
+  const outcome = await runVerify(purl, builder, opts, { api, env: io.env, warn: (line) => void io.stderr.write(`warning: ${line}\n`) });
+  if (opts.json) printJson(io, verifyJson(outcome));
+  else io.stdout.write(`${renderVerifyReport(outcome)}\n`);
+  return verifyExitCode(outcome);
+}
+
+/** The admin token: --admin-token, else QUORUM_ADMIN_TOKEN. */
+function adminToken(opts: { adminToken?: string }, io: CliIo): string {
+  const token = opts.adminToken ?? io.env.QUORUM_ADMIN_TOKEN;
+  if (token === undefined || token.trim() === '') {
+    throw new CliError(
+      'usage',
+      `admin commands need the coordinator's admin token: set QUORUM_ADMIN_TOKEN or pass --admin-token ` +
+        `(a farm started by \`quorum up\` keeps it in .quorum/${ADMIN_TOKEN_FILE}: export QUORUM_ADMIN_TOKEN=$(cat .quorum/${ADMIN_TOKEN_FILE}))`,
+    );
+  }
+  return token.trim();
+}
+
+/** Reads a worker's public key file; refuses anything but a public key (a private key must never be sent). */
+function readPublicKey(path: string): { pem: string; keyId: string } {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CliError('usage', `cannot read public key ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+  if (/PRIVATE KEY/.test(pem)) {
+    throw new CliError('usage', `${path} holds a private key; give the worker's public key (signing-key.pub.pem in its keys directory), the private key stays with the worker`);
+  }
+  if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) throw new CliError('usage', `${path} is not a PEM public key (-----BEGIN PUBLIC KEY-----)`);
+  try {
+    return { pem, keyId: keyIdOf(pem) };
+  } catch (e) {
+    throw new CliError('usage', `${path} is not a usable public key: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+interface EnrolCliOptions {
+  operator: string;
+  publicKey?: string;
+  adminToken?: string;
+  json?: boolean;
+  server?: string;
+}
+
+async function adminEnrol(workerId: string, opts: EnrolCliOptions, io: CliIo): Promise<number> {
+  if (!WORKER_ID_PATTERN.test(workerId)) throw new CliError('usage', `worker id "${workerId}" must match ${WORKER_ID_PATTERN.source}`);
+  if (opts.operator.trim() === '') throw new CliError('usage', '--operator must name the party that runs the worker');
+  const token = adminToken(opts, io);
+  const key = opts.publicKey !== undefined ? readPublicKey(opts.publicKey) : undefined;
+  const api = client(opts.server, io);
+  const body: EnrolWorkerRequest = { workerId, operator: opts.operator };
+  if (key) body.publicKey = key.pem;
+  const answer: EnrolWorkerAnswer = await api.enrolWorker(body, token);
+  if (key && (!('keyId' in answer) || answer.keyId !== key.keyId)) {
+    const got = 'keyId' in answer ? answer.keyId : 'no key id';
+    throw new CliError('bad-answer', `the coordinator answered ${got} for the key of ${opts.publicKey}, whose id is ${key.keyId}`);
+  }
+  if (!key && !('token' in answer)) throw new CliError('bad-answer', `the coordinator answered no enrolment token for ${workerId}`);
+  if (opts.json) printJson(io, answer);
+  else io.stdout.write(`${renderEnrolment(answer, api.server)}\n`);
+  return EXIT.ok;
+}
+
+async function adminRejections(opts: { adminToken?: string; json?: boolean; server?: string }, io: CliIo): Promise<number> {
+  const token = adminToken(opts, io);
+  const list = await client(opts.server, io).listRejections(token);
+  if (!Array.isArray(list)) throw new CliError('bad-answer', 'the coordinator sent a rejections answer that is not a list');
+  if (opts.json) printJson(io, list);
+  else io.stdout.write(`${renderRejections(list)}\n`);
+  return EXIT.ok;
+}
+
 interface UpCliOptions {
   workers: number;
   port: number;
@@ -281,7 +389,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       'after',
       `
 Environment:
-  QUORUM_SERVER  coordinator base URL when --server is not given (default ${DEFAULT_SERVER})
+  QUORUM_SERVER       coordinator base URL when --server is not given (default ${DEFAULT_SERVER})
+  QUORUM_ADMIN_TOKEN  admin token for \`quorum admin\` (a farm from \`quorum up\` keeps it in .quorum/admin-token)
 
 ${EXIT_CODES_HELP}
 
@@ -290,7 +399,9 @@ Examples:
   $ quorum submit pkg:npm/left-pad@1.3.0 --wait
   $ quorum status pkg:npm/left-pad@1.3.0
   $ quorum logs <rebuild-id>
-  $ quorum workers`,
+  $ quorum workers
+  $ quorum keys export --out quorum-trust.json
+  $ quorum verify pkg:npm/left-pad@1.3.0 --trust quorum-trust.json`,
     );
 
   const action =
@@ -316,7 +427,7 @@ Without --wait, prints the new release id and exits 0. With --wait, progress goe
 a terminal), then the verdict, reason, agreeing builders, stabilizers, per-builder artifact
 digests and log URLs go to stdout, and the exit code says the verdict.
 
-${EXIT_CODES_HELP.replace(/\n.*\(status only\).*$/m, '')}
+${EXIT_CODES_HELP.replace(/\n.*\((status|verify) only\).*$/gm, '')}
 
 Examples:
   $ quorum submit pkg:npm/left-pad@1.3.0
@@ -339,7 +450,7 @@ Examples:
 Releases are listed newest first. The exit code is that of the newest release's verdict;
 5 means it is not decided yet. A purl the coordinator has no release of exits 1.
 
-${EXIT_CODES_HELP}
+${EXIT_CODES_HELP.replace(/\n.*\(verify only\).*$/m, '')}
 
 Examples:
   $ quorum status pkg:npm/left-pad@1.3.0
@@ -364,6 +475,98 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ quorum workers\n  $ quorum workers --json --server http://farm.example:8080')
     .action(action((opts: { json?: boolean; server?: string }) => workers(opts, io)));
 
+  const keys = program.command('keys').description('trust material: the coordinator key, the enrolled builder keys and the quorum policy');
+  keys
+    .command('export')
+    .description('write the coordinator\'s key list (GET /v1/keys) as a trust file for `quorum verify --trust`')
+    .option('--out <file>', 'write the trust file here (default: stdout)')
+    .addOption(serverOption())
+    .addHelpText(
+      'after',
+      `
+The trust file holds the coordinator's public key (it signs verdicts), every enrolled builder's
+worker id, operator and public key, and the quorum policy. Export it once, check the key ids
+with the operators out of band, and keep it: \`quorum verify --trust FILE\` then accepts
+signatures from these keys only, so a compromised coordinator cannot add builders of its own.
+
+Examples:
+  $ quorum keys export --out quorum-trust.json
+  $ quorum keys export --server https://farm.example | jq '.builders[].keyId'`,
+    )
+    .action(action((opts: { out?: string; server?: string }) => keysExport(opts, io)));
+
+  program
+    .command('verify')
+    .description('check an attestation yourself: recount the independent builders with pinned keys, check the signed verdict')
+    .argument('<purl>', 'package URL of one release, e.g. pkg:npm/left-pad@1.3.0')
+    .option('--artifact <file>', 'the artifact you hold, e.g. a .tgz (default: download the published one from the registry)')
+    .option('--trust <file>', 'trust file from `quorum keys export` (recommended; default: the coordinator\'s own key list, which defeats the purpose)')
+    .option('--threshold <m>', 'independent agreeing builders required (default: the trust file\'s policy.quorum, else 2)', positiveInt)
+    .option('--registry <url>', 'registry to fetch the published artifact from (default: $QUORUM_<ECO>_REGISTRY, else the public registry)')
+    .option('--json', 'print { purl, verified, counted, quorum, artifact, vsa, builders, ... } as JSON')
+    .addOption(serverOption())
+    .addHelpText(
+      'after',
+      `
+The coordinator is not trusted. verify fetches the builder bundles and the signed verdict (VSA)
+from GET /v1/attestations/<purl>, verifies every builder bundle offline against the builder keys
+of the trust file only, and counts the distinct builders (distinct operators, unless the trust
+file's policy says otherwise) whose signed rebuild matches the artifact: bitwise, or after the
+stabilizers. A bundle signed by a key missing from the trust file, about another package, of a
+failed build or of a builder already counted does not count; the table says why.
+
+The artifact is --artifact, or the published one: downloaded from the registry and checked
+against the registry's integrity hash. The VSA is checked with the coordinator key of the trust
+file and its claim (PASSED/FAILED) compared with your recount; the exit code is your recount.
+
+Use --trust: without it the keys come from the coordinator itself (a warning says so).
+
+${VERIFY_EXIT_CODES_HELP}
+
+Examples:
+  $ quorum keys export --out quorum-trust.json        # once; check the key ids out of band
+  $ quorum verify pkg:npm/left-pad@1.3.0 --trust quorum-trust.json
+  $ quorum verify pkg:npm/left-pad@1.3.0 --trust quorum-trust.json --artifact left-pad-1.3.0.tgz
+  $ quorum verify pkg:npm/left-pad@1.3.0 --trust quorum-trust.json --threshold 3 --json`,
+    )
+    .action(action((purl: string, opts: VerifyCliOptions) => verify(purl, opts, io)));
+
+  const admin = program
+    .command('admin')
+    .description('operator commands behind the admin token (QUORUM_ADMIN_TOKEN): enrol workers, read rejections');
+  const adminTokenOption = () =>
+    new Option('--admin-token <token>', 'the coordinator\'s admin token (default: $QUORUM_ADMIN_TOKEN; the variable keeps it out of the process list)');
+  admin
+    .command('enrol')
+    .description('enrol a worker: get a one-time enrolment token for it, or enrol its public key directly')
+    .argument('<worker-id>', 'the worker\'s id (QUORUM_WORKER_ID), e.g. worker-4')
+    .requiredOption('--operator <name>', 'the party that runs the worker (quorums count distinct operators)')
+    .option('--public-key <file>', 'the worker\'s public key PEM (its keys/signing-key.pub.pem): enrol it directly, also to replace a key')
+    .addOption(adminTokenOption())
+    .option('--json', 'print the coordinator\'s answer: { workerId, operator, token, expiresAt } or { workerId, operator, keyId }')
+    .addOption(serverOption())
+    .addHelpText(
+      'after',
+      `
+Without --public-key, prints a one-time token and the command that starts the worker with
+QUORUM_ENROL_TOKEN=<token>; on its first start the worker enrols its own key with it (the private
+key never leaves the worker). With --public-key, the key is enrolled at once and its id printed.
+
+Examples:
+  $ export QUORUM_ADMIN_TOKEN=$(cat .quorum/admin-token)
+  $ quorum admin enrol worker-4 --operator acme
+  $ quorum admin enrol worker-5 --operator example-org --public-key signing-key.pub.pem`,
+    )
+    .action(action((workerId: string, opts: EnrolCliOptions) => adminEnrol(workerId, opts, io)));
+  admin
+    .command('rejections')
+    .description('list refused worker reports and enrolments (bad signatures, unknown keys, replays), newest first')
+    .addOption(adminTokenOption())
+    .option('--json', 'print the list as JSON: [{ seq, at, workerId?, rebuildId?, reason, detail, bundleSha256? }]')
+    .addOption(serverOption())
+    .addHelpText('after', '\nExamples:\n  $ QUORUM_ADMIN_TOKEN=$(cat .quorum/admin-token) quorum admin rejections\n  $ quorum admin rejections --json')
+    .action(action((opts: { adminToken?: string; json?: boolean; server?: string }) => adminRejections(opts, io)));
+
   program
     .command('up')
     .description('run a local farm in the foreground: Docker + builder image, Redis, a coordinator and N workers')
@@ -378,9 +581,14 @@ Examples:
       'after',
       `
 Steps: bash infra/provision.sh (installs/starts Docker, builds the builder image), then
-bash infra/redis.sh <redis-port> <data>/redis, then the coordinator and the workers, whose
-log lines are prefixed with their names. Once GET /healthz answers, prints
+bash infra/redis.sh <redis-port> <data>/redis, then the coordinator; once GET /healthz answers,
+each worker is enrolled (POST /v1/admin/workers, a one-time token in its QUORUM_ENROL_TOKEN) and
+started. Log lines are prefixed with the process names. Then prints
 "farm ready: http://127.0.0.1:<port> (<n> workers)".
+
+The admin token is QUORUM_ADMIN_TOKEN when set, else the one kept in <data>/admin-token (mode
+0600, created on the first run, reused later): QUORUM_ADMIN_TOKEN=$(cat .quorum/admin-token)
+makes \`quorum admin\` work against the farm.
 
 Ctrl-C (SIGINT) or SIGTERM stops the coordinator and workers (SIGTERM, SIGKILL after 10 s;
 a second Ctrl-C kills at once) and exits 0. Redis and Docker are left running. If a
@@ -424,7 +632,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
       full.stderr.write(`quorum: ${e.message}\n`);
       return e.exitCode;
     }
-    if (isQuorumError(e)) {
+    if (isQuorumError(e) || isAttestError(e)) {
       full.stderr.write(`quorum: ${e.message}\n`);
       return EXIT.error;
     }

@@ -14,6 +14,7 @@ import {
   renderWorkers,
   shortDigest,
 } from './render.js';
+import { renderEnrolment, renderRejections, shellWord } from './render.js';
 import { built, lifecycle, NOW, rebuild, release, worker } from './test-support/views.js';
 
 const SERVER = 'http://127.0.0.1:8080';
@@ -203,5 +204,44 @@ describe('renderWorkers', () => {
 
   it('says so when no worker registered', () => {
     expect(renderWorkers([], NOW)).toBe('no workers have registered with the coordinator');
+  });
+});
+
+describe('renderEnrolment', () => {
+  it('prints the one-time token and a start command that uses it', () => {
+    const text = renderEnrolment({ workerId: 'worker-4', operator: "O'Brien & Co", token: 'tok', expiresAt: '2030-01-01T00:00:00.000Z' }, 'http://farm:8080');
+    expect(text.split('\n').slice(0, 3)).toEqual(["one-time enrolment token for worker-4 (operator O'Brien & Co), valid until 2030-01-01T00:00:00.000Z:", '', '  tok']);
+    expect(text).toContain(`  QUORUM_ENROL_TOKEN=tok QUORUM_WORKER_ID=worker-4 QUORUM_OPERATOR='O'\\''Brien & Co' QUORUM_COORDINATOR_URL=http://farm:8080 \\\n`);
+    expect(text).toMatch(/^ {2}QUORUM_REDIS_URL=redis:\/\/REDIS_HOST:6379 QUORUM_DATA_DIR=WORKER_DATA_DIR \\$/m);
+    expect(text).toMatch(/^ {2}node packages\/worker\/dist\/bin\.js$/m);
+  });
+
+  it('prints the key id of a directly enrolled key, without a token', () => {
+    const text = renderEnrolment({ workerId: 'worker-5', operator: 'acme', keyId: 'sha256:abc' }, 'http://farm:8080');
+    expect(text).toMatch(/^enrolled worker-5 \(operator acme\) with key sha256:abc$/m);
+    expect(text).not.toContain('QUORUM_ENROL_TOKEN');
+  });
+
+  it.each([
+    ['acme', 'acme'],
+    ['operator-1', 'operator-1'],
+    ['two words', "'two words'"],
+    ["it's", "'it'\\''s'"],
+  ])('quotes %j for a shell as %s', (value, word) => {
+    expect(shellWord(value)).toBe(word);
+  });
+});
+
+describe('renderRejections', () => {
+  it('lists rejections in the order given, one line each', () => {
+    const text = renderRejections([
+      { seq: 3, at: '2025-01-01T00:03:00.000Z', workerId: 'worker-2', reason: 'replay', detail: 'statement already reported\nsecond line' },
+      { seq: 1, at: '2025-01-01T00:01:00.000Z', reason: 'unknown-key', detail: 'no such key' },
+    ]);
+    expect(text.split('\n')).toEqual([
+      'SEQ  AT                        WORKER    REBUILD  REASON       DETAIL',
+      '3    2025-01-01T00:03:00.000Z  worker-2  -        replay       statement already reported',
+      '1    2025-01-01T00:01:00.000Z  -         -        unknown-key  no such key',
+    ]);
   });
 });

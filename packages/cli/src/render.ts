@@ -1,5 +1,5 @@
 import type { RebuildView, ReleaseView, WorkerView } from '@quorum/core';
-import { resolveApiUrl } from './api-client.js';
+import { resolveApiUrl, type EnrolWorkerAnswer, type RejectionView } from './api-client.js';
 
 /** Length of digest prefixes in tables. @defaultValue 12 hex characters */
 export const DIGEST_PREFIX = 12;
@@ -235,4 +235,48 @@ export function renderWorkers(workers: readonly WorkerView[], now: number): stri
         .join(', ') || '-',
     ]);
   return formatTable(['WORKER', 'OPERATOR', 'STATUS', 'LAST SEEN', 'RUNNING', 'IMAGES'], rows);
+}
+
+/** Where a Quorum checkout keeps the worker's entry script, for the start command `admin enrol` prints. */
+export const WORKER_ENTRY = 'packages/worker/dist/bin.js';
+
+/**
+ * What `quorum admin enrol` prints: the one-time token (or the enrolled key id) and the command that
+ * starts the worker with it. REDIS_HOST and WORKER_DATA_DIR are placeholders the operator fills in.
+ */
+export function renderEnrolment(answer: EnrolWorkerAnswer, server: string): string {
+  const env = `QUORUM_WORKER_ID=${answer.workerId} QUORUM_OPERATOR=${shellWord(answer.operator)} QUORUM_COORDINATOR_URL=${server} \\\n  QUORUM_REDIS_URL=redis://REDIS_HOST:6379 QUORUM_DATA_DIR=WORKER_DATA_DIR`;
+  if ('token' in answer) {
+    return [
+      `one-time enrolment token for ${answer.workerId} (operator ${answer.operator}), valid until ${answer.expiresAt}:`,
+      '',
+      `  ${answer.token}`,
+      '',
+      'Start the worker with it (from a Quorum checkout; fill in REDIS_HOST and WORKER_DATA_DIR). On its first',
+      'start the worker enrols its own signing key (kept in WORKER_DATA_DIR/keys) with the token, which then',
+      'cannot be used again:',
+      '',
+      `  QUORUM_ENROL_TOKEN=${answer.token} ${env} \\\n  node ${WORKER_ENTRY}`,
+    ].join('\n');
+  }
+  return [
+    `enrolled ${answer.workerId} (operator ${answer.operator}) with key ${answer.keyId}`,
+    '',
+    'Start the worker (from a Quorum checkout; fill in REDIS_HOST and WORKER_DATA_DIR) with the matching',
+    'private key in WORKER_DATA_DIR/keys/signing-key.pem (mode 0600):',
+    '',
+    `  ${env} \\\n  node ${WORKER_ENTRY}`,
+  ].join('\n');
+}
+
+/** A value as one shell word: unchanged when safe, else single-quoted. */
+export function shellWord(value: string): string {
+  return /^[A-Za-z0-9._,:/@%+=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Table of refused worker reports and enrolments, newest first as the coordinator lists them. */
+export function renderRejections(list: readonly RejectionView[]): string {
+  if (list.length === 0) return 'no rejected reports or enrolments';
+  const rows = list.map((r) => [String(r.seq), r.at, r.workerId ?? '-', r.rebuildId ?? '-', r.reason, oneLine(r.detail, 80)]);
+  return formatTable(['SEQ', 'AT', 'WORKER', 'REBUILD', 'REASON', 'DETAIL'], rows);
 }

@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './main.js';
 import { Capture, closedPort } from './test-support/fake-coordinator.js';
-import { farmEnv, farmWarnings, findRepoRoot, formatChildLine, runUp, type UpContext, type UpOptions } from './up.js';
+import { farmAdminToken, farmEnv, farmWarnings, findRepoRoot, formatChildLine, runUp, type UpContext, type UpOptions } from './up.js';
 
 describe('formatChildLine', () => {
   const time = Date.parse('2025-01-01T12:34:56.789Z');
@@ -49,6 +49,15 @@ describe('farmEnv', () => {
     expect(coordinator).not.toHaveProperty('QUORUM_QUORUM');
   });
 
+  it('gives the admin token to the coordinator only, and no worker inherits an admin or enrolment token', () => {
+    const { coordinator, workers } = farmEnv({ ...parent, QUORUM_ADMIN_TOKEN: 'from-shell', QUORUM_ENROL_TOKEN: 'stale' }, { workers: 2, port: 1, redisPort: 2 }, '/d', 'farm-token');
+    expect(coordinator.QUORUM_ADMIN_TOKEN).toBe('farm-token');
+    for (const w of workers) {
+      expect(w).not.toHaveProperty('QUORUM_ADMIN_TOKEN');
+      expect(w).not.toHaveProperty('QUORUM_ENROL_TOKEN');
+    }
+  });
+
   it('gives each worker its own id, operator and data dir', () => {
     const { workers } = farmEnv(parent, { workers: 2, port: 9090, redisPort: 6380 }, '/data');
     expect(workers).toHaveLength(2);
@@ -66,14 +75,32 @@ describe('farmEnv', () => {
 /** Stand-ins for the infra scripts and the two apps, as real files and processes. */
 const FAKE_COORDINATOR = `
 import http from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+const out = process.env.QUORUM_TEST_OUT;
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('QUORUM_')));
-writeFileSync(join(process.env.QUORUM_TEST_OUT, 'coordinator.env.json'), JSON.stringify(env));
+writeFileSync(join(out, 'coordinator.env.json'), JSON.stringify({ ...env, startedAt: Date.now() }));
 const log = (msg, extra = {}) => console.log(JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, hostname: 'h', msg, ...extra }));
+const enrolled = new Set((process.env.QUORUM_TEST_ENROLLED ?? '').split(',').filter(Boolean));
 if (process.env.QUORUM_TEST_NO_HEALTH) { log('never listening'); setInterval(() => {}, 1000); }
 else {
-  const srv = http.createServer((req, res) => { res.writeHead(req.url === '/healthz' ? 200 : 404); res.end('{}'); });
+  const srv = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const send = (status, body) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+      if (req.url === '/healthz') return send(200, {});
+      if (req.method === 'POST' && req.url === '/v1/admin/workers') {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        appendFileSync(join(out, 'enrolments.jsonl'), JSON.stringify({ at: Date.now(), authorization: req.headers.authorization, body }) + '\\n');
+        if (req.headers.authorization !== 'Bearer ' + process.env.QUORUM_ADMIN_TOKEN) return send(403, { error: { code: 'forbidden', message: 'wrong admin token' } });
+        if (process.env.QUORUM_TEST_ENROL_FAIL) return send(500, { error: { code: 'internal', message: 'store is read-only' } });
+        if (enrolled.has(body.workerId)) return send(409, { error: { code: 'conflict', message: 'worker ' + body.workerId + ' is already enrolled' } });
+        return send(201, { workerId: body.workerId, operator: body.operator, token: 'token-for-' + body.workerId, expiresAt: '2030-01-01T00:00:00.000Z' });
+      }
+      send(404, { error: { code: 'not-found', message: 'no route' } });
+    });
+  });
   srv.listen(Number(process.env.QUORUM_PORT), process.env.QUORUM_HOST, () => log('listening', { port: Number(process.env.QUORUM_PORT) }));
   process.on('SIGTERM', () => { log('SIGTERM received'); srv.close(() => process.exit(0)); });
 }
@@ -84,7 +111,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 const id = process.env.QUORUM_WORKER_ID;
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('QUORUM_')));
-writeFileSync(join(process.env.QUORUM_TEST_OUT, id + '.env.json'), JSON.stringify(env));
+writeFileSync(join(process.env.QUORUM_TEST_OUT, id + '.env.json'), JSON.stringify({ ...env, startedAt: Date.now() }));
 const log = (msg) => console.log(JSON.stringify({ level: 30, time: Date.now(), msg, workerId: id }));
 log('waiting for jobs');
 setInterval(() => {}, 1000);
@@ -92,6 +119,16 @@ if (process.env.QUORUM_TEST_DIE === id) setTimeout(() => { console.error('fatal:
 if (process.env.QUORUM_TEST_STUBBORN === id) process.on('SIGTERM', () => log('ignoring SIGTERM'));
 else process.on('SIGTERM', () => { log('SIGTERM received'); process.exit(0); });
 `;
+
+/** The enrolment requests the stand-in coordinator saw, in order. */
+function readEnrolments(out: string): Array<{ at: number; authorization?: string; body: unknown }> {
+  const file = join(out, 'enrolments.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { at: number; authorization?: string; body: unknown });
+}
 
 describe('runUp with stand-in scripts and apps', () => {
   let dir: string;
@@ -140,9 +177,15 @@ describe('runUp with stand-in scripts and apps', () => {
     }
   }
 
+  /** Waits for "farm ready" and for the first output line of each of the `workers` workers. */
+  async function ready(run: { stdout: Capture }, workers: number): Promise<void> {
+    await until(() => run.stdout.text.includes('farm ready'));
+    await until(() => Array.from({ length: workers }, (_, i) => `worker-${i + 1} | `).every((p) => run.stdout.text.includes(p)));
+  }
+
   it('provisions, starts redis, the coordinator and the workers, reports ready, and stops them on request', async () => {
     const run = await start({ builders: 2, quorum: 2 });
-    await until(() => run.stdout.text.includes('farm ready'));
+    await ready(run, 2);
     expect(run.stdout.text).toContain(`farm ready: http://127.0.0.1:${run.port} (2 workers)\n`);
     expect(run.stderr.text).toMatch(/^docker ok$/m);
     expect(run.stderr.text).toMatch(/^redis already running on 6399$/m);
@@ -169,7 +212,28 @@ describe('runUp with stand-in scripts and apps', () => {
       QUORUM_COORDINATOR_URL: `http://127.0.0.1:${run.port}`,
       QUORUM_DATA_DIR: join(run.out, 'farm-data', 'worker-1'),
       QUORUM_NPM_REGISTRY: 'http://registry.test',
+      QUORUM_ENROL_TOKEN: 'token-for-worker-1',
     });
+    expect(workerEnv).not.toHaveProperty('QUORUM_ADMIN_TOKEN');
+
+    // the admin token: generated into <data>/admin-token (0600) and given to the coordinator only
+    const tokenFile = join(run.out, 'farm-data', 'admin-token');
+    const adminToken = readFileSync(tokenFile, 'utf8').trim();
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(coordinatorEnv.QUORUM_ADMIN_TOKEN).toBe(adminToken);
+    expect(run.stdout.text).toContain(`export QUORUM_ADMIN_TOKEN=$(cat ${tokenFile})`);
+
+    // coordinator first, then one enrolment per worker with the admin token, then the workers
+    const enrolments = readEnrolments(run.out);
+    expect(enrolments.map((e) => e.body)).toEqual([
+      { workerId: 'worker-1', operator: 'operator-1' },
+      { workerId: 'worker-2', operator: 'operator-2' },
+    ]);
+    expect(enrolments.every((e) => e.authorization === `Bearer ${adminToken}`)).toBe(true);
+    const workerStarts = [1, 2].map((i) => JSON.parse(readFileSync(join(run.out, `worker-${i}.env.json`), 'utf8')).startedAt as number);
+    expect(Math.min(...workerStarts)).toBeGreaterThanOrEqual(Math.max(...enrolments.map((e) => e.at)));
+    expect(enrolments[0]!.at).toBeGreaterThan(coordinatorEnv.startedAt);
+    expect(JSON.parse(readFileSync(join(run.out, 'worker-2.env.json'), 'utf8')).QUORUM_ENROL_TOKEN).toBe('token-for-worker-2');
 
     run.stop.abort();
     expect(await run.done).toBe(0);
@@ -177,6 +241,46 @@ describe('runUp with stand-in scripts and apps', () => {
     expect(run.stdout.text).toMatch(/^worker-1 \| .*SIGTERM received/m);
     expect(run.stdout.text).toMatch(/^worker-2 \| .*SIGTERM received/m);
     expect(run.stdout.text).toContain('farm stopped; Redis (port 6399) and Docker were left running');
+  }, 20_000);
+
+  it('reuses the admin token and starts already enrolled workers without a token on a later run', async () => {
+    const data = mkdtempSync(join(dir, 'data-'));
+    const first = await start({ workers: 2, provision: false, data });
+    await ready(first, 2);
+    first.stop.abort();
+    expect(await first.done).toBe(0);
+    const token = readFileSync(join(data, 'admin-token'), 'utf8').trim();
+
+    // worker-1 kept its key from the first run; worker-2 lost its data dir
+    mkdirSync(join(data, 'worker-1', 'keys'), { recursive: true });
+    writeFileSync(join(data, 'worker-1', 'keys', 'signing-key.pem'), 'key', { mode: 0o600 });
+    const second = await start({ workers: 2, provision: false, data }, { QUORUM_TEST_ENROLLED: 'worker-1,worker-2' });
+    await ready(second, 2);
+    expect(JSON.parse(readFileSync(join(second.out, 'coordinator.env.json'), 'utf8')).QUORUM_ADMIN_TOKEN).toBe(token);
+    expect(JSON.parse(readFileSync(join(second.out, 'worker-1.env.json'), 'utf8'))).not.toHaveProperty('QUORUM_ENROL_TOKEN');
+    expect(second.stderr.text).toContain(`worker-1 is already enrolled (key in ${join(data, 'worker-1', 'keys')})`);
+    expect(second.stderr.text).toContain(`warning: worker-2 is enrolled with the coordinator, but ${join(data, 'worker-2', 'keys', 'signing-key.pem')} is missing`);
+    expect(second.stdout.text).not.toContain('(new)');
+    second.stop.abort();
+    expect(await second.done).toBe(0);
+  }, 20_000);
+
+  it('uses QUORUM_ADMIN_TOKEN of its environment for the coordinator and never passes it to workers', async () => {
+    const run = await start({ workers: 1, provision: false }, { QUORUM_ADMIN_TOKEN: 'shell-token' });
+    await ready(run, 1);
+    expect(JSON.parse(readFileSync(join(run.out, 'coordinator.env.json'), 'utf8')).QUORUM_ADMIN_TOKEN).toBe('shell-token');
+    expect(JSON.parse(readFileSync(join(run.out, 'worker-1.env.json'), 'utf8'))).not.toHaveProperty('QUORUM_ADMIN_TOKEN');
+    expect(existsSync(join(run.out, 'farm-data', 'admin-token'))).toBe(false);
+    expect(readEnrolments(run.out)[0]!.authorization).toBe('Bearer shell-token');
+    run.stop.abort();
+    expect(await run.done).toBe(0);
+  }, 20_000);
+
+  it('stops the coordinator and starts no worker when enrolment fails', async () => {
+    const run = await start({ workers: 2, provision: false }, { QUORUM_TEST_ENROL_FAIL: '1' });
+    await expect(run.done).rejects.toThrow('cannot enrol worker-1 with the coordinator: store is read-only; stopped the farm');
+    expect(existsSync(join(run.out, 'worker-1.env.json'))).toBe(false);
+    expect(run.stdout.text).toMatch(/^coordinator \| .*SIGTERM received$/m);
   }, 20_000);
 
   it('skips provisioning with provision: false', async () => {
@@ -197,7 +301,7 @@ describe('runUp with stand-in scripts and apps', () => {
 
   it('kills a child that ignores SIGTERM after the grace period', async () => {
     const run = await start({ workers: 1 }, { QUORUM_TEST_STUBBORN: 'worker-1' }, { stopTimeoutMs: 300 });
-    await until(() => run.stdout.text.includes('farm ready'));
+    await ready(run, 1);
     run.stop.abort();
     expect(await run.done).toBe(0);
     expect(run.stdout.text).toContain('worker-1 | ');
@@ -222,6 +326,31 @@ describe('runUp with stand-in scripts and apps', () => {
     const run = await start({ workers: 1, provision: false }, { QUORUM_TEST_NO_HEALTH: '1' }, { healthTimeoutMs: 500, stopTimeoutMs: 300 });
     await expect(run.done).rejects.toThrow(/did not answer http:\/\/127\.0\.0\.1:\d+\/healthz with 200 within 1 s \(last: no answer\); stopped the farm/);
   }, 20_000);
+});
+
+describe('farmAdminToken', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'quorum-admin-token-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates a random token in <data>/admin-token readable by the owner only, and reuses it', () => {
+    const data = join(dir, 'farm');
+    const first = farmAdminToken(data, {});
+    expect(first).toMatchObject({ file: join(data, 'admin-token'), created: true });
+    expect(first.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(readFileSync(join(data, 'admin-token'), 'utf8')).toBe(`${first.token}\n`);
+    expect(statSync(join(data, 'admin-token')).mode & 0o777).toBe(0o600);
+    expect(farmAdminToken(data, {})).toEqual({ token: first.token, file: join(data, 'admin-token'), created: false });
+    expect(farmAdminToken(join(dir, 'other'), {}).token).not.toBe(first.token);
+  });
+
+  it('takes QUORUM_ADMIN_TOKEN when set and writes no file', () => {
+    const data = join(dir, 'from-env');
+    expect(farmAdminToken(data, { QUORUM_ADMIN_TOKEN: 'shell-token' })).toEqual({ token: 'shell-token', created: false });
+    expect(existsSync(join(data, 'admin-token'))).toBe(false);
+  });
 });
 
 describe('farmWarnings', () => {

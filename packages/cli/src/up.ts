@@ -1,12 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from '@quorum/attest';
 import { DEFAULT_POLICY } from '@quorum/core';
-import { CliError } from './api-client.js';
+import { ApiClient, CliError, isCliError } from './api-client.js';
 import type { OutStream } from './progress.js';
 
 /** Options of `quorum up`. */
@@ -35,6 +37,44 @@ export const HEALTH_TIMEOUT_MS = 60_000;
 
 /** How long children get to exit after SIGTERM before SIGKILL. @defaultValue 10 s */
 export const STOP_TIMEOUT_MS = 10_000;
+
+/** File in the data dir that keeps the farm's admin token (mode 0600), reused by later runs. */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
+/** The admin token of a farm and where it comes from. */
+export interface FarmAdminToken {
+  token: string;
+  /** the file holding it; absent when it came from QUORUM_ADMIN_TOKEN */
+  file?: string;
+  /** true when this run generated it */
+  created: boolean;
+}
+
+/**
+ * The farm's admin token: `QUORUM_ADMIN_TOKEN` when set, else the one in `<data>/admin-token`,
+ * generated (32 random bytes, base64url) and written with mode 0600 when there is none yet.
+ */
+export function farmAdminToken(dataDir: string, env: NodeJS.ProcessEnv): FarmAdminToken {
+  const fromEnv = env.QUORUM_ADMIN_TOKEN?.trim();
+  if (fromEnv) return { token: fromEnv, created: false };
+  const file = join(dataDir, ADMIN_TOKEN_FILE);
+  let existing = '';
+  try {
+    existing = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CliError('process', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (existing !== '') {
+    // an earlier run may have left it readable by others (e.g. copied); it is a secret
+    chmodSync(file, 0o600);
+    return { token: existing, file, created: false };
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { token, file, created: true };
+}
 
 /** What `up` needs from its surroundings; tests pass fakes for the paths. */
 export interface UpContext {
@@ -67,11 +107,16 @@ export function findRepoRoot(start: string): string | undefined {
   }
 }
 
-/** Environment of the coordinator and of each worker: the parent's, plus the farm's settings. */
+/**
+ * Environment of the coordinator and of each worker: the parent's, plus the farm's settings.
+ * The admin token goes to the coordinator only; workers never inherit an admin or enrolment
+ * token (`up` adds each worker's own enrolment token when it got one).
+ */
 export function farmEnv(
   parent: NodeJS.ProcessEnv,
   opts: Pick<UpOptions, 'workers' | 'port' | 'redisPort' | 'builders' | 'quorum'>,
   dataDir: string,
+  adminToken?: string,
 ): { coordinator: NodeJS.ProcessEnv; workers: NodeJS.ProcessEnv[] } {
   const redisUrl = `redis://127.0.0.1:${opts.redisPort}`;
   const coordinator: NodeJS.ProcessEnv = {
@@ -81,10 +126,12 @@ export function farmEnv(
     QUORUM_DATA_DIR: join(dataDir, 'coordinator'),
     QUORUM_REDIS_URL: redisUrl,
   };
+  if (adminToken !== undefined) coordinator.QUORUM_ADMIN_TOKEN = adminToken;
   if (opts.builders !== undefined) coordinator.QUORUM_BUILDERS = String(opts.builders);
   if (opts.quorum !== undefined) coordinator.QUORUM_QUORUM = String(opts.quorum);
+  const { QUORUM_ADMIN_TOKEN: _admin, QUORUM_ENROL_TOKEN: _enrol, ...workerParent } = parent;
   const workers = Array.from({ length: opts.workers }, (_, i): NodeJS.ProcessEnv => ({
-    ...parent,
+    ...workerParent,
     QUORUM_WORKER_ID: `worker-${i + 1}`,
     QUORUM_OPERATOR: `operator-${i + 1}`,
     QUORUM_COORDINATOR_URL: `http://127.0.0.1:${opts.port}`,
@@ -330,7 +377,8 @@ export async function runUp(opts: UpOptions, ctx: UpContext): Promise<number> {
   await assertPortFree(opts.port);
   if (ctx.stop.aborted) return interrupted();
 
-  const env = farmEnv(ctx.env, opts, dataDir);
+  const admin = farmAdminToken(dataDir, ctx.env);
+  const env = farmEnv(ctx.env, opts, dataDir, admin.token);
   const children: Child[] = [];
   let stopping = false;
   let died: Child | undefined;
@@ -345,20 +393,38 @@ export async function runUp(opts: UpOptions, ctx: UpContext): Promise<number> {
   const killAll = () => children.forEach((c) => killChild(c, 'SIGKILL', true));
   process.once('exit', killAll);
   try {
+    // the coordinator first: workers are enrolled through its admin API before they start
     children.push(startChild('coordinator', coordinatorBin, env.coordinator, ctx, onExit));
-    env.workers.forEach((e, i) => children.push(startChild(`worker-${i + 1}`, workerBin, e, ctx, onExit)));
-
     const base = `http://127.0.0.1:${opts.port}`;
     const giveUp = AbortSignal.any([ctx.stop, deathAc.signal]);
     const unhealthy = await waitHealthy(`${base}/healthz`, Date.now() + (ctx.healthTimeoutMs ?? HEALTH_TIMEOUT_MS), giveUp);
+    let enrolFailure: CliError | undefined;
     if (unhealthy === undefined && !giveUp.aborted) {
-      ctx.stdout.write(`farm ready: ${base} (${opts.workers} workers)\n`);
-      ctx.stdout.write(`Ctrl-C stops the coordinator and workers; Redis (port ${opts.redisPort}) and Docker stay running.\n`);
-      await new Promise<void>((res) => giveUp.addEventListener('abort', () => res(), { once: true }));
+      try {
+        const tokens = await enrolWorkers(base, admin.token, env.workers, ctx.stderr);
+        if (!giveUp.aborted) {
+          env.workers.forEach((e, i) => {
+            const workerEnv = tokens[i] === undefined ? e : { ...e, QUORUM_ENROL_TOKEN: tokens[i] };
+            children.push(startChild(`worker-${i + 1}`, workerBin, workerEnv, ctx, onExit));
+          });
+          ctx.stdout.write(`farm ready: ${base} (${opts.workers} workers)\n`);
+          if (admin.file) {
+            ctx.stdout.write(`admin token in ${admin.file}${admin.created ? ' (new)' : ''}; for \`quorum admin\`: export QUORUM_ADMIN_TOKEN=$(cat ${admin.file})\n`);
+          } else {
+            ctx.stdout.write('admin token: the QUORUM_ADMIN_TOKEN of this shell\n');
+          }
+          ctx.stdout.write(`Ctrl-C stops the coordinator and workers; Redis (port ${opts.redisPort}) and Docker stay running.\n`);
+          await new Promise<void>((res) => giveUp.addEventListener('abort', () => res(), { once: true }));
+        }
+      } catch (e) {
+        if (!isCliError(e)) throw e;
+        enrolFailure = e;
+      }
     }
     stopping = true;
     await stopChildren(children, ctx.stopTimeoutMs ?? STOP_TIMEOUT_MS, ctx.kill, ctx.stdout);
     if (died) throw new CliError('process', `${died.name} exited unexpectedly (${died.status}); stopped the farm`);
+    if (enrolFailure) throw new CliError('process', `${enrolFailure.message}; stopped the farm`, { cause: enrolFailure });
     if (!ctx.stop.aborted) {
       const within = Math.round((ctx.healthTimeoutMs ?? HEALTH_TIMEOUT_MS) / 1000);
       throw new CliError('process', `the coordinator did not answer ${base}/healthz with 200 within ${within} s (last: ${unhealthy}); stopped the farm`);
@@ -370,4 +436,43 @@ export async function runUp(opts: UpOptions, ctx: UpContext): Promise<number> {
     killAll();
     process.removeListener('exit', killAll);
   }
+}
+
+/**
+ * Enrols each worker of the farm through `POST /v1/admin/workers` and returns its one-time
+ * enrolment token, or undefined for a worker enrolled by an earlier run (409: its key in
+ * `<data>/worker-i/keys` stays enrolled). Any other answer is a CliError.
+ */
+async function enrolWorkers(base: string, adminToken: string, workers: readonly NodeJS.ProcessEnv[], out: OutStream): Promise<(string | undefined)[]> {
+  const api = new ApiClient({ server: base });
+  const tokens: (string | undefined)[] = [];
+  for (const env of workers) {
+    const workerId = env.QUORUM_WORKER_ID!;
+    const operator = env.QUORUM_OPERATOR!;
+    try {
+      const answer = await api.enrolWorker({ workerId, operator }, adminToken);
+      if (!('token' in answer) || typeof answer.token !== 'string') {
+        throw new CliError('bad-answer', `the coordinator answered no enrolment token for ${workerId}`);
+      }
+      out.write(`enrolling ${workerId} (${operator}) with a one-time token\n`);
+      tokens.push(answer.token);
+    } catch (e) {
+      if (isCliError(e, 'http') && e.status === 409) {
+        const keyFile = join(env.QUORUM_DATA_DIR ?? '', 'keys', PRIVATE_KEY_FILE);
+        if (existsSync(keyFile)) {
+          out.write(`${workerId} is already enrolled (key in ${dirname(keyFile)})\n`);
+        } else {
+          out.write(
+            `warning: ${workerId} is enrolled with the coordinator, but ${keyFile} is missing: the new key it creates will be refused; ` +
+              `enrol it with \`quorum admin enrol ${workerId} --operator ${operator} --public-key ${join(dirname(keyFile), PUBLIC_KEY_FILE)}\`\n`,
+          );
+        }
+        tokens.push(undefined);
+        continue;
+      }
+      if (isCliError(e)) throw new CliError(e.code, `cannot enrol ${workerId} with the coordinator: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+  return tokens;
 }

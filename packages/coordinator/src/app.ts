@@ -1,11 +1,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CoordinatorContext } from './context.js';
 import { errorHandler } from './http-errors.js';
+import { registerAdminRoutes } from './routes-admin.js';
+import { registerAttestationRoutes } from './routes-attestations.js';
 import { registerPublicRoutes } from './routes-public.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 
 /** Builds the HTTP app without listening (tests call `inject()` or listen themselves). */
-export function buildApp(ctx: CoordinatorContext): FastifyInstance {
+export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
     // the routes log what matters themselves; per-request lines would be mostly heartbeats
@@ -19,5 +21,7 @@ export function buildApp(ctx: CoordinatorContext): FastifyInstance {
   });
   registerPublicRoutes(app, ctx);
   registerWorkerRoutes(app, ctx);
+  registerAttestationRoutes(app, ctx);
+  registerAdminRoutes(app, ctx, adminToken);
   return app;
 }

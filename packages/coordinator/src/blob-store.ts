@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Content-addressed blobs (logs, artifacts) under one directory; a blob is never rewritten. */
@@ -33,6 +33,12 @@ export class BlobStore {
 
   async has(sha256: string): Promise<boolean> {
     return stat(this.path(sha256)).then(() => true, () => false);
+  }
+
+  /** The blob's bytes, or undefined when absent (for small blobs: bundles). */
+  async read(sha256: string): Promise<Buffer | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(sha256) || !(await this.has(sha256))) return undefined;
+    return readFile(this.path(sha256));
   }
 
   /** A stream of the blob, or undefined when absent. */

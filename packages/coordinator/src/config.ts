@@ -21,6 +21,12 @@ export interface CoordinatorConfig {
   /** largest build log accepted; @defaultValue 8 MiB */
   maxLogBytes: number;
   logLevel: string;
+  /** bearer token of the admin endpoints; when unset, one is generated into `<dataDir>/admin-token` */
+  adminToken: string | undefined;
+  /** `verifier.id` of the coordinator's VSAs; @defaultValue `urn:quorum:coordinator` */
+  verifierId: string;
+  /** lifetime of a one-time enrolment token; @defaultValue 24 h */
+  enrolTokenTtlMs: number;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -49,5 +55,8 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     tickMs: intSetting('QUORUM_TICK_MS', s.QUORUM_TICK_MS, 1000, 50),
     maxLogBytes: intSetting('QUORUM_MAX_LOG_BYTES', s.QUORUM_MAX_LOG_BYTES, 8 * 1024 * 1024, 1024),
     logLevel: s.QUORUM_LOG_LEVEL || 'info',
+    adminToken: s.QUORUM_ADMIN_TOKEN || undefined,
+    verifierId: s.QUORUM_VERIFIER_ID || 'urn:quorum:coordinator',
+    enrolTokenTtlMs: intSetting('QUORUM_ENROL_TOKEN_TTL_MS', s.QUORUM_ENROL_TOKEN_TTL_MS, 24 * 3600 * 1000, 1000),
   });
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { StatementSigner } from '@quorum/attest';
 import type { RebuildQueueProducer } from '@quorum/queue';
 import type { BlobStore } from './blob-store.js';
 import type { CoordinatorConfig } from './config.js';
@@ -11,6 +12,8 @@ export interface CoordinatorContext {
   blobs: BlobStore;
   queue: RebuildQueueProducer;
   logger: Logger;
+  /** signs the coordinator's verdict attestations (VSAs) */
+  signer: StatementSigner;
   /** asks the scheduler to run soon (after a submission or a report) */
   kick: () => void;
 }

@@ -1,6 +1,8 @@
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
 import { RebuildQueueProducer } from '@quorum/queue';
 import { buildApp } from './app.js';
 import { BlobStore } from './blob-store.js';
@@ -15,6 +17,17 @@ export { SqliteStore, type WorkerRecord } from './sqlite-store.js';
 export { BlobStore } from './blob-store.js';
 export type { CoordinatorContext } from './context.js';
 
+/** The admin token: from the config, else generated once into the data dir (mode 0600). */
+async function adminTokenOf(config: Readonly<CoordinatorConfig>): Promise<string> {
+  if (config.adminToken) return config.adminToken;
+  const file = join(config.dataDir, 'admin-token');
+  const existing = await readFile(file, 'utf8').catch(() => undefined);
+  if (existing?.trim()) return existing.trim();
+  const token = randomBytes(24).toString('base64url');
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
 /** A running coordinator. */
 export interface RunningCoordinator {
   url: string;
@@ -28,6 +41,8 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
   await mkdir(join(config.dataDir, 'blobs'), { recursive: true });
   const store = new SqliteStore(join(config.dataDir, 'quorum.sqlite'));
   const queue = new RebuildQueueProducer(config.redisUrl);
+  const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));
+  const adminToken = await adminTokenOf(config);
   let scheduler: Scheduler | undefined;
   const ctx: CoordinatorContext = {
     config,
@@ -35,16 +50,17 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
     blobs: new BlobStore(join(config.dataDir, 'blobs')),
     queue,
     logger: log,
+    signer: new LocalKeySigner(keyPair),
     kick: () => scheduler?.kick(),
   };
   scheduler = new Scheduler(ctx);
-  const app = buildApp(ctx);
+  const app = buildApp(ctx, adminToken);
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   scheduler.start();
   const url = `http://${config.host}:${port}`;
-  log.info({ url, policy: config.policy, registries: config.registries }, 'coordinator listening');
+  log.info({ url, policy: config.policy, registries: config.registries, keyId: keyPair.keyId }, 'coordinator listening');
   return {
     url,
     ctx,

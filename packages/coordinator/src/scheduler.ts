@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { decideVerdict, isQuorumError, type RebuildJob, type RebuildRecord, type RebuildReport, type ReleaseRecord } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
 import { preparePublished } from './prepare-release.js';
+import { publishVerdict } from './publish-verdict.js';
 import type { WorkerRecord } from './sqlite-store.js';
 
 const OPEN = ['assigned', 'running'] as const;
@@ -143,13 +144,24 @@ export class Scheduler {
 
   /** Downloads and digests the published artifact once per release, in the background. */
   private prepare(release: ReleaseRecord): void {
-    const { store, logger } = this.ctx;
     if (this.preparing.has(release.id)) return;
-    if (release.problem) {
-      store.appendVerdict(release.id, { verdict: 'failed', reason: `${release.problem.code}: ${release.problem.message}`, agreeing: [], agreeingCount: 0, stabilizers: [] });
-      return;
-    }
-    const job = preparePublished(this.ctx, release)
+    const job = (release.problem ? this.failEarly(release, release.problem) : this.fetchPublished(release))
+      .catch((err: unknown) => this.ctx.logger.error({ err, releaseId: release.id }, 'cannot prepare release'))
+      .finally(() => {
+      this.preparing.delete(release.id);
+      this.kick();
+    });
+    this.preparing.set(release.id, job);
+  }
+
+  /** Decides a release failed before any build, with a signed VSA saying why. */
+  private async failEarly(release: ReleaseRecord, problem: { code: string; message: string }): Promise<void> {
+    await publishVerdict(this.ctx, release, { verdict: 'failed', reason: `${problem.code}: ${problem.message}`, agreeing: [], agreeingCount: 0, stabilizers: [] });
+  }
+
+  private fetchPublished(release: ReleaseRecord): Promise<void> {
+    const { store, logger } = this.ctx;
+    return preparePublished(this.ctx, release)
       .then((digests) => {
         store.setReleasePrepared(release.id, digests);
         logger.info({ releaseId: release.id, purl: release.purl, sha256: digests.sha256 }, 'published artifact fetched');
@@ -159,18 +171,11 @@ export class Scheduler {
         this.prepareFailures.set(release.id, failures);
         const final = isQuorumError(err, 'integrity-mismatch', 'unsafe-archive', 'invalid-input', 'not-found') || failures >= MAX_PREPARE_ATTEMPTS;
         logger.warn({ err, releaseId: release.id, failures, final }, 'cannot fetch the published artifact');
-        if (final) {
-          const code = isQuorumError(err) ? err.code : 'upstream-unavailable';
-          const message = (err as Error).message;
-          store.setReleaseProblem(release.id, { code, message });
-          store.appendVerdict(release.id, { verdict: 'failed', reason: `${code}: ${message}`, agreeing: [], agreeingCount: 0, stabilizers: [] });
-        }
-      })
-      .finally(() => {
-        this.preparing.delete(release.id);
-        this.kick();
+        if (!final) return;
+        const problem = { code: isQuorumError(err) ? err.code : 'upstream-unavailable', message: (err as Error).message };
+        store.setReleaseProblem(release.id, problem);
+        return this.failEarly({ ...release, problem }, problem);
       });
-    this.preparing.set(release.id, job);
   }
 
   /** Assigns missing rebuilds to distinct live workers, and decides when nothing more can come. */
@@ -209,9 +214,7 @@ export class Scheduler {
       status: r.state === 'succeeded' ? ('success' as const) : ('failed' as const),
       ...(r.report?.artifact ? { artifact: r.report.artifact } : {}),
     }));
-    const decision = decideVerdict(release.published!, outcomes, release.policy);
-    store.appendVerdict(release.id, decision);
-    this.ctx.logger.info({ releaseId: release.id, purl: release.purl, verdict: decision.verdict }, decision.reason);
+    await publishVerdict(this.ctx, release, decideVerdict(release.published!, outcomes, release.policy));
   }
 
   private async assign(release: ReleaseRecord, worker: WorkerRecord, attempt: number): Promise<void> {

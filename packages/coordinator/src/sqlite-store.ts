@@ -37,6 +37,15 @@ const MIGRATIONS: string[] = [
    CREATE TABLE workers (
      id TEXT PRIMARY KEY, operator TEXT NOT NULL, images TEXT NOT NULL, running TEXT NOT NULL,
      registered_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, last_seen_ms INTEGER NOT NULL);`,
+  `CREATE TABLE enrolments (
+     worker_id TEXT PRIMARY KEY, operator TEXT NOT NULL, key_id TEXT, public_key TEXT, enrolled_at TEXT,
+     token_sha256 TEXT, token_expires_at TEXT, created_at TEXT NOT NULL);
+   CREATE UNIQUE INDEX enrolments_key ON enrolments(key_id) WHERE key_id IS NOT NULL;
+   CREATE TABLE rejections (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, worker_id TEXT, rebuild_id TEXT,
+     reason TEXT NOT NULL, detail TEXT NOT NULL, bundle_sha256 TEXT);
+   ALTER TABLE rebuilds ADD COLUMN bundle_sha256 TEXT;
+   ALTER TABLE verdicts ADD COLUMN vsa_sha256 TEXT;`,
 ];
 
 interface ReleaseRow {
@@ -46,12 +55,39 @@ interface ReleaseRow {
 }
 interface RebuildRow {
   id: string; release_id: string; worker_id: string; operator: string; state: RebuildState; attempt: number;
-  enqueued: number; report: string | null; log_sha256: string | null; log_bytes: number | null;
+  enqueued: number; report: string | null; log_sha256: string | null; log_bytes: number | null; bundle_sha256: string | null;
   created_at: string; updated_at: string;
+}
+interface EnrolmentRow {
+  worker_id: string; operator: string; key_id: string | null; public_key: string | null; enrolled_at: string | null;
+  token_sha256: string | null; token_expires_at: string | null; created_at: string;
+}
+
+/** An enrolled worker identity: its key is the only one whose statements count for it. */
+export interface Enrolment {
+  workerId: string;
+  operator: string;
+  keyId: string;
+  publicKeyPem: string;
+  enrolledAt: string;
+}
+
+/** A refused report or request, kept for auditors. */
+export interface Rejection {
+  seq: number;
+  at: string;
+  workerId?: string;
+  rebuildId?: string;
+  reason: string;
+  detail: string;
+  bundleSha256?: string;
 }
 interface WorkerRow {
   id: string; operator: string; images: string; running: string; registered_at: string; last_seen_at: string; last_seen_ms: number;
 }
+
+/** A rebuild as stored, with what only the coordinator needs. */
+export type StoredRebuild = RebuildRecord & { enqueued: boolean; bundleSha256?: string };
 
 /** A worker as stored. */
 export interface WorkerRecord {
@@ -84,7 +120,7 @@ function toRelease(r: ReleaseRow, verdict: VerdictRecord | undefined): ReleaseRe
   };
 }
 
-function toRebuild(r: RebuildRow): RebuildRecord & { enqueued: boolean } {
+function toRebuild(r: RebuildRow): StoredRebuild {
   return {
     id: r.id,
     releaseId: r.release_id,
@@ -97,6 +133,7 @@ function toRebuild(r: RebuildRow): RebuildRecord & { enqueued: boolean } {
     enqueued: r.enqueued === 1,
     ...(r.report ? { report: JSON.parse(r.report) as RebuildReport } : {}),
     ...(r.log_sha256 ? { logSha256: r.log_sha256, logBytes: r.log_bytes ?? 0 } : {}),
+    ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
   };
 }
 
@@ -167,11 +204,10 @@ export class SqliteStore {
     this.db.prepare('UPDATE releases SET problem = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(problem), now(), id);
   }
 
-  /** Appends a verdict and marks the release decided, atomically. */
-  appendVerdict(releaseId: string, v: Omit<VerdictRecord, 'decidedAt'>): VerdictRecord {
-    const record: VerdictRecord = { ...v, decidedAt: now() };
+  /** Appends a verdict (with the digest of its signed VSA bundle) and marks the release decided, atomically. */
+  appendVerdict(releaseId: string, record: VerdictRecord, vsaSha256?: string): VerdictRecord {
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO verdicts (release_id, body, decided_at) VALUES (?, ?, ?)').run(releaseId, JSON.stringify(record), record.decidedAt);
+      this.db.prepare('INSERT INTO verdicts (release_id, body, decided_at, vsa_sha256) VALUES (?, ?, ?, ?)').run(releaseId, JSON.stringify(record), record.decidedAt, vsaSha256 ?? null);
       this.db.prepare(`UPDATE releases SET state = 'decided', updated_at = ? WHERE id = ?`).run(record.decidedAt, releaseId);
     })();
     return record;
@@ -180,6 +216,12 @@ export class SqliteStore {
   latestVerdict(releaseId: string): VerdictRecord | undefined {
     const row = this.db.prepare('SELECT body FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { body: string } | undefined;
     return parse<VerdictRecord>(row?.body ?? null);
+  }
+
+  /** Digest of the newest verdict's VSA bundle. */
+  latestVsa(releaseId: string): string | undefined {
+    const row = this.db.prepare('SELECT vsa_sha256 FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { vsa_sha256: string | null } | undefined;
+    return row?.vsa_sha256 ?? undefined;
   }
 
   verdictHistory(releaseId: string): VerdictRecord[] {
@@ -197,22 +239,22 @@ export class SqliteStore {
     this.db.prepare('UPDATE rebuilds SET enqueued = 1 WHERE id = ?').run(rebuildId);
   }
 
-  getRebuild(id: string): (RebuildRecord & { enqueued: boolean }) | undefined {
+  getRebuild(id: string): StoredRebuild | undefined {
     const row = this.db.prepare('SELECT * FROM rebuilds WHERE id = ?').get(id) as RebuildRow | undefined;
     return row ? toRebuild(row) : undefined;
   }
 
-  rebuildsOf(releaseId: string): (RebuildRecord & { enqueued: boolean })[] {
+  rebuildsOf(releaseId: string): StoredRebuild[] {
     return (this.db.prepare('SELECT * FROM rebuilds WHERE release_id = ? ORDER BY created_at, id').all(releaseId) as RebuildRow[]).map(toRebuild);
   }
 
   /** Rebuilds not yet handed to the queue (e.g. the coordinator died between insert and enqueue). */
-  unenqueuedRebuilds(): (RebuildRecord & { enqueued: boolean })[] {
+  unenqueuedRebuilds(): StoredRebuild[] {
     return (this.db.prepare(`SELECT * FROM rebuilds WHERE enqueued = 0 AND state = 'assigned'`).all() as RebuildRow[]).map(toRebuild);
   }
 
   /** Open rebuilds not touched since `beforeIso`. */
-  staleOpenRebuilds(beforeIso: string): (RebuildRecord & { enqueued: boolean })[] {
+  staleOpenRebuilds(beforeIso: string): StoredRebuild[] {
     return (this.db.prepare(`SELECT * FROM rebuilds WHERE state IN ('assigned', 'running') AND enqueued = 1 AND updated_at < ?`).all(beforeIso) as RebuildRow[]).map(toRebuild);
   }
 
@@ -222,7 +264,7 @@ export class SqliteStore {
   }
 
   /** Open rebuilds held by the given worker. */
-  openRebuildsOf(workerId: string): (RebuildRecord & { enqueued: boolean })[] {
+  openRebuildsOf(workerId: string): StoredRebuild[] {
     return (this.db.prepare(`SELECT * FROM rebuilds WHERE worker_id = ? AND state IN ('assigned', 'running')`).all(workerId) as RebuildRow[]).map(toRebuild);
   }
 
@@ -233,6 +275,10 @@ export class SqliteStore {
       .prepare(`UPDATE rebuilds SET state = ?, report = COALESCE(?, report), updated_at = ? WHERE id = ? AND state IN (${marks})`)
       .run(to, report ? JSON.stringify(report) : null, now(), id, ...from);
     return res.changes === 1;
+  }
+
+  setRebuildBundle(id: string, sha256: string): void {
+    this.db.prepare('UPDATE rebuilds SET bundle_sha256 = ? WHERE id = ?').run(sha256, id);
   }
 
   setRebuildLog(id: string, sha256: string, bytes: number): void {
@@ -264,6 +310,63 @@ export class SqliteStore {
 
   getWorker(id: string): WorkerRecord | undefined {
     return this.workers().find((w) => w.id === id);
+  }
+
+  /** Creates or replaces a pending enrolment whose one-time token has the given digest. */
+  addEnrolmentToken(workerId: string, operator: string, tokenSha256: string, expiresAt: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO enrolments (worker_id, operator, token_sha256, token_expires_at, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(worker_id) DO UPDATE SET operator = excluded.operator, token_sha256 = excluded.token_sha256,
+           token_expires_at = excluded.token_expires_at WHERE enrolments.key_id IS NULL`,
+      )
+      .run(workerId, operator, tokenSha256, expiresAt, now());
+  }
+
+  /** Binds a key to a worker, consuming its token (when one is given). Returns false if the token does not fit. */
+  enrol(workerId: string, operator: string, keyId: string, publicKeyPem: string, tokenSha256?: string): boolean {
+    const t = now();
+    if (tokenSha256 === undefined) {
+      this.db
+        .prepare(
+          `INSERT INTO enrolments (worker_id, operator, key_id, public_key, enrolled_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT(worker_id) DO UPDATE SET operator = excluded.operator, key_id = excluded.key_id, public_key = excluded.public_key,
+             enrolled_at = excluded.enrolled_at, token_sha256 = NULL, token_expires_at = NULL`,
+        )
+        .run(workerId, operator, keyId, publicKeyPem, t, t);
+      return true;
+    }
+    const res = this.db
+      .prepare(
+        `UPDATE enrolments SET key_id = ?, public_key = ?, enrolled_at = ?, token_sha256 = NULL, token_expires_at = NULL
+         WHERE worker_id = ? AND key_id IS NULL AND token_sha256 = ? AND token_expires_at > ?`,
+      )
+      .run(keyId, publicKeyPem, t, workerId, tokenSha256, t);
+    return res.changes === 1;
+  }
+
+  enrolment(workerId: string): Enrolment | undefined {
+    const r = this.db.prepare('SELECT * FROM enrolments WHERE worker_id = ? AND key_id IS NOT NULL').get(workerId) as EnrolmentRow | undefined;
+    return r ? { workerId: r.worker_id, operator: r.operator, keyId: r.key_id!, publicKeyPem: r.public_key!, enrolledAt: r.enrolled_at! } : undefined;
+  }
+
+  enrolments(): Enrolment[] {
+    return (this.db.prepare('SELECT * FROM enrolments WHERE key_id IS NOT NULL ORDER BY worker_id').all() as EnrolmentRow[]).map((r) => ({
+      workerId: r.worker_id, operator: r.operator, keyId: r.key_id!, publicKeyPem: r.public_key!, enrolledAt: r.enrolled_at!,
+    }));
+  }
+
+  recordRejection(r: Omit<Rejection, 'seq' | 'at'>): void {
+    this.db
+      .prepare('INSERT INTO rejections (at, worker_id, rebuild_id, reason, detail, bundle_sha256) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(now(), r.workerId ?? null, r.rebuildId ?? null, r.reason, r.detail, r.bundleSha256 ?? null);
+  }
+
+  rejections(limit = 200): Rejection[] {
+    return (this.db.prepare('SELECT * FROM rejections ORDER BY seq DESC LIMIT ?').all(limit) as { seq: number; at: string; worker_id: string | null; rebuild_id: string | null; reason: string; detail: string; bundle_sha256: string | null }[]).map((r) => ({
+      seq: r.seq, at: r.at, reason: r.reason, detail: r.detail,
+      ...(r.worker_id ? { workerId: r.worker_id } : {}), ...(r.rebuild_id ? { rebuildId: r.rebuild_id } : {}), ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
+    }));
   }
 
   close(): void {

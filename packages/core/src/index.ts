@@ -11,3 +11,4 @@ export * from './api.js';
 export * from './config-values.js';
 export * from './settings.js';
 export * from './lifecycle.js';
+export * from './request-auth.js';

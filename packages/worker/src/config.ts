@@ -22,6 +22,8 @@ export interface WorkerConfig {
   /** how long a job lock lives without renewal; @defaultValue 30000 */
   lockDurationMs: number;
   logLevel: string;
+  /** one-time enrolment token from an operator; used once, on the first start */
+  enrolToken: string | undefined;
 }
 
 /** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
@@ -51,5 +53,6 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     concurrency: intSetting('QUORUM_CONCURRENCY', s.QUORUM_CONCURRENCY, 1, 1, 16),
     lockDurationMs: intSetting('QUORUM_LOCK_DURATION_MS', s.QUORUM_LOCK_DURATION_MS, 30_000, 1000),
     logLevel: s.QUORUM_LOG_LEVEL || 'info',
+    enrolToken: s.QUORUM_ENROL_TOKEN || undefined,
   });
 }

@@ -1,16 +1,22 @@
-import { QuorumError, type RebuildReport, type WorkerHeartbeat } from '@quorum/core';
+import { AUTH_HEADER, QuorumError, signRequest, type RebuildReport, type WorkerHeartbeat } from '@quorum/core';
 
 /** The worker's side of the worker↔coordinator HTTP contract. */
 export class CoordinatorClient {
-  constructor(private readonly baseUrl: string, private readonly workerId: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly workerId: string,
+    /** every request is signed with the worker's enrolled key */
+    private readonly key: { keyId: string; privateKeyPem: string },
+  ) {}
 
   private async call(method: string, path: string, body: unknown, contentType = 'application/json'): Promise<unknown> {
     let res: Response;
+    const payload = typeof body === 'string' ? body : JSON.stringify(body);
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: { 'content-type': contentType, 'x-quorum-worker': this.workerId },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
+        headers: { 'content-type': contentType, 'x-quorum-worker': this.workerId, [AUTH_HEADER]: signRequest(this.key, method, path, payload) },
+        body: payload,
         signal: AbortSignal.timeout(30_000),
       });
     } catch (e) {
@@ -30,6 +36,11 @@ export class CoordinatorClient {
     return text ? JSON.parse(text) : undefined;
   }
 
+  /** Binds this worker's public key to its id with a one-time token from an operator. */
+  enrol(token: string, operator: string, publicKeyPem: string): Promise<unknown> {
+    return this.call('POST', `/v1/workers/${encodeURIComponent(this.workerId)}/enrol`, { token, operator, publicKey: publicKeyPem });
+  }
+
   heartbeat(hb: WorkerHeartbeat): Promise<unknown> {
     return this.call('POST', `/v1/workers/${encodeURIComponent(this.workerId)}/heartbeat`, hb);
   }
@@ -42,7 +53,7 @@ export class CoordinatorClient {
     return this.call('PUT', `/v1/rebuilds/${rebuildId}/log`, log, 'text/plain; charset=utf-8');
   }
 
-  report(report: RebuildReport): Promise<unknown> {
+  report(report: RebuildReport & { bundle?: unknown }): Promise<unknown> {
     return this.call('POST', `/v1/rebuilds/${report.rebuildId}/report`, report);
   }
 }

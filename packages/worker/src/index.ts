@@ -1,4 +1,6 @@
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
 import { pino, type Logger } from 'pino';
 import { isQuorumError, type Sandbox } from '@quorum/core';
 import { ALL_BUILDERS } from '@quorum/ecosystems';
@@ -24,7 +26,17 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   const sandbox = opts.sandbox ?? new DockerSandbox({ ...(config.dockerHost ? { host: config.dockerHost } : {}) });
   const orphans = await sandbox.removeOrphans({ 'quorum.worker': config.workerId });
   if (orphans > 0) logger.warn({ orphans }, 'removed containers left by a previous run');
-  const client = new CoordinatorClient(config.coordinatorUrl, config.workerId);
+  // the worker's identity: its key never leaves this process (never mounted into a build)
+  const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));
+  if (keyPair.created) logger.info({ keyId: keyPair.keyId }, 'created a signing key');
+  const client = new CoordinatorClient(config.coordinatorUrl, config.workerId, keyPair);
+  if (config.enrolToken) {
+    await client.enrol(config.enrolToken, config.operator, keyPair.publicKeyPem).catch((err: unknown) => {
+      // a used token is expected on restarts; heartbeats tell whether the key is enrolled
+      logger.warn({ err: (err as Error).message }, 'enrolment failed');
+    });
+  }
+  const signer = new LocalKeySigner(keyPair);
   const running = new Set<string>();
 
   const images: Record<string, string> = {};
@@ -61,7 +73,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
     handler: async (job, signal) => {
       running.add(job.rebuildId);
       try {
-        await runRebuild(job, { config, sandbox, client, logger }, signal);
+        await runRebuild(job, { config, sandbox, client, logger, signer }, signal);
       } catch (err) {
         // the coordinator reassigned or refused it: nothing to retry
         if (isQuorumError(err, 'conflict', 'forbidden', 'not-found')) {

@@ -1,6 +1,8 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { rebuildStatement, type StatementSigner } from '@quorum/attest';
 import { analyzeArtifact, downloadToFile, integrityMatches } from '@quorum/compare';
 import {
   isQuorumError,
@@ -24,6 +26,8 @@ export interface RebuildDeps {
   sandbox: Sandbox;
   client: CoordinatorClient;
   logger: Logger;
+  /** signs this worker's statement about each rebuild */
+  signer: StatementSigner;
 }
 
 /** A build-level failure: recorded as the rebuild's result, never retried. */
@@ -69,6 +73,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
   let fetchMs: number | undefined;
   let buildMs: number | undefined;
   let exitCode: number | undefined;
+  let recipe: Record<string, unknown> = {};
+  let builderStabilizers: readonly string[] = [];
 
   await client.started(job.rebuildId);
   log.info('rebuild started');
@@ -80,6 +86,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     await mkdir(join(jobDir, 'out'), { recursive: true, mode: 0o755 });
     const purl = parseReleasePurl(job.purl);
     const builder = builderFor(job.ecosystem);
+    builderStabilizers = builder.stabilizers;
     const registry = config.registries[builder.ecosystem]!;
 
     // fetch phase: everything this worker uses comes from its own fetches
@@ -87,6 +94,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     const inferred = builder.inferRecipe(purl, metadata, job.overrides);
     if (!inferred.ok) throw new BuildFailure(inferred.code, inferred.message);
     toolchain = inferred.toolchain;
+    recipe = { ...inferred.source, overrides: job.overrides, upstream: inferred.upstream };
     for (const step of inferred.source.steps) note(`[quorum] recipe: ${step}`);
     if (job.upstream && job.upstream.integrity !== inferred.upstream.integrity) {
       throw new BuildFailure('upstream-inconsistent', `registry ${registry} serves integrity ${inferred.upstream.integrity}, the coordinator saw ${job.upstream.integrity}`);
@@ -148,7 +156,42 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
   } finally {
     await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
   }
-  await client.uploadLog(job.rebuildId, `${lines.join('\n')}\n`);
-  await client.report(report);
+  const logText = `${lines.join('\n')}\n`;
+  await client.uploadLog(job.rebuildId, logText);
+  // results are signed (failures too); a fault is not a result and is not signed
+  const bundle = report.status === 'error' ? undefined : await deps.signer.signStatement(statementOf(job, report, recipe, config, builderStabilizers, started, logText));
+  await client.report({ ...report, ...(bundle ? { bundle } : {}) });
   log.info({ status: report.status, reason: report.reason, sha256: report.artifact?.sha256 }, 'rebuild reported');
+}
+
+/** The in-toto statement this worker signs about one finished rebuild. */
+function statementOf(
+  job: RebuildJob,
+  report: RebuildReport,
+  recipe: Record<string, unknown>,
+  config: Readonly<WorkerConfig>,
+  stabilizers: readonly string[],
+  started: number,
+  log: string,
+) {
+  const a = report.artifact;
+  return rebuildStatement({
+    purl: job.purl,
+    releaseId: job.releaseId,
+    rebuildId: job.rebuildId,
+    builder: { id: config.workerId, operator: config.operator },
+    status: report.status === 'succeeded' ? 'succeeded' : 'failed',
+    ...(report.reason ? { reason: report.reason } : {}),
+    ...(report.message ? { message: report.message } : {}),
+    ...(a ? { artifact: { filename: a.filename, sha256: a.sha256, sha512: a.sha512, stabilizedSha256: a.stabilizedSha256, stabilizersApplied: a.stabilizersApplied } } : {}),
+    ...(report.upstream ? { published: { sha256: report.upstream.sha256, sha512: report.upstream.sha512 } } : {}),
+    ...(report.source ? { source: report.source } : {}),
+    recipe,
+    ...(report.imageDigest ? { imageDigest: report.imageDigest } : {}),
+    stabilizers,
+    ...(report.toolchain ? { toolchain: report.toolchain } : {}),
+    startedOn: new Date(started).toISOString(),
+    finishedOn: new Date().toISOString(),
+    log: { sha256: createHash('sha256').update(log).digest('hex'), bytes: Buffer.byteLength(log) },
+  });
 }

@@ -9,6 +9,8 @@ export interface SeenRequest {
   /** raw path as sent, still URL-encoded */
   url: string;
   body: string;
+  /** request headers, lower-case names */
+  headers: Record<string, string | string[] | undefined>;
   /** Date.now() when it arrived */
   at: number;
 }
@@ -38,7 +40,7 @@ export class FakeCoordinator {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const seen = { method: req.method ?? 'GET', url: req.url ?? '/', body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+        const seen = { method: req.method ?? 'GET', url: req.url ?? '/', body: Buffer.concat(chunks).toString('utf8'), headers: req.headers, at: Date.now() };
         this.requests.push(seen);
         const answer = this.handle(seen);
         if ('hang' in answer) return;

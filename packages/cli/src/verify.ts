@@ -1,0 +1,266 @@
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { bundleKeyHint, isAttestError, parseVsa, recountQuorum, verifyBundle } from '@quorum/attest';
+import { analyzeArtifact, downloadToFile, integrityMatches } from '@quorum/compare';
+import { parseAnyPurl, type Builder, type ReleasePurl } from '@quorum/core';
+import { registriesFrom } from '@quorum/ecosystems';
+import { CliError, DEFAULT_REQUEST_TIMEOUT_MS, type ApiClient } from './api-client.js';
+import { DEFAULT_VERIFY_QUORUM, parseTrust, readTrustFile, type TrustFile } from './trust.js';
+import { builderRows, claimAgrees, type Recount, type VerifyOutcome, type VsaCheck, type VsaClaims } from './verify-report.js';
+
+/** Options of `quorum verify`. */
+export interface VerifyOptions {
+  /** the artifact file to check; @defaultValue the published artifact, downloaded from the registry */
+  artifact?: string;
+  /** the pinned trust file; @defaultValue the coordinator's own `GET /v1/keys` (with a warning) */
+  trust?: string;
+  /** M; @defaultValue the trust material's policy.quorum, else DEFAULT_VERIFY_QUORUM */
+  threshold?: number;
+  /** registry base URL; @defaultValue QUORUM_<ECO>_REGISTRY, else the builder's default registry */
+  registry?: string;
+}
+
+/** What `verify` needs around it. */
+export interface VerifyContext {
+  api: ApiClient;
+  /** QUORUM_<ECO>_REGISTRY settings */
+  env: NodeJS.ProcessEnv;
+  /** a warning line for stderr */
+  warn: (line: string) => void;
+}
+
+/** Printed when `verify` has to trust the coordinator's own key list. */
+export const SERVER_TRUST_WARNING =
+  "no --trust file: trusting the coordinator's own key list (GET /v1/keys). A compromised coordinator could list keys it " +
+  'controls, which defeats the purpose of verifying; pin the keys once with `quorum keys export --out quorum-trust.json` ' +
+  'and pass --trust quorum-trust.json';
+
+/** One builder entry of `GET /v1/attestations/:purl`. */
+export interface ServedBuilder {
+  rebuildId?: string;
+  workerId?: string;
+  operator?: string;
+  state?: string;
+  bundle: unknown;
+}
+
+/** The answer of `GET /v1/attestations/:purl`, checked for shape only: nothing in it is trusted. */
+export interface ServedAttestations {
+  purl?: string;
+  releaseId?: string;
+  verdict?: string | null;
+  published: { sha256?: string } | null;
+  vsa: unknown;
+  builders: ServedBuilder[];
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optionalString(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Checks the shape of an attestations answer; throws CliError('bad-answer'). */
+export function parseServedAttestations(value: unknown, server: string): ServedAttestations {
+  if (!isObject(value) || !Array.isArray(value.builders)) {
+    throw new CliError('bad-answer', `the coordinator at ${server} sent an attestations answer without a "builders" list`);
+  }
+  const builders = value.builders.map((b: unknown): ServedBuilder => {
+    if (!isObject(b)) return { bundle: b };
+    const entry: ServedBuilder = { bundle: b.bundle };
+    for (const key of ['rebuildId', 'workerId', 'operator', 'state'] as const) {
+      const s = optionalString(b[key]);
+      if (s !== undefined) entry[key] = s;
+    }
+    return entry;
+  });
+  const out: ServedAttestations = { published: null, vsa: value.vsa ?? null, builders };
+  const purl = optionalString(value.purl);
+  if (purl !== undefined) out.purl = purl;
+  const releaseId = optionalString(value.releaseId);
+  if (releaseId !== undefined) out.releaseId = releaseId;
+  if (typeof value.verdict === 'string' || value.verdict === null) out.verdict = value.verdict;
+  if (isObject(value.published)) out.published = { ...(typeof value.published.sha256 === 'string' ? { sha256: value.published.sha256 } : {}) };
+  return out;
+}
+
+/** The trust material: the pinned file, else the coordinator's own list (with a warning). */
+async function loadTrust(opts: VerifyOptions, ctx: VerifyContext): Promise<{ trust: TrustFile; source: 'file' | 'server'; location: string }> {
+  if (opts.trust !== undefined) return { trust: readTrustFile(opts.trust), source: 'file', location: opts.trust };
+  ctx.warn(SERVER_TRUST_WARNING);
+  const location = ctx.api.url('/v1/keys');
+  return { trust: parseTrust(await ctx.api.getKeys(), `the answer of GET ${location}`, 'bad-answer'), source: 'server', location };
+}
+
+/** Artifact digests the recount compares with. */
+type ArtifactDigests = VerifyOutcome['artifact'];
+
+async function digestsOf(builder: Builder, file: string): Promise<Pick<ArtifactDigests, 'sha256' | 'sha512' | 'stabilizedSha256'>> {
+  const a = await analyzeArtifact(builder.artifactFormat, file);
+  return { sha256: a.sha256, sha512: a.sha512, stabilizedSha256: a.stabilizedSha256 };
+}
+
+/** Reads a JSON document from a registry; failures are CliErrors naming the URL. */
+async function registryJson(url: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    throw new CliError('unreachable', `cannot reach the registry at ${url}: ${cause}`, { cause: e });
+  }
+  if (!res.ok) throw new CliError('http', `the registry answered HTTP ${res.status} for ${url}`, { status: res.status });
+  try {
+    return JSON.parse(await res.text());
+  } catch (e) {
+    throw new CliError('bad-answer', `the registry sent something that is not JSON for ${url}`, { cause: e });
+  }
+}
+
+/** The registry base URL: --registry, else QUORUM_<ECO>_REGISTRY, else the builder's default. */
+function registryOf(purl: ReleasePurl, opts: VerifyOptions, env: NodeJS.ProcessEnv): string {
+  if (opts.registry !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(opts.registry);
+    } catch {
+      throw new CliError('usage', `invalid registry URL "${opts.registry}"`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError('usage', `invalid registry URL "${opts.registry}": only http and https are supported`);
+    return opts.registry;
+  }
+  const registry = registriesFrom(env)[purl.type];
+  if (!registry) throw new CliError('usage', `no registry is known for ${purl.type}; give one with --registry`);
+  return registry;
+}
+
+/**
+ * The published artifact, fetched like a worker does: registry metadata, the artifact URL and
+ * integrity it names, the download checked against that integrity, then analyzed.
+ */
+async function registryArtifact(purl: ReleasePurl, builder: Builder, opts: VerifyOptions, env: NodeJS.ProcessEnv): Promise<ArtifactDigests> {
+  const metadataUrl = builder.metadataUrl(purl, registryOf(purl, opts, env));
+  const inference = builder.inferRecipe(purl, await registryJson(metadataUrl), {});
+  const upstream = inference.upstream;
+  if (!upstream) throw new CliError('bad-answer', `the registry names no artifact for ${purl.canonical}: ${inference.ok ? 'no download URL' : inference.message}`);
+  const dir = await mkdtemp(join(tmpdir(), 'quorum-verify-'));
+  try {
+    const file = join(dir, basename(upstream.filename) || 'artifact');
+    const download = await downloadToFile(upstream.url, file);
+    if (!integrityMatches(upstream.integrity, download.hex)) {
+      throw new CliError('bad-answer', `the artifact downloaded from ${upstream.url} does not match the registry's integrity ${upstream.integrity}`);
+    }
+    return { ...(await digestsOf(builder, file)), source: 'registry', location: upstream.url };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Verifies the VSA with the coordinator key of the trust material and compares its claim with the recount. */
+export async function checkVsa(vsa: unknown, trust: TrustFile, purl: ReleasePurl, artifactSha256: string, recount: Recount): Promise<VsaCheck> {
+  if (vsa === null || vsa === undefined) return { present: false, signatureValid: false, claims: null, agreesWithRecount: null, problems: [] };
+  const hint = bundleKeyHint(vsa);
+  const base = { present: true, ...(hint !== undefined ? { keyId: hint } : {}) };
+  if (!trust.coordinator) {
+    return { ...base, signatureValid: false, claims: null, agreesWithRecount: null, problems: ['the trust material has no coordinator key to check it with'] };
+  }
+  let statement;
+  try {
+    statement = (await verifyBundle(vsa, [trust.coordinator])).statement;
+  } catch (e) {
+    const why = isAttestError(e, 'untrusted-key') ? `not signed by the trusted coordinator key ${trust.coordinator.keyId}: ${e.message}` : (e as Error).message;
+    return { ...base, signatureValid: false, claims: null, agreesWithRecount: null, problems: [why] };
+  }
+  let parsed;
+  try {
+    parsed = parseVsa(statement);
+  } catch (e) {
+    return { ...base, signatureValid: true, claims: null, agreesWithRecount: null, problems: [`signed, but not a Quorum VSA: ${(e as Error).message}`] };
+  }
+  const claims: VsaClaims = {
+    result: parsed.result,
+    verdict: parsed.verdict,
+    reason: parsed.reason,
+    levels: parsed.levels,
+    purl: parsed.purl,
+    releaseId: parsed.releaseId,
+    subjectSha256: parsed.subject.sha256,
+  };
+  const problems: string[] = [];
+  if (!samePurl(parsed.purl, purl)) problems.push(`it is about ${parsed.purl}, not ${purl.canonical}`);
+  if (parsed.subject.sha256 !== artifactSha256) problems.push(`it is about the artifact sha256 ${parsed.subject.sha256 || '(none)'}, not the one checked (${artifactSha256})`);
+  const verifierId = trust.coordinator.verifierId;
+  if (verifierId !== undefined && parsed.verifierId !== verifierId) problems.push(`its verifier is ${parsed.verifierId}, the trust file names ${verifierId}`);
+  return { ...base, signatureValid: true, claims, agreesWithRecount: claimAgrees(claims, recount), problems };
+}
+
+function samePurl(claimed: string, purl: ReleasePurl): boolean {
+  if (claimed === purl.canonical) return true;
+  try {
+    return parseAnyPurl(claimed).canonical === purl.canonical;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `quorum verify`: recounts the quorum of a release from its builder bundles with the trusted keys
+ * only, against the artifact the consumer holds (or the published one), and checks the
+ * coordinator's signed verdict against that recount. The recount decides; the VSA is reported.
+ */
+export async function runVerify(purl: ReleasePurl, builder: Builder, opts: VerifyOptions, ctx: VerifyContext): Promise<VerifyOutcome> {
+  if (opts.artifact !== undefined) {
+    // a usage error before any request
+    try {
+      await access(opts.artifact, constants.R_OK);
+    } catch (e) {
+      throw new CliError('usage', `cannot read artifact ${opts.artifact}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    }
+  }
+  const { trust, source, location } = await loadTrust(opts, ctx);
+  const served = parseServedAttestations(await ctx.api.getAttestations(purl.canonical), ctx.api.server);
+  const artifact: ArtifactDigests =
+    opts.artifact !== undefined
+      ? { ...(await digestsOf(builder, opts.artifact)), source: 'file', location: opts.artifact }
+      : await registryArtifact(purl, builder, opts, ctx.env);
+  const quorum = opts.threshold ?? trust.policy?.quorum ?? DEFAULT_VERIFY_QUORUM;
+  const distinctOperators = trust.policy?.distinctOperators ?? true;
+  const recount = await recountQuorum({
+    purl: purl.canonical,
+    artifact: {
+      sha256: artifact.sha256,
+      ...(artifact.sha512 !== undefined ? { sha512: artifact.sha512 } : {}),
+      ...(artifact.stabilizedSha256 !== undefined ? { stabilizedSha256: artifact.stabilizedSha256 } : {}),
+    },
+    bundles: served.builders.map((b) => b.bundle),
+    trustedBuilders: trust.builders.map((b) => ({ workerId: b.workerId, operator: b.operator, keyId: b.keyId, publicKeyPem: b.publicKeyPem })),
+    quorum,
+    distinctOperators,
+  });
+  const vsa = await checkVsa(served.vsa, trust, purl, artifact.sha256, recount);
+  const notes: string[] = [];
+  if (served.published?.sha256 && served.published.sha256 !== artifact.sha256) {
+    notes.push(`the coordinator's published artifact has sha256 ${served.published.sha256}, not the one checked`);
+  }
+  if (trust.builders.length === 0) notes.push('the trust material lists no builder keys: nothing can be counted');
+  const outcome: VerifyOutcome = {
+    purl: purl.canonical,
+    artifact,
+    trust: { source, location },
+    distinctOperators,
+    recount,
+    builders: builderRows(served.builders, recount, {
+      keyIds: new Set(trust.builders.map((b) => b.keyId)),
+      name: source === 'file' ? 'the trust file' : "the coordinator's key list",
+    }),
+    vsa,
+    notes,
+  };
+  if (served.releaseId !== undefined) outcome.releaseId = served.releaseId;
+  if (served.verdict !== undefined) outcome.coordinatorVerdict = served.verdict;
+  return outcome;
+}

@@ -1,0 +1,52 @@
+import { vsaStatement, type SignedBundle } from '@quorum/attest';
+import type { QuorumPolicy, ReleaseRecord, VerdictDecision, VerdictRecord } from '@quorum/core';
+import type { CoordinatorContext } from './context.js';
+
+/** Where a verdict's policy is named; its digest pins the exact policy. */
+export const POLICY_URI = 'urn:quorum:policy:m-of-n:v1';
+
+/** The canonical form of a quorum policy, as hashed into every VSA. */
+export function policyBody(p: QuorumPolicy): Record<string, unknown> {
+  return { v: 1, counting: 'exact integer M-of-N over distinct builder identities', builders: p.builders, quorum: p.quorum, distinctOperators: p.distinctOperators };
+}
+
+/**
+ * Records a verdict together with its signed Verification Summary (VSA): subject = the published
+ * artifact, inputs = every builder bundle of the release. Negative verdicts are signed too.
+ */
+export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRecord, decision: VerdictDecision): Promise<VerdictRecord> {
+  const { store, blobs, config } = ctx;
+  const record: VerdictRecord = { ...decision, decidedAt: new Date().toISOString() };
+  const inputs: { uri: string; bundle: SignedBundle }[] = [];
+  for (const r of store.rebuildsOf(release.id)) {
+    const bytes = r.bundleSha256 ? await blobs.read(r.bundleSha256) : undefined;
+    if (bytes) inputs.push({ uri: `/v1/rebuilds/${r.id}/bundle`, bundle: JSON.parse(bytes.toString('utf8')) as SignedBundle });
+  }
+  const statement = vsaStatement({
+    verifierId: config.verifierId,
+    purl: release.purl,
+    releaseId: release.id,
+    // without a published artifact (it could not be fetched) the subject is the registry's integrity
+    published: release.published
+      ? { filename: release.upstream?.filename, sha256: release.published.sha256, sha512: release.published.sha512 }
+      : { filename: release.upstream?.filename, sha256: '', sha512: integrityHex(release.upstream?.integrity) },
+    policy: { uri: POLICY_URI, body: policyBody(release.policy) },
+    inputAttestations: inputs,
+    verdict: record.verdict,
+    reason: record.reason,
+    agreeing: record.agreeing,
+    stabilizers: record.stabilizers,
+    timeVerified: record.decidedAt,
+  });
+  const bundle = await ctx.signer.signStatement(statement);
+  const { sha256 } = await blobs.put(JSON.stringify(bundle));
+  store.appendVerdict(release.id, record, sha256);
+  ctx.logger.info({ releaseId: release.id, purl: release.purl, verdict: record.verdict, vsa: sha256 }, record.reason);
+  return record;
+}
+
+/** The hex sha512 inside an SRI string, or '' when it has none. */
+function integrityHex(sri: string | undefined): string {
+  const m = /sha512-([A-Za-z0-9+/=]+)/.exec(sri ?? '');
+  return m ? Buffer.from(m[1]!, 'base64').toString('hex') : '';
+}
