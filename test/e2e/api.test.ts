@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
@@ -61,6 +62,30 @@ describe('API input validation over real HTTP', () => {
     const later = await farm.json<{ state: string; rebuilds: unknown[] }>('GET', `/v1/releases/${view.id}`);
     expect(later.state).toBe('building');
     expect(later.rebuilds).toHaveLength(0);
+  });
+
+  it('decides a release whose tarball does not match the registry integrity failed, without building', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/swapped'), { 'package.json': packageJson('swapped', '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
+    const { tarball } = await publishFromGit(farm.registry, pkg, { how: 'host' });
+    farm.registry.publish({ tarball, manifest: { name: 'swapped', version: '1.0.1', repository: pkg.url }, integrity: `sha512-${Buffer.alloc(64, 7).toString('base64')}` });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/swapped@1.0.1' });
+    expect(view.verdict?.verdict).toBe('failed');
+    expect(view.verdict?.reason).toMatch(/integrity-mismatch/);
+    expect(view.rebuilds).toHaveLength(0);
+    const att = await farm.json<{ vsa: { dsseEnvelope: { payload: string } } }>('GET', `/v1/attestations/${encodeURIComponent('pkg:npm/swapped@1.0.1')}`);
+    const vsa = JSON.parse(Buffer.from(att.vsa.dsseEnvelope.payload, 'base64').toString('utf8'));
+    expect(vsa.predicate.verificationResult).toBe('FAILED');
+    // the subject is what the registry declared, since what it served was not that
+    expect(vsa.subject[0].digest).toEqual({ sha512: Buffer.alloc(64, 7).toString('hex') });
+  });
+
+  it('decides a release that declares no source repository failed with source-not-found, about the published bytes', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/sourceless'), { 'package.json': packageJson('sourceless', '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
+    const { tarball } = await publishFromGit(farm.registry, pkg, { how: 'host', manifest: { repository: undefined } });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/sourceless@1.0.0' });
+    expect(view.verdict?.verdict).toBe('failed');
+    expect(view.verdict?.reason).toMatch(/^source-not-found: .*--repo/);
+    expect(view.published?.sha256).toBe(createHash('sha256').update(tarball).digest('hex'));
   });
 
   it('refuses worker calls from a worker that is not enrolled', async () => {

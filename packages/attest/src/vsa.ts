@@ -1,4 +1,5 @@
 import { isPositiveVerdict, VERDICTS, type Verdict } from '@quorum/core';
+import { AttestError } from './errors.js';
 import { digestOf } from './canonical-json.js';
 import { IN_TOTO_STATEMENT_TYPE, VSA_PREDICATE, type InTotoStatement } from './in-toto.js';
 import { compact, invalid, objectAt, stringAt, stringsAt } from './read-fields.js';
@@ -22,8 +23,11 @@ export interface VsaInput {
   verifierId: string;
   purl: string;
   releaseId: string;
-  /** the published artifact, as the coordinator fetched and hashed it */
-  published: { filename?: string; sha256: string; sha512: string };
+  /**
+   * the published artifact, as the coordinator fetched and hashed it; when it could not be fetched,
+   * only what the registry declared (its sha512 integrity) — at least one digest is required
+   */
+  published: { filename?: string; sha256?: string; sha512?: string };
   /** the quorum policy: where it is published and its canonical body (digested with digestOf) */
   policy: { uri: string; body: unknown };
   /** every builder bundle the verdict used */
@@ -65,7 +69,7 @@ export interface VsaClaim {
   /** uri of each input bundle, in order */
   inputUris: (string | undefined)[];
   /** the published artifact the verdict is about */
-  subject: { name?: string; sha256: string; sha512?: string };
+  subject: { name?: string; sha256?: string; sha512?: string };
 }
 
 /**
@@ -85,7 +89,7 @@ export function vsaStatement(input: VsaInput): InTotoStatement {
   };
   const statement: InTotoStatement = {
     _type: IN_TOTO_STATEMENT_TYPE,
-    subject: [{ name: input.published.filename ?? input.purl, digest: { sha256: input.published.sha256, sha512: input.published.sha512 } }],
+    subject: [{ name: input.published.filename ?? input.purl, digest: publishedDigest(input.published) }],
     predicateType: VSA_PREDICATE,
     predicate: {
       verifier: { id: input.verifierId },
@@ -123,7 +127,7 @@ export function parseVsa(s: InTotoStatement): VsaClaim {
   if (s.subject.length !== 1) invalid(`a VSA has exactly one subject, got ${s.subject.length}`);
   const subj = s.subject[0]!;
   const sha256 = subj.digest.sha256;
-  if (sha256 === undefined) invalid('subject[0].digest.sha256 is required');
+  if (sha256 === undefined && subj.digest.sha512 === undefined) invalid('subject[0].digest needs sha256 or sha512');
   const policy = p.policy as Record<string, unknown>;
   const policyDigest = isObject(policy.digest) ? policy.digest.sha256 : undefined;
   const inputs = Array.isArray(p.inputAttestations) ? (p.inputAttestations as Record<string, unknown>[]) : [];
@@ -148,4 +152,13 @@ export function parseVsa(s: InTotoStatement): VsaClaim {
     inputUris: inputs.map((a) => (typeof a.uri === 'string' ? a.uri : undefined)),
     subject: compact({ name: subj.name, sha256, sha512: subj.digest.sha512 }),
   };
+}
+
+/** The digests known of the published artifact; a VSA must name at least one. */
+function publishedDigest(p: VsaInput['published']): Record<string, string> {
+  const digest: Record<string, string> = {};
+  if (p.sha256) digest.sha256 = p.sha256;
+  if (p.sha512) digest.sha512 = p.sha512;
+  if (Object.keys(digest).length === 0) throw new AttestError('invalid-input', 'a VSA needs a sha256 or sha512 of the published artifact');
+  return digest;
 }

@@ -26,10 +26,10 @@ export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRe
     verifierId: config.verifierId,
     purl: release.purl,
     releaseId: release.id,
-    // without a published artifact (it could not be fetched) the subject is the registry's integrity
+    // without a published artifact (it could not be fetched) the subject is what the registry declared
     published: release.published
       ? { filename: release.upstream?.filename, sha256: release.published.sha256, sha512: release.published.sha512 }
-      : { filename: release.upstream?.filename, sha256: '', sha512: integrityHex(release.upstream?.integrity) },
+      : { filename: release.upstream?.filename, sha512: integrityHex(release.upstream?.integrity) },
     policy: { uri: POLICY_URI, body: policyBody(release.policy) },
     inputAttestations: inputs,
     verdict: record.verdict,
@@ -45,8 +45,8 @@ export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRe
   return record;
 }
 
-/** The hex sha512 inside an SRI string, or '' when it has none. */
-function integrityHex(sri: string | undefined): string {
+/** The hex sha512 inside an SRI string, if it has one. */
+function integrityHex(sri: string | undefined): string | undefined {
   const m = /sha512-([A-Za-z0-9+/=]+)/.exec(sri ?? '');
-  return m ? Buffer.from(m[1]!, 'base64').toString('hex') : '';
+  return m ? Buffer.from(m[1]!, 'base64').toString('hex') : undefined;
 }

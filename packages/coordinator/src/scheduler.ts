@@ -145,7 +145,7 @@ export class Scheduler {
   /** Downloads and digests the published artifact once per release, in the background. */
   private prepare(release: ReleaseRecord): void {
     if (this.preparing.has(release.id)) return;
-    const job = (release.problem ? this.failEarly(release, release.problem) : this.fetchPublished(release))
+    const job = this.fetchPublished(release)
       .catch((err: unknown) => this.ctx.logger.error({ err, releaseId: release.id }, 'cannot prepare release'))
       .finally(() => {
       this.preparing.delete(release.id);
@@ -156,15 +156,22 @@ export class Scheduler {
 
   /** Decides a release failed before any build, with a signed VSA saying why. */
   private async failEarly(release: ReleaseRecord, problem: { code: string; message: string }): Promise<void> {
-    await publishVerdict(this.ctx, release, { verdict: 'failed', reason: `${problem.code}: ${problem.message}`, agreeing: [], agreeingCount: 0, stabilizers: [] });
+    const decision = { verdict: 'failed' as const, reason: `${problem.code}: ${problem.message}`, agreeing: [], agreeingCount: 0, stabilizers: [] };
+    await publishVerdict(this.ctx, release, decision).catch((err: unknown) => {
+      // nothing to sign about (no digest of the artifact at all): record the verdict unsigned rather than retry forever
+      this.ctx.logger.error({ err, releaseId: release.id }, 'cannot sign the verdict; recording it unsigned');
+      this.ctx.store.appendVerdict(release.id, { ...decision, decidedAt: new Date().toISOString() });
+    });
   }
 
   private fetchPublished(release: ReleaseRecord): Promise<void> {
     const { store, logger } = this.ctx;
     return preparePublished(this.ctx, release)
-      .then((digests) => {
-        store.setReleasePrepared(release.id, digests);
+      .then(async (digests) => {
+        // a release known to be unbuildable (e.g. no source) is still judged about the artifact it names
+        store.setReleasePublished(release.id, digests, !release.problem);
         logger.info({ releaseId: release.id, purl: release.purl, sha256: digests.sha256 }, 'published artifact fetched');
+        if (release.problem) await this.failEarly({ ...release, published: digests }, release.problem);
       })
       .catch((err: unknown) => {
         const failures = (this.prepareFailures.get(release.id) ?? 0) + 1;
@@ -172,7 +179,7 @@ export class Scheduler {
         const final = isQuorumError(err, 'integrity-mismatch', 'unsafe-archive', 'invalid-input', 'not-found') || failures >= MAX_PREPARE_ATTEMPTS;
         logger.warn({ err, releaseId: release.id, failures, final }, 'cannot fetch the published artifact');
         if (!final) return;
-        const problem = { code: isQuorumError(err) ? err.code : 'upstream-unavailable', message: (err as Error).message };
+        const problem = release.problem ?? { code: isQuorumError(err) ? err.code : 'upstream-unavailable', message: (err as Error).message };
         store.setReleaseProblem(release.id, problem);
         return this.failEarly({ ...release, problem }, problem);
       });

@@ -196,8 +196,11 @@ export class SqliteStore {
     return (this.db.prepare('SELECT * FROM releases WHERE state = ? ORDER BY seq').all(state) as ReleaseRow[]).map((r) => toRelease(r, undefined));
   }
 
-  setReleasePrepared(id: string, published: ArtifactDigests): void {
-    this.db.prepare(`UPDATE releases SET published = ?, state = 'building', updated_at = ? WHERE id = ? AND state = 'queued'`).run(JSON.stringify(published), now(), id);
+  /** Records the published artifact's digests; `build` also moves the release on to building. */
+  setReleasePublished(id: string, published: ArtifactDigests, build: boolean): void {
+    this.db
+      .prepare(`UPDATE releases SET published = ?, state = CASE WHEN ? THEN 'building' ELSE state END, updated_at = ? WHERE id = ? AND state = 'queued'`)
+      .run(JSON.stringify(published), build ? 1 : 0, now(), id);
   }
 
   setReleaseProblem(id: string, problem: { code: string; message: string }): void {
