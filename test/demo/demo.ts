@@ -1,7 +1,8 @@
 /**
  * The end-to-end demo: a real farm (`quorum up`, three workers with their own identities), a package
  * published from a local git repository to a local registry, and two verifications with the CLI:
- * the honest release (reproducible) and a tampered one (mismatch, the xz pattern).
+ * the honest release (reproducible) and a tampered one (mismatch, the xz pattern); then a consumer's
+ * offline check of the signed attestations of both (`quorum verify`).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -56,9 +57,17 @@ try {
   const ok = await execa('node', [QUORUM, 'submit', 'pkg:npm/quorum-demo@1.0.0', '--wait', '--server', server], { stdio: 'inherit', reject: false });
   say('verifying the tampered release: quorum submit pkg:npm/quorum-demo@1.0.1 --wait');
   const bad = await execa('node', [QUORUM, 'submit', 'pkg:npm/quorum-demo@1.0.1', '--wait', '--server', server], { stdio: 'inherit', reject: false });
-  // success = the honest release reproduced (0) and the tampered one flagged as mismatch (2)
-  code = ok.exitCode === 0 && bad.exitCode === 2 ? 0 : 1;
-  say(code === 0 ? 'honest release reproducible, tampered release flagged as mismatch' : `unexpected exit codes ${ok.exitCode}, ${bad.exitCode}`);
+  say('a consumer pins the farm\'s keys and recounts the signatures itself: quorum keys export; quorum verify');
+  const trust = join(work, 'trust.json');
+  await execa('node', [QUORUM, 'keys', 'export', '--out', trust, '--server', server], { stdio: 'inherit' });
+  const verifyArgs = ['--trust', trust, '--registry', registry.url, '--server', server];
+  const okVerify = await execa('node', [QUORUM, 'verify', 'pkg:npm/quorum-demo@1.0.0', ...verifyArgs], { stdio: 'inherit', reject: false });
+  const badVerify = await execa('node', [QUORUM, 'verify', 'pkg:npm/quorum-demo@1.0.1', ...verifyArgs], { stdio: 'inherit', reject: false });
+  // success = the honest release reproduced (0) and verified offline (0); the tampered one flagged
+  // as mismatch (2) and not verified (6)
+  const codes = [ok.exitCode, bad.exitCode, okVerify.exitCode, badVerify.exitCode];
+  code = codes.join() === '0,2,0,6' ? 0 : 1;
+  say(code === 0 ? 'honest release reproducible and verified offline; tampered release flagged as mismatch and not verified' : `unexpected exit codes ${codes.join(', ')}`);
   if (keep) {
     say(`farm still running at ${server}; try: npx quorum status pkg:npm/quorum-demo --server ${server}  (Ctrl-C stops)`);
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));

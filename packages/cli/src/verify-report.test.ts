@@ -26,7 +26,7 @@ function vsa(result: 'PASSED' | 'FAILED', agrees: boolean): VsaCheck {
     present: true,
     signatureValid: true,
     keyId: `sha256:${hex('c')}`,
-    claims: { result, verdict: result === 'PASSED' ? 'reproducible' : 'mismatch', reason: 'r', levels: [], purl: 'pkg:npm/a@1.0.0', releaseId: 'rel-1', subjectSha256: hex('a') },
+    claims: { result, verdict: result === 'PASSED' ? 'reproducible' : 'mismatch', reason: 'r', levels: [], purl: 'pkg:npm/a@1.0.0', releaseId: 'rel-1', subjectSha256: hex('a'), subjectSha512: null },
     agreesWithRecount: agrees,
     problems: [],
   };
@@ -153,6 +153,13 @@ describe('verifyJson', () => {
   it('has verified = the recount and the documented fields', () => {
     const json = verifyJson(outcome({ recount: recount({ passed: false, counted: 1, bitwise: 1 }), vsa: vsa('PASSED', false) }));
     expect(json).toMatchObject({ purl: 'pkg:npm/a@1.0.0', verified: false, counted: 1, quorum: 2, artifact: { sha256: hex('a'), source: 'file' }, exitCode: 6 });
-    expect(json.vsa).toMatchObject({ signatureValid: true, claims: { result: 'PASSED' }, agreesWithRecount: false });
+    expect(json.summary).toBe('not verified: only 1 of the required 2 independent builders could be verified');
+    expect(json.vsa).toMatchObject({
+      signatureValid: true,
+      claims: { result: 'PASSED' },
+      agreesWithRecount: false,
+      summary: 'VSA claims PASSED but only 1 of the required 2 independent builders could be verified',
+    });
+    expect(verifyJson(outcome()).summary).toBe('verified: 2 independent builders agree with the artifact (quorum 2; all bitwise)');
   });
 });

@@ -28,8 +28,10 @@ export interface VsaClaims {
   levels: string[];
   purl: string;
   releaseId: string;
-  /** sha256 of the artifact the VSA is about */
-  subjectSha256: string;
+  /** sha256 of the artifact the VSA is about (null when it names only sha512) */
+  subjectSha256: string | null;
+  /** sha512 of the artifact the VSA is about, when it names one */
+  subjectSha512: string | null;
 }
 
 /** The check of the coordinator's signed verdict (VSA). */
@@ -213,13 +215,24 @@ export function verifyJson(o: VerifyOutcome): {
   purl: string;
   releaseId: string | null;
   verified: boolean;
+  /** the recount in one sentence, as the human report says it */
+  summary: string;
   counted: number;
   quorum: number;
   bitwise: number;
   distinctOperators: boolean;
   artifact: VerifyOutcome['artifact'];
   trust: VerifyOutcome['trust'];
-  vsa: { present: boolean; signatureValid: boolean; keyId: string | null; claims: VsaClaims | null; agreesWithRecount: boolean | null; problems: string[] };
+  vsa: {
+    present: boolean;
+    signatureValid: boolean;
+    keyId: string | null;
+    claims: VsaClaims | null;
+    agreesWithRecount: boolean | null;
+    /** how the claim relates to the recount in one sentence, e.g. `VSA claims PASSED but only 1 of ...`; null without a valid claim */
+    summary: string | null;
+    problems: string[];
+  };
   builders: BuilderRow[];
   notes: string[];
   exitCode: number;
@@ -228,6 +241,7 @@ export function verifyJson(o: VerifyOutcome): {
     purl: o.purl,
     releaseId: o.releaseId ?? null,
     verified: o.recount.passed,
+    summary: `${o.recount.passed ? 'verified' : 'not verified'}: ${recountSentence(o.recount)}`,
     counted: o.recount.counted,
     quorum: o.recount.quorum,
     bitwise: o.recount.bitwise,
@@ -240,6 +254,7 @@ export function verifyJson(o: VerifyOutcome): {
       keyId: o.vsa.keyId ?? null,
       claims: o.vsa.claims,
       agreesWithRecount: o.vsa.agreesWithRecount,
+      summary: claimSentence(o.vsa, o.recount) ?? null,
       problems: o.vsa.problems,
     },
     builders: o.builders,

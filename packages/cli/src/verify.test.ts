@@ -124,7 +124,7 @@ describe('quorum verify against signed bundles', () => {
       bitwise: 3,
       artifact: { sha256: digests.sha256, source: 'file' },
       trust: { source: 'file', location: trustFile },
-      vsa: { present: true, signatureValid: true, claims: { result: 'PASSED', verdict: 'reproducible', purl: PURL, subjectSha256: digests.sha256 }, agreesWithRecount: true, problems: [] },
+      vsa: { present: true, signatureValid: true, claims: { result: 'PASSED', verdict: 'reproducible', purl: PURL, subjectSha256: digests.sha256, subjectSha512: digests.sha512 }, agreesWithRecount: true, problems: [] },
       exitCode: 0,
     });
     expect(out.builders).toHaveLength(3);
@@ -140,6 +140,20 @@ describe('quorum verify against signed bundles', () => {
     // the VSA is about the published artifact, not this one, and its PASSED does not hold for it
     expect(r.stdout).toContain('VSA claims PASSED but only 0 of the required 2 independent builders could be verified');
     expect(r.stdout).toMatch(/VSA problem: it is about the artifact sha256 [0-9a-f]{64}, not the one checked/);
+  });
+
+  it('does not verify a corrupted artifact that is no longer a valid tgz (exit 6), comparing its bytes', async () => {
+    await serve(builders);
+    const bytes = readFileSync(tgz);
+    bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0xff; // inside the deflate stream: the gzip check fails
+    const corrupted = join(dir, 'left-pad-corrupted.tgz');
+    writeFileSync(corrupted, bytes);
+    const r = await quorum(['verify', PURL, '--server', fake.url, '--trust', trustFile, '--artifact', corrupted, '--json']);
+    expect(r.code).toBe(6);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ verified: false, counted: 0, artifact: { sha256: createHash('sha256').update(bytes).digest('hex') } });
+    expect(out.artifact).not.toHaveProperty('stabilizedSha256');
+    expect(out.notes[0]).toMatch(/^the artifact is not a valid tgz \(.*\); it was compared byte for byte only$/);
   });
 
   it('counts a rebuild equal after stabilizers when only the gzip header time differs', async () => {
@@ -168,7 +182,14 @@ describe('quorum verify against signed bundles', () => {
     expect(r.stdout).toMatch(/^worker-2 \(unverified\) +operator-2 +[0-9a-f]{12} +no +- +signed by a key not in the trust file$/m);
     expect(r.stdout).toMatch(/^worker-9 \(unverified\) +operator-9 +[0-9a-f]{12} +no +- +signed by a key not in the trust file$/m);
     const json = JSON.parse((await quorum(verifyArgs('--json'))).stdout);
-    expect(json).toMatchObject({ verified: false, counted: 1, quorum: 2, vsa: { signatureValid: true, claims: { result: 'PASSED' }, agreesWithRecount: false }, exitCode: 6 });
+    expect(json).toMatchObject({
+      verified: false,
+      summary: 'not verified: only 1 of the required 2 independent builders could be verified',
+      counted: 1,
+      quorum: 2,
+      vsa: { signatureValid: true, claims: { result: 'PASSED' }, agreesWithRecount: false, summary: 'VSA claims PASSED but only 1 of the required 2 independent builders could be verified' },
+      exitCode: 6,
+    });
   });
 
   it('does not count a bundle signed by a key missing from the trust file, and says why', async () => {
@@ -252,6 +273,15 @@ describe('quorum verify against signed bundles', () => {
     const r = await quorum(verifyArgs('--json'));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).vsa).toMatchObject({ signatureValid: false, claims: null });
+  });
+
+  it('reports a genuine VSA replayed from another package, and goes by the recount', async () => {
+    await serve([builders[0]!]);
+    served.vsa = await vsaBundle(coordinator, { purl: 'pkg:npm/right-pad@1.0.0', published: digests, verdict: 'reproducible', inputs: [] });
+    const r = await quorum(verifyArgs());
+    expect(r.code).toBe(6);
+    expect(r.stdout).toContain('VSA claims PASSED but only 1 of the required 2 independent builders could be verified');
+    expect(r.stdout).toMatch(/^ +VSA problem: it is about pkg:npm\/right-pad@1\.0\.0, not pkg:npm\/left-pad@1\.3\.0$/m);
   });
 
   it('says when there is no VSA', async () => {

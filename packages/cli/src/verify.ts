@@ -1,10 +1,11 @@
-import { constants } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { bundleKeyHint, isAttestError, parseVsa, recountQuorum, verifyBundle } from '@quorum/attest';
 import { analyzeArtifact, downloadToFile, integrityMatches } from '@quorum/compare';
-import { parseAnyPurl, type Builder, type ReleasePurl } from '@quorum/core';
+import { isQuorumError, parseAnyPurl, type Builder, type ReleasePurl } from '@quorum/core';
 import { registriesFrom } from '@quorum/ecosystems';
 import { CliError, DEFAULT_REQUEST_TIMEOUT_MS, type ApiClient } from './api-client.js';
 import { DEFAULT_VERIFY_QUORUM, parseTrust, readTrustFile, type TrustFile } from './trust.js';
@@ -99,9 +100,30 @@ async function loadTrust(opts: VerifyOptions, ctx: VerifyContext): Promise<{ tru
 /** Artifact digests the recount compares with. */
 type ArtifactDigests = VerifyOutcome['artifact'];
 
-async function digestsOf(builder: Builder, file: string): Promise<Pick<ArtifactDigests, 'sha256' | 'sha512' | 'stabilizedSha256'>> {
-  const a = await analyzeArtifact(builder.artifactFormat, file);
-  return { sha256: a.sha256, sha512: a.sha512, stabilizedSha256: a.stabilizedSha256 };
+/** sha256 and sha512 of a file's bytes, in one streamed pass. */
+async function rawDigests(file: string): Promise<{ sha256: string; sha512: string }> {
+  const sha256 = createHash('sha256');
+  const sha512 = createHash('sha512');
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    sha256.update(chunk);
+    sha512.update(chunk);
+  }
+  return { sha256: sha256.digest('hex'), sha512: sha512.digest('hex') };
+}
+
+/**
+ * Digests of the artifact: raw sha256 and sha512 plus the stabilized sha256. An artifact that is
+ * not a valid archive of the ecosystem's format (e.g. a corrupted byte) is still compared byte
+ * for byte; `problem` says why there is no stabilized digest.
+ */
+async function digestsOf(builder: Builder, file: string): Promise<Pick<ArtifactDigests, 'sha256' | 'sha512' | 'stabilizedSha256'> & { problem?: string }> {
+  try {
+    const a = await analyzeArtifact(builder.artifactFormat, file);
+    return { sha256: a.sha256, sha512: a.sha512, stabilizedSha256: a.stabilizedSha256 };
+  } catch (e) {
+    if (!isQuorumError(e, 'invalid-input', 'unsafe-archive')) throw e;
+    return { ...(await rawDigests(file)), problem: `the artifact is not a valid ${builder.artifactFormat} (${e.message}); it was compared byte for byte only` };
+  }
 }
 
 /** Reads a JSON document from a registry; failures are CliErrors naming the URL. */
@@ -142,7 +164,7 @@ function registryOf(purl: ReleasePurl, opts: VerifyOptions, env: NodeJS.ProcessE
  * The published artifact, fetched like a worker does: registry metadata, the artifact URL and
  * integrity it names, the download checked against that integrity, then analyzed.
  */
-async function registryArtifact(purl: ReleasePurl, builder: Builder, opts: VerifyOptions, env: NodeJS.ProcessEnv): Promise<ArtifactDigests> {
+async function registryArtifact(purl: ReleasePurl, builder: Builder, opts: VerifyOptions, env: NodeJS.ProcessEnv): Promise<ArtifactDigests & { problem?: string }> {
   const metadataUrl = builder.metadataUrl(purl, registryOf(purl, opts, env));
   const inference = builder.inferRecipe(purl, await registryJson(metadataUrl), {});
   const upstream = inference.upstream;
@@ -161,7 +183,13 @@ async function registryArtifact(purl: ReleasePurl, builder: Builder, opts: Verif
 }
 
 /** Verifies the VSA with the coordinator key of the trust material and compares its claim with the recount. */
-export async function checkVsa(vsa: unknown, trust: TrustFile, purl: ReleasePurl, artifactSha256: string, recount: Recount): Promise<VsaCheck> {
+export async function checkVsa(
+  vsa: unknown,
+  trust: TrustFile,
+  purl: ReleasePurl,
+  artifact: { sha256: string; sha512?: string },
+  recount: Recount,
+): Promise<VsaCheck> {
   if (vsa === null || vsa === undefined) return { present: false, signatureValid: false, claims: null, agreesWithRecount: null, problems: [] };
   const hint = bundleKeyHint(vsa);
   const base = { present: true, ...(hint !== undefined ? { keyId: hint } : {}) };
@@ -188,11 +216,18 @@ export async function checkVsa(vsa: unknown, trust: TrustFile, purl: ReleasePurl
     levels: parsed.levels,
     purl: parsed.purl,
     releaseId: parsed.releaseId,
-    subjectSha256: parsed.subject.sha256,
+    subjectSha256: parsed.subject.sha256 ?? null,
+    subjectSha512: parsed.subject.sha512 ?? null,
   };
   const problems: string[] = [];
   if (!samePurl(parsed.purl, purl)) problems.push(`it is about ${parsed.purl}, not ${purl.canonical}`);
-  if (parsed.subject.sha256 !== artifactSha256) problems.push(`it is about the artifact sha256 ${parsed.subject.sha256 || '(none)'}, not the one checked (${artifactSha256})`);
+  // the subject names sha256, sha512 or both (sha512 alone when the coordinator had only the registry's integrity)
+  const subject = parsed.subject;
+  if (subject.sha256 !== undefined) {
+    if (subject.sha256 !== artifact.sha256) problems.push(`it is about the artifact sha256 ${subject.sha256}, not the one checked (${artifact.sha256})`);
+  } else if (subject.sha512 !== undefined && subject.sha512 !== artifact.sha512) {
+    problems.push(`it is about the artifact sha512 ${subject.sha512}, not the one checked (${artifact.sha512 ?? 'unknown'})`);
+  }
   const verifierId = trust.coordinator.verifierId;
   if (verifierId !== undefined && parsed.verifierId !== verifierId) problems.push(`its verifier is ${parsed.verifierId}, the trust file names ${verifierId}`);
   return { ...base, signatureValid: true, claims, agreesWithRecount: claimAgrees(claims, recount), problems };
@@ -223,7 +258,7 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
   }
   const { trust, source, location } = await loadTrust(opts, ctx);
   const served = parseServedAttestations(await ctx.api.getAttestations(purl.canonical), ctx.api.server);
-  const artifact: ArtifactDigests =
+  const { problem: artifactProblem, ...artifact }: ArtifactDigests & { problem?: string } =
     opts.artifact !== undefined
       ? { ...(await digestsOf(builder, opts.artifact)), source: 'file', location: opts.artifact }
       : await registryArtifact(purl, builder, opts, ctx.env);
@@ -241,8 +276,9 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
     quorum,
     distinctOperators,
   });
-  const vsa = await checkVsa(served.vsa, trust, purl, artifact.sha256, recount);
+  const vsa = await checkVsa(served.vsa, trust, purl, artifact, recount);
   const notes: string[] = [];
+  if (artifactProblem) notes.push(artifactProblem);
   if (served.published?.sha256 && served.published.sha256 !== artifact.sha256) {
     notes.push(`the coordinator's published artifact has sha256 ${served.published.sha256}, not the one checked`);
   }
