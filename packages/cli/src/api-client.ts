@@ -1,4 +1,6 @@
-import type { ApiErrorBody, PackageView, ReleaseView, SubmitReleaseRequest, WorkerView } from '@quorum/core';
+import type { ApiErrorBody, EnrolWorkerAnswer, EnrolWorkerRequest, PackageView, RejectionView, ReleaseView, SubmitReleaseRequest, WorkerView } from '@quorum/core';
+
+export type { EnrolWorkerAnswer, EnrolWorkerRequest, RejectionView } from '@quorum/core';
 import { EXIT } from './exit-codes.js';
 
 /** Coordinator base URL used when neither `--server` nor `QUORUM_SERVER` names one. @defaultValue http://127.0.0.1:8080 */
@@ -67,30 +69,6 @@ export interface ApiClientOptions {
   server: string;
   /** @defaultValue DEFAULT_REQUEST_TIMEOUT_MS */
   timeoutMs?: number;
-}
-
-/** Body of `POST /v1/admin/workers`: without `publicKey` the coordinator answers a one-time enrolment token. */
-export interface EnrolWorkerRequest {
-  workerId: string;
-  operator: string;
-  /** SPKI PEM of the worker's signing key, to enrol it directly */
-  publicKey?: string;
-}
-
-/** Answer of `POST /v1/admin/workers`: the enrolled key id, or a one-time token for the worker's first start. */
-export type EnrolWorkerAnswer =
-  | { workerId: string; operator: string; keyId: string }
-  | { workerId: string; operator: string; token: string; expiresAt: string };
-
-/** One refused worker report or enrolment, as `GET /v1/admin/rejections` lists it. */
-export interface RejectionView {
-  seq: number;
-  at: string;
-  workerId?: string;
-  rebuildId?: string;
-  reason: string;
-  detail: string;
-  bundleSha256?: string;
 }
 
 /** Network error codes that mean "nothing answers there". */

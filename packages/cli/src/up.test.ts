@@ -205,6 +205,8 @@ describe('runUp with stand-in scripts and apps', () => {
       QUORUM_QUORUM: '2',
       QUORUM_NPM_REGISTRY: 'http://registry.test',
     });
+    // "farm ready" means the workers were started, not that each has written its stand-in files yet
+    await until(() => existsSync(join(run.out, 'worker-1.env.json')));
     const workerEnv = JSON.parse(readFileSync(join(run.out, 'worker-1.env.json'), 'utf8'));
     expect(workerEnv).toMatchObject({
       QUORUM_WORKER_ID: 'worker-1',

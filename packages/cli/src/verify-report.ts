@@ -1,24 +1,12 @@
+import type { RecountBuilder, RecountResult } from '@quorum/attest';
 import { formatTable, shortDigest } from './render.js';
 import { EXIT, exitCodeForRecount } from './exit-codes.js';
 
-/** How one builder bundle fared in the consumer's own recount (the shape `recountQuorum` answers). */
-export interface RecountedBuilder {
-  workerId?: string;
-  operator?: string;
-  keyId?: string;
-  counted: boolean;
-  match?: 'bitwise' | 'stabilized' | 'no';
-  problem?: string;
-}
+/** How one builder bundle fared in the consumer's own recount. */
+export type RecountedBuilder = RecountBuilder;
 
-/** The consumer's own recount (the shape `recountQuorum` answers). */
-export interface Recount {
-  passed: boolean;
-  counted: number;
-  quorum: number;
-  bitwise: number;
-  builders: RecountedBuilder[];
-}
+/** The consumer's own recount, as `recountQuorum` answers it. */
+export type Recount = RecountResult;
 
 /** What a signed VSA claims, as far as `verify` reports it. */
 export interface VsaClaims {

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type {
   ArtifactDigests,
+  RejectionView,
   QuorumPolicy,
   RebuildRecord,
   RebuildReport,
@@ -73,15 +74,7 @@ export interface Enrolment {
 }
 
 /** A refused report or request, kept for auditors. */
-export interface Rejection {
-  seq: number;
-  at: string;
-  workerId?: string;
-  rebuildId?: string;
-  reason: string;
-  detail: string;
-  bundleSha256?: string;
-}
+export type Rejection = RejectionView;
 interface WorkerRow {
   id: string; operator: string; images: string; running: string; registered_at: string; last_seen_at: string; last_seen_ms: number;
 }

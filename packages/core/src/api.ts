@@ -62,3 +62,27 @@ export interface WorkerView {
   images: Record<string, string>;
   running: string[];
 }
+
+/** Body of `POST /v1/admin/workers`: enrol a key directly, or ask for a one-time token. */
+export interface EnrolWorkerRequest {
+  workerId: string;
+  operator: string;
+  /** SPKI PEM of the worker's signing key, to enrol it directly */
+  publicKey?: string;
+}
+
+/** Answer of `POST /v1/admin/workers`: the enrolled key id, or a one-time token for the worker's first start. */
+export type EnrolWorkerAnswer =
+  | { workerId: string; operator: string; keyId: string }
+  | { workerId: string; operator: string; token: string; expiresAt: string };
+
+/** One refused worker report or enrolment, as `GET /v1/admin/rejections` lists it (newest first). */
+export interface RejectionView {
+  seq: number;
+  at: string;
+  workerId?: string;
+  rebuildId?: string;
+  reason: string;
+  detail: string;
+  bundleSha256?: string;
+}
