@@ -74,6 +74,8 @@ export interface BuildPlan {
   sourceMount: string;
   /** where the container writes its outputs (the only writable bind mount) */
   outputMount: string;
+  /** where the fetched inputs (toolchain, dependencies) are mounted read-only, when the build has any */
+  inputsMount?: string;
   /** file name pattern of the artifact inside outputMount (a simple `*` glob) */
   artifactGlob: string;
   workdir: string;

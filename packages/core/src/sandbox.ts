@@ -6,6 +6,8 @@ export interface SandboxMounts {
   sourceDir: string;
   /** host directory mounted read-write at plan.outputMount (the only writable bind mount) */
   outputDir: string;
+  /** host directory of fetched, integrity-checked inputs (toolchain, dependencies), mounted read-only at plan.inputsMount */
+  inputsDir?: string;
 }
 
 /** How one sandboxed build ended. `timeout` and `oom` are build failures, not faults. */

@@ -44,25 +44,25 @@ export function validatePlan(plan: BuildPlan): void {
   for (const key of Object.keys(plan.env)) {
     if (key === '' || key.includes('=') || key.includes('\0')) throw invalid(`invalid environment variable name "${key}"`);
   }
-  for (const [name, p] of [
-    ['workdir', plan.workdir],
+  const mountPoints: [string, string][] = [
     ['sourceMount', plan.sourceMount],
     ['outputMount', plan.outputMount],
-  ] as const) {
+    ...(plan.inputsMount !== undefined ? [['inputsMount', plan.inputsMount] as [string, string]] : []),
+  ];
+  for (const [name, p] of [['workdir', plan.workdir] as [string, string], ...mountPoints]) {
     if (!posix.isAbsolute(p) || posix.normalize(p) !== p || (p !== '/' && p.endsWith('/')) || /[:,\0]/.test(p)) {
       throw invalid(`${name} must be a normalized absolute container path without ":" or ",", got "${p}"`);
     }
   }
-  for (const [name, p] of [
-    ['sourceMount', plan.sourceMount],
-    ['outputMount', plan.outputMount],
-  ] as const) {
+  for (const [name, p] of mountPoints) {
     if (p === '/' || p === '/tmp' || p.startsWith('/tmp/') || p === '/proc' || p.startsWith('/proc/') || p === '/dev' || p.startsWith('/dev/')) {
       throw invalid(`${name} "${p}" would shadow a system or scratch path`);
     }
   }
-  if (overlaps(plan.sourceMount, plan.outputMount)) {
-    throw invalid(`sourceMount "${plan.sourceMount}" and outputMount "${plan.outputMount}" must not contain each other`);
+  for (const [i, [nameA, a]] of mountPoints.entries()) {
+    for (const [nameB, b] of mountPoints.slice(i + 1)) {
+      if (overlaps(a, b)) throw invalid(`${nameA} "${a}" and ${nameB} "${b}" must not contain each other`);
+    }
   }
   validateLimits(plan.limits);
 }
@@ -120,7 +120,11 @@ export function containerSpec(
       MemorySwap: plan.limits.memoryBytes,
       NanoCpus: Math.round(cpus * 1e9),
       Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${plan.limits.scratchBytes},mode=1777` },
-      Binds: [`${mounts.sourceDir}:${plan.sourceMount}:ro`, `${mounts.outputDir}:${plan.outputMount}:rw`],
+      Binds: [
+        `${mounts.sourceDir}:${plan.sourceMount}:ro`,
+        `${mounts.outputDir}:${plan.outputMount}:rw`,
+        ...(mounts.inputsDir && plan.inputsMount ? [`${mounts.inputsDir}:${plan.inputsMount}:ro`] : []),
+      ],
       ...(engine.init ? { Init: true } : {}),
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },

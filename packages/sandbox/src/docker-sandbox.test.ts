@@ -211,6 +211,26 @@ describe.skipIf(noImage)(`DockerSandbox on the real engine (${IMAGE_TAG})`, () =
     expect((await stat(join(sourceDir, 'input.txt'))).mtimeMs).toBe(before.mtimeMs);
   });
 
+  it('mounts fetched inputs read-only where the plan says, and nowhere writable', async () => {
+    const inputsDir = await mkdtemp(join(tmpdir(), 'quorum-sandbox-in-'));
+    try {
+      await writeFile(join(inputsDir, 'dep.tgz'), 'locked dependency\n');
+      const p = { ...plan(['sh', '-c', 'cat /inputs/dep.tgz; echo x > /inputs/dep.tgz || echo refused; echo y > /inputs/new || echo refused-new']), inputsMount: '/inputs' };
+      const r = await sandbox.run(p, { sourceDir, outputDir, inputsDir });
+      expect(r.log).toContain('locked dependency');
+      expect(r.log).toMatch(/Read-only file system[\s\S]*refused\n[\s\S]*refused-new/);
+      expect(await readdir(inputsDir)).toEqual(['dep.tgz']);
+      expect(await readFile(join(inputsDir, 'dep.tgz'), 'utf8')).toBe('locked dependency\n');
+    } finally {
+      await rm(inputsDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an inputs mount inside the output mount', () => {
+    const p = { ...plan(['true']), image: `sha256:${'a'.repeat(64)}`, inputsMount: '/out/inputs' };
+    expect(() => validatePlan(p)).toThrow(/must not contain each other/);
+  });
+
   it('runs as uid 1000 with no capabilities, no-new-privileges and an init process', async () => {
     const r = await run(['sh', '-c', 'id -u; id -g; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs):" /proc/self/status; cat /proc/1/comm']);
     expect(r.outcome).toBe('ok');

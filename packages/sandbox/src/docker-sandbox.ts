@@ -152,8 +152,10 @@ export class DockerSandbox implements Sandbox {
       await chmod(hostMounts.outputDir, 0o777);
       // The build user must be able to enter the source mount (a temp dir is often 0700); only the
       // mode of the mount root changes, never the tree's contents.
-      const mode = (await stat(hostMounts.sourceDir)).mode & 0o7777;
-      if ((mode & 0o555) !== 0o555) await chmod(hostMounts.sourceDir, mode | 0o555);
+      for (const dir of [hostMounts.sourceDir, ...(hostMounts.inputsDir ? [hostMounts.inputsDir] : [])]) {
+        const mode = (await stat(dir)).mode & 0o7777;
+        if ((mode & 0o555) !== 0o555) await chmod(dir, mode | 0o555);
+      }
     } catch (e) {
       throw new QuorumError('internal', `cannot open the mounts to the build user: ${(e as Error).message}`, { cause: e });
     }
@@ -375,7 +377,8 @@ export class DockerSandbox implements Sandbox {
   /** Resolves the host directories and refuses mounts that would defeat the sandbox. */
   private async checkMounts(mounts: SandboxMounts): Promise<SandboxMounts> {
     const resolved: Partial<SandboxMounts> = {};
-    for (const key of ['sourceDir', 'outputDir'] as const) {
+    const keys = ['sourceDir', 'outputDir', ...(mounts.inputsDir !== undefined ? ['inputsDir' as const] : [])] as const;
+    for (const key of keys) {
       const p = mounts[key];
       if (typeof p !== 'string' || !p.startsWith('/')) throw new QuorumError('invalid-input', `${key} must be an absolute host path, got "${p}"`);
       let real: string;
@@ -395,9 +398,11 @@ export class DockerSandbox implements Sandbox {
       }
       resolved[key] = real;
     }
-    const { sourceDir, outputDir } = resolved as SandboxMounts;
-    // The source must not be reachable through the writable output mount (or vice versa).
-    if (overlaps(sourceDir, outputDir)) throw new QuorumError('invalid-input', `sourceDir ${sourceDir} and outputDir ${outputDir} must not contain each other`);
-    return { sourceDir, outputDir };
+    const { sourceDir, outputDir, inputsDir } = resolved as SandboxMounts;
+    // The read-only trees must not be reachable through the writable output mount (or vice versa).
+    for (const [key, dir] of [['sourceDir', sourceDir], ...(inputsDir ? [['inputsDir', inputsDir]] : [])] as [string, string][]) {
+      if (overlaps(dir, outputDir)) throw new QuorumError('invalid-input', `${key} ${dir} and outputDir ${outputDir} must not contain each other`);
+    }
+    return { sourceDir, outputDir, ...(inputsDir ? { inputsDir } : {}) };
   }
 }
