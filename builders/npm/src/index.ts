@@ -1,10 +1,13 @@
 import type { Builder } from '@quorum/core';
-import { inferNpmRecipe, npmName } from './infer-recipe.js';
+import { decideNpmInputs, NPM_PLAN_FILES } from './decide-inputs.js';
+import { inferNpmRecipe, npmArtifactIn, npmName } from './infer-recipe.js';
 import { planNpmBuild } from './plan.js';
 
-export { inferNpmRecipe, npmName } from './infer-recipe.js';
+export { inferNpmRecipe, npmArtifactIn, npmName } from './infer-recipe.js';
+export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH } from './decide-inputs.js';
+export { lockedDependencies } from './lockfile.js';
 export { normalizeRepositoryUrl } from './repository.js';
-export { planNpmBuild, SOURCE_MOUNT, OUTPUT_MOUNT } from './plan.js';
+export { planNpmBuild, SOURCE_MOUNT, OUTPUT_MOUNT, INPUTS_MOUNT } from './plan.js';
 
 /** Stabilizers that apply to npm's `.tgz` artifacts (names from the compare package). */
 export const NPM_STABILIZERS = [
@@ -32,6 +35,9 @@ export const npmBuilder: Builder = {
     return `${registry.replace(/\/+$/, '')}/${npmName(purl).replace('/', '%2f')}`;
   },
   inferRecipe: inferNpmRecipe,
+  planFiles: NPM_PLAN_FILES,
+  decideInputs: decideNpmInputs,
+  artifactIn: npmArtifactIn,
   plan: planNpmBuild,
   stabilizers: NPM_STABILIZERS,
 };

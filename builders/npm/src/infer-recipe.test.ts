@@ -63,6 +63,20 @@ describe('normalizeRepositoryUrl', () => {
 });
 
 describe('planNpmBuild', () => {
+  it('mounts the inputs and names the pinned npm and the install when there are any', () => {
+    const plan = planNpmBuild({
+      purl,
+      source: { repo: 'https://x/y.git', commit: SHA, commitTime: 1 },
+      toolchain: { npm: '6.14.18' },
+      image: 'sha256:' + 'b'.repeat(64),
+      limits: { memoryBytes: 1, pids: 2, cpus: 1, timeoutMs: 3, scratchBytes: 4 },
+      inputs: { tools: { npm: 'tools/npm.tgz' }, install: true, dependencyCount: 7 },
+    });
+    expect(plan.inputsMount).toBe('/inputs');
+    expect(plan.env).toMatchObject({ QUORUM_NPM_TOOL: 'tools/npm.tgz', QUORUM_INSTALL: '1', QUORUM_DEPENDENCIES: '7' });
+    expect(plan.argv[2]).toContain('ci --offline --ignore-scripts');
+  });
+
   it('plans a hermetic build pinned to the image digest with SOURCE_DATE_EPOCH from the commit', () => {
     const plan = planNpmBuild({
       purl,
@@ -70,6 +84,7 @@ describe('planNpmBuild', () => {
       toolchain: {},
       image: 'sha256:' + 'b'.repeat(64),
       limits: { memoryBytes: 1, pids: 2, cpus: 1, timeoutMs: 3, scratchBytes: 4 },
+      inputs: { tools: {}, install: false, dependencyCount: 0 },
     });
     expect(plan).toMatchObject({
       image: 'sha256:' + 'b'.repeat(64),
@@ -80,7 +95,8 @@ describe('planNpmBuild', () => {
       env: { SOURCE_DATE_EPOCH: '1711713600', TZ: 'UTC', LANG: 'C.UTF-8', QUORUM_PACKAGE_DIR: 'packages/foo', npm_config_offline: 'true' },
       limits: { memoryBytes: 1, pids: 2, cpus: 1, timeoutMs: 3, scratchBytes: 4 },
     });
+    expect(plan.inputsMount).toBeUndefined();
     expect(plan.argv[0]).toBe('sh');
-    expect(plan.argv[2]).toContain('npm pack --pack-destination /out');
+    expect(plan.argv[2]).toContain('mv -- "$tarball" /out/');
   });
 });

@@ -19,6 +19,12 @@ export function npmName(purl: Pick<ReleasePurl, 'namespace' | 'name'>): string {
   return purl.namespace ? `${purl.namespace}/${purl.name}` : purl.name;
 }
 
+/** The published tarball of one version in a packument. */
+export function npmArtifactIn(packument: unknown, version: string): UpstreamArtifact | undefined {
+  const v = (packument as { versions?: Record<string, PackumentVersion> } | null)?.versions?.[version];
+  return v ? upstreamOf(v) : undefined;
+}
+
 function upstreamOf(v: PackumentVersion): UpstreamArtifact | undefined {
   const tarball = v.dist?.tarball;
   if (!tarball) return undefined;

@@ -3,25 +3,41 @@ import type { BuildPlan, PlanInput } from '@quorum/core';
 /** Mount points inside the build container. */
 export const SOURCE_MOUNT = '/src';
 export const OUTPUT_MOUNT = '/out';
+export const INPUTS_MOUNT = '/inputs';
 
 /**
- * The build script run inside the network-less container. The source mount is read-only,
- * so the tree is copied to scratch first; `npm pack` runs the package's own pack lifecycle.
+ * The build script run inside the network-less container. The source mount is read-only, so the
+ * tree is copied to scratch first. A pinned npm comes as its registry tarball and is unpacked into
+ * scratch; locked dependencies come as tarballs, are added to an empty npm cache and installed
+ * offline without install scripts. `npm pack` runs the package's own pack lifecycle.
  */
 const BUILD_SCRIPT = `set -eu
 umask 022
-echo "[quorum] node $(node --version), npm $(npm --version), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
 mkdir -p "$HOME" /tmp/work
+set -- npm
+if [ -n "$QUORUM_NPM_TOOL" ]; then
+  mkdir -p /tmp/tools/npm
+  tar -xzf "${INPUTS_MOUNT}/$QUORUM_NPM_TOOL" -C /tmp/tools/npm --strip-components=1 --no-same-owner
+  set -- node /tmp/tools/npm/bin/npm-cli.js
+fi
+echo "[quorum] node $(node --version), npm $("$@" --version) ($([ -n "$QUORUM_NPM_TOOL" ] && echo pinned || echo image default)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
 cp -R ${SOURCE_MOUNT}/. /tmp/work/
 rm -rf /tmp/work/.git
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"
+if [ "$QUORUM_INSTALL" = 1 ]; then
+  echo "[quorum] npm ci --offline --ignore-scripts ($QUORUM_DEPENDENCIES locked dependencies)"
+  "$@" cache add ${INPUTS_MOUNT}/deps/* >/dev/null
+  "$@" ci --offline --ignore-scripts
+fi
 if node -e 'const s=require("./package.json").scripts||{};process.exit(s.build?0:1)'; then
   echo "[quorum] npm run build"
-  npm run build
+  "$@" run build
 fi
 echo "[quorum] npm pack"
-npm pack --pack-destination ${OUTPUT_MOUNT}
-echo "[quorum] done"
+# npm prints the tarball's name last; older npm has no --pack-destination
+tarball=$("$@" pack | tail -n 1)
+mv -- "$tarball" ${OUTPUT_MOUNT}/
+echo "[quorum] done: $tarball"
 `;
 
 /** Pure build plan for one npm release. */
@@ -35,6 +51,9 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       LANG: 'C.UTF-8',
       HOME: '/tmp/home',
       QUORUM_PACKAGE_DIR: input.source.directory ?? '.',
+      QUORUM_NPM_TOOL: input.inputs.tools.npm ?? '',
+      QUORUM_INSTALL: input.inputs.install ? '1' : '0',
+      QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),
       npm_config_cache: '/tmp/npm-cache',
       npm_config_offline: 'true',
       npm_config_update_notifier: 'false',
@@ -44,6 +63,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
     },
     sourceMount: SOURCE_MOUNT,
     outputMount: OUTPUT_MOUNT,
+    ...(input.inputs.install || Object.keys(input.inputs.tools).length > 0 ? { inputsMount: INPUTS_MOUNT } : {}),
     artifactGlob: '*.tgz',
     workdir: '/tmp',
     user: '1000:1000',

@@ -35,7 +35,8 @@ export type TgzAnalysis = ArtifactDigests & { entries: ManifestEntry[] };
 /** Canonical gzip values: what a gzip header without platform or time information holds. */
 const CANONICAL_GZIP_OS = 255; // RFC 1952 "unknown"
 
-function limitsOf(opts: AnalyzeTgzOptions | undefined): Required<AnalyzeTgzOptions> {
+/** The limits of one analysis with defaults filled in; refuses values that are not non-negative integers. */
+export function limitsOf(opts: AnalyzeTgzOptions | undefined): Required<AnalyzeTgzOptions> {
   const l = { ...DEFAULT_TGZ_LIMITS };
   for (const key of Object.keys(l) as (keyof AnalyzeTgzOptions)[]) {
     const v = opts?.[key];
@@ -47,7 +48,7 @@ function limitsOf(opts: AnalyzeTgzOptions | undefined): Required<AnalyzeTgzOptio
 }
 
 /** Maps a failure inside the stream stages to a QuorumError (faults stay faults). */
-function classify(e: unknown, input: NodeJS.ReadableStream | string): unknown {
+export function classify(e: unknown, input: NodeJS.ReadableStream | string): unknown {
   if (e instanceof QuorumError) return e;
   const err = e as NodeJS.ErrnoException;
   if (typeof err?.code === 'string' && err.code.startsWith('Z_')) {
@@ -70,6 +71,30 @@ function classify(e: unknown, input: NodeJS.ReadableStream | string): unknown {
  * single-member gzip holding a tar archive.
  */
 export async function analyzeTgz(input: NodeJS.ReadableStream | string, opts?: AnalyzeTgzOptions): Promise<TgzAnalysis> {
+  return (await inspectTgz(input, opts)).analysis;
+}
+
+/** What one analysis pass learns beyond the public result: the raw entries and the inputs of the facets. */
+export interface TgzInspection {
+  analysis: TgzAnalysis;
+  /** every entry in archive order, with its raw metadata and facet lines */
+  raw: readonly RawEntry[];
+  /** inputs of the facet digests, so that facets can be recomputed over a subset of the entries */
+  facetInputs: FacetInputs;
+}
+
+/** The archive-wide values the facet digests are computed from (see computeFacets). */
+export interface FacetInputs {
+  header: GzipHeader;
+  /** the zlib level that reproduces the deflate stream, or null when none does */
+  level: number | null;
+  tarSha256: string;
+  bodySha256: string;
+  trailer: string;
+}
+
+/** analyzeTgz plus the raw per-entry data a file-level diff needs (package-internal). */
+export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: AnalyzeTgzOptions): Promise<TgzInspection> {
   const limits = limitsOf(opts);
   const source = typeof input === 'string' ? createReadStream(input) : input;
   const walker = new TarWalker(limits);
@@ -184,18 +209,23 @@ export async function analyzeTgz(input: NodeJS.ReadableStream | string, opts?: A
   checkNoPathThroughSymlink(manifest);
   const tarSha = tarSha256.digest('hex');
   const bodySha = framer.bodySha256.digest('hex');
-  const facets = computeFacets(walker, header, level, tarSha, bodySha);
+  const facetInputs: FacetInputs = { header, level, tarSha256: tarSha, bodySha256: bodySha, trailer: walker.trailer! };
+  const facets = computeFacets(entries, facetInputs);
   const applied = new Set<TgzStabilizerName>(walker.applied);
   for (const s of gzipApplied(header)) applied.add(s);
 
   return {
-    size: framer.rawBytes,
-    sha256: framer.rawSha256.digest('hex'),
-    sha512: framer.rawSha512.digest('hex'),
-    stabilizedSha256: manifestSha256(manifest),
-    facets,
-    stabilizersApplied: [...applied].sort(),
-    entries: manifest,
+    analysis: {
+      size: framer.rawBytes,
+      sha256: framer.rawSha256.digest('hex'),
+      sha512: framer.rawSha512.digest('hex'),
+      stabilizedSha256: manifestSha256(manifest),
+      facets,
+      stabilizersApplied: [...applied].sort(),
+      entries: manifest,
+    },
+    raw: entries,
+    facetInputs,
   };
 }
 
@@ -207,9 +237,12 @@ function toManifestEntry(e: RawEntry): ManifestEntry {
  * One digest per stabilizer (see README "Facets"). Tar facets list entries in manifest order, so
  * that only tar-entry-order sees the archive order. `stabilizersBetween` over these is meaningful
  * for two artifacts with equal stabilized digests only.
+ * @param entries the archive's entries in archive order, or a subsequence of them (a file-level diff
+ *   compares the facets of the entries two archives have in common)
  */
-function computeFacets(walker: TarWalker, h: GzipHeader, level: number | null, tarSha: string, bodySha: string): Record<TgzStabilizerName, string> {
-  const sorted = [...walker.entries].sort((a, b) => compareUtf8(a.path, b.path));
+export function computeFacets(entries: readonly RawEntry[], inputs: FacetInputs): Record<TgzStabilizerName, string> {
+  const { header: h, level, tarSha256: tarSha, bodySha256: bodySha, trailer } = inputs;
+  const sorted = [...entries].sort((a, b) => compareUtf8(a.path, b.path));
   const latin1 = (b: Buffer | null): string | null => (b === null ? null : b.toString('latin1'));
   const otherFlags = h.flags & (GZIP_FLAGS.FTEXT | GZIP_FLAGS.FHCRC | GZIP_FLAGS.FEXTRA | GZIP_FLAGS.FCOMMENT);
   // the deflate stream is named by the zlib level that reproduces it when there is one, so that two
@@ -217,13 +250,13 @@ function computeFacets(walker: TarWalker, h: GzipHeader, level: number | null, t
   // only be named by its bytes, paired with the tar it encodes
   const deflate = level !== null ? ['zlib-level', level] : ['opaque', tarSha, bodySha];
   return {
-    'tar-entry-order': facetDigestOf('tar-entry-order', walker.entries.map((e) => e.path)),
+    'tar-entry-order': facetDigestOf('tar-entry-order', entries.map((e) => e.path)),
     'tar-times': facetDigest('tar-times', sorted.map((e) => e.lines.times)),
     'tar-modes': facetDigest('tar-modes', sorted.map((e) => e.lines.modes)),
     'tar-owners': facetDigest('tar-owners', sorted.map((e) => e.lines.owners)),
     'tar-pax': facetDigest('tar-pax', sorted.flatMap((e) => (e.lines.pax === null ? [] : [e.lines.pax]))),
     'tar-devices': facetDigest('tar-devices', sorted.map((e) => e.lines.devices)),
-    'tar-format': facetDigestOf('tar-format', [...sorted.map((e) => [e.path, e.format]), ['trailer', walker.trailer]]),
+    'tar-format': facetDigestOf('tar-format', [...sorted.map((e) => [e.path, e.format]), ['trailer', trailer]]),
     'gzip-level': facetDigestOf('gzip-level', [['xfl', h.xfl], deflate]),
     'gzip-name': facetDigestOf('gzip-name', [latin1(h.name)]),
     'gzip-time': facetDigestOf('gzip-time', [h.mtime]),

@@ -79,6 +79,8 @@ export interface RawEntry {
   rawLinkname: string | null;
   target: string | null;
   storedMode: number;
+  /** the entry's own metadata as an extractor applies it (pax records over header fields), for per-file diffs */
+  meta: EntryMeta;
   /** this entry's facet lines as JSON text (compact: one string per facet), digested in manifest order */
   lines: Record<'times' | 'modes' | 'owners' | 'devices', string> & { pax: string | null };
   /** digest of the encoding left after every owned value is blanked (tar-format), set after the padding */
@@ -86,6 +88,21 @@ export interface RawEntry {
   /** set by the content side */
   sha256?: string;
   contentBytes?: number;
+}
+
+/**
+ * Metadata an extractor applies to one entry: pax records win over header fields. Numbers stay
+ * numbers; a pax value that is not a plain integer (fractional times) stays the string as stored,
+ * and an unreadable header field is `"unreadable"`. Names are UTF-8, or `hex:<bytes>` when they are not.
+ */
+export interface EntryMeta {
+  /** stored mode as octal digits, at least four (`0644`, `100644` when file-type bits are stored) */
+  mode: string;
+  mtime: number | string;
+  uid: number | string;
+  gid: number | string;
+  uname: string;
+  gname: string;
 }
 
 interface Region {
@@ -119,6 +136,22 @@ function facetItem(item: unknown): string {
   return json.length <= MAX_FACET_ITEM_CHARS ? json : JSON.stringify(`sha256:${createHash('sha256').update(json).digest('hex')}`);
 }
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function metaName(b: Buffer): string {
+  try {
+    return UTF8.decode(b);
+  } catch {
+    return `hex:${b.toString('hex')}`;
+  }
+}
+
+function metaNumber(header: number | null, pax: Buffer | undefined): number | string {
+  if (pax !== undefined) {
+    const text = latin1(pax);
+    return /^-?[0-9]{1,15}$/.test(text) ? Number(text) : text;
+  }
+  return header ?? 'unreadable';
+}
 
 function unsafe(message: string): QuorumError {
   return new QuorumError('unsafe-archive', message);
@@ -426,6 +459,14 @@ export class TarWalker {
       rawLinkname,
       target,
       storedMode: h.mode,
+      meta: {
+        mode: h.mode.toString(8).padStart(4, '0'),
+        mtime: metaNumber(h.mtime, pax.get('mtime')),
+        uid: metaNumber(h.uid, pax.get('uid')),
+        gid: metaNumber(h.gid, pax.get('gid')),
+        uname: metaName(pax.get('uname') ?? h.uname),
+        gname: metaName(pax.get('gname') ?? h.gname),
+      },
       lines,
     };
     this.entries.push(entry);

@@ -16,9 +16,12 @@ export function policyBody(p: QuorumPolicy): Record<string, unknown> {
  */
 export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRecord, decision: VerdictDecision): Promise<VerdictRecord> {
   const { store, blobs, config } = ctx;
-  const record: VerdictRecord = { ...decision, decidedAt: new Date().toISOString() };
+  const rebuilds = store.rebuildsOf(release.id);
+  // what builders said qualifies any verdict (e.g. unpinned dependencies), once each
+  const notes = [...new Set(rebuilds.filter((r) => r.state !== 'lost').flatMap((r) => r.report?.notes ?? []))];
+  const record: VerdictRecord = { ...decision, decidedAt: new Date().toISOString(), ...(notes.length ? { notes } : {}) };
   const inputs: { uri: string; bundle: SignedBundle }[] = [];
-  for (const r of store.rebuildsOf(release.id)) {
+  for (const r of rebuilds) {
     const bytes = r.bundleSha256 ? await blobs.read(r.bundleSha256) : undefined;
     if (bytes) inputs.push({ uri: `/v1/rebuilds/${r.id}/bundle`, bundle: JSON.parse(bytes.toString('utf8')) as SignedBundle });
   }

@@ -84,6 +84,43 @@ export interface BuildPlan {
   limits: BuildLimits;
 }
 
+/** A file the fetch phase downloads, checks against its integrity and hands to the build read-only. */
+export interface BuildInput {
+  url: string;
+  /** Subresource-Integrity string the download must match */
+  integrity: string;
+  /** where it lands under the inputs mount, e.g. `deps/…tgz` (no `..`, relative) */
+  path: string;
+}
+
+/** A package of the ecosystem's own registry the build needs as a tool (e.g. a pinned npm). */
+export interface ToolRequest {
+  /** the tool as a purl with its exact version, e.g. `pkg:npm/npm@6.14.18` */
+  purl: string;
+  /** where its artifact lands under the inputs mount */
+  path: string;
+}
+
+/** What the fetch phase must get for a build, decided from files of the source tree (pure). */
+export interface InputsDecision {
+  tools: ToolRequest[];
+  dependencies: BuildInput[];
+  /** install the dependencies before building */
+  install: boolean;
+  /** facts the verdict should carry (e.g. the dependency set was not pinned) */
+  notes: string[];
+  /** a reason the release cannot be rebuilt hermetically, when there is one */
+  problem?: { code: string; message: string };
+}
+
+/** What the fetch phase put under the inputs mount, for `plan()`. */
+export interface FetchedInputs {
+  /** tool path under the inputs mount, by tool name */
+  tools: Record<string, string>;
+  install: boolean;
+  dependencyCount: number;
+}
+
 /** Input to a builder's pure `plan()`. */
 export interface PlanInput {
   purl: ReleasePurl;
@@ -91,6 +128,7 @@ export interface PlanInput {
   toolchain: Record<string, string>;
   image: string;
   limits: BuildLimits;
+  inputs: FetchedInputs;
 }
 
 /** One ecosystem: pure functions from metadata to recipes and build plans. */
@@ -105,6 +143,15 @@ export interface Builder {
   metadataUrl(purl: ReleasePurl, registry: string): string;
   /** Infers the published artifact and source recipe from the metadata document. Pure. */
   inferRecipe(purl: ReleasePurl, metadata: unknown, overrides: SourceOverrides): RecipeInference;
+  /** files (relative to the package directory) the fetch phase reads from the source tree for `decideInputs` */
+  readonly planFiles: readonly string[];
+  /**
+   * Decides the tools and locked dependencies to fetch, from the plan files' contents (undefined =
+   * absent) and the recipe's toolchain. Pure.
+   */
+  decideInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string): InputsDecision;
+  /** The published artifact of one version in a registry metadata document, if it has one. Pure. */
+  artifactIn(metadata: unknown, version: string): UpstreamArtifact | undefined;
   /** Builds the hermetic build plan. Pure. */
   plan(input: PlanInput): BuildPlan;
   /** artifact container format, which selects the analyzer in the compare package */

@@ -28,6 +28,8 @@ export interface RebuildReport {
   upstream?: ArtifactDigests;
   timings: { fetchMs?: number; buildMs?: number; totalMs: number };
   exitCode?: number;
+  /** facts about the rebuild the verdict should carry (e.g. the dependency set was not pinned) */
+  notes?: string[];
 }
 
 /** A rebuild as stored and served. */
@@ -65,4 +67,8 @@ export interface ReleaseRecord {
 }
 
 /** A recorded verdict: the decision and when it was made. Appended, never overwritten. */
-export type VerdictRecord = VerdictDecision & { decidedAt: string };
+export type VerdictRecord = VerdictDecision & {
+  decidedAt: string;
+  /** facts the builders reported that qualify the verdict (e.g. the dependency set was not pinned) */
+  notes?: string[];
+};

@@ -12,6 +12,7 @@ import { runRebuild } from './rebuild.js';
 
 export { loadWorkerConfig, type WorkerConfig } from './config.js';
 export { fetchSource } from './fetch-source.js';
+export { fetchInputs, readPlanFiles } from './fetch-inputs.js';
 
 /** A running worker. */
 export interface RunningWorker {

@@ -18,6 +18,7 @@ import {
 import { builderFor } from '@quorum/ecosystems';
 import type { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
+import { fetchInputs, InputIntegrityError, readPlanFiles } from './fetch-inputs.js';
 import { fetchSource } from './fetch-source.js';
 
 /** What a rebuild needs from its worker. */
@@ -75,6 +76,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
   let exitCode: number | undefined;
   let recipe: Record<string, unknown> = {};
   let builderStabilizers: readonly string[] = [];
+  const notes: string[] = [];
 
   await client.started(job.rebuildId);
   log.info('rebuild started');
@@ -110,14 +112,26 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
     if (repoProblem) throw new BuildFailure('source-refused', repoProblem);
     source = await fetchSource(inferred.source, join(jobDir, 'src'), note, signal);
+    const planFiles = await readPlanFiles(join(jobDir, 'src', source.directory ?? '.'), builder.planFiles);
+    const decision = builder.decideInputs(planFiles, toolchain, registry);
+    notes.push(...decision.notes);
+    for (const n of decision.notes) note(`[quorum] note: ${n}`);
+    if (decision.problem) throw new BuildFailure(decision.problem.code, decision.problem.message);
+    const inputsDir = join(jobDir, 'inputs');
+    await mkdir(inputsDir, { recursive: true, mode: 0o755 });
+    const inputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal).catch((e: unknown) => {
+      if (e instanceof InputIntegrityError || isQuorumError(e, 'source-not-found')) throw new BuildFailure(isQuorumError(e) ? e.code : 'integrity-mismatch', (e as Error).message);
+      throw e;
+    });
+    recipe = { ...recipe, inputs: [...decision.tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity }))], install: decision.install };
     fetchMs = Date.now() - started;
 
     // build phase: no network, pinned image
     imageDigest = await sandbox.imageDigest(builder.imageTag);
     if (!imageDigest) throw new QuorumError('not-found', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
-    const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits });
+    const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits, inputs });
     note(`[quorum] build in ${imageDigest} (network none, read-only root, uid ${plan.user}, timeout ${plan.limits.timeoutMs / 1000} s)`);
-    const result = await sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir: join(jobDir, 'out') }, {
+    const result = await sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir: join(jobDir, 'out'), ...(plan.inputsMount ? { inputsDir } : {}) }, {
       signal,
       labels: { 'quorum.worker': config.workerId, 'quorum.rebuild': job.rebuildId },
     });
@@ -138,11 +152,11 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
       throw e;
     });
     note(`[quorum] artifact ${filename} sha256 ${artifact.sha256}; published sha256 ${published.sha256}`);
-    report = { ...base, status: 'succeeded', source, toolchain, imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started } };
+    report = { ...base, status: 'succeeded', source, toolchain, imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes } : {}) };
   } catch (e) {
     const failure = e instanceof BuildFailure ? e : isQuorumError(e, 'source-not-found') ? new BuildFailure('source-not-found', e.message) : undefined;
     const timings = { ...(fetchMs !== undefined ? { fetchMs } : {}), ...(buildMs !== undefined ? { buildMs } : {}), totalMs: Date.now() - started };
-    const known = { ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
+    const known = { ...(notes.length ? { notes } : {}), ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
     if (failure) {
       note(`[quorum] FAILED (${failure.reason}): ${failure.message}`);
       report = { ...base, status: 'failed', reason: failure.reason, message: failure.message, ...known, timings };

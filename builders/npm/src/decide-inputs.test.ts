@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { decideNpmInputs } from './decide-inputs.js';
+import { lockedDependencies } from './lockfile.js';
+
+const REG = 'http://registry.test';
+const pj = (o: Record<string, unknown>) => JSON.stringify({ name: 'p', version: '1.0.0', ...o });
+const lockV3 = (packages: Record<string, unknown>) => JSON.stringify({ lockfileVersion: 3, packages: { '': { name: 'p' }, ...packages } });
+
+describe('lockedDependencies', () => {
+  it('lists every pinned tarball once, rewriting the public registry to the farm registry', () => {
+    const r = lockedDependencies(
+      lockV3({
+        'node_modules/a': { version: '1.0.0', resolved: 'https://registry.npmjs.org/a/-/a-1.0.0.tgz', integrity: 'sha512-AAA' },
+        'node_modules/b/node_modules/a': { version: '1.0.0', resolved: 'https://registry.npmjs.org/a/-/a-1.0.0.tgz', integrity: 'sha512-AAA' },
+        'node_modules/@s/c': { version: '2.0.0', resolved: 'https://other.example/@s/c/-/c-2.0.0.tgz', integrity: 'sha512-CCC' },
+        'node_modules/linked': { link: true, resolved: 'packages/linked' },
+        'node_modules/x/node_modules/bundled': { version: '1.0.0', inBundle: true },
+      }),
+      REG,
+    );
+    expect(r.ok).toBe(true);
+    const inputs = r.ok ? r.inputs : [];
+    expect(inputs.map((i) => [i.url, i.integrity])).toEqual(
+      expect.arrayContaining([
+        ['http://registry.test/a/-/a-1.0.0.tgz', 'sha512-AAA'],
+        ['https://other.example/@s/c/-/c-2.0.0.tgz', 'sha512-CCC'],
+      ]),
+    );
+    expect(inputs).toHaveLength(2);
+    for (const i of inputs) expect(i.path).toMatch(/^deps\/[0-9a-f]{16}-[\w.-]+$/);
+  });
+  it('reads v1 dependency trees', () => {
+    const r = lockedDependencies(JSON.stringify({ lockfileVersion: 1, dependencies: { a: { version: '1.0.0', resolved: `${REG}/a/-/a-1.0.0.tgz`, integrity: 'sha512-A', dependencies: { b: { version: '2.0.0', resolved: `${REG}/b/-/b-2.0.0.tgz`, integrity: 'sha512-B' } } } } }), REG);
+    expect(r.ok && r.inputs.map((i) => i.integrity).sort()).toEqual(['sha512-A', 'sha512-B']);
+  });
+  it('derives the URL from the registry layout when the lockfile omits it', () => {
+    const r = lockedDependencies(lockV3({ 'node_modules/@s/c': { version: '2.0.0', integrity: 'sha512-C' } }), REG);
+    expect(r.ok && r.inputs[0]!.url).toBe('http://registry.test/@s/c/-/c-2.0.0.tgz');
+  });
+  const refused: [string, string, RegExp][] = [
+    ['a git dependency', lockV3({ 'node_modules/g': { version: '1.0.0', resolved: 'git+ssh://git@github.com/o/g.git#abc' } }), /git\+ssh/],
+    ['a file dependency', lockV3({ 'node_modules/f': { version: '1.0.0', resolved: 'file:../f' } }), /file:/],
+    ['a dependency without integrity', lockV3({ 'node_modules/n': { version: '1.0.0', resolved: `${REG}/n/-/n-1.0.0.tgz` } }), /integrity/],
+    ['a broken lockfile', '{ nope', /not valid JSON/],
+  ];
+  for (const [name, text, message] of refused) {
+    it(`refuses ${name}`, () => {
+      const r = lockedDependencies(text, REG);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.message).toMatch(message);
+    });
+  }
+});
+
+describe('decideNpmInputs', () => {
+  const lock = lockV3({ 'node_modules/typescript': { version: '5.4.5', resolved: `${REG}/typescript/-/typescript-5.4.5.tgz`, integrity: 'sha512-TS' } });
+  it('pins the recipe npm and installs locked dependencies for a package that builds', () => {
+    const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5.4.5' } }), 'package-lock.json': lock }, { npm: '10.2.4' }, REG);
+    expect(d).toMatchObject({ install: true, tools: [{ purl: 'pkg:npm/npm@10.2.4', path: 'tools/npm.tgz' }], notes: [] });
+    expect(d.dependencies).toHaveLength(1);
+  });
+  it('prefers npm-shrinkwrap.json over package-lock.json', () => {
+    const shrink = lockV3({ 'node_modules/z': { version: '1.0.0', resolved: `${REG}/z/-/z-1.0.0.tgz`, integrity: 'sha512-Z' } });
+    const d = decideNpmInputs({ 'package.json': pj({ scripts: { build: 'x' }, dependencies: { z: '1' } }), 'package-lock.json': lock, 'npm-shrinkwrap.json': shrink }, { npm: '9.0.0' }, REG);
+    expect(d.dependencies.map((x) => x.integrity)).toEqual(['sha512-Z']);
+  });
+  it('installs nothing for a package without a build script', () => {
+    const d = decideNpmInputs({ 'package.json': pj({ dependencies: { a: '1' } }), 'package-lock.json': lock }, { npm: '9.0.0' }, REG);
+    expect(d).toMatchObject({ install: false, dependencies: [], notes: [] });
+  });
+  it('says the dependency set was not pinned when a building package has no lockfile', () => {
+    const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }) }, { npm: '9.0.0' }, REG);
+    expect(d.install).toBe(false);
+    expect(d.notes.join()).toMatch(/dependency set not pinned/);
+  });
+  it('says npm was not pinned when the registry did not record it', () => {
+    const d = decideNpmInputs({ 'package.json': pj({}) }, {}, REG);
+    expect(d.tools).toEqual([]);
+    expect(d.notes.join()).toMatch(/npm not pinned/);
+  });
+  it('turns an unhermetic lockfile into a problem', () => {
+    const bad = lockV3({ 'node_modules/g': { resolved: 'git+https://x/g.git' } });
+    const d = decideNpmInputs({ 'package.json': pj({ scripts: { build: 'x' }, dependencies: { g: 'x' } }), 'package-lock.json': bad }, {}, REG);
+    expect(d.problem).toMatchObject({ code: 'unpinned-dependency' });
+  });
+});

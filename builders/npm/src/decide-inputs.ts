@@ -1,0 +1,46 @@
+import type { InputsDecision } from '@quorum/core';
+import { lockedDependencies } from './lockfile.js';
+
+/** Lifecycle scripts that make `npm pack` build something (and so may need dependencies). */
+const BUILD_SCRIPTS = ['prepare', 'prepack', 'build'] as const;
+
+/** Files of the package directory the npm builder reads before planning. */
+export const NPM_PLAN_FILES = ['package.json', 'npm-shrinkwrap.json', 'package-lock.json'] as const;
+
+/** Where the pinned npm lands under the inputs mount. */
+export const NPM_TOOL_PATH = 'tools/npm.tgz';
+
+interface Manifest {
+  scripts?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+}
+
+/**
+ * Decides what the fetch phase gets for an npm build: the recipe's npm (pinned from the
+ * registry), and — when the package builds something and has a lockfile — every locked dependency.
+ * Without a lockfile the build runs without installing anything, and the verdict says so.
+ */
+export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string): InputsDecision {
+  const notes: string[] = [];
+  const tools = toolchain.npm ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH }] : [];
+  if (!toolchain.npm) notes.push("npm not pinned: the registry did not record the publisher's npm version; the image's npm was used");
+  let manifest: Manifest = {};
+  try {
+    manifest = JSON.parse(files['package.json'] ?? '{}') as Manifest;
+  } catch {
+    return { tools, dependencies: [], install: false, notes, problem: { code: 'build-error', message: 'package.json of the source is not valid JSON' } };
+  }
+  const builds = BUILD_SCRIPTS.some((s) => typeof manifest.scripts?.[s] === 'string');
+  const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length;
+  if (!builds || declared === 0) return { tools, dependencies: [], install: false, notes };
+  const lockName = files['npm-shrinkwrap.json'] !== undefined ? 'npm-shrinkwrap.json' : files['package-lock.json'] !== undefined ? 'package-lock.json' : undefined;
+  if (!lockName) {
+    notes.push('dependency set not pinned: the package builds (prepare/prepack/build) but has no lockfile; built without installing dependencies');
+    return { tools, dependencies: [], install: false, notes };
+  }
+  const locked = lockedDependencies(files[lockName]!, registry);
+  if (!locked.ok) return { tools, dependencies: [], install: false, notes, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };
+  return { tools, dependencies: locked.inputs, install: true, notes };
+}

@@ -1,0 +1,179 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { QuorumError } from '@quorum/core';
+import tar from 'tar-stream';
+import type { AnalyzeTgzOptions } from './analyze-tgz.js';
+import { classify } from './analyze-tgz.js';
+import { describeName } from './manifest.js';
+
+/** How many leading bytes are searched for a NUL byte when telling text from binary. */
+export const BINARY_SNIFF_BYTES = 8 * 1024;
+
+/** One entry a second pass looks at, as the first pass saw it. */
+export interface ContentWant {
+  /** position in the archive, 0-based */
+  index: number;
+  /** the name as tar-stream reports it (checked, so that a file swapped between passes is noticed) */
+  rawName: string;
+  size: number;
+  sha256: string;
+  /** keep the decoded text in memory (when it is text) */
+  keep: boolean;
+}
+
+/** What a second pass learned about one entry. */
+export interface ContentProbe {
+  /** why the content is binary, or null for UTF-8 text without NUL bytes in its first 8 KiB */
+  binary: string | null;
+  /** the text, when it was wanted and is text */
+  text?: string;
+}
+
+function changedOnDisk(what: string): QuorumError {
+  return new QuorumError('invalid-input', `the artifact changed between the two passes of the diff (${what})`);
+}
+
+/** Classifies one entry's content while it streams by; keeps its text only when asked to. */
+class Probe {
+  private seen = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  private parts: string[] | null;
+  private binary: string | null = null;
+
+  constructor(private readonly want: ContentWant) {
+    this.parts = want.keep ? [] : null;
+  }
+
+  add(chunk: Buffer): void {
+    this.hash.update(chunk);
+    if (this.binary === null && this.seen < BINARY_SNIFF_BYTES && chunk.subarray(0, BINARY_SNIFF_BYTES - this.seen).includes(0)) {
+      this.binary = 'NUL byte in the first 8 KiB';
+    }
+    this.seen += chunk.length;
+    if (this.seen > this.want.size) throw changedOnDisk(`entry ${describeName(this.want.rawName)} grew`);
+    if (this.binary === null) {
+      try {
+        const text = this.decoder.decode(chunk, { stream: true });
+        this.parts?.push(text);
+      } catch {
+        this.binary = 'not valid UTF-8';
+      }
+    }
+    if (this.binary !== null) this.parts = null;
+  }
+
+  finish(): ContentProbe {
+    if (this.binary === null) {
+      try {
+        this.parts?.push(this.decoder.decode());
+      } catch {
+        this.binary = 'not valid UTF-8';
+        this.parts = null;
+      }
+    }
+    if (this.seen !== this.want.size || this.hash.digest('hex') !== this.want.sha256) {
+      throw changedOnDisk(`content of ${describeName(this.want.rawName)}`);
+    }
+    return this.binary !== null ? { binary: this.binary } : this.parts ? { binary: null, text: this.parts.join('') } : { binary: null };
+  }
+}
+
+/**
+ * Streams a `.tgz` file once more and probes the wanted entries (by archive position): text or
+ * binary, and the text of those marked `keep`. Stops reading as soon as the last wanted entry has
+ * been seen. Memory: the kept texts plus the stream buffers; nothing is written to disk.
+ *
+ * The file was checked by a first pass; every wanted entry is checked again (name, size, sha256) so
+ * that a file replaced in between is a fault, not a wrong diff.
+ */
+export async function probeEntries(file: string, wants: readonly ContentWant[], limits: Required<AnalyzeTgzOptions>): Promise<Map<number, ContentProbe>> {
+  const out = new Map<number, ContentProbe>();
+  if (wants.length === 0) return out;
+  const byIndex = new Map(wants.map((w) => [w.index, w]));
+  const lastIndex = Math.max(...byIndex.keys());
+
+  const extract = tar.extract();
+  let index = 0;
+  let complete = false;
+  let extractError: unknown;
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const i = index++;
+      const want = byIndex.get(i);
+      if (!want) {
+        stream.on('end', () => next());
+        stream.on('error', (e: unknown) => next(e as Error));
+        stream.resume();
+        return;
+      }
+      if (header.name !== want.rawName) {
+        next(changedOnDisk(`entry ${i} is now ${describeName(header.name)}`));
+        return;
+      }
+      const probe = new Probe(want);
+      stream.on('data', (c: unknown) => {
+        try {
+          probe.add(c as Buffer);
+        } catch (e) {
+          stream.destroy(e as Error);
+        }
+      });
+      stream.on('error', (e: unknown) => next(e as Error));
+      stream.on('end', () => {
+        try {
+          out.set(i, probe.finish());
+        } catch (e) {
+          next(e as Error);
+          return;
+        }
+        if (i === lastIndex) {
+          complete = true;
+          resolve();
+        }
+        next();
+      });
+    });
+    extract.on('error', (e: unknown) => {
+      extractError ??= e;
+      reject(e instanceof QuorumError ? e : new QuorumError('invalid-input', `not a valid tar archive: ${(e as Error).message}`, { cause: e }));
+    });
+    extract.on('finish', () => (complete ? resolve() : reject(changedOnDisk('it ends before the wanted entries'))));
+  });
+  done.catch(() => undefined);
+  const waitDrain = (): Promise<void> => Promise.race([new Promise<void>((resolve) => extract.once('drain', () => resolve())), done]);
+
+  let tarBytes = 0;
+  const feed = async (tarStream: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of tarStream) {
+      tarBytes += chunk.length;
+      if (tarBytes > limits.maxUncompressedBytes) {
+        throw new QuorumError('unsafe-archive', `uncompressed data exceeds maxUncompressedBytes (${limits.maxUncompressedBytes} bytes); stopped reading`);
+      }
+      if (!extract.write(chunk)) await waitDrain();
+      if (extractError) await done;
+      // everything wanted has been seen: leaving the loop stops reading the rest of the file
+      if (complete) return;
+    }
+    (extract as unknown as { end(): void }).end();
+    await done;
+  };
+
+  let feedError: unknown;
+  try {
+    await pipeline(createReadStream(file), createGunzip(), (tarStream: AsyncIterable<Buffer>) =>
+      feed(tarStream).catch((e: unknown) => {
+        feedError = e;
+        throw e;
+      }),
+    );
+    await done;
+  } catch (e) {
+    throw classify(feedError ?? e, file);
+  } finally {
+    if (!extract.destroyed) extract.destroy();
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { dirname, join, normalize } from 'node:path';
+import { downloadToFile, integrityMatches } from '@quorum/compare';
+import { parseReleasePurl, QuorumError, type BuildInput, type Builder, type FetchedInputs, type InputsDecision } from '@quorum/core';
+
+/** Largest plan file (lockfile, manifest) read from a source tree. */
+const MAX_PLAN_FILE_BYTES = 32 * 1024 * 1024;
+/** Downloads in flight at once. */
+const PARALLEL_DOWNLOADS = 8;
+
+/** Reads the builder's plan files from the package directory; symlinks and oversized files are refused. */
+export async function readPlanFiles(packageDir: string, names: readonly string[]): Promise<Record<string, string | undefined>> {
+  const files: Record<string, string | undefined> = {};
+  for (const name of names) {
+    const path = join(packageDir, name);
+    const info = await lstat(path).catch(() => undefined);
+    if (!info) continue;
+    // a link could point anywhere on the worker's disk
+    if (!info.isFile()) throw new QuorumError('source-not-found', `${name} in the source is not a regular file`);
+    if (info.size > MAX_PLAN_FILE_BYTES) throw new QuorumError('source-not-found', `${name} in the source is over ${MAX_PLAN_FILE_BYTES} bytes`);
+    files[name] = await readFile(path, 'utf8');
+  }
+  return files;
+}
+
+/** A download that failed its integrity check: a result (the registry served other bytes), not a fault. */
+export class InputIntegrityError extends QuorumError {
+  constructor(input: BuildInput) {
+    super('integrity-mismatch', `${input.url} does not match the pinned integrity ${input.integrity.slice(0, 30)}…`);
+  }
+}
+
+async function fetchInput(inputsDir: string, input: BuildInput, signal: AbortSignal): Promise<void> {
+  const target = normalize(join(inputsDir, input.path));
+  if (!target.startsWith(`${inputsDir}/`)) throw new QuorumError('invalid-input', `input path ${input.path} leaves the inputs directory`);
+  await mkdir(dirname(target), { recursive: true });
+  const got = await downloadToFile(input.url, target, { signal });
+  if (!integrityMatches(input.integrity, got.hex)) throw new InputIntegrityError(input);
+}
+
+/**
+ * The fetch phase for tools and locked dependencies: resolves each tool in the registry, then
+ * downloads everything with its integrity checked into `inputsDir`. No package code runs here.
+ */
+export async function fetchInputs(
+  builder: Builder,
+  registry: string,
+  decision: InputsDecision,
+  inputsDir: string,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<FetchedInputs> {
+  const downloads: BuildInput[] = [];
+  const tools: Record<string, string> = {};
+  for (const tool of decision.tools) {
+    const purl = parseReleasePurl(tool.purl);
+    const res = await fetch(builder.metadataUrl(purl, registry), { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) }).catch((e: unknown) => {
+      throw new QuorumError('upstream-unavailable', `registry unreachable for ${tool.purl}: ${(e as Error).message}`);
+    });
+    if (!res.ok) throw res.status === 404 ? new QuorumError('source-not-found', `tool ${tool.purl} is not in the registry`) : new QuorumError('upstream-unavailable', `registry answered HTTP ${res.status} for ${tool.purl}`);
+    const artifact = builder.artifactIn(await res.json(), purl.version);
+    if (!artifact) throw new QuorumError('source-not-found', `tool ${tool.purl} is not in the registry`);
+    downloads.push({ url: artifact.url, integrity: artifact.integrity, path: tool.path });
+    tools[purl.name] = tool.path;
+    log(`[quorum] tool ${tool.purl} pinned (${artifact.integrity.slice(0, 20)}…)`);
+  }
+  downloads.push(...decision.dependencies);
+  if (decision.dependencies.length > 0) log(`[quorum] fetching ${decision.dependencies.length} locked dependencies with their integrity checked`);
+  const queue = [...downloads];
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL_DOWNLOADS, queue.length) }, async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await fetchInput(inputsDir, next, signal);
+    }),
+  );
+  return { tools, install: decision.install, dependencyCount: decision.dependencies.length };
+}

@@ -1,0 +1,90 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
+import { publishFromGit } from '../fixtures/publish.js';
+import { Farm } from './farm.js';
+
+const INDEX = `'use strict';\nmodule.exports = (s) => s.trim();\n`;
+/** An npm major older than the builder image's, whose tarballs differ from it in their gzip stream. */
+const OLD_NPM = '6.14.18';
+const TYPESCRIPT = '5.4.5';
+
+describe('npm depth: pinned toolchains and locked dependencies, offline', () => {
+  const farm = new Farm({ workers: 2, builders: 2, quorum: 2, buildTimeoutMs: 180_000 });
+  beforeAll(async () => {
+    await farm.start();
+    // the toolchain and the dependency come from the public registry into the farm's registry
+    await farm.registry.mirror('npm', OLD_NPM);
+    await farm.registry.mirror('typescript', TYPESCRIPT);
+  }, 240_000);
+  afterAll(() => farm.stop(), 60_000);
+
+  const logsOf = (view: { rebuilds: { logUrl?: string }[] }) => Promise.all(view.rebuilds.map(async (r) => (await farm.request('GET', r.logUrl!)).text()));
+
+  it(`reproduces a tarball packed by npm ${OLD_NPM} bit for bit with the recipe's pinned npm`, async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/old-npm'), { 'package.json': packageJson('old-npm', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
+    await publishFromGit(farm.registry, pkg, { how: 'image', npm: OLD_NPM, manifest: { _npmVersion: OLD_NPM } });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/old-npm@1.0.0' });
+    expect(view.verdict?.verdict).toBe('reproducible');
+    for (const r of view.rebuilds) expect(r.toolchain).toEqual({ npm: OLD_NPM });
+    for (const log of await logsOf(view)) expect(log).toMatch(new RegExp(`npm ${OLD_NPM.replace(/\./g, '\\.')} \\(pinned\\)`));
+  });
+
+  it('without the publisher\'s npm version, calls the same tarball equivalent and names the gzip stabilizers', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/old-npm-unpinned'), { 'package.json': packageJson('old-npm-unpinned', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
+    // the registry does not say which npm packed it: the image's npm is used
+    await publishFromGit(farm.registry, pkg, { how: 'image', npm: OLD_NPM });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/old-npm-unpinned@1.0.0' });
+    expect(view.verdict?.verdict).toBe('equivalent');
+    expect(view.verdict?.stabilizers.length).toBeGreaterThan(0);
+    expect(view.verdict?.stabilizers.every((s) => s.startsWith('gzip-'))).toBe(true);
+    expect(view.verdict?.notes?.join('\n')).toMatch(/npm not pinned/);
+  });
+
+  it('rebuilds a TypeScript package with a lockfile and `prepare: tsc` offline, reproducibly', async () => {
+    const dir = join(farm.dir, 'src/ts-pkg');
+    const files = {
+      'package.json': packageJson('ts-pkg', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'tsc -p .' }, devDependencies: { typescript: TYPESCRIPT } }),
+      'tsconfig.json': JSON.stringify({ compilerOptions: { outDir: 'dist', declaration: true, module: 'commonjs', target: 'es2019', strict: true }, include: ['src'] }),
+      'src/index.ts': 'export function shout(s: string): string {\n  return s.toUpperCase() + "!";\n}\n',
+    };
+    // the maintainer's lockfile, made by real npm against the farm's registry
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await mkdir(dir, { recursive: true });
+    for (const [name, content] of Object.entries(files)) {
+      await mkdir(join(dir, name, '..'), { recursive: true });
+      await writeFile(join(dir, name), content);
+    }
+    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], {
+      cwd: dir,
+      // a maintainer's lockfile names where each tarball was resolved
+      env: { npm_config_omit_lockfile_registry_resolved: 'false' },
+    });
+    const pkg = await makeGitPackage(dir, {}, 'v1.0.0');
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/ts-pkg@1.0.0' });
+    const logs = await logsOf(view);
+    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
+    for (const log of logs) {
+      expect(log).toContain('npm ci --offline --ignore-scripts (1 locked dependencies)');
+      expect(log).toContain('fetching 1 locked dependencies with their integrity checked');
+    }
+  });
+
+  it('refuses to build hermetically when the lockfile pins a git dependency', async () => {
+    const lock = { name: 'gitdep', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'gitdep', version: '1.0.0', devDependencies: { thing: 'github:o/thing' } }, 'node_modules/thing': { version: '1.0.0', resolved: 'git+ssh://git@github.com/o/thing.git#abc', dev: true } } };
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/gitdep'),
+      { 'package.json': packageJson('gitdep', '1.0.0', { scripts: { prepare: 'node -e 1' }, devDependencies: { thing: 'github:o/thing' } }), 'package-lock.json': JSON.stringify(lock), 'index.js': INDEX },
+      'v1.0.0',
+    );
+    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/gitdep@1.0.0' });
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) {
+      expect(r.reason).toBe('unpinned-dependency');
+      expect(r.message).toMatch(/node_modules\/thing .*git/);
+    }
+  });
+});
