@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createGzip } from 'node:zlib';
+import tar from 'tar-stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
@@ -86,6 +89,21 @@ describe('API input validation over real HTTP', () => {
     expect(view.verdict?.verdict).toBe('failed');
     expect(view.verdict?.reason).toMatch(/^source-not-found: .*--repo/);
     expect(view.published?.sha256).toBe(createHash('sha256').update(tarball).digest('hex'));
+  });
+
+  it('refuses a published tarball that escapes its root, without extracting anything', async () => {
+    // a hand-made tar whose entry climbs out of the archive root
+    const pack = tar.pack();
+    pack.entry({ name: 'package/package.json' }, packageJson('escape', '1.0.0'));
+    pack.entry({ name: 'package/../../../../tmp/quorum-escape-probe' }, 'owned\n');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack.pipe(createGzip())) chunks.push(c as Buffer);
+    farm.registry.publish({ tarball: Buffer.concat(chunks), manifest: { name: 'escape', version: '1.0.0', repository: 'https://example.test/escape.git' } });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/escape@1.0.0' });
+    expect(view.verdict?.verdict).toBe('failed');
+    expect(view.verdict?.reason).toMatch(/^unsafe-archive: .*\.\./);
+    expect(existsSync('/tmp/quorum-escape-probe')).toBe(false);
   });
 
   it('refuses worker calls from a worker that is not enrolled', async () => {
