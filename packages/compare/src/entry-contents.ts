@@ -35,13 +35,18 @@ function changedOnDisk(what: string): QuorumError {
   return new QuorumError('invalid-input', `the artifact changed between the two passes of the diff (${what})`);
 }
 
-/** Classifies one entry's content while it streams by; keeps its text only when asked to. */
-class Probe {
+/**
+ * Classifies one entry's content while it streams by; keeps its text only when asked to. The reason
+ * given for binary content does not depend on how the stream is chunked: a NUL byte in the first
+ * 8 KiB wins over invalid UTF-8 found earlier in the stream.
+ */
+export class EntryProbe {
   private seen = 0;
   private readonly hash: Hash = createHash('sha256');
   private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private parts: string[] | null;
-  private binary: string | null = null;
+  private nul = false;
+  private invalidUtf8 = false;
 
   constructor(private readonly want: ContentWant) {
     this.parts = want.keep ? [] : null;
@@ -49,35 +54,35 @@ class Probe {
 
   add(chunk: Buffer): void {
     this.hash.update(chunk);
-    if (this.binary === null && this.seen < BINARY_SNIFF_BYTES && chunk.subarray(0, BINARY_SNIFF_BYTES - this.seen).includes(0)) {
-      this.binary = 'NUL byte in the first 8 KiB';
-    }
+    if (!this.nul && this.seen < BINARY_SNIFF_BYTES && chunk.subarray(0, BINARY_SNIFF_BYTES - this.seen).includes(0)) this.nul = true;
     this.seen += chunk.length;
     if (this.seen > this.want.size) throw changedOnDisk(`entry ${describeName(this.want.rawName)} grew`);
-    if (this.binary === null) {
+    if (!this.nul && !this.invalidUtf8) {
       try {
         const text = this.decoder.decode(chunk, { stream: true });
         this.parts?.push(text);
       } catch {
-        this.binary = 'not valid UTF-8';
+        this.invalidUtf8 = true;
       }
     }
-    if (this.binary !== null) this.parts = null;
+    if (this.nul || this.invalidUtf8) this.parts = null;
   }
 
   finish(): ContentProbe {
-    if (this.binary === null) {
+    if (!this.nul && !this.invalidUtf8) {
       try {
         this.parts?.push(this.decoder.decode());
       } catch {
-        this.binary = 'not valid UTF-8';
+        this.invalidUtf8 = true;
         this.parts = null;
       }
     }
     if (this.seen !== this.want.size || this.hash.digest('hex') !== this.want.sha256) {
       throw changedOnDisk(`content of ${describeName(this.want.rawName)}`);
     }
-    return this.binary !== null ? { binary: this.binary } : this.parts ? { binary: null, text: this.parts.join('') } : { binary: null };
+    if (this.nul) return { binary: 'NUL byte in the first 8 KiB' };
+    if (this.invalidUtf8) return { binary: 'not valid UTF-8' };
+    return this.parts ? { binary: null, text: this.parts.join('') } : { binary: null };
   }
 }
 
@@ -93,7 +98,7 @@ export async function probeEntries(file: string, wants: readonly ContentWant[], 
   const out = new Map<number, ContentProbe>();
   if (wants.length === 0) return out;
   const byIndex = new Map(wants.map((w) => [w.index, w]));
-  const lastIndex = Math.max(...byIndex.keys());
+  const lastIndex = wants.reduce((m, w) => Math.max(m, w.index), -1);
 
   const extract = tar.extract();
   let index = 0;
@@ -113,7 +118,7 @@ export async function probeEntries(file: string, wants: readonly ContentWant[], 
         next(changedOnDisk(`entry ${i} is now ${describeName(header.name)}`));
         return;
       }
-      const probe = new Probe(want);
+      const probe = new EntryProbe(want);
       stream.on('data', (c: unknown) => {
         try {
           probe.add(c as Buffer);
@@ -171,7 +176,8 @@ export async function probeEntries(file: string, wants: readonly ContentWant[], 
     );
     await done;
   } catch (e) {
-    throw classify(feedError ?? e, file);
+    // stopping early may surface as a premature close of the stages left unread
+    if (!(complete && feedError === undefined)) throw classify(feedError ?? e, file);
   } finally {
     if (!extract.destroyed) extract.destroy();
   }

@@ -14,3 +14,19 @@ export {
 export { parseGzipHeader, type GzipHeader } from './gzip-header.js';
 export { hashStream, sha256File } from './hash.js';
 export { downloadToFile, integrityMatches, type DownloadOptions, type DownloadResult } from './download.js';
+export {
+  diffTgz,
+  formatBytes,
+  DEFAULT_DIFF_OPTIONS,
+  MAX_FILE_DIFF_LINES,
+  MAX_TOTAL_DIFF_LINES,
+  type ArtifactDiff,
+  type ChangedFile,
+  type ChangedSide,
+  type DiffFile,
+  type DiffOptions,
+  type DiffSide,
+  type MetadataChange,
+  type MetadataField,
+} from './diff-tgz.js';
+export { renderDiff, escapeForTerminal } from './render-diff.js';
