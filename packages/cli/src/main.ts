@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isAttestError, keyIdOf } from '@quorum/attest';
 import { isQuorumError, parseAnyPurl, parseReleasePurl, WORKER_ID_PATTERN, type ReleaseView, type SubmitReleaseRequest, type Verdict } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
+import { renderDiff } from '@quorum/compare';
 import { ApiClient, CliError, DEFAULT_SERVER, isCliError, type EnrolWorkerAnswer, type EnrolWorkerRequest } from './api-client.js';
 import { EXIT, EXIT_CODES_HELP, VERIFY_EXIT_CODES_HELP, exitCodeForVerdict } from './exit-codes.js';
 import { createProgress, type OutStream } from './progress.js';
@@ -209,6 +210,22 @@ async function logs(rebuildId: string, opts: { server?: string }, io: CliIo): Pr
       if (!io.stdout.write(chunk)) await new Promise<void>((r) => io.stdout.once('drain', () => r()));
     }
   }
+  return EXIT.ok;
+}
+
+/** Shows the file-level diff behind the newest verdict of a purl (or of a release id). */
+async function diff(target: string, opts: { json?: boolean; server?: string }, io: CliIo): Promise<number> {
+  const api = client(opts.server, io);
+  let releaseId = target;
+  if (target.startsWith('pkg:')) {
+    const parsed = parsePurl(() => parseReleasePurl(target));
+    const newest = newestFirst((await api.getPackage(parsed.canonical)).releases ?? []).find((r) => r.state === 'decided');
+    if (!newest) throw new CliError('usage', `${parsed.canonical} has no decided release yet`);
+    releaseId = newest.id;
+  }
+  const found = await api.getDiff(releaseId);
+  if (opts.json) printJson(io, found);
+  else io.stdout.write(renderDiff(found).replace(/\n?$/, '\n'));
   return EXIT.ok;
 }
 
@@ -466,6 +483,15 @@ Examples:
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ quorum logs <rebuild-id>\n  $ quorum logs <rebuild-id> | grep -i error')
     .action(action((id: string, opts: { server?: string }) => logs(id, opts, io)));
+
+  program
+    .command('diff')
+    .description('show what differs, file by file, behind the newest verdict: published vs rebuilt (mismatch, equivalent) or builder vs builder (unreproducible)')
+    .argument('<purl|release-id>', 'a versioned purl (its newest decided release) or a release id')
+    .option('--json', 'print the diff as JSON (added, removed, changed with unified text diffs, metadata-only, archive-level)')
+    .addOption(serverOption())
+    .addHelpText('after', '\nExamples:\n  $ quorum diff pkg:npm/left-pad@1.3.0\n  $ quorum diff pkg:npm/left-pad@1.3.0 --json | jq .changed')
+    .action(action((target: string, opts: { json?: boolean; server?: string }) => diff(target, opts, io)));
 
   program
     .command('workers')

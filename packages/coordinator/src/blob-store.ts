@@ -7,6 +7,11 @@ import { join } from 'node:path';
 export class BlobStore {
   constructor(private readonly dir: string) {}
 
+  /** The file of a stored blob (for readers that need a path), or undefined when absent. */
+  async fileOf(sha256: string): Promise<string | undefined> {
+    return /^[0-9a-f]{64}$/.test(sha256) && (await this.has(sha256)) ? this.path(sha256) : undefined;
+  }
+
   private path(sha256: string): string {
     return join(this.dir, 'sha256', sha256.slice(0, 2), sha256);
   }

@@ -27,6 +27,8 @@ export interface CoordinatorConfig {
   verifierId: string;
   /** lifetime of a one-time enrolment token; @defaultValue 24 h */
   enrolTokenTtlMs: number;
+  /** largest rebuilt artifact a worker may upload for diffs; @defaultValue 256 MiB */
+  maxArtifactBytes: number;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -58,5 +60,6 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     adminToken: s.QUORUM_ADMIN_TOKEN || undefined,
     verifierId: s.QUORUM_VERIFIER_ID || 'urn:quorum:coordinator',
     enrolTokenTtlMs: intSetting('QUORUM_ENROL_TOKEN_TTL_MS', s.QUORUM_ENROL_TOKEN_TTL_MS, 24 * 3600 * 1000, 1000),
+    maxArtifactBytes: intSetting('QUORUM_MAX_ARTIFACT_MB', s.QUORUM_MAX_ARTIFACT_MB, 256, 1) * 2 ** 20,
   });
 }

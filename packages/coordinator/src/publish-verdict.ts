@@ -1,6 +1,7 @@
 import { vsaStatement, type SignedBundle } from '@quorum/attest';
 import type { QuorumPolicy, ReleaseRecord, VerdictDecision, VerdictRecord } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
+import { explainVerdict } from './explain-verdict.js';
 
 /** Where a verdict's policy is named; its digest pins the exact policy. */
 export const POLICY_URI = 'urn:quorum:policy:m-of-n:v1';
@@ -43,7 +44,7 @@ export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRe
   });
   const bundle = await ctx.signer.signStatement(statement);
   const { sha256 } = await blobs.put(JSON.stringify(bundle));
-  store.appendVerdict(release.id, record, sha256);
+  store.appendVerdict(release.id, record, sha256, await explainVerdict(ctx, release, decision));
   ctx.logger.info({ releaseId: release.id, purl: release.purl, verdict: record.verdict, vsa: sha256 }, record.reason);
   return record;
 }

@@ -95,6 +95,19 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
 
   app.get<{ Params: { id: string } }>('/v1/releases/:id', async (req) => viewOf(req.params.id));
 
+  /** The file-level diff that explains the newest verdict (published vs rebuilt, or builder vs builder). */
+  app.get<{ Params: { id: string } }>('/v1/releases/:id/diff', async (req, reply) => {
+    const release = store.getRelease(req.params.id);
+    if (!release) throw new QuorumError('not-found', `no release with id ${req.params.id}`);
+    const sha256 = store.latestDiff(release.id);
+    const bytes = sha256 ? await ctx.blobs.read(sha256) : undefined;
+    if (!bytes) {
+      const why = release.verdict ? `the verdict ${release.verdict.verdict} has no differences to explain` : `release ${release.id} is not decided yet`;
+      throw new QuorumError('not-found', `no diff: ${why}`);
+    }
+    return reply.type('application/json').send(bytes);
+  });
+
   app.get<{ Params: { purl: string } }>('/v1/packages/:purl', async (req) => {
     const p = parseAnyPurl(req.params.purl);
     builderFor(p.type);

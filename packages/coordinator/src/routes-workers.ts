@@ -1,4 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { keyIdOf, parseRebuildStatement, verifyBundle } from '@quorum/attest';
 import { AUTH_HEADER, QuorumError, requestSignatureProblem, WORKER_ID_PATTERN, type RebuildReport, type WorkerHeartbeat } from '@quorum/core';
@@ -76,11 +81,14 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: CoordinatorConte
     }
   });
 
+  // artifacts stream to disk: their signature covers the digest computed on the way
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+
   /** The enrolment of a worker whose request carries a valid signature by its enrolled key. */
-  const authenticated = (req: FastifyRequest, workerId: string | undefined): Enrolment => {
+  const authenticated = (req: FastifyRequest, workerId: string | undefined, body: string | { sha256: string } = rawBody(req)): Enrolment => {
     const enrolment = workerId ? store.enrolment(workerId) : undefined;
     if (!enrolment) throw new QuorumError('forbidden', `worker ${workerId ?? '(none)'} is not enrolled; an operator must enrol it (quorum admin enrol)`);
-    const problem = requestSignatureProblem(req.headers[AUTH_HEADER] as string | undefined, enrolment, req.method, req.url, rawBody(req));
+    const problem = requestSignatureProblem(req.headers[AUTH_HEADER] as string | undefined, enrolment, req.method, req.url, body);
     if (problem) throw new QuorumError('forbidden', `request of worker ${workerId} refused: ${problem}`);
     return enrolment;
   };
@@ -147,6 +155,25 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: CoordinatorConte
     const { sha256, bytes } = await ctx.blobs.put(req.body);
     store.setRebuildLog(rebuild.id, sha256, bytes);
     return { ok: true, sha256, bytes };
+  });
+
+  app.put<{ Params: { id: string }; Body: NodeJS.ReadableStream }>('/v1/rebuilds/:id/artifact', { bodyLimit: ctx.config.maxArtifactBytes }, async (req) => {
+    const workerId = req.headers['x-quorum-worker'] as string | undefined;
+    if (!workerId || !store.enrolment(workerId)) throw new QuorumError('forbidden', `worker ${workerId ?? '(none)'} is not enrolled`);
+    ownRebuild(req.params.id, workerId);
+    const tmpDir = join(ctx.config.dataDir, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const file = join(tmpDir, `${randomUUID()}.upload`);
+    const hash = createHash('sha256');
+    try {
+      await pipeline(req.body, new Transform({ transform: (chunk: Buffer, _e, cb) => (hash.update(chunk), cb(null, chunk)) }), createWriteStream(file));
+      const sha256 = hash.digest('hex');
+      authenticated(req, workerId, { sha256 });
+      if (!(await ctx.blobs.has(sha256))) await ctx.blobs.adopt(file, sha256);
+      return { ok: true, sha256 };
+    } finally {
+      await rm(file, { force: true });
+    }
   });
 
   app.post<{ Params: { id: string }; Body: RebuildReport & { bundle?: unknown } }>('/v1/rebuilds/:id/report', { schema: reportSchema, bodyLimit: 4 * 1024 * 1024 }, async (req) => {

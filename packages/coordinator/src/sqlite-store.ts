@@ -47,6 +47,7 @@ const MIGRATIONS: string[] = [
      reason TEXT NOT NULL, detail TEXT NOT NULL, bundle_sha256 TEXT);
    ALTER TABLE rebuilds ADD COLUMN bundle_sha256 TEXT;
    ALTER TABLE verdicts ADD COLUMN vsa_sha256 TEXT;`,
+  `ALTER TABLE verdicts ADD COLUMN diff_sha256 TEXT;`,
 ];
 
 interface ReleaseRow {
@@ -201,9 +202,11 @@ export class SqliteStore {
   }
 
   /** Appends a verdict (with the digest of its signed VSA bundle) and marks the release decided, atomically. */
-  appendVerdict(releaseId: string, record: VerdictRecord, vsaSha256?: string): VerdictRecord {
+  appendVerdict(releaseId: string, record: VerdictRecord, vsaSha256?: string, diffSha256?: string): VerdictRecord {
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO verdicts (release_id, body, decided_at, vsa_sha256) VALUES (?, ?, ?, ?)').run(releaseId, JSON.stringify(record), record.decidedAt, vsaSha256 ?? null);
+      this.db
+        .prepare('INSERT INTO verdicts (release_id, body, decided_at, vsa_sha256, diff_sha256) VALUES (?, ?, ?, ?, ?)')
+        .run(releaseId, JSON.stringify(record), record.decidedAt, vsaSha256 ?? null, diffSha256 ?? null);
       this.db.prepare(`UPDATE releases SET state = 'decided', updated_at = ? WHERE id = ?`).run(record.decidedAt, releaseId);
     })();
     return record;
@@ -218,6 +221,12 @@ export class SqliteStore {
   latestVsa(releaseId: string): string | undefined {
     const row = this.db.prepare('SELECT vsa_sha256 FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { vsa_sha256: string | null } | undefined;
     return row?.vsa_sha256 ?? undefined;
+  }
+
+  /** Digest of the newest verdict's file-level diff, when it has one. */
+  latestDiff(releaseId: string): string | undefined {
+    const row = this.db.prepare('SELECT diff_sha256 FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { diff_sha256: string | null } | undefined;
+    return row?.diff_sha256 ?? undefined;
   }
 
   verdictHistory(releaseId: string): VerdictRecord[] {

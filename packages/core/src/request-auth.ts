@@ -7,13 +7,18 @@ export const AUTH_HEADER = 'x-quorum-auth';
 export const AUTH_MAX_SKEW_MS = 5 * 60 * 1000;
 
 /** The bytes a request signature covers: method, path, time and the body's digest. */
-function signedText(method: string, path: string, timestamp: number, body: string): string {
-  return `${method.toUpperCase()}\n${path}\n${timestamp}\n${createHash('sha256').update(body).digest('hex')}`;
+/** The body's part of a signature: its sha256 (hex), so large bodies can be hashed as they stream. */
+export function bodyDigest(body: string | Buffer): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+function signedText(method: string, path: string, timestamp: number, bodySha256: string): string {
+  return `${method.toUpperCase()}\n${path}\n${timestamp}\n${bodySha256}`;
 }
 
 /** Signs one HTTP request with a worker's private key (ECDSA, SHA-256); returns the header value. */
-export function signRequest(key: { keyId: string; privateKeyPem: string }, method: string, path: string, body: string, now = Date.now()): string {
-  const signature = sign('sha256', Buffer.from(signedText(method, path, now, body)), createPrivateKey(key.privateKeyPem));
+export function signRequest(key: { keyId: string; privateKeyPem: string }, method: string, path: string, body: string | Buffer, now = Date.now()): string {
+  const signature = sign('sha256', Buffer.from(signedText(method, path, now, bodyDigest(body))), createPrivateKey(key.privateKeyPem));
   return `${key.keyId} ${now} ${signature.toString('base64')}`;
 }
 
@@ -23,7 +28,7 @@ export function requestSignatureProblem(
   key: { keyId: string; publicKeyPem: string },
   method: string,
   path: string,
-  body: string,
+  body: string | { sha256: string },
   now = Date.now(),
 ): string | undefined {
   if (!header) return `missing ${AUTH_HEADER} header`;
@@ -32,6 +37,7 @@ export function requestSignatureProblem(
   if (keyId !== key.keyId) return `signed by key ${keyId}, not the enrolled key ${key.keyId}`;
   const timestamp = Number(ts);
   if (!Number.isFinite(timestamp) || Math.abs(now - timestamp) > AUTH_MAX_SKEW_MS) return 'request signature is stale or from the future';
-  const ok = verify('sha256', Buffer.from(signedText(method, path, timestamp, body)), createPublicKey(key.publicKeyPem), Buffer.from(sig, 'base64'));
+  const digest = typeof body === 'string' ? bodyDigest(body) : body.sha256;
+  const ok = verify('sha256', Buffer.from(signedText(method, path, timestamp, digest)), createPublicKey(key.publicKeyPem), Buffer.from(sig, 'base64'));
   return ok ? undefined : 'bad request signature';
 }

@@ -11,7 +11,7 @@ export class CoordinatorClient {
 
   private async call(method: string, path: string, body: unknown, contentType = 'application/json'): Promise<unknown> {
     let res: Response;
-    const payload = typeof body === 'string' ? body : JSON.stringify(body);
+    const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method,
@@ -51,6 +51,11 @@ export class CoordinatorClient {
 
   uploadLog(rebuildId: string, log: string): Promise<unknown> {
     return this.call('PUT', `/v1/rebuilds/${rebuildId}/log`, log, 'text/plain; charset=utf-8');
+  }
+
+  /** Uploads the rebuilt artifact, so that the coordinator can explain a difference file by file. */
+  uploadArtifact(rebuildId: string, bytes: Buffer): Promise<unknown> {
+    return this.call('PUT', `/v1/rebuilds/${rebuildId}/artifact`, bytes, 'application/octet-stream');
   }
 
   report(report: RebuildReport & { bundle?: unknown }): Promise<unknown> {

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -30,6 +30,9 @@ export interface RebuildDeps {
   /** signs this worker's statement about each rebuild */
   signer: StatementSigner;
 }
+
+/** Rebuilt artifacts up to this size are uploaded for file-level diffs. */
+const MAX_ARTIFACT_UPLOAD_BYTES = 256 * 1024 * 1024;
 
 /** A build-level failure: recorded as the rebuild's result, never retried. */
 class BuildFailure extends Error {
@@ -152,6 +155,11 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
       throw e;
     });
     note(`[quorum] artifact ${filename} sha256 ${artifact.sha256}; published sha256 ${published.sha256}`);
+    // the coordinator keeps the rebuilt bytes to explain a difference file by file; a failed upload
+    // costs the explanation, not the result
+    if (artifact.size <= MAX_ARTIFACT_UPLOAD_BYTES) {
+      await client.uploadArtifact(job.rebuildId, await readFile(join(jobDir, 'out', filename))).catch((e: unknown) => note(`[quorum] artifact upload failed: ${(e as Error).message}`));
+    }
     report = { ...base, status: 'succeeded', source, toolchain, imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes } : {}) };
   } catch (e) {
     const failure = e instanceof BuildFailure ? e : isQuorumError(e, 'source-not-found') ? new BuildFailure('source-not-found', e.message) : undefined;
