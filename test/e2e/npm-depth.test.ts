@@ -27,7 +27,10 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
     await publishFromGit(farm.registry, pkg, { how: 'image', npm: OLD_NPM, manifest: { _npmVersion: OLD_NPM } });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/old-npm@1.0.0' });
     expect(view.verdict?.verdict).toBe('reproducible');
-    for (const r of view.rebuilds) expect(r.toolchain).toEqual({ npm: OLD_NPM });
+    for (const r of view.rebuilds) {
+      expect(r.toolchain).toEqual({ npm: OLD_NPM });
+      expect(r.toolchainUsed).toEqual({ node: expect.stringMatching(/^v18\./), npm: OLD_NPM });
+    }
     for (const log of await logsOf(view)) expect(log).toMatch(new RegExp(`npm ${OLD_NPM.replace(/\./g, '\\.')} \\(pinned\\)`));
   });
 

@@ -4,6 +4,8 @@ import type { BuildPlan, PlanInput } from '@quorum/core';
 export const SOURCE_MOUNT = '/src';
 export const OUTPUT_MOUNT = '/out';
 export const INPUTS_MOUNT = '/inputs';
+/** File in the output mount where the build records the exact toolchain versions it ran. */
+export const TOOLCHAIN_FILE = 'toolchain.json';
 
 /**
  * The build script run inside the network-less container. The source mount is read-only, so the
@@ -20,7 +22,11 @@ if [ -n "$QUORUM_NPM_TOOL" ]; then
   tar -xzf "${INPUTS_MOUNT}/$QUORUM_NPM_TOOL" -C /tmp/tools/npm --strip-components=1 --no-same-owner
   set -- node /tmp/tools/npm/bin/npm-cli.js
 fi
-echo "[quorum] node $(node --version), npm $("$@" --version) ($([ -n "$QUORUM_NPM_TOOL" ] && echo pinned || echo image default)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
+node_version=$(node --version)
+npm_version=$("$@" --version)
+echo "[quorum] node $node_version, npm $npm_version ($([ -n "$QUORUM_NPM_TOOL" ] && echo pinned || echo image default)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
+# the exact versions used, for the record
+printf '{"node":"%s","npm":"%s"}\n' "$node_version" "$npm_version" > ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}
 cp -R ${SOURCE_MOUNT}/. /tmp/work/
 rm -rf /tmp/work/.git
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"
@@ -65,6 +71,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
     outputMount: OUTPUT_MOUNT,
     ...(input.inputs.install || Object.keys(input.inputs.tools).length > 0 ? { inputsMount: INPUTS_MOUNT } : {}),
     artifactGlob: '*.tgz',
+    toolchainFile: TOOLCHAIN_FILE,
     workdir: '/tmp',
     user: '1000:1000',
     limits: { ...input.limits },

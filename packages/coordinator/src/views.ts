@@ -18,6 +18,7 @@ export function rebuildView(r: RebuildRecord, release: ReleaseRecord): RebuildVi
     ...(rep?.message ? { message: rep.message } : {}),
     ...(rep?.source ? { source: rep.source } : {}),
     ...(rep?.toolchain ? { toolchain: rep.toolchain } : {}),
+    ...(rep?.toolchainUsed ? { toolchainUsed: rep.toolchainUsed } : {}),
     ...(rep?.imageDigest ? { imageDigest: rep.imageDigest } : {}),
     ...(art ? { artifact: art } : {}),
     ...(matchesPublished ? { matchesPublished } : {}),

@@ -26,6 +26,8 @@ export interface RebuildView {
   message?: string;
   source?: ResolvedSource;
   toolchain?: Record<string, string>;
+  /** the exact tool versions the build ran */
+  toolchainUsed?: Record<string, string>;
   imageDigest?: string;
   artifact?: ArtifactDigests & { filename: string };
   /** does this builder's artifact equal the published one: bitwise, after stabilizers, or not */

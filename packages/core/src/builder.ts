@@ -78,6 +78,8 @@ export interface BuildPlan {
   inputsMount?: string;
   /** file name pattern of the artifact inside outputMount (a simple `*` glob) */
   artifactGlob: string;
+  /** file inside outputMount where the build records the exact tool versions it ran (a JSON object of strings) */
+  toolchainFile?: string;
   workdir: string;
   /** uid:gid the build runs as (never root) */
   user: string;

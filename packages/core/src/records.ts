@@ -22,6 +22,8 @@ export interface RebuildReport {
   message?: string;
   source?: ResolvedSource;
   toolchain?: Record<string, string>;
+  /** the exact tool versions the build ran (e.g. node and npm), as it recorded them */
+  toolchainUsed?: Record<string, string>;
   imageDigest?: string;
   artifact?: ArtifactDigests & { filename: string };
   /** the published artifact as this worker fetched and hashed it */

@@ -53,6 +53,18 @@ async function fetchJson(url: string, signal: AbortSignal): Promise<unknown> {
   return res.json();
 }
 
+/** The tool versions a build recorded; a build controls this file, so only short strings are kept. */
+async function readToolchain(file: string): Promise<Record<string, string> | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (!text || text.length > 4096) return undefined;
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].length < 100));
+  } catch {
+    return undefined;
+  }
+}
+
 function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
@@ -80,6 +92,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
   let recipe: Record<string, unknown> = {};
   let builderStabilizers: readonly string[] = [];
   const notes: string[] = [];
+  let toolchainUsed: Record<string, string> | undefined;
 
   await client.started(job.rebuildId);
   log.info('rebuild started');
@@ -146,6 +159,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
       const why = { error: `build exited with code ${result.exitCode}`, timeout: `build killed after ${plan.limits.timeoutMs / 1000} s`, oom: 'build killed: out of memory' }[result.outcome];
       throw new BuildFailure(result.outcome === 'error' ? 'build-error' : result.outcome, why);
     }
+    if (plan.toolchainFile) toolchainUsed = await readToolchain(join(jobDir, 'out', plan.toolchainFile));
     const pattern = globToRegExp(plan.artifactGlob);
     const outputs = (await readdir(join(jobDir, 'out'))).filter((f) => pattern.test(f));
     if (outputs.length !== 1) throw new BuildFailure('no-artifact', `expected one ${plan.artifactGlob} in the output, found ${outputs.length}`);
@@ -160,11 +174,11 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     if (artifact.size <= MAX_ARTIFACT_UPLOAD_BYTES) {
       await client.uploadArtifact(job.rebuildId, await readFile(join(jobDir, 'out', filename))).catch((e: unknown) => note(`[quorum] artifact upload failed: ${(e as Error).message}`));
     }
-    report = { ...base, status: 'succeeded', source, toolchain, imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes } : {}) };
+    report = { ...base, status: 'succeeded', source, toolchain, ...(toolchainUsed ? { toolchainUsed } : {}), imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes } : {}) };
   } catch (e) {
     const failure = e instanceof BuildFailure ? e : isQuorumError(e, 'source-not-found') ? new BuildFailure('source-not-found', e.message) : undefined;
     const timings = { ...(fetchMs !== undefined ? { fetchMs } : {}), ...(buildMs !== undefined ? { buildMs } : {}), totalMs: Date.now() - started };
-    const known = { ...(notes.length ? { notes } : {}), ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
+    const known = { ...(notes.length ? { notes } : {}), ...(toolchainUsed ? { toolchainUsed } : {}), ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
     if (failure) {
       note(`[quorum] FAILED (${failure.reason}): ${failure.message}`);
       report = { ...base, status: 'failed', reason: failure.reason, message: failure.message, ...known, timings };
@@ -211,7 +225,8 @@ function statementOf(
     recipe,
     ...(report.imageDigest ? { imageDigest: report.imageDigest } : {}),
     stabilizers,
-    ...(report.toolchain ? { toolchain: report.toolchain } : {}),
+    // provenance records what ran; the recipe (inside `recipe`) what was asked for
+    ...(report.toolchainUsed ?? report.toolchain ? { toolchain: { ...report.toolchain, ...report.toolchainUsed } } : {}),
     startedOn: new Date(started).toISOString(),
     finishedOn: new Date().toISOString(),
     log: { sha256: createHash('sha256').update(log).digest('hex'), bytes: Buffer.byteLength(log) },
