@@ -14,10 +14,10 @@ import {
   type SignedBundle,
 } from '@quorum/attest';
 import { analyzeArtifact } from '@quorum/compare';
-import { AUTH_HEADER, signRequest, type ReleaseView } from '@quorum/core';
+import type { ReleaseView } from '@quorum/core';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { publishFromGit } from '../fixtures/publish.js';
-import { Farm, ROOT } from './farm.js';
+import { Farm, ROOT, type StandIn } from './farm.js';
 
 const QUORUM = join(ROOT, 'packages/cli/bin/quorum.js');
 const INDEX = `'use strict';\nmodule.exports = (a, b) => a * b;\n`;
@@ -198,26 +198,15 @@ describe('the coordinator refuses results it cannot trust, and records them for 
   // one stand-in builder under the test's control: N = M = 1
   const farm = new Farm({ workers: 0, builders: 1, quorum: 1 });
   const worker = 'probe-worker';
+  let probe: StandIn;
   let key: KeyPair;
-  let beat: NodeJS.Timeout;
   let view: ReleaseView;
   let artifact: Awaited<ReturnType<typeof analyzeArtifact>>;
-  const send = (k: KeyPair, method: string, path: string, body: unknown) => {
-    const text = JSON.stringify(body);
-    return fetch(`${farm.url}${path}`, { method, body: text, headers: { 'content-type': 'application/json', [AUTH_HEADER]: signRequest(k, method, path, text) } });
-  };
+  const send = (k: KeyPair, method: string, path: string, body: unknown) => probe.send(method, path, body, k);
   beforeAll(async () => {
     await farm.start();
-    key = generateKeyPair();
-    const enrolled = await fetch(`${farm.url}/v1/admin/workers`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${farm.adminToken}` },
-      body: JSON.stringify({ workerId: worker, operator: 'op-probe', publicKey: key.publicKeyPem }),
-    });
-    expect(enrolled.status).toBe(201);
-    const heartbeat = () => send(key, 'POST', `/v1/workers/${worker}/heartbeat`, { v: 1, workerId: worker, operator: 'op-probe', images: { npm: `sha256:${'1'.repeat(64)}` }, running: [] }).catch(() => undefined);
-    await heartbeat();
-    beat = setInterval(() => void heartbeat(), 500);
+    probe = await farm.standIn(worker, 'op-probe', 500);
+    key = probe.key;
     const pkg = await makeGitPackage(join(farm.dir, 'src/probe'), { 'package.json': packageJson('probe', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
     const published = await publishFromGit(farm.registry, pkg, { how: 'host' });
     const file = join(farm.dir, 'probe.tgz');
@@ -230,7 +219,7 @@ describe('the coordinator refuses results it cannot trust, and records them for 
     }, 30_000, 'the rebuild to be assigned');
   }, 120_000);
   afterAll(async () => {
-    clearInterval(beat);
+    probe.stop();
     await farm.stop();
   }, 60_000);
 

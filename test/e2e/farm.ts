@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import type { ReleaseView, SubmitReleaseRequest } from '@quorum/core';
+import { generateKeyPair, type KeyPair } from '@quorum/attest';
+import { AUTH_HEADER, signRequest, type ReleaseView, type SubmitReleaseRequest } from '@quorum/core';
 import { loadCoordinatorConfig, startCoordinator, type RunningCoordinator } from '@quorum/coordinator';
 import { LocalRegistry } from '../fixtures/registry-server.js';
 
@@ -23,6 +24,14 @@ export async function freePort(): Promise<number> {
       s.close(() => res(port));
     });
   });
+}
+
+/** A worker identity driven by a test (see `Farm.standIn`). */
+export interface StandIn {
+  key: KeyPair;
+  /** a request signed as this worker (or with another key, to test refusals) */
+  send(method: string, path: string, body: unknown, as?: KeyPair): Promise<Response>;
+  stop(): void;
 }
 
 /** Options of a test farm. */
@@ -94,21 +103,38 @@ export class Farm {
     this.coordinatorEnv.QUORUM_PORT = new URL(this.coordinator.url).port;
   }
 
-  /** An operator's one-time enrolment token for a worker, from the admin API. */
-  async enrolmentToken(workerId: string, operator: string): Promise<string> {
+  /** Enrols a worker through the admin API: directly with its public key, else by a one-time token (returned). */
+  async enrol(workerId: string, operator: string, publicKey?: string): Promise<string | undefined> {
     const res = await fetch(`${this.url}/v1/admin/workers`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${this.adminToken}` },
-      body: JSON.stringify({ workerId, operator }),
+      body: JSON.stringify({ workerId, operator, ...(publicKey ? { publicKey } : {}) }),
     });
     if (res.status !== 201) throw new Error(`enrolment of ${workerId}: HTTP ${res.status} ${await res.text()}`);
-    return ((await res.json()) as { token: string }).token;
+    return ((await res.json()) as { token?: string }).token;
+  }
+
+  /**
+   * An enrolled worker identity under the test's control: it heartbeats (claiming a builder image)
+   * but takes no job, so a test can arrange queue states and send its own signed requests.
+   */
+  async standIn(workerId: string, operator: string, heartbeatMs = 300): Promise<StandIn> {
+    const key = generateKeyPair();
+    await this.enrol(workerId, operator, key.publicKeyPem);
+    const send = (method: string, path: string, body: unknown, as: KeyPair = key) => {
+      const text = JSON.stringify(body);
+      return fetch(`${this.url}${path}`, { method, body: text, headers: { 'content-type': 'application/json', [AUTH_HEADER]: signRequest(as, method, path, text) } });
+    };
+    const heartbeat = () => send('POST', `/v1/workers/${workerId}/heartbeat`, { v: 1, workerId, operator, images: { npm: `sha256:${'0'.repeat(64)}` }, running: [] }).catch(() => undefined);
+    await heartbeat();
+    const timer = setInterval(() => void heartbeat(), heartbeatMs);
+    return { key, send, stop: () => clearInterval(timer) };
   }
 
   /** Starts a worker process, enrolled by an operator token on its first start. */
   // returns nothing: the child process is a thenable, and resolving a promise with it would wait for its exit
   async startWorker(id: string, operator: string): Promise<void> {
-    const token = await this.enrolmentToken(id, operator);
+    const token = (await this.enrol(id, operator))!;
     const child = execa('node', [WORKER_BIN], {
       env: {
         QUORUM_ENROL_TOKEN: token,

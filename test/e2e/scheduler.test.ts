@@ -2,11 +2,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { AUTH_HEADER, signRequest, workerQueueName, type ReleaseView } from '@quorum/core';
-import { generateKeyPair, type KeyPair } from '@quorum/attest';
+import { workerQueueName, type ReleaseView } from '@quorum/core';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { publishFromGit } from '../fixtures/publish.js';
-import { Farm } from './farm.js';
+import { Farm, type StandIn } from './farm.js';
 
 /**
  * The scheduler against real Redis and HTTP, with a stand-in worker that only heartbeats (it has
@@ -14,34 +13,18 @@ import { Farm } from './farm.js';
  */
 describe('scheduler recovery of lost jobs', () => {
   const farm = new Farm({ workers: 0, builders: 1, quorum: 1, workerTimeoutMs: 1500 });
-  let beat: NodeJS.Timeout;
   let redis: Redis;
-  let key: KeyPair;
+  let idleWorker: StandIn;
   const idle = 'idle-worker';
-  /** A request as the enrolled stand-in worker makes it: signed with its key. */
-  const signed = (method: string, path: string, body: unknown) => {
-    const text = JSON.stringify(body);
-    return fetch(`${farm.url}${path}`, { method, body: text, headers: { 'content-type': 'application/json', [AUTH_HEADER]: signRequest(key, method, path, text) } });
-  };
   beforeAll(async () => {
     await farm.start();
     redis = new Redis(`redis://127.0.0.1:${farm.redisPort}`);
-    key = generateKeyPair();
-    const enrolled = await fetch(`${farm.url}/v1/admin/workers`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${farm.adminToken}` },
-      body: JSON.stringify({ workerId: idle, operator: 'op-idle', publicKey: key.publicKeyPem }),
-    });
-    expect(enrolled.status).toBe(201);
-    const heartbeat = () =>
-      signed('POST', `/v1/workers/${idle}/heartbeat`, { v: 1, workerId: idle, operator: 'op-idle', images: { npm: `sha256:${'0'.repeat(64)}` }, running: [] }).catch(() => undefined);
-    await heartbeat();
-    beat = setInterval(() => void heartbeat(), 300);
+    idleWorker = await farm.standIn(idle, 'op-idle');
     const pkg = await makeGitPackage(join(farm.dir, 'src/queued'), { 'package.json': packageJson('queued', '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
     await publishFromGit(farm.registry, pkg, { how: 'host' });
   }, 120_000);
   afterAll(async () => {
-    clearInterval(beat);
+    idleWorker.stop();
     redis.disconnect();
     await farm.stop();
   }, 60_000);
@@ -74,7 +57,7 @@ describe('scheduler recovery of lost jobs', () => {
     const view = await assigned();
     const first = view.rebuilds[0]!.id;
     // the stand-in worker says it started, then the queue loses the job (Redis restarted empty)
-    expect((await signed('POST', `/v1/rebuilds/${first}/started`, { workerId: idle })).status).toBe(200);
+    expect((await idleWorker.send('POST', `/v1/rebuilds/${first}/started`, { workerId: idle })).status).toBe(200);
     await redis.flushdb();
     await farm.waitFor(async () => {
       const v = await farm.json<ReleaseView>('GET', `/v1/releases/${view.id}`);

@@ -1,6 +1,4 @@
-import type { ArtifactDigests } from './artifact.js';
-import type { ResolvedSource } from './builder.js';
-import type { RebuildState, ReleaseRecord, VerdictRecord } from './records.js';
+import type { RebuildReport, RebuildState, ReleaseRecord, VerdictRecord } from './records.js';
 
 /** Body of `POST /v1/releases`. */
 export interface SubmitReleaseRequest {
@@ -14,26 +12,16 @@ export interface ApiErrorBody {
   error: { code: string; message: string };
 }
 
-/** One builder's attempt as served by the API. */
-export interface RebuildView {
+/** One builder's attempt as served by the API: its state plus what its worker reported. */
+export interface RebuildView extends Pick<RebuildReport, 'reason' | 'message' | 'source' | 'toolchain' | 'toolchainUsed' | 'imageDigest' | 'artifact' | 'exitCode'> {
   id: string;
   workerId: string;
   operator: string;
   state: RebuildState;
   attempt: number;
-  /** build-level failure reason (e.g. build-error, timeout, source-not-found) or fault reason */
-  reason?: string;
-  message?: string;
-  source?: ResolvedSource;
-  toolchain?: Record<string, string>;
-  /** the exact tool versions the build ran */
-  toolchainUsed?: Record<string, string>;
-  imageDigest?: string;
-  artifact?: ArtifactDigests & { filename: string };
   /** does this builder's artifact equal the published one: bitwise, after stabilizers, or not */
   matchesPublished?: 'bitwise' | 'stabilized' | 'no';
   durations: { fetchMs?: number; buildMs?: number; totalMs?: number };
-  exitCode?: number;
   /** relative URL of the full build log, when uploaded */
   logUrl?: string;
   logBytes?: number;
