@@ -16,17 +16,17 @@ export const TOOLCHAIN_FILE = 'toolchain.json';
 const BUILD_SCRIPT = `set -eu
 umask 022
 mkdir -p "$HOME" /tmp/work
-set -- npm
 if [ -n "$QUORUM_NPM_TOOL" ]; then
   mkdir -p /tmp/tools/npm
   tar -xzf "${INPUTS_MOUNT}/$QUORUM_NPM_TOOL" -C /tmp/tools/npm --strip-components=1 --no-same-owner
-  set -- node /tmp/tools/npm/bin/npm-cli.js
+  npm_cli=/tmp/tools/npm/bin/npm-cli.js
+else
+  npm_cli=$(readlink -f "$(command -v npm)")
 fi
-node_version=$(node --version)
-npm_version=$("$@" --version)
-echo "[quorum] node $node_version, npm $npm_version ($([ -n "$QUORUM_NPM_TOOL" ] && echo pinned || echo image default)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
-# the exact versions used, for the record
-printf '{"node":"%s","npm":"%s"}\n' "$node_version" "$npm_version" > ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}
+set -- node "$npm_cli"
+# the exact versions used, for the record; read from package.json (starting npm costs a second)
+node -p 'JSON.stringify({node:process.version,npm:require(require("path").resolve(process.argv[1],"../../package.json")).version})' "$npm_cli" > ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}
+echo "[quorum] toolchain $(cat ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}) ($([ -n "$QUORUM_NPM_TOOL" ] && echo pinned npm || echo image npm)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
 cp -R ${SOURCE_MOUNT}/. /tmp/work/
 rm -rf /tmp/work/.git
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"

@@ -1,0 +1,38 @@
+/**
+ * The benchmark suite: every figure next to its baseline measured in the same run, on the machine
+ * at hand. Benchmarks never fail on a number; each row says whether its goal was met.
+ *
+ *   npm run bench [-- --only P1,P3]
+ */
+import { cpus, totalmem } from 'node:os';
+import { execa } from 'execa';
+import { benchP1P2 } from './p1-p2-farm.js';
+import { benchP3 } from './p3-compare.js';
+import { benchP4 } from './p4-status-load.js';
+import { benchP6 } from './p6-diff.js';
+import { renderTable, type BenchRow } from './report.js';
+
+const only = (() => {
+  const i = process.argv.indexOf('--only');
+  return i > 0 ? new Set(process.argv[i + 1]!.split(',').map((s) => s.trim().toUpperCase())) : undefined;
+})();
+const want = (...ids: string[]) => !only || ids.some((id) => only.has(id));
+
+const docker = (await execa('docker', ['version', '--format', '{{.Server.Version}}'], { reject: false })).stdout.trim() || 'unknown';
+const machine = `${cpus().length} vCPU (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Docker ${docker}, Node ${process.version}`;
+process.stderr.write(`bench: ${machine}\n`);
+
+const rows: BenchRow[] = [];
+const run = async (name: string, bench: () => Promise<BenchRow[]>) => {
+  process.stderr.write(`bench: ${name} …\n`);
+  const t0 = performance.now();
+  rows.push(...(await bench()));
+  process.stderr.write(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+};
+if (want('P1', 'P2')) await run('P1+P2 farm', () => benchP1P2());
+if (want('P3')) await run('P3 stabilized compare', () => benchP3());
+if (want('P4')) await run('P4 status under load', () => benchP4());
+if (want('P6')) await run('P6 diff vs diffoscope', () => benchP6());
+
+console.log(`Machine: ${machine}\n`);
+console.log(renderTable(rows));
