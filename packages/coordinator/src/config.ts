@@ -29,11 +29,14 @@ export interface CoordinatorConfig {
   enrolTokenTtlMs: number;
   /** largest rebuilt artifact a worker may upload for diffs; @defaultValue 256 MiB */
   maxArtifactBytes: number;
+  /** JSON of release and package answers kept until the next write, in MiB (0 = off); @defaultValue 16 */
+  responseCacheMb: number;
 }
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_WORKER_TIMEOUT_MS = 30_000;
+export const DEFAULT_RESPONSE_CACHE_MB = 16;
 
 /** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
 export function loadCoordinatorConfig(env: Record<string, string | undefined> = process.env): Readonly<CoordinatorConfig> {
@@ -61,5 +64,6 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     verifierId: s.QUORUM_VERIFIER_ID || 'urn:quorum:coordinator',
     enrolTokenTtlMs: intSetting('QUORUM_ENROL_TOKEN_TTL_MS', s.QUORUM_ENROL_TOKEN_TTL_MS, 24 * 3600 * 1000, 1000),
     maxArtifactBytes: intSetting('QUORUM_MAX_ARTIFACT_MB', s.QUORUM_MAX_ARTIFACT_MB, 256, 1) * 2 ** 20,
+    responseCacheMb: intSetting('QUORUM_RESPONSE_CACHE_MB', s.QUORUM_RESPONSE_CACHE_MB, DEFAULT_RESPONSE_CACHE_MB, 0, 4096),
   });
 }

@@ -7,12 +7,17 @@ import {
   QuorumError,
   refProblem,
   repoUrlProblem,
+  type ReleaseRecord,
   type SourceOverrides,
   type SubmitReleaseRequest,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
+import { ResponseCache } from './response-cache.js';
 import { releaseView, workerView } from './views.js';
+
+/** what fastify sends for an object, so that a cached text goes out alike */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 const submitSchema = {
   body: {
@@ -48,10 +53,13 @@ async function fetchMetadata(url: string): Promise<unknown> {
 export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorContext): void {
   const { store, config } = ctx;
 
+  // consumers poll these two; rendering a release costs several queries and a large serialization
+  const answers = new ResponseCache(() => store.changeStamp(), config.responseCacheMb * 2 ** 20);
+  const viewOfRecord = (release: ReleaseRecord) => releaseView(release, store.rebuildsOf(release.id), store.verdictHistory(release.id));
   const viewOf = (id: string) => {
     const release = store.getRelease(id);
     if (!release) throw new QuorumError('not-found', `no release with id ${id}`);
-    return releaseView(release, store.rebuildsOf(id), store.verdictHistory(id));
+    return viewOfRecord(release);
   };
 
   app.post<{ Body: SubmitReleaseRequest }>('/v1/releases', { schema: submitSchema }, async (req, reply) => {
@@ -93,7 +101,9 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
     return reply.status(202).header('location', `/v1/releases/${id}`).send(viewOf(id));
   });
 
-  app.get<{ Params: { id: string } }>('/v1/releases/:id', async (req) => viewOf(req.params.id));
+  app.get<{ Params: { id: string } }>('/v1/releases/:id', async (req, reply) =>
+    reply.type(JSON_TYPE).send(answers.json(`release ${req.params.id}`, () => viewOf(req.params.id))),
+  );
 
   /** The file-level diff that explains the newest verdict (published vs rebuilt, or builder vs builder). */
   app.get<{ Params: { id: string } }>('/v1/releases/:id/diff', async (req, reply) => {
@@ -108,12 +118,15 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
     return reply.type('application/json').send(bytes);
   });
 
-  app.get<{ Params: { purl: string } }>('/v1/packages/:purl', async (req) => {
+  app.get<{ Params: { purl: string } }>('/v1/packages/:purl', async (req, reply) => {
     const p = parseAnyPurl(req.params.purl);
     builderFor(p.type);
-    const releases = store.releasesOf({ canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined });
-    if (releases.length === 0) throw new QuorumError('not-found', `no release of ${p.canonical} has been submitted`);
-    return { purl: p.canonical, releases: releases.map((r) => viewOf(r.id)) };
+    const answer = answers.json(`package ${p.canonical}`, () => {
+      const releases = store.releasesOf({ canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined });
+      if (releases.length === 0) throw new QuorumError('not-found', `no release of ${p.canonical} has been submitted`);
+      return { purl: p.canonical, releases: releases.map(viewOfRecord) };
+    });
+    return reply.type(JSON_TYPE).send(answer);
   });
 
   app.get<{ Params: { id: string } }>('/v1/rebuilds/:id/log', async (req, reply) => {

@@ -48,6 +48,9 @@ const MIGRATIONS: string[] = [
    ALTER TABLE rebuilds ADD COLUMN bundle_sha256 TEXT;
    ALTER TABLE verdicts ADD COLUMN vsa_sha256 TEXT;`,
   `ALTER TABLE verdicts ADD COLUMN diff_sha256 TEXT;`,
+  // without these, every submission (MAX(seq)) and every scheduler pass (open rebuilds) reads whole tables
+  `CREATE INDEX releases_seq ON releases(seq);
+   CREATE INDEX rebuilds_state ON rebuilds(state);`,
 ];
 
 interface ReleaseRow {
@@ -55,6 +58,9 @@ interface ReleaseRow {
   policy: string; upstream: string | null; published: string | null; problem: string | null;
   created_at: string; updated_at: string;
 }
+/** A release row with the body of its newest verdict, read in the same query. */
+type ReleaseVerdictRow = ReleaseRow & { verdict: string | null };
+const WITH_LATEST_VERDICT = `releases.*, (SELECT body FROM verdicts WHERE release_id = releases.id ORDER BY seq DESC LIMIT 1) AS verdict FROM releases`;
 interface RebuildRow {
   id: string; release_id: string; worker_id: string; operator: string; state: RebuildState; attempt: number;
   enqueued: number; report: string | null; log_sha256: string | null; log_bytes: number | null; bundle_sha256: string | null;
@@ -134,6 +140,10 @@ function toRebuild(r: RebuildRow): StoredRebuild {
 /** Durable state of the coordinator in one SQLite file (WAL). Nothing is overwritten that history needs. */
 export class SqliteStore {
   readonly db: Database.Database;
+  /** statements prepared once per SQL text: preparing costs more than running most of them */
+  private readonly statements: { prepare(sql: string): Database.Statement };
+  /** built once: `db.transaction()` costs about as much as the two statements it wraps */
+  private readonly appendVerdictTx: (releaseId: string, record: VerdictRecord, vsaSha256?: string, diffSha256?: string) => void;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -141,7 +151,21 @@ export class SqliteStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    const prepared = new Map<string, Database.Statement>();
+    this.statements = {
+      prepare: (sql) => {
+        let stmt = prepared.get(sql);
+        if (!stmt) prepared.set(sql, (stmt = this.db.prepare(sql)));
+        return stmt;
+      },
+    };
     this.migrate();
+    this.appendVerdictTx = this.db.transaction((releaseId: string, record: VerdictRecord, vsaSha256?: string, diffSha256?: string) => {
+      this.statements
+        .prepare('INSERT INTO verdicts (release_id, body, decided_at, vsa_sha256, diff_sha256) VALUES (?, ?, ?, ?, ?)')
+        .run(releaseId, JSON.stringify(record), record.decidedAt, vsaSha256 ?? null, diffSha256 ?? null);
+      this.statements.prepare(`UPDATE releases SET state = 'decided', updated_at = ? WHERE id = ?`).run(record.decidedAt, releaseId);
+    });
   }
 
   private migrate(): void {
@@ -157,14 +181,20 @@ export class SqliteStore {
     });
   }
 
+  /** Differs after any write, by this connection (rows changed) or by another one (data version). */
+  changeStamp(): string {
+    const r = this.statements.prepare('SELECT total_changes() AS t, data_version AS v FROM pragma_data_version').get() as { t: number; v: number };
+    return `${r.t}:${r.v}`;
+  }
+
   /** Schema version in force. */
   schemaVersion(): number {
-    return (this.db.prepare('SELECT MAX(version) v FROM schema_migrations').get() as { v: number }).v;
+    return (this.statements.prepare('SELECT MAX(version) v FROM schema_migrations').get() as { v: number }).v;
   }
 
   insertRelease(r: { id: string; purl: string; packagePurl: string; ecosystem: string; overrides: SourceOverrides; policy: QuorumPolicy; upstream?: UpstreamArtifact; problem?: { code: string; message: string } }): void {
     const t = now();
-    this.db
+    this.statements
       .prepare(
         `INSERT INTO releases (id, purl, package_purl, ecosystem, state, overrides, policy, upstream, problem, created_at, updated_at, seq)
          VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM releases))`,
@@ -174,125 +204,120 @@ export class SqliteStore {
   }
 
   getRelease(id: string): ReleaseRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM releases WHERE id = ?').get(id) as ReleaseRow | undefined;
-    return row ? toRelease(row, this.latestVerdict(id)) : undefined;
+    const row = this.statements.prepare(`SELECT ${WITH_LATEST_VERDICT} WHERE id = ?`).get(id) as ReleaseVerdictRow | undefined;
+    return row ? toRelease(row, parse<VerdictRecord>(row.verdict)) : undefined;
   }
 
   /** Releases of an exact versioned purl, or of every version of a package purl, newest first. */
   releasesOf(purl: { canonical: string; versioned: boolean }, limit = 50): ReleaseRecord[] {
     const sql = purl.versioned
-      ? 'SELECT * FROM releases WHERE purl = ? ORDER BY seq DESC LIMIT ?'
-      : 'SELECT * FROM releases WHERE package_purl = ? ORDER BY seq DESC LIMIT ?';
-    return (this.db.prepare(sql).all(purl.canonical, limit) as ReleaseRow[]).map((r) => toRelease(r, this.latestVerdict(r.id)));
+      ? `SELECT ${WITH_LATEST_VERDICT} WHERE purl = ? ORDER BY seq DESC LIMIT ?`
+      : `SELECT ${WITH_LATEST_VERDICT} WHERE package_purl = ? ORDER BY seq DESC LIMIT ?`;
+    return (this.statements.prepare(sql).all(purl.canonical, limit) as ReleaseVerdictRow[]).map((r) => toRelease(r, parse<VerdictRecord>(r.verdict)));
   }
 
   releasesInState(state: ReleaseState): ReleaseRecord[] {
-    return (this.db.prepare('SELECT * FROM releases WHERE state = ? ORDER BY seq').all(state) as ReleaseRow[]).map((r) => toRelease(r, undefined));
+    return (this.statements.prepare('SELECT * FROM releases WHERE state = ? ORDER BY seq').all(state) as ReleaseRow[]).map((r) => toRelease(r, undefined));
   }
 
   /** Records the published artifact's digests; `build` also moves the release on to building. */
   setReleasePublished(id: string, published: ArtifactDigests, build: boolean): void {
-    this.db
+    this.statements
       .prepare(`UPDATE releases SET published = ?, state = CASE WHEN ? THEN 'building' ELSE state END, updated_at = ? WHERE id = ? AND state = 'queued'`)
       .run(JSON.stringify(published), build ? 1 : 0, now(), id);
   }
 
   setReleaseProblem(id: string, problem: { code: string; message: string }): void {
-    this.db.prepare('UPDATE releases SET problem = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(problem), now(), id);
+    this.statements.prepare('UPDATE releases SET problem = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(problem), now(), id);
   }
 
   /** Appends a verdict (with the digest of its signed VSA bundle) and marks the release decided, atomically. */
   appendVerdict(releaseId: string, record: VerdictRecord, vsaSha256?: string, diffSha256?: string): VerdictRecord {
-    this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO verdicts (release_id, body, decided_at, vsa_sha256, diff_sha256) VALUES (?, ?, ?, ?, ?)')
-        .run(releaseId, JSON.stringify(record), record.decidedAt, vsaSha256 ?? null, diffSha256 ?? null);
-      this.db.prepare(`UPDATE releases SET state = 'decided', updated_at = ? WHERE id = ?`).run(record.decidedAt, releaseId);
-    })();
+    this.appendVerdictTx(releaseId, record, vsaSha256, diffSha256);
     return record;
   }
 
   latestVerdict(releaseId: string): VerdictRecord | undefined {
-    const row = this.db.prepare('SELECT body FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { body: string } | undefined;
+    const row = this.statements.prepare('SELECT body FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { body: string } | undefined;
     return parse<VerdictRecord>(row?.body ?? null);
   }
 
   /** Digest of the newest verdict's VSA bundle. */
   latestVsa(releaseId: string): string | undefined {
-    const row = this.db.prepare('SELECT vsa_sha256 FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { vsa_sha256: string | null } | undefined;
+    const row = this.statements.prepare('SELECT vsa_sha256 FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { vsa_sha256: string | null } | undefined;
     return row?.vsa_sha256 ?? undefined;
   }
 
   /** Digest of the newest verdict's file-level diff, when it has one. */
   latestDiff(releaseId: string): string | undefined {
-    const row = this.db.prepare('SELECT diff_sha256 FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { diff_sha256: string | null } | undefined;
+    const row = this.statements.prepare('SELECT diff_sha256 FROM verdicts WHERE release_id = ? ORDER BY seq DESC LIMIT 1').get(releaseId) as { diff_sha256: string | null } | undefined;
     return row?.diff_sha256 ?? undefined;
   }
 
   verdictHistory(releaseId: string): VerdictRecord[] {
-    return (this.db.prepare('SELECT body FROM verdicts WHERE release_id = ? ORDER BY seq').all(releaseId) as { body: string }[]).map((r) => JSON.parse(r.body) as VerdictRecord);
+    return (this.statements.prepare('SELECT body FROM verdicts WHERE release_id = ? ORDER BY seq').all(releaseId) as { body: string }[]).map((r) => JSON.parse(r.body) as VerdictRecord);
   }
 
   insertRebuild(r: { id: string; releaseId: string; workerId: string; operator: string; attempt: number }): void {
     const t = now();
-    this.db
+    this.statements
       .prepare(`INSERT INTO rebuilds (id, release_id, worker_id, operator, state, attempt, created_at, updated_at) VALUES (?, ?, ?, ?, 'assigned', ?, ?, ?)`)
       .run(r.id, r.releaseId, r.workerId, r.operator, r.attempt, t, t);
   }
 
   markEnqueued(rebuildId: string): void {
-    this.db.prepare('UPDATE rebuilds SET enqueued = 1 WHERE id = ?').run(rebuildId);
+    this.statements.prepare('UPDATE rebuilds SET enqueued = 1 WHERE id = ?').run(rebuildId);
   }
 
   getRebuild(id: string): StoredRebuild | undefined {
-    const row = this.db.prepare('SELECT * FROM rebuilds WHERE id = ?').get(id) as RebuildRow | undefined;
+    const row = this.statements.prepare('SELECT * FROM rebuilds WHERE id = ?').get(id) as RebuildRow | undefined;
     return row ? toRebuild(row) : undefined;
   }
 
   rebuildsOf(releaseId: string): StoredRebuild[] {
-    return (this.db.prepare('SELECT * FROM rebuilds WHERE release_id = ? ORDER BY created_at, id').all(releaseId) as RebuildRow[]).map(toRebuild);
+    return (this.statements.prepare('SELECT * FROM rebuilds WHERE release_id = ? ORDER BY created_at, id').all(releaseId) as RebuildRow[]).map(toRebuild);
   }
 
   /** Rebuilds not yet handed to the queue (e.g. the coordinator died between insert and enqueue). */
   unenqueuedRebuilds(): StoredRebuild[] {
-    return (this.db.prepare(`SELECT * FROM rebuilds WHERE enqueued = 0 AND state = 'assigned'`).all() as RebuildRow[]).map(toRebuild);
+    return (this.statements.prepare(`SELECT * FROM rebuilds WHERE enqueued = 0 AND state = 'assigned'`).all() as RebuildRow[]).map(toRebuild);
   }
 
   /** Open rebuilds not touched since `beforeIso`. */
   staleOpenRebuilds(beforeIso: string): StoredRebuild[] {
-    return (this.db.prepare(`SELECT * FROM rebuilds WHERE state IN ('assigned', 'running') AND enqueued = 1 AND updated_at < ?`).all(beforeIso) as RebuildRow[]).map(toRebuild);
+    return (this.statements.prepare(`SELECT * FROM rebuilds WHERE state IN ('assigned', 'running') AND enqueued = 1 AND updated_at < ?`).all(beforeIso) as RebuildRow[]).map(toRebuild);
   }
 
   /** Marks a rebuild as just looked at, so a stale check does not repeat at once. */
   touchRebuild(id: string): void {
-    this.db.prepare('UPDATE rebuilds SET updated_at = ? WHERE id = ?').run(now(), id);
+    this.statements.prepare('UPDATE rebuilds SET updated_at = ? WHERE id = ?').run(now(), id);
   }
 
   /** Open rebuilds held by the given worker. */
   openRebuildsOf(workerId: string): StoredRebuild[] {
-    return (this.db.prepare(`SELECT * FROM rebuilds WHERE worker_id = ? AND state IN ('assigned', 'running')`).all(workerId) as RebuildRow[]).map(toRebuild);
+    return (this.statements.prepare(`SELECT * FROM rebuilds WHERE worker_id = ? AND state IN ('assigned', 'running')`).all(workerId) as RebuildRow[]).map(toRebuild);
   }
 
   /** Moves a rebuild between states only from one of `from`; returns whether it moved. */
   transitionRebuild(id: string, from: RebuildState[], to: RebuildState, report?: RebuildReport): boolean {
     const marks = from.map(() => '?').join(', ');
-    const res = this.db
+    const res = this.statements
       .prepare(`UPDATE rebuilds SET state = ?, report = COALESCE(?, report), updated_at = ? WHERE id = ? AND state IN (${marks})`)
       .run(to, report ? JSON.stringify(report) : null, now(), id, ...from);
     return res.changes === 1;
   }
 
   setRebuildBundle(id: string, sha256: string): void {
-    this.db.prepare('UPDATE rebuilds SET bundle_sha256 = ? WHERE id = ?').run(sha256, id);
+    this.statements.prepare('UPDATE rebuilds SET bundle_sha256 = ? WHERE id = ?').run(sha256, id);
   }
 
   setRebuildLog(id: string, sha256: string, bytes: number): void {
-    this.db.prepare('UPDATE rebuilds SET log_sha256 = ?, log_bytes = ?, updated_at = ? WHERE id = ?').run(sha256, bytes, now(), id);
+    this.statements.prepare('UPDATE rebuilds SET log_sha256 = ?, log_bytes = ?, updated_at = ? WHERE id = ?').run(sha256, bytes, now(), id);
   }
 
   upsertWorker(hb: WorkerHeartbeat): void {
     const t = now();
-    this.db
+    this.statements
       .prepare(
         `INSERT INTO workers (id, operator, images, running, registered_at, last_seen_at, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET operator = excluded.operator, images = excluded.images, running = excluded.running,
@@ -302,7 +327,7 @@ export class SqliteStore {
   }
 
   workers(): WorkerRecord[] {
-    return (this.db.prepare('SELECT * FROM workers ORDER BY id').all() as WorkerRow[]).map((w) => ({
+    return (this.statements.prepare('SELECT * FROM workers ORDER BY id').all() as WorkerRow[]).map((w) => ({
       id: w.id,
       operator: w.operator,
       images: JSON.parse(w.images) as Record<string, string>,
@@ -319,7 +344,7 @@ export class SqliteStore {
 
   /** Creates or replaces a pending enrolment whose one-time token has the given digest. */
   addEnrolmentToken(workerId: string, operator: string, tokenSha256: string, expiresAt: string): void {
-    this.db
+    this.statements
       .prepare(
         `INSERT INTO enrolments (worker_id, operator, token_sha256, token_expires_at, created_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(worker_id) DO UPDATE SET operator = excluded.operator, token_sha256 = excluded.token_sha256,
@@ -332,7 +357,7 @@ export class SqliteStore {
   enrol(workerId: string, operator: string, keyId: string, publicKeyPem: string, tokenSha256?: string): boolean {
     const t = now();
     if (tokenSha256 === undefined) {
-      this.db
+      this.statements
         .prepare(
           `INSERT INTO enrolments (worker_id, operator, key_id, public_key, enrolled_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT(worker_id) DO UPDATE SET operator = excluded.operator, key_id = excluded.key_id, public_key = excluded.public_key,
@@ -341,7 +366,7 @@ export class SqliteStore {
         .run(workerId, operator, keyId, publicKeyPem, t, t);
       return true;
     }
-    const res = this.db
+    const res = this.statements
       .prepare(
         `UPDATE enrolments SET key_id = ?, public_key = ?, enrolled_at = ?, token_sha256 = NULL, token_expires_at = NULL
          WHERE worker_id = ? AND key_id IS NULL AND token_sha256 = ? AND token_expires_at > ?`,
@@ -351,24 +376,24 @@ export class SqliteStore {
   }
 
   enrolment(workerId: string): Enrolment | undefined {
-    const r = this.db.prepare('SELECT * FROM enrolments WHERE worker_id = ? AND key_id IS NOT NULL').get(workerId) as EnrolmentRow | undefined;
+    const r = this.statements.prepare('SELECT * FROM enrolments WHERE worker_id = ? AND key_id IS NOT NULL').get(workerId) as EnrolmentRow | undefined;
     return r ? { workerId: r.worker_id, operator: r.operator, keyId: r.key_id!, publicKeyPem: r.public_key!, enrolledAt: r.enrolled_at! } : undefined;
   }
 
   enrolments(): Enrolment[] {
-    return (this.db.prepare('SELECT * FROM enrolments WHERE key_id IS NOT NULL ORDER BY worker_id').all() as EnrolmentRow[]).map((r) => ({
+    return (this.statements.prepare('SELECT * FROM enrolments WHERE key_id IS NOT NULL ORDER BY worker_id').all() as EnrolmentRow[]).map((r) => ({
       workerId: r.worker_id, operator: r.operator, keyId: r.key_id!, publicKeyPem: r.public_key!, enrolledAt: r.enrolled_at!,
     }));
   }
 
   recordRejection(r: Omit<Rejection, 'seq' | 'at'>): void {
-    this.db
+    this.statements
       .prepare('INSERT INTO rejections (at, worker_id, rebuild_id, reason, detail, bundle_sha256) VALUES (?, ?, ?, ?, ?, ?)')
       .run(now(), r.workerId ?? null, r.rebuildId ?? null, r.reason, r.detail, r.bundleSha256 ?? null);
   }
 
   rejections(limit = 200): Rejection[] {
-    return (this.db.prepare('SELECT * FROM rejections ORDER BY seq DESC LIMIT ?').all(limit) as { seq: number; at: string; worker_id: string | null; rebuild_id: string | null; reason: string; detail: string; bundle_sha256: string | null }[]).map((r) => ({
+    return (this.statements.prepare('SELECT * FROM rejections ORDER BY seq DESC LIMIT ?').all(limit) as { seq: number; at: string; worker_id: string | null; rebuild_id: string | null; reason: string; detail: string; bundle_sha256: string | null }[]).map((r) => ({
       seq: r.seq, at: r.at, reason: r.reason, detail: r.detail,
       ...(r.worker_id ? { workerId: r.worker_id } : {}), ...(r.rebuild_id ? { rebuildId: r.rebuild_id } : {}), ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
     }));

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { ResponseCache } from './response-cache.js';
+
+describe('ResponseCache', () => {
+  const setup = (maxChars = 1000) => {
+    let stamp = 1;
+    let renders = 0;
+    const cache = new ResponseCache(() => String(stamp), maxChars);
+    const render = (value: unknown) => () => {
+      renders++;
+      return value;
+    };
+    return { cache, render, write: () => stamp++, renders: () => renders };
+  };
+
+  it('renders once while the store is unchanged', () => {
+    const { cache, render, renders } = setup();
+    expect(cache.json('a', render({ x: 1 }))).toBe('{"x":1}');
+    expect(cache.json('a', render({ x: 2 }))).toBe('{"x":1}');
+    expect(renders()).toBe(1);
+  });
+
+  it('renders again after any write', () => {
+    const { cache, render, write } = setup();
+    cache.json('a', render({ x: 1 }));
+    write();
+    expect(cache.json('a', render({ x: 2 }))).toBe('{"x":2}');
+  });
+
+  it('caches nothing when rendering throws', () => {
+    const { cache, render } = setup();
+    expect(() => cache.json('a', () => { throw new Error('not found'); })).toThrow('not found');
+    expect(cache.json('a', render({ x: 1 }))).toBe('{"x":1}');
+  });
+
+  it('drops the least recently used answers when full', () => {
+    const { cache, render, renders } = setup(100);
+    const answer = (c: string) => ({ s: c.repeat(16) }); // 24 chars of JSON: four fit
+    for (const k of ['a', 'b', 'c', 'd']) cache.json(k, render(answer(k)));
+    cache.json('a', render(answer('a'))); // a hit: a becomes the most recent
+    cache.json('e', render(answer('e'))); // b goes
+    expect(renders()).toBe(5);
+    for (const k of ['a', 'c', 'd', 'e']) cache.json(k, render(answer(k)));
+    expect(renders()).toBe(5);
+    cache.json('b', render(answer('b')));
+    expect(renders()).toBe(6);
+  });
+
+  it('does not keep an answer larger than a quarter of its size', () => {
+    const { cache, render, renders } = setup(100);
+    cache.json('a', render({ s: 'a'.repeat(40) }));
+    cache.json('a', render({ s: 'a'.repeat(40) }));
+    expect(renders()).toBe(2);
+  });
+
+  it('caches nothing when its size is 0', () => {
+    const { cache, render, renders } = setup(0);
+    cache.json('a', render({ x: 1 }));
+    cache.json('a', render({ x: 1 }));
+    expect(renders()).toBe(2);
+  });
+});
