@@ -144,6 +144,16 @@ describe('analyzeTgz digests', () => {
     }
   });
 
+  it('gives the same analysis however the input stream is chunked', async () => {
+    const buf = await tgz([...pkg(), { name: 'package/data.bin', body: randomBytes(8_000) }], { level: 6 });
+    const whole = await analyze(buf);
+    for (const size of [1, 7, 8, 9, 4096]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < buf.length; i += size) chunks.push(buf.subarray(i, i + size));
+      expect(await analyzeTgz(Readable.from(chunks)), `chunks of ${size} bytes`).toEqual(whole);
+    }
+  });
+
   it('returns the manifest sorted by path with normalized modes, sizes and content digests', async () => {
     const r = await analyze(
       await tgz([

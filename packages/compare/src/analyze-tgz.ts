@@ -10,7 +10,7 @@ import { GZIP_FLAGS, type GzipHeader } from './gzip-header.js';
 import { GzipFramer } from './gzip-framer.js';
 import { checkNoPathThroughSymlink, compareUtf8, describeName, manifestSha256, normalizeMode, sortManifest, type ManifestEntry } from './manifest.js';
 import { facetDigest, facetDigestOf, type TgzStabilizerName } from './stabilizers.js';
-import { TarWalker, type RawEntry } from './tar-walker.js';
+import { TarWalker, facetLineText, type RawEntry } from './tar-walker.js';
 
 /** Limits of one analysis; crossing one is an `unsafe-archive` fault. */
 export interface AnalyzeTgzOptions {
@@ -31,6 +31,14 @@ export const DEFAULT_TGZ_LIMITS: Readonly<Required<AnalyzeTgzOptions>> = Object.
 
 /** Digests of a `.tgz` artifact plus its stabilized manifest (for file-level diffs). */
 export type TgzAnalysis = ArtifactDigests & { entries: ManifestEntry[] };
+
+/**
+ * Read and inflate chunk sizes of every pass over an artifact. Bigger than the stream defaults
+ * (64 KiB reads, 16 KiB of inflated output), they cut the per-chunk work of every stage (hashes,
+ * tar walker, tar parser, level check) several times over; memory stays a few chunks per stage.
+ */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+export const INFLATE_CHUNK_BYTES = 1024 * 1024;
 
 /** Canonical gzip values: what a gzip header without platform or time information holds. */
 const CANONICAL_GZIP_OS = 255; // RFC 1952 "unknown"
@@ -88,24 +96,33 @@ export interface FacetInputs {
   header: GzipHeader;
   /** the zlib level that reproduces the deflate stream, or null when none does */
   level: number | null;
-  tarSha256: string;
-  bodySha256: string;
+  /** digests of the tar and of the deflate body: computed only when no level reproduces the body (the facet needs them then) */
+  tarSha256: string | null;
+  bodySha256: string | null;
   trailer: string;
 }
 
-/** analyzeTgz plus the raw per-entry data a file-level diff needs (package-internal). */
-export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: AnalyzeTgzOptions): Promise<TgzInspection> {
+/**
+ * analyzeTgz plus the raw per-entry data a file-level diff needs (package-internal).
+ * @param sha512 whether to compute the raw sha512 (a diff does not report it; `analysis.sha512` is empty then). @defaultValue true
+ */
+export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: AnalyzeTgzOptions, sha512 = true): Promise<TgzInspection> {
   const limits = limitsOf(opts);
-  const source = typeof input === 'string' ? createReadStream(input) : input;
+  const source = typeof input === 'string' ? createReadStream(input, { highWaterMark: READ_CHUNK_BYTES }) : input;
   const walker = new TarWalker(limits);
   let detector: DeflateLevelDetector | undefined;
   const framer = new GzipFramer(
     (h) => {
       detector = new DeflateLevelDetector(candidateLevels(h.xfl));
     },
-    (chunk) => detector?.addBody(chunk),
+    (chunk) => {
+      detector?.addBody(chunk);
+      // once a level is recognized the deflate facet names it, and the digests of an unrecognized stream are not needed
+      if (detector?.recognized) framer.hashBody = false;
+    },
+    sha512,
   );
-  const inflate = createInflateRaw();
+  const inflate = createInflateRaw({ chunkSize: INFLATE_CHUNK_BYTES });
   const tarSha256 = createHash('sha256');
   let tarBytes = 0;
   let tarCrc = 0;
@@ -161,9 +178,11 @@ export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: A
     for await (const chunk of tarStream) {
       tarBytes += chunk.length;
       if (tarBytes > limits.maxUncompressedBytes) {
+        // the walker sees the bytes within the limit first: a header announcing data beyond it names the entry
+        walker.write(chunk.subarray(0, chunk.length - (tarBytes - limits.maxUncompressedBytes)));
         throw new QuorumError('unsafe-archive', `uncompressed data exceeds maxUncompressedBytes (${limits.maxUncompressedBytes} bytes); stopped reading (archive bomb?)`);
       }
-      tarSha256.update(chunk);
+      if (!detector?.recognized) tarSha256.update(chunk);
       tarCrc = crc32(chunk, tarCrc);
       walker.write(chunk);
       const recompressing = detector?.addInflated(chunk);
@@ -207,9 +226,13 @@ export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: A
 
   const manifest = sortManifest(entries.map(toManifestEntry));
   checkNoPathThroughSymlink(manifest);
-  const tarSha = tarSha256.digest('hex');
-  const bodySha = framer.bodySha256.digest('hex');
-  const facetInputs: FacetInputs = { header, level, tarSha256: tarSha, bodySha256: bodySha, trailer: walker.trailer! };
+  const facetInputs: FacetInputs = {
+    header,
+    level,
+    tarSha256: level === null ? tarSha256.digest('hex') : null,
+    bodySha256: level === null ? framer.bodySha256.digest('hex') : null,
+    trailer: walker.trailer!,
+  };
   const facets = computeFacets(entries, facetInputs);
   const applied = new Set<TgzStabilizerName>(walker.applied);
   for (const s of gzipApplied(header)) applied.add(s);
@@ -218,7 +241,7 @@ export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: A
     analysis: {
       size: framer.rawBytes,
       sha256: framer.rawSha256.digest('hex'),
-      sha512: framer.rawSha512.digest('hex'),
+      sha512: framer.rawSha512?.digest('hex') ?? '',
       stabilizedSha256: manifestSha256(manifest),
       facets,
       stabilizersApplied: [...applied].sort(),
@@ -249,14 +272,27 @@ export function computeFacets(entries: readonly RawEntry[], inputs: FacetInputs)
   // archives compressed alike compare equal even when their tars differ; an unrecognized stream can
   // only be named by its bytes, paired with the tar it encodes
   const deflate = level !== null ? ['zlib-level', level] : ['opaque', tarSha, bodySha];
+  // lines are produced one at a time while hashing: nothing per entry is held beyond the entries
+  function* linesOf(facet: keyof RawEntry['lines']): Generator<string> {
+    for (const e of sorted) {
+      const line = e.lines[facet];
+      if (line !== null) yield facetLineText(e.path, line);
+    }
+  }
+  function* formatItems(): Generator<unknown> {
+    for (const e of sorted) yield [e.path, e.format];
+    yield ['trailer', trailer];
+  }
   return {
-    'tar-entry-order': facetDigestOf('tar-entry-order', entries.map((e) => e.path)),
-    'tar-times': facetDigest('tar-times', sorted.map((e) => e.lines.times)),
-    'tar-modes': facetDigest('tar-modes', sorted.map((e) => e.lines.modes)),
-    'tar-owners': facetDigest('tar-owners', sorted.map((e) => e.lines.owners)),
-    'tar-pax': facetDigest('tar-pax', sorted.flatMap((e) => (e.lines.pax === null ? [] : [e.lines.pax]))),
-    'tar-devices': facetDigest('tar-devices', sorted.map((e) => e.lines.devices)),
-    'tar-format': facetDigestOf('tar-format', [...sorted.map((e) => [e.path, e.format]), ['trailer', trailer]]),
+    'tar-entry-order': facetDigestOf('tar-entry-order', (function* () {
+      for (const e of entries) yield e.path;
+    })()),
+    'tar-times': facetDigest('tar-times', linesOf('times')),
+    'tar-modes': facetDigest('tar-modes', linesOf('modes')),
+    'tar-owners': facetDigest('tar-owners', linesOf('owners')),
+    'tar-pax': facetDigest('tar-pax', linesOf('pax')),
+    'tar-devices': facetDigest('tar-devices', linesOf('devices')),
+    'tar-format': facetDigestOf('tar-format', formatItems()),
     'gzip-level': facetDigestOf('gzip-level', [['xfl', h.xfl], deflate]),
     'gzip-name': facetDigestOf('gzip-name', [latin1(h.name)]),
     'gzip-time': facetDigestOf('gzip-time', [h.mtime]),

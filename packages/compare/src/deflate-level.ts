@@ -20,6 +20,19 @@ export function candidateLevels(xfl: number): number[] {
 /** Body bytes kept for comparison at most; a candidate lagging further behind is given up. */
 const WINDOW_LIMIT = 8 * 1024 * 1024;
 
+/**
+ * Body bytes a level must reproduce, as the only candidate left, to be recognized without
+ * recompressing the rest. A compressor's identity (implementation, level, window and memory
+ * level, flush points) shows in its output from the first deflate blocks on: other zlib levels,
+ * GNU gzip, pigz (independent 128 KiB chunks), zopfli and other zlib builds diverge within the
+ * first blocks. 256 KiB of body spans several zlib blocks (at most 16 Ki symbols each at the
+ * default memory level) and at least two pigz chunks, while recompressing it costs a few tens of
+ * milliseconds however large the artifact is (recompressing a 200 MB artifact whole took 18 of the
+ * 19 s its analysis took). Bodies up to this size are compared to their last byte. The price: a
+ * stream that matches a level this long and departs from it later is named by that level.
+ */
+export const LEVEL_CHECK_BYTES = 256 * 1024;
+
 interface Candidate {
   level: number;
   stream: DeflateRaw;
@@ -35,8 +48,10 @@ interface Candidate {
 /**
  * Recognizes which zlib level produced a deflate stream by recompressing the inflated data with
  * this process's zlib at the likely levels and comparing the output, byte by byte, with the
- * original body as both stream. Candidates are dropped at the first differing byte, so the cost is
- * about one extra deflate pass; memory is bounded by WINDOW_LIMIT, not by the artifact.
+ * original body as both stream. Candidates are dropped at the first differing byte; once a single
+ * candidate has reproduced `checkBytes` of the body, it is recognized and recompression stops, so
+ * the cost is about one deflate pass over the data behind those bytes, whatever the artifact's
+ * size. Memory is bounded by WINDOW_LIMIT, not by the artifact.
  */
 export class DeflateLevelDetector {
   private readonly candidates: Candidate[];
@@ -45,8 +60,14 @@ export class DeflateLevelDetector {
   private windowStart = 0;
   /** body bytes seen */
   private bodyEnd = 0;
+  /** the level recognized from a prefix of the body; nothing more is compared once it is set */
+  private settled: Candidate | undefined;
 
-  constructor(levels: readonly number[]) {
+  /** @param checkBytes body bytes a sole remaining candidate must reproduce to be recognized early. @defaultValue LEVEL_CHECK_BYTES */
+  constructor(
+    levels: readonly number[],
+    private readonly checkBytes = LEVEL_CHECK_BYTES,
+  ) {
     this.candidates = levels.map((level) => {
       const stream = createDeflateRaw({ level });
       const c: Candidate = { level, stream, matched: 0, pending: [], pendingBytes: 0, alive: true, done: Promise.resolve() };
@@ -69,6 +90,11 @@ export class DeflateLevelDetector {
     });
   }
 
+  /** A level was recognized from a prefix of the body: recompression has stopped and finish() will return it. */
+  get recognized(): boolean {
+    return this.settled !== undefined;
+  }
+
   private get live(): Candidate[] {
     return this.candidates.filter((c) => c.alive);
   }
@@ -76,7 +102,7 @@ export class DeflateLevelDetector {
   /** Appends original deflate-body bytes, in order. */
   addBody(chunk: Buffer): void {
     this.bodyEnd += chunk.length;
-    if (this.live.length === 0) return;
+    if (this.settled || this.live.length === 0) return;
     this.window.push(chunk);
     for (const c of this.live) this.advance(c);
     this.trim();
@@ -84,6 +110,7 @@ export class DeflateLevelDetector {
 
   /** Feeds inflated bytes to every live candidate; resolves when they can take more (backpressure). */
   async addInflated(chunk: Buffer): Promise<void> {
+    if (this.settled) return;
     const waits: Promise<void>[] = [];
     for (const c of this.live) {
       if (!c.stream.write(chunk)) {
@@ -104,10 +131,15 @@ export class DeflateLevelDetector {
   }
 
   /**
-   * Ends recompression; returns the first level (in candidate order) whose output equals the
-   * whole body of `bodyLength` bytes, or null.
+   * Ends recompression; returns the level recognized early (see LEVEL_CHECK_BYTES), else the first
+   * level (in candidate order) whose output equals the whole body of `bodyLength` bytes, or null.
    */
   async finish(bodyLength: number): Promise<number | null> {
+    if (this.settled) {
+      const { level } = this.settled;
+      this.dispose();
+      return level;
+    }
     for (const c of this.live) c.stream.end();
     await Promise.all(this.candidates.map((c) => c.done));
     const hit = this.candidates.find((c) => c.alive && c.pendingBytes === 0 && c.matched === bodyLength && this.bodyEnd === bodyLength);
@@ -145,6 +177,21 @@ export class DeflateLevelDetector {
     }
     // a candidate far ahead of the body (or past its end) produces more bytes than the original: no match
     if (c.alive && c.pendingBytes > WINDOW_LIMIT) this.drop(c);
+    if (c.alive && c.matched >= this.checkBytes && !this.settled) {
+      const live = this.live;
+      if (live.length === 1) this.settle(c);
+    }
+  }
+
+  /** Recognizes `c` from the body prefix it reproduced and stops recompressing. */
+  private settle(c: Candidate): void {
+    this.settled = c;
+    c.alive = false;
+    c.pending = [];
+    c.pendingBytes = 0;
+    c.stream.destroy();
+    this.window = [];
+    this.windowStart = this.bodyEnd;
   }
 
   private equalsBody(offset: number, bytes: Buffer): boolean {

@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import { QuorumError } from '@quorum/core';
 import tar from 'tar-stream';
 import type { AnalyzeTgzOptions } from './analyze-tgz.js';
-import { classify } from './analyze-tgz.js';
+import { INFLATE_CHUNK_BYTES, READ_CHUNK_BYTES, classify } from './analyze-tgz.js';
 import { describeName } from './manifest.js';
 
 /** How many leading bytes are searched for a NUL byte when telling text from binary. */
@@ -168,7 +168,7 @@ export async function probeEntries(file: string, wants: readonly ContentWant[], 
 
   let feedError: unknown;
   try {
-    await pipeline(createReadStream(file), createGunzip(), (tarStream: AsyncIterable<Buffer>) =>
+    await pipeline(createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }), createGunzip({ chunkSize: INFLATE_CHUNK_BYTES }), (tarStream: AsyncIterable<Buffer>) =>
       feed(tarStream).catch((e: unknown) => {
         feedError = e;
         throw e;

@@ -38,6 +38,20 @@ export const MANIFEST_VERSION_LINE = 'quorum-tgz-manifest v1';
 
 /** Byte order of UTF-8 strings (JavaScript's `<` compares UTF-16 units, which differs above U+FFFF). */
 export function compareUtf8(a: string, b: string): number {
+  // fast path without encoding: UTF-8 preserves code point order, so at the first differing unit two
+  // BMP characters below the surrogates decide; surrogates (and a shorter string ending in a high
+  // surrogate, which encodes differently alone) take the exact path
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i < n) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
+  } else {
+    const last = i > 0 ? a.charCodeAt(i - 1) : 0;
+    if (last < 0xd800 || last > 0xdbff) return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+  }
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 

@@ -54,5 +54,7 @@ export function facetDigest(name: TgzStabilizerName, jsonLines: Iterable<string>
 
 /** facetDigest over items not yet serialized. */
 export function facetDigestOf(name: TgzStabilizerName, items: Iterable<unknown>): string {
-  return facetDigest(name, [...items].map((item) => JSON.stringify(item)));
+  return facetDigest(name, (function* () {
+    for (const item of items) yield JSON.stringify(item);
+  })());
 }

@@ -81,13 +81,26 @@ export interface RawEntry {
   storedMode: number;
   /** the entry's own metadata as an extractor applies it (pax records over header fields), for per-file diffs */
   meta: EntryMeta;
-  /** this entry's facet lines as JSON text (compact: one string per facet), digested in manifest order */
-  lines: Record<'times' | 'modes' | 'owners' | 'devices', string> & { pax: string | null };
+  /** this entry's facet lines, digested in manifest order; stored compactly, read with facetLineText */
+  lines: Record<'times' | 'modes' | 'owners' | 'devices', FacetLine> & { pax: FacetLine | null };
   /** digest of the encoding left after every owned value is blanked (tar-format), set after the padding */
   format?: string;
   /** set by the content side */
   sha256?: string;
   contentBytes?: number;
+}
+
+/**
+ * One entry's item of a per-entry facet, whose JSON text is `[<path>, ...values]`. Stored without
+ * the path when that text fits in MAX_FACET_ITEM_CHARS: then it is the JSON of the values alone
+ * (`[v1,…]`, one string shared by the entries with equal values, which in a typical package is
+ * nearly all of them); otherwise it is the final text, the JSON string `"sha256:…"`.
+ */
+export type FacetLine = string;
+
+/** The JSON text of an entry's facet item, as digested (see FacetLine). */
+export function facetLineText(path: string, line: FacetLine): string {
+  return line.charCodeAt(0) === 0x5b ? `[${JSON.stringify(path)},${line.slice(1)}` : line;
 }
 
 /**
@@ -124,16 +137,35 @@ function newRegion(): Region {
 
 const latin1 = (b: Buffer): string => b.toString('latin1');
 
+const ZEROS = Buffer.alloc(BLOCK_SIZE);
+
+/** True when every byte of `b` is zero (a memcmp per block instead of a callback per byte). */
+function allZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i += BLOCK_SIZE) {
+    const part = b.subarray(i, i + BLOCK_SIZE);
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
+}
+
 /** Extended headers accepted before one entry (pax globals could otherwise pile up without bound). */
 const MAX_EXTENDED_HEADERS_PER_ENTRY = 16;
 
 /** Facet items longer than this are kept as a digest, so memory does not grow with pax payloads. */
 const MAX_FACET_ITEM_CHARS = 512;
 
-/** A facet item as JSON text; a long one becomes the JSON string `"sha256:<hex of its JSON text>"`. */
-function facetItem(item: unknown): string {
-  const json = JSON.stringify(item);
-  return json.length <= MAX_FACET_ITEM_CHARS ? json : JSON.stringify(`sha256:${createHash('sha256').update(json).digest('hex')}`);
+/** Distinct facet lines and metadata records shared between entries at most (beyond it, entries keep their own). */
+const MAX_SHARED = 4096;
+
+/**
+ * An entry's facet item `[path, ...values]` (values not empty) as a FacetLine: the values' JSON when
+ * the whole text fits, else the JSON string `"sha256:<hex of the whole text>"`.
+ */
+function facetLine(path: string, values: unknown[], share: (s: string) => string): FacetLine {
+  const tail = JSON.stringify(values);
+  // the whole text is `[` + path JSON + `,` + the values' JSON without its `[`
+  if (JSON.stringify(path).length + tail.length + 1 <= MAX_FACET_ITEM_CHARS) return share(tail);
+  return JSON.stringify(`sha256:${createHash('sha256').update(facetLineText(path, tail)).digest('hex')}`);
 }
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -182,6 +214,9 @@ export class TarWalker {
 
   private readonly ready: RawEntry[] = [];
   private readonly paths = new Set<string>();
+  /** facet lines and metadata records shared between entries (memory: most entries have equal values) */
+  private readonly sharedLines = new Map<string, string>();
+  private readonly sharedMeta = new Map<string, EntryMeta>();
   private pos = 0;
   private state: 'header' | 'ext' | 'data' | 'pad' = 'header';
   private readonly block = Buffer.alloc(BLOCK_SIZE);
@@ -237,7 +272,7 @@ export class TarWalker {
           const n = Math.min(this.remaining, avail);
           const pad = chunk.subarray(i, i + n);
           this.current!.format.update(pad);
-          if (pad.some((b) => b !== 0)) this.applied.add('tar-format');
+          if (!allZero(pad)) this.applied.add('tar-format');
           i += n;
           this.pos += n;
           this.remaining -= n;
@@ -274,7 +309,7 @@ export class TarWalker {
     if (isNullBlock(block)) {
       r.format.update(block);
       r.nullBlocks++;
-      if (block.some((b) => b !== 0)) r.dirtyNull = true;
+      if (!allZero(block)) r.dirtyNull = true;
       return;
     }
     if (r.nullBlocks > 0 || r.dirtyNull) this.applied.add('tar-format'); // zero blocks before an entry
@@ -339,7 +374,7 @@ export class TarWalker {
       // format or when its length prefix is written unusually
       if (paxOwner(rec.key) === 'format' || !rec.canonical) part(framing, 'record', rec.raw);
     }
-    if (pad.some((b) => b !== 0)) part(framing, 'pad', pad);
+    if (!allZero(pad)) part(framing, 'pad', pad);
     this.applied.add(carriesFormat ? 'tar-format' : 'tar-pax');
     if (global) {
       r.globals.push([records.map((rec) => [rec.key, latin1(rec.value)]), framing.digest('hex')]);
@@ -384,7 +419,8 @@ export class TarWalker {
     if (size === null || !Number.isSafeInteger(size) || size < 0) throw invalid(`${what}: unreadable size`);
     if (h.mode === null) throw invalid(`${what}: unreadable mode`);
 
-    const path = normalizeArchivePath(rawName, what);
+    const normalized = normalizeArchivePath(rawName, what);
+    const path = normalized === rawName ? rawName : normalized; // one string for both when equal
     let target: string | null = null;
     switch (type) {
       case 'file':
@@ -430,12 +466,13 @@ export class TarWalker {
     });
     const paxFraming = r.paxFraming?.digest('hex') ?? null;
     const hasPax = byOwner.pax.length > 0 || paxFraming !== null || r.globals.length > 0;
+    const share = (line: string): string => this.share(this.sharedLines, line, line);
     const lines: RawEntry['lines'] = {
-      times: facetItem([path, h.mtime, h.atime, h.ctime, byOwner.times, extDiffs.times]),
-      modes: facetItem([path, h.mode, byOwner.modes, extDiffs.modes]),
-      owners: facetItem([path, h.uid, h.gid, latin1(h.uname), latin1(h.gname), byOwner.owners, extDiffs.owners]),
-      devices: facetItem([path, h.devmajor, h.devminor, byOwner.devices, extDiffs.devices]),
-      pax: hasPax ? facetItem([path, byOwner.pax, paxFraming, r.globals]) : null,
+      times: facetLine(path, [h.mtime, h.atime, h.ctime, byOwner.times, extDiffs.times], share),
+      modes: facetLine(path, [h.mode, byOwner.modes, extDiffs.modes], share),
+      owners: facetLine(path, [h.uid, h.gid, latin1(h.uname), latin1(h.gname), byOwner.owners, extDiffs.owners], share),
+      devices: facetLine(path, [h.devmajor, h.devminor, byOwner.devices, extDiffs.devices], share),
+      pax: hasPax ? facetLine(path, [byOwner.pax, paxFraming, r.globals], share) : null,
     };
 
     // what deviates from canonical values
@@ -459,14 +496,14 @@ export class TarWalker {
       rawLinkname,
       target,
       storedMode: h.mode,
-      meta: {
+      meta: this.sharedMetaOf({
         mode: h.mode.toString(8).padStart(4, '0'),
         mtime: metaNumber(h.mtime, pax.get('mtime')),
         uid: metaNumber(h.uid, pax.get('uid')),
         gid: metaNumber(h.gid, pax.get('gid')),
         uname: metaName(pax.get('uname') ?? h.uname),
         gname: metaName(pax.get('gname') ?? h.gname),
-      },
+      }),
       lines,
     };
     this.entries.push(entry);
@@ -476,6 +513,20 @@ export class TarWalker {
     this.remaining = entry.size;
     if (this.remaining > 0) this.state = 'data';
     else this.startPadding();
+  }
+
+  /** The stored copy of `value` under `key`, or `value` itself (stored while there is room). */
+  private share<T>(map: Map<string, T>, key: string, value: T): T {
+    const known = map.get(key);
+    if (known !== undefined) return known;
+    if (map.size < MAX_SHARED) map.set(key, value);
+    return value;
+  }
+
+  /** Equal metadata records are one frozen object. */
+  private sharedMetaOf(meta: EntryMeta): EntryMeta {
+    const key = JSON.stringify([meta.mode, meta.mtime, meta.uid, meta.gid, meta.uname, meta.gname]);
+    return this.share(this.sharedMeta, key, Object.freeze(meta));
   }
 
   private startPadding(): void {

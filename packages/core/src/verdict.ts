@@ -89,7 +89,12 @@ export function decideVerdict(
   const same = groups.find((g) => g.digest === published.stabilizedSha256);
   if (same && same.count >= m) {
     const needed = new Set<string>();
-    for (const o of same.group) for (const s of stabilizersBetween(published, o.artifact!)) needed.add(s);
+    for (const o of same.group) {
+      const between = stabilizersBetween(published, o.artifact!);
+      for (const s of between) needed.add(s);
+      // equal contents, equal tar facets, different bytes: only the compressed stream is left
+      if (between.length === 0 && o.artifact!.sha256 !== published.sha256) needed.add('gzip-level');
+    }
     return {
       verdict: 'equivalent',
       reason: `${same.count} independent builders agree with the published artifact after stabilizers: ${[...needed].sort().join(', ') || '(none)'}`,
