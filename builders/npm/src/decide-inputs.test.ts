@@ -56,12 +56,13 @@ describe('decideNpmInputs', () => {
   const lock = lockV3({ 'node_modules/typescript': { version: '5.4.5', resolved: `${REG}/typescript/-/typescript-5.4.5.tgz`, integrity: 'sha512-TS' } });
   it('pins the recipe npm and installs locked dependencies for a package that builds', () => {
     const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5.4.5' } }), 'package-lock.json': lock }, { npm: '10.2.4' }, REG);
-    expect(d).toMatchObject({ install: true, tools: [{ purl: 'pkg:npm/npm@10.2.4', path: 'tools/npm.tgz' }], notes: [] });
+    expect(d).toMatchObject({ install: true, tools: [{ purl: 'pkg:npm/npm@10.2.4', path: 'tools/npm.tgz' }], notes: [], planOptions: { runBuild: '0' } });
     expect(d.dependencies).toHaveLength(1);
   });
   it('prefers npm-shrinkwrap.json over package-lock.json', () => {
     const shrink = lockV3({ 'node_modules/z': { version: '1.0.0', resolved: `${REG}/z/-/z-1.0.0.tgz`, integrity: 'sha512-Z' } });
     const d = decideNpmInputs({ 'package.json': pj({ scripts: { build: 'x' }, dependencies: { z: '1' } }), 'package-lock.json': lock, 'npm-shrinkwrap.json': shrink }, { npm: '9.0.0' }, REG);
+    expect(d.planOptions).toEqual({ runBuild: '1' });
     expect(d.dependencies.map((x) => x.integrity)).toEqual(['sha512-Z']);
   });
   it('installs nothing for a package without a build script', () => {

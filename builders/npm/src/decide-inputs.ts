@@ -33,14 +33,16 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
     return { tools, dependencies: [], install: false, notes, problem: { code: 'build-error', message: 'package.json of the source is not valid JSON' } };
   }
   const builds = BUILD_SCRIPTS.some((s) => typeof manifest.scripts?.[s] === 'string');
+  // `npm pack` runs prepack/prepare itself; a `build` script is run explicitly before it
+  const planOptions = { runBuild: typeof manifest.scripts?.build === 'string' ? '1' : '0' };
   const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length;
-  if (!builds || declared === 0) return { tools, dependencies: [], install: false, notes };
+  if (!builds || declared === 0) return { tools, dependencies: [], install: false, notes, planOptions };
   const lockName = files['npm-shrinkwrap.json'] !== undefined ? 'npm-shrinkwrap.json' : files['package-lock.json'] !== undefined ? 'package-lock.json' : undefined;
   if (!lockName) {
     notes.push('dependency set not pinned: the package builds (prepare/prepack/build) but has no lockfile; built without installing dependencies');
-    return { tools, dependencies: [], install: false, notes };
+    return { tools, dependencies: [], install: false, notes, planOptions };
   }
   const locked = lockedDependencies(files[lockName]!, registry);
-  if (!locked.ok) return { tools, dependencies: [], install: false, notes, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };
-  return { tools, dependencies: locked.inputs, install: true, notes };
+  if (!locked.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };
+  return { tools, dependencies: locked.inputs, install: true, notes, planOptions };
 }

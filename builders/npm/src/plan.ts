@@ -35,7 +35,7 @@ if [ "$QUORUM_INSTALL" = 1 ]; then
   "$@" cache add ${INPUTS_MOUNT}/deps/* >/dev/null
   "$@" ci --offline --ignore-scripts
 fi
-if node -e 'const s=require("./package.json").scripts||{};process.exit(s.build?0:1)'; then
+if [ "$QUORUM_RUN_BUILD" = 1 ]; then
   echo "[quorum] npm run build"
   "$@" run build
 fi
@@ -59,6 +59,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       QUORUM_PACKAGE_DIR: input.source.directory ?? '.',
       QUORUM_NPM_TOOL: input.inputs.tools.npm ?? '',
       QUORUM_INSTALL: input.inputs.install ? '1' : '0',
+      QUORUM_RUN_BUILD: input.inputs.planOptions?.runBuild === '1' ? '1' : '0',
       QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),
       npm_config_cache: '/tmp/npm-cache',
       npm_config_offline: 'true',

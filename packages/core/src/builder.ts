@@ -113,6 +113,8 @@ export interface InputsDecision {
   notes: string[];
   /** a reason the release cannot be rebuilt hermetically, when there is one */
   problem?: { code: string; message: string };
+  /** facts read from the source that the builder's own `plan()` needs (passed through unchanged) */
+  planOptions?: Record<string, string>;
 }
 
 /** What the fetch phase put under the inputs mount, for `plan()`. */
@@ -121,6 +123,8 @@ export interface FetchedInputs {
   tools: Record<string, string>;
   install: boolean;
   dependencyCount: number;
+  /** the decision's `planOptions` */
+  planOptions?: Record<string, string>;
 }
 
 /** Input to a builder's pure `plan()`. */

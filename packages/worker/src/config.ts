@@ -17,8 +17,10 @@ export interface WorkerConfig {
   limits: BuildLimits;
   /** @defaultValue 5000 */
   heartbeatMs: number;
-  /** @defaultValue 1 */
+  /** jobs in flight at once (fetch phases overlap builds); @defaultValue 2 */
   concurrency: number;
+  /** build containers at once on this worker; @defaultValue 1 */
+  buildSlots: number;
   /** how long a job lock lives without renewal; @defaultValue 30000 */
   lockDurationMs: number;
   logLevel: string;
@@ -50,7 +52,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
       scratchBytes: intSetting('QUORUM_BUILD_SCRATCH_MB', s.QUORUM_BUILD_SCRATCH_MB, DEFAULT_LIMITS.scratchBytes / 2 ** 20, 16) * 2 ** 20,
     }),
     heartbeatMs: intSetting('QUORUM_HEARTBEAT_MS', s.QUORUM_HEARTBEAT_MS, 5000, 100),
-    concurrency: intSetting('QUORUM_CONCURRENCY', s.QUORUM_CONCURRENCY, 1, 1, 16),
+    concurrency: intSetting('QUORUM_CONCURRENCY', s.QUORUM_CONCURRENCY, 2, 1, 16),
+    buildSlots: intSetting('QUORUM_BUILD_SLOTS', s.QUORUM_BUILD_SLOTS, 1, 1, 16),
     lockDurationMs: intSetting('QUORUM_LOCK_DURATION_MS', s.QUORUM_LOCK_DURATION_MS, 30_000, 1000),
     logLevel: s.QUORUM_LOG_LEVEL || 'info',
     enrolToken: s.QUORUM_ENROL_TOKEN || undefined,

@@ -72,5 +72,5 @@ export async function fetchInputs(
       for (let next = queue.shift(); next; next = queue.shift()) await fetchInput(inputsDir, next, signal);
     }),
   );
-  return { tools, install: decision.install, dependencyCount: decision.dependencies.length };
+  return { tools, install: decision.install, dependencyCount: decision.dependencies.length, ...(decision.planOptions ? { planOptions: decision.planOptions } : {}) };
 }

@@ -6,6 +6,7 @@ import { isQuorumError, type Sandbox } from '@quorum/core';
 import { ALL_BUILDERS } from '@quorum/ecosystems';
 import { RebuildQueueConsumer } from '@quorum/queue';
 import { DockerSandbox } from '@quorum/sandbox';
+import { BuildSlots } from './build-slots.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
 import { runRebuild } from './rebuild.js';
@@ -38,6 +39,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
     });
   }
   const signer = new LocalKeySigner(keyPair);
+  const slots = new BuildSlots(config.buildSlots);
   const running = new Set<string>();
 
   const images: Record<string, string> = {};
@@ -74,7 +76,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
     handler: async (job, signal) => {
       running.add(job.rebuildId);
       try {
-        await runRebuild(job, { config, sandbox, client, logger, signer }, signal);
+        await runRebuild(job, { config, sandbox, client, logger, signer, slots }, signal);
       } catch (err) {
         // the coordinator reassigned or refused it: nothing to retry
         if (isQuorumError(err, 'conflict', 'forbidden', 'not-found')) {

@@ -16,6 +16,7 @@ import {
   type Sandbox,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
+import type { BuildSlots } from './build-slots.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
 import { fetchInputs, InputIntegrityError, readPlanFiles } from './fetch-inputs.js';
@@ -29,6 +30,8 @@ export interface RebuildDeps {
   logger: Logger;
   /** signs this worker's statement about each rebuild */
   signer: StatementSigner;
+  /** containers this worker may run at once */
+  slots: BuildSlots;
 }
 
 /** Rebuilt artifacts up to this size are uploaded for file-level diffs. */
@@ -147,10 +150,10 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     if (!imageDigest) throw new QuorumError('not-found', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
     const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits, inputs });
     note(`[quorum] build in ${imageDigest} (network none, read-only root, uid ${plan.user}, timeout ${plan.limits.timeoutMs / 1000} s)`);
-    const result = await sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir: join(jobDir, 'out'), ...(plan.inputsMount ? { inputsDir } : {}) }, {
+    const result = await deps.slots.run(() => sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir: join(jobDir, 'out'), ...(plan.inputsMount ? { inputsDir } : {}) }, {
       signal,
       labels: { 'quorum.worker': config.workerId, 'quorum.rebuild': job.rebuildId },
-    });
+    }));
     buildMs = result.durationMs;
     exitCode = result.exitCode;
     lines.push(result.log.replace(/\n$/, ''));
