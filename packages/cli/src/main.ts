@@ -10,7 +10,7 @@ import { EXIT, EXIT_CODES_HELP, VERIFY_EXIT_CODES_HELP, exitCodeForVerdict } fro
 import { createProgress, type OutStream } from './progress.js';
 import { renderEnrolment, renderRejections, renderReleaseReport, renderWorkers } from './render.js';
 import { parseTrust, trustSummary } from './trust.js';
-import { ADMIN_TOKEN_FILE, runUp, UP_DEFAULTS } from './up.js';
+import { ADMIN_TOKEN_FILE, runUp, UP_DEFAULTS, type UpOptions } from './up.js';
 import { runVerify, type VerifyOptions } from './verify.js';
 import { renderVerifyReport, verifyExitCode, verifyJson } from './verify-report.js';
 
@@ -339,15 +339,8 @@ async function adminRejections(opts: { adminToken?: string; json?: boolean; serv
   return EXIT.ok;
 }
 
-interface UpCliOptions {
-  workers: number;
-  port: number;
-  data: string;
-  redisPort: number;
-  builders?: number;
-  quorum?: number;
-  provision: boolean;
-}
+/** `quorum up`'s options are exactly those of `runUp`. */
+type UpCliOptions = UpOptions;
 
 async function up(opts: UpCliOptions, io: CliIo): Promise<number> {
   let stop = io.stop;
