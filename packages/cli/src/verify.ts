@@ -4,7 +4,7 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { bundleKeyHint, isAttestError, parseVsa, recountQuorum, verifyBundle } from '@quorum/attest';
-import { analyzeArtifact, downloadToFile, integrityMatches } from '@quorum/compare';
+import { analyzeArtifact, downloadVerified } from '@quorum/compare';
 import { isQuorumError, parseAnyPurl, type Builder, type ReleasePurl } from '@quorum/core';
 import { registriesFrom } from '@quorum/ecosystems';
 import { CliError, DEFAULT_REQUEST_TIMEOUT_MS, type ApiClient } from './api-client.js';
@@ -172,10 +172,10 @@ async function registryArtifact(purl: ReleasePurl, builder: Builder, opts: Verif
   const dir = await mkdtemp(join(tmpdir(), 'quorum-verify-'));
   try {
     const file = join(dir, basename(upstream.filename) || 'artifact');
-    const download = await downloadToFile(upstream.url, file);
-    if (!integrityMatches(upstream.integrity, download.hex)) {
+    await downloadVerified(upstream.url, upstream.integrity, file).catch((e: unknown) => {
+      if (!isQuorumError(e, 'integrity-mismatch')) throw e;
       throw new CliError('bad-answer', `the artifact downloaded from ${upstream.url} does not match the registry's integrity ${upstream.integrity}`);
-    }
+    });
     return { ...(await digestsOf(builder, file)), source: 'registry', location: upstream.url };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -76,3 +76,17 @@ export function integrityMatches(sri: string, hex: DownloadResult['hex']): boole
   }
   return false;
 }
+
+/**
+ * Downloads a file and checks it against a Subresource-Integrity string: the one way every part of
+ * Quorum takes an artifact, a tool or a dependency from a registry. A mismatch throws
+ * `integrity-mismatch` and leaves no file behind.
+ */
+export async function downloadVerified(url: string, integrity: string, path: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+  const got = await downloadToFile(url, path, opts);
+  if (!integrityMatches(integrity, got.hex)) {
+    await rm(path, { force: true });
+    throw new QuorumError('integrity-mismatch', `${url} does not match the integrity ${integrity}`);
+  }
+  return got;
+}

@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { analyzeArtifact, downloadToFile, integrityMatches } from '@quorum/compare';
+import { analyzeArtifact, downloadVerified } from '@quorum/compare';
 import { QuorumError, type ArtifactDigests, type ReleaseRecord } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
@@ -19,10 +19,7 @@ export async function preparePublished(ctx: CoordinatorContext, release: Release
   await mkdir(tmpDir, { recursive: true });
   const file = join(tmpDir, `${randomUUID()}.download`);
   try {
-    const got = await downloadToFile(upstream.url, file);
-    if (!integrityMatches(upstream.integrity, got.hex)) {
-      throw new QuorumError('integrity-mismatch', `published artifact ${upstream.url} does not match the registry's integrity ${upstream.integrity}`);
-    }
+    await downloadVerified(upstream.url, upstream.integrity, file);
     const digests = await analyzeArtifact(builder.artifactFormat, file);
     await ctx.blobs.adopt(file, digests.sha256);
     return digests;

@@ -1,6 +1,6 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
-import { downloadToFile, integrityMatches } from '@quorum/compare';
+import { downloadVerified } from '@quorum/compare';
 import { parseReleasePurl, QuorumError, type BuildInput, type Builder, type FetchedInputs, type InputsDecision } from '@quorum/core';
 
 /** Largest plan file (lockfile, manifest) read from a source tree. */
@@ -23,19 +23,11 @@ export async function readPlanFiles(packageDir: string, names: readonly string[]
   return files;
 }
 
-/** A download that failed its integrity check: a result (the registry served other bytes), not a fault. */
-export class InputIntegrityError extends QuorumError {
-  constructor(input: BuildInput) {
-    super('integrity-mismatch', `${input.url} does not match the pinned integrity ${input.integrity.slice(0, 30)}…`);
-  }
-}
-
 async function fetchInput(inputsDir: string, input: BuildInput, signal: AbortSignal): Promise<void> {
   const target = normalize(join(inputsDir, input.path));
   if (!target.startsWith(`${inputsDir}/`)) throw new QuorumError('invalid-input', `input path ${input.path} leaves the inputs directory`);
   await mkdir(dirname(target), { recursive: true });
-  const got = await downloadToFile(input.url, target, { signal });
-  if (!integrityMatches(input.integrity, got.hex)) throw new InputIntegrityError(input);
+  await downloadVerified(input.url, input.integrity, target, { signal });
 }
 
 /**

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { rebuildStatement, type StatementSigner } from '@quorum/attest';
-import { analyzeArtifact, downloadToFile, integrityMatches } from '@quorum/compare';
+import { analyzeArtifact, downloadVerified } from '@quorum/compare';
 import {
   isQuorumError,
   parseReleasePurl,
@@ -19,7 +19,7 @@ import { builderFor } from '@quorum/ecosystems';
 import type { BuildSlots } from './build-slots.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
-import { fetchInputs, InputIntegrityError, readPlanFiles } from './fetch-inputs.js';
+import { fetchInputs, readPlanFiles } from './fetch-inputs.js';
 import { fetchSource } from './fetch-source.js';
 
 /** What a rebuild needs from its worker. */
@@ -122,10 +122,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     }
     const publishedFile = join(jobDir, 'published');
     note(`[quorum] fetching published artifact ${inferred.upstream.url}`);
-    const got = await downloadToFile(inferred.upstream.url, publishedFile, { signal });
-    if (!integrityMatches(inferred.upstream.integrity, got.hex)) {
-      throw new BuildFailure('integrity-mismatch', `published artifact does not match the registry's integrity ${inferred.upstream.integrity}`);
-    }
+    await downloadVerified(inferred.upstream.url, inferred.upstream.integrity, publishedFile, { signal });
     const published = await analyzeArtifact(builder.artifactFormat, publishedFile);
     upstream = published;
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
@@ -138,10 +135,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     if (decision.problem) throw new BuildFailure(decision.problem.code, decision.problem.message);
     const inputsDir = join(jobDir, 'inputs');
     await mkdir(inputsDir, { recursive: true, mode: 0o755 });
-    const inputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal).catch((e: unknown) => {
-      if (e instanceof InputIntegrityError || isQuorumError(e, 'source-not-found')) throw new BuildFailure(isQuorumError(e) ? e.code : 'integrity-mismatch', (e as Error).message);
-      throw e;
-    });
+    const inputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal);
     recipe = { ...recipe, inputs: [...decision.tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity }))], install: decision.install };
     fetchMs = Date.now() - started;
 
@@ -179,7 +173,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     }
     report = { ...base, status: 'succeeded', source, toolchain, ...(toolchainUsed ? { toolchainUsed } : {}), imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes } : {}) };
   } catch (e) {
-    const failure = e instanceof BuildFailure ? e : isQuorumError(e, 'source-not-found') ? new BuildFailure('source-not-found', e.message) : undefined;
+    // other bytes than the registry pinned, or no source: results about the release, not faults
+    const failure = e instanceof BuildFailure ? e : isQuorumError(e, 'source-not-found', 'integrity-mismatch') ? new BuildFailure(e.code, e.message) : undefined;
     const timings = { ...(fetchMs !== undefined ? { fetchMs } : {}), ...(buildMs !== undefined ? { buildMs } : {}), totalMs: Date.now() - started };
     const known = { ...(notes.length ? { notes } : {}), ...(toolchainUsed ? { toolchainUsed } : {}), ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
     if (failure) {
