@@ -1,9 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { assertCompareBuilt, generateNpmTgz, runNodeScript, runProcess, type Finished } from './gen-tgz.js';
-import { fmt, renderTable, stats, type BenchRow } from './report.js';
+import { fmt, renderTable, standaloneOptions, stats, type BenchRow } from './report.js';
 
 /** Options of benchP3. */
 export interface P3Options {
@@ -131,10 +130,6 @@ export async function benchP3(opts: P3Options = {}): Promise<BenchRow[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { 'size-mb': { type: 'string' }, runs: { type: 'string' } } });
-  const rows = await benchP3({
-    ...(values['size-mb'] ? { sizeMb: Number(values['size-mb']) } : {}),
-    ...(values.runs ? { runs: Number(values.runs) } : {}),
-  });
+  const rows = await benchP3(await standaloneOptions());
   console.log(renderTable(rows));
 }

@@ -1,9 +1,8 @@
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { assertCompareBuilt, generateNpmTgz, runNodeScript, runProcess, type Finished } from './gen-tgz.js';
-import { fmt, renderTable, stats, type BenchRow } from './report.js';
+import { fmt, renderTable, standaloneOptions, stats, type BenchRow } from './report.js';
 
 /** Options of benchP6. */
 export interface P6Options {
@@ -140,10 +139,6 @@ export async function benchP6(opts: P6Options = {}): Promise<BenchRow[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { 'size-mb': { type: 'string' }, runs: { type: 'string' } } });
-  const rows = await benchP6({
-    ...(values['size-mb'] ? { sizeMb: Number(values['size-mb']) } : {}),
-    ...(values.runs ? { runs: Number(values.runs) } : {}),
-  });
+  const rows = await benchP6(await standaloneOptions());
   console.log(renderTable(rows));
 }

@@ -47,3 +47,10 @@ export async function peakRssMiB(pid: number): Promise<number | undefined> {
   const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
   return kb ? Number(kb) / 1024 : undefined;
 }
+
+/** `--size-mb N` and `--runs N` of a benchmark run on its own, as options for it. */
+export async function standaloneOptions(): Promise<{ sizeMb?: number; runs?: number }> {
+  const { parseArgs } = await import('node:util');
+  const { values } = parseArgs({ options: { 'size-mb': { type: 'string' }, runs: { type: 'string' } } });
+  return { ...(values['size-mb'] ? { sizeMb: Number(values['size-mb']) } : {}), ...(values.runs ? { runs: Number(values.runs) } : {}) };
+}
