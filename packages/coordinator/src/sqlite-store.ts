@@ -338,10 +338,6 @@ export class SqliteStore {
     }));
   }
 
-  getWorker(id: string): WorkerRecord | undefined {
-    return this.workers().find((w) => w.id === id);
-  }
-
   /** Creates or replaces a pending enrolment whose one-time token has the given digest. */
   addEnrolmentToken(workerId: string, operator: string, tokenSha256: string, expiresAt: string): void {
     this.statements
