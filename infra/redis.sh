@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# Start (or stop) a private Redis for one farm or one test run.
+# Start (or stop) a private Redis for one farm or one test run, with Redis ACLs.
 #
 #   infra/redis.sh PORT DIR          start redis-server on 127.0.0.1:PORT unless
-#                                    something already answers PING there
+#                                    it already answers PING there (as the coordinator)
 #   infra/redis.sh --stop PORT DIR   stop it (pidfile, else SHUTDOWN NOSAVE)
+#   infra/redis.sh --url PORT DIR    print the coordinator's Redis URL (with its password)
+#
+# Access control (Redis's own ACLs): the `default` user is off, so nothing reaches
+# Redis without a password; the user `quorum-coordinator` (every key and command) is
+# the coordinator's, its password generated once into DIR/redis-PORT.password (0600)
+# and kept in DIR/redis-PORT.acl as a sha256. Each worker gets its own user, which
+# reaches only its own queue's keys; the coordinator creates those at run time
+# (ACL SETUSER), so they are never written to disk.
 #
 # The instance keeps nothing on disk (no RDB, no AOF) and never evicts keys
-# (BullMQ needs noeviction). DIR holds redis-PORT.pid and redis-PORT.log.
-# Prints nothing on success; errors go to stderr.
+# (BullMQ needs noeviction). DIR holds redis-PORT.{pid,log,password,acl}.
+# Prints nothing on success (but with --url); errors go to stderr.
 set -euo pipefail
 
 usage() { echo "usage: $0 [--stop] PORT DIR" >&2; exit 2; }
 die() { echo "redis.sh: $*" >&2; exit 1; }
 
 stop=0
+print_url=0
 if [ "${1:-}" = "--stop" ]; then stop=1; shift; fi
+if [ "${1:-}" = "--url" ]; then print_url=1; shift; fi
 [ $# -eq 2 ] || usage
 port="$1"
 dir="$2"
@@ -25,9 +35,26 @@ command -v redis-cli >/dev/null || die "redis-cli not found (run infra/provision
 
 pidfile="$dir/redis-$port.pid"
 logfile="$dir/redis-$port.log"
+passfile="$dir/redis-$port.password"
+aclfile="$dir/redis-$port.acl"
+readonly COORDINATOR_USER=quorum-coordinator
 
-# Bounded: a foreign server on the port may accept and never answer.
-ping() { [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ]; }
+password() { tr -d '\n' <"$passfile" 2>/dev/null; }
+
+if [ "$print_url" = 1 ]; then
+  [ -s "$passfile" ] || die "no password in $passfile (start Redis with $0 $port $dir first)"
+  printf 'redis://%s:%s@127.0.0.1:%s\n' "$COORDINATOR_USER" "$(password)" "$port"
+  exit 0
+fi
+
+# Bounded: a foreign server on the port may accept and never answer. Authenticated
+# as the coordinator: the default user is off.
+ping() {
+  [ -s "$passfile" ] || return 1
+  [ "$(REDISCLI_AUTH="$(password)" timeout 2 redis-cli --no-auth-warning --user "$COORDINATOR_USER" -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ]
+}
+# Something answers on the port, but not as this farm's Redis (no ACLs, or other passwords).
+foreign() { timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -qE 'PONG|NOAUTH|WRONGPASS'; }
 
 # Alive and not a zombie (an exited daemon waits for init to reap it).
 running() {
@@ -44,7 +71,7 @@ if [ "$stop" = 1 ]; then
       && grep -qa "redis-server.*:$port" "/proc/$pid/cmdline" 2>/dev/null; then
     kill -TERM "$pid"
   elif ping; then
-    timeout 5 redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    REDISCLI_AUTH="$(password)" timeout 5 redis-cli --no-auth-warning --user "$COORDINATOR_USER" -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
   fi
   # Wait up to 10 s for the port to go quiet and the process to exit.
   for _ in $(seq 1 100); do
@@ -58,15 +85,32 @@ if [ "$stop" = 1 ]; then
 fi
 
 ping && exit 0
+if foreign; then
+  die "a Redis that is not this farm's (no ACLs, or another password than $passfile) answers on port $port; stop it or choose another port"
+fi
 
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 pidfile="$dir/redis-$port.pid"
 logfile="$dir/redis-$port.log"
+passfile="$dir/redis-$port.password"
+aclfile="$dir/redis-$port.acl"
 log_offset=$(( $(stat -c %s "$logfile" 2>/dev/null || echo 0) + 1 ))
+
+umask 077
+if [ ! -s "$passfile" ]; then
+  head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$passfile"
+fi
+chmod 600 "$passfile"
+{
+  echo 'user default off'
+  echo "user $COORDINATOR_USER on #$(password | sha256sum | cut -d' ' -f1) ~* &* +@all"
+} >"$aclfile"
+chmod 600 "$aclfile"
 
 redis-server \
   --bind 127.0.0.1 --port "$port" \
+  --aclfile "$aclfile" \
   --daemonize yes \
   --save '' --appendonly no \
   --maxmemory-policy noeviction \

@@ -27,12 +27,14 @@ export class ProcessFarm {
     this.dir = await mkdtemp(join(tmpdir(), 'quorum-bench-'));
     this.redisPort = await freePort();
     await execa('bash', [join(ROOT, 'infra/redis.sh'), String(this.redisPort), join(this.dir, 'redis')]);
+    const adminRedisUrl = (await execa('bash', [join(ROOT, 'infra/redis.sh'), '--url', String(this.redisPort), join(this.dir, 'redis')])).stdout.trim();
     await this.registry.start();
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
-    const common = { QUORUM_REDIS_URL: `redis://127.0.0.1:${this.redisPort}`, QUORUM_NPM_REGISTRY: this.registry.url, QUORUM_ALLOW_LOCAL_REPOS: '1', QUORUM_LOG_LEVEL: 'warn' };
+    // workers get their own Redis users from the coordinator; only the coordinator holds the admin URL
+    const common = { QUORUM_REDIS_URL: `redis://127.0.0.1:${this.redisPort}`, QUORUM_NPM_REGISTRY: this.registry.url, QUORUM_ALLOW_LOCAL_REPOS: '1', QUORUM_LOG_LEVEL: 'warn', QUORUM_SUBMIT_RATE_PER_MIN: '1000000' };
     this.coordinator = execa('node', [join(ROOT, 'packages/coordinator/dist/bin.js')], {
-      env: { ...common, QUORUM_PORT: String(port), QUORUM_DATA_DIR: join(this.dir, 'coordinator'), QUORUM_BUILDERS: String(this.opts.builders), QUORUM_QUORUM: String(this.opts.quorum), QUORUM_ADMIN_TOKEN: this.adminToken },
+      env: { ...common, QUORUM_REDIS_URL: adminRedisUrl, QUORUM_PORT: String(port), QUORUM_DATA_DIR: join(this.dir, 'coordinator'), QUORUM_BUILDERS: String(this.opts.builders), QUORUM_QUORUM: String(this.opts.quorum), QUORUM_ADMIN_TOKEN: this.adminToken },
       stdio: ['ignore', 'ignore', 'inherit'],
       reject: false,
     });

@@ -66,14 +66,16 @@ export function seedReleases(dataDir: string, count: number): string {
           ecosystem: purl.type,
           overrides: {},
           policy: DEFAULT_POLICY,
+          canonical: true,
+          source: { origin: 'registry', repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), refs: [], toolchain: { node: '20.20.2', npm: '11.19.0' }, steps: [] },
           upstream: { url: `https://registry.npmjs.org/${purl.namespace ? `${purl.namespace}/` : ''}${purl.name}/-/${filename}`, integrity: `sha512-${Buffer.from(hex(64), 'hex').toString('base64')}`, filename },
         });
         store.setReleasePublished(id, published, true);
-        const source = { repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), ref: `v${purl.version}`, commitTime: 1_700_000_000 + n };
+        const source = { origin: 'registry' as const, repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), ref: `v${purl.version}`, commitTime: 1_700_000_000 + n };
         const builders = [0, 1, 2].map((k) => WORKERS[(n + k * 2) % WORKERS.length]!);
         for (const workerId of builders) {
           const rebuildId = randomUUID();
-          store.insertRebuild({ id: rebuildId, releaseId: id, workerId, operator: `operator-${workerId}`, attempt: 1 });
+          store.insertRebuild({ id: rebuildId, releaseId: id, workerId, operator: `operator-${workerId}`, attempt: 1, deadlineMs: Date.now() + 3_600_000 });
           store.markEnqueued(rebuildId);
           store.transitionRebuild(rebuildId, ['assigned'], 'running');
           const report: RebuildReport = {
@@ -162,9 +164,11 @@ async function seededStore(count: number): Promise<SeededStore> {
   const redisPort = await freePort();
   const redisDir = join(dir, 'redis');
   let purl: string;
+  let redisUrl: string;
   try {
     purl = seedReleases(dataDir, count);
     await execa('bash', [join(ROOT, 'infra/redis.sh'), String(redisPort), redisDir]);
+    redisUrl = (await execa('bash', [join(ROOT, 'infra/redis.sh'), '--url', String(redisPort), redisDir])).stdout.trim();
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
@@ -174,7 +178,7 @@ async function seededStore(count: number): Promise<SeededStore> {
     count,
     label: count >= 1000 ? `${count / 1000}k` : String(count),
     dataDir,
-    redisUrl: `redis://127.0.0.1:${redisPort}`,
+    redisUrl,
     purl,
     seedS,
     async dispose() {

@@ -1,10 +1,11 @@
 /**
  * The end-to-end demo: a real farm (`quorum up`, three workers with their own identities), a package
  * published from a local git repository to a local registry, and two verifications with the CLI:
- * the honest release (reproducible) and a tampered one (mismatch, the xz pattern); then a consumer's
- * offline check of the signed attestations of both (`quorum verify`).
+ * the honest release (reproducible) and a tampered one (mismatch, the xz pattern); then an attempt
+ * to launder the tampered tarball through a source override (an override verdict, which never answers
+ * for the purl), and a consumer's offline check of the signed attestations of both (`quorum verify`).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -27,8 +28,11 @@ say(`publishing quorum-demo@1.0.0 and @1.0.1 (tampered tarball) to a local regis
 const index = `'use strict';\nmodule.exports = (a, b) => a + b;\n`;
 const honest = await makeGitPackage(join(work, 'honest'), { 'package.json': packageJson('quorum-demo', '1.0.0'), 'index.js': index, 'README.md': '# quorum-demo\n' }, 'v1.0.0');
 await publishFromGit(registry, honest, { how: 'image' });
+const payload = "require('child_process').exec('sh -c \"$PAYLOAD\"');\n";
 const tampered = await makeGitPackage(join(work, 'tampered'), { 'package.json': packageJson('quorum-demo', '1.0.1'), 'index.js': index, 'README.md': '# quorum-demo\n' }, 'v1.0.1');
-await publishFromGit(registry, tampered, { how: 'image', tamper: { file: 'index.js', append: "require('child_process').exec('sh -c \"$PAYLOAD\"');\n" } });
+await publishFromGit(registry, tampered, { how: 'image', tamper: { file: 'index.js', append: payload } });
+// the attacker's own repository, which does contain what the tampered tarball contains
+const evil = await makeGitPackage(join(work, 'evil'), { 'package.json': packageJson('quorum-demo', '1.0.1'), 'index.js': index + payload, 'README.md': '# quorum-demo\n' }, 'v1.0.1');
 
 say(`starting the farm: quorum up --workers 3 --port ${port}`);
 const farm = execa('node', [QUORUM, 'up', '--workers', '3', '--port', String(port), '--redis-port', String(redisPort), '--data', join(work, 'farm'), '--no-provision'], {
@@ -57,6 +61,13 @@ try {
   const ok = await execa('node', [QUORUM, 'submit', 'pkg:npm/quorum-demo@1.0.0', '--wait', '--server', server], { stdio: 'inherit', reject: false });
   say('verifying the tampered release: quorum submit pkg:npm/quorum-demo@1.0.1 --wait');
   const bad = await execa('node', [QUORUM, 'submit', 'pkg:npm/quorum-demo@1.0.1', '--wait', '--server', server], { stdio: 'inherit', reject: false });
+  say('an attacker with a submit token overrides the source with their own repository: an override verdict, labelled, never the answer');
+  const adminEnv = { ...process.env, QUORUM_ADMIN_TOKEN: (await readFile(join(work, 'farm', 'admin-token'), 'utf8')).trim() };
+  const issued = await execa('node', [QUORUM, 'admin', 'submitters', 'add', 'demo-maintainer', '--json', '--server', server], { env: adminEnv });
+  const token = (JSON.parse(issued.stdout) as { token: string }).token;
+  const laundered = await execa('node', [QUORUM, 'submit', 'pkg:npm/quorum-demo@1.0.1', '--repo', evil.url, '--ref', 'v1.0.1', '--token', token, '--wait', '--server', server], { stdio: 'inherit', reject: false });
+  say('what answers for the tampered release is still the mismatch: quorum status pkg:npm/quorum-demo@1.0.1');
+  const still = await execa('node', [QUORUM, 'status', 'pkg:npm/quorum-demo@1.0.1', '--server', server], { stdio: 'inherit', reject: false });
   say('a consumer pins the farm\'s keys and recounts the signatures itself: quorum keys export; quorum verify');
   const trust = join(work, 'trust.json');
   await execa('node', [QUORUM, 'keys', 'export', '--out', trust, '--server', server], { stdio: 'inherit' });
@@ -64,10 +75,15 @@ try {
   const okVerify = await execa('node', [QUORUM, 'verify', 'pkg:npm/quorum-demo@1.0.0', ...verifyArgs], { stdio: 'inherit', reject: false });
   const badVerify = await execa('node', [QUORUM, 'verify', 'pkg:npm/quorum-demo@1.0.1', ...verifyArgs], { stdio: 'inherit', reject: false });
   // success = the honest release reproduced (0) and verified offline (0); the tampered one flagged
-  // as mismatch (2) and not verified (6)
-  const codes = [ok.exitCode, bad.exitCode, okVerify.exitCode, badVerify.exitCode];
-  code = codes.join() === '0,2,0,6' ? 0 : 1;
-  say(code === 0 ? 'honest release reproducible and verified offline; tampered release flagged as mismatch and not verified' : `unexpected exit codes ${codes.join(', ')}`);
+  // as mismatch (2), its laundering attempt an override verdict (0) that leaves the answer a mismatch
+  // (2), and not verified (6)
+  const codes = [ok.exitCode, bad.exitCode, laundered.exitCode, still.exitCode, okVerify.exitCode, badVerify.exitCode];
+  code = codes.join() === '0,2,0,2,0,6' ? 0 : 1;
+  say(
+    code === 0
+      ? 'honest release reproducible and verified offline; tampered release flagged as mismatch, not laundered by an override, and not verified'
+      : `unexpected exit codes ${codes.join(', ')}`,
+  );
   if (keep) {
     say(`farm still running at ${server}; try: npx quorum status pkg:npm/quorum-demo --server ${server}  (Ctrl-C stops)`);
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { join } from 'node:path';
@@ -14,7 +15,8 @@ describe('API input validation over real HTTP', () => {
   beforeAll(async () => {
     await farm.start();
     const pkg = await makeGitPackage(join(farm.dir, 'src/known'), { 'package.json': packageJson('known', '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
-    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    // gitHead pins the commit, so the coordinator need not reach the (local, refused) repository
+    await publishFromGit(farm.registry, pkg, { how: 'host', manifest: { gitHead: pkg.commit } });
   }, 120_000);
   afterAll(() => farm.stop(), 60_000);
 
@@ -23,6 +25,7 @@ describe('API input validation over real HTTP', () => {
     { name: 'a purl without version', body: { purl: 'pkg:npm/known' }, status: 400, code: 'missing-version', message: /no version/ },
     { name: 'an unknown ecosystem', body: { purl: 'pkg:cargo/serde@1.0.0' }, status: 400, code: 'unknown-ecosystem', message: /no builder for ecosystem "cargo"/ },
     { name: 'an unknown registry', body: { purl: 'pkg:npm/known@1.0.0?repository_url=https://evil.example/npm' }, status: 400, code: 'unknown-registry', message: /not served by this farm/ },
+    { name: 'a malformed registry qualifier', body: { purl: 'pkg:npm/known@1.0.0?repository_url=http://[' }, status: 400, code: 'unknown-registry', message: /is not a registry URL/ },
     { name: 'a version the registry does not have', body: { purl: 'pkg:npm/known@9.9.9' }, status: 404, code: 'not-found', message: /known@9.9.9 is not in the registry/ },
     { name: 'a package the registry does not have', body: { purl: 'pkg:npm/nothing-here@1.0.0' }, status: 404, code: 'not-found', message: /not found in the registry/ },
     { name: 'a local repository on a farm that refuses them', body: { purl: 'pkg:npm/known@1.0.0', repo: 'file:///etc' }, status: 400, code: 'invalid-input', message: /QUORUM_ALLOW_LOCAL_REPOS/ },
@@ -109,7 +112,7 @@ describe('API input validation over real HTTP', () => {
   it('refuses worker calls from a worker that is not enrolled', async () => {
     const res = await farm.request('POST', '/v1/rebuilds/whatever/report', { v: 1, rebuildId: 'whatever', workerId: 'intruder', status: 'succeeded', timings: { totalMs: 1 } });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/intruder is not enrolled/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/worker request refused: missing x-quorum-auth header/);
     const hb = await farm.request('POST', '/v1/workers/intruder/heartbeat', { v: 1, workerId: 'intruder', operator: 'x', images: {}, running: [] });
     expect(hb.status).toBe(403);
   });
@@ -118,5 +121,99 @@ describe('API input validation over real HTTP', () => {
     const res = await farm.request('POST', '/v1/admin/workers', { workerId: 'w', operator: 'o' });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/Bearer/);
+  });
+
+  it('refuses an unauthenticated artifact upload before reading its body, and writes nothing', async () => {
+    const tmp = join(farm.dir, 'coordinator', 'tmp');
+    const before = existsSync(tmp) ? readdirSync(tmp).length : 0;
+    // a 256 MiB upload announced, 64 KiB sent: the answer must come without the rest
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${farm.url}/v1/rebuilds/00000000-0000-0000-0000-000000000000/artifact`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(256 * 2 ** 20), 'x-quorum-auth': `sha256:${'0'.repeat(64)} ${Date.now()} AAAA` },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on('error', (e) => reject(e));
+      req.write(Buffer.alloc(64 * 1024));
+    });
+    expect(status).toBe(403);
+    expect(existsSync(tmp) ? readdirSync(tmp).length : 0).toBe(before);
+  });
+
+  it('keeps an unauthenticated report with a huge worker id out of the rejections', async () => {
+    const res = await farm.request('POST', '/v1/rebuilds/00000000-0000-0000-0000-000000000000/report', { v: 1, rebuildId: 'x', workerId: 'w'.repeat(1024 * 1024), status: 'failed', timings: { totalMs: 1 } });
+    expect(res.status).toBe(403);
+    const rejections = await farm.admin<{ workerId?: string; detail: string }[]>('GET', '/v1/admin/rejections');
+    expect(JSON.stringify(rejections).length).toBeLessThan(100_000);
+  });
+
+  it('answers malformed input anywhere with a 4xx, never a 5xx', async () => {
+    const id = '00000000-0000-0000-0000-000000000000';
+    const probes: [string, string, unknown?, Record<string, string>?][] = [
+      ['POST', '/v1/releases', { purl: 'pkg:npm/known@1.0.0?repository_url=%' }],
+      ['POST', '/v1/releases', { purl: 'pkg:npm/%E0%A4%A@1.0.0' }],
+      ['POST', '/v1/releases', { purl: 'pkg:npm/known@1.0.0', repo: 'http://[' }],
+      ['POST', '/v1/releases', { purl: 'pkg:npm/known@1.0.0', repo: 'ext::sh -c touch% /tmp/pwned' }],
+      ['POST', '/v1/releases', { purl: 'pkg:npm/known@1.0.0', ref: 'v1..0' }],
+      ['POST', '/v1/releases', { purl: 'pkg:npm/constructor@1.0.0' }],
+      ['POST', '/v1/releases', { purl: 'pkg:npm/known@__proto__' }],
+      ['POST', '/v1/releases', { purl: ['pkg:npm/known@1.0.0'] }],
+      ['POST', '/v1/releases', 'null'],
+      ['POST', '/v1/releases', '[]'],
+      ['POST', '/v1/releases', { purl: 'pkg:npm/known@1.0.0' }, { authorization: 'Bearer ' }],
+      ['POST', '/v1/releases', { purl: 'pkg:npm/known@1.0.0' }, { authorization: 'Basic abc' }],
+      ['GET', `/v1/packages/${encodeURIComponent('pkg:npm/%')}`],
+      ['GET', '/v1/packages/%E0%A4%A'],
+      ['GET', `/v1/attestations/${encodeURIComponent('pkg:npm/known')}`],
+      ['GET', `/v1/attestations/${encodeURIComponent('pkg:npm/known@1.0.0?repository_url=http://[')}`],
+      ['GET', `/v1/releases/${'x'.repeat(5000)}`],
+      ['GET', `/v1/releases/${id}/diff`],
+      ['GET', `/v1/rebuilds/${id}/bundle`],
+      ['GET', '/v1/rebuilds/../../etc/passwd/log'],
+      ['POST', `/v1/workers/${'A'.repeat(300)}/enrol`, { token: 'x'.repeat(20), operator: 'o', publicKey: 'k'.repeat(60) }],
+      ['POST', '/v1/workers/w1/enrol', { token: 'x'.repeat(20), operator: 'o', publicKey: `-----BEGIN PUBLIC KEY-----\n${'A'.repeat(80)}\n-----END PUBLIC KEY-----\n` }],
+      ['POST', '/v1/workers/w1/heartbeat', { v: 1 }, { 'x-quorum-auth': 'a b c d e' }],
+      ['POST', `/v1/rebuilds/${id}/started`, undefined, { 'x-quorum-auth': `sha256:${'0'.repeat(64)} 99999999999999999999 AAAA` }],
+      ['PUT', '/v1/admin/source-mappings', { purl: 'pkg:npm/x', repo: 'http://[', by: 'me' }, { authorization: `Bearer ${farm.adminToken}` }],
+      ['PUT', '/v1/admin/source-mappings', { purl: 'pkg:npm/x', repo: 'https://example.test/x.git', directory: '../..', by: 'me' }, { authorization: `Bearer ${farm.adminToken}` }],
+      ['POST', '/v1/admin/submitters', { name: '../../x' }, { authorization: `Bearer ${farm.adminToken}` }],
+      ['DELETE', `/v1/admin/source-mappings/${encodeURIComponent('not a purl')}`, undefined, { authorization: `Bearer ${farm.adminToken}` }],
+    ];
+    for (const [method, path, body, headers] of probes) {
+      const res = await farm.request(method, path, body, headers ?? {});
+      expect(res.status, `${method} ${path.slice(0, 80)} ${JSON.stringify(body)?.slice(0, 80)}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${method} ${path.slice(0, 80)} ${JSON.stringify(body)?.slice(0, 80)}`).toBeLessThan(500);
+    }
+    expect(existsSync('/tmp/pwned')).toBe(false);
+    // and the coordinator is still there
+    expect((await farm.request('GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('anonymous submissions are rate-limited, authenticated ones are not', () => {
+  const farm = new Farm({ workers: 0, submitRatePerMinute: 2 });
+  beforeAll(async () => {
+    await farm.start();
+    for (const name of ['rl-a', 'rl-b', 'rl-c']) {
+      const pkg = await makeGitPackage(join(farm.dir, 'src', name), { 'package.json': packageJson(name, '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
+      await publishFromGit(farm.registry, pkg, { how: 'host' });
+    }
+  }, 120_000);
+  afterAll(() => farm.stop(), 60_000);
+
+  it('answers 429 with a clear message past the limit, and lets a submit token through', async () => {
+    expect((await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/rl-a@1.0.0' })).status).toBe(202);
+    expect((await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/rl-b@1.0.0' })).status).toBe(202);
+    const limited = await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/rl-c@1.0.0' });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBeTruthy();
+    expect(((await limited.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'rate-limited', message: expect.stringMatching(/at most 2 a minute.*submit token/) });
+    const withToken = await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/rl-c@1.0.0' }, { authorization: `Bearer ${farm.submitToken}` });
+    expect(withToken.status).toBe(202);
+    expect(((await withToken.json()) as { submittedBy?: string }).submittedBy).toBe('maintainer');
   });
 });

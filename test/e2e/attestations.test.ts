@@ -62,7 +62,8 @@ describe('signed attestations that a consumer recounts offline', () => {
   afterAll(() => farm.stop(), 60_000);
 
   const verify = async (purl: string, ...args: string[]) => {
-    const res = await execa('node', [QUORUM, 'verify', purl, '--trust', trustFile, '--json', '--server', farm.url, ...args], { reject: false });
+    // the registry says what the package's own source is; verify reads it from there, never from the coordinator
+    const res = await execa('node', [QUORUM, 'verify', purl, '--trust', trustFile, '--json', '--server', farm.url, '--registry', farm.registry.url, ...args], { reject: false });
     return { code: res.exitCode, out: (res.stdout ? JSON.parse(res.stdout) : {}) as VerifyJson, stderr: res.stderr };
   };
   const attestations = (purl: string) => farm.json<Attestations>('GET', `/v1/attestations/${encodeURIComponent(purl)}`);
@@ -172,7 +173,7 @@ describe('signed attestations that a consumer recounts offline', () => {
     const other = (await attestations('pkg:npm/mul-bad@1.0.0')).builders[0]!;
     const plant = async (bundle: unknown, workerId: string) => {
       const id = `forged-${Math.random().toString(16).slice(2)}`;
-      ctx.store.insertRebuild({ id, releaseId: att.releaseId, workerId, operator: 'nobody', attempt: 9 });
+      ctx.store.insertRebuild({ id, releaseId: att.releaseId, workerId, operator: 'nobody', attempt: 9, deadlineMs: Date.now() + 60_000 });
       ctx.store.transitionRebuild(id, ['assigned'], 'succeeded');
       ctx.store.setRebuildBundle(id, (await ctx.blobs.put(JSON.stringify(bundle))).sha256);
     };
@@ -202,12 +203,14 @@ describe('the coordinator refuses results it cannot trust, and records them for 
   let key: KeyPair;
   let view: ReleaseView;
   let artifact: Awaited<ReturnType<typeof analyzeArtifact>>;
+  let source: { origin: string; repo: string; commit: string; ref: string; commitTime: number };
   const send = (k: KeyPair, method: string, path: string, body: unknown) => probe.send(method, path, body, k);
   beforeAll(async () => {
     await farm.start();
     probe = await farm.standIn(worker, 'op-probe', 500);
     key = probe.key;
     const pkg = await makeGitPackage(join(farm.dir, 'src/probe'), { 'package.json': packageJson('probe', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
+    source = { origin: 'registry', repo: pkg.url, commit: pkg.commit, ref: 'v1.0.0', commitTime: 1_711_713_600 };
     const published = await publishFromGit(farm.registry, pkg, { how: 'host' });
     const file = join(farm.dir, 'probe.tgz');
     await writeFile(file, published.tarball);
@@ -228,7 +231,7 @@ describe('the coordinator refuses results it cannot trust, and records them for 
       purl: over.purl ?? 'pkg:npm/probe@1.0.0', releaseId: over.releaseId ?? view.id, rebuildId: over.rebuildId ?? view.rebuilds[0]!.id,
       builder: { id: worker, operator: 'op-probe' }, status: 'succeeded',
       artifact: { filename: 'probe-1.0.0.tgz', sha256: over.sha256 ?? artifact.sha256, sha512: artifact.sha512, stabilizedSha256: artifact.stabilizedSha256, stabilizersApplied: [] },
-      recipe: {}, stabilizers: [], startedOn: new Date().toISOString(), finishedOn: new Date().toISOString(), log: { sha256: 'a'.repeat(64), bytes: 1 },
+      source, recipe: { toolchain: {} }, stabilizers: [], startedOn: new Date().toISOString(), finishedOn: new Date().toISOString(), log: { sha256: 'a'.repeat(64), bytes: 1 },
     });
   const report = (bundle: unknown) => ({
     v: 1, rebuildId: view.rebuilds[0]!.id, workerId: worker, status: 'succeeded', timings: { totalMs: 10 },
@@ -270,7 +273,8 @@ describe('the coordinator refuses results it cannot trust, and records them for 
     const stranger = generateKeyPair();
     const res = await send(stranger, 'POST', `/v1/rebuilds/${view.rebuilds[0]!.id}/report`, { ...report(await new LocalKeySigner(stranger).signStatement(statement())), workerId: 'stranger' });
     expect(res.status).toBe(403);
-    expect((await rejections())[0]).toMatchObject({ reason: 'unenrolled', workerId: 'stranger' });
+    // refused from its headers alone: its body (and the worker id it claims) is never read
+    expect((await rejections())[0]).toMatchObject({ reason: 'unenrolled', detail: expect.stringMatching(/signed by a key no worker is enrolled with/) });
   });
 
   it('accepts the genuine signed result after all that, and decides on it', async () => {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { generateKeyPair, type KeyPair } from '@quorum/attest';
-import { AUTH_HEADER, signRequest, type ReleaseView, type SubmitReleaseRequest } from '@quorum/core';
+import { signRequest, type ReleaseView, type SubmitReleaseRequest } from '@quorum/core';
 import { loadCoordinatorConfig, startCoordinator, type RunningCoordinator } from '@quorum/coordinator';
 import { LocalRegistry } from '../fixtures/registry-server.js';
 
@@ -42,6 +42,10 @@ export interface FarmOptions {
   buildTimeoutMs?: number;
   workerTimeoutMs?: number;
   allowLocalRepos?: boolean;
+  /** anonymous submissions per minute and address; @defaultValue high, so tests are not limited */
+  submitRatePerMinute?: number;
+  /** extra QUORUM_* settings of the coordinator and the workers */
+  env?: Record<string, string>;
 }
 
 /**
@@ -52,6 +56,10 @@ export class Farm {
   readonly registry = new LocalRegistry();
   dir = '';
   redisPort = 0;
+  /** the coordinator's Redis URL (its ACL user, with the password infra/redis.sh generated) */
+  redisAdminUrl = '';
+  /** a submit token issued at start: submissions with source overrides need one */
+  submitToken = '';
   coordinator!: RunningCoordinator;
   readonly workers = new Map<string, ResultPromise>();
   private coordinatorEnv: Record<string, string> = {};
@@ -76,11 +84,14 @@ export class Farm {
     this.dir = await mkdtemp(join(tmpdir(), 'quorum-farm-'));
     this.redisPort = await freePort();
     await execa('bash', [join(ROOT, 'infra/redis.sh'), String(this.redisPort), join(this.dir, 'redis')]);
+    this.redisAdminUrl = (await execa('bash', [join(ROOT, 'infra/redis.sh'), '--url', String(this.redisPort), join(this.dir, 'redis')])).stdout.trim();
     await this.registry.start();
     this.coordinatorEnv = {
+      ...this.opts.env,
       QUORUM_PORT: '0',
       QUORUM_DATA_DIR: join(this.dir, 'coordinator'),
-      QUORUM_REDIS_URL: `redis://127.0.0.1:${this.redisPort}`,
+      QUORUM_REDIS_URL: this.redisAdminUrl,
+      QUORUM_SUBMIT_RATE_PER_MIN: String(this.opts.submitRatePerMinute ?? 100_000),
       QUORUM_NPM_REGISTRY: this.registry.url,
       QUORUM_ALLOW_LOCAL_REPOS: this.opts.allowLocalRepos === false ? '0' : '1',
       QUORUM_BUILDERS: String(this.opts.builders ?? 3),
@@ -90,6 +101,7 @@ export class Farm {
       QUORUM_ADMIN_TOKEN: this.adminToken,
     };
     await this.startCoordinator();
+    this.submitToken = (await this.admin<{ token: string }>('POST', '/v1/admin/submitters', { name: 'maintainer' })).token;
     for (let i = 1; i <= (this.opts.workers ?? 3); i++) await this.startWorker(this.workerId(i), `operator-${i}`);
     await this.waitFor(async () => (await this.json<{ alive: boolean }[]>('GET', '/v1/workers')).filter((w) => w.alive).length >= this.workers.size, 30_000, 'workers to register');
     return this;
@@ -101,6 +113,17 @@ export class Farm {
     this.coordinator = await startCoordinator(config, pino({ level: process.env.QUORUM_TEST_LOG ?? 'silent' }));
     // a restart comes back on the same address, as a real deployment would
     this.coordinatorEnv.QUORUM_PORT = new URL(this.coordinator.url).port;
+  }
+
+  /** Calls an admin endpoint with the farm's admin token. */
+  async admin<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
   }
 
   /** Enrols a worker through the admin API: directly with its public key, else by a one-time token (returned). */
@@ -122,8 +145,12 @@ export class Farm {
     const key = generateKeyPair();
     await this.enrol(workerId, operator, key.publicKeyPem);
     const send = (method: string, path: string, body: unknown, as: KeyPair = key) => {
-      const text = JSON.stringify(body);
-      return fetch(`${this.url}${path}`, { method, body: text, headers: { 'content-type': 'application/json', [AUTH_HEADER]: signRequest(as, method, path, text) } });
+      const text = body === undefined ? '' : JSON.stringify(body);
+      return fetch(`${this.url}${path}`, {
+        method,
+        ...(text ? { body: text } : {}),
+        headers: { ...(text ? { 'content-type': 'application/json' } : {}), ...signRequest(as, method, path, text) },
+      });
     };
     const heartbeat = () => send('POST', `/v1/workers/${workerId}/heartbeat`, { v: 1, workerId, operator, images: { npm: `sha256:${'0'.repeat(64)}` }, running: [] }).catch(() => undefined);
     await heartbeat();
@@ -133,10 +160,11 @@ export class Farm {
 
   /** Starts a worker process, enrolled by an operator token on its first start. */
   // returns nothing: the child process is a thenable, and resolving a promise with it would wait for its exit
-  async startWorker(id: string, operator: string): Promise<void> {
+  async startWorker(id: string, operator: string, env: Record<string, string> = {}): Promise<void> {
     const token = (await this.enrol(id, operator))!;
     const child = execa('node', [WORKER_BIN], {
       env: {
+        ...this.opts.env,
         QUORUM_ENROL_TOKEN: token,
         QUORUM_WORKER_ID: id,
         QUORUM_OPERATOR: operator,
@@ -150,6 +178,7 @@ export class Farm {
         QUORUM_BUILD_TIMEOUT_MS: String(this.opts.buildTimeoutMs ?? 60_000),
         QUORUM_BUILD_MEMORY_MB: '1024',
         QUORUM_LOG_LEVEL: process.env.QUORUM_TEST_LOG ?? 'warn',
+        ...env,
       },
       stdio: ['ignore', process.env.QUORUM_TEST_LOG ? 'inherit' : 'ignore', 'inherit'],
       reject: false,
@@ -171,15 +200,20 @@ export class Farm {
     return (await res.json()) as T;
   }
 
-  request(method: string, path: string, body?: unknown): Promise<Response> {
+  request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
     return fetch(`${this.url}${path}`, {
       method,
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
   }
 
-  async submit(req: SubmitReleaseRequest): Promise<ReleaseView> {
-    return this.json<ReleaseView>('POST', '/v1/releases', req);
+  /** Submits a release; with source overrides it sends the farm's submit token (overrides need one). */
+  async submit(req: SubmitReleaseRequest, opts: { token?: string | false } = {}): Promise<ReleaseView> {
+    const token = opts.token === false ? undefined : (opts.token ?? (req.repo || req.ref ? this.submitToken : undefined));
+    const res = await this.request('POST', '/v1/releases', req, token ? { authorization: `Bearer ${token}` } : {});
+    if (!res.ok) throw new Error(`POST /v1/releases: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as ReleaseView;
   }
 
   /** Polls a release until it is decided. */
@@ -192,8 +226,8 @@ export class Farm {
     return view!;
   }
 
-  async submitAndDecide(req: SubmitReleaseRequest): Promise<ReleaseView> {
-    return this.decided((await this.submit(req)).id);
+  async submitAndDecide(req: SubmitReleaseRequest, opts: { token?: string | false } = {}): Promise<ReleaseView> {
+    return this.decided((await this.submit(req, opts)).id);
   }
 
   async waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

@@ -18,7 +18,7 @@ describe('scheduler recovery of lost jobs', () => {
   const idle = 'idle-worker';
   beforeAll(async () => {
     await farm.start();
-    redis = new Redis(`redis://127.0.0.1:${farm.redisPort}`);
+    redis = new Redis(farm.redisAdminUrl);
     idleWorker = await farm.standIn(idle, 'op-idle');
     const pkg = await makeGitPackage(join(farm.dir, 'src/queued'), { 'package.json': packageJson('queued', '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
     await publishFromGit(farm.registry, pkg, { how: 'host' });

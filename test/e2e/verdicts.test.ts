@@ -111,10 +111,13 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     await publishFromGit(farm.registry, pkg, { how: 'host' });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/untagged@3.1.4' });
     expect(view.verdict?.verdict).toBe('failed');
-    for (const r of view.rebuilds) expect(r.reason).toBe('source-not-found');
-    // the same release verifies once the submitter names the tag
+    // the coordinator pins the commit before any build: no tag, nothing to build
+    expect(view.verdict?.reason).toMatch(/^source-not-found: none of the tags v3\.1\.4, 3\.1\.4, untagged@3\.1\.4, untagged-v3\.1\.4 exists/);
+    expect(view.rebuilds).toHaveLength(0);
+    // the same release verifies once a maintainer names the tag: an override verdict, labelled as such
     const again = await farm.submitAndDecide({ purl: 'pkg:npm/untagged@3.1.4', ref: 'release-3.1.4' });
     expect(again.verdict?.verdict).toBe('equivalent');
+    expect(again).toMatchObject({ canonical: false, source: { origin: 'override', ref: 'release-3.1.4' } });
     const pkgView = await farm.json<{ releases: { id: string }[] }>('GET', `/v1/packages/${encodeURIComponent('pkg:npm/untagged@3.1.4')}`);
     expect(pkgView.releases.map((r) => r.id)).toEqual([again.id, view.id]);
   });

@@ -85,3 +85,21 @@ describe('decideNpmInputs', () => {
     expect(d.problem).toMatchObject({ code: 'unpinned-dependency' });
   });
 });
+
+describe('hostile lockfiles', () => {
+  const manifest = JSON.stringify({ name: 'x', version: '1.0.0', scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } });
+  const decide = (lock: unknown) =>
+    decideNpmInputs({ 'package.json': manifest, 'package-lock.json': typeof lock === 'string' ? lock : JSON.stringify(lock) }, {}, 'https://registry.example');
+  it.each([
+    ['a malformed resolved URL', { lockfileVersion: 3, packages: { '': {}, 'node_modules/a': { resolved: 'http://[', integrity: 'sha512-AA==' } } }],
+    ['a non-http resolved URL', { lockfileVersion: 3, packages: { '': {}, 'node_modules/a': { resolved: 'ftp://x/a.tgz', integrity: 'sha512-AA==' } } }],
+    ['an entry that is not an object', { lockfileVersion: 3, packages: { '': {}, 'node_modules/a': null } }],
+    ['a resolved URL that is not a string', { lockfileVersion: 3, packages: { '': {}, 'node_modules/a': { resolved: 42, integrity: 'sha512-AA==' } } }],
+    ['a JSON array', []],
+    ['absurd nesting', `{"dependencies":${'{"a":{"integrity":"sha512-AA==","dependencies":'.repeat(20000)}{}${'}}'.repeat(20000)}}`],
+  ])('refuses %s as unpinned-dependency without throwing', (_name, lock) => {
+    const d = decide(lock);
+    expect(d.problem?.code).toBe('unpinned-dependency');
+    expect(d.dependencies).toEqual([]);
+  });
+});

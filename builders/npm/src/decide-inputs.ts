@@ -32,6 +32,10 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   } catch {
     return { tools, dependencies: [], install: false, notes, problem: { code: 'build-error', message: 'package.json of the source is not valid JSON' } };
   }
+  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) {
+    return { tools, dependencies: [], install: false, notes, problem: { code: 'build-error', message: 'package.json of the source is not a JSON object' } };
+  }
+  if (manifest.scripts !== undefined && (typeof manifest.scripts !== 'object' || manifest.scripts === null)) manifest = { ...manifest, scripts: {} };
   const builds = BUILD_SCRIPTS.some((s) => typeof manifest.scripts?.[s] === 'string');
   // `npm pack` runs prepack/prepare itself; a `build` script is run explicitly before it
   const planOptions = { runBuild: typeof manifest.scripts?.build === 'string' ? '1' : '0' };

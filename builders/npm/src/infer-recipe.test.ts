@@ -39,6 +39,32 @@ describe('inferNpmRecipe', () => {
   it('says version-not-found for an unpublished version', () => {
     expect(inferNpmRecipe(parseReleasePurl('pkg:npm/foo@9.9.9'), doc({}), {})).toMatchObject({ ok: false, code: 'version-not-found' });
   });
+  it('marks a registry-declared source canonical and any override as an override', () => {
+    expect(inferNpmRecipe(purl, doc({ repository: 'o/foo', gitHead: SHA }), {})).toMatchObject({ ok: true, source: { origin: 'registry' } });
+    expect(inferNpmRecipe(purl, doc({ repository: 'o/foo', gitHead: SHA }), { repo: 'https://evil.example/foo.git' })).toMatchObject({ ok: true, source: { origin: 'override' } });
+    expect(inferNpmRecipe(purl, doc({ repository: 'o/foo', gitHead: SHA }), { ref: 'v9' })).toMatchObject({ ok: true, source: { origin: 'override', repo: 'https://github.com/o/foo.git' } });
+  });
+  it("uses an operator's source mapping only when the registry declares no repository", () => {
+    const mapping = { repo: 'https://git.example/mapped.git', directory: 'pkgs/foo' };
+    expect(inferNpmRecipe(purl, doc({}), {}, mapping)).toMatchObject({ ok: true, source: { origin: 'mapping', repo: mapping.repo, directory: 'pkgs/foo' } });
+    expect(inferNpmRecipe(purl, doc({ repository: 'o/foo' }), {}, mapping)).toMatchObject({ ok: true, source: { origin: 'registry', repo: 'https://github.com/o/foo.git' } });
+  });
+  it.each(['../../../etc', '/etc', 'a/../../b', 'pkg\\..\\..', 'a/.git/hooks', 'x\u0000y'])('refuses the repository.directory %j', (directory) => {
+    const r = inferNpmRecipe(purl, doc({ repository: { url: 'https://github.com/o/mono', directory } }), {});
+    expect(r).toMatchObject({ ok: false, code: 'source-refused' });
+  });
+  it('says no-artifact for a malformed or non-http tarball URL instead of throwing', () => {
+    for (const tarball of ['http://[', 'file:///etc/passwd', 'javascript:alert(1)', 42]) {
+      expect(inferNpmRecipe(purl, { versions: { '1.2.3': { repository: 'o/foo', dist: { tarball, integrity: 'sha512-AAAA' } } } }, {})).toMatchObject({ ok: false, code: 'no-artifact' });
+    }
+  });
+  it('ignores toolchain versions that are not plain versions', () => {
+    const r = inferNpmRecipe(purl, doc({ repository: 'o/foo', _npmVersion: '1.0.0 && curl evil', _nodeVersion: { x: 1 } }), {});
+    expect(r.ok && r.toolchain).toEqual({});
+  });
+  it('does not mistake inherited object keys for versions', () => {
+    expect(inferNpmRecipe(parseReleasePurl('pkg:npm/foo@constructor'), doc({}), {})).toMatchObject({ ok: false, code: 'version-not-found' });
+  });
   it('falls back to the sha1 shasum when there is no integrity', () => {
     const r = inferNpmRecipe(purl, { versions: { '1.2.3': { repository: 'o/foo', dist: { tarball: dist.tarball, shasum: 'ff'.repeat(20) } } } }, {});
     expect(r.ok && r.upstream.integrity).toBe(`sha1-${Buffer.from('ff'.repeat(20), 'hex').toString('base64')}`);

@@ -1,4 +1,4 @@
-import type { RecipeInference, ReleasePurl, SourceOverrides, UpstreamArtifact } from '@quorum/core';
+import { normalizeRepoDirectory, repoDirectoryProblem, type RecipeInference, type ReleasePurl, type SourceMapping, type SourceOrigin, type SourceOverrides, type UpstreamArtifact } from '@quorum/core';
 import { normalizeRepositoryUrl } from './repository.js';
 
 /** The fields of a packument version document that recipe inference reads. */
@@ -13,6 +13,8 @@ interface PackumentVersion {
 }
 
 const COMMIT = /^[0-9a-f]{40}$/i;
+/** A version the recipe may pin a tool at; anything else in a packument is ignored. */
+const VERSION = /^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]{1,64})?$/;
 
 /** Full npm package name of a purl (`@scope/name` or `name`). */
 export function npmName(purl: Pick<ReleasePurl, 'namespace' | 'name'>): string {
@@ -22,62 +24,96 @@ export function npmName(purl: Pick<ReleasePurl, 'namespace' | 'name'>): string {
 /** The published tarball of one version in a packument. */
 export function npmArtifactIn(packument: unknown, version: string): UpstreamArtifact | undefined {
   const v = (packument as { versions?: Record<string, PackumentVersion> } | null)?.versions?.[version];
-  return v ? upstreamOf(v) : undefined;
+  return v && typeof v === 'object' ? upstreamOf(v) : undefined;
+}
+
+/** A file name safe to store and show: the URL's last segment, or a fixed name. */
+function artifactFilename(url: URL): string {
+  let last = url.pathname.split('/').pop() ?? '';
+  try {
+    last = decodeURIComponent(last);
+  } catch {
+    // keep it encoded
+  }
+  return /^[A-Za-z0-9@._+-]{1,200}$/.test(last) && last !== '.' && last !== '..' ? last : 'artifact.tgz';
 }
 
 function upstreamOf(v: PackumentVersion): UpstreamArtifact | undefined {
   const tarball = v.dist?.tarball;
-  if (!tarball) return undefined;
-  let integrity = v.dist?.integrity;
-  if (!integrity && v.dist?.shasum && /^[0-9a-f]{40}$/i.test(v.dist.shasum)) {
+  if (typeof tarball !== 'string' || tarball.length > 4096) return undefined;
+  let url: URL;
+  try {
+    url = new URL(tarball);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+  let integrity = typeof v.dist?.integrity === 'string' ? v.dist.integrity : undefined;
+  if (!integrity && typeof v.dist?.shasum === 'string' && /^[0-9a-f]{40}$/i.test(v.dist.shasum)) {
     integrity = `sha1-${Buffer.from(v.dist.shasum, 'hex').toString('base64')}`;
   }
-  if (!integrity) return undefined;
-  const filename = decodeURIComponent(new URL(tarball).pathname.split('/').pop() ?? 'artifact.tgz');
-  return { url: tarball, integrity, filename };
+  if (!integrity || !/^(sha1|sha256|sha384|sha512)-[A-Za-z0-9+/=]+/.test(integrity.trim())) return undefined;
+  return { url: tarball, integrity: integrity.trim(), filename: artifactFilename(url) };
 }
 
 /**
  * Infers the published artifact and the source recipe of one npm release from its packument.
- * Order: override repo, else `repository` (+ `directory`); commit from override, else `gitHead`,
- * else tags `v<version>`, `<version>`, `<name>@<version>`, `<name>-v<version>`.
+ * Order: override repo, else `repository` (+ `directory`), else the operator's mapping (+ its
+ * directory); commit from override, else `gitHead`, else tags `v<version>`, `<version>`,
+ * `<name>@<version>`, `<name>-v<version>`. A declared directory that leaves the repository is refused.
  */
-export function inferNpmRecipe(purl: ReleasePurl, packument: unknown, overrides: SourceOverrides): RecipeInference {
+export function inferNpmRecipe(purl: ReleasePurl, packument: unknown, overrides: SourceOverrides, mapping?: SourceMapping): RecipeInference {
   const name = npmName(purl);
   const versions = (packument as { versions?: Record<string, PackumentVersion> } | null)?.versions;
-  const v = versions?.[purl.version];
-  if (!v) return { ok: false, code: 'version-not-found', message: `${name}@${purl.version} is not in the registry` };
+  const v = versions && typeof versions === 'object' && Object.hasOwn(versions, purl.version) ? versions[purl.version] : undefined;
+  if (!v || typeof v !== 'object') return { ok: false, code: 'version-not-found', message: `${name}@${purl.version} is not in the registry` };
   const upstream = upstreamOf(v);
   if (!upstream) return { ok: false, code: 'no-artifact', message: `${name}@${purl.version} has no tarball with an integrity hash` };
 
   const steps: string[] = [];
-  const declared = typeof v.repository === 'string' ? { url: v.repository } : (v.repository ?? {});
+  const declared = typeof v.repository === 'string' ? { url: v.repository } : v.repository && typeof v.repository === 'object' ? v.repository : {};
+  const declaredRepo = typeof declared.url === 'string' ? normalizeRepositoryUrl(declared.url) : undefined;
   let repo: string | undefined;
+  let origin: SourceOrigin = 'registry';
+  let rawDirectory: unknown;
   if (overrides.repo) {
     repo = normalizeRepositoryUrl(overrides.repo);
+    origin = 'override';
     steps.push(`repo from submission override: ${overrides.repo}`);
-  } else if (declared.url) {
-    repo = normalizeRepositoryUrl(declared.url);
+  } else if (declaredRepo) {
+    repo = declaredRepo;
+    rawDirectory = declared.directory;
     steps.push(`repo from package.json repository: ${declared.url}`);
+  } else if (mapping) {
+    repo = normalizeRepositoryUrl(mapping.repo);
+    origin = 'mapping';
+    rawDirectory = mapping.directory;
+    steps.push(`repo from the operator's source mapping: ${mapping.repo}`);
   }
   if (!repo) {
     return {
       ok: false,
       code: 'source-not-found',
-      message: `${name}@${purl.version} declares no usable repository; submit with --repo`,
+      message: `${name}@${purl.version} declares no usable repository; an operator can map its source, or a maintainer submit with --repo`,
       upstream,
     };
   }
-  const directory = declared.directory && !overrides.repo ? declared.directory.replace(/^\.?\/+|\/+$/g, '') : undefined;
-  if (directory) steps.push(`directory from repository.directory: ${directory}`);
+  let directory: string | undefined;
+  if (rawDirectory !== undefined && rawDirectory !== null) {
+    const problem = typeof rawDirectory === 'string' ? repoDirectoryProblem(rawDirectory) : 'repository directory is not a string';
+    if (problem) return { ok: false, code: 'source-refused', message: `${name}@${purl.version}: ${problem}`, upstream };
+    directory = normalizeRepoDirectory(rawDirectory as string) || undefined;
+  }
+  if (directory) steps.push(`directory from ${origin === 'mapping' ? 'the mapping' : 'repository.directory'}: ${directory}`);
 
   let commit: string | undefined;
   let refs: string[] = [];
   if (overrides.ref) {
     if (COMMIT.test(overrides.ref)) commit = overrides.ref.toLowerCase();
     else refs = [overrides.ref];
+    origin = 'override';
     steps.push(`ref from submission override: ${overrides.ref}`);
-  } else if (v.gitHead && COMMIT.test(v.gitHead)) {
+  } else if (typeof v.gitHead === 'string' && COMMIT.test(v.gitHead)) {
     commit = v.gitHead.toLowerCase();
     steps.push(`commit from gitHead: ${commit}`);
   } else {
@@ -86,12 +122,12 @@ export function inferNpmRecipe(purl: ReleasePurl, packument: unknown, overrides:
     steps.push(`no gitHead: trying tags ${refs.join(', ')}`);
   }
   const toolchain: Record<string, string> = {};
-  if (v._npmVersion) toolchain.npm = v._npmVersion;
-  if (v._nodeVersion) toolchain.node = v._nodeVersion;
+  if (typeof v._npmVersion === 'string' && VERSION.test(v._npmVersion)) toolchain.npm = v._npmVersion;
+  if (typeof v._nodeVersion === 'string' && VERSION.test(v._nodeVersion)) toolchain.node = v._nodeVersion;
   return {
     ok: true,
     upstream,
-    source: { repo, ...(commit ? { commit } : {}), refs, ...(directory ? { directory } : {}), steps },
+    source: { origin, repo, ...(commit ? { commit } : {}), refs, ...(directory ? { directory } : {}), steps },
     toolchain,
   };
 }

@@ -44,15 +44,26 @@ function lockedEntries(lock: { lockfileVersion?: number; packages?: Record<strin
  * unpinned dependencies cannot be fetched with an integrity check, so they make the build unhermetic.
  */
 export function lockedDependencies(lockText: string, registry: string): LockedDependencies {
+  try {
+    return readLocked(lockText, registry);
+  } catch (e) {
+    // a hostile lockfile (odd types, absurd nesting) is a reason not to build, never a crash
+    return { ok: false, message: `the lockfile cannot be read: ${(e as Error).message.slice(0, 200)}` };
+  }
+}
+
+function readLocked(lockText: string, registry: string): LockedDependencies {
   let lock: Parameters<typeof lockedEntries>[0];
   try {
     lock = JSON.parse(lockText) as typeof lock;
   } catch (e) {
     return { ok: false, message: `the lockfile is not valid JSON: ${(e as Error).message}` };
   }
+  if (!lock || typeof lock !== 'object' || Array.isArray(lock)) return { ok: false, message: 'the lockfile is not a JSON object' };
   const base = `${registry.replace(/\/+$/, '')}/`;
   const seen = new Map<string, BuildInput>();
   for (const [path, entry] of lockedEntries(lock)) {
+    if (!entry || typeof entry !== 'object') return { ok: false, message: `${path} is not an object` };
     if (entry.link || entry.inBundle || entry.bundled) continue;
     if (entry.resolved && !/^https?:\/\//.test(entry.resolved)) {
       return { ok: false, message: `${path} comes from ${entry.resolved.split(':')[0]}:, which cannot be fetched with an integrity check` };
@@ -61,9 +72,23 @@ export function lockedDependencies(lockText: string, registry: string): LockedDe
     // lockfiles written with omit-lockfile-registry-resolved name no URL: the registry layout gives it
     let url = entry.resolved ?? registryTarballUrl(base, entry.name ?? path.split('node_modules/').pop()!, entry.version);
     if (!url) return { ok: false, message: `${path} has neither a resolved URL nor a version` };
+    if (typeof url !== 'string' || typeof entry.integrity !== 'string') return { ok: false, message: `${path} has a resolved URL or integrity that is not a string` };
     if (url.startsWith(PUBLIC_REGISTRY) && base !== PUBLIC_REGISTRY) url = base + url.slice(PUBLIC_REGISTRY.length);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return { ok: false, message: `${path} has a malformed resolved URL` };
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return { ok: false, message: `${path} comes from ${parsed.protocol}, which cannot be fetched with an integrity check` };
     if (seen.has(entry.integrity)) continue;
-    const name = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? 'dep.tgz').replace(/[^A-Za-z0-9._-]/g, '_');
+    let last = parsed.pathname.split('/').pop() || 'dep.tgz';
+    try {
+      last = decodeURIComponent(last);
+    } catch {
+      // keep it encoded
+    }
+    const name = last.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
     const id = createHash('sha256').update(entry.integrity).digest('hex').slice(0, 16);
     seen.set(entry.integrity, { url, integrity: entry.integrity, path: `deps/${id}-${name}` });
   }

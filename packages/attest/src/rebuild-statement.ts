@@ -37,6 +37,8 @@ export interface RebuildStatementInput {
   /** the published artifact as this worker fetched and hashed it */
   published?: { sha256: string; sha512: string };
   source?: {
+    /** where the source came from: `registry`, `mapping` (canonical) or `override` (never answers for the purl) */
+    origin: string;
     repo: string;
     commit: string;
     ref?: string;
@@ -71,7 +73,9 @@ export interface RebuildClaim {
   artifact?: { filename?: string; sha256: string; sha512: string; stabilizedSha256: string; stabilizersApplied: string[] };
   published?: { sha256: string; sha512?: string };
   imageDigest?: string;
-  source?: { repo: string; commit: string; ref?: string; directory?: string; commitTime?: number };
+  source?: { origin?: string; repo: string; commit: string; ref?: string; directory?: string; commitTime?: number };
+  /** the toolchain the recipe asked for (`externalParameters.recipe.toolchain`), when stated */
+  recipeToolchain?: Record<string, string>;
   log: { sha256: string; bytes?: number };
 }
 
@@ -120,7 +124,7 @@ export function rebuildStatement(input: RebuildStatementInput): InTotoStatement 
           releaseId: input.releaseId,
           rebuildId: input.rebuildId,
           source: input.source
-            ? compact({ repo: input.source.repo, ref: input.source.ref, directory: input.source.directory })
+            ? compact({ origin: input.source.origin, repo: input.source.repo, ref: input.source.ref, directory: input.source.directory })
             : undefined,
           recipe: input.recipe,
         }),
@@ -222,12 +226,20 @@ export function parseRebuildStatement(s: InTotoStatement): RebuildClaim {
     if (!git) invalid(`resolvedDependencies has no ${gitUri(repo)} entry with a gitCommit digest`);
     const commitTime = isObject(git.annotations) && typeof git.annotations.commitTime === 'number' ? git.annotations.commitTime : undefined;
     source = compact({
+      origin: optionalStringAt(src, 'origin', sPath),
       repo,
       commit: (git.digest as Record<string, string>).gitCommit!,
       ref: optionalStringAt(src, 'ref', sPath),
       directory: optionalStringAt(src, 'directory', sPath),
       commitTime,
     });
+  }
+  let recipeToolchain: Record<string, string> | undefined;
+  const recipe = ext.recipe;
+  if (isObject(recipe) && recipe.toolchain !== undefined) {
+    const t = recipe.toolchain;
+    if (!isObject(t) || !Object.values(t).every((x) => typeof x === 'string')) invalid('predicate.buildDefinition.externalParameters.recipe.toolchain must map names to strings');
+    recipeToolchain = t as Record<string, string>;
   }
   const publishedSha256 = optionalStringAt(r, 'publishedSha256', rPath);
   const publishedSha512 = optionalStringAt(r, 'publishedSha512', rPath);
@@ -245,6 +257,7 @@ export function parseRebuildStatement(s: InTotoStatement): RebuildClaim {
     published: publishedSha256 ? compact({ sha256: publishedSha256, sha512: publishedSha512 }) : undefined,
     imageDigest: optionalStringAt(internal, 'imageDigest', 'predicate.buildDefinition.internalParameters'),
     source,
+    recipeToolchain,
     log: compact({ sha256: logSha256, bytes: logBytes }),
   });
 }

@@ -178,8 +178,8 @@ describe('recountQuorum', () => {
       quorum: 2,
       bitwise: 1,
       builders: [
-        { workerId: 'worker-a', operator: 'op-1', keyId: keys.a.keyId, counted: true, match: 'bitwise' },
-        { workerId: 'worker-b', operator: 'op-2', keyId: keys.b.keyId, counted: true, match: 'stabilized' },
+        { workerId: 'worker-a', operator: 'op-1', keyId: keys.a.keyId, counted: true, match: 'bitwise', sourceRepo: 'https://github.com/left-pad/left-pad' },
+        { workerId: 'worker-b', operator: 'op-2', keyId: keys.b.keyId, counted: true, match: 'stabilized', sourceRepo: 'https://github.com/left-pad/left-pad' },
       ],
     });
   });
@@ -206,5 +206,59 @@ describe('recountQuorum', () => {
   it('matches purls by their canonical form', async () => {
     const r = await recount([await signedBy('a', { purl: 'pkg:npm/%40scope/pad@1.0.0' })], { purl: 'pkg:npm/@scope/pad@1.0.0', quorum: 1 });
     expect(r.passed).toBe(true);
+  });
+});
+
+describe('recountQuorum with source binding', () => {
+  const COMMIT = 'c'.repeat(40);
+  const canonical = { repo: 'https://github.com/left-pad/left-pad', commit: COMMIT, refs: [] };
+  const from = (source: RebuildStatementInput['source']) => ({ source });
+  const own = { origin: 'registry', repo: canonical.repo, commit: COMMIT, ref: 'v1.3.0', commitTime: 1 };
+  const evil = { origin: 'override', repo: 'https://evil.example/left-pad', commit: 'e'.repeat(40), ref: 'v1.3.0', commitTime: 1 };
+
+  it('counts builders of the package\'s own source at the commit the registry declares', async () => {
+    const r = await recount(await Promise.all(['a', 'b', 'c'].map((n) => signedBy(n as Name, from(own)))), { source: canonical });
+    expect(r).toMatchObject({ passed: true, counted: 3 });
+  });
+
+  it('never counts statements about an override source, however many agree', async () => {
+    const r = await recount(await Promise.all(['a', 'b', 'c'].map((n) => signedBy(n as Name, from(evil)))), { source: canonical, quorum: 1 });
+    expect(r.passed).toBe(false);
+    expect(r.counted).toBe(0);
+    for (const b of r.builders) expect(b.problem).toMatch(/override source https:\/\/evil\.example/);
+  });
+
+  it('does not count a canonical-looking statement about another repository, directory or commit', async () => {
+    const bundles = await Promise.all([
+      signedBy('a', from({ ...own, repo: 'https://github.com/evil/left-pad' })),
+      signedBy('b', from({ ...own, directory: 'packages/x' })),
+      signedBy('c', from({ ...own, commit: 'd'.repeat(40) })),
+    ]);
+    const r = await recount(bundles, { source: canonical, quorum: 1 });
+    expect(r.counted).toBe(0);
+    expect(r.builders.map((b) => b.problem)).toEqual([
+      expect.stringMatching(/not the package's own source/),
+      expect.stringMatching(/directory "packages\/x"/),
+      expect.stringMatching(/registry declares c{40}/),
+    ]);
+  });
+
+  it('accepts tag-resolved commits only for the release tags when the registry declares no commit', async () => {
+    const tagged = { repo: canonical.repo, refs: ['v1.3.0', '1.3.0'] };
+    const ok = await recount([await signedBy('a', from(own))], { source: tagged, quorum: 1 });
+    expect(ok.passed).toBe(true);
+    const other = await recount([await signedBy('a', from({ ...own, ref: 'main' }))], { source: tagged, quorum: 1 });
+    expect(other.builders[0]!.problem).toMatch(/not one of the release tags/);
+  });
+
+  it('counts an override source only when the consumer allows that repository, and says so', async () => {
+    const r = await recount(await Promise.all(['a', 'b'].map((n) => signedBy(n as Name, from(evil)))), { source: { ...canonical, allowRepos: [evil.repo] }, quorum: 2 });
+    expect(r.passed).toBe(true);
+    expect(r.builders.every((b) => b.allowedSource)).toBe(true);
+  });
+
+  it('does not count a statement that names no source', async () => {
+    const r = await recount([await signedBy('a', { source: undefined })], { source: canonical, quorum: 1 });
+    expect(r.builders[0]!.problem).toMatch(/names no source/);
   });
 });

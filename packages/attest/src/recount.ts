@@ -12,6 +12,21 @@ export interface TrustedBuilder {
   publicKeyPem: string;
 }
 
+/**
+ * The source a consumer accepts for a purl: what the registry declares (or the operator mapping the
+ * consumer pinned), as the ecosystem's builder infers it from the registry metadata.
+ */
+export interface ExpectedSource {
+  repo: string;
+  directory?: string;
+  /** the commit the registry declares (e.g. npm's gitHead), when it declares one */
+  commit?: string;
+  /** candidate refs (tags) when the registry declares no commit */
+  refs: string[];
+  /** other repositories the consumer accepts explicitly (`quorum verify --allow-source`) */
+  allowRepos?: string[];
+}
+
 /** Input of recountQuorum. */
 export interface RecountInput {
   purl: string;
@@ -24,6 +39,8 @@ export interface RecountInput {
   quorum: number;
   /** count distinct operators (from the trust list) rather than distinct workers */
   distinctOperators: boolean;
+  /** when given, only statements that name this source count (source binding) */
+  source?: ExpectedSource;
 }
 
 /** How one bundle fared in the recount. */
@@ -36,6 +53,10 @@ export interface RecountBuilder {
   match?: 'bitwise' | 'stabilized' | 'no';
   /** why the bundle did not count */
   problem?: string;
+  /** the repository the statement names */
+  sourceRepo?: string;
+  /** counted only because the consumer allowed a non-canonical source (`--allow-source`) */
+  allowedSource?: boolean;
 }
 
 /** Result of recountQuorum. */
@@ -104,7 +125,7 @@ export async function recountQuorum(input: RecountInput): Promise<RecountResult>
   const builders: RecountBuilder[] = [];
 
   for (const [index, bundle] of input.bundles.entries()) {
-    const entry = await judge(bundle, { purl: input.purl, artifact, keys, trustedBuilders: input.trustedBuilders });
+    const entry = await judge(bundle, { purl: input.purl, artifact, keys, trustedBuilders: input.trustedBuilders, ...(input.source ? { source: input.source } : {}) });
     builders.push(entry);
     if (entry.match === 'bitwise' || entry.match === 'stabilized') candidates.push({ entry, index });
   }
@@ -141,6 +162,28 @@ interface JudgeContext {
   artifact: Artifact;
   keys: ReadonlyMap<string, KeyObject>;
   trustedBuilders: readonly TrustedBuilder[];
+  source?: ExpectedSource;
+}
+
+/** Why a claim's source is not the expected one (undefined = it is), and whether an allowance was used. */
+export function sourceProblem(claimed: RebuildClaim['source'], expected: ExpectedSource): { problem?: string; allowed?: boolean } {
+  if (!claimed) return { problem: 'the statement names no source' };
+  const allowed = (expected.allowRepos ?? []).includes(claimed.repo);
+  if (allowed) return { allowed: true };
+  if (claimed.origin !== 'registry' && claimed.origin !== 'mapping') {
+    return { problem: `built from a submitter's ${claimed.origin ?? 'unlabelled'} source ${claimed.repo}, not the package's own source` };
+  }
+  if (claimed.repo !== expected.repo) return { problem: `built from ${claimed.repo}, not the package's own source ${expected.repo}` };
+  if ((claimed.directory ?? '') !== (expected.directory ?? '')) {
+    return { problem: `built from directory "${claimed.directory ?? ''}" of the repository, the package declares "${expected.directory ?? ''}"` };
+  }
+  if (expected.commit !== undefined && claimed.commit !== expected.commit) {
+    return { problem: `built from commit ${claimed.commit}, the registry declares ${expected.commit}` };
+  }
+  if (expected.commit === undefined && (claimed.ref === undefined || !expected.refs.includes(claimed.ref))) {
+    return { problem: `built from ${claimed.ref ? `ref ${claimed.ref}` : `commit ${claimed.commit}`}, not one of the release tags ${expected.refs.join(', ')}` };
+  }
+  return {};
 }
 
 /** Verifies and matches one bundle; never throws. */
@@ -166,6 +209,12 @@ async function judge(bundle: unknown, ctx: JudgeContext): Promise<RecountBuilder
   }
   const entry: RecountBuilder = { workerId: trustedAs.workerId, operator: trustedAs.operator, keyId, counted: false };
   if (!samePurl(claim.purl, purl)) return { ...entry, problem: `the statement is about ${claim.purl}, not ${purl}` };
+  if (claim.source) entry.sourceRepo = claim.source.repo;
+  if (ctx.source) {
+    const bound = sourceProblem(claim.source, ctx.source);
+    if (bound.problem) return { ...entry, problem: bound.problem };
+    if (bound.allowed) entry.allowedSource = true;
+  }
   if (claim.status !== 'succeeded' || !claim.artifact) {
     return { ...entry, problem: `the rebuild failed${claim.reason ? ` (${claim.reason})` : ''}` };
   }

@@ -46,7 +46,7 @@ describe('rebuild statements', () => {
     expect(s.predicate).toMatchObject({
       buildDefinition: {
         buildType: REBUILD_BUILD_TYPE,
-        externalParameters: { purl: PURL, releaseId: 'rel-1', rebuildId: 'reb-1', source: { repo: 'https://github.com/left-pad/left-pad', ref: 'v1.3.0' } },
+        externalParameters: { purl: PURL, releaseId: 'rel-1', rebuildId: 'reb-1', source: { origin: 'registry', repo: 'https://github.com/left-pad/left-pad', ref: 'v1.3.0' } },
         internalParameters: { imageDigest: IMAGE_DIGEST, stabilizers: ['tar-order@1', 'gzip-time@1'] },
         resolvedDependencies: [
           { uri: 'git+https://github.com/left-pad/left-pad', digest: { gitCommit: COMMIT } },
@@ -75,7 +75,8 @@ describe('rebuild statements', () => {
       artifact: { filename: 'left-pad-1.3.0.tgz', ...ARTIFACT, stabilizersApplied: ['gzip-time@1'] },
       published: { sha256: ARTIFACT.sha256, sha512: ARTIFACT.sha512 },
       imageDigest: IMAGE_DIGEST,
-      source: { repo: 'https://github.com/left-pad/left-pad', commit: COMMIT, ref: 'v1.3.0', commitTime: 1_525_000_000 },
+      source: { origin: 'registry', repo: 'https://github.com/left-pad/left-pad', commit: COMMIT, ref: 'v1.3.0', commitTime: 1_525_000_000 },
+      recipeToolchain: { npm: '11.19.0' },
       log: LOG,
     });
   });
@@ -92,7 +93,7 @@ describe('rebuild statements', () => {
   });
 
   it('keeps a repo that already starts with git+ as it is', () => {
-    const s = rebuildStatement(rebuildInput({ source: { repo: 'git+ssh://git@example.com/x.git', commit: COMMIT, commitTime: 1 } }));
+    const s = rebuildStatement(rebuildInput({ source: { origin: 'override', repo: 'git+ssh://git@example.com/x.git', commit: COMMIT, commitTime: 1 } }));
     expect(JSON.stringify(s)).toContain('"uri":"git+ssh://git@example.com/x.git"');
     expect(parseRebuildStatement(s).source?.repo).toBe('git+ssh://git@example.com/x.git');
   });
@@ -142,6 +143,14 @@ describe('verification summaries', () => {
     expect(s.predicateType).toBe(VSA_PREDICATE);
     expect(s.predicate).toMatchObject({ verificationResult: 'FAILED', verifiedLevels: [FAILED_LEVEL] });
     expect(JSON.stringify(s)).not.toContain(REPRODUCED_LEVEL);
+  });
+
+  it('names another resource and the source for an override verdict, so it never passes for the plain purl', () => {
+    const resourceUri = `${PURL}?vcs_url=git%2Bhttps://evil.example/x.git%40${'e'.repeat(40)}`;
+    const s = vsaStatement(vsaInput({ resourceUri, source: { origin: 'override', repo: 'https://evil.example/x.git', commit: 'e'.repeat(40) } }));
+    expect(validateStatement(s)).toEqual([]);
+    expect(s.predicate).toMatchObject({ resourceUri, quorum: { source: { origin: 'override', repo: 'https://evil.example/x.git' } } });
+    expect(parseVsa(s).purl).toBe(resourceUri);
   });
 
   it('names the purl as subject when the published file name is unknown', () => {

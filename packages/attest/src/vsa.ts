@@ -40,6 +40,13 @@ export interface VsaInput {
   stabilizers: string[];
   /** RFC 3339 */
   timeVerified: string;
+  /** the source the release was pinned to; `origin: override` verdicts never answer for the plain purl */
+  source?: { origin: string; repo: string; commit?: string; directory?: string };
+  /**
+   * the resource the verdict is about; @defaultValue `purl`. An override verdict names the purl with
+   * a `vcs_url` qualifier, so that it can never pass for a verdict about the plain purl.
+   */
+  resourceUri?: string;
 }
 
 /** The Quorum extension object inside a VSA predicate (field `quorum`). */
@@ -49,6 +56,7 @@ export interface VsaQuorumExtension {
   reason: string;
   agreeing: string[];
   stabilizers: string[];
+  source?: { origin: string; repo: string; commit?: string; directory?: string };
 }
 
 /** What a verified VSA claims. */
@@ -86,6 +94,7 @@ export function vsaStatement(input: VsaInput): InTotoStatement {
     reason: input.reason,
     agreeing: [...input.agreeing],
     stabilizers: [...input.stabilizers],
+    ...(input.source ? { source: compact({ ...input.source }) } : {}),
   };
   const statement: InTotoStatement = {
     _type: IN_TOTO_STATEMENT_TYPE,
@@ -94,7 +103,7 @@ export function vsaStatement(input: VsaInput): InTotoStatement {
     predicate: {
       verifier: { id: input.verifierId },
       timeVerified: input.timeVerified,
-      resourceUri: input.purl,
+      resourceUri: input.resourceUri ?? input.purl,
       policy: { uri: input.policy.uri, digest: { sha256: digestOf(input.policy.body) } },
       inputAttestations: input.inputAttestations.map((a) => ({ uri: a.uri, digest: { sha256: digestOf(a.bundle) } })),
       verificationResult: passed ? 'PASSED' : 'FAILED',

@@ -64,6 +64,25 @@ export function resolveApiUrl(server: string, ref: string): string {
   return ref.startsWith('/') ? `${base}${ref}` : new URL(ref, `${base}/`).href;
 }
 
+/** Body of `PUT /v1/admin/source-mappings`. */
+export interface SourceMappingRequest {
+  purl: string;
+  repo: string;
+  directory?: string;
+  by: string;
+  note?: string;
+}
+
+/** An operator's source mapping as the coordinator serves it. */
+export interface SourceMappingView {
+  packagePurl: string;
+  repo: string;
+  directory?: string;
+  by: string;
+  note?: string;
+  createdAt: string;
+}
+
 /** Options of ApiClient. */
 export interface ApiClientOptions {
   /** coordinator base URL, e.g. http://127.0.0.1:8080 */
@@ -103,9 +122,9 @@ export class ApiClient {
     return resolveApiUrl(this.server, pathOrRelative);
   }
 
-  /** `POST /v1/releases` */
-  submitRelease(body: SubmitReleaseRequest): Promise<ReleaseView> {
-    return this.json<ReleaseView>('POST', '/v1/releases', body);
+  /** `POST /v1/releases`; a submit token (or the admin token) authenticates the submitter, which source overrides need */
+  submitRelease(body: SubmitReleaseRequest, token?: string): Promise<ReleaseView> {
+    return this.json<ReleaseView>('POST', '/v1/releases', body, token);
   }
 
   /** `GET /v1/releases/:id` */
@@ -148,13 +167,43 @@ export class ApiClient {
     return this.json<RejectionView[]>('GET', '/v1/admin/rejections', undefined, adminToken);
   }
 
+  /** `POST /v1/admin/submitters`: issues a submit token (shown once). */
+  addSubmitter(name: string, adminToken: string): Promise<{ name: string; token: string }> {
+    return this.json('POST', '/v1/admin/submitters', { name }, adminToken);
+  }
+
+  /** `GET /v1/admin/submitters` */
+  listSubmitters(adminToken: string): Promise<{ name: string; createdAt: string; revokedAt?: string }[]> {
+    return this.json('GET', '/v1/admin/submitters', undefined, adminToken);
+  }
+
+  /** `DELETE /v1/admin/submitters/:name` */
+  revokeSubmitter(name: string, adminToken: string): Promise<{ name: string; revoked: boolean }> {
+    return this.json('DELETE', `/v1/admin/submitters/${encodeURIComponent(name)}`, undefined, adminToken);
+  }
+
+  /** `PUT /v1/admin/source-mappings`: records where a package's source lives when its registry entry declares none. */
+  putSourceMapping(body: SourceMappingRequest, adminToken: string): Promise<SourceMappingView> {
+    return this.json('PUT', '/v1/admin/source-mappings', body, adminToken);
+  }
+
+  /** `DELETE /v1/admin/source-mappings/:purl` */
+  deleteSourceMapping(purl: string, adminToken: string): Promise<{ purl: string; deleted: boolean }> {
+    return this.json('DELETE', `/v1/admin/source-mappings/${encodeURIComponent(purl)}`, undefined, adminToken);
+  }
+
+  /** `GET /v1/source-mappings` */
+  listSourceMappings(): Promise<SourceMappingView[]> {
+    return this.json('GET', '/v1/source-mappings');
+  }
+
   /** `GET /v1/rebuilds/:id/log`: the response, body unread, for streaming the log unchanged. */
   async rebuildLog(id: string): Promise<Response> {
     // no overall time limit: a log may be large and the link slow; connection errors still surface
     return this.request('GET', `/v1/rebuilds/${encodeURIComponent(id)}/log`, undefined, { accept: 'text/plain', timeoutMs: 0 });
   }
 
-  private async json<T>(method: 'GET' | 'POST', path: string, body?: unknown, bearer?: string): Promise<T> {
+  private async json<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, bearer?: string): Promise<T> {
     const res = await this.request(method, path, body, { accept: 'application/json', timeoutMs: this.timeoutMs, ...(bearer !== undefined ? { bearer } : {}) });
     const text = await res.text();
     try {
@@ -165,7 +214,7 @@ export class ApiClient {
   }
 
   private async request(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     body: unknown,
     opts: { accept: string; timeoutMs: number; bearer?: string },

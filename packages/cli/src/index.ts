@@ -34,3 +34,4 @@ export {
 export { parseTrust, readTrustFile, trustSummary, DEFAULT_VERIFY_QUORUM, type TrustFile, type TrustedBuilder, type TrustedCoordinator, type TrustPolicy } from './trust.js';
 export { runVerify, checkVsa, parseServedAttestations, SERVER_TRUST_WARNING, type VerifyOptions, type VerifyContext, type ServedAttestations, type ServedBuilder } from './verify.js';
 export * from './verify-report.js';
+export { safeText, safeJson, SafeTextDecoder, type TerminalSafeOptions } from './terminal-text.js';

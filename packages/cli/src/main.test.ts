@@ -2,7 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ReleaseView, Verdict } from '@quorum/core';
 import { runCli, type CliIo } from './main.js';
 import { Capture, closedPort, FakeCoordinator } from './test-support/fake-coordinator.js';
-import { lifecycle, release, verdict, worker } from './test-support/views.js';
+import { lifecycle, packageView, release, verdict, worker } from './test-support/views.js';
+import { FORGED_LINE, HOSTILE, HOSTILE_ESCAPED, hostileRelease, RAW_CONTROL } from './test-support/hostile.js';
+import { safeText } from './terminal-text.js';
 
 interface Run {
   code: number;
@@ -49,10 +51,22 @@ describe('quorum submit', () => {
     expect(out.release).toEqual(lifecycle('reproducible')[0]);
   });
 
-  it('sends --repo and --ref with the purl', async () => {
+  it('sends --repo and --ref with the purl and the submit token', async () => {
     fake.serveLifecycle(lifecycle('reproducible'));
-    await quorum(['submit', PURL, '--repo', 'https://github.com/left-pad/left-pad', '--ref', 'v1.3.0', ...server]);
+    await quorum(['submit', PURL, '--repo', 'https://github.com/left-pad/left-pad', '--ref', 'v1.3.0', '--token', 'qs_secret', ...server]);
     expect(JSON.parse(fake.requests[0]!.body)).toEqual({ purl: PURL, repo: 'https://github.com/left-pad/left-pad', ref: 'v1.3.0' });
+    expect(fake.requests[0]!.headers.authorization).toBe('Bearer qs_secret');
+  });
+
+  it('takes the submit token from QUORUM_SUBMIT_TOKEN, and refuses overrides without one before any request', async () => {
+    fake.serveLifecycle(lifecycle('reproducible'));
+    await quorum(['submit', PURL, '--ref', 'v1.3.0', ...server], { env: { QUORUM_SUBMIT_TOKEN: 'qs_env' } });
+    expect(fake.requests[0]!.headers.authorization).toBe('Bearer qs_env');
+    fake.requests.length = 0;
+    const r = await quorum(['submit', PURL, '--ref', 'v1.3.0', ...server]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--repo and --ref override the source the registry declares, which needs a submit token/);
+    expect(fake.requests).toHaveLength(0);
   });
 
   it('uses QUORUM_SERVER when --server is absent', async () => {
@@ -208,18 +222,33 @@ describe('quorum status', () => {
   const newer = decided('mismatch', 'rel-2', '2025-01-02T00:00:00.000Z');
   const older = decided('reproducible', 'rel-1', '2025-01-01T00:00:00.000Z');
   const servePackage = (releases: ReleaseView[], purl = PURL) => {
-    fake.handle = (req) => (req.url.startsWith('/v1/packages/') ? { status: 200, json: { purl, releases } } : { status: 404, json: { error: { code: 'not-found', message: 'no route' } } });
+    fake.handle = (req) => (req.url.startsWith('/v1/packages/') ? { status: 200, json: packageView(purl, releases) } : { status: 404, json: { error: { code: 'not-found', message: 'no route' } } });
   };
 
-  it('shows the newest release of a version and exits with its verdict', async () => {
+  it('shows the release that answers for a version and exits with its verdict', async () => {
     servePackage([newer, older]);
     const r = await quorum(['status', PURL, ...server]);
     expect(r.code).toBe(2);
     expect(fake.requests[0]!.url).toBe(`/v1/packages/${encodeURIComponent(PURL)}`);
+    expect(r.stdout).toMatch(/^answer: +pkg:npm\/left-pad@1\.3\.0: mismatch$/m);
     expect(r.stdout).toMatch(/^verdict: +mismatch$/m);
     expect(r.stdout).toContain('rel-2');
     expect(r.stdout).not.toMatch(/^release: +rel-1/m);
-    expect(r.stdout).toContain(`(1 older release of ${PURL}; --all shows them)`);
+    expect(r.stdout).toContain(`(1 other release of ${PURL}; --all shows them)`);
+  });
+
+  it('never lets a newer override verdict replace a mismatch in the headline or the exit code', async () => {
+    const override = { ...decided('reproducible', 'rel-9', '2025-01-09T00:00:00.000Z'), canonical: false, submittedBy: 'mallory', source: { origin: 'override' as const, repo: 'https://evil.example/left-pad.git', commit: 'e'.repeat(40), refs: [], toolchain: {}, steps: [] } };
+    servePackage([override, newer]);
+    const r = await quorum(['status', PURL, ...server]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^answer: +pkg:npm\/left-pad@1\.3\.0: mismatch$/m);
+    expect(r.stdout).toMatch(/^ALARM: +mismatch for artifact sha256 a{64} \(release rel-2/m);
+    expect(r.stdout).toMatch(/^overrides: +1 release\(s\) built from a submitter's source/m);
+    const all = await quorum(['status', PURL, '--all', ...server]);
+    expect(all.stdout).toMatch(/^OVERRIDE: +built from a submitter's source \(submitted by mallory\), not the package's own: this verdict never answers for pkg:npm\/left-pad@1\.3\.0$/m);
+    const json = JSON.parse((await quorum(['status', PURL, '--json', ...server])).stdout);
+    expect(json).toMatchObject({ verdict: 'mismatch', answer: { verdict: 'mismatch', releaseId: 'rel-2', overrideReleases: 1 }, release: { id: 'rel-2' } });
   });
 
   it('shows every release with --all, newest first', async () => {
@@ -241,22 +270,31 @@ describe('quorum status', () => {
     expect(r.stdout).toMatch(/^verdict: +mismatch$/m);
   });
 
-  it('prints { purl, verdict, release, releases } with --json', async () => {
+  it('prints { purl, verdict, answer, answers, release, releases } with --json', async () => {
     servePackage([newer, older]);
     const r = await quorum(['status', PURL, '--json', ...server]);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toEqual({ purl: PURL, verdict: 'mismatch', release: newer, releases: [newer, older] });
+    const view = packageView(PURL, [newer, older]);
+    expect(JSON.parse(r.stdout)).toEqual({ purl: PURL, verdict: 'mismatch', answer: view.answers[0], answers: view.answers, release: newer, releases: [newer, older] });
   });
 
-  it('exits 5 with verdict null while the newest release is undecided', async () => {
+  it('exits 5 with verdict null while no release of the version is decided', async () => {
     const building = { ...lifecycle('reproducible')[2]!, id: 'rel-3', createdAt: '2025-01-03T00:00:00.000Z' };
-    servePackage([building, older]);
+    servePackage([building]);
     const r = await quorum(['status', PURL, '--json', ...server]);
     expect(r.code).toBe(5);
-    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: null, release: { id: 'rel-3' } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: null, answer: { pending: true }, release: { id: 'rel-3' } });
     const human = await quorum(['status', PURL, ...server]);
     expect(human.code).toBe(5);
     expect(human.stdout).toMatch(/^verdict: +not decided yet \(building, 1\/3 builders finished\)$/m);
+  });
+
+  it('keeps answering with the decided release while a newer one is verified', async () => {
+    const building = { ...lifecycle('reproducible')[2]!, id: 'rel-3', createdAt: '2025-01-03T00:00:00.000Z' };
+    servePackage([building, older]);
+    const r = await quorum(['status', PURL, ...server]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^answer: +pkg:npm\/left-pad@1\.3\.0: reproducible \(a newer release is being verified\)$/m);
   });
 
   it.each([
@@ -269,7 +307,7 @@ describe('quorum status', () => {
     expect(r.stderr).toBe(`quorum: no release of ${PURL} is known to the coordinator at ${fake.url}; submit one with \`quorum submit ${PURL}\`\n`);
     const json = await quorum(['status', PURL, '--json', ...server]);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toEqual({ purl: PURL, verdict: null, release: null, releases: [] });
+    expect(JSON.parse(json.stdout)).toMatchObject({ purl: PURL, verdict: null, release: null, releases: [] });
   });
 
   it('passes other HTTP errors through', async () => {
@@ -280,19 +318,95 @@ describe('quorum status', () => {
 });
 
 describe('quorum logs', () => {
-  it('writes the log bytes unchanged', async () => {
-    const log = Buffer.concat([Buffer.from('> npm pack\r\n\u001b[31merror\u001b[0m\n'), Buffer.from([0xff, 0xfe, 0x00]), Buffer.alloc(256 * 1024, 'x')]);
-    fake.handle = (req) => (req.url === '/v1/rebuilds/rb-1/log' ? { status: 200, text: log } : { status: 404, json: { error: { code: 'not-found', message: 'no such rebuild' } } });
-    const r = await quorum(['logs', 'rb-1', ...server]);
+  const log = Buffer.concat([Buffer.from('> npm pack\r\n\u001b[31merror\u001b[0m\n'), Buffer.from([0xff, 0xfe, 0x00]), Buffer.alloc(256 * 1024, 'x')]);
+  const serveLog = (body: Buffer) => {
+    fake.handle = (req) => (req.url === '/v1/rebuilds/rb-1/log' ? { status: 200, text: body } : { status: 404, json: { error: { code: 'not-found', message: 'no such rebuild' } } });
+  };
+
+  it('writes the log bytes unchanged with --raw', async () => {
+    serveLog(log);
+    const r = await quorum(['logs', 'rb-1', '--raw', ...server]);
     expect(r.code).toBe(0);
     expect(r.out.bytes.equals(log)).toBe(true);
     expect(r.stderr).toBe('');
+  });
+
+  it('escapes control sequences by default and keeps the lines', async () => {
+    serveLog(Buffer.concat([Buffer.from(`> npm pack\r\n${HOSTILE.replace('\ud800', '')}\nnext\n`), Buffer.from([0xff, 0x00])]));
+    const r = await quorum(['logs', 'rb-1', ...server]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`> npm pack\\r\n${HOSTILE_ESCAPED.replace('\\ud800', '')}\nnext\n\ufffd\\u0000`);
+    expect(r.stdout.replace(/\n/g, '')).not.toMatch(RAW_CONTROL);
+  });
+
+  it('streams a large log without breaking a multi-byte character at a chunk boundary', async () => {
+    // 7 bytes per repetition: network chunks of 2^n bytes end inside a character
+    const text = `${'€😀'.repeat(150_000)}\x1b[2J\n`;
+    serveLog(Buffer.from(text));
+    const r = await quorum(['logs', 'rb-1', ...server]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(safeText(text, { multiline: true }));
+    expect(r.stdout).not.toContain('\ufffd');
+  });
+
+  it('documents --raw in its help', async () => {
+    const r = await quorum(['logs', '--help']);
+    expect(r.stdout).toMatch(/--raw +write the log bytes unchanged/);
+    expect(r.stdout).toContain('quorum logs <rebuild-id> --raw > build.log');
   });
 
   it('reports a missing log', async () => {
     fake.handle = () => ({ status: 404, json: { error: { code: 'not-found', message: 'rebuild rb-9 has no log' } } });
     const r = await quorum(['logs', 'rb-9', ...server]);
     expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'quorum: rebuild rb-9 has no log\n' });
+  });
+});
+
+describe('text a hostile coordinator serves', () => {
+  it('prints an error message from the body of an error answer escaped', async () => {
+    fake.handle = () => ({ status: 500, json: { error: { code: 'internal', message: `boom${HOSTILE}\n${FORGED_LINE}` } } });
+    const r = await quorum(['status', PURL, ...server]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`quorum: boom${HOSTILE_ESCAPED}\\n${FORGED_LINE}\n`);
+  });
+
+  it('prints a status report escaped', async () => {
+    fake.handle = () => ({ status: 200, json: { purl: PURL, releases: [hostileRelease()] } });
+    const r = await quorum(['status', PURL, ...server]);
+    expect(r.stdout.replace(/\n/g, '')).not.toMatch(RAW_CONTROL);
+    expect(r.stdout.split('\n').some((l) => l.startsWith(FORGED_LINE))).toBe(false);
+    expect(r.stdout).toContain(`reason${HOSTILE_ESCAPED}`);
+  });
+
+  it('prints the progress lines of submit --wait escaped', async () => {
+    fake.serveLifecycle([release(), hostileRelease()]);
+    const r = await quorum(['submit', PURL, '--wait', ...server]);
+    expect(r.code).toBe(2);
+    for (const text of [r.stdout, r.stderr]) {
+      expect(text.replace(/\n/g, '')).not.toMatch(RAW_CONTROL);
+      expect(text).not.toContain('\ufffd');
+    }
+    expect(r.stderr).toContain(`release rel-1${HOSTILE_ESCAPED} decided: mismatch`);
+  });
+
+  it('prints --json with DEL, C1 and bidi characters as \\u escapes, parsing to the served value', async () => {
+    const view = hostileRelease();
+    fake.handle = () => ({ status: 200, json: { purl: PURL, releases: [view] } });
+    const r = await quorum(['status', PURL, '--json', ...server]);
+    expect(r.stdout.replace(/\n/g, '')).not.toMatch(RAW_CONTROL);
+    expect(r.stdout).toContain('\\u009b31m\\u007f\\b\\rALL OK\\u202eevil\\u2066x\\u2069\\ud800');
+    expect(JSON.parse(r.stdout).release).toEqual(view);
+  });
+
+  it('prints the workers list escaped, and as JSON', async () => {
+    const list = [worker({ id: `worker-1${HOSTILE}`, operator: `op\u202e${HOSTILE}` })];
+    fake.handle = () => ({ status: 200, json: list });
+    const table = await quorum(['workers', ...server]);
+    expect(table.stdout.replace(/\n/g, '')).not.toMatch(RAW_CONTROL);
+    expect(table.stdout).toContain(`worker-1${HOSTILE_ESCAPED}`);
+    const json = await quorum(['workers', '--json', ...server]);
+    expect(json.stdout.replace(/\n/g, '')).not.toMatch(RAW_CONTROL);
+    expect(JSON.parse(json.stdout)).toEqual(list);
   });
 });
 

@@ -2,17 +2,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isAttestError, keyIdOf } from '@quorum/attest';
-import { isQuorumError, parseAnyPurl, parseReleasePurl, WORKER_ID_PATTERN, type ReleaseView, type SubmitReleaseRequest, type Verdict } from '@quorum/core';
+import { isQuorumError, parseAnyPurl, parseReleasePurl, WORKER_ID_PATTERN, type PurlAnswer, type ReleaseView, type SubmitReleaseRequest, type Verdict } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import { renderDiff } from '@quorum/compare';
 import { ApiClient, CliError, DEFAULT_SERVER, isCliError, type EnrolWorkerAnswer, type EnrolWorkerRequest } from './api-client.js';
 import { EXIT, EXIT_CODES_HELP, VERIFY_EXIT_CODES_HELP, exitCodeForVerdict } from './exit-codes.js';
 import { createProgress, type OutStream } from './progress.js';
-import { renderEnrolment, renderRejections, renderReleaseReport, renderWorkers } from './render.js';
+import { formatTable, renderAnswer, renderEnrolment, renderRejections, renderReleaseReport, renderWorkers } from './render.js';
 import { parseTrust, trustSummary } from './trust.js';
 import { ADMIN_TOKEN_FILE, runUp, UP_DEFAULTS, type UpOptions } from './up.js';
 import { runVerify, type VerifyOptions } from './verify.js';
 import { renderVerifyReport, verifyExitCode, verifyJson } from './verify-report.js';
+import { safeJson, safeText, SafeTextDecoder } from './terminal-text.js';
 
 /** Interval between two `GET /v1/releases/:id` while waiting. @defaultValue 500 ms */
 export const POLL_INTERVAL_MS = 500;
@@ -72,7 +73,7 @@ function client(server: string | undefined, io: CliIo): ApiClient {
 }
 
 function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  io.stdout.write(`${safeJson(value)}\n`);
 }
 
 /** Core purl errors become usage errors with the same message. */
@@ -93,6 +94,7 @@ function isTransient(e: unknown): boolean {
 interface SubmitOptions {
   repo?: string;
   ref?: string;
+  token?: string;
   wait?: boolean;
   timeout: number;
   json?: boolean;
@@ -100,9 +102,10 @@ interface SubmitOptions {
 }
 
 /** JSON form of one release for scripts: the verdict string on top, the per-builder results, the whole view. */
-export function releaseJson(view: ReleaseView): { purl: string; verdict: Verdict | null; reason: string | null; stabilizers: string[]; rebuilds: ReleaseView['rebuilds']; release: ReleaseView } {
+export function releaseJson(view: ReleaseView): { purl: string; canonical: boolean; verdict: Verdict | null; reason: string | null; stabilizers: string[]; rebuilds: ReleaseView['rebuilds']; release: ReleaseView } {
   return {
     purl: view.purl,
+    canonical: view.canonical !== false,
     verdict: view.verdict?.verdict ?? null,
     reason: view.verdict?.reason ?? null,
     stabilizers: view.verdict?.stabilizers ?? [],
@@ -118,11 +121,15 @@ async function submit(purl: string, opts: SubmitOptions, io: CliIo): Promise<num
   if (opts.repo !== undefined) body.repo = opts.repo;
   if (opts.ref !== undefined) body.ref = opts.ref;
   const started = io.clock();
-  let view = await api.submitRelease(body);
+  const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
+  if ((opts.repo !== undefined || opts.ref !== undefined) && token === undefined) {
+    throw new CliError('usage', '--repo and --ref override the source the registry declares, which needs a submit token from an operator: pass --token or set QUORUM_SUBMIT_TOKEN (`quorum admin submitters add <name>` issues one)');
+  }
+  let view = await api.submitRelease(body, token);
   if (!opts.wait) {
     if (opts.json) printJson(io, releaseJson(view));
-    else io.stdout.write(`${view.id}\n`);
-    if (!opts.json && io.stderr.isTTY) io.stderr.write(`submitted ${view.purl} (${view.state}); follow it with: quorum status ${view.purl}\n`);
+    else io.stdout.write(`${safeText(view.id)}\n`);
+    if (!opts.json && io.stderr.isTTY) io.stderr.write(`${safeText(`submitted ${view.purl} (${view.state}); follow it with: quorum status ${view.purl}`)}\n`);
     return EXIT.ok;
   }
 
@@ -177,39 +184,54 @@ async function status(purl: string, opts: StatusOptions, io: CliIo): Promise<num
   const parsed = parsePurl(() => parseAnyPurl(purl));
   const api = client(opts.server, io);
   let releases: ReleaseView[];
+  let answers: PurlAnswer[] = [];
   try {
-    releases = newestFirst((await api.getPackage(parsed.canonical)).releases ?? []);
+    const pkg = await api.getPackage(parsed.canonical);
+    releases = newestFirst(pkg.releases ?? []);
+    answers = Array.isArray(pkg.answers) ? pkg.answers : [];
   } catch (e) {
     if (!(isCliError(e, 'http') && e.status === 404)) throw e;
     releases = [];
   }
-  const newest = releases[0];
-  if (opts.json) printJson(io, { purl: parsed.canonical, verdict: newest?.verdict?.verdict ?? null, release: newest ?? null, releases });
-  if (!newest) {
+  // the headline is what answers for the purl: canonical sources only, an unexplained mismatch first
+  const answer = answers[0];
+  const answering = answer?.releaseId ? releases.find((r) => r.id === answer.releaseId) : undefined;
+  const verdict = answer ? answer.verdict : null;
+  if (opts.json) printJson(io, { purl: parsed.canonical, verdict, answer: answer ?? null, answers, release: answering ?? releases[0] ?? null, releases });
+  if (releases.length === 0) {
     const example = parsed.version ? parsed.canonical : `${parsed.canonical}@<version>`;
     throw new CliError('http', `no release of ${parsed.canonical} is known to the coordinator at ${api.server}; submit one with \`quorum submit ${example}\``);
   }
   if (!opts.json) {
-    const shown = parsed.version && !opts.all ? [newest] : releases;
     const now = io.clock();
+    const headline = answers.map((a) => renderAnswer(a)).join('\n\n');
+    // one version: the release that answers (or the newest, when none does yet), the rest with --all
+    const first = answering ?? releases[0]!;
+    const shown = parsed.version && !opts.all ? [first] : releases;
     const blocks = shown.map((r, i) => {
       const report = renderReleaseReport(r, { server: api.server, now });
-      return shown.length > 1 ? `=== ${r.purl} (release ${i + 1} of ${shown.length}, newest first) ===\n${report}` : report;
+      return shown.length > 1 ? `${safeText(`=== ${r.purl} (release ${i + 1} of ${shown.length}, newest first) ===`)}\n${report}` : report;
     });
-    io.stdout.write(`${blocks.join('\n\n')}\n`);
+    io.stdout.write(`${headline ? `${headline}\n\n` : ''}${blocks.join('\n\n')}\n`);
     const hidden = releases.length - shown.length;
-    if (hidden > 0) io.stdout.write(`\n(${hidden} older release${hidden === 1 ? '' : 's'} of ${parsed.canonical}; --all shows them)\n`);
+    if (hidden > 0) io.stdout.write(`\n(${hidden} other release${hidden === 1 ? '' : 's'} of ${safeText(parsed.canonical)}; --all shows them)\n`);
   }
-  return exitCodeForVerdict(newest.verdict?.verdict);
+  if (answer?.verdict) return exitCodeForVerdict(answer.verdict);
+  // nothing from the package's own source is decided: undecided (5) when one is on its way, else no verdict
+  return answer?.pending || releases.some((r) => r.state !== 'decided' && r.canonical !== false) ? exitCodeForVerdict(undefined) : EXIT.error;
 }
 
-async function logs(rebuildId: string, opts: { server?: string }, io: CliIo): Promise<number> {
+/** Streams a build log to stdout: escaped for the terminal chunk by chunk, or the bytes unchanged with `raw`. */
+async function logs(rebuildId: string, opts: { raw?: boolean; server?: string }, io: CliIo): Promise<number> {
   const res = await client(opts.server, io).rebuildLog(rebuildId);
+  const write = async (chunk: Uint8Array | string): Promise<void> => {
+    if (chunk.length > 0 && !io.stdout.write(chunk)) await new Promise<void>((r) => io.stdout.once('drain', () => r()));
+  };
+  const decoder = opts.raw ? undefined : new SafeTextDecoder();
   if (res.body) {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      if (!io.stdout.write(chunk)) await new Promise<void>((r) => io.stdout.once('drain', () => r()));
-    }
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) await write(decoder ? decoder.write(chunk) : chunk);
   }
+  if (decoder) await write(decoder.end());
   return EXIT.ok;
 }
 
@@ -225,7 +247,7 @@ async function diff(target: string, opts: { json?: boolean; server?: string }, i
   }
   const found = await api.getDiff(releaseId);
   if (opts.json) printJson(io, found);
-  else io.stdout.write(renderDiff(found).replace(/\n?$/, '\n'));
+  else io.stdout.write(safeText(renderDiff(found), { multiline: true }).replace(/\n?$/, '\n'));
   return EXIT.ok;
 }
 
@@ -241,7 +263,7 @@ async function keysExport(opts: { out?: string; server?: string }, io: CliIo): P
   const answer = await api.getKeys();
   // refuse to pin something `verify --trust` would not accept
   const trust = parseTrust(answer, `the answer of GET ${api.url('/v1/keys')}`, 'bad-answer');
-  const text = `${JSON.stringify(answer, null, 2)}\n`;
+  const text = `${safeJson(answer)}\n`;
   if (opts.out === undefined) {
     io.stdout.write(text);
     return EXIT.ok;
@@ -251,7 +273,7 @@ async function keysExport(opts: { out?: string; server?: string }, io: CliIo): P
   } catch (e) {
     throw new CliError('usage', `cannot write ${opts.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
-  io.stderr.write(`wrote trust file ${opts.out}: ${trustSummary(trust)}\n`);
+  io.stderr.write(`wrote trust file ${opts.out}: ${safeText(trustSummary(trust))}\n`);
   io.stderr.write(`compare the key ids with the operators out of band, then: quorum verify <purl> --trust ${opts.out}\n`);
   return EXIT.ok;
 }
@@ -265,7 +287,8 @@ async function verify(purlArg: string, opts: VerifyCliOptions, io: CliIo): Promi
   const purl = parsePurl(() => parseReleasePurl(purlArg));
   const builder = builderFor(purl.type);
   const api = client(opts.server, io);
-  const outcome = await runVerify(purl, builder, opts, { api, env: io.env, warn: (line) => void io.stderr.write(`warning: ${line}\n`) });
+  for (const repo of opts.allowSource ?? []) io.stderr.write(`warning: --allow-source ${safeText(repo)}: statements about that repository count although it is not the package's own source\n`);
+  const outcome = await runVerify(purl, builder, opts, { api, env: io.env, warn: (line) => void io.stderr.write(`warning: ${safeText(line)}\n`) });
   if (opts.json) printJson(io, verifyJson(outcome));
   else io.stdout.write(`${renderVerifyReport(outcome)}\n`);
   return verifyExitCode(outcome);
@@ -336,6 +359,70 @@ async function adminRejections(opts: { adminToken?: string; json?: boolean; serv
   if (!Array.isArray(list)) throw new CliError('bad-answer', 'the coordinator sent a rejections answer that is not a list');
   if (opts.json) printJson(io, list);
   else io.stdout.write(`${renderRejections(list)}\n`);
+  return EXIT.ok;
+}
+
+interface AdminCliOptions {
+  adminToken?: string;
+  json?: boolean;
+  server?: string;
+}
+
+async function submittersAdd(name: string, opts: AdminCliOptions, io: CliIo): Promise<number> {
+  const answer = await client(opts.server, io).addSubmitter(name, adminToken(opts, io));
+  if (opts.json) printJson(io, answer);
+  else {
+    io.stdout.write(`submit token for ${safeText(answer.name)} (shown once; only its digest is kept):\n\n  ${safeText(answer.token)}\n\n`);
+    io.stdout.write('Its holder may override a release\'s source (quorum submit --repo/--ref --token, or QUORUM_SUBMIT_TOKEN);\n');
+    io.stdout.write('such verdicts are labelled override verdicts and never answer for the purl.\n');
+  }
+  return EXIT.ok;
+}
+
+async function submittersList(opts: AdminCliOptions, io: CliIo): Promise<number> {
+  const list = await client(opts.server, io).listSubmitters(adminToken(opts, io));
+  if (opts.json) printJson(io, list);
+  else if (list.length === 0) io.stdout.write('no submit tokens issued\n');
+  else io.stdout.write(`${formatTable(['SUBMITTER', 'ISSUED', 'REVOKED'], list.map((x) => [x.name, x.createdAt, x.revokedAt ?? '-']))}\n`);
+  return EXIT.ok;
+}
+
+async function submittersRevoke(name: string, opts: AdminCliOptions, io: CliIo): Promise<number> {
+  const answer = await client(opts.server, io).revokeSubmitter(name, adminToken(opts, io));
+  if (opts.json) printJson(io, answer);
+  else io.stdout.write(`revoked the submit token of ${safeText(answer.name)}\n`);
+  return EXIT.ok;
+}
+
+async function sourcesMap(purl: string, repo: string, opts: AdminCliOptions & { directory?: string; by?: string; note?: string }, io: CliIo): Promise<number> {
+  parsePurl(() => parseAnyPurl(purl));
+  const by = opts.by ?? (io.env.USER || io.env.LOGNAME || 'operator');
+  const answer = await client(opts.server, io).putSourceMapping(
+    { purl, repo, by, ...(opts.directory !== undefined ? { directory: opts.directory } : {}), ...(opts.note !== undefined ? { note: opts.note } : {}) },
+    adminToken(opts, io),
+  );
+  if (opts.json) printJson(io, answer);
+  else {
+    io.stdout.write(`${safeText(answer.packagePurl)} -> ${safeText(answer.repo)}${answer.directory ? ` [${safeText(answer.directory)}]` : ''} (by ${safeText(answer.by)}, ${safeText(answer.createdAt)})\n`);
+    io.stdout.write('Used only for versions whose registry entry declares no repository; their verdicts count as canonical.\n');
+    io.stdout.write('Consumers who pinned an earlier trust file must export it again to accept this mapping in quorum verify.\n');
+  }
+  return EXIT.ok;
+}
+
+async function sourcesList(opts: AdminCliOptions, io: CliIo): Promise<number> {
+  const list = await client(opts.server, io).listSourceMappings();
+  if (opts.json) printJson(io, list);
+  else if (list.length === 0) io.stdout.write('no source mappings recorded\n');
+  else io.stdout.write(`${formatTable(['PACKAGE', 'REPOSITORY', 'DIRECTORY', 'BY', 'RECORDED'], list.map((m) => [m.packagePurl, m.repo, m.directory ?? '-', m.by, m.createdAt]))}\n`);
+  return EXIT.ok;
+}
+
+async function sourcesUnmap(purl: string, opts: AdminCliOptions, io: CliIo): Promise<number> {
+  parsePurl(() => parseAnyPurl(purl));
+  const answer = await client(opts.server, io).deleteSourceMapping(purl, adminToken(opts, io));
+  if (opts.json) printJson(io, answer);
+  else io.stdout.write(`removed the source mapping of ${safeText(answer.purl)}\n`);
   return EXIT.ok;
 }
 
@@ -425,6 +512,7 @@ Examples:
     .argument('<purl>', 'package URL of one release, e.g. pkg:npm/left-pad@1.3.0 or pkg:npm/%40scope/name@1.0.0')
     .option('--repo <url>', 'source repository URL (default: inferred from registry metadata)')
     .option('--ref <tag|sha>', 'tag or commit SHA of the source (default: inferred from registry metadata and tags)')
+    .option('--token <token>', 'submit token from an operator (default: $QUORUM_SUBMIT_TOKEN); needed for --repo/--ref, whose verdicts are override verdicts')
     .option('--wait', 'poll until the verdict is decided, show live progress per builder on stderr, then print the verdict')
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit 1)', positiveSeconds, DEFAULT_WAIT_TIMEOUT_S)
     .option('--json', 'print { purl, verdict, reason, stabilizers, rebuilds, release } as JSON (the final state with --wait; verdict is null until decided)')
@@ -437,12 +525,16 @@ Without --wait, prints the new release id and exits 0. With --wait, progress goe
 a terminal), then the verdict, reason, agreeing builders, stabilizers, per-builder artifact
 digests and log URLs go to stdout, and the exit code says the verdict.
 
+Anyone may submit a plain purl: the source is what the registry declares (rate-limited per
+address). --repo/--ref need a submit token; their verdicts are labelled override verdicts and
+never answer for the purl (status headline, attestations, verify).
+
 ${EXIT_CODES_HELP.replace(/\n.*\((status|verify) only\).*$/gm, '')}
 
 Examples:
   $ quorum submit pkg:npm/left-pad@1.3.0
   $ quorum submit pkg:npm/left-pad@1.3.0 --wait
-  $ quorum submit pkg:npm/%40scope/pkg@2.0.1 --repo https://github.com/scope/pkg --ref v2.0.1 --wait --timeout 600
+  $ QUORUM_SUBMIT_TOKEN=qs_... quorum submit pkg:npm/%40scope/pkg@2.0.1 --repo https://github.com/scope/pkg --ref v2.0.1 --wait --timeout 600
   $ quorum submit pkg:npm/left-pad@1.3.0 --wait --json > release.json`,
     )
     .action(action((purl: string, opts: SubmitOptions) => submit(purl, opts, io)));
@@ -471,11 +563,24 @@ Examples:
 
   program
     .command('logs')
-    .description("write a rebuild's full build log to stdout, unchanged")
+    .description("write a rebuild's full build log to stdout, control characters escaped (--raw: the bytes unchanged)")
     .argument('<rebuild-id>', 'rebuild id, as listed by `quorum status` and `quorum submit --wait`')
+    .option('--raw', 'write the log bytes unchanged, for files and tools; do not send them to a terminal')
     .addOption(serverOption())
-    .addHelpText('after', '\nExamples:\n  $ quorum logs <rebuild-id>\n  $ quorum logs <rebuild-id> | grep -i error')
-    .action(action((id: string, opts: { server?: string }) => logs(id, opts, io)));
+    .addHelpText(
+      'after',
+      `
+A build log is written by the build, so it may hold terminal control sequences. By default they are
+shown, not obeyed: control characters (except newline and tab), DEL, C1 controls and bidi formatting
+characters are written as escapes such as \\u001b, \\u202e or \\r, and invalid UTF-8 as U+FFFD.
+--raw writes the bytes exactly as the coordinator sent them.
+
+Examples:
+  $ quorum logs <rebuild-id>
+  $ quorum logs <rebuild-id> | grep -i error
+  $ quorum logs <rebuild-id> --raw > build.log`,
+    )
+    .action(action((id: string, opts: { raw?: boolean; server?: string }) => logs(id, opts, io)));
 
   program
     .command('diff')
@@ -521,7 +626,8 @@ Examples:
     .option('--artifact <file>', 'the artifact you hold, e.g. a .tgz (default: download the published one from the registry)')
     .option('--trust <file>', 'trust file from `quorum keys export` (recommended; default: the coordinator\'s own key list, which defeats the purpose)')
     .option('--threshold <m>', 'independent agreeing builders required (default: the trust file\'s policy.quorum, else 2)', positiveInt)
-    .option('--registry <url>', 'registry to fetch the published artifact from (default: $QUORUM_<ECO>_REGISTRY, else the public registry)')
+    .option('--registry <url>', 'registry to read the package\'s metadata and published artifact from (default: $QUORUM_<ECO>_REGISTRY, else the public registry)')
+    .option('--allow-source <repo>', 'also count statements about this repository although it is not the package\'s own source (repeatable; loudly reported)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--json', 'print { purl, verified, counted, quorum, artifact, vsa, builders, ... } as JSON')
     .addOption(serverOption())
     .addHelpText(
@@ -533,6 +639,12 @@ of the trust file only, and counts the distinct builders (distinct operators, un
 file's policy says otherwise) whose signed rebuild matches the artifact: bitwise, or after the
 stabilizers. A bundle signed by a key missing from the trust file, about another package, of a
 failed build or of a builder already counted does not count; the table says why.
+
+Source binding: a statement counts only when it names the package's own source, as the registry
+declares it (repository, directory, and gitHead or a release tag), read by verify itself from the
+registry; for a package whose registry entry names no source, an operator's mapping counts when the
+trust file pins it. Statements about a submitter's override source never count, unless you accept
+that repository explicitly with --allow-source (reported loudly).
 
 The artifact is --artifact, or the published one: downloaded from the registry and checked
 against the registry's integrity hash. The VSA is checked with the coordinator key of the trust
@@ -552,7 +664,7 @@ Examples:
 
   const admin = program
     .command('admin')
-    .description('operator commands behind the admin token (QUORUM_ADMIN_TOKEN): enrol workers, read rejections');
+    .description('operator commands behind the admin token (QUORUM_ADMIN_TOKEN): enrol workers, read rejections, submit tokens, source mappings');
   const adminTokenOption = () =>
     new Option('--admin-token <token>', 'the coordinator\'s admin token (default: $QUORUM_ADMIN_TOKEN; the variable keeps it out of the process list)');
   admin
@@ -585,6 +697,65 @@ Examples:
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ QUORUM_ADMIN_TOKEN=$(cat .quorum/admin-token) quorum admin rejections\n  $ quorum admin rejections --json')
     .action(action((opts: { adminToken?: string; json?: boolean; server?: string }) => adminRejections(opts, io)));
+
+  const submitters = admin
+    .command('submitters')
+    .description('submit tokens: who may override a release\'s source (override verdicts never answer for a purl)');
+  submitters
+    .command('add')
+    .description('issue a submit token for a maintainer (printed once)')
+    .argument('<name>', 'who holds it, shown with every release it submits, e.g. left-pad-maintainers')
+    .addOption(adminTokenOption())
+    .option('--json', 'print { name, token }')
+    .addOption(serverOption())
+    .addHelpText('after', '\nExamples:\n  $ quorum admin submitters add left-pad-maintainers\n  $ QUORUM_SUBMIT_TOKEN=qs_... quorum submit pkg:npm/left-pad@1.3.0 --ref v1.3.0 --wait')
+    .action(action((name: string, opts: AdminCliOptions) => submittersAdd(name, opts, io)));
+  submitters
+    .command('list')
+    .description('list submitters and whether their tokens are revoked')
+    .addOption(adminTokenOption())
+    .option('--json', 'print [{ name, createdAt, revokedAt? }]')
+    .addOption(serverOption())
+    .action(action((opts: AdminCliOptions) => submittersList(opts, io)));
+  submitters
+    .command('revoke')
+    .description('revoke a submitter\'s token (its releases stay, labelled with its name)')
+    .argument('<name>', 'the submitter')
+    .addOption(adminTokenOption())
+    .option('--json', 'print { name, revoked }')
+    .addOption(serverOption())
+    .action(action((name: string, opts: AdminCliOptions) => submittersRevoke(name, opts, io)));
+
+  const sources = admin
+    .command('sources')
+    .description('source mappings: where the source of a package lives when its registry entry declares none');
+  sources
+    .command('map')
+    .description('record a package\'s source repository (used only for versions whose registry entry names none; counts as canonical)')
+    .argument('<purl>', 'the package, e.g. pkg:npm/left-pad (a version is ignored)')
+    .argument('<repo>', 'its source repository, e.g. https://github.com/left-pad/left-pad')
+    .option('--directory <dir>', 'the package\'s directory inside the repository (monorepos)')
+    .option('--by <name>', 'who records it, shown wherever it is used (default: $USER)')
+    .option('--note <text>', 'why, for auditors (e.g. where the repository was confirmed)')
+    .addOption(adminTokenOption())
+    .option('--json', 'print the recorded mapping')
+    .addOption(serverOption())
+    .addHelpText('after', '\nExamples:\n  $ quorum admin sources map pkg:npm/left-pad https://github.com/left-pad/left-pad --by alice --note "confirmed with the maintainer"')
+    .action(action((purl: string, repo: string, opts: AdminCliOptions & { directory?: string; by?: string; note?: string }) => sourcesMap(purl, repo, opts, io)));
+  sources
+    .command('list')
+    .description('list the recorded source mappings (public: GET /v1/source-mappings)')
+    .option('--json', 'print [{ packagePurl, repo, directory?, by, note?, createdAt }]')
+    .addOption(serverOption())
+    .action(action((opts: AdminCliOptions) => sourcesList(opts, io)));
+  sources
+    .command('unmap')
+    .description('remove a package\'s source mapping (releases already pinned keep theirs)')
+    .argument('<purl>', 'the package')
+    .addOption(adminTokenOption())
+    .option('--json', 'print { purl, deleted }')
+    .addOption(serverOption())
+    .action(action((purl: string, opts: AdminCliOptions) => sourcesUnmap(purl, opts, io)));
 
   program
     .command('up')
@@ -647,17 +818,18 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
     return code;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
+    // messages quote coordinator answers (error bodies, ids, URLs): escaped here, where every one passes
     if (isCliError(e)) {
-      full.stderr.write(`quorum: ${e.message}\n`);
+      full.stderr.write(`quorum: ${safeText(e.message)}\n`);
       return e.exitCode;
     }
     if (isQuorumError(e) || isAttestError(e)) {
-      full.stderr.write(`quorum: ${e.message}\n`);
+      full.stderr.write(`quorum: ${safeText(e.message)}\n`);
       return EXIT.error;
     }
     const err = e as Error;
-    full.stderr.write(`quorum: unexpected error: ${err?.message ?? String(e)}\n`);
-    if (full.env.QUORUM_DEBUG && err?.stack) full.stderr.write(`${err.stack}\n`);
+    full.stderr.write(`quorum: unexpected error: ${safeText(err?.message ?? String(e))}\n`);
+    if (full.env.QUORUM_DEBUG && err?.stack) full.stderr.write(`${safeText(err.stack, { multiline: true })}\n`);
     return EXIT.error;
   }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createProgress, LineProgress, progressEvents, SilentProgress, TtyProgress } from './progress.js';
 import { Capture } from './test-support/fake-coordinator.js';
 import { lifecycle, NOW, rebuild, release } from './test-support/views.js';
+import { FORGED_LINE, HOSTILE, HOSTILE_ESCAPED, hostileRelease, RAW_CONTROL } from './test-support/hostile.js';
 
 describe('progressEvents', () => {
   const [queued, building, oneDone, decided] = lifecycle('reproducible') as [ReturnType<typeof release>, ReturnType<typeof release>, ReturnType<typeof release>, ReturnType<typeof release>];
@@ -90,5 +91,38 @@ describe('createProgress', () => {
     expect(out.text).toContain('BUILDER');
     expect(out.text).toContain('worker-3');
     expect(out.text).toContain('\u001B['); // cursor movement: the frame is redrawn in place
+  });
+});
+
+describe('progress of a release with hostile texts', () => {
+  it('escapes the change lines', () => {
+    const lines = progressEvents(undefined, hostileRelease(), NOW);
+    for (const line of lines) expect(line).not.toMatch(RAW_CONTROL);
+    const failed = lines.find((l) => l.startsWith(`worker-2${HOSTILE_ESCAPED} (operator-2${HOSTILE_ESCAPED}) failed build-error\\u001b]0;pwned`));
+    expect(failed).toMatch(/\.\.\. after 0ms$/);
+  });
+
+  it('prints escaped lines and notes in line mode', () => {
+    const out = new Capture();
+    const p = new LineProgress(out, () => NOW, NOW);
+    p.update(hostileRelease());
+    p.note(`coordinator says ${HOSTILE}\n${FORGED_LINE}`);
+    expect(out.text.replace(/\n/g, '')).not.toMatch(RAW_CONTROL);
+    expect(out.text).not.toContain('\ufffd');
+    expect(out.text.split('\n').some((l) => l.startsWith(FORGED_LINE))).toBe(false);
+    expect(out.text).toContain(`[   0ms] coordinator says ${HOSTILE_ESCAPED}\\n${FORGED_LINE}\n`);
+  });
+
+  it('draws the live table with escapes, leaving only its own cursor movements', () => {
+    const out = new Capture(true);
+    out.columns = 1000; // no wrapping, so escapes can be found whole
+    const p = new TtyProgress(out, () => NOW);
+    p.update(hostileRelease());
+    p.note(HOSTILE);
+    p.finish(true);
+    for (const raw of ['\x1b]', '\x1b[2J', '\x07', '\x9b', '\x7f', '\b', '\u202e', '\u2066', '\ufffd']) expect(out.text).not.toContain(raw);
+    expect(out.text).toContain(`worker-2${HOSTILE_ESCAPED}`);
+    expect(out.text).toContain(HOSTILE_ESCAPED);
+    expect(HOSTILE).toContain('\x1b]');
   });
 });

@@ -1,6 +1,7 @@
 import type { ReleaseView } from '@quorum/core';
 import { createLogUpdate } from 'log-update';
 import { builderLabel, formatDuration, isFinished, rebuildDetail, rebuildElapsedMs, renderProgress, sortRebuilds } from './render.js';
+import { safeText } from './terminal-text.js';
 
 /** An output stream as the CLI uses it: process.stdout/stderr or a test capture. */
 export type OutStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
@@ -17,21 +18,21 @@ export interface ProgressReporter {
 
 /**
  * What changed between two views of a release, as lines: the release state and every
- * rebuild whose state is new or changed. Pure.
+ * rebuild whose state is new or changed. Each line is terminal-safe (see safeText). Pure.
  */
 export function progressEvents(prev: ReleaseView | undefined, next: ReleaseView, now: number): string[] {
   const lines: string[] = [];
   if (!prev || prev.state !== next.state || (!prev.verdict && next.verdict)) {
     const verdict = next.state === 'decided' && next.verdict ? `: ${next.verdict.verdict}` : '';
     const policy = prev ? '' : next.policy ? ` (quorum ${next.policy.quorum} of ${next.policy.builders})` : '';
-    lines.push(`release ${next.id} ${next.state}${verdict}${policy}`);
+    lines.push(safeText(`release ${next.id} ${next.state}${verdict}${policy}`));
   }
   const before = new Map((prev?.rebuilds ?? []).map((r) => [r.id, r.state]));
   for (const r of sortRebuilds(next.rebuilds)) {
     if (before.get(r.id) === r.state) continue;
     const detail = rebuildDetail(r);
     const took = isFinished(r) ? ` after ${formatDuration(rebuildElapsedMs(r, now))}` : '';
-    lines.push(`${builderLabel(r)} (${r.operator}) ${r.state}${detail ? ` ${detail}` : ''}${took}`);
+    lines.push(safeText(`${builderLabel(r)} (${r.operator}) ${r.state}${detail ? ` ${detail}` : ''}${took}`));
   }
   return lines;
 }
@@ -65,7 +66,8 @@ export class LineProgress implements ProgressReporter {
 
   private print(line: string, now: number): void {
     const t = formatDuration(Math.max(0, now - this.startedAt)).padStart(6);
-    this.out.write(`[${t}] ${line}\n`);
+    // notes carry error messages from the coordinator: escaped like the change lines
+    this.out.write(`[${t}] ${safeText(line)}\n`);
   }
 }
 
@@ -100,7 +102,7 @@ export class TtyProgress implements ProgressReporter {
 
   private draw(): void {
     const frame = this.last ? renderProgress(this.last, this.clock()) : 'submitting...';
-    this.log(this.remark ? `${frame}\n${this.remark}` : frame);
+    this.log(this.remark ? `${frame}\n${safeText(this.remark)}` : frame);
   }
 }
 

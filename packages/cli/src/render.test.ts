@@ -16,6 +16,7 @@ import {
 } from './render.js';
 import { renderEnrolment, renderRejections, shellWord } from './render.js';
 import { built, lifecycle, NOW, rebuild, release, worker } from './test-support/views.js';
+import { FORGED_LINE, HOSTILE, HOSTILE_ESCAPED, hostileRelease, RAW_CONTROL } from './test-support/hostile.js';
 
 const SERVER = 'http://127.0.0.1:8080';
 
@@ -243,5 +244,54 @@ describe('renderRejections', () => {
       '3    2025-01-01T00:03:00.000Z  worker-2  -        replay       statement already reported',
       '1    2025-01-01T00:01:00.000Z  -         -        unknown-key  no such key',
     ]);
+  });
+});
+
+describe('text from a hostile coordinator or build', () => {
+  /** The output holds no raw control, bidi or surrogate character, and no line a field forged with a newline. */
+  function expectInert(text: string): void {
+    expect(text).not.toMatch(RAW_CONTROL);
+    expect(text).not.toContain('\x1b');
+    expect(text).not.toContain('\x9b');
+    expect(text).not.toContain('\u202e');
+    expect(text.split('\n').some((l) => l.startsWith(FORGED_LINE))).toBe(false);
+  }
+
+  it('renders a release report with every served text escaped onto its own line', () => {
+    const text = renderReleaseReport(hostileRelease(), { server: SERVER, now: NOW });
+    expectInert(text);
+    expect(text).toMatch(/^reason: +reason\\u001b\]0;pwned\\u0007/m);
+    expect(text).toContain(`reason${HOSTILE_ESCAPED}\\n${FORGED_LINE}`);
+    expect(text).toContain(`https://github.com/left-pad/left-pad${HOSTILE_ESCAPED}\\n${FORGED_LINE} @ abc${HOSTILE_ESCAPED}`);
+    expect(text).toMatch(/^source: .*\(from the registry\)$/m);
+    expect(text).toMatch(/^problem: +source-not-found\\u001b/m);
+    expect(text).toContain(`worker-2${HOSTILE_ESCAPED}`);
+  });
+
+  it('renders the live progress frame escaped', () => {
+    const text = renderProgress(hostileRelease(), NOW);
+    expectInert(text);
+    expect(text.split('\n')[0]).toBe(`pkg:npm/left-pad@1.3.0${HOSTILE_ESCAPED}  release rel-1${HOSTILE_ESCAPED}  decided: mismatch  2/3 builders finished  1m00s`);
+  });
+
+  it('cuts a one-line cell after escaping it, so the cell keeps its width', () => {
+    expect(oneLine(`\x1b[2J${'x'.repeat(70)}`)).toBe(`\\u001b[2J${'x'.repeat(48)}...`);
+  });
+
+  it('renders workers, rejections and an enrolment answer escaped', () => {
+    const workers = renderWorkers([worker({ id: `worker-1${HOSTILE}`, operator: `op${HOSTILE}\n${FORGED_LINE}`, running: [HOSTILE], images: { [`npm${HOSTILE}`]: 'sha256:0123456789abcdef' } })], NOW);
+    expectInert(workers);
+    expect(workers).toContain(`worker-1${HOSTILE_ESCAPED}`);
+    const rejections = renderRejections([{ seq: 1, at: HOSTILE, workerId: HOSTILE, rebuildId: HOSTILE, reason: `bad-signature${HOSTILE}`, detail: `${HOSTILE}\nsecond` }]);
+    expectInert(rejections);
+    expect(rejections.split('\n')).toHaveLength(2);
+    for (const answer of [
+      { workerId: `worker-4${HOSTILE}`, operator: `acme${HOSTILE}\n${FORGED_LINE}`, token: `tok${HOSTILE}`, expiresAt: HOSTILE },
+      { workerId: `worker-4${HOSTILE}`, operator: `acme${HOSTILE}`, keyId: `sha256:${HOSTILE}\n${FORGED_LINE}` },
+    ]) {
+      const text = renderEnrolment(answer, 'http://farm:8080');
+      expectInert(text);
+      expect(text).toContain(`worker-4${HOSTILE_ESCAPED}`);
+    }
   });
 });

@@ -1,5 +1,6 @@
-import type { RebuildView, ReleaseView, WorkerView } from '@quorum/core';
+import type { PurlAnswer, RebuildView, ReleaseView, WorkerView } from '@quorum/core';
 import { resolveApiUrl, type EnrolWorkerAnswer, type RejectionView } from './api-client.js';
+import { safeText } from './terminal-text.js';
 
 /** Length of digest prefixes in tables. @defaultValue 12 hex characters */
 export const DIGEST_PREFIX = 12;
@@ -36,18 +37,21 @@ export function shortDigest(hex: string | undefined, n = DIGEST_PREFIX): string 
   return hex ? hex.replace(/^sha256:/, '').slice(0, n) : '-';
 }
 
-/** First line of a text, cut to `max` characters with `...`. */
+/** First line of a text, terminal-safe (see safeText), cut to `max` characters with `...`. */
 export function oneLine(text: string | undefined, max = MAX_CELL): string {
   if (!text) return '';
-  const first = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
+  // escaped before cutting, so an escape counts at the width it is shown with
+  const first = safeText(String(text).split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '');
   return first.length > max ? `${first.slice(0, max - 3)}...` : first;
 }
 
-/** Aligns rows into columns separated by two spaces; no trailing spaces. */
+/** Aligns rows into columns separated by two spaces; no trailing spaces. Cells are made terminal-safe (see safeText). */
 export function alignRows(rows: readonly (readonly string[])[]): string {
-  const columns = Math.max(0, ...rows.map((r) => r.length));
-  const widths = Array.from({ length: columns }, (_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => widths.map((w, i) => (r[i] ?? '').padEnd(w)).join('  ').trimEnd()).join('\n');
+  // a cell is one line: a newline or control character in it must not start or redraw another
+  const cells = rows.map((r) => r.map((c) => safeText(c ?? '')));
+  const columns = Math.max(0, ...cells.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => widths.map((w, i) => (r[i] ?? '').padEnd(w)).join('  ').trimEnd()).join('\n');
 }
 
 /** Aligns rows under headers with two spaces between columns; no trailing spaces. */
@@ -129,7 +133,7 @@ export function renderProgress(view: ReleaseView, now: number): string {
   const started = Date.parse(view.createdAt);
   const elapsed = Number.isFinite(started) ? formatDuration(Math.max(0, now - started)) : '-';
   const state = view.state === 'decided' && view.verdict ? `decided: ${view.verdict.verdict}` : view.state;
-  const head = `${view.purl}  release ${view.id}  ${state}  ${finished}/${total} builders finished  ${elapsed}`;
+  const head = safeText(`${view.purl}  release ${view.id}  ${state}  ${finished}/${total} builders finished  ${elapsed}`);
   if (view.rebuilds.length === 0) return `${head}\n(waiting for builders to be assigned)`;
   return `${head}\n${renderProgressTable(view.rebuilds, now)}`;
 }
@@ -156,8 +160,9 @@ export function policyText(view: ReleaseView): string {
   return `quorum ${p.quorum} of ${p.builders} builders, distinct ${p.distinctOperators ? 'operators' : 'builder ids'}`;
 }
 
+/** One `label: value` line; the value may come from the coordinator, so it is escaped onto that one line. */
 function field(label: string, value: string): string {
-  return `${`${label}:`.padEnd(13)}${value}`;
+  return `${`${label}:`.padEnd(13)}${safeText(value)}`;
 }
 
 /** Options of renderReleaseReport. */
@@ -177,6 +182,9 @@ export interface ReportOptions {
 export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): string {
   const out: string[] = [];
   const v = view.verdict;
+  if (view.canonical === false) {
+    out.push(field('OVERRIDE', `built from a submitter's source${view.submittedBy ? ` (submitted by ${view.submittedBy})` : ''}, not the package's own: this verdict never answers for ${view.purl}`));
+  }
   if (v) {
     out.push(field('verdict', v.verdict));
     if (v.verdict === 'mismatch') {
@@ -201,8 +209,16 @@ export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): str
   if (view.published) out.push(field('published', `sha256 ${view.published.sha256} (${view.published.size} bytes)`));
   else if (view.upstream) out.push(field('published', view.upstream.url));
   if (v?.rebuiltSha256) out.push(field('rebuilt', `sha256 ${v.rebuiltSha256}`));
-  const source = view.rebuilds.find((r) => r.source)?.source;
-  if (source) out.push(field('source', `${source.repo} @ ${source.commit}${source.directory ? ` (${source.directory})` : ''}`));
+  const pinned = view.source;
+  if (pinned) {
+    const at = pinned.commit ? ` @ ${pinned.commit}${pinned.ref ? ` (${pinned.ref})` : ''}` : pinned.refs.length ? ` (tags ${pinned.refs.join(', ')})` : '';
+    const origin = pinned.origin === 'registry' ? 'the registry' : pinned.origin === 'mapping' ? `an operator's mapping${pinned.mapping ? ` by ${pinned.mapping.by}, ${pinned.mapping.createdAt}` : ''}` : 'a submitter override';
+    out.push(field('source', `${pinned.repo}${at}${pinned.directory ? ` [${pinned.directory}]` : ''} (from ${origin})`));
+    if (pinned.moved) out.push(field('TAG MOVED', `${pinned.moved.ref} now points at ${pinned.moved.commit}; the release is pinned to the commit first seen`));
+  } else {
+    const source = view.rebuilds.find((r) => r.source)?.source;
+    if (source) out.push(field('source', `${source.repo} @ ${source.commit}${source.directory ? ` (${source.directory})` : ''}`));
+  }
   if (view.problem) out.push(field('problem', `${view.problem.code}: ${view.problem.message}`));
   if (view.rebuilds.length > 0) {
     out.push('', renderBuilderTable(view, opts.now));
@@ -215,6 +231,22 @@ export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): str
       out.push(alignRows(logs.map((r) => [`  ${builderLabel(r)}`, r.id, resolveApiUrl(opts.server, r.logUrl!)])));
     }
   }
+  return out.join('\n');
+}
+
+/**
+ * The headline of a versioned purl: what answers for it (canonical sources only), unexplained
+ * alarms (which stay in view), and how many override releases exist (which never answer).
+ */
+export function renderAnswer(answer: PurlAnswer): string {
+  const out: string[] = [];
+  const verdict = answer.verdict ?? (answer.pending ? 'not decided yet' : 'none from the package\'s own source');
+  out.push(field('answer', `${answer.purl}: ${verdict}${answer.pending && answer.verdict ? ' (a newer release is being verified)' : ''}`));
+  if (answer.releaseId) out.push(field('from', `release ${answer.releaseId}${answer.artifactSha256 ? `, artifact sha256 ${answer.artifactSha256}` : ''}`));
+  for (const alarm of answer.alarms) {
+    out.push(field('ALARM', `mismatch for artifact sha256 ${alarm.artifactSha256} (release ${alarm.releaseId}, ${alarm.decidedAt}): ${alarm.reason}; it stays until a later verdict from the package's own source reproduces that artifact`));
+  }
+  if (answer.overrideReleases > 0) out.push(field('overrides', `${answer.overrideReleases} release(s) built from a submitter's source; shown below, never the answer`));
   return out.join('\n');
 }
 
@@ -245,22 +277,26 @@ export const WORKER_ENTRY = 'packages/worker/dist/bin.js';
  * starts the worker with it. REDIS_HOST and WORKER_DATA_DIR are placeholders the operator fills in.
  */
 export function renderEnrolment(answer: EnrolWorkerAnswer, server: string): string {
-  const env = `QUORUM_WORKER_ID=${answer.workerId} QUORUM_OPERATOR=${shellWord(answer.operator)} QUORUM_COORDINATOR_URL=${server} \\\n  QUORUM_REDIS_URL=redis://REDIS_HOST:6379 QUORUM_DATA_DIR=WORKER_DATA_DIR`;
+  // every value is echoed by the coordinator: escaped, so none can add lines or control sequences
+  const workerId = safeText(answer.workerId);
+  const operator = safeText(answer.operator);
+  const env = `QUORUM_WORKER_ID=${workerId} QUORUM_OPERATOR=${safeText(shellWord(answer.operator))} QUORUM_COORDINATOR_URL=${safeText(server)} \\\n  QUORUM_REDIS_URL=redis://REDIS_HOST:6379 QUORUM_DATA_DIR=WORKER_DATA_DIR`;
   if ('token' in answer) {
+    const token = safeText(answer.token);
     return [
-      `one-time enrolment token for ${answer.workerId} (operator ${answer.operator}), valid until ${answer.expiresAt}:`,
+      `one-time enrolment token for ${workerId} (operator ${operator}), valid until ${safeText(answer.expiresAt)}:`,
       '',
-      `  ${answer.token}`,
+      `  ${token}`,
       '',
       'Start the worker with it (from a Quorum checkout; fill in REDIS_HOST and WORKER_DATA_DIR). On its first',
       'start the worker enrols its own signing key (kept in WORKER_DATA_DIR/keys) with the token, which then',
       'cannot be used again:',
       '',
-      `  QUORUM_ENROL_TOKEN=${answer.token} ${env} \\\n  node ${WORKER_ENTRY}`,
+      `  QUORUM_ENROL_TOKEN=${token} ${env} \\\n  node ${WORKER_ENTRY}`,
     ].join('\n');
   }
   return [
-    `enrolled ${answer.workerId} (operator ${answer.operator}) with key ${answer.keyId}`,
+    `enrolled ${workerId} (operator ${operator}) with key ${safeText(answer.keyId)}`,
     '',
     'Start the worker (from a Quorum checkout; fill in REDIS_HOST and WORKER_DATA_DIR) with the matching',
     'private key in WORKER_DATA_DIR/keys/signing-key.pem (mode 0600):',

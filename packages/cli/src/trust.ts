@@ -42,6 +42,17 @@ export interface TrustFile {
   coordinator?: TrustedCoordinator;
   builders: TrustedBuilder[];
   policy?: TrustPolicy;
+  /** operators' source mappings pinned with the keys: a mapped source counts only when it is here */
+  sourceMappings?: TrustedSourceMapping[];
+}
+
+/** An operator's record of where a package's source lives (for packages whose registry entry names none). */
+export interface TrustedSourceMapping {
+  packagePurl: string;
+  repo: string;
+  directory?: string;
+  by?: string;
+  createdAt?: string;
 }
 
 /** Quorum used by `verify` when neither `--threshold` nor the trust file's policy names one. @defaultValue 2 */
@@ -117,6 +128,19 @@ export function parseTrust(value: unknown, source: string, code: CliErrorCode = 
       policy.distinctOperators = p.distinctOperators as boolean;
     }
     trust.policy = policy;
+  }
+  if (value.sourceMappings !== undefined && value.sourceMappings !== null) {
+    if (!Array.isArray(value.sourceMappings)) return fail('"sourceMappings" must be an array');
+    trust.sourceMappings = value.sourceMappings.map((m: unknown, i): TrustedSourceMapping => {
+      if (!isObject(m) || !str(m.packagePurl) || !str(m.repo)) return fail(`sourceMappings[${i}] needs packagePurl and repo`);
+      return {
+        packagePurl: m.packagePurl,
+        repo: m.repo,
+        ...(str(m.directory) ? { directory: m.directory } : {}),
+        ...(str(m.by) ? { by: m.by } : {}),
+        ...(str(m.createdAt) ? { createdAt: m.createdAt } : {}),
+      };
+    });
   }
   return trust;
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './main.js';
 import { Capture, closedPort } from './test-support/fake-coordinator.js';
 import { farmAdminToken, farmEnv, farmWarnings, findRepoRoot, formatChildLine, runUp, type UpContext, type UpOptions } from './up.js';
+import { FORGED_LINE, HOSTILE, HOSTILE_ESCAPED, RAW_CONTROL } from './test-support/hostile.js';
 
 describe('formatChildLine', () => {
   const time = Date.parse('2025-01-01T12:34:56.789Z');
@@ -22,6 +23,25 @@ describe('formatChildLine', () => {
     ['broken JSON', '{not json', 'coordinator | {not json'],
   ])('prints %s readably', (_name, line, out) => {
     expect(formatChildLine('coordinator', line)).toBe(out);
+  });
+
+  it.each([
+    ['a plain line', `npm notice ${HOSTILE}`],
+    ['the message of a pino line', JSON.stringify({ level: 30, time, msg: `rebuild failed${HOSTILE}\n${FORGED_LINE}` })],
+    ['string fields, quoted or not', JSON.stringify({ level: 40, time, msg: 'job', repo: `https://x.example/${HOSTILE}`, reason: `two words ${HOSTILE}\u2028` })],
+    ['an error message', JSON.stringify({ level: 50, time, msg: 'boom', err: { type: `Error${HOSTILE}`, message: `packument says ${HOSTILE}` } })],
+    ['the level', JSON.stringify({ level: `info${HOSTILE}`, msg: 'x' })],
+    ['broken JSON', `{${HOSTILE}`],
+  ])('escapes control characters in %s', (_name, line) => {
+    const out = formatChildLine('worker-1', line);
+    expect(out).not.toMatch(RAW_CONTROL);
+    expect(out).not.toContain('\n');
+    expect(out).toMatch(/^worker-1 \| /);
+    expect(out.toLowerCase()).toContain('\\u001b]0;pwned\\u0007'); // a level is shown upper-case
+  });
+
+  it('shows a hostile plain line in full, escaped', () => {
+    expect(formatChildLine('worker-1', `npm notice ${HOSTILE}`)).toBe(`worker-1 | npm notice ${HOSTILE_ESCAPED}`);
   });
 });
 
@@ -55,6 +75,16 @@ describe('farmEnv', () => {
     for (const w of workers) {
       expect(w).not.toHaveProperty('QUORUM_ADMIN_TOKEN');
       expect(w).not.toHaveProperty('QUORUM_ENROL_TOKEN');
+    }
+  });
+
+  it("gives the coordinator's Redis credentials to the coordinator only: workers fetch their own", () => {
+    const admin = 'redis://quorum-coordinator:s3cret@127.0.0.1:6380';
+    const { coordinator, workers } = farmEnv(parent, { workers: 2, port: 9090, redisPort: 6380 }, '/data', 'farm-token', admin);
+    expect(coordinator.QUORUM_REDIS_URL).toBe(admin);
+    for (const w of workers) {
+      expect(w.QUORUM_REDIS_URL).toBe('redis://127.0.0.1:6380');
+      expect(JSON.stringify(w)).not.toContain('s3cret');
     }
   });
 

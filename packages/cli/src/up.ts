@@ -10,6 +10,7 @@ import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from '@quorum/attest';
 import { DEFAULT_POLICY } from '@quorum/core';
 import { ApiClient, CliError, isCliError } from './api-client.js';
 import type { OutStream } from './progress.js';
+import { safeText } from './terminal-text.js';
 
 /** Options of `quorum up`. */
 export interface UpOptions {
@@ -99,6 +100,19 @@ export interface UpContext {
   stopTimeoutMs?: number;
 }
 
+/**
+ * The coordinator's Redis URL: its ACL user with the password infra/redis.sh generated into the
+ * farm's Redis dir; undefined when there is none (a Redis the farm did not start).
+ */
+export function redisCoordinatorUrl(dataDir: string, redisPort: number): string | undefined {
+  try {
+    const password = readFileSync(join(dataDir, 'redis', `redis-${redisPort}.password`), 'utf8').trim();
+    return password ? `redis://quorum-coordinator:${encodeURIComponent(password)}@127.0.0.1:${redisPort}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Walks up from `start` to the first folder holding `infra/provision.sh`. */
 export function findRepoRoot(start: string): string | undefined {
   for (let dir = resolve(start); ; dir = dirname(dir)) {
@@ -109,14 +123,17 @@ export function findRepoRoot(start: string): string | undefined {
 
 /**
  * Environment of the coordinator and of each worker: the parent's, plus the farm's settings.
- * The admin token goes to the coordinator only; workers never inherit an admin or enrolment
- * token (`up` adds each worker's own enrolment token when it got one).
+ * The admin token and the coordinator's Redis credentials go to the coordinator only; workers get
+ * the Redis address without credentials (each fetches its own Redis user, which reaches only its
+ * own queue, from the coordinator) and never inherit an admin or enrolment token (`up` adds each
+ * worker's own enrolment token when it got one).
  */
 export function farmEnv(
   parent: NodeJS.ProcessEnv,
   opts: Pick<UpOptions, 'workers' | 'port' | 'redisPort' | 'builders' | 'quorum'>,
   dataDir: string,
   adminToken?: string,
+  coordinatorRedisUrl?: string,
 ): { coordinator: NodeJS.ProcessEnv; workers: NodeJS.ProcessEnv[] } {
   const redisUrl = `redis://127.0.0.1:${opts.redisPort}`;
   const coordinator: NodeJS.ProcessEnv = {
@@ -124,7 +141,7 @@ export function farmEnv(
     QUORUM_PORT: String(opts.port),
     QUORUM_HOST: '127.0.0.1',
     QUORUM_DATA_DIR: join(dataDir, 'coordinator'),
-    QUORUM_REDIS_URL: redisUrl,
+    QUORUM_REDIS_URL: coordinatorRedisUrl ?? redisUrl,
   };
   if (adminToken !== undefined) coordinator.QUORUM_ADMIN_TOKEN = adminToken;
   if (opts.builders !== undefined) coordinator.QUORUM_BUILDERS = String(opts.builders);
@@ -156,9 +173,15 @@ function fieldValue(v: unknown): string {
 
 /**
  * One output line of a child, prefixed with its name. pino JSON lines become
- * `name | 12:34:56 INFO  message key=value ...` (UTC time); other lines pass unchanged.
+ * `name | 12:34:56 INFO  message key=value ...` (UTC time); other lines pass as they are.
+ * The result is terminal-safe (see safeText).
  */
 export function formatChildLine(name: string, line: string): string {
+  // messages and fields quote builds, packuments and submitters: nothing of them may act on the terminal
+  return safeText(childLine(name, line));
+}
+
+function childLine(name: string, line: string): string {
   const prefix = `${name} | `;
   if (!line.startsWith('{')) return `${prefix}${line}`;
   let rec: Record<string, unknown>;
@@ -197,9 +220,10 @@ async function runScript(
 ): Promise<'done' | 'stopped'> {
   // same process group as `up` (not detached): the script keeps the terminal, e.g. for a sudo prompt
   const child = spawn('bash', args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  // the infra scripts label their own lines (`provision: ...`): pass them through unchanged
-  pipeLines(child.stdout, opts.out, (l) => l);
-  pipeLines(child.stderr, opts.out, (l) => l);
+  // the infra scripts label their own lines (`provision: ...`): passed through, but they quote
+  // downloads and package managers, so escaped like any other text
+  pipeLines(child.stdout, opts.out, (l) => safeText(l));
+  pipeLines(child.stderr, opts.out, (l) => safeText(l));
   const onStop = () => child.kill('SIGTERM');
   opts.stop.addEventListener('abort', onStop, { once: true });
   try {
@@ -378,7 +402,7 @@ export async function runUp(opts: UpOptions, ctx: UpContext): Promise<number> {
   if (ctx.stop.aborted) return interrupted();
 
   const admin = farmAdminToken(dataDir, ctx.env);
-  const env = farmEnv(ctx.env, opts, dataDir, admin.token);
+  const env = farmEnv(ctx.env, opts, dataDir, admin.token, redisCoordinatorUrl(dataDir, opts.redisPort));
   const children: Child[] = [];
   let stopping = false;
   let died: Child | undefined;

@@ -13,6 +13,7 @@ import {
   type VerifyOutcome,
   type VsaCheck,
 } from './verify-report.js';
+import { FORGED_LINE, HOSTILE, HOSTILE_ESCAPED, RAW_CONTROL } from './test-support/hostile.js';
 
 const hex = (c: string) => c.repeat(64);
 const KEY = `sha256:${hex('1')}`;
@@ -40,6 +41,7 @@ function outcome(over: Partial<VerifyOutcome> = {}): VerifyOutcome {
     trust: { source: 'file', location: 'quorum-trust.json' },
     distinctOperators: true,
     recount: recount(),
+    source: { from: 'registry', repo: 'https://github.com/o/a.git', directory: null, commit: hex('c').slice(0, 40), refs: [], allowed: [] },
     builders: [],
     vsa: vsa('PASSED', true),
     notes: [],
@@ -161,5 +163,28 @@ describe('verifyJson', () => {
       summary: 'VSA claims PASSED but only 1 of the required 2 independent builders could be verified',
     });
     expect(verifyJson(outcome()).summary).toBe('verified: 2 independent builders agree with the artifact (quorum 2; all bitwise)');
+  });
+});
+
+describe('renderVerifyReport of hostile served texts', () => {
+  it('escapes every text from the coordinator, the registry and the trust file', () => {
+    const h = `${HOSTILE}\n${FORGED_LINE}`;
+    const text = renderVerifyReport(
+      outcome({
+        releaseId: `rel-1${h}`,
+        artifact: { sha256: hex('a'), source: 'registry', location: `https://registry.example/a.tgz${h}` },
+        trust: { source: 'server', location: `http://farm/v1/keys${h}` },
+        builders: [{ rebuildId: HOSTILE, workerId: `worker-9${h}`, operator: `op${h}`, identityVerified: false, keyId: KEY, counted: false, problem: `bad${h}` }],
+        vsa: { ...vsa('PASSED', false), claims: { ...vsa('PASSED', false).claims!, verdict: `reproducible${h}`, reason: `trust me${h}` }, problems: [`about another purl${h}`] },
+        recount: recount({ passed: false, counted: 0 }),
+        notes: [`published digest differs${h}`],
+      }),
+    );
+    expect(text).not.toMatch(RAW_CONTROL);
+    expect(text.split('\n').some((l) => l.startsWith(FORGED_LINE))).toBe(false);
+    expect(text).toMatch(/^note: +published digest differs\\u001b\]0;pwned/m);
+    expect(text).toContain(`worker-9${HOSTILE_ESCAPED}\\n${FORGED_LINE} (unverified)`);
+    expect(text).toContain(`trust me${HOSTILE_ESCAPED}`);
+    expect(text).toContain(`VSA problem: about another purl${HOSTILE_ESCAPED}`);
   });
 });

@@ -1,6 +1,7 @@
 import type { RecountBuilder, RecountResult } from '@quorum/attest';
 import { formatTable, shortDigest } from './render.js';
 import { EXIT, exitCodeForRecount } from './exit-codes.js';
+import { safeText } from './terminal-text.js';
 
 /** How one builder bundle fared in the consumer's own recount. */
 export type RecountedBuilder = RecountBuilder;
@@ -51,6 +52,24 @@ export interface BuilderRow {
   counted: boolean;
   match?: 'bitwise' | 'stabilized' | 'no';
   problem?: string;
+  /** the repository the statement names */
+  sourceRepo?: string;
+  /** counted only because the consumer allowed a non-canonical source (`--allow-source`) */
+  allowedSource?: boolean;
+}
+
+/** The source the recount accepted: what the registry declares (or a pinned operator mapping), plus explicit allowances. */
+export interface SourceCheck {
+  /** where the expected source came from; `none` when the registry declares none and no pinned mapping names one */
+  from: 'registry' | 'mapping' | 'none';
+  repo: string | null;
+  directory: string | null;
+  commit: string | null;
+  refs: string[];
+  /** the mapping's recorder, for `mapping` */
+  mappedBy?: string;
+  /** repositories accepted with --allow-source: statements about them count, loudly */
+  allowed: string[];
 }
 
 /** Everything `quorum verify` found out; rendered as text or JSON. */
@@ -63,6 +82,8 @@ export interface VerifyOutcome {
   trust: { source: 'file' | 'server'; location: string };
   distinctOperators: boolean;
   recount: Recount;
+  /** the source binding: which source a statement must name to count */
+  source: SourceCheck;
   builders: BuilderRow[];
   vsa: VsaCheck;
   /** further observations, e.g. the coordinator's published digest differs from the artifact */
@@ -95,6 +116,8 @@ export function builderRows(
     if (b.keyId !== undefined) row.keyId = b.keyId;
     if (b.match !== undefined) row.match = b.match;
     if (b.problem !== undefined) row.problem = b.problem;
+    if (b.sourceRepo !== undefined) row.sourceRepo = b.sourceRepo;
+    if (b.allowedSource) row.allowedSource = true;
     if (!b.counted && trusted && b.keyId !== undefined && !trusted.keyIds.has(b.keyId)) row.problem = `signed by a key not in ${trusted.name}`;
     return row;
   });
@@ -141,13 +164,14 @@ function matchText(m: BuilderRow['match']): string {
   }
 }
 
+/** One `label: value` line; values come from the coordinator, the registry or the trust file, so they are escaped onto that line. */
 function field(label: string, value: string): string {
-  return `${`${label}:`.padEnd(10)}${value}`;
+  return `${`${label}:`.padEnd(10)}${safeText(value)}`;
 }
 
 /** A continuation line under the previous field. */
 function more(value: string): string {
-  return `${' '.repeat(10)}${value}`;
+  return `${' '.repeat(10)}${safeText(value)}`;
 }
 
 /** Cuts every 64-hex digest in a text to its first 12 characters, for table cells. */
@@ -169,6 +193,14 @@ export function renderVerifyBuilders(rows: readonly BuilderRow[]): string {
   return formatTable(['WORKER', 'OPERATOR', 'KEY', 'COUNTED', 'MATCH', 'PROBLEM'], body);
 }
 
+/** The expected source in words. */
+export function sourceText(s: SourceCheck): string {
+  if (s.from === 'none' || s.repo === null) return 'none: the registry declares no source and the trust material pins no mapping for it';
+  const at = s.commit ? ` @ ${s.commit}` : s.refs.length > 0 ? ` at one of the tags ${s.refs.join(', ')}` : '';
+  const origin = s.from === 'registry' ? 'as the registry declares it' : `as mapped by ${s.mappedBy ?? 'an operator'} (pinned in the trust material)`;
+  return `${s.repo}${s.directory ? ` [${s.directory}]` : ''}${at}, ${origin}`;
+}
+
 /** Human report of `quorum verify`: what was checked against what, the builder table, the recount, the VSA. */
 export function renderVerifyReport(o: VerifyOutcome): string {
   const out: string[] = [];
@@ -182,6 +214,12 @@ export function renderVerifyReport(o: VerifyOutcome): string {
     ),
   );
   out.push(field('policy', `quorum ${o.recount.quorum}, distinct ${o.distinctOperators ? 'operators' : 'builder ids'}`));
+  out.push(field('source', sourceText(o.source)));
+  if (o.source.allowed.length > 0) {
+    out.push(field('WARNING', `--allow-source: statements about ${o.source.allowed.join(', ')} count although that is not the package's own source`));
+    const used = o.builders.filter((b) => b.allowedSource && b.counted).length;
+    if (used > 0) out.push(more(`${used} of the counted builders built such a source: this is not a verdict about the package's own source`));
+  }
   out.push('', renderVerifyBuilders(o.builders), '');
   out.push(field('recount', `${o.recount.passed ? 'VERIFIED' : 'NOT VERIFIED'}: ${recountSentence(o.recount)}`));
   const v = o.vsa;
@@ -211,6 +249,7 @@ export function verifyJson(o: VerifyOutcome): {
   distinctOperators: boolean;
   artifact: VerifyOutcome['artifact'];
   trust: VerifyOutcome['trust'];
+  source: SourceCheck;
   vsa: {
     present: boolean;
     signatureValid: boolean;
@@ -236,6 +275,7 @@ export function verifyJson(o: VerifyOutcome): {
     distinctOperators: o.distinctOperators,
     artifact: o.artifact,
     trust: o.trust,
+    source: o.source,
     vsa: {
       present: o.vsa.present,
       signatureValid: o.vsa.signatureValid,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, type KeyPair, type SignedBundle } from '@quorum/attest';
 import { analyzeArtifact } from '@quorum/compare';
 import { runCli } from './main.js';
-import { keysDocument, makeTgz, rebuildBundle, testBuilder, vsaBundle, type TestBuilder, type TestDigests } from './test-support/attestations.js';
+import { keysDocument, makeTgz, rebuildBundle, testBuilder, testPackument, vsaBundle, type TestBuilder, type TestDigests } from './test-support/attestations.js';
 import { Capture, FakeCoordinator, type FakeAnswer, type SeenRequest } from './test-support/fake-coordinator.js';
 
 const PURL = 'pkg:npm/left-pad@1.3.0';
@@ -41,6 +41,8 @@ let served: { vsa: SignedBundle | null; builders: Array<{ workerId: string; oper
 
 function route(req: SeenRequest): FakeAnswer {
   if (req.method === 'GET' && req.url === '/v1/keys') return { status: 200, json: served.keys };
+  // the registry the consumer reads the package's own source from (never from the coordinator)
+  if (req.method === 'GET' && req.url === '/registry/left-pad') return { status: 200, json: testPackument(`${fake.url}/registry/left-pad/-/left-pad-1.3.0.tgz`) };
   if (req.method === 'GET' && req.url === `/v1/attestations/${encodeURIComponent(PURL)}`) {
     return {
       status: 200,
@@ -90,7 +92,7 @@ beforeEach(() => {
   served = { vsa: null, builders: [], keys: keysDocument(coordinator, builders) };
 });
 
-const verifyArgs = (...extra: string[]) => ['verify', PURL, '--server', fake.url, '--trust', trustFile, '--artifact', tgz, ...extra];
+const verifyArgs = (...extra: string[]) => ['verify', PURL, '--server', fake.url, '--trust', trustFile, '--artifact', tgz, '--registry', `${fake.url}/registry`, ...extra];
 
 describe('quorum verify against signed bundles', () => {
   it('verifies an artifact three trusted builders rebuilt bit for bit, and the VSA agrees', async () => {
@@ -107,7 +109,7 @@ describe('quorum verify against signed bundles', () => {
     expect(r.stdout).toContain("the VSA's claim (PASSED) agrees with your recount");
     expect(r.stdout).toContain(`sha256 ${digests.sha256} (file ${tgz})`);
     // a pinned trust file: the coordinator's key list is never asked for
-    expect(fake.requests.map((q) => q.url)).toEqual([`/v1/attestations/${encodeURIComponent(PURL)}`]);
+    expect(fake.requests.map((q) => q.url)).toEqual([`/v1/attestations/${encodeURIComponent(PURL)}`, '/registry/left-pad']);
   });
 
   it('prints the JSON summary with --json', async () => {
@@ -133,7 +135,7 @@ describe('quorum verify against signed bundles', () => {
 
   it('does not verify an artifact changed by one byte (exit 6)', async () => {
     await serve(builders);
-    const r = await quorum(['verify', PURL, '--server', fake.url, '--trust', trustFile, '--artifact', tampered]);
+    const r = await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', trustFile, '--artifact', tampered]);
     expect(r.code).toBe(6);
     expect(r.stdout).toMatch(/^worker-1 +operator-1 +[0-9a-f]{12} +no +DIFFERS +rebuilt [0-9a-f]{12} \(stabilized [0-9a-f]{12}\) differs from the artifact [0-9a-f]{12}$/m);
     expect(r.stdout).toMatch(/^recount: +NOT VERIFIED: only 0 of the required 2 independent builders could be verified$/m);
@@ -148,7 +150,7 @@ describe('quorum verify against signed bundles', () => {
     bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0xff; // inside the deflate stream: the gzip check fails
     const corrupted = join(dir, 'left-pad-corrupted.tgz');
     writeFileSync(corrupted, bytes);
-    const r = await quorum(['verify', PURL, '--server', fake.url, '--trust', trustFile, '--artifact', corrupted, '--json']);
+    const r = await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', trustFile, '--artifact', corrupted, '--json']);
     expect(r.code).toBe(6);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ verified: false, counted: 0, artifact: { sha256: createHash('sha256').update(bytes).digest('hex') } });
@@ -162,7 +164,7 @@ describe('quorum verify against signed bundles', () => {
     bytes[4] = (bytes[4]! + 1) % 256; // gzip MTIME: a byte change outside the content
     const retimed = join(dir, 'left-pad-retimed.tgz');
     writeFileSync(retimed, bytes);
-    const r = await quorum(['verify', PURL, '--server', fake.url, '--trust', trustFile, '--artifact', retimed, '--json']);
+    const r = await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', trustFile, '--artifact', retimed, '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ verified: true, counted: 3, bitwise: 0 });
@@ -238,11 +240,11 @@ describe('quorum verify against signed bundles', () => {
     const file = join(dir, 'one-operator-trust.json');
     writeFileSync(file, JSON.stringify(keysDocument(coordinator, sameOperator)));
     await serve(sameOperator);
-    const r = await quorum(['verify', PURL, '--server', fake.url, '--trust', file, '--artifact', tgz, '--json']);
+    const r = await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', file, '--artifact', tgz, '--json']);
     expect(r.code).toBe(6);
     expect(JSON.parse(r.stdout).builders[1].problem).toBe('operator acme is already counted (worker worker-1)');
     writeFileSync(file, JSON.stringify(keysDocument(coordinator, sameOperator, { builders: 2, quorum: 2, distinctOperators: false })));
-    expect((await quorum(['verify', PURL, '--server', fake.url, '--trust', file, '--artifact', tgz])).code).toBe(0);
+    expect((await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', file, '--artifact', tgz])).code).toBe(0);
   });
 
   it('reports a VSA claiming FAILED that the recount contradicts, and goes by the recount', async () => {
@@ -295,7 +297,7 @@ describe('quorum verify against signed bundles', () => {
   it("falls back to the coordinator's own key list with a warning, which a lying coordinator can abuse", async () => {
     await serve([builders[0]!, rogue]);
     served.keys = keysDocument(coordinator, [...builders, rogue]);
-    const r = await quorum(['verify', PURL, '--server', fake.url, '--artifact', tgz, '--json']);
+    const r = await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--artifact', tgz, '--json']);
     expect(r.stderr).toMatch(/^warning: no --trust file: trusting the coordinator's own key list \(GET \/v1\/keys\)\..*defeats the purpose/m);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ verified: true, counted: 2, trust: { source: 'server', location: `${fake.url}/v1/keys` } });
@@ -309,7 +311,7 @@ describe('quorum verify against signed bundles', () => {
     let integrity = `sha512-${createHash('sha512').update(bytes).digest('base64')}`;
     fake.handle = (req) => {
       if (req.url === '/registry/left-pad') {
-        return { status: 200, json: { name: 'left-pad', versions: { '1.3.0': { name: 'left-pad', version: '1.3.0', dist: { tarball: `${fake.url}/registry/left-pad/-/left-pad-1.3.0.tgz`, integrity } } } } };
+        return { status: 200, json: testPackument(`${fake.url}/registry/left-pad/-/left-pad-1.3.0.tgz`, integrity) };
       }
       if (req.url === '/registry/left-pad/-/left-pad-1.3.0.tgz') return { status: 200, text: bytes, contentType: 'application/octet-stream' };
       return route(req);
@@ -319,12 +321,12 @@ describe('quorum verify against signed bundles', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ verified: true, artifact: { sha256: digests.sha256, source: 'registry', location: `${fake.url}/registry/left-pad/-/left-pad-1.3.0.tgz` } });
 
     // the registry setting of the environment works too
-    const viaEnv = await quorum(['verify', PURL, '--server', fake.url, '--trust', trustFile], { QUORUM_NPM_REGISTRY: `${fake.url}/registry` });
+    const viaEnv = await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', trustFile], { QUORUM_NPM_REGISTRY: `${fake.url}/registry` });
     expect(viaEnv.code).toBe(0);
     expect(viaEnv.stdout).toContain(`(registry, ${fake.url}/registry/left-pad/-/left-pad-1.3.0.tgz)`);
 
     integrity = `sha512-${createHash('sha512').update('something else').digest('base64')}`;
-    const bad = await quorum(['verify', PURL, '--server', fake.url, '--trust', trustFile, '--registry', `${fake.url}/registry`]);
+    const bad = await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', trustFile, '--registry', `${fake.url}/registry`]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe(`quorum: the artifact downloaded from ${fake.url}/registry/left-pad/-/left-pad-1.3.0.tgz does not match the registry's integrity ${integrity}\n`);
   });
@@ -336,7 +338,7 @@ describe('quorum verify against signed bundles', () => {
     ['a purl without version', [], /^quorum: purl "pkg:npm\/left-pad" has no version/m, 'pkg:npm/left-pad'],
     ['an unknown ecosystem', [], /^quorum: no builder for ecosystem "pypi"/m, 'pkg:pypi/requests@2.0.0'],
   ])('exits 1 for %s', async (_name, extra, message, purl = PURL) => {
-    const r = await quorum(['verify', purl, '--server', fake.url, '--artifact', tgz, '--trust', trustFile, ...extra]);
+    const r = await quorum(['verify', purl, '--server', fake.url, '--registry', `${fake.url}/registry`, '--artifact', tgz, '--trust', trustFile, ...extra]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(message);
   });
@@ -346,7 +348,7 @@ describe('quorum verify against signed bundles', () => {
     doc.builders[1]!.keyId = rogue.keys.keyId;
     const file = join(dir, 'inconsistent-trust.json');
     writeFileSync(file, JSON.stringify(doc));
-    const r = await quorum(['verify', PURL, '--server', fake.url, '--artifact', tgz, '--trust', file]);
+    const r = await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--artifact', tgz, '--trust', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^quorum: trust file ${file} is not a Quorum trust file: builder worker-2: its keyId sha256:[0-9a-f]{64} is not the id of its publicKeyPem`));
   });
@@ -355,6 +357,57 @@ describe('quorum verify against signed bundles', () => {
     fake.handle = () => ({ status: 404, json: { error: { code: 'not-found', message: `no decided release of ${PURL}` } } });
     const r = await quorum(verifyArgs());
     expect(r).toMatchObject({ code: 1, stdout: '', stderr: `quorum: no decided release of ${PURL}\n` });
+  });
+});
+
+describe('quorum verify binds statements to the package\'s own source', () => {
+  const EVIL = { origin: 'override', repo: 'https://evil.example/left-pad.git', commit: 'e'.repeat(40), ref: 'v1.3.0' };
+  /** Serves bundles whose statements name `source`, and a PASSED VSA over them. */
+  async function serveFrom(source: { origin: string; repo: string; commit: string; ref?: string }): Promise<void> {
+    const bundles = await Promise.all(builders.map((b, i) => rebuildBundle(b, { purl: PURL, artifact: digests, rebuildId: `rb-${i + 1}`, source })));
+    served.builders = builders.map((b, i) => ({ workerId: b.workerId, operator: b.operator, bundle: bundles[i]! }));
+    served.vsa = await vsaBundle(coordinator, { purl: PURL, published: digests, verdict: 'equivalent', inputs: bundles });
+  }
+
+  it('does not verify an artifact that trusted builders rebuilt from a submitter\'s override source, whatever the VSA claims', async () => {
+    await serveFrom(EVIL);
+    const r = await quorum(verifyArgs('--json'));
+    expect(r.code).toBe(6);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ verified: false, counted: 0, source: { from: 'registry', repo: 'https://github.com/left-pad/left-pad.git', commit: 'a'.repeat(40) } });
+    for (const b of out.builders) expect(b.problem).toMatch(/override source https:\/\/evil\.example\/left-pad\.git/);
+  });
+
+  it('does not count statements that call another repository or commit the registry source', async () => {
+    await serveFrom({ origin: 'registry', repo: 'https://github.com/left-pad/left-pad.git', commit: 'f'.repeat(40) });
+    const r = await quorum(verifyArgs());
+    expect(r.code).toBe(6);
+    expect(r.stdout).toMatch(/built from commit f{12}/);
+  });
+
+  it('counts an override source only with --allow-source, and says so loudly', async () => {
+    await serveFrom(EVIL);
+    const r = await quorum(verifyArgs('--allow-source', EVIL.repo));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`warning: --allow-source ${EVIL.repo}`);
+    expect(r.stdout).toMatch(/^WARNING: +--allow-source: statements about https:\/\/evil\.example\/left-pad\.git count/m);
+    expect(r.stdout).toContain("3 of the counted builders built such a source: this is not a verdict about the package's own source");
+  });
+
+  it("counts an operator's mapped source only when the trust file pins the mapping", async () => {
+    const MAPPED = { origin: 'mapping', repo: 'https://git.example/left-pad.git', commit: 'a'.repeat(40), ref: 'v1.3.0' };
+    await serveFrom(MAPPED);
+    // a packument that declares no repository (and no gitHead): only a mapping can say where the source is
+    const bare = { name: 'left-pad', versions: { '1.3.0': { name: 'left-pad', version: '1.3.0', dist: { tarball: `${fake.url}/x.tgz`, integrity: 'sha512-AAAA' } } } };
+    fake.handle = (req) => (req.url === '/registry/left-pad' ? { status: 200, json: bare } : route(req));
+    const without = await quorum(verifyArgs('--json'));
+    expect(without.code).toBe(6);
+    expect(JSON.parse(without.stdout).source.from).toBe('none');
+    const pinned = join(dir, 'trust-with-mapping.json');
+    writeFileSync(pinned, JSON.stringify({ ...keysDocument(coordinator, builders), sourceMappings: [{ packagePurl: 'pkg:npm/left-pad', repo: MAPPED.repo, by: 'alice', createdAt: '2026-01-01T00:00:00Z' }] }));
+    const withMapping = await quorum(['verify', PURL, '--server', fake.url, '--trust', pinned, '--artifact', tgz, '--registry', `${fake.url}/registry`]);
+    expect(withMapping.code).toBe(0);
+    expect(withMapping.stdout).toMatch(/^source: +https:\/\/git\.example\/left-pad\.git at one of the tags v1\.3\.0.*as mapped by alice/m);
   });
 });
 
@@ -374,7 +427,7 @@ describe('quorum keys export', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(new RegExp(`^wrote trust file ${out}: coordinator key sha256:[0-9a-f]{12}, 3 builder keys \\(worker-1/operator-1, worker-2/operator-2, worker-3/operator-3\\), policy quorum 2 of 3$`, 'm'));
     expect(readFileSync(out, 'utf8')).toBe(`${JSON.stringify(served.keys, null, 2)}\n`);
-    expect((await quorum(['verify', PURL, '--server', fake.url, '--trust', out, '--artifact', tgz])).code).toBe(0);
+    expect((await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', out, '--artifact', tgz])).code).toBe(0);
   });
 
   it('refuses to export an answer that is not a trust file', async () => {

@@ -4,12 +4,16 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { bundleKeyHint, isAttestError, parseVsa, recountQuorum, verifyBundle } from '@quorum/attest';
-import { analyzeArtifact, downloadVerified } from '@quorum/compare';
-import { isQuorumError, parseAnyPurl, type Builder, type ReleasePurl } from '@quorum/core';
+import { analyzeArtifact } from '@quorum/compare';
+import { isQuorumError, packagePurl, parseAnyPurl, type Builder, type ReleasePurl } from '@quorum/core';
+import { downloadVerified, egressPolicy } from '@quorum/net';
 import { registriesFrom } from '@quorum/ecosystems';
 import { CliError, DEFAULT_REQUEST_TIMEOUT_MS, type ApiClient } from './api-client.js';
 import { DEFAULT_VERIFY_QUORUM, parseTrust, readTrustFile, type TrustFile } from './trust.js';
-import { builderRows, claimAgrees, type Recount, type VerifyOutcome, type VsaCheck, type VsaClaims } from './verify-report.js';
+import { builderRows, claimAgrees, type Recount, type SourceCheck, type VerifyOutcome, type VsaCheck, type VsaClaims } from './verify-report.js';
+
+/** A consumer's own machine: the registry the consumer names is fetched wherever it is. */
+const CONSUMER_EGRESS = egressPolicy({ open: true });
 
 /** Options of `quorum verify`. */
 export interface VerifyOptions {
@@ -21,6 +25,8 @@ export interface VerifyOptions {
   threshold?: number;
   /** registry base URL; @defaultValue QUORUM_<ECO>_REGISTRY, else the builder's default registry */
   registry?: string;
+  /** repositories whose statements count although they are not the package's own source (loudly) */
+  allowSource?: string[];
 }
 
 /** What `verify` needs around it. */
@@ -164,15 +170,14 @@ function registryOf(purl: ReleasePurl, opts: VerifyOptions, env: NodeJS.ProcessE
  * The published artifact, fetched like a worker does: registry metadata, the artifact URL and
  * integrity it names, the download checked against that integrity, then analyzed.
  */
-async function registryArtifact(purl: ReleasePurl, builder: Builder, opts: VerifyOptions, env: NodeJS.ProcessEnv): Promise<ArtifactDigests & { problem?: string }> {
-  const metadataUrl = builder.metadataUrl(purl, registryOf(purl, opts, env));
-  const inference = builder.inferRecipe(purl, await registryJson(metadataUrl), {});
+async function registryArtifact(purl: ReleasePurl, builder: Builder, metadata: unknown): Promise<ArtifactDigests & { problem?: string }> {
+  const inference = builder.inferRecipe(purl, metadata, {});
   const upstream = inference.upstream;
   if (!upstream) throw new CliError('bad-answer', `the registry names no artifact for ${purl.canonical}: ${inference.ok ? 'no download URL' : inference.message}`);
   const dir = await mkdtemp(join(tmpdir(), 'quorum-verify-'));
   try {
     const file = join(dir, basename(upstream.filename) || 'artifact');
-    await downloadVerified(upstream.url, upstream.integrity, file).catch((e: unknown) => {
+    await downloadVerified(upstream.url, upstream.integrity, file, { policy: CONSUMER_EGRESS }).catch((e: unknown) => {
       if (!isQuorumError(e, 'integrity-mismatch')) throw e;
       throw new CliError('bad-answer', `the artifact downloaded from ${upstream.url} does not match the registry's integrity ${upstream.integrity}`);
     });
@@ -180,6 +185,28 @@ async function registryArtifact(purl: ReleasePurl, builder: Builder, opts: Verif
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The source a statement must name to count: what the registry declares for this version, else the
+ * operator mapping the consumer pinned in the trust material, plus the repositories given with
+ * --allow-source. Inferred with the ecosystem's own builder, exactly as the farm infers it.
+ */
+export function expectedSource(purl: ReleasePurl, builder: Builder, metadata: unknown, trust: TrustFile, allowed: string[]): SourceCheck {
+  const pkg = packagePurl(purl);
+  const mapping = trust.sourceMappings?.find((m) => m.packagePurl === pkg);
+  const inferred = builder.inferRecipe(purl, metadata, {}, mapping ? { repo: mapping.repo, ...(mapping.directory ? { directory: mapping.directory } : {}) } : undefined);
+  if (!inferred.ok) return { from: 'none', repo: null, directory: null, commit: null, refs: [], allowed };
+  const s = inferred.source;
+  return {
+    from: s.origin === 'mapping' ? 'mapping' : 'registry',
+    repo: s.repo,
+    directory: s.directory ?? null,
+    commit: s.commit ?? null,
+    refs: s.refs,
+    ...(s.origin === 'mapping' && mapping?.by ? { mappedBy: mapping.by } : {}),
+    allowed,
+  };
 }
 
 /** Verifies the VSA with the coordinator key of the trust material and compares its claim with the recount. */
@@ -258,10 +285,13 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
   }
   const { trust, source, location } = await loadTrust(opts, ctx);
   const served = parseServedAttestations(await ctx.api.getAttestations(purl.canonical), ctx.api.server);
+  // the registry, not the coordinator, says what the package's own source is
+  const metadata = await registryJson(builder.metadataUrl(purl, registryOf(purl, opts, ctx.env)));
+  const expected = expectedSource(purl, builder, metadata, trust, opts.allowSource ?? []);
   const { problem: artifactProblem, ...artifact }: ArtifactDigests & { problem?: string } =
     opts.artifact !== undefined
       ? { ...(await digestsOf(builder, opts.artifact)), source: 'file', location: opts.artifact }
-      : await registryArtifact(purl, builder, opts, ctx.env);
+      : await registryArtifact(purl, builder, metadata);
   const quorum = opts.threshold ?? trust.policy?.quorum ?? DEFAULT_VERIFY_QUORUM;
   const distinctOperators = trust.policy?.distinctOperators ?? true;
   const recount = await recountQuorum({
@@ -275,6 +305,7 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
     trustedBuilders: trust.builders.map((b) => ({ workerId: b.workerId, operator: b.operator, keyId: b.keyId, publicKeyPem: b.publicKeyPem })),
     quorum,
     distinctOperators,
+    source: { repo: expected.repo ?? '', ...(expected.directory ? { directory: expected.directory } : {}), ...(expected.commit ? { commit: expected.commit } : {}), refs: expected.refs, allowRepos: expected.allowed },
   });
   const vsa = await checkVsa(served.vsa, trust, purl, artifact, recount);
   const notes: string[] = [];
@@ -289,6 +320,7 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
     trust: { source, location },
     distinctOperators,
     recount,
+    source: expected,
     builders: builderRows(served.builders, recount, {
       keyIds: new Set(trust.builders.map((b) => b.keyId)),
       name: source === 'file' ? 'the trust file' : "the coordinator's key list",

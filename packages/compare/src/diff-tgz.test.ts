@@ -361,10 +361,10 @@ describe('renderDiff', () => {
   });
 
   it('escapes terminal control and bidi characters so a hostile file cannot hide a line', async () => {
-    const d = await diffOf(pkg(), pkg({ index: { body: `${INDEX}evil();\x1b[1A\x1b[2K// ok \u202e\r\n` } }));
+    const d = await diffOf(pkg(), pkg({ index: { body: `${INDEX}evil();\x1b[1A\x1b[2K// ok \u202e\x9b2J\x7f\r\n` } }));
     const text = renderDiff(d);
-    expect(text).toContain('+evil();\\x1b[1A\\x1b[2K// ok \\u202e\\r');
-    expect(text).not.toMatch(/[\x1b\r\u202e]/);
+    expect(text).toContain('+evil();\\u001b[1A\\u001b[2K// ok \\u202e\\u009b2J\\u007f\\r');
+    expect(text).not.toMatch(/[\x1b\r\u202e\x9b\x7f]/);
   });
 
   it('says so when the archives are identical or differ only in encoding', async () => {

@@ -13,7 +13,6 @@ export {
 } from './manifest.js';
 export { parseGzipHeader, type GzipHeader } from './gzip-header.js';
 export { hashStream, sha256File } from './hash.js';
-export { downloadToFile, downloadVerified, integrityMatches, type DownloadOptions, type DownloadResult } from './download.js';
 export {
   diffTgz,
   formatBytes,

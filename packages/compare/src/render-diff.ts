@@ -1,24 +1,18 @@
+import { terminalSafe } from '@quorum/core';
 import type { ArtifactDiff, ChangedFile, DiffFile, MetadataChange } from './diff-tgz.js';
 
 /**
- * Characters a terminal would act on instead of showing: C0 controls except tab and newline, DEL,
- * C1 controls, bidirectional formatting (the "Trojan Source" characters) and the Unicode line and
- * paragraph separators. Shown escaped, so a hostile file cannot hide or reorder lines of the report.
+ * Multi-line text (a unified diff) with the characters a terminal would act on written as escapes
+ * (`\r`, `\u001b`, `\u202e`), newlines and tabs kept: terminalSafe of @quorum/core, so a hostile
+ * file cannot hide or reorder lines of the report.
  */
-const UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/** Text with the characters a terminal would act on written as escapes (`\r`, `\x1b`, `\u202e`). */
 export function escapeForTerminal(text: string): string {
-  return text.replace(UNSAFE, (c) => {
-    if (c === '\r') return '\\r';
-    const code = c.codePointAt(0)!;
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return terminalSafe(text, { multiline: true });
 }
 
 /** A path or label on one line: escaped, and also without newlines or tabs. */
 function name(s: string): string {
-  return escapeForTerminal(s).replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  return terminalSafe(s).replace(/\t/g, '\\t');
 }
 
 function bytes(n: number): string {
@@ -91,7 +85,10 @@ export function renderDiff(diff: ArtifactDiff): string {
   section('removed', diff.removed.map((f) => fileLine('-', f)));
   section('changed', diff.changed.map(changedLine));
   section('metadata only', diff.metadataOnly.map(metadataLine));
+  // each entry so far is one line; a diff served by a coordinator is untyped input, so any field
+  // (digests, kinds, archive names) may hold a newline or control character: escape them all
+  const report = out.map((line) => terminalSafe(line));
   const patches = diff.changed.filter((c) => c.unified !== undefined);
-  for (const c of patches) out.push('', escapeForTerminal(c.unified!).replace(/\n$/, ''));
-  return `${out.join('\n')}\n`;
+  for (const c of patches) report.push('', escapeForTerminal(c.unified!).replace(/\n$/, ''));
+  return `${report.join('\n')}\n`;
 }

@@ -1,10 +1,13 @@
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { QuorumError } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
 import { errorHandler } from './http-errors.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerAttestationRoutes } from './routes-attestations.js';
 import { registerPublicRoutes } from './routes-public.js';
 import { registerWorkerRoutes } from './routes-workers.js';
+import { SubmitterAuth } from './submitters.js';
 
 /** Builds the HTTP app without listening (tests call `inject()` or listen themselves). */
 export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyInstance {
@@ -13,15 +16,24 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
     // the routes log what matters themselves; per-request lines would be mostly heartbeats
     logController: new LogController({ disableRequestLogging: true }),
     // unknown fields are an error to report, not something to drop silently
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    // and a value of the wrong type is an error too, not something to coerce (["x"] is not "x")
+    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: false } },
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: { code: 'not-found', message: `no route ${req.method} ${req.url}` } });
+    void reply.status(404).send({ error: { code: 'not-found', message: `no route ${req.method} ${req.url.slice(0, 200)}` } });
   });
-  registerPublicRoutes(app, ctx);
+  // limits are declared per route (anonymous submissions); nothing else is limited by default
+  void app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, context) => new QuorumError('rate-limited', `too many anonymous submissions from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or submit with a submit token`),
+  });
+  const submitters = new SubmitterAuth(ctx.store, adminToken);
+  void app.register(async (scope) => {
+    registerPublicRoutes(scope, ctx, submitters);
+    registerAttestationRoutes(scope, ctx);
+    registerAdminRoutes(scope, ctx, adminToken, submitters);
+  });
   registerWorkerRoutes(app, ctx);
-  registerAttestationRoutes(app, ctx);
-  registerAdminRoutes(app, ctx, adminToken);
   return app;
 }

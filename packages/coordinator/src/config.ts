@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { boolSetting, DEFAULT_POLICY, intSetting, policyProblem, QuorumError, quorumSettings, urlSetting, type QuorumPolicy } from '@quorum/core';
+import { boolSetting, DEFAULT_POLICY, intSetting, listSetting, policyProblem, QuorumError, quorumSettings, urlSetting, type QuorumPolicy } from '@quorum/core';
 import { registriesFrom } from '@quorum/ecosystems';
 
 /** Everything the coordinator reads from its environment, validated and frozen. */
@@ -31,12 +31,25 @@ export interface CoordinatorConfig {
   maxArtifactBytes: number;
   /** JSON of release and package answers kept until the next write, in MiB (0 = off); @defaultValue 16 */
   responseCacheMb: number;
+  /** operator exceptions to the egress policy (hosts, host:port, CIDRs); the registries are always allowed */
+  egressAllow: string[];
+  /** anonymous submissions per client address and minute; @defaultValue 30 */
+  submitRatePerMinute: number;
+  /** how long a rebuild may stay open before the coordinator gives up on it and reassigns it; @defaultValue 45 min */
+  rebuildDeadlineMs: number;
+  /** how long a release waits for an eligible worker before it is decided failed (`no-builders`); @defaultValue 10 min */
+  noBuilderGraceMs: number;
+  /** artifact uploads accepted at once; @defaultValue 4 */
+  maxConcurrentUploads: number;
 }
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_WORKER_TIMEOUT_MS = 30_000;
 export const DEFAULT_RESPONSE_CACHE_MB = 16;
+export const DEFAULT_SUBMIT_RATE_PER_MINUTE = 30;
+export const DEFAULT_REBUILD_DEADLINE_MS = 45 * 60 * 1000;
+export const DEFAULT_NO_BUILDER_GRACE_MS = 10 * 60 * 1000;
 
 /** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
 export function loadCoordinatorConfig(env: Record<string, string | undefined> = process.env): Readonly<CoordinatorConfig> {
@@ -65,5 +78,10 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     enrolTokenTtlMs: intSetting('QUORUM_ENROL_TOKEN_TTL_MS', s.QUORUM_ENROL_TOKEN_TTL_MS, 24 * 3600 * 1000, 1000),
     maxArtifactBytes: intSetting('QUORUM_MAX_ARTIFACT_MB', s.QUORUM_MAX_ARTIFACT_MB, 256, 1) * 2 ** 20,
     responseCacheMb: intSetting('QUORUM_RESPONSE_CACHE_MB', s.QUORUM_RESPONSE_CACHE_MB, DEFAULT_RESPONSE_CACHE_MB, 0, 4096),
+    egressAllow: Object.freeze(listSetting(s.QUORUM_EGRESS_ALLOW)) as string[],
+    submitRatePerMinute: intSetting('QUORUM_SUBMIT_RATE_PER_MIN', s.QUORUM_SUBMIT_RATE_PER_MIN, DEFAULT_SUBMIT_RATE_PER_MINUTE, 1, 1_000_000),
+    rebuildDeadlineMs: intSetting('QUORUM_REBUILD_DEADLINE_MS', s.QUORUM_REBUILD_DEADLINE_MS, DEFAULT_REBUILD_DEADLINE_MS, 1000),
+    noBuilderGraceMs: intSetting('QUORUM_NO_BUILDER_GRACE_MS', s.QUORUM_NO_BUILDER_GRACE_MS, DEFAULT_NO_BUILDER_GRACE_MS, 0),
+    maxConcurrentUploads: intSetting('QUORUM_MAX_CONCURRENT_UPLOADS', s.QUORUM_MAX_CONCURRENT_UPLOADS, 4, 1, 256),
   });
 }

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { StatementSigner } from '@quorum/attest';
+import type { EgressPolicy } from '@quorum/net';
 import type { RebuildQueueProducer } from '@quorum/queue';
 import type { BlobStore } from './blob-store.js';
 import type { CoordinatorConfig } from './config.js';
+import type { QueueUsers } from './queue-users.js';
 import type { SqliteStore } from './sqlite-store.js';
 
 /** Everything the coordinator's parts share, passed in explicitly. */
@@ -16,4 +18,8 @@ export interface CoordinatorContext {
   signer: StatementSigner;
   /** asks the scheduler to run soon (after a submission or a report) */
   kick: () => void;
+  /** what the coordinator's own fetches (registry metadata, published artifacts, tag resolution) may reach */
+  egress: EgressPolicy;
+  /** every worker's own Redis user */
+  queueUsers: QueueUsers;
 }

@@ -3,11 +3,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
+import { egressPolicy } from '@quorum/net';
 import { RebuildQueueProducer } from '@quorum/queue';
 import { buildApp } from './app.js';
 import { BlobStore } from './blob-store.js';
 import type { CoordinatorConfig } from './config.js';
 import type { CoordinatorContext } from './context.js';
+import { QueueUsers } from './queue-users.js';
 import { Scheduler } from './scheduler.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -43,6 +45,7 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
   const queue = new RebuildQueueProducer(config.redisUrl);
   const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));
   const adminToken = await adminTokenOf(config);
+  const queueUsers = await QueueUsers.open(config.dataDir, queue, log, () => store.enrolments().map((e) => e.workerId));
   let scheduler: Scheduler | undefined;
   const ctx: CoordinatorContext = {
     config,
@@ -52,6 +55,8 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
     logger: log,
     signer: new LocalKeySigner(keyPair),
     kick: () => scheduler?.kick(),
+    egress: egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries) }),
+    queueUsers,
   };
   scheduler = new Scheduler(ctx);
   const app = buildApp(ctx, adminToken);
@@ -60,7 +65,7 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   scheduler.start();
   const url = `http://${config.host}:${port}`;
-  log.info({ url, policy: config.policy, registries: config.registries, keyId: keyPair.keyId }, 'coordinator listening');
+  log.info({ url, policy: config.policy, registries: config.registries, egressAllow: config.egressAllow, keyId: keyPair.keyId }, 'coordinator listening');
   return {
     url,
     ctx,

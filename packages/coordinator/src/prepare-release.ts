@@ -1,7 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { analyzeArtifact, downloadVerified } from '@quorum/compare';
+import { analyzeArtifact } from '@quorum/compare';
+import { downloadVerified } from '@quorum/net';
 import { QuorumError, type ArtifactDigests, type ReleaseRecord } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
@@ -19,7 +20,7 @@ export async function preparePublished(ctx: CoordinatorContext, release: Release
   await mkdir(tmpDir, { recursive: true });
   const file = join(tmpDir, `${randomUUID()}.download`);
   try {
-    await downloadVerified(upstream.url, upstream.integrity, file);
+    await downloadVerified(upstream.url, upstream.integrity, file, { policy: ctx.egress });
     const digests = await analyzeArtifact(builder.artifactFormat, file);
     await ctx.blobs.adopt(file, digests.sha256);
     return digests;

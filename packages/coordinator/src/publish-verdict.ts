@@ -1,5 +1,5 @@
 import { vsaStatement, type SignedBundle } from '@quorum/attest';
-import type { QuorumPolicy, ReleaseRecord, VerdictDecision, VerdictRecord } from '@quorum/core';
+import { purlWithQualifiers, type QuorumPolicy, type ReleaseRecord, type VerdictDecision, type VerdictRecord } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
 import { explainVerdict } from './explain-verdict.js';
 
@@ -26,9 +26,13 @@ export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRe
     const bytes = r.bundleSha256 ? await blobs.read(r.bundleSha256) : undefined;
     if (bytes) inputs.push({ uri: `/v1/rebuilds/${r.id}/bundle`, bundle: JSON.parse(bytes.toString('utf8')) as SignedBundle });
   }
+  const source = release.source;
   const statement = vsaStatement({
     verifierId: config.verifierId,
     purl: release.purl,
+    // an override verdict is about the purl built from another source, and says so in its resource
+    ...(!release.canonical && source ? { resourceUri: purlWithQualifiers(release.purl, { vcs_url: `git+${source.repo}${source.commit ? `@${source.commit}` : ''}` }) } : {}),
+    ...(source ? { source: { origin: source.origin, repo: source.repo, ...(source.commit ? { commit: source.commit } : {}), ...(source.directory ? { directory: source.directory } : {}) } } : {}),
     releaseId: release.id,
     // without a published artifact (it could not be fetched) the subject is what the registry declared
     published: release.published

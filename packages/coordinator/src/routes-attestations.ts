@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { packagePurl, parseAnyPurl, QuorumError } from '@quorum/core';
+import { answerFor, ID_PATTERN, packagePurl, parseAnyPurl, QuorumError } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
 import { POLICY_URI, policyBody } from './publish-verdict.js';
@@ -14,17 +14,37 @@ export function registerAttestationRoutes(app: FastifyInstance, ctx: Coordinator
     coordinator: { verifierId: config.verifierId, keyId: ctx.signer.keyId, publicKeyPem: ctx.signer.publicKeyPem },
     builders: store.enrolments().map((e) => ({ workerId: e.workerId, operator: e.operator, keyId: e.keyId, publicKeyPem: e.publicKeyPem, enrolledAt: e.enrolledAt })),
     policy: { uri: POLICY_URI, ...policyBody(config.policy) },
+    // pinned with the keys: `quorum verify` accepts a mapped source only when the consumer pinned the mapping
+    sourceMappings: store.sourceMappings(),
   }));
+
+  /** Operators' source mappings (package → repository), for packages whose registry entry declares no source. */
+  app.get('/v1/source-mappings', async () => store.sourceMappings());
 
   app.get('/v1/policy', async () => ({ uri: POLICY_URI, ...policyBody(config.policy) }));
 
-  /** The newest decided release of a versioned purl: its VSA bundle and every builder bundle. */
+  /** One builder's signed statement (Sigstore bundle). */
+  app.get<{ Params: { id: string } }>('/v1/rebuilds/:id/bundle', async (req, reply) => {
+    const rebuild = ID_PATTERN.test(req.params.id) ? store.getRebuild(req.params.id) : undefined;
+    const bytes = rebuild?.bundleSha256 ? await blobs.read(rebuild.bundleSha256) : undefined;
+    if (!bytes) throw new QuorumError('not-found', `rebuild ${req.params.id.slice(0, 64)} has no signed statement`);
+    return reply.type('application/json').send(bytes);
+  });
+
+  /**
+   * What answers for a versioned purl (canonical sources only; an unexplained mismatch stays the
+   * answer): that release's VSA bundle and every builder bundle.
+   */
   app.get<{ Params: { purl: string } }>('/v1/attestations/:purl', async (req) => {
     const p = parseAnyPurl(req.params.purl);
     builderFor(p.type);
     if (!p.version) throw new QuorumError('missing-version', `attestations are per version: name one, e.g. ${packagePurl(p)}@1.0.0`);
-    const release = store.releasesOf({ canonical: p.canonical, versioned: true }).find((r) => r.state === 'decided');
-    if (!release) throw new QuorumError('not-found', `no decided release of ${p.canonical}`);
+    const answer = answerFor(p.canonical, store.answerInputs(p.canonical));
+    const release = answer.releaseId ? store.getRelease(answer.releaseId) : undefined;
+    if (!release) {
+      const overrides = answer.overrideReleases > 0 ? `; ${answer.overrideReleases} release(s) built from a submitter's override source exist, and those never answer for the purl` : '';
+      throw new QuorumError('not-found', `no decided release of ${p.canonical} from the package's own source${overrides}`);
+    }
     const vsaSha256 = store.latestVsa(release.id);
     const vsa = vsaSha256 ? await blobs.read(vsaSha256) : undefined;
     const builders = [];
@@ -35,7 +55,9 @@ export function registerAttestationRoutes(app: FastifyInstance, ctx: Coordinator
     return {
       purl: release.purl,
       releaseId: release.id,
-      verdict: release.verdict?.verdict ?? null,
+      verdict: answer.verdict,
+      answer,
+      source: release.source ?? null,
       published: release.published ?? null,
       vsa: vsa ? (JSON.parse(vsa.toString('utf8')) as unknown) : null,
       builders,

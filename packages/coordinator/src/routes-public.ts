@@ -1,18 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
+  answerFor,
+  ID_PATTERN,
+  isCanonicalOrigin,
+  isQuorumError,
   packagePurl,
   parseAnyPurl,
   parseReleasePurl,
   QuorumError,
   refProblem,
   repoUrlProblem,
+  type PackageView,
+  type PinnedSource,
   type ReleaseRecord,
   type SourceOverrides,
+  type SourceRecipe,
   type SubmitReleaseRequest,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
+import { fetchJson } from '@quorum/net';
 import type { CoordinatorContext } from './context.js';
+import type { StoredSourceMapping } from './sqlite-store.js';
+import type { SubmitterAuth } from './submitters.js';
 import { ResponseCache } from './response-cache.js';
 import { releaseView, workerView } from './views.js';
 
@@ -33,73 +43,122 @@ const submitSchema = {
 } as const;
 
 /** Fetches registry metadata for a submission; 404 and transport errors become clear API errors. */
-async function fetchMetadata(url: string): Promise<unknown> {
-  let res: Response;
+async function fetchMetadata(ctx: CoordinatorContext, url: string): Promise<unknown> {
+  return fetchJson(url, { policy: ctx.egress, timeoutMs: 20_000, maxBytes: 64 * 1024 * 1024 }).catch((e: unknown) => {
+    if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', 'package not found in the registry');
+    throw e;
+  });
+}
+
+/** Checks a `repository_url` qualifier against the farm's registry; a malformed one is a 400, never a crash. */
+function checkRegistryQualifier(asked: string | undefined, registry: string, ecosystem: string): void {
+  if (!asked) return;
+  let host: string;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(20_000), headers: { accept: 'application/json' } });
-  } catch (e) {
-    throw new QuorumError('upstream-unavailable', `registry unreachable at ${url}: ${(e as Error).message}`, { cause: e });
+    host = new URL(asked.includes('://') ? asked : `https://${asked}`).host;
+  } catch {
+    throw new QuorumError('unknown-registry', `repository_url "${asked.slice(0, 200)}" is not a registry URL`);
   }
-  if (res.status === 404) throw new QuorumError('not-found', `package not found in the registry (${url})`);
-  if (!res.ok) throw new QuorumError('upstream-unavailable', `registry answered HTTP ${res.status} for ${url}`);
-  try {
-    return await res.json();
-  } catch (e) {
-    throw new QuorumError('upstream-unavailable', `registry sent invalid JSON for ${url}`, { cause: e });
+  if (host !== new URL(registry).host) {
+    throw new QuorumError('unknown-registry', `registry "${asked.slice(0, 200)}" is not served by this farm; it rebuilds ${ecosystem} releases from ${registry}`);
   }
 }
 
+/** The pinned source of a new release, from the builder's inference. */
+function pinnedFrom(source: SourceRecipe, toolchain: Record<string, string>, mapping: StoredSourceMapping | undefined): PinnedSource {
+  return {
+    origin: source.origin,
+    repo: source.repo,
+    ...(source.directory ? { directory: source.directory } : {}),
+    ...(source.commit ? { commit: source.commit } : {}),
+    refs: source.refs,
+    toolchain,
+    steps: source.steps,
+    ...(source.origin === 'mapping' && mapping ? { mapping: { by: mapping.by, createdAt: mapping.createdAt } } : {}),
+  };
+}
+
 /** The API that maintainers, consumers and auditors use. */
-export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorContext): void {
+export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorContext, submitters: SubmitterAuth): void {
   const { store, config } = ctx;
 
   // consumers poll these two; rendering a release costs several queries and a large serialization
   const answers = new ResponseCache(() => store.changeStamp(), config.responseCacheMb * 2 ** 20);
   const viewOfRecord = (release: ReleaseRecord) => releaseView(release, store.rebuildsOf(release.id), store.verdictHistory(release.id));
   const viewOf = (id: string) => {
-    const release = store.getRelease(id);
-    if (!release) throw new QuorumError('not-found', `no release with id ${id}`);
+    const release = ID_PATTERN.test(id) ? store.getRelease(id) : undefined;
+    if (!release) throw new QuorumError('not-found', `no release with id ${id.slice(0, 64)}`);
     return viewOfRecord(release);
   };
 
-  app.post<{ Body: SubmitReleaseRequest }>('/v1/releases', { schema: submitSchema }, async (req, reply) => {
-    const purl = parseReleasePurl(req.body.purl);
-    const builder = builderFor(purl.type);
-    const registry = config.registries[builder.ecosystem]!;
-    const asked = purl.qualifiers.repository_url;
-    if (asked && new URL(asked.includes('://') ? asked : `https://${asked}`).host !== new URL(registry).host) {
-      throw new QuorumError('unknown-registry', `registry "${asked}" is not served by this farm; it rebuilds ${builder.ecosystem} releases from ${registry}`);
-    }
-    const overrides: SourceOverrides = {};
-    if (req.body.repo) {
-      const problem = repoUrlProblem(req.body.repo, config.allowLocalRepos);
-      if (problem) throw new QuorumError('invalid-input', problem);
-      overrides.repo = req.body.repo;
-    }
-    if (req.body.ref) {
-      const problem = refProblem(req.body.ref);
-      if (problem) throw new QuorumError('invalid-input', problem);
-      overrides.ref = req.body.ref;
-    }
-    const metadata = await fetchMetadata(builder.metadataUrl(purl, registry));
-    const inferred = builder.inferRecipe(purl, metadata, overrides);
-    if (!inferred.ok && inferred.code === 'version-not-found') throw new QuorumError('not-found', inferred.message);
-    if (!inferred.ok && inferred.code === 'no-artifact') throw new QuorumError('invalid-input', inferred.message);
-    const id = randomUUID();
-    store.insertRelease({
-      id,
-      purl: purl.canonical,
-      packagePurl: packagePurl(purl),
-      ecosystem: builder.ecosystem,
-      overrides,
-      policy: config.policy,
-      ...(inferred.upstream ? { upstream: inferred.upstream } : {}),
-      ...(inferred.ok ? {} : { problem: { code: inferred.code, message: inferred.message } }),
-    });
-    req.log.info({ releaseId: id, purl: purl.canonical }, 'release accepted');
-    ctx.kick();
-    return reply.status(202).header('location', `/v1/releases/${id}`).send(viewOf(id));
-  });
+  app.post<{ Body: SubmitReleaseRequest }>(
+    '/v1/releases',
+    {
+      schema: submitSchema,
+      bodyLimit: 16 * 1024,
+      config: {
+        rateLimit: {
+          max: config.submitRatePerMinute,
+          timeWindow: 60_000,
+          // authenticated submitters and operators are accountable; anonymous clients are limited per address
+          allowList: (req: FastifyRequest) => submitters.tryIdentify(req) !== undefined,
+        },
+      },
+    },
+    async (req, reply) => {
+      const submittedBy = submitters.identify(req);
+      const purl = parseReleasePurl(req.body.purl);
+      const builder = builderFor(purl.type);
+      const registry = config.registries[builder.ecosystem]!;
+      checkRegistryQualifier(purl.qualifiers.repository_url, registry, builder.ecosystem);
+      const overrides: SourceOverrides = {};
+      if (req.body.repo) {
+        const problem = repoUrlProblem(req.body.repo, config.allowLocalRepos);
+        if (problem) throw new QuorumError('invalid-input', problem);
+        overrides.repo = req.body.repo;
+      }
+      if (req.body.ref) {
+        const problem = refProblem(req.body.ref);
+        if (problem) throw new QuorumError('invalid-input', problem);
+        overrides.ref = req.body.ref;
+      }
+      const overridden = overrides.repo !== undefined || overrides.ref !== undefined;
+      if (overridden && !submittedBy) {
+        throw new QuorumError(
+          'unauthorized',
+          'a source override (repo, ref) needs a submit token from an operator (Authorization: Bearer <token>; quorum admin submitter add); without one, submit the plain purl and the source the registry declares is used',
+        );
+      }
+      if (!overridden) {
+        // the same canonical release is already on its way: answer with it instead of building it twice
+        const open = store.openReleaseOf(purl.canonical, true);
+        if (open) return reply.status(202).header('location', `/v1/releases/${open.id}`).send(viewOf(open.id));
+      }
+      const mapping = store.sourceMapping(packagePurl(purl));
+      const metadata = await fetchMetadata(ctx, builder.metadataUrl(purl, registry));
+      const inferred = builder.inferRecipe(purl, metadata, overrides, mapping ? { repo: mapping.repo, ...(mapping.directory ? { directory: mapping.directory } : {}) } : undefined);
+      if (!inferred.ok && inferred.code === 'version-not-found') throw new QuorumError('not-found', inferred.message);
+      if (!inferred.ok && inferred.code === 'no-artifact') throw new QuorumError('invalid-input', inferred.message);
+      const source = inferred.ok ? pinnedFrom(inferred.source, inferred.toolchain, mapping) : undefined;
+      const id = randomUUID();
+      store.insertRelease({
+        id,
+        purl: purl.canonical,
+        packagePurl: packagePurl(purl),
+        ecosystem: builder.ecosystem,
+        overrides,
+        policy: config.policy,
+        canonical: source ? isCanonicalOrigin(source.origin) : !overridden,
+        ...(source ? { source } : {}),
+        ...(submittedBy ? { submittedBy } : {}),
+        ...(inferred.upstream ? { upstream: inferred.upstream } : {}),
+        ...(inferred.ok ? {} : { problem: { code: inferred.code, message: inferred.message } }),
+      });
+      req.log.info({ releaseId: id, purl: purl.canonical, origin: source?.origin, submittedBy }, 'release accepted');
+      ctx.kick();
+      return reply.status(202).header('location', `/v1/releases/${id}`).send(viewOf(id));
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/v1/releases/:id', async (req, reply) =>
     reply.type(JSON_TYPE).send(answers.json(`release ${req.params.id}`, () => viewOf(req.params.id))),
@@ -107,8 +166,8 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
 
   /** The file-level diff that explains the newest verdict (published vs rebuilt, or builder vs builder). */
   app.get<{ Params: { id: string } }>('/v1/releases/:id/diff', async (req, reply) => {
-    const release = store.getRelease(req.params.id);
-    if (!release) throw new QuorumError('not-found', `no release with id ${req.params.id}`);
+    const release = ID_PATTERN.test(req.params.id) ? store.getRelease(req.params.id) : undefined;
+    if (!release) throw new QuorumError('not-found', `no release with id ${req.params.id.slice(0, 64)}`);
     const sha256 = store.latestDiff(release.id);
     const bytes = sha256 ? await ctx.blobs.read(sha256) : undefined;
     if (!bytes) {
@@ -121,17 +180,18 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
   app.get<{ Params: { purl: string } }>('/v1/packages/:purl', async (req, reply) => {
     const p = parseAnyPurl(req.params.purl);
     builderFor(p.type);
-    const answer = answers.json(`package ${p.canonical}`, () => {
+    const answer = answers.json(`package ${p.canonical}`, (): PackageView => {
       const releases = store.releasesOf({ canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined });
       if (releases.length === 0) throw new QuorumError('not-found', `no release of ${p.canonical} has been submitted`);
-      return { purl: p.canonical, releases: releases.map(viewOfRecord) };
+      const versions = p.version ? [p.canonical] : store.versionsOf(packagePurl(p));
+      return { purl: p.canonical, answers: versions.map((v) => answerFor(v, store.answerInputs(v))), releases: releases.map(viewOfRecord) };
     });
     return reply.type(JSON_TYPE).send(answer);
   });
 
   app.get<{ Params: { id: string } }>('/v1/rebuilds/:id/log', async (req, reply) => {
-    const rebuild = store.getRebuild(req.params.id);
-    if (!rebuild) throw new QuorumError('not-found', `no rebuild with id ${req.params.id}`);
+    const rebuild = ID_PATTERN.test(req.params.id) ? store.getRebuild(req.params.id) : undefined;
+    if (!rebuild) throw new QuorumError('not-found', `no rebuild with id ${req.params.id.slice(0, 64)}`);
     const stream = rebuild.logSha256 ? await ctx.blobs.open(rebuild.logSha256) : undefined;
     if (!stream) throw new QuorumError('not-found', `rebuild ${rebuild.id} has no log yet (state ${rebuild.state})`);
     return reply.type('text/plain; charset=utf-8').send(stream);

@@ -5,26 +5,55 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { keyIdOf, parseRebuildStatement, verifyBundle } from '@quorum/attest';
-import { AUTH_HEADER, QuorumError, requestSignatureProblem, WORKER_ID_PATTERN, type RebuildReport, type WorkerHeartbeat } from '@quorum/core';
+import { keyIdOf, parseRebuildStatement, verifyBundle, type RebuildClaim } from '@quorum/attest';
+import {
+  AUTH_HEADER,
+  BODY_SHA256_HEADER,
+  ID_PATTERN,
+  parseAuthHeader,
+  QuorumError,
+  requestSignatureProblem,
+  WORKER_ID_PATTERN,
+  type RebuildReport,
+  type RebuildSpec,
+  type ReleaseRecord,
+  type WorkerHeartbeat,
+} from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
 import type { Enrolment, StoredRebuild } from './sqlite-store.js';
 
+/** sha256 of an empty body: what a bodyless request declares. */
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: ID_PATTERN.source } },
+} as const;
+const workerParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: WORKER_ID_PATTERN.source } },
+} as const;
+
 const heartbeatSchema = {
+  params: workerParams,
   body: {
     type: 'object',
     required: ['v', 'workerId', 'operator', 'images', 'running'],
+    additionalProperties: false,
     properties: {
       v: { const: 1 },
       workerId: { type: 'string', pattern: WORKER_ID_PATTERN.source },
       operator: { type: 'string', minLength: 1, maxLength: 100 },
-      images: { type: 'object', additionalProperties: { type: 'string' } },
-      running: { type: 'array', items: { type: 'string' } },
+      images: { type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 100 } },
+      running: { type: 'array', maxItems: 64, items: { type: 'string', pattern: ID_PATTERN.source } },
     },
   },
 } as const;
 
 const enrolSchema = {
+  params: workerParams,
   body: {
     type: 'object',
     required: ['token', 'operator', 'publicKey'],
@@ -42,193 +71,354 @@ const digestProps = {
   sha512: { type: 'string', pattern: '^[0-9a-f]{128}$' },
   stabilizedSha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
 };
+const shortStrings = { type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 200 } } as const;
+const digestsSchema = {
+  type: 'object',
+  required: ['sha256', 'sha512', 'stabilizedSha256', 'size', 'facets'],
+  properties: {
+    ...digestProps,
+    size: { type: 'integer', minimum: 0 },
+    facets: { type: 'object', maxProperties: 64, additionalProperties: { type: 'string', maxLength: 128 } },
+    stabilizersApplied: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 100 } },
+  },
+} as const;
+const artifactSchema = {
+  ...digestsSchema,
+  required: [...digestsSchema.required, 'filename'],
+  properties: { ...digestsSchema.properties, filename: { type: 'string', minLength: 1, maxLength: 255 } },
+} as const;
 
 const reportSchema = {
+  params: idParams,
   body: {
     type: 'object',
     required: ['v', 'rebuildId', 'workerId', 'status', 'timings'],
+    additionalProperties: false,
     properties: {
       v: { const: 1 },
-      rebuildId: { type: 'string' },
-      workerId: { type: 'string' },
+      rebuildId: { type: 'string', pattern: ID_PATTERN.source },
+      workerId: { type: 'string', pattern: WORKER_ID_PATTERN.source },
       status: { enum: ['succeeded', 'failed', 'error'] },
       reason: { type: 'string', maxLength: 200 },
       message: { type: 'string', maxLength: 10_000 },
-      timings: { type: 'object', required: ['totalMs'], properties: { totalMs: { type: 'number' } } },
-      artifact: { type: 'object', required: ['sha256', 'sha512', 'stabilizedSha256', 'size', 'facets', 'filename'], properties: digestProps },
+      source: {
+        type: 'object',
+        required: ['origin', 'repo', 'commit', 'commitTime'],
+        additionalProperties: false,
+        properties: {
+          origin: { enum: ['registry', 'mapping', 'override'] },
+          repo: { type: 'string', maxLength: 2000 },
+          commit: { type: 'string', pattern: '^[0-9a-f]{40}$' },
+          ref: { type: 'string', maxLength: 200 },
+          directory: { type: 'string', maxLength: 500 },
+          commitTime: { type: 'integer' },
+        },
+      },
+      toolchain: shortStrings,
+      toolchainUsed: shortStrings,
+      imageDigest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+      artifact: artifactSchema,
+      upstream: digestsSchema,
+      timings: {
+        type: 'object',
+        required: ['totalMs'],
+        additionalProperties: false,
+        properties: { totalMs: { type: 'number', minimum: 0 }, fetchMs: { type: 'number', minimum: 0 }, buildMs: { type: 'number', minimum: 0 } },
+      },
+      exitCode: { type: 'integer' },
+      notes: { type: 'array', maxItems: 32, items: { type: 'string', maxLength: 500 } },
       bundle: { type: 'object' },
     },
   },
 } as const;
 
-/** The request body exactly as received: request signatures cover these bytes. */
-function rawBody(req: FastifyRequest): string {
-  return (req as FastifyRequest & { rawBody?: string }).rawBody ?? (typeof req.body === 'string' ? req.body : '');
+/** What the authentication hook learned about a request before its body was read. */
+interface RequestAuth {
+  enrolment: Enrolment;
+  declared: { sha256: string; bytes: number };
 }
 
-/** The small versioned contract workers use: enrol, heartbeat, start, log upload, signed report. */
+/** Concurrent artifact uploads at once; more wait for a 503 and retry. @defaultValue 4 */
+export const DEFAULT_MAX_CONCURRENT_UPLOADS = 4;
+
+/** The small versioned contract workers use: enrol, heartbeat, queue credentials, start (spec), log, artifact, signed report. */
 export function registerWorkerRoutes(app: FastifyInstance, ctx: CoordinatorContext): void {
+  void app.register(async (open) => registerEnrolment(open, ctx));
+  void app.register(async (signed) => registerSignedRoutes(signed, ctx));
+}
+
+/** Enrolment is the one worker call made before the worker has an enrolled key: a one-time token authenticates it. */
+function registerEnrolment(app: FastifyInstance, ctx: CoordinatorContext): void {
   const { store } = ctx;
+  app.post<{ Params: { id: string }; Body: { token: string; operator: string; publicKey: string } }>(
+    '/v1/workers/:id/enrol',
+    { schema: enrolSchema, bodyLimit: 16 * 1024 },
+    async (req) => {
+      const workerId = req.params.id;
+      let keyId: string;
+      try {
+        keyId = keyIdOf(req.body.publicKey);
+      } catch (e) {
+        throw new QuorumError('invalid-input', `publicKey is not a PEM public key: ${(e as Error).message}`);
+      }
+      const existing = store.enrolment(workerId);
+      if (existing) {
+        if (existing.keyId === keyId) return { workerId, operator: existing.operator, keyId };
+        throw new QuorumError('conflict', `worker ${workerId} is already enrolled with another key`);
+      }
+      const tokenSha256 = createHash('sha256').update(req.body.token).digest('hex');
+      const operator = req.body.operator;
+      if (!store.enrol(workerId, operator, keyId, req.body.publicKey, tokenSha256)) {
+        store.recordRejection({ workerId, reason: 'bad-enrolment-token', detail: `enrolment of ${workerId} (operator ${operator}) with an unknown, used or expired token` });
+        throw new QuorumError('forbidden', `enrolment token for ${workerId} is unknown, used, expired or for another operator`);
+      }
+      const enrolled = store.enrolment(workerId)!;
+      if (enrolled.operator !== operator) throw new QuorumError('forbidden', `worker ${workerId} was enrolled for operator ${enrolled.operator}`);
+      req.log.info({ workerId, operator, keyId }, 'worker enrolled');
+      await ctx.queueUsers.grant(workerId).catch(() => undefined);
+      return { workerId, operator, keyId };
+    },
+  );
+}
 
-  // keep the raw JSON text: worker requests are signed over their exact bytes
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    (req as FastifyRequest & { rawBody?: string }).rawBody = body as string;
-    if (body === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(body as string));
-    } catch (e) {
-      done(Object.assign(new Error(`body is not valid JSON: ${(e as Error).message}`), { statusCode: 400 }), undefined);
-    }
-  });
+/**
+ * Routes only enrolled workers may call. Every request is authenticated from its headers (key id,
+ * time, signature over method, path, time and the declared body digest and length) before a byte of
+ * its body is read; the body is then checked against the declared digest.
+ */
+function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): void {
+  const { store, config } = ctx;
+  const auths = new WeakMap<FastifyRequest, RequestAuth>();
+  let uploads = 0;
 
-  // artifacts stream to disk: their signature covers the digest computed on the way
-  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
-
-  /** The enrolment of a worker whose request carries a valid signature by its enrolled key. */
-  const authenticated = (req: FastifyRequest, workerId: string | undefined, body: string | { sha256: string } = rawBody(req)): Enrolment => {
-    const enrolment = workerId ? store.enrolment(workerId) : undefined;
-    if (!enrolment) throw new QuorumError('forbidden', `worker ${workerId ?? '(none)'} is not enrolled; an operator must enrol it (quorum admin enrol)`);
-    const problem = requestSignatureProblem(req.headers[AUTH_HEADER] as string | undefined, enrolment, req.method, req.url, body);
-    if (problem) throw new QuorumError('forbidden', `request of worker ${workerId} refused: ${problem}`);
-    return enrolment;
+  const authOf = (req: FastifyRequest): RequestAuth => {
+    const auth = auths.get(req);
+    if (!auth) throw new QuorumError('forbidden', 'request is not authenticated');
+    return auth;
   };
 
+  app.addHook('onRequest', async (req) => {
+    const header = req.headers[AUTH_HEADER];
+    const parsed = parseAuthHeader(typeof header === 'string' ? header : undefined);
+    if (typeof parsed === 'string') throw new QuorumError('forbidden', `worker request refused: ${parsed}`);
+    const enrolment = store.enrolmentByKey(parsed.keyId);
+    if (!enrolment) {
+      store.recordRejection({ reason: 'unenrolled', detail: `${req.method} ${req.url.slice(0, 200)} signed by a key no worker is enrolled with` });
+      throw new QuorumError('forbidden', 'the signing key is not enrolled; an operator must enrol this worker (quorum admin enrol)');
+    }
+    const lengthHeader = req.headers['content-length'];
+    const hasBody = lengthHeader !== undefined || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody && lengthHeader === undefined) throw Object.assign(new QuorumError('invalid-input', 'worker requests must declare their Content-Length'), { statusCode: 411 });
+    const bytes = lengthHeader === undefined ? 0 : Number(lengthHeader);
+    const digestHeader = req.headers[BODY_SHA256_HEADER];
+    const sha256 = typeof digestHeader === 'string' ? digestHeader : bytes === 0 ? EMPTY_SHA256 : '';
+    if (bytes === 0 && sha256 !== EMPTY_SHA256) throw new QuorumError('invalid-input', 'an empty body must declare the digest of nothing');
+    const problem = requestSignatureProblem(typeof header === 'string' ? header : undefined, enrolment, req.method, req.url, { sha256, bytes });
+    if (problem) {
+      store.recordRejection({ workerId: enrolment.workerId, reason: 'bad-request-signature', detail: `${req.method} ${req.url.slice(0, 200)}: ${problem}` });
+      throw new QuorumError('forbidden', `request of worker ${enrolment.workerId} refused: ${problem}`);
+    }
+    auths.set(req, { enrolment, declared: { sha256, bytes } });
+  });
+
+  /** The body bytes as read, checked against what the signed headers declared. */
+  const checkedBody = (req: FastifyRequest, body: Buffer): Buffer => {
+    const { declared } = authOf(req);
+    if (body.length !== declared.bytes || createHash('sha256').update(body).digest('hex') !== declared.sha256) {
+      throw Object.assign(new QuorumError('invalid-input', 'the body does not match the digest its signature covers'), { statusCode: 400 });
+    }
+    return body;
+  };
+
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    try {
+      const bytes = checkedBody(req, body as Buffer);
+      done(null, bytes.length === 0 ? undefined : JSON.parse(bytes.toString('utf8')));
+    } catch (e) {
+      done(e instanceof QuorumError ? e : Object.assign(new Error(`body is not valid JSON: ${(e as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (req, body, done) => {
+    try {
+      done(null, checkedBody(req, body as Buffer).toString('utf8'));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+  // artifacts stream to disk; the digest is compared once the last byte arrived
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+
   /** The rebuild, if the authenticated worker is the one it was assigned to. */
-  const ownRebuild = (rebuildId: string, workerId: string): StoredRebuild => {
+  const ownRebuild = (req: FastifyRequest, rebuildId: string): StoredRebuild => {
+    const { enrolment } = authOf(req);
     const rebuild = store.getRebuild(rebuildId);
     if (!rebuild) throw new QuorumError('not-found', `no rebuild with id ${rebuildId}`);
-    if (rebuild.workerId !== workerId) throw new QuorumError('forbidden', `rebuild ${rebuildId} is not assigned to worker ${workerId}`);
+    if (rebuild.workerId !== enrolment.workerId) throw new QuorumError('forbidden', `rebuild ${rebuildId} is not assigned to worker ${enrolment.workerId}`);
     return rebuild;
   };
 
-  app.post<{ Params: { id: string }; Body: { token: string; operator: string; publicKey: string } }>('/v1/workers/:id/enrol', { schema: enrolSchema }, async (req) => {
-    const workerId = req.params.id;
-    if (!WORKER_ID_PATTERN.test(workerId)) throw new QuorumError('invalid-input', `worker id must match ${WORKER_ID_PATTERN.source}`);
-    let keyId: string;
-    try {
-      keyId = keyIdOf(req.body.publicKey);
-    } catch (e) {
-      throw new QuorumError('invalid-input', `publicKey is not a PEM public key: ${(e as Error).message}`);
+  app.post<{ Params: { id: string }; Body: WorkerHeartbeat }>('/v1/workers/:id/heartbeat', { schema: heartbeatSchema, bodyLimit: 64 * 1024 }, async (req) => {
+    const { enrolment } = authOf(req);
+    if (req.params.id !== enrolment.workerId || req.body.workerId !== enrolment.workerId) {
+      throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot speak for worker ${req.params.id}`);
     }
-    const existing = store.enrolment(workerId);
-    if (existing) {
-      if (existing.keyId === keyId) return { workerId, operator: existing.operator, keyId };
-      throw new QuorumError('conflict', `worker ${workerId} is already enrolled with another key`);
-    }
-    const tokenSha256 = createHash('sha256').update(req.body.token).digest('hex');
-    const operator = req.body.operator;
-    if (!store.enrol(workerId, operator, keyId, req.body.publicKey, tokenSha256)) {
-      store.recordRejection({ workerId, reason: 'bad-enrolment-token', detail: `enrolment of ${workerId} (operator ${operator}) with an unknown, used or expired token` });
-      throw new QuorumError('forbidden', `enrolment token for ${workerId} is unknown, used, expired or for another operator`);
-    }
-    const enrolled = store.enrolment(workerId)!;
-    if (enrolled.operator !== operator) throw new QuorumError('forbidden', `worker ${workerId} was enrolled for operator ${enrolled.operator}`);
-    req.log.info({ workerId, operator, keyId }, 'worker enrolled');
-    return { workerId, operator, keyId };
-  });
-
-  app.post<{ Params: { id: string }; Body: WorkerHeartbeat }>('/v1/workers/:id/heartbeat', { schema: heartbeatSchema }, async (req) => {
-    if (req.params.id !== req.body.workerId) throw new QuorumError('invalid-input', 'worker id in path and body differ');
-    const enrolment = authenticated(req, req.params.id);
     if (enrolment.operator !== req.body.operator) throw new QuorumError('forbidden', `worker ${enrolment.workerId} is enrolled for operator ${enrolment.operator}`);
     store.upsertWorker(req.body);
-    return { ok: true, workerTimeoutMs: ctx.config.workerTimeoutMs };
+    return { ok: true, workerTimeoutMs: config.workerTimeoutMs };
   });
 
-  app.post<{ Params: { id: string }; Body: { workerId: string } }>(
-    '/v1/rebuilds/:id/started',
-    { schema: { body: { type: 'object', required: ['workerId'], properties: { workerId: { type: 'string' } } } } },
-    async (req) => {
-      authenticated(req, req.body.workerId);
-      const rebuild = ownRebuild(req.params.id, req.body.workerId);
-      if (rebuild.state === 'lost') throw new QuorumError('conflict', `rebuild ${rebuild.id} was reassigned; do not build it`);
-      store.transitionRebuild(rebuild.id, ['assigned'], 'running');
-      return { ok: true };
-    },
-  );
+  /** The worker's own Redis user (created or refreshed now): it reaches this worker's queue only. */
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/queue-credentials', { schema: { params: workerParams }, bodyLimit: 1024 }, async (req) => {
+    const { enrolment } = authOf(req);
+    if (req.params.id !== enrolment.workerId) throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot speak for worker ${req.params.id}`);
+    return ctx.queueUsers.grant(enrolment.workerId);
+  });
 
-  app.put<{ Params: { id: string }; Body: string }>('/v1/rebuilds/:id/log', { bodyLimit: ctx.config.maxLogBytes }, async (req) => {
-    const workerId = req.headers['x-quorum-worker'] as string | undefined;
-    authenticated(req, workerId);
-    const rebuild = ownRebuild(req.params.id, workerId!);
+  /** Marks a rebuild running and answers its spec: the queue carries ids only. */
+  app.post<{ Params: { id: string } }>('/v1/rebuilds/:id/started', { schema: { params: idParams }, bodyLimit: 1024 }, async (req) => {
+    const rebuild = ownRebuild(req, req.params.id);
+    if (rebuild.state !== 'assigned' && rebuild.state !== 'running') {
+      throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}; do not build it`);
+    }
+    const release = store.getRelease(rebuild.releaseId)!;
+    if (!release.source) throw new QuorumError('conflict', `release ${release.id} has no pinned source`);
+    store.transitionRebuild(rebuild.id, ['assigned'], 'running');
+    return { ok: true, spec: specOf(release, rebuild) };
+  });
+
+  app.put<{ Params: { id: string }; Body: string }>('/v1/rebuilds/:id/log', { schema: { params: idParams }, bodyLimit: config.maxLogBytes }, async (req) => {
+    const rebuild = ownRebuild(req, req.params.id);
     if (typeof req.body !== 'string') throw new QuorumError('invalid-input', 'the log is sent as text/plain');
     const { sha256, bytes } = await ctx.blobs.put(req.body);
     store.setRebuildLog(rebuild.id, sha256, bytes);
     return { ok: true, sha256, bytes };
   });
 
-  app.put<{ Params: { id: string }; Body: NodeJS.ReadableStream }>('/v1/rebuilds/:id/artifact', { bodyLimit: ctx.config.maxArtifactBytes }, async (req) => {
-    const workerId = req.headers['x-quorum-worker'] as string | undefined;
-    if (!workerId || !store.enrolment(workerId)) throw new QuorumError('forbidden', `worker ${workerId ?? '(none)'} is not enrolled`);
-    ownRebuild(req.params.id, workerId);
-    const tmpDir = join(ctx.config.dataDir, 'tmp');
-    await mkdir(tmpDir, { recursive: true });
-    const file = join(tmpDir, `${randomUUID()}.upload`);
-    const hash = createHash('sha256');
-    try {
-      await pipeline(req.body, new Transform({ transform: (chunk: Buffer, _e, cb) => (hash.update(chunk), cb(null, chunk)) }), createWriteStream(file));
-      const sha256 = hash.digest('hex');
-      authenticated(req, workerId, { sha256 });
-      if (!(await ctx.blobs.has(sha256))) await ctx.blobs.adopt(file, sha256);
-      return { ok: true, sha256 };
-    } finally {
-      await rm(file, { force: true });
-    }
-  });
+  app.put<{ Params: { id: string }; Body: NodeJS.ReadableStream }>(
+    '/v1/rebuilds/:id/artifact',
+    { schema: { params: idParams }, bodyLimit: config.maxArtifactBytes },
+    async (req) => {
+      const rebuild = ownRebuild(req, req.params.id);
+      if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}`);
+      const { declared } = authOf(req);
+      if (await ctx.blobs.has(declared.sha256)) {
+        // already here (e.g. another builder uploaded the same bytes): no need to read it again
+        req.raw.resume();
+        return { ok: true, sha256: declared.sha256 };
+      }
+      if (uploads >= config.maxConcurrentUploads) throw new QuorumError('unavailable', 'too many artifact uploads at once; retry shortly');
+      uploads++;
+      const tmpDir = join(config.dataDir, 'tmp');
+      const file = join(tmpDir, `${randomUUID()}.upload`);
+      try {
+        await mkdir(tmpDir, { recursive: true });
+        const hash = createHash('sha256');
+        let bytes = 0;
+        const meter = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            bytes += chunk.length;
+            if (bytes > declared.bytes) return cb(new QuorumError('invalid-input', 'the body is longer than its signed length'));
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        });
+        await pipeline(req.body, meter, createWriteStream(file));
+        if (bytes !== declared.bytes || hash.digest('hex') !== declared.sha256) throw new QuorumError('invalid-input', 'the body does not match the digest its signature covers');
+        if (!(await ctx.blobs.has(declared.sha256))) await ctx.blobs.adopt(file, declared.sha256);
+        return { ok: true, sha256: declared.sha256 };
+      } finally {
+        uploads--;
+        await rm(file, { force: true });
+      }
+    },
+  );
 
-  app.post<{ Params: { id: string }; Body: RebuildReport & { bundle?: unknown } }>('/v1/rebuilds/:id/report', { schema: reportSchema, bodyLimit: 4 * 1024 * 1024 }, async (req) => {
-    const report = req.body;
-    if (report.rebuildId !== req.params.id) throw new QuorumError('invalid-input', 'rebuild id in path and body differ');
-    let enrolment: Enrolment;
-    try {
-      enrolment = authenticated(req, report.workerId);
-    } catch (e) {
-      // a result from an unknown or unauthenticated worker is what auditors must see
-      const reason = store.enrolment(report.workerId) ? 'bad-request-signature' : 'unenrolled';
-      store.recordRejection({ workerId: report.workerId, rebuildId: req.params.id, reason, detail: (e as Error).message });
-      throw e;
-    }
-    const rebuild = ownRebuild(req.params.id, report.workerId);
-    const target = report.status === 'succeeded' ? 'succeeded' : report.status === 'failed' ? 'failed' : 'lost';
-    let bundleSha256: string | undefined;
-    if (report.status !== 'error') bundleSha256 = await checkSignedResult(ctx, report, rebuild, enrolment);
-    const { bundle: _bundle, ...stored } = report;
-    const moved = store.transitionRebuild(rebuild.id, ['assigned', 'running'], target, stored);
-    if (!moved) {
-      // at-least-once delivery: the same report again is fine, anything else conflicts
-      const same = rebuild.state === target && JSON.stringify(rebuild.report) === JSON.stringify(stored);
-      if (!same) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already ${rebuild.state}; report not accepted`);
-    }
-    if (bundleSha256) store.setRebuildBundle(rebuild.id, bundleSha256);
-    req.log.info({ rebuildId: rebuild.id, releaseId: rebuild.releaseId, workerId: report.workerId, status: report.status, reason: report.reason }, 'rebuild reported');
-    ctx.kick();
-    return { ok: true, state: target };
-  });
+  app.post<{ Params: { id: string }; Body: RebuildReport & { bundle?: unknown } }>(
+    '/v1/rebuilds/:id/report',
+    { schema: reportSchema, bodyLimit: 4 * 1024 * 1024 },
+    async (req) => {
+      const report = req.body;
+      const { enrolment } = authOf(req);
+      if (report.rebuildId !== req.params.id) throw new QuorumError('invalid-input', 'rebuild id in path and body differ');
+      if (report.workerId !== enrolment.workerId) throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot report for worker ${report.workerId}`);
+      const rebuild = ownRebuild(req, req.params.id);
+      const target = report.status === 'succeeded' ? 'succeeded' : report.status === 'failed' ? 'failed' : 'lost';
+      let bundleSha256: string | undefined;
+      if (report.status !== 'error') bundleSha256 = await checkSignedResult(ctx, report, rebuild, enrolment);
+      const { bundle: _bundle, ...stored } = report;
+      const moved = store.transitionRebuild(rebuild.id, ['assigned', 'running'], target, stored);
+      if (!moved) {
+        // at-least-once delivery: the same report again is fine, anything else conflicts
+        const same = rebuild.state === target && JSON.stringify(rebuild.report) === JSON.stringify(stored);
+        if (!same) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already ${rebuild.state}; report not accepted`);
+      }
+      if (bundleSha256) store.setRebuildBundle(rebuild.id, bundleSha256);
+      req.log.info({ rebuildId: rebuild.id, releaseId: rebuild.releaseId, workerId: report.workerId, status: report.status, reason: report.reason }, 'rebuild reported');
+      ctx.kick();
+      return { ok: true, state: target };
+    },
+  );
+}
 
-  app.get<{ Params: { id: string } }>('/v1/rebuilds/:id/bundle', async (req, reply) => {
-    const rebuild = store.getRebuild(req.params.id);
-    const bytes = rebuild?.bundleSha256 ? await ctx.blobs.read(rebuild.bundleSha256) : undefined;
-    if (!bytes) throw new QuorumError('not-found', `rebuild ${req.params.id} has no signed statement`);
-    return reply.type('application/json').send(bytes);
-  });
+/** The spec the assigned worker gets for one rebuild. */
+export function specOf(release: ReleaseRecord, rebuild: StoredRebuild): RebuildSpec {
+  const source = release.source!;
+  return {
+    v: 1,
+    rebuildId: rebuild.id,
+    releaseId: release.id,
+    purl: release.purl,
+    ecosystem: release.ecosystem,
+    overrides: release.overrides,
+    ...(source.origin === 'mapping' ? { mapping: { repo: source.repo, ...(source.directory ? { directory: source.directory } : {}) } } : {}),
+    pinned: { origin: source.origin, repo: source.repo, ...(source.directory ? { directory: source.directory } : {}), ...(source.commit ? { commit: source.commit } : {}) },
+    ...(release.upstream ? { upstream: release.upstream } : {}),
+    deadline: new Date(rebuild.deadlineMs ?? Date.now()).toISOString(),
+  };
+}
+
+/** Why a statement's source or recipe differs from what the release pinned, if it does. */
+export function bindingProblem(claim: RebuildClaim, release: ReleaseRecord): string | undefined {
+  const pinned = release.source;
+  if (!pinned) return `release ${release.id} has no pinned source`;
+  const s = claim.source;
+  if (!s) return claim.status === 'succeeded' ? 'a succeeded rebuild must name the source it built' : undefined;
+  if (s.origin !== pinned.origin) return `statement names a ${s.origin ?? 'unlabelled'} source, the release pinned a ${pinned.origin} source`;
+  if (s.repo !== pinned.repo) return `statement names repository ${s.repo}, the release pinned ${pinned.repo}`;
+  if ((s.directory ?? '') !== (pinned.directory ?? '')) return `statement names directory "${s.directory ?? ''}", the release pinned "${pinned.directory ?? ''}"`;
+  if (pinned.commit && s.commit !== pinned.commit) return `statement names commit ${s.commit}, the release pinned ${pinned.commit}${pinned.ref ? ` (${pinned.ref})` : ''}`;
+  const asked = claim.recipeToolchain ?? {};
+  const keys = new Set([...Object.keys(asked), ...Object.keys(pinned.toolchain)]);
+  for (const k of keys) {
+    if (asked[k] !== pinned.toolchain[k]) return `statement's recipe asks for ${k} ${asked[k] ?? '(none)'}, the release pinned ${pinned.toolchain[k] ?? '(none)'}`;
+  }
+  return undefined;
 }
 
 /**
  * Checks a result's Sigstore bundle: signed by the worker's enrolled key, a statement about this very
- * rebuild (not replayed from another), and a subject equal to the reported digests. A refusal is
- * recorded for auditors. Returns the digest under which the bundle is stored.
+ * rebuild (not replayed from another), a subject equal to the reported digests, and the source and
+ * recipe the release pinned. A refusal is recorded for auditors; a signed statement about another
+ * source also makes the rebuild lost, so another builder replaces it (within the release's attempt
+ * budget). Returns the digest under which the bundle is stored.
  */
 async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport & { bundle?: unknown }, rebuild: StoredRebuild, enrolment: Enrolment): Promise<string> {
   const { store, blobs } = ctx;
   const bundleText = report.bundle === undefined ? undefined : JSON.stringify(report.bundle);
   const bundleSha256 = bundleText ? createHash('sha256').update(bundleText).digest('hex') : undefined;
-  const refuse = (reason: string, detail: string): never => {
+  const refuse = (reason: string, detail: string, replace = false): never => {
     store.recordRejection({ workerId: report.workerId, rebuildId: rebuild.id, reason, detail, ...(bundleSha256 ? { bundleSha256 } : {}) });
     ctx.logger.warn({ workerId: report.workerId, rebuildId: rebuild.id, reason }, `report rejected: ${detail}`);
+    if (replace) {
+      // the worker provably built (or claims to have built) something else: its rebuild never
+      // counts, and another builder is asked instead
+      const lost: RebuildReport = { v: 1, rebuildId: rebuild.id, workerId: report.workerId, status: 'error', reason, message: `statement refused by the coordinator: ${detail}`, timings: { totalMs: 0 } };
+      if (store.transitionRebuild(rebuild.id, ['assigned', 'running'], 'lost', lost)) ctx.kick();
+    }
     throw new QuorumError('forbidden', `report rejected (${reason}): ${detail}`);
   };
   if (!bundleText) return refuse('unsigned', 'a result must carry a Sigstore bundle of its statement');
-  let claim;
+  let claim: RebuildClaim;
   try {
     const verified = await verifyBundle(report.bundle, [{ keyId: enrolment.keyId, publicKeyPem: enrolment.publicKeyPem }]);
     claim = parseRebuildStatement(verified.statement);
@@ -241,12 +431,18 @@ async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport 
   }
   if (claim.status !== report.status) return refuse('status-mismatch', `statement says ${claim.status}, report says ${report.status}`);
   if (report.status === 'succeeded') {
-    const a = report.artifact!;
+    const a = report.artifact;
     const c = claim.artifact;
-    if (!c || c.sha256 !== a.sha256 || c.sha512 !== a.sha512 || c.stabilizedSha256 !== a.stabilizedSha256) {
-      return refuse('subject-mismatch', `statement subject ${c?.sha256 ?? '(none)'} does not match the reported artifact ${a.sha256}`);
+    if (!a || !c || c.sha256 !== a.sha256 || c.sha512 !== a.sha512 || c.stabilizedSha256 !== a.stabilizedSha256) {
+      return refuse('subject-mismatch', `statement subject ${c?.sha256 ?? '(none)'} does not match the reported artifact ${a?.sha256 ?? '(none)'}`);
     }
   }
+  const reported = report.source;
+  if (reported && claim.source && (reported.repo !== claim.source.repo || reported.commit !== claim.source.commit)) {
+    return refuse('source-mismatch', `report names ${reported.repo}@${reported.commit}, its statement ${claim.source.repo}@${claim.source.commit}`, true);
+  }
+  const binding = bindingProblem(claim, release);
+  if (binding) return refuse('source-mismatch', binding, true);
   await blobs.put(bundleText);
   return bundleSha256!;
 }

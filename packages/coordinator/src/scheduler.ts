@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decideVerdict, isQuorumError, type RebuildJob, type RebuildRecord, type RebuildReport, type ReleaseRecord } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
+import { pinSource } from './pin-source.js';
 import { preparePublished } from './prepare-release.js';
 import { publishVerdict } from './publish-verdict.js';
 import type { WorkerRecord } from './sqlite-store.js';
@@ -14,6 +15,12 @@ export const MAX_LOST_PER_WORKER = 2;
 
 /** How often a published artifact download is retried before the release is decided failed. */
 export const MAX_PREPARE_ATTEMPTS = 5;
+
+/** Rebuild attempts per release, as a multiple of N: past this nothing more is assigned, so every release ends. */
+export const MAX_ATTEMPTS_PER_BUILDER = 3;
+
+/** Failures before the first build that are facts about the release, not faults worth retrying. */
+const DETERMINISTIC = ['integrity-mismatch', 'unsafe-archive', 'invalid-input', 'not-found', 'source-not-found', 'egress-refused'] as const;
 
 /**
  * Drives releases from queued to decided. Every step reads durable state from the store, so a
@@ -60,11 +67,32 @@ export class Scheduler {
 
   private async pass(): Promise<void> {
     const { store } = this.ctx;
+    this.reapOverdue();
     const alive = this.reapDeadWorkers();
     await this.enqueueUnsent();
     await this.reapLostJobs(alive);
     for (const release of store.releasesInState('queued')) this.prepare(release);
     for (const release of store.releasesInState('building')) await this.advance(release, alive);
+  }
+
+  /**
+   * Gives up on open rebuilds past their deadline, whatever their worker says (a heartbeat cannot
+   * keep a rebuild open): they are lost and replaced, within the release's attempt budget.
+   */
+  private reapOverdue(): void {
+    const { store, logger } = this.ctx;
+    const now = Date.now();
+    for (const r of store.overdueRebuilds(now)) {
+      const report: RebuildReport = {
+        v: 1, rebuildId: r.id, workerId: r.workerId, status: 'error', reason: 'deadline',
+        message: `no result within ${Math.round((r.deadlineMs! - Date.parse(r.createdAt)) / 1000)} s of assignment; rebuild given up and reassigned`,
+        timings: { totalMs: now - Date.parse(r.createdAt) },
+      };
+      if (store.transitionRebuild(r.id, [...OPEN], 'lost', report)) {
+        logger.warn({ rebuildId: r.id, releaseId: r.releaseId, workerId: r.workerId }, 'rebuild past its deadline; lost');
+        void this.ctx.queue.withdraw(r.workerId, r.id).catch(() => undefined);
+      }
+    }
   }
 
   /** Marks silent workers' open rebuilds lost (they get replaced) and returns the live workers. */
@@ -124,11 +152,9 @@ export class Scheduler {
     }
   }
 
+  /** A queue payload: ids only; the worker fetches the spec from the coordinator over its signed channel. */
   private jobOf(release: ReleaseRecord, rebuildId: string): RebuildJob {
-    return {
-      v: 1, rebuildId, releaseId: release.id, purl: release.purl, ecosystem: release.ecosystem,
-      overrides: release.overrides, ...(release.upstream ? { upstream: release.upstream } : {}),
-    };
+    return { v: 2, rebuildId, releaseId: release.id };
   }
 
   /** Hands rebuilds to the queue that were stored but not yet enqueued (e.g. before a crash). */
@@ -164,10 +190,20 @@ export class Scheduler {
     });
   }
 
+  /**
+   * Before any build: the published artifact (downloaded, checked against the registry's integrity,
+   * digested) and, when only tags are known, the commit the source is pinned to.
+   */
   private fetchPublished(release: ReleaseRecord): Promise<void> {
     const { store, logger } = this.ctx;
+    let published: ReleaseRecord['published'];
     return preparePublished(this.ctx, release)
       .then(async (digests) => {
+        published = digests;
+        if (!release.problem) {
+          const pinned = await pinSource(this.ctx, release);
+          if (pinned) store.setReleaseSource(release.id, pinned);
+        }
         // a release known to be unbuildable (e.g. no source) is still judged about the artifact it names
         store.setReleasePublished(release.id, digests, !release.problem);
         logger.info({ releaseId: release.id, purl: release.purl, sha256: digests.sha256 }, 'published artifact fetched');
@@ -176,21 +212,24 @@ export class Scheduler {
       .catch((err: unknown) => {
         const failures = (this.prepareFailures.get(release.id) ?? 0) + 1;
         this.prepareFailures.set(release.id, failures);
-        const final = isQuorumError(err, 'integrity-mismatch', 'unsafe-archive', 'invalid-input', 'not-found') || failures >= MAX_PREPARE_ATTEMPTS;
-        logger.warn({ err, releaseId: release.id, failures, final }, 'cannot fetch the published artifact');
+        const final = isQuorumError(err, ...DETERMINISTIC) || failures >= MAX_PREPARE_ATTEMPTS;
+        logger.warn({ err, releaseId: release.id, failures, final }, 'cannot prepare the release');
         if (!final) return;
-        const problem = release.problem ?? { code: isQuorumError(err) ? err.code : 'upstream-unavailable', message: (err as Error).message };
+        const code = isQuorumError(err) ? err.code : 'upstream-unavailable';
+        const problem = release.problem ?? { code, message: (err as Error).message };
         store.setReleaseProblem(release.id, problem);
-        return this.failEarly({ ...release, problem }, problem);
+        if (published) store.setReleasePublished(release.id, published, false);
+        return this.failEarly({ ...release, problem, ...(published ? { published } : {}) }, problem);
       });
   }
 
   /** Assigns missing rebuilds to distinct live workers, and decides when nothing more can come. */
   private async advance(release: ReleaseRecord, alive: WorkerRecord[]): Promise<void> {
-    const { store } = this.ctx;
+    const { store, config } = this.ctx;
     const rebuilds = store.rebuildsOf(release.id);
     const live = rebuilds.filter((r) => r.state !== 'lost');
-    const missing = release.policy.builders - live.length;
+    const budget = release.policy.builders * MAX_ATTEMPTS_PER_BUILDER - rebuilds.length;
+    const missing = Math.min(release.policy.builders - live.length, budget);
     if (missing > 0) {
       const building = new Set(live.map((r) => r.workerId));
       const lostBy = (id: string) => rebuilds.filter((r) => r.workerId === id && r.state === 'lost').length;
@@ -213,8 +252,16 @@ export class Scheduler {
     }
     if (live.some(isOpen)) return;
     const finished = live.filter(isTerminal);
-    // nobody could take the release yet (no live worker with the image): wait rather than fail
-    if (finished.length === 0) return;
+    if (finished.length === 0) {
+      // nobody could take the release yet: wait a while for an eligible worker, then say so
+      const since = Math.max(Date.parse(release.updatedAt), ...rebuilds.map((r) => Date.parse(r.updatedAt)));
+      if (budget > 0 && Date.now() - since < config.noBuilderGraceMs) return;
+      const why = budget > 0
+        ? `no eligible worker (alive, with the ${release.ecosystem} builder image, not already used for this release) took it within ${Math.round(config.noBuilderGraceMs / 1000)} s`
+        : `all ${rebuilds.length} rebuild attempts were lost (workers vanished, faulted or ran past their deadline)`;
+      await publishVerdict(this.ctx, release, { verdict: 'failed', reason: `no-builders: ${why}`, agreeing: [], agreeingCount: 0, stabilizers: [] });
+      return;
+    }
     const outcomes = finished.map((r) => ({
       builderId: r.workerId,
       operator: r.operator,
@@ -227,7 +274,7 @@ export class Scheduler {
   private async assign(release: ReleaseRecord, worker: WorkerRecord, attempt: number): Promise<void> {
     const { store, queue, logger } = this.ctx;
     const rebuildId = randomUUID();
-    store.insertRebuild({ id: rebuildId, releaseId: release.id, workerId: worker.id, operator: worker.operator, attempt });
+    store.insertRebuild({ id: rebuildId, releaseId: release.id, workerId: worker.id, operator: worker.operator, attempt, deadlineMs: Date.now() + this.ctx.config.rebuildDeadlineMs });
     await queue.enqueue(worker.id, this.jobOf(release, rebuildId));
     store.markEnqueued(rebuildId);
     logger.info({ releaseId: release.id, rebuildId, workerId: worker.id, purl: release.purl }, 'rebuild assigned');

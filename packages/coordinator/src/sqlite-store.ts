@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import type {
+  AnswerRelease,
   ArtifactDigests,
+  PinnedSource,
   RejectionView,
   QuorumPolicy,
   RebuildRecord,
@@ -51,11 +53,33 @@ const MIGRATIONS: string[] = [
   // without these, every submission (MAX(seq)) and every scheduler pass (open rebuilds) reads whole tables
   `CREATE INDEX releases_seq ON releases(seq);
    CREATE INDEX rebuilds_state ON rebuilds(state);`,
+  // source binding: the pinned source of each release, first-seen tag resolutions, operator mappings,
+  // submit tokens; per-rebuild deadlines
+  `ALTER TABLE releases ADD COLUMN source TEXT;
+   ALTER TABLE releases ADD COLUMN canonical INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE releases ADD COLUMN submitted_by TEXT;
+   CREATE INDEX releases_purl_canonical ON releases(purl, canonical);
+   CREATE TABLE source_pins (
+     purl TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT NOT NULL, commit_sha TEXT NOT NULL,
+     first_seen_at TEXT NOT NULL, release_id TEXT NOT NULL, PRIMARY KEY (purl, repo, ref));
+   CREATE TABLE source_mappings (
+     package_purl TEXT PRIMARY KEY, repo TEXT NOT NULL, directory TEXT, by TEXT NOT NULL,
+     note TEXT, created_at TEXT NOT NULL);
+   CREATE TABLE submitters (
+     name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT);
+   ALTER TABLE rebuilds ADD COLUMN deadline_ms INTEGER;`,
 ];
+
+/** Rejections kept for auditors; the oldest are dropped beyond this, so refusals cannot fill a disk. */
+export const MAX_REJECTIONS = 10_000;
+/** Longest text kept in a rejection's fields. */
+const MAX_REJECTION_TEXT = 1000;
+const cap = (s: string | undefined, n = MAX_REJECTION_TEXT) => (s === undefined ? undefined : s.length > n ? `${s.slice(0, n)}…` : s);
 
 interface ReleaseRow {
   id: string; purl: string; package_purl: string; ecosystem: string; state: ReleaseState; overrides: string;
   policy: string; upstream: string | null; published: string | null; problem: string | null;
+  source: string | null; canonical: number; submitted_by: string | null;
   created_at: string; updated_at: string;
 }
 /** A release row with the body of its newest verdict, read in the same query. */
@@ -64,8 +88,14 @@ const WITH_LATEST_VERDICT = `releases.*, (SELECT body FROM verdicts WHERE releas
 interface RebuildRow {
   id: string; release_id: string; worker_id: string; operator: string; state: RebuildState; attempt: number;
   enqueued: number; report: string | null; log_sha256: string | null; log_bytes: number | null; bundle_sha256: string | null;
-  created_at: string; updated_at: string;
+  deadline_ms: number | null; created_at: string; updated_at: string;
 }
+interface MappingRow {
+  package_purl: string; repo: string; directory: string | null; by: string; note: string | null; created_at: string;
+}
+const toMapping = (r: MappingRow): StoredSourceMapping => ({
+  packagePurl: r.package_purl, repo: r.repo, ...(r.directory ? { directory: r.directory } : {}), by: r.by, ...(r.note ? { note: r.note } : {}), createdAt: r.created_at,
+});
 interface EnrolmentRow {
   worker_id: string; operator: string; key_id: string | null; public_key: string | null; enrolled_at: string | null;
   token_sha256: string | null; token_expires_at: string | null; created_at: string;
@@ -87,7 +117,28 @@ interface WorkerRow {
 }
 
 /** A rebuild as stored, with what only the coordinator needs. */
-export type StoredRebuild = RebuildRecord & { enqueued: boolean; bundleSha256?: string };
+export type StoredRebuild = RebuildRecord & { enqueued: boolean; bundleSha256?: string; deadlineMs?: number };
+
+/** An operator's source mapping as stored and served. */
+export interface StoredSourceMapping {
+  packagePurl: string;
+  repo: string;
+  directory?: string;
+  /** who recorded it */
+  by: string;
+  note?: string;
+  createdAt: string;
+}
+
+/** A tag resolution the farm saw first for a package version. */
+export interface SourcePin {
+  purl: string;
+  repo: string;
+  ref: string;
+  commit: string;
+  firstSeenAt: string;
+  releaseId: string;
+}
 
 /** A worker as stored. */
 export interface WorkerRecord {
@@ -114,6 +165,9 @@ function toRelease(r: ReleaseRow, verdict: VerdictRecord | undefined): ReleaseRe
     ...(r.upstream ? { upstream: JSON.parse(r.upstream) as UpstreamArtifact } : {}),
     ...(r.published ? { published: JSON.parse(r.published) as ArtifactDigests } : {}),
     ...(r.problem ? { problem: JSON.parse(r.problem) as { code: string; message: string } } : {}),
+    ...(r.source ? { source: JSON.parse(r.source) as PinnedSource } : {}),
+    canonical: r.canonical === 1,
+    ...(r.submitted_by ? { submittedBy: r.submitted_by } : {}),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     ...(verdict ? { verdict } : {}),
@@ -134,6 +188,7 @@ function toRebuild(r: RebuildRow): StoredRebuild {
     ...(r.report ? { report: JSON.parse(r.report) as RebuildReport } : {}),
     ...(r.log_sha256 ? { logSha256: r.log_sha256, logBytes: r.log_bytes ?? 0 } : {}),
     ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
+    ...(r.deadline_ms !== null ? { deadlineMs: r.deadline_ms } : {}),
   };
 }
 
@@ -192,15 +247,120 @@ export class SqliteStore {
     return (this.statements.prepare('SELECT MAX(version) v FROM schema_migrations').get() as { v: number }).v;
   }
 
-  insertRelease(r: { id: string; purl: string; packagePurl: string; ecosystem: string; overrides: SourceOverrides; policy: QuorumPolicy; upstream?: UpstreamArtifact; problem?: { code: string; message: string } }): void {
+  insertRelease(r: {
+    id: string; purl: string; packagePurl: string; ecosystem: string; overrides: SourceOverrides; policy: QuorumPolicy;
+    upstream?: UpstreamArtifact; problem?: { code: string; message: string }; source?: PinnedSource; canonical: boolean; submittedBy?: string;
+  }): void {
     const t = now();
     this.statements
       .prepare(
-        `INSERT INTO releases (id, purl, package_purl, ecosystem, state, overrides, policy, upstream, problem, created_at, updated_at, seq)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM releases))`,
+        `INSERT INTO releases (id, purl, package_purl, ecosystem, state, overrides, policy, upstream, problem, source, canonical, submitted_by, created_at, updated_at, seq)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM releases))`,
       )
       .run(r.id, r.purl, r.packagePurl, r.ecosystem, JSON.stringify(r.overrides), JSON.stringify(r.policy),
-        r.upstream ? JSON.stringify(r.upstream) : null, r.problem ? JSON.stringify(r.problem) : null, t, t);
+        r.upstream ? JSON.stringify(r.upstream) : null, r.problem ? JSON.stringify(r.problem) : null,
+        r.source ? JSON.stringify(r.source) : null, r.canonical ? 1 : 0, r.submittedBy ?? null, t, t);
+  }
+
+  /** Records the commit a release's source was pinned to (after resolving its tags). */
+  setReleaseSource(id: string, source: PinnedSource): void {
+    this.statements.prepare('UPDATE releases SET source = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(source), now(), id);
+  }
+
+  /** An open (queued or building) release of the purl with the same source choice, to answer a repeated submission with. */
+  openReleaseOf(purl: string, canonical: boolean): ReleaseRecord | undefined {
+    const row = this.statements
+      .prepare(`SELECT * FROM releases WHERE purl = ? AND canonical = ? AND state IN ('queued', 'building') ORDER BY seq DESC LIMIT 1`)
+      .get(purl, canonical ? 1 : 0) as ReleaseRow | undefined;
+    return row ? toRelease(row, undefined) : undefined;
+  }
+
+  /** What the answer for a versioned purl needs: every release of it, light (no rebuilds). */
+  answerInputs(purl: string): AnswerRelease[] {
+    const rows = this.statements
+      .prepare(`SELECT id, created_at, canonical, state, published, (SELECT body FROM verdicts WHERE release_id = releases.id ORDER BY seq DESC LIMIT 1) AS verdict FROM releases WHERE purl = ?`)
+      .all(purl) as { id: string; created_at: string; canonical: number; state: ReleaseState; published: string | null; verdict: string | null }[];
+    return rows.map((r) => {
+      const verdict = parse<VerdictRecord>(r.verdict);
+      const published = parse<ArtifactDigests>(r.published);
+      return {
+        id: r.id,
+        createdAt: r.created_at,
+        canonical: r.canonical === 1,
+        decided: r.state === 'decided',
+        ...(published ? { publishedSha256: published.sha256 } : {}),
+        ...(verdict ? { verdict: { verdict: verdict.verdict, decidedAt: verdict.decidedAt, reason: verdict.reason } } : {}),
+      };
+    });
+  }
+
+  /** Distinct versioned purls of a package, newest release first. */
+  versionsOf(packagePurl: string, limit = 50): string[] {
+    return (this.statements.prepare('SELECT purl, MAX(seq) s FROM releases WHERE package_purl = ? GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]).map((r) => r.purl);
+  }
+
+  /** The first-seen resolution of a ref of this package version's repository. */
+  sourcePin(purl: string, repo: string, ref: string): SourcePin | undefined {
+    const r = this.statements.prepare('SELECT * FROM source_pins WHERE purl = ? AND repo = ? AND ref = ?').get(purl, repo, ref) as
+      | { purl: string; repo: string; ref: string; commit_sha: string; first_seen_at: string; release_id: string }
+      | undefined;
+    return r ? { purl: r.purl, repo: r.repo, ref: r.ref, commit: r.commit_sha, firstSeenAt: r.first_seen_at, releaseId: r.release_id } : undefined;
+  }
+
+  /** Records a first-seen resolution; an existing one is kept (first seen wins). Returns the one in force. */
+  pinSource(pin: Omit<SourcePin, 'firstSeenAt'>): SourcePin {
+    this.statements
+      .prepare('INSERT INTO source_pins (purl, repo, ref, commit_sha, first_seen_at, release_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(pin.purl, pin.repo, pin.ref, pin.commit, now(), pin.releaseId);
+    return this.sourcePin(pin.purl, pin.repo, pin.ref)!;
+  }
+
+  /** Records (or replaces) an operator's source mapping for a package. */
+  putSourceMapping(m: Omit<StoredSourceMapping, 'createdAt'>): StoredSourceMapping {
+    const t = now();
+    this.statements
+      .prepare(
+        `INSERT INTO source_mappings (package_purl, repo, directory, by, note, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(package_purl) DO UPDATE SET repo = excluded.repo, directory = excluded.directory, by = excluded.by, note = excluded.note, created_at = excluded.created_at`,
+      )
+      .run(m.packagePurl, m.repo, m.directory ?? null, m.by, m.note ?? null, t);
+    return this.sourceMapping(m.packagePurl)!;
+  }
+
+  sourceMapping(packagePurl: string): StoredSourceMapping | undefined {
+    const r = this.statements.prepare('SELECT * FROM source_mappings WHERE package_purl = ?').get(packagePurl) as MappingRow | undefined;
+    return r ? toMapping(r) : undefined;
+  }
+
+  sourceMappings(): StoredSourceMapping[] {
+    return (this.statements.prepare('SELECT * FROM source_mappings ORDER BY package_purl').all() as MappingRow[]).map(toMapping);
+  }
+
+  /** Removes a mapping; returns whether there was one. */
+  deleteSourceMapping(packagePurl: string): boolean {
+    return this.statements.prepare('DELETE FROM source_mappings WHERE package_purl = ?').run(packagePurl).changes === 1;
+  }
+
+  /** Adds a submitter with the digest of its token; false when the name is taken. */
+  addSubmitter(name: string, tokenSha256: string): boolean {
+    return this.statements.prepare('INSERT INTO submitters (name, token_sha256, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(name, tokenSha256, now()).changes === 1;
+  }
+
+  /** The submitter whose token has this digest, unless revoked. */
+  submitterByToken(tokenSha256: string): string | undefined {
+    const r = this.statements.prepare('SELECT name FROM submitters WHERE token_sha256 = ? AND revoked_at IS NULL').get(tokenSha256) as { name: string } | undefined;
+    return r?.name;
+  }
+
+  submitters(): { name: string; createdAt: string; revokedAt?: string }[] {
+    return (this.statements.prepare('SELECT name, created_at, revoked_at FROM submitters ORDER BY name').all() as { name: string; created_at: string; revoked_at: string | null }[]).map((r) => ({
+      name: r.name, createdAt: r.created_at, ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
+    }));
+  }
+
+  /** Revokes a submitter's token; returns whether it was active. */
+  revokeSubmitter(name: string): boolean {
+    return this.statements.prepare('UPDATE submitters SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(now(), name).changes === 1;
   }
 
   getRelease(id: string): ReleaseRecord | undefined {
@@ -258,11 +418,16 @@ export class SqliteStore {
     return (this.statements.prepare('SELECT body FROM verdicts WHERE release_id = ? ORDER BY seq').all(releaseId) as { body: string }[]).map((r) => JSON.parse(r.body) as VerdictRecord);
   }
 
-  insertRebuild(r: { id: string; releaseId: string; workerId: string; operator: string; attempt: number }): void {
+  insertRebuild(r: { id: string; releaseId: string; workerId: string; operator: string; attempt: number; deadlineMs: number }): void {
     const t = now();
     this.statements
-      .prepare(`INSERT INTO rebuilds (id, release_id, worker_id, operator, state, attempt, created_at, updated_at) VALUES (?, ?, ?, ?, 'assigned', ?, ?, ?)`)
-      .run(r.id, r.releaseId, r.workerId, r.operator, r.attempt, t, t);
+      .prepare(`INSERT INTO rebuilds (id, release_id, worker_id, operator, state, attempt, deadline_ms, created_at, updated_at) VALUES (?, ?, ?, ?, 'assigned', ?, ?, ?, ?)`)
+      .run(r.id, r.releaseId, r.workerId, r.operator, r.attempt, r.deadlineMs, t, t);
+  }
+
+  /** Open rebuilds whose deadline has passed. */
+  overdueRebuilds(nowMs: number): StoredRebuild[] {
+    return (this.statements.prepare(`SELECT * FROM rebuilds WHERE state IN ('assigned', 'running') AND deadline_ms IS NOT NULL AND deadline_ms < ?`).all(nowMs) as RebuildRow[]).map(toRebuild);
   }
 
   markEnqueued(rebuildId: string): void {
@@ -376,16 +541,24 @@ export class SqliteStore {
     return r ? { workerId: r.worker_id, operator: r.operator, keyId: r.key_id!, publicKeyPem: r.public_key!, enrolledAt: r.enrolled_at! } : undefined;
   }
 
+  /** The enrolled worker whose key has this id. */
+  enrolmentByKey(keyId: string): Enrolment | undefined {
+    const r = this.statements.prepare('SELECT * FROM enrolments WHERE key_id = ?').get(keyId) as EnrolmentRow | undefined;
+    return r ? { workerId: r.worker_id, operator: r.operator, keyId: r.key_id!, publicKeyPem: r.public_key!, enrolledAt: r.enrolled_at! } : undefined;
+  }
+
   enrolments(): Enrolment[] {
     return (this.statements.prepare('SELECT * FROM enrolments WHERE key_id IS NOT NULL ORDER BY worker_id').all() as EnrolmentRow[]).map((r) => ({
       workerId: r.worker_id, operator: r.operator, keyId: r.key_id!, publicKeyPem: r.public_key!, enrolledAt: r.enrolled_at!,
     }));
   }
 
+  /** Records a refusal for auditors; fields are capped and only the newest MAX_REJECTIONS are kept. */
   recordRejection(r: Omit<Rejection, 'seq' | 'at'>): void {
-    this.statements
+    const info = this.statements
       .prepare('INSERT INTO rejections (at, worker_id, rebuild_id, reason, detail, bundle_sha256) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(now(), r.workerId ?? null, r.rebuildId ?? null, r.reason, r.detail, r.bundleSha256 ?? null);
+      .run(now(), cap(r.workerId, 100) ?? null, cap(r.rebuildId, 100) ?? null, cap(r.reason, 100)!, cap(r.detail)!, cap(r.bundleSha256, 64) ?? null);
+    this.statements.prepare('DELETE FROM rejections WHERE seq <= ?').run(Number(info.lastInsertRowid) - MAX_REJECTIONS);
   }
 
   rejections(limit = 200): Rejection[] {

@@ -1,4 +1,5 @@
 import type { RebuildReport, RebuildState, ReleaseRecord, VerdictRecord } from './records.js';
+import type { PurlAnswer } from './answer.js';
 
 /** Body of `POST /v1/releases`. */
 export interface SubmitReleaseRequest {
@@ -37,9 +38,11 @@ export interface ReleaseView extends ReleaseRecord {
   links: { self: string; package: string };
 }
 
-/** Answer of `GET /v1/packages/:purl`: releases of the purl, newest first. */
+/** Answer of `GET /v1/packages/:purl`: releases of the purl, newest first, and what answers for each version. */
 export interface PackageView {
   purl: string;
+  /** per version (newest release first): the verdict that answers for it, from canonical sources only */
+  answers: PurlAnswer[];
   releases: ReleaseView[];
 }
 

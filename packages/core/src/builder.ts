@@ -8,6 +8,25 @@ export interface SourceOverrides {
   ref?: string;
 }
 
+/**
+ * Where a release's source comes from: what the registry declares (canonical), an operator's
+ * recorded mapping for a package whose registry entry names no usable source (canonical too), or a
+ * submitter's override (never answers for the purl).
+ */
+export type SourceOrigin = 'registry' | 'mapping' | 'override';
+
+/** True for the origins whose verdicts answer for the purl. */
+export function isCanonicalOrigin(origin: SourceOrigin | undefined): boolean {
+  return origin === 'registry' || origin === 'mapping';
+}
+
+/** An operator's record of a package's source repository, used when the registry declares none. */
+export interface SourceMapping {
+  repo: string;
+  /** package directory inside the repository (monorepos) */
+  directory?: string;
+}
+
 /** The published artifact of a release as the registry describes it. */
 export interface UpstreamArtifact {
   /** download URL */
@@ -23,6 +42,8 @@ export interface UpstreamArtifact {
  * `commit` wins when present; otherwise each of `tags` is tried in order.
  */
 export interface SourceRecipe {
+  /** where the repository (and commit) came from */
+  origin: SourceOrigin;
   repo: string;
   /** commit SHA (from registry metadata or override) */
   commit?: string;
@@ -37,10 +58,11 @@ export interface SourceRecipe {
 /** What a builder infers from registry metadata for one release. */
 export type RecipeInference =
   | { ok: true; upstream: UpstreamArtifact; source: SourceRecipe; toolchain: Record<string, string> }
-  | { ok: false; code: 'version-not-found' | 'source-not-found' | 'no-artifact'; message: string; upstream?: UpstreamArtifact };
+  | { ok: false; code: 'version-not-found' | 'source-not-found' | 'source-refused' | 'no-artifact'; message: string; upstream?: UpstreamArtifact };
 
 /** A recipe after the fetch phase resolved it to an exact commit. */
 export interface ResolvedSource {
+  origin: SourceOrigin;
   repo: string;
   commit: string;
   /** the ref that resolved to the commit, if any */
@@ -147,8 +169,11 @@ export interface Builder {
   readonly imageTag: string;
   /** URL of the registry metadata document for a purl */
   metadataUrl(purl: ReleasePurl, registry: string): string;
-  /** Infers the published artifact and source recipe from the metadata document. Pure. */
-  inferRecipe(purl: ReleasePurl, metadata: unknown, overrides: SourceOverrides): RecipeInference;
+  /**
+   * Infers the published artifact and source recipe from the metadata document. Pure. Overrides win;
+   * the mapping is used only when the metadata declares no usable source.
+   */
+  inferRecipe(purl: ReleasePurl, metadata: unknown, overrides: SourceOverrides, mapping?: SourceMapping): RecipeInference;
   /** files (relative to the package directory) the fetch phase reads from the source tree for `decideInputs` */
   readonly planFiles: readonly string[];
   /**

@@ -18,6 +18,11 @@ export function intSetting(name: string, raw: string | undefined, fallback: numb
   return n;
 }
 
+/** Reads a list setting: items separated by commas or whitespace; empty when unset. */
+export function listSetting(raw: string | undefined): string[] {
+  return (raw ?? '').split(/[\s,]+/).filter((x) => x !== '');
+}
+
 /** Reads a URL setting; throws with the setting's name on bad input. */
 export function urlSetting(name: string, raw: string | undefined, fallback: string): string {
   const value = raw === undefined || raw === '' ? fallback : raw;

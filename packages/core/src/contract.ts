@@ -1,15 +1,44 @@
-import type { SourceOverrides, UpstreamArtifact } from './builder.js';
+import type { SourceMapping, SourceOrigin, SourceOverrides, UpstreamArtifact } from './builder.js';
 
-/** Versioned payload of a rebuild job on a worker's queue. */
+/**
+ * Versioned payload of a rebuild job on a worker's queue: ids only. Anyone who can write to the
+ * queue can at most ask a worker to fetch a spec it is not assigned, which the coordinator refuses.
+ */
 export interface RebuildJob {
+  v: 2;
+  rebuildId: string;
+  releaseId: string;
+}
+
+/** The source a release is pinned to, as a worker needs it to check its own resolution. */
+export interface PinnedSourceRef {
+  origin: SourceOrigin;
+  repo: string;
+  directory?: string;
+  /** set when the registry, the submitter or the coordinator's first resolution of a tag fixed it */
+  commit?: string;
+}
+
+/**
+ * What a worker needs to run one rebuild, served by the coordinator over the worker's signed HTTP
+ * channel to the assigned worker only (answer of `POST /v1/rebuilds/:id/started`).
+ */
+export interface RebuildSpec {
   v: 1;
   rebuildId: string;
   releaseId: string;
   purl: string;
   ecosystem: string;
+  /** the submitter's overrides (override releases only) */
   overrides: SourceOverrides;
+  /** the operator's source mapping (mapping releases only) */
+  mapping?: SourceMapping;
+  /** what every statement about this release must name; the worker resolves its own and compares */
+  pinned: PinnedSourceRef;
   /** the coordinator's view of the upstream artifact; the worker fetches and checks it independently */
   upstream?: UpstreamArtifact;
+  /** when the coordinator stops waiting for this rebuild (ISO 8601) */
+  deadline: string;
 }
 
 /** Heartbeat body a worker posts to register and stay alive. */
@@ -23,10 +52,19 @@ export interface WorkerHeartbeat {
   running: string[];
 }
 
+/** Credentials of a worker's own Redis user, which reaches only its own queue. */
+export interface QueueCredentials {
+  username: string;
+  password: string;
+}
+
 /** Name of the queue a worker consumes; one queue per worker makes N distinct builders exact. */
 export function workerQueueName(workerId: string): string {
   return `rebuilds-${workerId}`;
 }
 
-/** Worker ids end up in queue names and URLs: keep them simple. */
+/** Worker ids end up in queue names, Redis ACL key patterns and URLs: keep them simple (no glob characters). */
 export const WORKER_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** Release and rebuild ids are UUIDs; anything else is refused before a store lookup. */
+export const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -12,6 +12,11 @@ export type QuorumErrorCode =
   | 'source-not-found'
   | 'integrity-mismatch'
   | 'unsafe-archive'
+  | 'unsafe-output'
+  | 'egress-refused'
+  | 'unauthorized'
+  | 'rate-limited'
+  | 'unavailable'
   | 'internal';
 
 /** Base error of the project: a string-union code plus an optional cause; HTTP mapping lives in the coordinator. */

@@ -54,3 +54,9 @@ export function parseAnyPurl(input: string): { type: string; namespace: string |
   }
   return { type: p.type, namespace: p.namespace ?? undefined, name: p.name, version: p.version ?? undefined, canonical: p.toString() };
 }
+
+/** A purl with qualifiers added (e.g. `vcs_url` naming the source an override verdict is about). */
+export function purlWithQualifiers(purl: string, qualifiers: Record<string, string>): string {
+  const p = PackageURL.fromString(purl);
+  return new PackageURL(p.type, p.namespace, p.name, p.version, { ...(p.qualifiers ?? {}), ...qualifiers }, p.subpath).toString();
+}

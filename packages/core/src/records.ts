@@ -1,5 +1,6 @@
 import type { ArtifactDigests } from './artifact.js';
 import type { ResolvedSource, SourceOverrides, UpstreamArtifact } from './builder.js';
+import type { PinnedSourceRef } from './contract.js';
 import type { QuorumPolicy } from './policy.js';
 import type { VerdictDecision } from './verdict.js';
 
@@ -50,6 +51,27 @@ export interface RebuildRecord {
   logBytes?: number;
 }
 
+/**
+ * The source and recipe a release is pinned to at submission (commit resolved before any build when
+ * only tags were known). Every builder statement must name exactly this source and toolchain.
+ */
+export interface PinnedSource extends PinnedSourceRef {
+  /** the ref that resolved to `commit`, when a tag was resolved */
+  ref?: string;
+  /** candidate refs, in order, when the registry declared no commit */
+  refs: string[];
+  /** the toolchain the recipe asks for (e.g. the publisher's npm and node versions) */
+  toolchain: Record<string, string>;
+  /** how each field was found, for the record */
+  steps: string[];
+  /** for a mapping: who recorded it and when */
+  mapping?: { by: string; createdAt: string };
+  /** when a tag resolved for this package was first seen pointing at `commit` */
+  firstSeenAt?: string;
+  /** the tag now points elsewhere than when first seen (a moved tag is worth an auditor's look) */
+  moved?: { ref: string; commit: string; seenAt: string };
+}
+
 /** A release as stored and served. */
 export interface ReleaseRecord {
   id: string;
@@ -57,6 +79,12 @@ export interface ReleaseRecord {
   ecosystem: string;
   state: ReleaseState;
   overrides: SourceOverrides;
+  /** the pinned source; absent only when the registry declared none and no mapping exists */
+  source?: PinnedSource;
+  /** true when the source is what the registry declares (or an operator's mapping): only such verdicts answer for the purl */
+  canonical: boolean;
+  /** the authenticated submitter, when the submission carried a token */
+  submittedBy?: string;
   policy: QuorumPolicy;
   upstream?: UpstreamArtifact;
   /** the published artifact's digests, computed by the coordinator from its own download */

@@ -1,12 +1,44 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { workerQueueName, type RebuildJob } from '@quorum/core';
+import { ID_PATTERN, workerQueueName, type QueueCredentials, type RebuildJob } from '@quorum/core';
 
 export type { RebuildJob } from '@quorum/core';
 
+/** BullMQ's key prefix; every key of a worker's queue starts with `<prefix>:rebuilds-<workerId>:`. */
+const KEY_PREFIX = 'bull';
+
 /** Opens a Redis connection suitable for BullMQ (blocking commands need no request retry cap). */
-function connect(redisUrl: string): Redis {
-  return new Redis(redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+function connect(redisUrl: string, credentials?: QueueCredentials): Redis {
+  return new Redis(redisUrl, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    lazyConnect: false,
+    ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
+  });
+}
+
+/** The Redis ACL user of a worker. */
+export function workerRedisUser(workerId: string): string {
+  return `quorum-worker-${workerId}`;
+}
+
+/**
+ * Redis ACL rules of a worker's own user: its queue's keys only, no pub/sub channels, every command
+ * but the dangerous ones (FLUSHALL, KEYS, CONFIG, CLIENT KILL, ACL, …), plus INFO, which ioredis and
+ * BullMQ read at connect. Worker ids cannot hold glob characters (WORKER_ID_PATTERN), so the key
+ * pattern matches exactly one queue.
+ */
+export function workerAclRules(workerId: string, password: string): string[] {
+  return ['reset', 'on', `>${password}`, `~${KEY_PREFIX}:${workerQueueName(workerId)}:*`, 'resetchannels', '+@all', '-@dangerous', '+info'];
+}
+
+/** Reads a queue payload; anything but ids is refused (the spec comes from the coordinator over HTTP). */
+export function parseRebuildJob(data: unknown): RebuildJob | undefined {
+  const d = data as Partial<RebuildJob> | null;
+  if (!d || typeof d !== 'object' || d.v !== 2) return undefined;
+  if (typeof d.rebuildId !== 'string' || !ID_PATTERN.test(d.rebuildId)) return undefined;
+  if (typeof d.releaseId !== 'string' || !ID_PATTERN.test(d.releaseId)) return undefined;
+  return { v: 2, rebuildId: d.rebuildId, releaseId: d.releaseId };
 }
 
 /** Attempts of one job before BullMQ gives up on it; the coordinator then reassigns the rebuild. */
@@ -27,6 +59,22 @@ export class RebuildQueueProducer {
 
   constructor(redisUrl: string) {
     this.connection = connect(redisUrl);
+  }
+
+  /** Runs `fn` whenever the connection (re)becomes ready, e.g. to recreate worker users after a Redis restart. */
+  onReady(fn: () => void): void {
+    this.connection.on('ready', fn);
+    if (this.connection.status === 'ready') fn();
+  }
+
+  /** Creates or updates a worker's own Redis user, which reaches only that worker's queue. */
+  async grantWorker(workerId: string, password: string): Promise<void> {
+    await this.connection.call('ACL', 'SETUSER', workerRedisUser(workerId), ...workerAclRules(workerId, password));
+  }
+
+  /** Removes a worker's Redis user (its open connections are closed by Redis). */
+  async revokeWorker(workerId: string): Promise<void> {
+    await this.connection.call('ACL', 'DELUSER', workerRedisUser(workerId));
   }
 
   private queue(workerId: string): Queue<RebuildJob> {
@@ -84,13 +132,17 @@ export class RebuildQueueProducer {
 /** Options of a worker's consumer. */
 export interface RebuildConsumerOptions {
   redisUrl: string;
+  /** the worker's own Redis user; absent when the URL carries credentials */
+  credentials?: QueueCredentials;
   workerId: string;
   /** @defaultValue 1 */
   concurrency?: number;
   /** how long a job's lock lives without renewal; @defaultValue 30000 */
   lockDurationMs?: number;
-  /** runs one job; the signal fires when the consumer shuts down */
+  /** runs one job; the signal fires when the consumer shuts down. Payloads that are not a RebuildJob never reach it. */
   handler: (job: RebuildJob, signal: AbortSignal, attempt: number) => Promise<void>;
+  /** a payload that is not a RebuildJob (dropped) */
+  onMalformed?: (jobId: string | undefined) => void;
   onError?: (err: Error) => void;
 }
 
@@ -101,14 +153,17 @@ export class RebuildQueueConsumer {
   private readonly running = new Set<AbortController>();
 
   constructor(opts: RebuildConsumerOptions) {
-    this.connection = connect(opts.redisUrl);
+    this.connection = connect(opts.redisUrl, opts.credentials);
     this.worker = new Worker<RebuildJob>(
       workerQueueName(opts.workerId),
       async (job: Job<RebuildJob>) => {
+        const payload = parseRebuildJob(job.data);
+        // the queue is only a doorbell: whatever else lands on it is dropped, not retried
+        if (!payload) return opts.onMalformed?.(job.id);
         const ac = new AbortController();
         this.running.add(ac);
         try {
-          await opts.handler(job.data, ac.signal, job.attemptsMade + 1);
+          await opts.handler(payload, ac.signal, job.attemptsMade + 1);
         } finally {
           this.running.delete(ac);
         }
@@ -124,10 +179,18 @@ export class RebuildQueueConsumer {
     this.worker.on('error', (err) => opts.onError?.(err));
   }
 
-  /** Stops taking jobs; running ones are aborted (their handlers report and return). */
-  async close(): Promise<void> {
+  /**
+   * Stops taking jobs; running ones are aborted (their handlers report and return). A handler that
+   * does not return within `graceMs` is abandoned: its job's lock expires and the coordinator
+   * reassigns the rebuild, so a stuck job never keeps a worker from stopping.
+   */
+  async close(graceMs = 15_000): Promise<void> {
     for (const ac of this.running) ac.abort(new Error('worker shutting down'));
-    await this.worker.close();
+    let timer: NodeJS.Timeout | undefined;
+    const gave = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
+    const outcome = await Promise.race([this.worker.close().then(() => 'closed' as const), gave]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') await this.worker.close(true).catch(() => undefined);
     this.connection.disconnect();
   }
 }

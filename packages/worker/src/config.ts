@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { boolSetting, DEFAULT_LIMITS, intSetting, QuorumError, quorumSettings, urlSetting, WORKER_ID_PATTERN, type BuildLimits } from '@quorum/core';
+import { boolSetting, DEFAULT_LIMITS, intSetting, listSetting, QuorumError, quorumSettings, urlSetting, WORKER_ID_PATTERN, type BuildLimits } from '@quorum/core';
 import { registriesFrom } from '@quorum/ecosystems';
 
 /** Everything a worker reads from its environment, validated and frozen. */
@@ -26,6 +26,12 @@ export interface WorkerConfig {
   logLevel: string;
   /** one-time enrolment token from an operator; used once, on the first start */
   enrolToken: string | undefined;
+  /** operator exceptions to the egress policy (hosts, host:port, CIDRs); the registries are always allowed */
+  egressAllow: string[];
+  /** largest artifact a build may leave in its output; @defaultValue 512 MiB */
+  maxArtifactBytes: number;
+  /** how long running jobs get to end after SIGTERM before they are abandoned; @defaultValue 15 s */
+  stopGraceMs: number;
 }
 
 /** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
@@ -57,5 +63,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     lockDurationMs: intSetting('QUORUM_LOCK_DURATION_MS', s.QUORUM_LOCK_DURATION_MS, 30_000, 1000),
     logLevel: s.QUORUM_LOG_LEVEL || 'info',
     enrolToken: s.QUORUM_ENROL_TOKEN || undefined,
+    egressAllow: Object.freeze(listSetting(s.QUORUM_EGRESS_ALLOW)) as string[],
+    maxArtifactBytes: intSetting('QUORUM_MAX_ARTIFACT_MB', s.QUORUM_MAX_ARTIFACT_MB, 512, 1, 65_536) * 2 ** 20,
+    stopGraceMs: intSetting('QUORUM_STOP_GRACE_MS', s.QUORUM_STOP_GRACE_MS, 15_000, 0),
   });
 }

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
-import { downloadVerified } from '@quorum/compare';
-import { parseReleasePurl, QuorumError, type BuildInput, type Builder, type FetchedInputs, type InputsDecision } from '@quorum/core';
+import { isQuorumError, parseReleasePurl, QuorumError, type BuildInput, type Builder, type FetchedInputs, type InputsDecision } from '@quorum/core';
+import { downloadVerified, fetchJson, type EgressPolicy } from '@quorum/net';
 
 /** Largest plan file (lockfile, manifest) read from a source tree. */
 const MAX_PLAN_FILE_BYTES = 32 * 1024 * 1024;
@@ -23,11 +23,15 @@ export async function readPlanFiles(packageDir: string, names: readonly string[]
   return files;
 }
 
-async function fetchInput(inputsDir: string, input: BuildInput, signal: AbortSignal): Promise<void> {
+async function fetchInput(inputsDir: string, input: BuildInput, policy: EgressPolicy, signal: AbortSignal): Promise<void> {
   const target = normalize(join(inputsDir, input.path));
   if (!target.startsWith(`${inputsDir}/`)) throw new QuorumError('invalid-input', `input path ${input.path} leaves the inputs directory`);
   await mkdir(dirname(target), { recursive: true });
-  await downloadVerified(input.url, input.integrity, target, { signal });
+  await downloadVerified(input.url, input.integrity, target, { policy, signal }).catch((e: unknown) => {
+    // a locked dependency that is gone is a fact about the release, not a fault to retry elsewhere
+    if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', `locked dependency ${input.path.replace(/^deps\/[0-9a-f]+-/, '')} is not in the registry (${e.message})`);
+    throw e;
+  });
 }
 
 /**
@@ -41,17 +45,18 @@ export async function fetchInputs(
   inputsDir: string,
   log: (line: string) => void,
   signal: AbortSignal,
+  policy: EgressPolicy,
 ): Promise<FetchedInputs> {
   const downloads: BuildInput[] = [];
   const tools: Record<string, string> = {};
   for (const tool of decision.tools) {
     const purl = parseReleasePurl(tool.purl);
-    const res = await fetch(builder.metadataUrl(purl, registry), { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) }).catch((e: unknown) => {
-      throw new QuorumError('upstream-unavailable', `registry unreachable for ${tool.purl}: ${(e as Error).message}`);
+    const metadata = await fetchJson(builder.metadataUrl(purl, registry), { policy, signal, timeoutMs: 30_000 }).catch((e: unknown) => {
+      if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', `tool ${tool.purl} is not in the registry`);
+      throw e;
     });
-    if (!res.ok) throw res.status === 404 ? new QuorumError('source-not-found', `tool ${tool.purl} is not in the registry`) : new QuorumError('upstream-unavailable', `registry answered HTTP ${res.status} for ${tool.purl}`);
-    const artifact = builder.artifactIn(await res.json(), purl.version);
-    if (!artifact) throw new QuorumError('source-not-found', `tool ${tool.purl} is not in the registry`);
+    const artifact = builder.artifactIn(metadata, purl.version);
+    if (!artifact) throw new QuorumError('not-found', `tool ${tool.purl} is not in the registry`);
     downloads.push({ url: artifact.url, integrity: artifact.integrity, path: tool.path });
     tools[purl.name] = tool.path;
     log(`[quorum] tool ${tool.purl} pinned (${artifact.integrity.slice(0, 20)}…)`);
@@ -61,7 +66,7 @@ export async function fetchInputs(
   const queue = [...downloads];
   await Promise.all(
     Array.from({ length: Math.min(PARALLEL_DOWNLOADS, queue.length) }, async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) await fetchInput(inputsDir, next, signal);
+      for (let next = queue.shift(); next; next = queue.shift()) await fetchInput(inputsDir, next, policy, signal);
     }),
   );
   return { tools, install: decision.install, dependencyCount: decision.dependencies.length, ...(decision.planOptions ? { planOptions: decision.planOptions } : {}) };

@@ -4,16 +4,30 @@ import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
 import { pino, type Logger } from 'pino';
 import { isQuorumError, type Sandbox } from '@quorum/core';
 import { ALL_BUILDERS } from '@quorum/ecosystems';
+import { egressPolicy } from '@quorum/net';
 import { RebuildQueueConsumer } from '@quorum/queue';
 import { DockerSandbox } from '@quorum/sandbox';
 import { BuildSlots } from './build-slots.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
+import { loadOrCreateInstanceId } from './instance-id.js';
 import { runRebuild } from './rebuild.js';
 
 export { loadWorkerConfig, type WorkerConfig } from './config.js';
 export { fetchSource } from './fetch-source.js';
 export { fetchInputs, readPlanFiles } from './fetch-inputs.js';
+
+/** Calls `fn` until it succeeds, every 2 s (the coordinator may be starting, or the worker not enrolled yet). */
+async function retry<T>(fn: () => Promise<T>, onFailure: (err: unknown, attempt: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      onFailure(err, attempt);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
 
 /** A running worker. */
 export interface RunningWorker {
@@ -26,8 +40,11 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   await mkdir(config.dataDir, { recursive: true });
   process.umask(0o022);
   const sandbox = opts.sandbox ?? new DockerSandbox({ ...(config.dockerHost ? { host: config.dockerHost } : {}) });
-  const orphans = await sandbox.removeOrphans({ 'quorum.worker': config.workerId });
+  // only this instance's leftovers: another farm's worker of the same id keeps its running builds
+  const instanceId = await loadOrCreateInstanceId(config.dataDir);
+  const orphans = await sandbox.removeOrphans({ 'quorum.worker': config.workerId, 'quorum.instance': instanceId });
   if (orphans > 0) logger.warn({ orphans }, 'removed containers left by a previous run');
+  const egress = egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries) });
   // the worker's identity: its key never leaves this process (never mounted into a build)
   const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));
   if (keyPair.created) logger.info({ keyId: keyPair.keyId }, 'created a signing key');
@@ -67,16 +84,30 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
     void beat();
   }, config.heartbeatMs);
 
+  // the worker's own Redis user reaches its own queue only; credentials in the URL (an operator's
+  // own arrangement) take precedence
+  const urlHasCredentials = new URL(config.redisUrl).password !== '';
+  const credentials = urlHasCredentials ? undefined : await retry(() => client.queueCredentials(), (err, attempt) => {
+    if (attempt === 1 || attempt % 30 === 0) logger.warn({ err: (err as Error).message, attempt }, 'cannot get queue credentials from the coordinator yet; retrying');
+  });
+  // a Redis refusal repeats at the polling rate: log it once a minute, not thousands of times
+  let lastQueueError = 0;
   const consumer = new RebuildQueueConsumer({
     redisUrl: config.redisUrl,
+    ...(credentials ? { credentials } : {}),
     workerId: config.workerId,
     concurrency: config.concurrency,
     lockDurationMs: config.lockDurationMs,
-    onError: (err) => logger.error({ err }, 'queue error'),
+    onError: (err) => {
+      if (Date.now() - lastQueueError < 60_000) return;
+      lastQueueError = Date.now();
+      logger.error({ err: err.message }, 'queue error (repeats are not logged for a minute)');
+    },
+    onMalformed: (jobId) => logger.warn({ jobId }, 'dropped a queue payload that is not a rebuild job'),
     handler: async (job, signal) => {
       running.add(job.rebuildId);
       try {
-        await runRebuild(job, { config, sandbox, client, logger, signer, slots }, signal);
+        await runRebuild(job, { config, sandbox, client, logger, signer, slots, egress, instanceId }, signal);
       } catch (err) {
         // the coordinator reassigned or refused it: nothing to retry
         if (isQuorumError(err, 'conflict', 'forbidden', 'not-found')) {
@@ -93,7 +124,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   return {
     async close() {
       clearInterval(timer);
-      await consumer.close();
+      await consumer.close(config.stopGraceMs);
     },
   };
 }

@@ -1,26 +1,31 @@
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { rebuildStatement, type StatementSigner } from '@quorum/attest';
-import { analyzeArtifact, downloadVerified } from '@quorum/compare';
+import { analyzeArtifact } from '@quorum/compare';
 import {
   isQuorumError,
   parseReleasePurl,
   QuorumError,
   repoUrlProblem,
   type ArtifactDigests,
+  type QuorumErrorCode,
   type RebuildJob,
   type RebuildReport,
+  type RebuildSpec,
   type ResolvedSource,
   type Sandbox,
+  type SourceRecipe,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
+import { downloadVerified, fetchJson, type EgressPolicy } from '@quorum/net';
 import type { BuildSlots } from './build-slots.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
 import { fetchInputs, readPlanFiles } from './fetch-inputs.js';
 import { fetchSource } from './fetch-source.js';
+import { copyOutput, pickArtifact, readSmallOutput } from './read-outputs.js';
 
 /** What a rebuild needs from its worker. */
 export interface RebuildDeps {
@@ -32,59 +37,84 @@ export interface RebuildDeps {
   signer: StatementSigner;
   /** containers this worker may run at once */
   slots: BuildSlots;
+  /** what the fetch phase may reach */
+  egress: EgressPolicy;
+  /** this worker instance (its data dir): labels its containers, so orphan clean-up never touches another farm's */
+  instanceId: string;
 }
 
 /** Rebuilt artifacts up to this size are uploaded for file-level diffs. */
 const MAX_ARTIFACT_UPLOAD_BYTES = 256 * 1024 * 1024;
+/** A build controls its toolchain record: only a small file is read. */
+const MAX_TOOLCHAIN_FILE_BYTES = 4096;
 
 /** A build-level failure: recorded as the rebuild's result, never retried. */
 class BuildFailure extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-async function fetchJson(url: string, signal: AbortSignal): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]), headers: { accept: 'application/json' } });
-  } catch (e) {
-    throw new QuorumError('upstream-unavailable', `registry unreachable at ${url}: ${(e as Error).message}`, { cause: e });
+/** Where a rebuild is; the same error code means different things in different phases. */
+type Phase = 'metadata' | 'artifact' | 'source' | 'inputs' | 'build' | 'outputs';
+
+/**
+ * The failure reason of an error that is a fact about the release (the same on every worker), or
+ * undefined for a fault (this worker, the coordinator or a registry being unavailable), which the
+ * coordinator answers by reassigning the rebuild.
+ */
+function deterministicReason(e: unknown, phase: Phase): string | undefined {
+  if (e instanceof BuildFailure) return e.reason;
+  if (isQuorumError(e)) {
+    const byCode: Partial<Record<QuorumErrorCode, string>> = {
+      'source-not-found': 'source-not-found',
+      'integrity-mismatch': 'integrity-mismatch',
+      'egress-refused': 'egress-refused',
+      'unsafe-output': 'unsafe-output',
+      'unsafe-archive': phase === 'outputs' ? 'unsafe-artifact' : 'unsafe-archive',
+      'not-found': { metadata: 'version-not-found', artifact: 'artifact-not-found', inputs: 'dependency-not-found' }[phase as string] ?? 'not-found',
+      'invalid-input': { source: 'source-refused', inputs: 'unpinned-dependency' }[phase as string] ?? 'invalid-input',
+    };
+    return byCode[e.code];
   }
-  if (res.status === 404) throw new BuildFailure('version-not-found', `registry has no ${url}`);
-  if (!res.ok) throw new QuorumError('upstream-unavailable', `registry answered HTTP ${res.status} for ${url}`);
-  return res.json();
+  // a programming error repeats on every worker and every retry: a result, so the release still ends;
+  // system errors (disk full, permissions) are this machine's faults
+  if (e instanceof Error && !(e as NodeJS.ErrnoException).code && !(e.name === 'AbortError')) return 'worker-error';
+  return undefined;
 }
 
-/** The tool versions a build recorded; a build controls this file, so only short strings are kept. */
-async function readToolchain(file: string): Promise<Record<string, string> | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => undefined);
-  if (!text || text.length > 4096) return undefined;
-  try {
-    const parsed = JSON.parse(text) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].length < 100));
-  } catch {
-    return undefined;
-  }
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+/** Why the source this worker inferred differs from what the release pinned, if it does. */
+function pinnedProblem(spec: RebuildSpec, recipe: SourceRecipe): string | undefined {
+  const p = spec.pinned;
+  if (recipe.origin !== p.origin) return `the registry gives this worker a ${recipe.origin} source, the release pinned a ${p.origin} source`;
+  if (recipe.repo !== p.repo) return `the registry names repository ${recipe.repo} here, the release pinned ${p.repo}`;
+  if ((recipe.directory ?? '') !== (p.directory ?? '')) return `the registry names directory "${recipe.directory ?? ''}" here, the release pinned "${p.directory ?? ''}"`;
+  if (recipe.commit && p.commit && recipe.commit !== p.commit) return `the registry names commit ${recipe.commit} here, the release pinned ${p.commit}`;
+  return undefined;
 }
 
 /**
- * Runs one rebuild end to end on this worker: fetch phase (registry metadata, published artifact,
- * source at the exact commit), hermetic build, hashing, then log upload and report. Independent of
- * the coordinator's copy of anything it can fetch itself.
+ * Runs one rebuild end to end on this worker: spec from the coordinator, fetch phase (registry
+ * metadata, published artifact, source at the exact commit, under the egress policy), hermetic
+ * build, no-follow reading of its outputs, hashing, then log upload and signed report. Independent
+ * of the coordinator's copy of anything it can fetch itself.
  */
 export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: AbortSignal): Promise<void> {
-  const { config, sandbox, client } = deps;
-  const log = deps.logger.child({ rebuildId: job.rebuildId, releaseId: job.releaseId, purl: job.purl });
+  const { config, sandbox, client, egress } = deps;
+  // the spec comes over the signed channel; the queue payload is only ids
+  const spec = await client.started(job.rebuildId);
+  const log = deps.logger.child({ rebuildId: spec.rebuildId, releaseId: spec.releaseId, purl: spec.purl });
   const started = Date.now();
   const lines: string[] = [];
-  const note = (line: string) => lines.push(line);
-  const jobDir = join(config.dataDir, 'jobs', job.rebuildId);
-  const base = { v: 1 as const, rebuildId: job.rebuildId, workerId: config.workerId };
+  const jobDir = join(config.dataDir, 'jobs', spec.rebuildId);
+  // nothing public names a path of this machine
+  const scrub = (text: string) => text.split(jobDir).join('<job>').split(config.dataDir).join('<worker-data>');
+  const note = (line: string) => lines.push(scrub(line));
+  const base = { v: 1 as const, rebuildId: spec.rebuildId, workerId: config.workerId };
+  let phase: Phase = 'metadata';
   let source: ResolvedSource | undefined;
   let upstream: ArtifactDigests | undefined;
   let imageDigest: string | undefined;
@@ -97,71 +127,90 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
   const notes: string[] = [];
   let toolchainUsed: Record<string, string> | undefined;
 
-  await client.started(job.rebuildId);
   log.info('rebuild started');
-  note(`[quorum] worker ${config.workerId} (operator ${config.operator}) rebuilding ${job.purl}`);
+  note(`[quorum] worker ${config.workerId} (operator ${config.operator}) rebuilding ${spec.purl}`);
 
   let report: RebuildReport;
   try {
     await rm(jobDir, { recursive: true, force: true });
     await mkdir(join(jobDir, 'out'), { recursive: true, mode: 0o755 });
-    const purl = parseReleasePurl(job.purl);
-    const builder = builderFor(job.ecosystem);
+    const purl = parseReleasePurl(spec.purl);
+    const builder = builderFor(spec.ecosystem);
     builderStabilizers = builder.stabilizers;
     const registry = config.registries[builder.ecosystem]!;
 
     // fetch phase: everything this worker uses comes from its own fetches
-    const metadata = await fetchJson(builder.metadataUrl(purl, registry), signal);
-    const inferred = builder.inferRecipe(purl, metadata, job.overrides);
+    const metadata = await fetchJson(builder.metadataUrl(purl, registry), { policy: egress, signal, timeoutMs: 30_000 });
+    const inferred = builder.inferRecipe(purl, metadata, spec.overrides, spec.mapping);
     if (!inferred.ok) throw new BuildFailure(inferred.code, inferred.message);
     toolchain = inferred.toolchain;
-    recipe = { ...inferred.source, overrides: job.overrides, upstream: inferred.upstream };
+    recipe = { ...inferred.source, toolchain, overrides: spec.overrides, upstream: inferred.upstream };
     for (const step of inferred.source.steps) note(`[quorum] recipe: ${step}`);
-    if (job.upstream && job.upstream.integrity !== inferred.upstream.integrity) {
-      throw new BuildFailure('upstream-inconsistent', `registry ${registry} serves integrity ${inferred.upstream.integrity}, the coordinator saw ${job.upstream.integrity}`);
+    const drift = pinnedProblem(spec, inferred.source);
+    if (drift) throw new BuildFailure('source-mismatch', drift);
+    if (spec.upstream && spec.upstream.integrity !== inferred.upstream.integrity) {
+      throw new BuildFailure('upstream-inconsistent', `registry ${registry} serves integrity ${inferred.upstream.integrity}, the coordinator saw ${spec.upstream.integrity}`);
     }
+    phase = 'artifact';
     const publishedFile = join(jobDir, 'published');
     note(`[quorum] fetching published artifact ${inferred.upstream.url}`);
-    await downloadVerified(inferred.upstream.url, inferred.upstream.integrity, publishedFile, { signal });
+    await downloadVerified(inferred.upstream.url, inferred.upstream.integrity, publishedFile, { policy: egress, signal });
     const published = await analyzeArtifact(builder.artifactFormat, publishedFile);
     upstream = published;
+    phase = 'source';
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
     if (repoProblem) throw new BuildFailure('source-refused', repoProblem);
-    source = await fetchSource(inferred.source, join(jobDir, 'src'), note, signal);
-    const planFiles = await readPlanFiles(join(jobDir, 'src', source.directory ?? '.'), builder.planFiles);
+    const fetched = await fetchSource(inferred.source, join(jobDir, 'src'), note, { policy: egress, allowLocal: config.allowLocalRepos, signal });
+    const { packageDir, ...resolved } = fetched;
+    source = resolved;
+    if (spec.pinned.commit && source.commit !== spec.pinned.commit) {
+      throw new BuildFailure('source-mismatch', `${source.ref ? `tag ${source.ref}` : 'the recipe'} resolves to ${source.commit} here; the release pinned ${spec.pinned.commit}`);
+    }
+    phase = 'inputs';
+    const planFiles = await readPlanFiles(packageDir, builder.planFiles);
     const decision = builder.decideInputs(planFiles, toolchain, registry);
     notes.push(...decision.notes);
     for (const n of decision.notes) note(`[quorum] note: ${n}`);
     if (decision.problem) throw new BuildFailure(decision.problem.code, decision.problem.message);
     const inputsDir = join(jobDir, 'inputs');
     await mkdir(inputsDir, { recursive: true, mode: 0o755 });
-    const inputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal);
+    const inputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal, egress);
     recipe = { ...recipe, inputs: [...decision.tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity }))], install: decision.install };
     fetchMs = Date.now() - started;
 
     // build phase: no network, pinned image
+    phase = 'build';
     imageDigest = await sandbox.imageDigest(builder.imageTag);
-    if (!imageDigest) throw new QuorumError('not-found', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
+    if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
     const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits, inputs });
     note(`[quorum] build in ${imageDigest} (network none, read-only root, uid ${plan.user}, timeout ${plan.limits.timeoutMs / 1000} s)`);
-    const result = await deps.slots.run(() => sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir: join(jobDir, 'out'), ...(plan.inputsMount ? { inputsDir } : {}) }, {
-      signal,
-      labels: { 'quorum.worker': config.workerId, 'quorum.rebuild': job.rebuildId },
-    }));
+    const outDir = join(jobDir, 'out');
+    const result = await deps.slots.run(() =>
+      sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir: outDir, ...(plan.inputsMount ? { inputsDir } : {}) }, {
+        signal,
+        labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
+      }),
+    );
     buildMs = result.durationMs;
     exitCode = result.exitCode;
-    lines.push(result.log.replace(/\n$/, ''));
+    lines.push(scrub(result.log.replace(/\n$/, '')));
     if (result.outcome === 'aborted') throw new QuorumError('internal', 'build aborted: worker shutting down');
     if (result.outcome !== 'ok') {
       const why = { error: `build exited with code ${result.exitCode}`, timeout: `build killed after ${plan.limits.timeoutMs / 1000} s`, oom: 'build killed: out of memory' }[result.outcome];
       throw new BuildFailure(result.outcome === 'error' ? 'build-error' : result.outcome, why);
     }
-    if (plan.toolchainFile) toolchainUsed = await readToolchain(join(jobDir, 'out', plan.toolchainFile));
-    const pattern = globToRegExp(plan.artifactGlob);
-    const outputs = (await readdir(join(jobDir, 'out'))).filter((f) => pattern.test(f));
-    if (outputs.length !== 1) throw new BuildFailure('no-artifact', `expected one ${plan.artifactGlob} in the output, found ${outputs.length}`);
-    const filename = outputs[0]!;
-    const artifact = await analyzeArtifact(builder.artifactFormat, join(jobDir, 'out', filename)).catch((e: unknown) => {
+
+    // outputs: written by the build, so read no-follow, regular files only, bounded
+    phase = 'outputs';
+    if (plan.toolchainFile) toolchainUsed = parseToolchain(await readSmallOutput(outDir, plan.toolchainFile, { maxBytes: MAX_TOOLCHAIN_FILE_BYTES }));
+    const entry = await pickArtifact(outDir, plan.artifactGlob, { maxBytes: config.maxArtifactBytes }).catch((e: unknown) => {
+      if (isQuorumError(e, 'not-found')) throw new BuildFailure('no-artifact', e.message);
+      throw e;
+    });
+    const artifactFile = join(jobDir, 'artifact');
+    await copyOutput(outDir, entry.name, artifactFile, { maxBytes: config.maxArtifactBytes });
+    const filename = entry.name;
+    const artifact = await analyzeArtifact(builder.artifactFormat, artifactFile).catch((e: unknown) => {
       if (isQuorumError(e, 'unsafe-archive', 'invalid-input')) throw new BuildFailure('unsafe-artifact', (e as Error).message);
       throw e;
     });
@@ -169,20 +218,20 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     // the coordinator keeps the rebuilt bytes to explain a difference file by file; a failed upload
     // costs the explanation, not the result
     if (artifact.size <= MAX_ARTIFACT_UPLOAD_BYTES) {
-      await client.uploadArtifact(job.rebuildId, await readFile(join(jobDir, 'out', filename))).catch((e: unknown) => note(`[quorum] artifact upload failed: ${(e as Error).message}`));
+      await client.uploadArtifact(spec.rebuildId, await readFile(artifactFile)).catch((e: unknown) => note(`[quorum] artifact upload failed: ${(e as Error).message}`));
     }
     report = { ...base, status: 'succeeded', source, toolchain, ...(toolchainUsed ? { toolchainUsed } : {}), imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes } : {}) };
   } catch (e) {
-    // other bytes than the registry pinned, or no source: results about the release, not faults
-    const failure = e instanceof BuildFailure ? e : isQuorumError(e, 'source-not-found', 'integrity-mismatch') ? new BuildFailure(e.code, e.message) : undefined;
+    const reason = signal.aborted ? undefined : deterministicReason(e, phase);
+    const message = scrub(e instanceof Error ? e.message : String(e)).slice(0, 4000);
     const timings = { ...(fetchMs !== undefined ? { fetchMs } : {}), ...(buildMs !== undefined ? { buildMs } : {}), totalMs: Date.now() - started };
     const known = { ...(notes.length ? { notes } : {}), ...(toolchainUsed ? { toolchainUsed } : {}), ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
-    if (failure) {
-      note(`[quorum] FAILED (${failure.reason}): ${failure.message}`);
-      report = { ...base, status: 'failed', reason: failure.reason, message: failure.message, ...known, timings };
+    if (reason) {
+      if (reason === 'worker-error') log.error({ err: e }, 'rebuild failed on an unexpected error');
+      note(`[quorum] FAILED (${reason}): ${message}`);
+      report = { ...base, status: 'failed', reason, message, ...known, timings };
     } else {
       // a fault: the coordinator reassigns the rebuild to another worker
-      const message = (e as Error).message;
       note(`[quorum] ERROR: ${message}`);
       log.warn({ err: e }, 'rebuild fault');
       report = { ...base, status: 'error', reason: isQuorumError(e) ? e.code : 'internal', message, ...known, timings };
@@ -191,16 +240,29 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
   }
   const logText = `${lines.join('\n')}\n`;
-  await client.uploadLog(job.rebuildId, logText);
+  await client.uploadLog(spec.rebuildId, logText);
   // results are signed (failures too); a fault is not a result and is not signed
-  const bundle = report.status === 'error' ? undefined : await deps.signer.signStatement(statementOf(job, report, recipe, config, builderStabilizers, started, logText));
+  const bundle = report.status === 'error' ? undefined : await deps.signer.signStatement(statementOf(spec, report, recipe, config, builderStabilizers, started, logText));
   await client.report({ ...report, ...(bundle ? { bundle } : {}) });
   log.info({ status: report.status, reason: report.reason, sha256: report.artifact?.sha256 }, 'rebuild reported');
 }
 
+/** The tool versions a build recorded; a build controls this file, so only short strings are kept. */
+function parseToolchain(text: string | undefined): Record<string, string> | undefined {
+  if (!text) return undefined;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+    const kept = Object.entries(parsed).filter((e): e is [string, string] => /^[a-z][a-z0-9-]{0,31}$/.test(e[0]) && typeof e[1] === 'string' && /^[\x20-\x7e]{1,99}$/.test(e[1]));
+    return kept.length ? Object.fromEntries(kept.slice(0, 16)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The in-toto statement this worker signs about one finished rebuild. */
 function statementOf(
-  job: RebuildJob,
+  spec: RebuildSpec,
   report: RebuildReport,
   recipe: Record<string, unknown>,
   config: Readonly<WorkerConfig>,
@@ -210,9 +272,9 @@ function statementOf(
 ) {
   const a = report.artifact;
   return rebuildStatement({
-    purl: job.purl,
-    releaseId: job.releaseId,
-    rebuildId: job.rebuildId,
+    purl: spec.purl,
+    releaseId: spec.releaseId,
+    rebuildId: spec.rebuildId,
     builder: { id: config.workerId, operator: config.operator },
     status: report.status === 'succeeded' ? 'succeeded' : 'failed',
     ...(report.reason ? { reason: report.reason } : {}),

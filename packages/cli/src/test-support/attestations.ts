@@ -4,6 +4,19 @@ import { join } from 'node:path';
 import { generateKeyPair, LocalKeySigner, rebuildStatement, vsaStatement, type KeyPair, type SignedBundle } from '@quorum/attest';
 import type { Verdict } from '@quorum/core';
 
+/** The source the test packument declares, and test statements name by default. */
+export const TEST_SOURCE = { origin: 'registry', repo: 'https://github.com/left-pad/left-pad.git', commit: 'a'.repeat(40) };
+
+/** A packument for left-pad@1.3.0 declaring TEST_SOURCE, its tarball at `tarballUrl`. */
+export function testPackument(tarballUrl: string, integrity = 'sha512-AAAA'): Record<string, unknown> {
+  return {
+    name: 'left-pad',
+    versions: {
+      '1.3.0': { name: 'left-pad', version: '1.3.0', repository: { type: 'git', url: 'git+https://github.com/left-pad/left-pad.git' }, gitHead: TEST_SOURCE.commit, dist: { tarball: tarballUrl, integrity } },
+    },
+  };
+}
+
 /** A builder identity with a real signing key. */
 export interface TestBuilder {
   workerId: string;
@@ -39,7 +52,15 @@ export function keysDocument(coordinator: KeyPair, builders: readonly TestBuilde
  */
 export async function rebuildBundle(
   signer: TestBuilder,
-  opts: { purl: string; artifact: TestDigests; rebuildId: string; claimed?: { workerId: string; operator: string }; status?: 'succeeded' | 'failed' },
+  opts: {
+    purl: string;
+    artifact: TestDigests;
+    rebuildId: string;
+    claimed?: { workerId: string; operator: string };
+    status?: 'succeeded' | 'failed';
+    /** the source the statement names; @defaultValue TEST_SOURCE (what testPackument declares) */
+    source?: { origin: string; repo: string; commit: string; ref?: string };
+  },
 ): Promise<SignedBundle> {
   const status = opts.status ?? 'succeeded';
   const who = opts.claimed ?? { workerId: signer.workerId, operator: signer.operator };
@@ -53,7 +74,7 @@ export async function rebuildBundle(
       ? { artifact: { filename: 'left-pad-1.3.0.tgz', sha256: opts.artifact.sha256, sha512: opts.artifact.sha512, stabilizedSha256: opts.artifact.stabilizedSha256, stabilizersApplied: [] } }
       : { reason: 'build-error', message: 'npm ERR! missing script: build' }),
     published: { sha256: opts.artifact.sha256, sha512: opts.artifact.sha512 },
-    source: { repo: 'https://github.com/left-pad/left-pad', commit: 'a'.repeat(40), commitTime: 1_700_000_000 },
+    source: { ...(opts.source ?? TEST_SOURCE), commitTime: 1_700_000_000 },
     recipe: { steps: ['npm pack'] },
     imageDigest: `sha256:${'b'.repeat(64)}`,
     stabilizers: ['gzip-time@1'],

@@ -1,4 +1,4 @@
-import type { RebuildView, ReleaseView, Verdict, VerdictRecord, WorkerView } from '@quorum/core';
+import { answerFor, type PackageView, type RebuildView, type ReleaseView, type Verdict, type VerdictRecord, type WorkerView } from '@quorum/core';
 
 /** Fixed clock for rendering tests: 2025-01-01T00:01:00Z. */
 export const NOW = Date.parse('2025-01-01T00:01:00.000Z');
@@ -56,6 +56,8 @@ export function release(over: Partial<ReleaseView> = {}): ReleaseView {
     ecosystem: 'npm',
     state: 'queued',
     overrides: {},
+    source: { origin: 'registry', repo: 'https://github.com/left-pad/left-pad.git', commit: 'a'.repeat(40), refs: [], toolchain: {}, steps: [] },
+    canonical: true,
     policy: { builders: 3, quorum: 2, distinctOperators: true },
     verdictHistory: [],
     rebuilds: [],
@@ -104,4 +106,25 @@ export function lifecycle(v: Verdict): ReleaseView[] {
 /** A worker view. */
 export function worker(over: Partial<WorkerView> & Pick<WorkerView, 'id'>): WorkerView {
   return { operator: 'operator-1', alive: true, lastSeenAt: '2025-01-01T00:00:55.000Z', images: {}, running: [], ...over };
+}
+
+/** The answer of `GET /v1/packages/:purl` for these releases, with the coordinator's own answer logic. */
+export function packageView(purl: string, releases: ReleaseView[]): PackageView {
+  const versions = [...new Set(releases.map((r) => r.purl))];
+  const answers = versions.map((v) =>
+    answerFor(
+      v,
+      releases
+        .filter((r) => r.purl === v)
+        .map((r) => ({
+          id: r.id,
+          createdAt: r.createdAt,
+          canonical: r.canonical,
+          decided: r.state === 'decided',
+          ...(r.published ? { publishedSha256: r.published.sha256 } : {}),
+          ...(r.verdict ? { verdict: { verdict: r.verdict.verdict, decidedAt: r.verdict.decidedAt, reason: r.verdict.reason } } : {}),
+        })),
+    ),
+  );
+  return { purl, answers, releases };
 }

@@ -1,16 +1,22 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { QuorumError } from '@quorum/core';
+import { hostLabel } from './egress-errors.js';
+import type { EgressPolicy } from './egress-policy.js';
+import { egressFetch, expectOk, parseHttpUrl, transportError } from './http.js';
 
 /** Options of a capped download. */
 export interface DownloadOptions {
+  policy: EgressPolicy;
   /** refuse bodies bigger than this; @defaultValue 512 MiB */
   maxBytes?: number;
+  /** the caller's cancellation: its reason is rethrown as is */
   signal?: AbortSignal;
-  /** @defaultValue 120 s */
+  /** for the whole download; @defaultValue 120 s */
   timeoutMs?: number;
 }
 
@@ -21,39 +27,37 @@ export interface DownloadResult {
 }
 
 /**
- * Streams a URL to a file, hashing on the way, with a size cap. HTTP errors and caps are
- * faults (`upstream-unavailable`, `unsafe-archive`); nothing is left behind on failure.
+ * Streams a URL to a file under the egress policy, hashing on the way, with a size cap. HTTP
+ * errors and caps are faults (`not-found`, `upstream-unavailable`, `unsafe-archive`); nothing is
+ * left behind on failure.
  */
-export async function downloadToFile(url: string, path: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadToFile(url: string | URL, path: string, opts: DownloadOptions): Promise<DownloadResult> {
+  const target = parseHttpUrl(url);
   const maxBytes = opts.maxBytes ?? 512 * 1024 * 1024;
-  const signals = [AbortSignal.timeout(opts.timeoutMs ?? 120_000), ...(opts.signal ? [opts.signal] : [])];
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.any(signals), redirect: 'follow' });
-  } catch (e) {
-    throw new QuorumError('upstream-unavailable', `cannot download ${url}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!res.ok || !res.body) {
-    throw new QuorumError(res.status === 404 ? 'not-found' : 'upstream-unavailable', `download of ${url} answered HTTP ${res.status}`);
-  }
+  const res = expectOk(await egressFetch(target, { policy: opts.policy, timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.signal ? { signal: opts.signal } : {}) }), target);
+  const host = hostLabel(target.hostname);
+  if (!res.body) throw new QuorumError('upstream-unavailable', `${host} sent no body for ${target.pathname.slice(0, 200)}`);
   const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) throw new QuorumError('unsafe-archive', `${url} is ${declared} bytes, over the cap of ${maxBytes}`);
+  if (declared > maxBytes) {
+    void res.body.cancel().catch(() => undefined);
+    throw new QuorumError('unsafe-archive', `${host} announced ${declared} bytes, over the cap of ${maxBytes}`);
+  }
   const hashes = { sha1: createHash('sha1'), sha256: createHash('sha256'), sha512: createHash('sha512') };
   let bytes = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
-      if (bytes > maxBytes) return cb(new QuorumError('unsafe-archive', `${url} exceeds the cap of ${maxBytes} bytes`));
+      if (bytes > maxBytes) return cb(new QuorumError('unsafe-archive', `${host} sent more than the cap of ${maxBytes} bytes`));
       for (const h of Object.values(hashes)) h.update(chunk);
       cb(null, chunk);
     },
   });
   try {
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), meter, createWriteStream(path));
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream), meter, createWriteStream(path));
   } catch (e) {
     await rm(path, { force: true });
     if (e instanceof QuorumError) throw e;
-    throw new QuorumError('upstream-unavailable', `download of ${url} broke off: ${(e as Error).message}`, { cause: e });
+    throw transportError(e, target, opts.signal);
   }
   return { bytes, hex: { sha1: hashes.sha1.digest('hex'), sha256: hashes.sha256.digest('hex'), sha512: hashes.sha512.digest('hex') } };
 }
@@ -78,15 +82,15 @@ export function integrityMatches(sri: string, hex: DownloadResult['hex']): boole
 }
 
 /**
- * Downloads a file and checks it against a Subresource-Integrity string: the one way every part of
- * Quorum takes an artifact, a tool or a dependency from a registry. A mismatch throws
- * `integrity-mismatch` and leaves no file behind.
+ * Downloads a file under the egress policy and checks it against a Subresource-Integrity string:
+ * the one way every part of Quorum takes an artifact, a tool or a dependency from a registry. A
+ * mismatch throws `integrity-mismatch` and leaves no file behind.
  */
-export async function downloadVerified(url: string, integrity: string, path: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadVerified(url: string | URL, integrity: string, path: string, opts: DownloadOptions): Promise<DownloadResult> {
   const got = await downloadToFile(url, path, opts);
   if (!integrityMatches(integrity, got.hex)) {
     await rm(path, { force: true });
-    throw new QuorumError('integrity-mismatch', `${url} does not match the integrity ${integrity}`);
+    throw new QuorumError('integrity-mismatch', `${String(url)} does not match the integrity ${integrity}`);
   }
   return got;
 }

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { answerFor, type AnswerRelease } from './answer.js';
+import type { Verdict } from './verdict.js';
+
+const PURL = 'pkg:npm/a@1.0.0';
+let clock = 0;
+const at = (n: number) => new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString();
+/** A decided release; `t` orders submission and decision. */
+const rel = (id: string, verdict: Verdict | undefined, opts: { sha?: string; canonical?: boolean; t?: number } = {}): AnswerRelease => {
+  const t = opts.t ?? ++clock;
+  return {
+    id,
+    createdAt: at(t),
+    canonical: opts.canonical ?? true,
+    decided: verdict !== undefined,
+    ...(opts.sha === undefined ? { publishedSha256: 'A' } : opts.sha === '' ? {} : { publishedSha256: opts.sha }),
+    ...(verdict ? { verdict: { verdict, decidedAt: at(t + 0.5), reason: `${verdict} because` } } : {}),
+  };
+};
+
+describe('answerFor', () => {
+  it('answers with the newest canonical verdict about the current artifact', () => {
+    const a = answerFor(PURL, [rel('r1', 'failed'), rel('r2', 'reproducible')]);
+    expect(a).toMatchObject({ verdict: 'reproducible', releaseId: 'r2', artifactSha256: 'A', alarms: [], pending: false });
+  });
+
+  it('never lets an override verdict answer for the purl, however new', () => {
+    const a = answerFor(PURL, [rel('canon', 'mismatch'), rel('evil', 'equivalent', { canonical: false })]);
+    expect(a.verdict).toBe('mismatch');
+    expect(a.releaseId).toBe('canon');
+    expect(a.overrideReleases).toBe(1);
+  });
+
+  it('answers null when only override releases exist', () => {
+    const a = answerFor(PURL, [rel('evil', 'reproducible', { canonical: false })]);
+    expect(a).toMatchObject({ verdict: null, releaseId: null, overrideReleases: 1 });
+  });
+
+  it('keeps a mismatch as the answer when later canonical verdicts only fail or disagree', () => {
+    const a = answerFor(PURL, [rel('m', 'mismatch'), rel('f', 'failed'), rel('u', 'unreproducible')]);
+    expect(a.verdict).toBe('mismatch');
+    expect(a.releaseId).toBe('m');
+    expect(a.alarms.map((x) => x.releaseId)).toEqual(['m']);
+  });
+
+  it('lets a later canonical reproduction of the same artifact explain an earlier mismatch', () => {
+    const a = answerFor(PURL, [rel('m', 'mismatch'), rel('p', 'equivalent')]);
+    expect(a.verdict).toBe('equivalent');
+    expect(a.alarms).toEqual([]);
+  });
+
+  it('does not let a reproduction decided before the mismatch explain it', () => {
+    const a = answerFor(PURL, [rel('p', 'reproducible'), rel('m', 'mismatch')]);
+    expect(a.verdict).toBe('mismatch');
+  });
+
+  it('does not let a reproduction of another artifact explain a mismatch, and keeps that alarm in view', () => {
+    const a = answerFor(PURL, [rel('m', 'mismatch', { sha: 'A' }), rel('b', 'reproducible', { sha: 'B' })]);
+    expect(a.artifactSha256).toBe('B');
+    expect(a.verdict).toBe('reproducible');
+    expect(a.alarms).toEqual([expect.objectContaining({ releaseId: 'm', artifactSha256: 'A' })]);
+  });
+
+  it('says pending while the newest canonical release is undecided, answering with the decided one meanwhile', () => {
+    const a = answerFor(PURL, [rel('p', 'reproducible'), rel('q', undefined)]);
+    expect(a).toMatchObject({ verdict: 'reproducible', releaseId: 'p', pending: true });
+  });
+
+  it('answers with a failure that has no published digest when nothing else was decided', () => {
+    const a = answerFor(PURL, [rel('f', 'failed', { sha: '' })]);
+    expect(a).toMatchObject({ verdict: 'failed', releaseId: 'f', artifactSha256: null });
+  });
+
+  it('answers null for no releases at all', () => {
+    expect(answerFor(PURL, [])).toMatchObject({ verdict: null, releaseId: null, alarms: [], pending: false, overrideReleases: 0 });
+  });
+});

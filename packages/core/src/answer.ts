@@ -1,0 +1,77 @@
+import { isPositiveVerdict, type Verdict } from './verdict.js';
+
+/** What the answer for a purl needs to know about one of its releases. */
+export interface AnswerRelease {
+  id: string;
+  /** submission time, ISO 8601 */
+  createdAt: string;
+  /** built from the package's own source (registry or operator mapping), not a submitter's override */
+  canonical: boolean;
+  decided: boolean;
+  /** sha256 of the published artifact the release was judged about, when it could be fetched */
+  publishedSha256?: string;
+  verdict?: { verdict: Verdict; decidedAt: string; reason: string };
+}
+
+/** A canonical `mismatch` that no later canonical verdict about the same artifact explained. */
+export interface AnswerAlarm {
+  releaseId: string;
+  artifactSha256: string;
+  decidedAt: string;
+  reason: string;
+}
+
+/** What answers for one versioned purl in every consumer view (status headline, attestations, verify, badges). */
+export interface PurlAnswer {
+  purl: string;
+  /** the verdict that answers for the purl's current artifact; null while no canonical release is decided */
+  verdict: Verdict | null;
+  /** the release whose verdict that is */
+  releaseId: string | null;
+  /** the artifact the answer is about: the published artifact of the newest canonical release */
+  artifactSha256: string | null;
+  /** unexplained canonical mismatches of any artifact of this purl, newest first: an alarm is never hidden */
+  alarms: AnswerAlarm[];
+  /** a newer canonical release of the purl is not decided yet */
+  pending: boolean;
+  /** releases built from a submitter's override source: shown, never the answer */
+  overrideReleases: number;
+}
+
+const byDecision = (a: AnswerRelease, b: AnswerRelease) => a.verdict!.decidedAt.localeCompare(b.verdict!.decidedAt) || a.createdAt.localeCompare(b.createdAt);
+
+/**
+ * Decides what answers for a purl from its releases (any order). Only canonical releases count.
+ * For the current artifact, a mismatch stays the answer until a later canonical verdict about the
+ * same artifact reproduces it (`reproducible`/`equivalent`); later failures or disagreements do not
+ * explain an alarm. Otherwise the newest canonical verdict about the artifact answers. Pure.
+ */
+export function answerFor(purl: string, releases: readonly AnswerRelease[]): PurlAnswer {
+  const canonical = releases.filter((r) => r.canonical);
+  const decided = canonical.filter((r) => r.decided && r.verdict).sort(byDecision);
+  const newest = [...canonical].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  const current = newest.find((r) => r.publishedSha256)?.publishedSha256 ?? null;
+
+  const alarms: AnswerAlarm[] = [];
+  for (const m of decided) {
+    if (m.verdict!.verdict !== 'mismatch' || !m.publishedSha256) continue;
+    const explained = decided.some(
+      (p) => p.publishedSha256 === m.publishedSha256 && isPositiveVerdict(p.verdict!.verdict) && byDecision(p, m) > 0,
+    );
+    if (!explained) alarms.push({ releaseId: m.id, artifactSha256: m.publishedSha256, decidedAt: m.verdict!.decidedAt, reason: m.verdict!.reason });
+  }
+  alarms.reverse();
+
+  const about = current === null ? decided : decided.filter((r) => r.publishedSha256 === current);
+  const alarm = alarms.find((a) => a.artifactSha256 === current);
+  const answering = alarm ? decided.find((r) => r.id === alarm.releaseId) : about[about.length - 1];
+  return {
+    purl,
+    verdict: answering?.verdict?.verdict ?? null,
+    releaseId: answering?.id ?? null,
+    artifactSha256: current,
+    alarms,
+    pending: newest.length > 0 && !newest[0]!.decided,
+    overrideReleases: releases.length - canonical.length,
+  };
+}

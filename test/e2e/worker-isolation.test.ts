@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { LocalKeySigner, rebuildStatement } from '@quorum/attest';
+import { workerQueueName, type QueueCredentials, type RebuildSpec, type ReleaseView } from '@quorum/core';
+import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
+import { publishFromGit } from '../fixtures/publish.js';
+import { Farm, type StandIn } from './farm.js';
+
+/**
+ * Issue "verdict laundering through Redis": one operator's worker must not reach another
+ * worker's queue, payloads carry no instructions, and a statement about another source than the
+ * release pinned is refused however it came about.
+ */
+describe('workers cannot touch each other\'s work', () => {
+  const farm = new Farm({ workers: 0, builders: 2, quorum: 2, workerTimeoutMs: 3000 });
+  let alice: StandIn;
+  let bob: StandIn;
+  let aliceCreds: QueueCredentials;
+  let aliceRedis: Redis;
+  let admin: Redis;
+  let view: ReleaseView;
+  let pinnedCommit: string;
+  beforeAll(async () => {
+    await farm.start();
+    alice = await farm.standIn('alice-w', 'alice');
+    bob = await farm.standIn('bob-w', 'bob');
+    const res = await alice.send('POST', '/v1/workers/alice-w/queue-credentials', undefined);
+    expect(res.status).toBe(200);
+    aliceCreds = (await res.json()) as QueueCredentials;
+    aliceRedis = new Redis({ port: farm.redisPort, host: '127.0.0.1', username: aliceCreds.username, password: aliceCreds.password, maxRetriesPerRequest: null });
+    admin = new Redis(farm.redisAdminUrl, { maxRetriesPerRequest: null });
+    const pkg = await makeGitPackage(join(farm.dir, 'src/iso'), { 'package.json': packageJson('iso', '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
+    pinnedCommit = pkg.commit;
+    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    const submitted = await farm.submit({ purl: 'pkg:npm/iso@1.0.0' });
+    await farm.waitFor(async () => {
+      view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+      return view.rebuilds.length === 2;
+    }, 30_000, 'both stand-ins to be assigned');
+  }, 180_000);
+  afterAll(async () => {
+    alice?.stop();
+    bob?.stop();
+    aliceRedis?.disconnect();
+    admin?.disconnect();
+    await farm.stop();
+  }, 60_000);
+
+  const rebuildOf = (workerId: string) => view.rebuilds.find((r) => r.workerId === workerId)!;
+
+  it('gives a worker Redis credentials that reach only its own queue (NOPERM elsewhere)', async () => {
+    expect(aliceCreds.username).toBe('quorum-worker-alice-w');
+    // its own queue works
+    const own = new Queue(workerQueueName('alice-w'), { connection: aliceRedis });
+    expect(await (await own.getJob(rebuildOf('alice-w').id))?.getState()).toBe('waiting');
+    // bob's queue: read, rewrite, add, remove are all refused by Redis itself
+    const bobKey = `bull:${workerQueueName('bob-w')}:${rebuildOf('bob-w').id}`;
+    await expect(aliceRedis.hget(bobKey, 'data')).rejects.toThrow(/NOPERM/);
+    await expect(aliceRedis.hset(bobKey, 'data', JSON.stringify({ v: 1, overrides: { repo: 'https://evil.example/x.git' } }))).rejects.toThrow(/NOPERM/);
+    const bobs = new Queue(workerQueueName('bob-w'), { connection: aliceRedis });
+    await expect(bobs.add('rebuild', { v: 2, rebuildId: rebuildOf('bob-w').id, releaseId: view.id })).rejects.toThrow(/NOPERM/);
+    // nothing that spans queues either
+    await expect(aliceRedis.flushall()).rejects.toThrow(/NOPERM/);
+    await expect(aliceRedis.keys('*')).rejects.toThrow(/NOPERM/);
+    await expect(aliceRedis.call('ACL', 'LIST')).rejects.toThrow(/NOPERM/);
+    // and Redis refuses anyone without a password
+    const anonymous = new Redis({ port: farm.redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => null, enableReadyCheck: false });
+    anonymous.on('error', () => undefined);
+    await expect(anonymous.get(bobKey)).rejects.toThrow(/NOAUTH/);
+    anonymous.disconnect();
+    await own.close();
+    await bobs.close();
+  });
+
+  it('puts ids only on the queue: the spec comes from the coordinator, to the assigned worker only', async () => {
+    const job = await new Queue(workerQueueName('bob-w'), { connection: admin }).getJob(rebuildOf('bob-w').id);
+    expect(job!.data).toEqual({ v: 2, rebuildId: rebuildOf('bob-w').id, releaseId: view.id });
+    const stolen = await alice.send('POST', `/v1/rebuilds/${rebuildOf('bob-w').id}/started`, undefined);
+    expect(stolen.status).toBe(403);
+    const own = await alice.send('POST', `/v1/rebuilds/${rebuildOf('alice-w').id}/started`, undefined);
+    expect(own.status).toBe(200);
+    const spec = ((await own.json()) as { spec: RebuildSpec }).spec;
+    expect(spec).toMatchObject({ v: 1, rebuildId: rebuildOf('alice-w').id, purl: 'pkg:npm/iso@1.0.0', overrides: {}, pinned: { origin: 'registry', commit: pinnedCommit } });
+  });
+
+  it('refuses a signed statement about another source than the release pinned, and replaces that rebuild', async () => {
+    const rebuild = rebuildOf('bob-w');
+    const statement = rebuildStatement({
+      purl: 'pkg:npm/iso@1.0.0',
+      releaseId: view.id,
+      rebuildId: rebuild.id,
+      builder: { id: 'bob-w', operator: 'bob' },
+      status: 'succeeded',
+      artifact: { filename: 'iso-1.0.0.tgz', sha256: view.published!.sha256, sha512: view.published!.sha512, stabilizedSha256: view.published!.stabilizedSha256, stabilizersApplied: [] },
+      // what a rewritten job would have made an honest worker build
+      source: { origin: 'registry', repo: 'https://evil.example/iso.git', commit: 'e'.repeat(40), ref: 'v1.0.0', commitTime: 1 },
+      recipe: { toolchain: {} },
+      stabilizers: [],
+      startedOn: new Date().toISOString(),
+      finishedOn: new Date().toISOString(),
+      log: { sha256: 'a'.repeat(64), bytes: 1 },
+    });
+    const bundle = await new LocalKeySigner(bob.key).signStatement(statement);
+    const res = await bob.send('POST', `/v1/rebuilds/${rebuild.id}/report`, {
+      v: 1, rebuildId: rebuild.id, workerId: 'bob-w', status: 'succeeded',
+      source: { origin: 'registry', repo: 'https://evil.example/iso.git', commit: 'e'.repeat(40), ref: 'v1.0.0', commitTime: 1 },
+      artifact: { ...view.published!, filename: 'iso-1.0.0.tgz' }, timings: { totalMs: 1 }, bundle,
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/source-mismatch.*evil\.example.*the release pinned/);
+    const after = await farm.json<ReleaseView>('GET', `/v1/releases/${view.id}`);
+    expect(after.rebuilds.find((r) => r.id === rebuild.id)).toMatchObject({ state: 'lost', reason: 'source-mismatch' });
+    // nothing of it is served as an attestation, and auditors see the refusal
+    expect((await farm.request('GET', `/v1/rebuilds/${rebuild.id}/bundle`)).status).toBe(404);
+    const rejections = await farm.admin<{ reason: string; workerId?: string }[]>('GET', '/v1/admin/rejections');
+    expect(rejections.some((r) => r.reason === 'source-mismatch' && r.workerId === 'bob-w')).toBe(true);
+  });
+
+  it('refuses worker requests signed by a key that is not enrolled before reading their body', async () => {
+    const res = await alice.send('POST', `/v1/rebuilds/${rebuildOf('alice-w').id}/report`, { v: 1 }, (await import('@quorum/attest')).generateKeyPair());
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/not enrolled/);
+  });
+});
