@@ -14,7 +14,9 @@
 # (ACL SETUSER), so they are never written to disk.
 #
 # The instance keeps nothing on disk (no RDB, no AOF) and never evicts keys
-# (BullMQ needs noeviction). DIR holds redis-PORT.{pid,log,password,acl}.
+# (BullMQ needs noeviction); its memory is capped (QUORUM_REDIS_MAXMEMORY, default
+# 1gb), so a worker filling its own queue cannot take the machine's memory with it.
+# DIR holds redis-PORT.{pid,log,password,acl}.
 # Prints nothing on success (but with --url); errors go to stderr.
 set -euo pipefail
 
@@ -113,6 +115,7 @@ redis-server \
   --aclfile "$aclfile" \
   --daemonize yes \
   --save '' --appendonly no \
+  --maxmemory "${QUORUM_REDIS_MAXMEMORY:-1gb}" \
   --maxmemory-policy noeviction \
   --dir "$dir" \
   --pidfile "$pidfile" \

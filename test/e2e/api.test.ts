@@ -26,6 +26,10 @@ describe('API input validation over real HTTP', () => {
     { name: 'an unknown ecosystem', body: { purl: 'pkg:cargo/serde@1.0.0' }, status: 400, code: 'unknown-ecosystem', message: /no builder for ecosystem "cargo"/ },
     { name: 'an unknown registry', body: { purl: 'pkg:npm/known@1.0.0?repository_url=https://evil.example/npm' }, status: 400, code: 'unknown-registry', message: /not served by this farm/ },
     { name: 'a malformed registry qualifier', body: { purl: 'pkg:npm/known@1.0.0?repository_url=http://[' }, status: 400, code: 'unknown-registry', message: /is not a registry URL/ },
+    { name: 'an unknown qualifier', body: { purl: 'pkg:npm/known@1.0.0?arch=x64' }, status: 400, code: 'invalid-purl', message: /qualifiers "arch" is not supported/ },
+    { name: 'a subpath', body: { purl: 'pkg:npm/known@1.0.0#lib' }, status: 400, code: 'invalid-purl', message: /subpath/ },
+    { name: 'a package name that would climb the registry', body: { purl: 'pkg:npm/%2E%2E@1.0.0' }, status: 400, code: 'invalid-purl', message: /not an npm package name/ },
+    { name: 'a package name that would add a query', body: { purl: 'pkg:npm/known%3Fwrite%3Dtrue@1.0.0' }, status: 400, code: 'invalid-purl', message: /not an npm package name/ },
     { name: 'a version the registry does not have', body: { purl: 'pkg:npm/known@9.9.9' }, status: 404, code: 'not-found', message: /known@9.9.9 is not in the registry/ },
     { name: 'a package the registry does not have', body: { purl: 'pkg:npm/nothing-here@1.0.0' }, status: 404, code: 'not-found', message: /not found in the registry/ },
     { name: 'a local repository on a farm that refuses them', body: { purl: 'pkg:npm/known@1.0.0', repo: 'file:///etc' }, status: 400, code: 'invalid-input', message: /QUORUM_ALLOW_LOCAL_REPOS/ },
@@ -68,6 +72,10 @@ describe('API input validation over real HTTP', () => {
     const later = await farm.json<{ state: string; rebuilds: unknown[] }>('GET', `/v1/releases/${view.id}`);
     expect(later.state).toBe('building');
     expect(later.rebuilds).toHaveLength(0);
+    // the same release, spelled with the registry qualifier, is the same open release, not a second build
+    const again = await farm.request('POST', '/v1/releases', { purl: `pkg:npm/known@1.0.0?repository_url=${encodeURIComponent(farm.registry.url)}` });
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as { id: string }).id).toBe(view.id);
   });
 
   it('decides a release whose tarball does not match the registry integrity failed, without building', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
@@ -14,7 +15,7 @@ import { Farm, type StandIn } from './farm.js';
  * release pinned is refused however it came about.
  */
 describe('workers cannot touch each other\'s work', () => {
-  const farm = new Farm({ workers: 0, builders: 2, quorum: 2, workerTimeoutMs: 3000 });
+  const farm = new Farm({ workers: 0, builders: 2, quorum: 2, workerTimeoutMs: 3000, env: { QUORUM_MAX_ARTIFACT_MB: '1' } });
   let alice: StandIn;
   let bob: StandIn;
   let aliceCreds: QueueCredentials;
@@ -116,6 +117,51 @@ describe('workers cannot touch each other\'s work', () => {
     expect((await farm.request('GET', `/v1/rebuilds/${rebuild.id}/bundle`)).status).toBe(404);
     const rejections = await farm.admin<{ reason: string; workerId?: string }[]>('GET', '/v1/admin/rejections');
     expect(rejections.some((r) => r.reason === 'source-mismatch' && r.workerId === 'bob-w')).toBe(true);
+  });
+
+  it('refuses an artifact upload over the size limit from its signed length, and a second upload for the same rebuild', async () => {
+    const own = rebuildOf('alice-w').id;
+    // a signed request for more bytes than the farm keeps (1 MiB here): refused from its signed length
+    const { signRequest } = await import('@quorum/core');
+    const path = `/v1/rebuilds/${own}/artifact`;
+    const big = Buffer.alloc(2 * 2 ** 20, 1);
+    const tooBig = await fetch(`${farm.url}${path}`, { method: 'PUT', body: big, headers: { 'content-type': 'application/octet-stream', ...signRequest(alice.key, 'PUT', path, big) } });
+    expect(tooBig.status).toBe(413);
+    // a real one, then another: one upload per rebuild
+    const bytes = Buffer.from('not much of an artifact');
+    const first = await fetch(`${farm.url}${path}`, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream', ...signRequest(alice.key, 'PUT', path, bytes) } });
+    expect(first.status).toBe(200);
+    const again = Buffer.from('another artifact, to fill the disk');
+    const second = await fetch(`${farm.url}${path}`, { method: 'PUT', body: again, headers: { 'content-type': 'application/octet-stream', ...signRequest(alice.key, 'PUT', path, again) } });
+    expect(second.status).toBe(409);
+  });
+
+  it('keeps going when a worker corrupts its own queue: that worker\'s rebuild is replaced, other releases go on', async () => {
+    // the worker may write its own queue's keys: it turns BullMQ's metadata into garbage
+    await aliceRedis.del(`bull:${workerQueueName('alice-w')}:meta`);
+    await aliceRedis.set(`bull:${workerQueueName('alice-w')}:meta`, 'garbage');
+    const pkg = await makeGitPackage(join(farm.dir, 'src/iso2'), { 'package.json': packageJson('iso2', '1.0.0'), 'index.js': '2;\n' }, 'v1.0.0');
+    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    const submitted = await farm.submit({ purl: 'pkg:npm/iso2@1.0.0' });
+    let later!: ReleaseView;
+    await farm.waitFor(async () => {
+      later = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+      return later.rebuilds.some((r) => r.workerId === 'alice-w' && r.state === 'lost' && r.reason === 'queue-error');
+    }, 30_000, "the rebuild on alice's corrupted queue to be replaced");
+    expect(later.rebuilds.some((r) => r.workerId === 'bob-w' && r.state !== 'lost')).toBe(true);
+    await aliceRedis.del(`bull:${workerQueueName('alice-w')}:meta`);
+  });
+
+  it('records a request with a forged signature under no worker\'s name', async () => {
+    const res = await fetch(`${farm.url}/v1/workers/bob-w/heartbeat`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json', 'x-quorum-auth': `${bob.key.keyId} ${Date.now()} AAAA`, 'x-quorum-content-sha256': createHash('sha256').update('{}').digest('hex') },
+    });
+    expect(res.status).toBe(403);
+    const newest = (await farm.admin<{ reason: string; workerId?: string; authenticated: boolean; detail: string }[]>('GET', '/v1/admin/rejections'))[0]!;
+    expect(newest).toMatchObject({ reason: 'bad-request-signature', authenticated: false });
+    expect(newest.workerId).toBeUndefined();
   });
 
   it('refuses worker requests signed by a key that is not enrolled before reading their body', async () => {

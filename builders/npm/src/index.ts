@@ -1,9 +1,9 @@
 import type { Builder } from '@quorum/core';
 import { decideNpmInputs, NPM_PLAN_FILES } from './decide-inputs.js';
-import { inferNpmRecipe, npmArtifactIn, npmName } from './infer-recipe.js';
+import { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 import { planNpmBuild } from './plan.js';
 
-export { inferNpmRecipe, npmArtifactIn, npmName } from './infer-recipe.js';
+export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH } from './decide-inputs.js';
 export { lockedDependencies } from './lockfile.js';
 export { normalizeRepositoryUrl } from './repository.js';
@@ -30,9 +30,12 @@ export const npmBuilder: Builder = {
   defaultRegistry: 'https://registry.npmjs.org',
   imageTag: 'quorum/npm-builder:bookworm',
   artifactFormat: 'tgz',
+  purlProblem: npmPurlProblem,
   metadataUrl(purl, registry) {
-    // scoped names keep the @ and escape the slash, as the registry expects
-    return `${registry.replace(/\/+$/, '')}/${npmName(purl).replace('/', '%2f')}`;
+    // scoped names keep the @ and escape the slash, as the registry expects; every part is encoded,
+    // so a name can never walk the registry's paths or add a query
+    const scope = purl.namespace ? `@${encodeURIComponent(purl.namespace.replace(/^@/, ''))}%2f` : '';
+    return `${registry.replace(/\/+$/, '')}/${scope}${encodeURIComponent(purl.name)}`;
   },
   inferRecipe: inferNpmRecipe,
   planFiles: NPM_PLAN_FILES,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseReleasePurl } from '@quorum/core';
-import { inferNpmRecipe } from './infer-recipe.js';
+import { inferNpmRecipe, npmPurlProblem } from './infer-recipe.js';
+import { npmBuilder } from './index.js';
 import { normalizeRepositoryUrl } from './repository.js';
 import { planNpmBuild } from './plan.js';
 
@@ -124,5 +125,24 @@ describe('planNpmBuild', () => {
     expect(plan.inputsMount).toBeUndefined();
     expect(plan.argv[0]).toBe('sh');
     expect(plan.argv[2]).toContain('mv -- "$tarball" /out/');
+  });
+});
+
+describe('npm purls and metadata URLs', () => {
+  it.each(['..', '.', '.hidden', '_private', 'a/b', 'a?write=true', 'a#x', 'a b', 'x'.repeat(215)])('refuses the package name %j', (name) => {
+    expect(npmPurlProblem({ namespace: undefined, name, version: '1.0.0' })).toMatch(/not an npm package name/);
+  });
+  it('refuses a scope without @ and odd versions', () => {
+    expect(npmPurlProblem({ namespace: 'babel', name: 'core', version: '1.0.0' })).toMatch(/not an npm scope/);
+    expect(npmPurlProblem({ namespace: undefined, name: 'x', version: '1.0.0/../../x' })).toMatch(/not an npm version/);
+  });
+  it('accepts real names, scoped and legacy ones', () => {
+    for (const [namespace, name] of [[undefined, 'left-pad'], ['@babel', 'core'], [undefined, 'JSONStream'], [undefined, 'lodash.merge']] as const) {
+      expect(npmPurlProblem({ namespace, name, version: '1.2.3-beta.1+build.5' })).toBeUndefined();
+    }
+  });
+  it('encodes every part of the metadata URL, so a name can neither climb paths nor add a query', () => {
+    expect(npmBuilder.metadataUrl(parseReleasePurl('pkg:npm/%40babel/core@7.0.0'), 'https://registry.example/')).toBe('https://registry.example/@babel%2fcore');
+    expect(npmBuilder.metadataUrl(parseReleasePurl('pkg:npm/foo%3Fwrite%3Dtrue@1.0.0'), 'https://registry.example')).toBe('https://registry.example/foo%3Fwrite%3Dtrue');
   });
 });

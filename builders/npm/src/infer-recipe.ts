@@ -16,6 +16,20 @@ const COMMIT = /^[0-9a-f]{40}$/i;
 /** A version the recipe may pin a tool at; anything else in a packument is ignored. */
 const VERSION = /^[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]{1,64})?$/;
 
+/** A name part npm's registry can hold (legacy names may have capitals); never `.`/`..`-like or path-like. */
+const NAME_PART = /^[A-Za-z0-9~-][A-Za-z0-9._~-]{0,213}$/;
+/** A semver version, with pre-release and build parts. */
+const PURL_VERSION = /^[0-9A-Za-z][0-9A-Za-z.+-]{0,255}$/;
+
+/** Why a purl cannot name an npm package version, if it cannot. */
+export function npmPurlProblem(purl: { namespace: string | undefined; name: string; version: string | undefined }): string | undefined {
+  const scope = purl.namespace;
+  if (scope !== undefined && !(scope.startsWith('@') && NAME_PART.test(scope.slice(1)))) return `"${scope.slice(0, 100)}" is not an npm scope`;
+  if (!NAME_PART.test(purl.name) || (scope ? scope.length + 1 + purl.name.length : purl.name.length) > 214) return `"${purl.name.slice(0, 100)}" is not an npm package name`;
+  if (purl.version !== undefined && !PURL_VERSION.test(purl.version)) return `"${purl.version.slice(0, 100)}" is not an npm version`;
+  return undefined;
+}
+
 /** Full npm package name of a purl (`@scope/name` or `name`). */
 export function npmName(purl: Pick<ReleasePurl, 'namespace' | 'name'>): string {
   return purl.namespace ? `${purl.namespace}/${purl.name}` : purl.name;

@@ -16,6 +16,8 @@ export const EXIT = Object.freeze({
   pending: 5,
   /** `quorum verify`: the consumer's own recount of the builder bundles does not reach the quorum */
   notVerified: 6,
+  /** `quorum submit`: a passing verdict about a submitter's override source, which does not answer for the purl */
+  override: 7,
 });
 
 /** Exit code of `quorum verify`: the consumer's own recount decides, never the coordinator's claim. */
@@ -50,8 +52,9 @@ export const EXIT_CODES_HELP = `Exit codes:
   2  mismatch: builders agree with each other, the published artifact differs
   3  unreproducible: builders disagree with each other
   4  failed: too few builds succeeded to decide
-  5  (status only) the newest release has no verdict yet
-  6  (verify only) not verified: too few trusted, independent builders agree with the artifact`;
+  5  (status only) no release from the package's own source has a verdict yet
+  6  (verify only) not verified: too few trusted, independent builders agree with the artifact
+  7  (submit only) reproducible or equivalent, but from a submitter's override source: it does not answer for the purl`;
 
 /** The exit codes of `quorum verify`, for its `--help`. */
 export const VERIFY_EXIT_CODES_HELP = `Exit codes:

@@ -83,6 +83,14 @@ describe('quorum submit', () => {
     ['unreproducible', 3],
     ['failed', 4],
   ];
+  it('exits 7, not 0, for a passing verdict about an override source, and says so first', async () => {
+    const views = lifecycle('reproducible').map((v) => ({ ...v, canonical: false, submittedBy: 'mallory', source: { origin: 'override' as const, repo: 'https://evil.example/x.git', refs: ['v1'], toolchain: {}, steps: [] } }));
+    fake.serveLifecycle(views);
+    const r = await quorum(['submit', PURL, '--repo', 'https://evil.example/x.git', '--token', 'qs_x', '--wait', ...server]);
+    expect(r.code).toBe(7);
+    expect(r.stdout.split('\n')[0]).toMatch(/^OVERRIDE: +built from a submitter's source \(submitted by mallory\)/);
+  });
+
   it.each(verdicts)('follows a release to a %s verdict and exits %i', async (v, code) => {
     fake.serveLifecycle(lifecycle(v));
     const r = await quorum(['submit', PURL, '--wait', ...server]);

@@ -167,6 +167,8 @@ async function submit(purl: string, opts: SubmitOptions, io: CliIo): Promise<num
   if (!view.verdict) throw new CliError('bad-answer', `the coordinator marked release ${view.id} decided without a verdict`);
   if (opts.json) printJson(io, releaseJson(view));
   else io.stdout.write(`${renderReleaseReport(view, { server: api.server, now: io.clock() })}\n`);
+  // a pass about an override source must not pass a CI gate meant for the package's own source
+  if (view.canonical === false && (view.verdict.verdict === 'reproducible' || view.verdict.verdict === 'equivalent')) return EXIT.override;
   return exitCodeForVerdict(view.verdict.verdict);
 }
 
@@ -195,7 +197,9 @@ async function status(purl: string, opts: StatusOptions, io: CliIo): Promise<num
   }
   // the headline is what answers for the purl: canonical sources only, an unexplained mismatch first
   const answer = answers[0];
-  const answering = answer?.releaseId ? releases.find((r) => r.id === answer.releaseId) : undefined;
+  let answering = answer?.releaseId ? releases.find((r) => r.id === answer.releaseId) : undefined;
+  // the list holds the newest releases only: the one that answers may be older than all of them
+  if (answer?.releaseId && !answering) answering = await api.getRelease(answer.releaseId);
   const verdict = answer ? answer.verdict : null;
   if (opts.json) printJson(io, { purl: parsed.canonical, verdict, answer: answer ?? null, answers, release: answering ?? releases[0] ?? null, releases });
   if (releases.length === 0) {
@@ -274,7 +278,7 @@ async function keysExport(opts: { out?: string; server?: string }, io: CliIo): P
     throw new CliError('usage', `cannot write ${opts.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
   io.stderr.write(`wrote trust file ${opts.out}: ${safeText(trustSummary(trust))}\n`);
-  io.stderr.write(`compare the key ids with the operators out of band, then: quorum verify <purl> --trust ${opts.out}\n`);
+  io.stderr.write(`compare the key ids and the source mappings with the operators out of band, then: quorum verify <purl> --trust ${safeText(opts.out)}\n`);
   return EXIT.ok;
 }
 
@@ -285,7 +289,9 @@ interface VerifyCliOptions extends VerifyOptions {
 
 async function verify(purlArg: string, opts: VerifyCliOptions, io: CliIo): Promise<number> {
   const purl = parsePurl(() => parseReleasePurl(purlArg));
-  const builder = builderFor(purl.type);
+  const builder = parsePurl(() => builderFor(purl.type));
+  const purlProblem = builder.purlProblem(purl);
+  if (purlProblem) throw new CliError('usage', purlProblem);
   const api = client(opts.server, io);
   for (const repo of opts.allowSource ?? []) io.stderr.write(`warning: --allow-source ${safeText(repo)}: statements about that repository count although it is not the package's own source\n`);
   const outcome = await runVerify(purl, builder, opts, { api, env: io.env, warn: (line) => void io.stderr.write(`warning: ${safeText(line)}\n`) });
@@ -552,7 +558,7 @@ Examples:
 Releases are listed newest first. The exit code is that of the newest release's verdict;
 5 means it is not decided yet. A purl the coordinator has no release of exits 1.
 
-${EXIT_CODES_HELP.replace(/\n.*\(verify only\).*$/m, '')}
+${EXIT_CODES_HELP.replace(/\n.*\((verify|submit) only\).*$/gm, '')}
 
 Examples:
   $ quorum status pkg:npm/left-pad@1.3.0

@@ -246,6 +246,7 @@ export function renderAnswer(answer: PurlAnswer): string {
   for (const alarm of answer.alarms) {
     out.push(field('ALARM', `mismatch for artifact sha256 ${alarm.artifactSha256} (release ${alarm.releaseId}, ${alarm.decidedAt}): ${alarm.reason}; it stays until a later verdict from the package's own source reproduces that artifact`));
   }
+  if (answer.sourceChanged) out.push(field('SOURCE', "the package's own source (repository, directory or commit) changed between its releases; a verdict from the new source cannot clear an alarm about the old one"));
   if (answer.overrideReleases > 0) out.push(field('overrides', `${answer.overrideReleases} release(s) built from a submitter's source; shown below, never the answer`));
   return out.join('\n');
 }
@@ -313,6 +314,7 @@ export function shellWord(value: string): string {
 /** Table of refused worker reports and enrolments, newest first as the coordinator lists them. */
 export function renderRejections(list: readonly RejectionView[]): string {
   if (list.length === 0) return 'no rejected reports or enrolments';
-  const rows = list.map((r) => [String(r.seq), r.at, r.workerId ?? '-', r.rebuildId ?? '-', r.reason, oneLine(r.detail, 80)]);
+  // a refusal nobody authenticated is attributable to no worker: its claims stay in DETAIL
+  const rows = list.map((r) => [String(r.seq), r.at, r.authenticated === false ? '(unauthenticated)' : (r.workerId ?? '-'), r.rebuildId ?? '-', r.reason, oneLine(r.detail, 80)]);
   return formatTable(['SEQ', 'AT', 'WORKER', 'REBUILD', 'REASON', 'DETAIL'], rows);
 }

@@ -169,5 +169,8 @@ export function trustSummary(trust: TrustFile): string {
   const names = trust.builders.length > 0 ? ` (${trust.builders.map((b) => `${b.workerId}/${b.operator}`).join(', ')})` : '';
   const p = trust.policy;
   const policy = p?.quorum !== undefined ? `, policy quorum ${p.quorum}${p.builders !== undefined ? ` of ${p.builders}` : ''}` : '';
-  return `${coordinator}, ${builders}${names}${policy}`;
+  const m = trust.sourceMappings ?? [];
+  // a mapping decides which repository counts as a package's own source: as much trust as a key
+  const mappings = m.length > 0 ? `, ${m.length} source mapping${m.length === 1 ? '' : 's'} (${m.map((x) => `${x.packagePurl} -> ${x.repo}${x.by ? ` by ${x.by}` : ''}`).join(', ')})` : ', no source mappings';
+  return `${coordinator}, ${builders}${names}${policy}${mappings}`;
 }

@@ -425,7 +425,7 @@ describe('quorum keys export', () => {
     const r = await quorum(['keys', 'export', '--server', fake.url, '--out', out]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(new RegExp(`^wrote trust file ${out}: coordinator key sha256:[0-9a-f]{12}, 3 builder keys \\(worker-1/operator-1, worker-2/operator-2, worker-3/operator-3\\), policy quorum 2 of 3$`, 'm'));
+    expect(r.stderr).toMatch(new RegExp(`^wrote trust file ${out}: coordinator key sha256:[0-9a-f]{12}, 3 builder keys \\(worker-1/operator-1, worker-2/operator-2, worker-3/operator-3\\), policy quorum 2 of 3, no source mappings$`, 'm'));
     expect(readFileSync(out, 'utf8')).toBe(`${JSON.stringify(served.keys, null, 2)}\n`);
     expect((await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', out, '--artifact', tgz])).code).toBe(0);
   });

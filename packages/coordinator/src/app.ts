@@ -26,7 +26,10 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
   // limits are declared per route (anonymous submissions); nothing else is limited by default
   void app.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (_req, context) => new QuorumError('rate-limited', `too many anonymous submissions from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or submit with a submit token`),
+    errorResponseBuilder: (req, context) =>
+      req.url.startsWith('/v1/releases')
+        ? new QuorumError('rate-limited', `too many anonymous submissions from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or submit with a submit token`)
+        : new QuorumError('rate-limited', `too many requests from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
   });
   const submitters = new SubmitterAuth(ctx.store, adminToken);
   void app.register(async (scope) => {

@@ -45,7 +45,7 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
   const queue = new RebuildQueueProducer(config.redisUrl);
   const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));
   const adminToken = await adminTokenOf(config);
-  const queueUsers = await QueueUsers.open(config.dataDir, queue, log, () => store.enrolments().map((e) => e.workerId));
+  const queueUsers = await QueueUsers.open(config.dataDir, queue, log, () => store.enrolments());
   let scheduler: Scheduler | undefined;
   const ctx: CoordinatorContext = {
     config,

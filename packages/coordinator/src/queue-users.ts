@@ -21,7 +21,7 @@ export class QueueUsers {
   ) {}
 
   /** Loads (or creates) the secret and recreates the users of `enrolled()` whenever Redis (re)connects. */
-  static async open(dataDir: string, queue: RebuildQueueProducer, logger: Logger, enrolled: () => string[]): Promise<QueueUsers> {
+  static async open(dataDir: string, queue: RebuildQueueProducer, logger: Logger, enrolled: () => { workerId: string; keyId: string }[]): Promise<QueueUsers> {
     const file = join(dataDir, QUEUE_SECRET_FILE);
     let secret = Buffer.from((await readFile(file, 'utf8').catch(() => '')).trim(), 'base64url');
     if (secret.length < 32) {
@@ -30,20 +30,21 @@ export class QueueUsers {
     }
     const users = new QueueUsers(secret, queue, logger);
     queue.onReady(() => {
-      void Promise.all(enrolled().map((id) => users.grant(id))).catch((err: unknown) =>
+      void Promise.all(enrolled().map((e) => users.grant(e.workerId, e.keyId))).catch((err: unknown) =>
         logger.warn({ err: (err as Error).message }, 'cannot recreate worker Redis users (does the coordinator\'s Redis user have ACL rights?)'),
       );
     });
     return users;
   }
 
-  private password(workerId: string): string {
-    return createHmac('sha256', this.secret).update(`quorum-queue-user\n${workerId}`).digest('base64url');
+  /** A worker's password follows its enrolled key: enrolling a new key invalidates the old password. */
+  private password(workerId: string, keyId: string): string {
+    return createHmac('sha256', this.secret).update(`quorum-queue-user\n${workerId}\n${keyId}`).digest('base64url');
   }
 
-  /** Creates or refreshes a worker's Redis user and returns its credentials. */
-  async grant(workerId: string): Promise<QueueCredentials> {
-    const credentials = { username: workerRedisUser(workerId), password: this.password(workerId) };
+  /** Creates or refreshes a worker's Redis user (for its enrolled key) and returns its credentials. */
+  async grant(workerId: string, keyId: string): Promise<QueueCredentials> {
+    const credentials = { username: workerRedisUser(workerId), password: this.password(workerId, keyId) };
     try {
       await this.queue.grantWorker(workerId, credentials.password);
     } catch (e) {

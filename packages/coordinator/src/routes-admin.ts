@@ -46,7 +46,8 @@ const mappingSchema = {
 /** The package purl (no version, no qualifiers) a mapping is recorded for. */
 function mappingPurl(raw: string): string {
   const p = parseAnyPurl(raw);
-  builderFor(p.type);
+  const problem = builderFor(p.type).purlProblem({ ...p, version: undefined });
+  if (problem) throw new QuorumError('invalid-purl', problem);
   return packagePurl(p);
 }
 
@@ -71,7 +72,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
       } catch (e) {
         throw new QuorumError('invalid-input', `publicKey is not a PEM public key: ${(e as Error).message}`);
       }
+      const holder = ctx.store.enrolmentByKey(keyId);
+      if (holder && holder.workerId !== workerId) throw new QuorumError('conflict', `that key is already enrolled for worker ${holder.workerId}`);
       ctx.store.enrol(workerId, operator, keyId, publicKey);
+      // a new key ends the old key's Redis access at once
+      await ctx.queueUsers.grant(workerId, keyId).catch(() => undefined);
       req.log.info({ workerId, operator, keyId }, 'worker enrolled by an operator');
       return reply.status(201).send({ workerId, operator, keyId });
     }

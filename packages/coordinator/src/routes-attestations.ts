@@ -37,7 +37,8 @@ export function registerAttestationRoutes(app: FastifyInstance, ctx: Coordinator
    */
   app.get<{ Params: { purl: string } }>('/v1/attestations/:purl', async (req) => {
     const p = parseAnyPurl(req.params.purl);
-    builderFor(p.type);
+    const problem = builderFor(p.type).purlProblem(p);
+    if (problem) throw new QuorumError('invalid-purl', problem);
     if (!p.version) throw new QuorumError('missing-version', `attestations are per version: name one, e.g. ${packagePurl(p)}@1.0.0`);
     const answer = answerFor(p.canonical, store.answerInputs(p.canonical));
     const release = answer.releaseId ? store.getRelease(answer.releaseId) : undefined;

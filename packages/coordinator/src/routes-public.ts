@@ -111,6 +111,12 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
       const builder = builderFor(purl.type);
       const registry = config.registries[builder.ecosystem]!;
       checkRegistryQualifier(purl.qualifiers.repository_url, registry, builder.ecosystem);
+      const unknown = Object.keys(purl.qualifiers).filter((k) => k !== 'repository_url');
+      if (unknown.length > 0 || purl.subpath) {
+        throw new QuorumError('invalid-purl', `a release is named by type, name and version (and repository_url); ${unknown.length > 0 ? `qualifiers ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}` : 'a subpath'} ${unknown.length > 1 ? 'are' : 'is'} not supported`);
+      }
+      const purlProblem = builder.purlProblem(purl);
+      if (purlProblem) throw new QuorumError('invalid-purl', purlProblem);
       const overrides: SourceOverrides = {};
       if (req.body.repo) {
         const problem = repoUrlProblem(req.body.repo, config.allowLocalRepos);
@@ -179,7 +185,8 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
 
   app.get<{ Params: { purl: string } }>('/v1/packages/:purl', async (req, reply) => {
     const p = parseAnyPurl(req.params.purl);
-    builderFor(p.type);
+    const problem = builderFor(p.type).purlProblem(p);
+    if (problem) throw new QuorumError('invalid-purl', problem);
     const answer = answers.json(`package ${p.canonical}`, (): PackageView => {
       const releases = store.releasesOf({ canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined });
       if (releases.length === 0) throw new QuorumError('not-found', `no release of ${p.canonical} has been submitted`);

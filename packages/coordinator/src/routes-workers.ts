@@ -152,7 +152,7 @@ function registerEnrolment(app: FastifyInstance, ctx: CoordinatorContext): void 
   const { store } = ctx;
   app.post<{ Params: { id: string }; Body: { token: string; operator: string; publicKey: string } }>(
     '/v1/workers/:id/enrol',
-    { schema: enrolSchema, bodyLimit: 16 * 1024 },
+    { schema: enrolSchema, bodyLimit: 16 * 1024, config: { rateLimit: { max: 30, timeWindow: 60_000 } } },
     async (req) => {
       const workerId = req.params.id;
       let keyId: string;
@@ -166,16 +166,18 @@ function registerEnrolment(app: FastifyInstance, ctx: CoordinatorContext): void 
         if (existing.keyId === keyId) return { workerId, operator: existing.operator, keyId };
         throw new QuorumError('conflict', `worker ${workerId} is already enrolled with another key`);
       }
+      const holder = store.enrolmentByKey(keyId);
+      if (holder) throw new QuorumError('conflict', `that key is already enrolled for worker ${holder.workerId}`);
       const tokenSha256 = createHash('sha256').update(req.body.token).digest('hex');
       const operator = req.body.operator;
       if (!store.enrol(workerId, operator, keyId, req.body.publicKey, tokenSha256)) {
-        store.recordRejection({ workerId, reason: 'bad-enrolment-token', detail: `enrolment of ${workerId} (operator ${operator}) with an unknown, used or expired token` });
+        store.recordRejection({ reason: 'bad-enrolment-token', detail: `enrolment claiming worker ${workerId} (operator ${operator}) with an unknown, used, expired or another operator's token` }, false);
         throw new QuorumError('forbidden', `enrolment token for ${workerId} is unknown, used, expired or for another operator`);
       }
       const enrolled = store.enrolment(workerId)!;
       if (enrolled.operator !== operator) throw new QuorumError('forbidden', `worker ${workerId} was enrolled for operator ${enrolled.operator}`);
       req.log.info({ workerId, operator, keyId }, 'worker enrolled');
-      await ctx.queueUsers.grant(workerId).catch(() => undefined);
+      await ctx.queueUsers.grant(workerId, keyId).catch(() => undefined);
       return { workerId, operator, keyId };
     },
   );
@@ -203,7 +205,7 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
     if (typeof parsed === 'string') throw new QuorumError('forbidden', `worker request refused: ${parsed}`);
     const enrolment = store.enrolmentByKey(parsed.keyId);
     if (!enrolment) {
-      store.recordRejection({ reason: 'unenrolled', detail: `${req.method} ${req.url.slice(0, 200)} signed by a key no worker is enrolled with` });
+      store.recordRejection({ reason: 'unenrolled', detail: `${req.method} ${req.url.slice(0, 200)} signed by a key no worker is enrolled with` }, false);
       throw new QuorumError('forbidden', 'the signing key is not enrolled; an operator must enrol this worker (quorum admin enrol)');
     }
     const lengthHeader = req.headers['content-length'];
@@ -215,7 +217,8 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
     if (bytes === 0 && sha256 !== EMPTY_SHA256) throw new QuorumError('invalid-input', 'an empty body must declare the digest of nothing');
     const problem = requestSignatureProblem(typeof header === 'string' ? header : undefined, enrolment, req.method, req.url, { sha256, bytes });
     if (problem) {
-      store.recordRejection({ workerId: enrolment.workerId, reason: 'bad-request-signature', detail: `${req.method} ${req.url.slice(0, 200)}: ${problem}` });
+      // anyone can name an enrolled key id (they are public): nothing here is the worker's doing
+      store.recordRejection({ reason: 'bad-request-signature', detail: `${req.method} ${req.url.slice(0, 200)} claiming the key of worker ${enrolment.workerId}: ${problem}` }, false);
       throw new QuorumError('forbidden', `request of worker ${enrolment.workerId} refused: ${problem}`);
     }
     auths.set(req, { enrolment, declared: { sha256, bytes } });
@@ -271,7 +274,7 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
   app.post<{ Params: { id: string } }>('/v1/workers/:id/queue-credentials', { schema: { params: workerParams }, bodyLimit: 1024 }, async (req) => {
     const { enrolment } = authOf(req);
     if (req.params.id !== enrolment.workerId) throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot speak for worker ${req.params.id}`);
-    return ctx.queueUsers.grant(enrolment.workerId);
+    return ctx.queueUsers.grant(enrolment.workerId, enrolment.keyId);
   });
 
   /** Marks a rebuild running and answers its spec: the queue carries ids only. */
@@ -288,6 +291,7 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
 
   app.put<{ Params: { id: string }; Body: string }>('/v1/rebuilds/:id/log', { schema: { params: idParams }, bodyLimit: config.maxLogBytes }, async (req) => {
     const rebuild = ownRebuild(req, req.params.id);
+    if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}; its log is final`);
     if (typeof req.body !== 'string') throw new QuorumError('invalid-input', 'the log is sent as text/plain');
     const { sha256, bytes } = await ctx.blobs.put(req.body);
     store.setRebuildLog(rebuild.id, sha256, bytes);
@@ -301,9 +305,13 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
       const rebuild = ownRebuild(req, req.params.id);
       if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}`);
       const { declared } = authOf(req);
+      // a raw stream is not held to the route's body limit by fastify: the signed length is
+      if (declared.bytes > config.maxArtifactBytes) throw Object.assign(new Error(`the artifact is over ${config.maxArtifactBytes} bytes`), { statusCode: 413 });
+      if (rebuild.artifactSha256) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
       if (await ctx.blobs.has(declared.sha256)) {
         // already here (e.g. another builder uploaded the same bytes): no need to read it again
         req.raw.resume();
+        store.setRebuildArtifact(rebuild.id, declared.sha256);
         return { ok: true, sha256: declared.sha256 };
       }
       if (uploads >= config.maxConcurrentUploads) throw new QuorumError('unavailable', 'too many artifact uploads at once; retry shortly');
@@ -324,6 +332,7 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
         });
         await pipeline(req.body, meter, createWriteStream(file));
         if (bytes !== declared.bytes || hash.digest('hex') !== declared.sha256) throw new QuorumError('invalid-input', 'the body does not match the digest its signature covers');
+        if (!store.setRebuildArtifact(rebuild.id, declared.sha256)) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
         if (!(await ctx.blobs.has(declared.sha256))) await ctx.blobs.adopt(file, declared.sha256);
         return { ok: true, sha256: declared.sha256 };
       } finally {
@@ -343,16 +352,17 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
       if (report.workerId !== enrolment.workerId) throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot report for worker ${report.workerId}`);
       const rebuild = ownRebuild(req, req.params.id);
       const target = report.status === 'succeeded' ? 'succeeded' : report.status === 'failed' ? 'failed' : 'lost';
-      let bundleSha256: string | undefined;
-      if (report.status !== 'error') bundleSha256 = await checkSignedResult(ctx, report, rebuild, enrolment);
+      const bundleText = report.status !== 'error' ? await checkSignedResult(ctx, report, rebuild, enrolment) : undefined;
       const { bundle: _bundle, ...stored } = report;
       const moved = store.transitionRebuild(rebuild.id, ['assigned', 'running'], target, stored);
       if (!moved) {
-        // at-least-once delivery: the same report again is fine, anything else conflicts
+        // at-least-once delivery: the same report again is fine (its bundle stays the one first
+        // stored, which the verdict may already name), anything else conflicts
         const same = rebuild.state === target && JSON.stringify(rebuild.report) === JSON.stringify(stored);
         if (!same) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already ${rebuild.state}; report not accepted`);
+      } else if (bundleText) {
+        store.setRebuildBundle(rebuild.id, (await ctx.blobs.put(bundleText)).sha256);
       }
-      if (bundleSha256) store.setRebuildBundle(rebuild.id, bundleSha256);
       req.log.info({ rebuildId: rebuild.id, releaseId: rebuild.releaseId, workerId: report.workerId, status: report.status, reason: report.reason }, 'rebuild reported');
       ctx.kick();
       return { ok: true, state: target };
@@ -400,10 +410,10 @@ export function bindingProblem(claim: RebuildClaim, release: ReleaseRecord): str
  * rebuild (not replayed from another), a subject equal to the reported digests, and the source and
  * recipe the release pinned. A refusal is recorded for auditors; a signed statement about another
  * source also makes the rebuild lost, so another builder replaces it (within the release's attempt
- * budget). Returns the digest under which the bundle is stored.
+ * budget). Returns the bundle's text, which the caller stores once the report is accepted.
  */
 async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport & { bundle?: unknown }, rebuild: StoredRebuild, enrolment: Enrolment): Promise<string> {
-  const { store, blobs } = ctx;
+  const { store } = ctx;
   const bundleText = report.bundle === undefined ? undefined : JSON.stringify(report.bundle);
   const bundleSha256 = bundleText ? createHash('sha256').update(bundleText).digest('hex') : undefined;
   const refuse = (reason: string, detail: string, replace = false): never => {
@@ -443,6 +453,5 @@ async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport 
   }
   const binding = bindingProblem(claim, release);
   if (binding) return refuse('source-mismatch', binding, true);
-  await blobs.put(bundleText);
-  return bundleSha256!;
+  return bundleText;
 }

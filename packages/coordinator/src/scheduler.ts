@@ -65,6 +65,27 @@ export class Scheduler {
     await Promise.allSettled(this.preparing.values());
   }
 
+  /**
+   * Runs an operation on one worker's queue. That queue's keys are the worker's to write, so a
+   * malformed one must cost only that rebuild: when Redis itself answers, a failing operation makes
+   * the rebuild lost (replaced elsewhere) instead of stopping the pass for every release.
+   */
+  private async onWorkerQueue<T>(r: { id: string; workerId: string }, what: string, op: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await op();
+    } catch (err) {
+      if (!(await this.ctx.queue.ping())) throw err; // Redis is down: a fault of the farm, retried next pass
+      const report: RebuildReport = {
+        v: 1, rebuildId: r.id, workerId: r.workerId, status: 'error', reason: 'queue-error',
+        message: `${what} on ${r.workerId}'s queue failed; rebuild reassigned`, timings: { totalMs: 0 },
+      };
+      if (this.ctx.store.transitionRebuild(r.id, [...OPEN], 'lost', report)) {
+        this.ctx.logger.warn({ err: (err as Error).message, rebuildId: r.id, workerId: r.workerId }, `${what} failed on a worker's queue; rebuild lost`);
+      }
+      return undefined;
+    }
+  }
+
   private async pass(): Promise<void> {
     const { store } = this.ctx;
     this.reapOverdue();
@@ -131,7 +152,8 @@ export class Scheduler {
     for (const r of store.staleOpenRebuilds(new Date(Date.now() - config.workerTimeoutMs).toISOString())) {
       const worker = byId.get(r.workerId);
       if (!worker || worker.running.includes(r.id)) continue;
-      const state = await queue.jobState(r.workerId, r.id);
+      const state = await this.onWorkerQueue(r, 'reading the job state', () => queue.jobState(r.workerId, r.id));
+      if (state === undefined) continue;
       if (state === 'waiting' || state === 'delayed' || state === 'active') {
         store.touchRebuild(r.id);
         continue;
@@ -139,7 +161,7 @@ export class Scheduler {
       const release = store.getRelease(r.releaseId);
       if (state === 'missing' && r.state === 'assigned' && release) {
         logger.warn({ rebuildId: r.id, workerId: r.workerId }, 'job vanished from the queue; enqueuing it again');
-        await queue.enqueue(r.workerId, this.jobOf(release, r.id));
+        await this.onWorkerQueue(r, 'enqueuing', () => queue.enqueue(r.workerId, this.jobOf(release, r.id)));
         store.touchRebuild(r.id);
         continue;
       }
@@ -163,8 +185,8 @@ export class Scheduler {
     for (const r of store.unenqueuedRebuilds()) {
       const release = store.getRelease(r.releaseId);
       if (!release) continue;
-      await queue.enqueue(r.workerId, this.jobOf(release, r.id));
-      store.markEnqueued(r.id);
+      const sent = await this.onWorkerQueue(r, 'enqueuing', () => queue.enqueue(r.workerId, this.jobOf(release, r.id)).then(() => true));
+      if (sent) store.markEnqueued(r.id);
     }
   }
 
@@ -275,7 +297,8 @@ export class Scheduler {
     const { store, queue, logger } = this.ctx;
     const rebuildId = randomUUID();
     store.insertRebuild({ id: rebuildId, releaseId: release.id, workerId: worker.id, operator: worker.operator, attempt, deadlineMs: Date.now() + this.ctx.config.rebuildDeadlineMs });
-    await queue.enqueue(worker.id, this.jobOf(release, rebuildId));
+    const sent = await this.onWorkerQueue({ id: rebuildId, workerId: worker.id }, 'enqueuing', () => queue.enqueue(worker.id, this.jobOf(release, rebuildId)).then(() => true));
+    if (!sent) return;
     store.markEnqueued(rebuildId);
     logger.info({ releaseId: release.id, rebuildId, workerId: worker.id, purl: release.purl }, 'rebuild assigned');
   }

@@ -68,10 +68,17 @@ const MIGRATIONS: string[] = [
    CREATE TABLE submitters (
      name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT);
    ALTER TABLE rebuilds ADD COLUMN deadline_ms INTEGER;`,
+  // refusals of requests nobody authenticated are kept apart, so they can never push out the
+  // evidence about enrolled workers; one artifact upload per rebuild
+  `ALTER TABLE rejections ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 1;
+   CREATE INDEX rejections_bucket ON rejections(authenticated, seq);
+   ALTER TABLE rebuilds ADD COLUMN artifact_sha256 TEXT;`,
 ];
 
-/** Rejections kept for auditors; the oldest are dropped beyond this, so refusals cannot fill a disk. */
+/** Rejections of authenticated workers kept for auditors; the oldest are dropped beyond this. */
 export const MAX_REJECTIONS = 10_000;
+/** Refusals of unauthenticated requests kept (a bucket of their own, so anyone can fill only it). */
+export const MAX_UNAUTHENTICATED_REJECTIONS = 1_000;
 /** Longest text kept in a rejection's fields. */
 const MAX_REJECTION_TEXT = 1000;
 const cap = (s: string | undefined, n = MAX_REJECTION_TEXT) => (s === undefined ? undefined : s.length > n ? `${s.slice(0, n)}…` : s);
@@ -88,7 +95,7 @@ const WITH_LATEST_VERDICT = `releases.*, (SELECT body FROM verdicts WHERE releas
 interface RebuildRow {
   id: string; release_id: string; worker_id: string; operator: string; state: RebuildState; attempt: number;
   enqueued: number; report: string | null; log_sha256: string | null; log_bytes: number | null; bundle_sha256: string | null;
-  deadline_ms: number | null; created_at: string; updated_at: string;
+  deadline_ms: number | null; artifact_sha256: string | null; created_at: string; updated_at: string;
 }
 interface MappingRow {
   package_purl: string; repo: string; directory: string | null; by: string; note: string | null; created_at: string;
@@ -117,7 +124,7 @@ interface WorkerRow {
 }
 
 /** A rebuild as stored, with what only the coordinator needs. */
-export type StoredRebuild = RebuildRecord & { enqueued: boolean; bundleSha256?: string; deadlineMs?: number };
+export type StoredRebuild = RebuildRecord & { enqueued: boolean; bundleSha256?: string; deadlineMs?: number; artifactSha256?: string };
 
 /** An operator's source mapping as stored and served. */
 export interface StoredSourceMapping {
@@ -189,6 +196,7 @@ function toRebuild(r: RebuildRow): StoredRebuild {
     ...(r.log_sha256 ? { logSha256: r.log_sha256, logBytes: r.log_bytes ?? 0 } : {}),
     ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
     ...(r.deadline_ms !== null ? { deadlineMs: r.deadline_ms } : {}),
+    ...(r.artifact_sha256 ? { artifactSha256: r.artifact_sha256 } : {}),
   };
 }
 
@@ -278,17 +286,19 @@ export class SqliteStore {
   /** What the answer for a versioned purl needs: every release of it, light (no rebuilds). */
   answerInputs(purl: string): AnswerRelease[] {
     const rows = this.statements
-      .prepare(`SELECT id, created_at, canonical, state, published, (SELECT body FROM verdicts WHERE release_id = releases.id ORDER BY seq DESC LIMIT 1) AS verdict FROM releases WHERE purl = ?`)
-      .all(purl) as { id: string; created_at: string; canonical: number; state: ReleaseState; published: string | null; verdict: string | null }[];
+      .prepare(`SELECT id, created_at, canonical, state, published, source, (SELECT body FROM verdicts WHERE release_id = releases.id ORDER BY seq DESC LIMIT 1) AS verdict FROM releases WHERE purl = ?`)
+      .all(purl) as { id: string; created_at: string; canonical: number; state: ReleaseState; published: string | null; source: string | null; verdict: string | null }[];
     return rows.map((r) => {
       const verdict = parse<VerdictRecord>(r.verdict);
       const published = parse<ArtifactDigests>(r.published);
+      const source = parse<PinnedSource>(r.source);
       return {
         id: r.id,
         createdAt: r.created_at,
         canonical: r.canonical === 1,
         decided: r.state === 'decided',
         ...(published ? { publishedSha256: published.sha256 } : {}),
+        ...(source ? { sourceKey: `${source.repo}\n${source.directory ?? ''}\n${source.commit ?? ''}` } : {}),
         ...(verdict ? { verdict: { verdict: verdict.verdict, decidedAt: verdict.decidedAt, reason: verdict.reason } } : {}),
       };
     });
@@ -472,6 +482,11 @@ export class SqliteStore {
     return res.changes === 1;
   }
 
+  /** Records the one artifact upload of a rebuild; false when it already has one. */
+  setRebuildArtifact(id: string, sha256: string): boolean {
+    return this.statements.prepare('UPDATE rebuilds SET artifact_sha256 = ? WHERE id = ? AND artifact_sha256 IS NULL').run(sha256, id).changes === 1;
+  }
+
   setRebuildBundle(id: string, sha256: string): void {
     this.statements.prepare('UPDATE rebuilds SET bundle_sha256 = ? WHERE id = ?').run(sha256, id);
   }
@@ -530,9 +545,9 @@ export class SqliteStore {
     const res = this.statements
       .prepare(
         `UPDATE enrolments SET key_id = ?, public_key = ?, enrolled_at = ?, token_sha256 = NULL, token_expires_at = NULL
-         WHERE worker_id = ? AND key_id IS NULL AND token_sha256 = ? AND token_expires_at > ?`,
+         WHERE worker_id = ? AND key_id IS NULL AND token_sha256 = ? AND token_expires_at > ? AND operator = ?`,
       )
-      .run(keyId, publicKeyPem, t, workerId, tokenSha256, t);
+      .run(keyId, publicKeyPem, t, workerId, tokenSha256, t, operator);
     return res.changes === 1;
   }
 
@@ -553,17 +568,25 @@ export class SqliteStore {
     }));
   }
 
-  /** Records a refusal for auditors; fields are capped and only the newest MAX_REJECTIONS are kept. */
-  recordRejection(r: Omit<Rejection, 'seq' | 'at'>): void {
-    const info = this.statements
-      .prepare('INSERT INTO rejections (at, worker_id, rebuild_id, reason, detail, bundle_sha256) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(now(), cap(r.workerId, 100) ?? null, cap(r.rebuildId, 100) ?? null, cap(r.reason, 100)!, cap(r.detail)!, cap(r.bundleSha256, 64) ?? null);
-    this.statements.prepare('DELETE FROM rejections WHERE seq <= ?').run(Number(info.lastInsertRowid) - MAX_REJECTIONS);
+  /**
+   * Records a refusal for auditors; fields are capped. Refusals of requests no enrolled key signed
+   * (`authenticated: false`) go to a bucket of their own, newest MAX_UNAUTHENTICATED_REJECTIONS kept;
+   * those of authenticated workers, newest MAX_REJECTIONS.
+   */
+  recordRejection(r: Omit<Rejection, 'seq' | 'at' | 'authenticated'>, authenticated = true): void {
+    const bucket = authenticated ? 1 : 0;
+    this.statements
+      .prepare('INSERT INTO rejections (at, worker_id, rebuild_id, reason, detail, bundle_sha256, authenticated) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(now(), cap(r.workerId, 100) ?? null, cap(r.rebuildId, 100) ?? null, cap(r.reason, 100)!, cap(r.detail)!, cap(r.bundleSha256, 64) ?? null, bucket);
+    const keep = authenticated ? MAX_REJECTIONS : MAX_UNAUTHENTICATED_REJECTIONS;
+    this.statements
+      .prepare('DELETE FROM rejections WHERE authenticated = ? AND seq <= (SELECT seq FROM rejections WHERE authenticated = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)')
+      .run(bucket, bucket, keep);
   }
 
   rejections(limit = 200): Rejection[] {
-    return (this.statements.prepare('SELECT * FROM rejections ORDER BY seq DESC LIMIT ?').all(limit) as { seq: number; at: string; worker_id: string | null; rebuild_id: string | null; reason: string; detail: string; bundle_sha256: string | null }[]).map((r) => ({
-      seq: r.seq, at: r.at, reason: r.reason, detail: r.detail,
+    return (this.statements.prepare('SELECT * FROM rejections ORDER BY seq DESC LIMIT ?').all(limit) as { seq: number; at: string; worker_id: string | null; rebuild_id: string | null; reason: string; detail: string; bundle_sha256: string | null; authenticated: number }[]).map((r) => ({
+      seq: r.seq, at: r.at, reason: r.reason, detail: r.detail, authenticated: r.authenticated === 1,
       ...(r.worker_id ? { workerId: r.worker_id } : {}), ...(r.rebuild_id ? { rebuildId: r.rebuild_id } : {}), ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
     }));
   }

@@ -6,13 +6,14 @@ const PURL = 'pkg:npm/a@1.0.0';
 let clock = 0;
 const at = (n: number) => new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString();
 /** A decided release; `t` orders submission and decision. */
-const rel = (id: string, verdict: Verdict | undefined, opts: { sha?: string; canonical?: boolean; t?: number } = {}): AnswerRelease => {
+const rel = (id: string, verdict: Verdict | undefined, opts: { sha?: string; canonical?: boolean; t?: number; source?: string } = {}): AnswerRelease => {
   const t = opts.t ?? ++clock;
   return {
     id,
     createdAt: at(t),
     canonical: opts.canonical ?? true,
     decided: verdict !== undefined,
+    sourceKey: opts.source ?? 'https://git.example/a.git\n\ncommit-1',
     ...(opts.sha === undefined ? { publishedSha256: 'A' } : opts.sha === '' ? {} : { publishedSha256: opts.sha }),
     ...(verdict ? { verdict: { verdict, decidedAt: at(t + 0.5), reason: `${verdict} because` } } : {}),
   };
@@ -54,11 +55,26 @@ describe('answerFor', () => {
     expect(a.verdict).toBe('mismatch');
   });
 
-  it('does not let a reproduction of another artifact explain a mismatch, and keeps that alarm in view', () => {
+  it('does not let a reproduction of another artifact explain a mismatch: the alarm stays the answer', () => {
+    // a registry that swaps the tarball of a published version does not make the first one go away
     const a = answerFor(PURL, [rel('m', 'mismatch', { sha: 'A' }), rel('b', 'reproducible', { sha: 'B' })]);
-    expect(a.artifactSha256).toBe('B');
-    expect(a.verdict).toBe('reproducible');
+    expect(a.verdict).toBe('mismatch');
+    expect(a.releaseId).toBe('m');
+    expect(a.artifactSha256).toBe('A');
     expect(a.alarms).toEqual([expect.objectContaining({ releaseId: 'm', artifactSha256: 'A' })]);
+  });
+
+  it('does not let a reproduction from another declared source explain a mismatch, and says the source changed', () => {
+    // the registry now declares an attacker's fork (or its commit) for the same version
+    const a = answerFor(PURL, [rel('m', 'mismatch'), rel('fork', 'reproducible', { source: 'https://evil.example/a.git\n\ncommit-9' })]);
+    expect(a.verdict).toBe('mismatch');
+    expect(a.releaseId).toBe('m');
+    expect(a.sourceChanged).toBe(true);
+  });
+
+  it('keeps the alarm the answer while a newer release of another artifact is still building', () => {
+    const a = answerFor(PURL, [rel('m', 'mismatch', { sha: 'A' }), rel('next', undefined, { sha: 'B' })]);
+    expect(a).toMatchObject({ verdict: 'mismatch', releaseId: 'm', pending: true });
   });
 
   it('says pending while the newest canonical release is undecided, answering with the decided one meanwhile', () => {
@@ -72,6 +88,6 @@ describe('answerFor', () => {
   });
 
   it('answers null for no releases at all', () => {
-    expect(answerFor(PURL, [])).toMatchObject({ verdict: null, releaseId: null, alarms: [], pending: false, overrideReleases: 0 });
+    expect(answerFor(PURL, [])).toMatchObject({ verdict: null, releaseId: null, alarms: [], pending: false, overrideReleases: 0, sourceChanged: false });
   });
 });

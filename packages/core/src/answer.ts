@@ -10,6 +10,8 @@ export interface AnswerRelease {
   decided: boolean;
   /** sha256 of the published artifact the release was judged about, when it could be fetched */
   publishedSha256?: string;
+  /** the source it was pinned to, as one comparable string (repository, directory, commit) */
+  sourceKey?: string;
   verdict?: { verdict: Verdict; decidedAt: string; reason: string };
 }
 
@@ -32,6 +34,8 @@ export interface PurlAnswer {
   artifactSha256: string | null;
   /** unexplained canonical mismatches of any artifact of this purl, newest first: an alarm is never hidden */
   alarms: AnswerAlarm[];
+  /** the package's own source was not the same for every canonical release (a registry or a mapping changed it) */
+  sourceChanged: boolean;
   /** a newer canonical release of the purl is not decided yet */
   pending: boolean;
   /** releases built from a submitter's override source: shown, never the answer */
@@ -42,9 +46,11 @@ const byDecision = (a: AnswerRelease, b: AnswerRelease) => a.verdict!.decidedAt.
 
 /**
  * Decides what answers for a purl from its releases (any order). Only canonical releases count.
- * For the current artifact, a mismatch stays the answer until a later canonical verdict about the
- * same artifact reproduces it (`reproducible`/`equivalent`); later failures or disagreements do not
- * explain an alarm. Otherwise the newest canonical verdict about the artifact answers. Pure.
+ * A canonical mismatch is an alarm until a later canonical verdict reproduces the same artifact from
+ * the same source (repository, directory, commit); later failures, disagreements, or a reproduction
+ * from a source the registry declares only now, do not explain it. While any alarm stands, for any
+ * artifact of the purl, the answer is `mismatch`. Otherwise the newest canonical verdict about the
+ * current artifact (that of the newest canonical release) answers. Pure.
  */
 export function answerFor(purl: string, releases: readonly AnswerRelease[]): PurlAnswer {
   const canonical = releases.filter((r) => r.canonical);
@@ -56,21 +62,22 @@ export function answerFor(purl: string, releases: readonly AnswerRelease[]): Pur
   for (const m of decided) {
     if (m.verdict!.verdict !== 'mismatch' || !m.publishedSha256) continue;
     const explained = decided.some(
-      (p) => p.publishedSha256 === m.publishedSha256 && isPositiveVerdict(p.verdict!.verdict) && byDecision(p, m) > 0,
+      (p) => p.publishedSha256 === m.publishedSha256 && p.sourceKey === m.sourceKey && isPositiveVerdict(p.verdict!.verdict) && byDecision(p, m) > 0,
     );
     if (!explained) alarms.push({ releaseId: m.id, artifactSha256: m.publishedSha256, decidedAt: m.verdict!.decidedAt, reason: m.verdict!.reason });
   }
   alarms.reverse();
 
   const about = current === null ? decided : decided.filter((r) => r.publishedSha256 === current);
-  const alarm = alarms.find((a) => a.artifactSha256 === current);
+  const alarm = alarms[0];
   const answering = alarm ? decided.find((r) => r.id === alarm.releaseId) : about[about.length - 1];
   return {
     purl,
     verdict: answering?.verdict?.verdict ?? null,
     releaseId: answering?.id ?? null,
-    artifactSha256: current,
+    artifactSha256: answering?.publishedSha256 ?? current,
     alarms,
+    sourceChanged: new Set(canonical.filter((r) => r.sourceKey !== undefined).map((r) => r.sourceKey)).size > 1,
     pending: newest.length > 0 && !newest[0]!.decided,
     overrideReleases: releases.length - canonical.length,
   };

@@ -73,6 +73,8 @@ export type EnrolWorkerAnswer =
 export interface RejectionView {
   seq: number;
   at: string;
+  /** false for a request no enrolled key signed: nothing in it is attributable to a worker */
+  authenticated: boolean;
   workerId?: string;
   rebuildId?: string;
   reason: string;

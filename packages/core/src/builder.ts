@@ -167,7 +167,9 @@ export interface Builder {
   readonly defaultRegistry: string;
   /** image tag the infra scripts build for this builder */
   readonly imageTag: string;
-  /** URL of the registry metadata document for a purl */
+  /** Why a purl cannot name a package of this ecosystem (a name or version its registry cannot have), if it cannot. Pure. */
+  purlProblem(purl: { namespace: string | undefined; name: string; version: string | undefined }): string | undefined;
+  /** URL of the registry metadata document for a purl that `purlProblem` accepts */
   metadataUrl(purl: ReleasePurl, registry: string): string;
   /**
    * Infers the published artifact and source recipe from the metadata document. Pure. Overrides win;

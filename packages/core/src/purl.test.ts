@@ -20,3 +20,13 @@ describe('parseReleasePurl', () => {
     });
   }
 });
+
+describe('canonical purls', () => {
+  it('key a release on type, namespace, name and version only', () => {
+    const plain = parseReleasePurl('pkg:npm/left-pad@1.3.0');
+    for (const spelling of ['pkg:npm/left-pad@1.3.0?a=1', 'pkg:npm/left-pad@1.3.0?repository_url=registry.npmjs.org', 'pkg:npm/left-pad@1.3.0#lib']) {
+      expect(parseReleasePurl(spelling).canonical).toBe(plain.canonical);
+    }
+    expect(parseReleasePurl('pkg:npm/left-pad@1.3.0?a=1#lib')).toMatchObject({ qualifiers: { a: '1' }, subpath: 'lib' });
+  });
+});

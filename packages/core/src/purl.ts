@@ -9,7 +9,12 @@ export interface ReleasePurl {
   name: string;
   version: string;
   qualifiers: Record<string, string>;
-  /** canonical string form (what we store and key on) */
+  /** purl subpath, when one was given */
+  subpath: string | undefined;
+  /**
+   * canonical string form, what we store and key on: type, namespace, name and version only, so that
+   * qualifier or subpath spellings never split one release's history (or its alarms) in two
+   */
   canonical: string;
 }
 
@@ -22,7 +27,7 @@ export function parseReleasePurl(input: string): ReleasePurl {
   try {
     p = PackageURL.fromString(input.trim());
   } catch (e) {
-    throw new QuorumError('invalid-purl', `malformed purl "${input}": ${(e as Error).message}`, { cause: e });
+    throw new QuorumError('invalid-purl', `malformed purl "${input.slice(0, 200)}": ${(e as Error).message}`, { cause: e });
   }
   if (!p.version) {
     throw new QuorumError('missing-version', `purl "${input}" has no version; name one release, e.g. ${p.toString()}@1.0.0`);
@@ -35,7 +40,8 @@ export function parseReleasePurl(input: string): ReleasePurl {
     name: p.name,
     version: p.version,
     qualifiers,
-    canonical: p.toString(),
+    subpath: p.subpath ?? undefined,
+    canonical: new PackageURL(p.type, p.namespace, p.name, p.version, undefined, undefined).toString(),
   };
 }
 
@@ -44,15 +50,15 @@ export function packagePurl(p: Pick<ReleasePurl, 'type' | 'namespace' | 'name'>)
   return new PackageURL(p.type, p.namespace, p.name, undefined, undefined, undefined).toString();
 }
 
-/** Parses a purl with or without version, for package-level queries. */
+/** Parses a purl with or without version, for package-level queries; `canonical` drops qualifiers and subpath, as stored. */
 export function parseAnyPurl(input: string): { type: string; namespace: string | undefined; name: string; version: string | undefined; canonical: string } {
   let p: PackageURL;
   try {
     p = PackageURL.fromString(input.trim());
   } catch (e) {
-    throw new QuorumError('invalid-purl', `malformed purl "${input}": ${(e as Error).message}`, { cause: e });
+    throw new QuorumError('invalid-purl', `malformed purl "${input.slice(0, 200)}": ${(e as Error).message}`, { cause: e });
   }
-  return { type: p.type, namespace: p.namespace ?? undefined, name: p.name, version: p.version ?? undefined, canonical: p.toString() };
+  return { type: p.type, namespace: p.namespace ?? undefined, name: p.name, version: p.version ?? undefined, canonical: new PackageURL(p.type, p.namespace, p.name, p.version, undefined, undefined).toString() };
 }
 
 /** A purl with qualifiers added (e.g. `vcs_url` naming the source an override verdict is about). */

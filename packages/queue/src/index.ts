@@ -100,15 +100,14 @@ export class RebuildQueueProducer {
 
   /** Drops a rebuild that has not started (e.g. reassigned elsewhere); a started one is left to finish. */
   async withdraw(workerId: string, rebuildId: string): Promise<void> {
-    const job = await this.queue(workerId).getJob(rebuildId);
-    if (job && (await job.isWaiting() || await job.isDelayed())) await job.remove().catch(() => undefined);
+    const state = await this.queue(workerId).getJobState(rebuildId);
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await this.queue(workerId).remove(rebuildId).catch(() => undefined);
   }
 
   /** The state of a rebuild's job on a worker's queue. */
   async jobState(workerId: string, rebuildId: string): Promise<JobState> {
-    const job = await this.queue(workerId).getJob(rebuildId);
-    if (!job) return 'missing';
-    const state = await job.getState();
+    // by list membership only: the job's hash is the worker's to write, so it is never parsed here
+    const state = await this.queue(workerId).getJobState(rebuildId);
     if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'completed' || state === 'failed') return state;
     // prioritized and waiting-children are kinds of waiting
     return state === 'unknown' ? 'missing' : 'waiting';

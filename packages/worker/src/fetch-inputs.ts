@@ -7,6 +7,12 @@ import { downloadVerified, fetchJson, type EgressPolicy } from '@quorum/net';
 const MAX_PLAN_FILE_BYTES = 32 * 1024 * 1024;
 /** Downloads in flight at once. */
 const PARALLEL_DOWNLOADS = 8;
+/** Most files the fetch phase downloads for one build (tools and locked dependencies). */
+export const MAX_INPUTS = 20_000;
+/** Most bytes the fetch phase downloads for one build, in all. @defaultValue 4 GiB */
+export const MAX_INPUT_BYTES = 4 * 2 ** 30;
+/** Most bytes of one downloaded input. @defaultValue 256 MiB */
+const MAX_INPUT_FILE_BYTES = 256 * 2 ** 20;
 
 /** Reads the builder's plan files from the package directory; symlinks and oversized files are refused. */
 export async function readPlanFiles(packageDir: string, names: readonly string[]): Promise<Record<string, string | undefined>> {
@@ -23,15 +29,16 @@ export async function readPlanFiles(packageDir: string, names: readonly string[]
   return files;
 }
 
-async function fetchInput(inputsDir: string, input: BuildInput, policy: EgressPolicy, signal: AbortSignal): Promise<void> {
+async function fetchInput(inputsDir: string, input: BuildInput, policy: EgressPolicy, signal: AbortSignal): Promise<number> {
   const target = normalize(join(inputsDir, input.path));
   if (!target.startsWith(`${inputsDir}/`)) throw new QuorumError('invalid-input', `input path ${input.path} leaves the inputs directory`);
   await mkdir(dirname(target), { recursive: true });
-  await downloadVerified(input.url, input.integrity, target, { policy, signal }).catch((e: unknown) => {
+  const got = await downloadVerified(input.url, input.integrity, target, { policy, signal, maxBytes: MAX_INPUT_FILE_BYTES }).catch((e: unknown) => {
     // a locked dependency that is gone is a fact about the release, not a fault to retry elsewhere
     if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', `locked dependency ${input.path.replace(/^deps\/[0-9a-f]+-/, '')} is not in the registry (${e.message})`);
     throw e;
   });
+  return got.bytes;
 }
 
 /**
@@ -62,11 +69,26 @@ export async function fetchInputs(
     log(`[quorum] tool ${tool.purl} pinned (${artifact.integrity.slice(0, 20)}…)`);
   }
   downloads.push(...decision.dependencies);
+  // a hostile lockfile must not occupy a worker for days or fill its disk
+  if (downloads.length > MAX_INPUTS) throw new QuorumError('unsafe-archive', `the build needs ${downloads.length} downloads, over the limit of ${MAX_INPUTS}`);
   if (decision.dependencies.length > 0) log(`[quorum] fetching ${decision.dependencies.length} locked dependencies with their integrity checked`);
   const queue = [...downloads];
+  let total = 0;
+  // the first failure stops the other downloads too: nothing keeps writing once the job gave up
+  const failed = new AbortController();
+  const each = AbortSignal.any([signal, failed.signal]);
   await Promise.all(
     Array.from({ length: Math.min(PARALLEL_DOWNLOADS, queue.length) }, async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) await fetchInput(inputsDir, next, policy, signal);
+      try {
+        for (let next = queue.shift(); next && !each.aborted; next = queue.shift()) {
+          total += await fetchInput(inputsDir, next, policy, each);
+          if (total > MAX_INPUT_BYTES) throw new QuorumError('unsafe-archive', `the build's downloads exceed ${MAX_INPUT_BYTES} bytes in all`);
+        }
+      } catch (e) {
+        queue.length = 0;
+        failed.abort(e);
+        throw e;
+      }
     }),
   );
   return { tools, install: decision.install, dependencyCount: decision.dependencies.length, ...(decision.planOptions ? { planOptions: decision.planOptions } : {}) };

@@ -102,10 +102,13 @@ function pinnedProblem(spec: RebuildSpec, recipe: SourceRecipe): string | undefi
  * build, no-follow reading of its outputs, hashing, then log upload and signed report. Independent
  * of the coordinator's copy of anything it can fetch itself.
  */
-export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: AbortSignal): Promise<void> {
+export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: AbortSignal): Promise<void> {
   const { config, sandbox, client, egress } = deps;
   // the spec comes over the signed channel; the queue payload is only ids
   const spec = await client.started(job.rebuildId);
+  // past its deadline the coordinator has given the rebuild to another worker: stop working on it
+  const remaining = Date.parse(spec.deadline) - Date.now();
+  const signal = AbortSignal.any([stop, AbortSignal.timeout(Number.isFinite(remaining) ? Math.max(1000, remaining) : 1000)]);
   const log = deps.logger.child({ rebuildId: spec.rebuildId, releaseId: spec.releaseId, purl: spec.purl });
   const started = Date.now();
   const lines: string[] = [];
@@ -138,6 +141,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, signal: Abo
     const builder = builderFor(spec.ecosystem);
     builderStabilizers = builder.stabilizers;
     const registry = config.registries[builder.ecosystem]!;
+    const purlProblem = builder.purlProblem(purl);
+    if (purlProblem) throw new BuildFailure('invalid-purl', purlProblem);
 
     // fetch phase: everything this worker uses comes from its own fetches
     const metadata = await fetchJson(builder.metadataUrl(purl, registry), { policy: egress, signal, timeoutMs: 30_000 });
