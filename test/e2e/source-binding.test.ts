@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -147,5 +147,51 @@ describe('a source override cannot launder a backdoored tarball', () => {
     } finally {
       await rename(`${ownRepoDir}.gone`, ownRepoDir);
     }
+  });
+});
+
+/**
+ * A package whose registry entry declares no source: an operator records where it lives, which then
+ * counts as the package's own source, shown with who recorded it, and accepted by `verify` only
+ * from a trust file that pins the mapping.
+ */
+describe("an operator's source mapping", () => {
+  const farm = new Farm({ workers: 2, builders: 2, quorum: 2 });
+  const purl = 'pkg:npm/unmapped@1.0.0';
+  let repo: string;
+  beforeAll(async () => {
+    await farm.start();
+    const pkg = await makeGitPackage(join(farm.dir, 'src/unmapped'), { 'package.json': packageJson('unmapped', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
+    repo = pkg.url;
+    await publishFromGit(farm.registry, pkg, { how: 'image', manifest: { repository: undefined } });
+  }, 180_000);
+  afterAll(() => farm.stop(), 60_000);
+
+  it('turns a release without a declared source into a canonical one, recorded with who mapped it', async () => {
+    const before = await farm.submitAndDecide({ purl });
+    expect(before.verdict?.reason).toMatch(/^source-not-found: .*declares no usable repository/);
+    const mapping = await farm.admin<{ packagePurl: string; by: string }>('PUT', '/v1/admin/source-mappings', { purl: 'pkg:npm/unmapped', repo, by: 'alice', note: 'confirmed with the maintainer' });
+    expect(mapping).toMatchObject({ packagePurl: 'pkg:npm/unmapped', by: 'alice' });
+    expect(await farm.json<unknown[]>('GET', '/v1/source-mappings')).toEqual([expect.objectContaining({ packagePurl: 'pkg:npm/unmapped', repo, by: 'alice' })]);
+    const after = await farm.submitAndDecide({ purl });
+    expect(after.verdict?.verdict).toBe('reproducible');
+    expect(after).toMatchObject({ canonical: true, source: { origin: 'mapping', repo, mapping: { by: 'alice' } } });
+    const att = await farm.json<Attestations>('GET', `/v1/attestations/${encodeURIComponent(purl)}`);
+    expect(att.releaseId).toBe(after.id);
+  });
+
+  it('lets quorum verify count a mapped source only from a trust file that pins the mapping', async () => {
+    const pinned = join(farm.dir, 'trust-with-mapping.json');
+    await execa('node', [QUORUM, 'keys', 'export', '--server', farm.url, '--out', pinned]);
+    const ok = await execa('node', [QUORUM, 'verify', purl, '--trust', pinned, '--server', farm.url, '--registry', farm.registry.url, '--json'], { reject: false });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ verified: true, source: { from: 'mapping', repo, mappedBy: 'alice' } });
+    // the same keys without the mapping: nothing names the package's own source
+    const { sourceMappings: _m, ...withoutMapping } = JSON.parse(await readFile(pinned, 'utf8')) as Record<string, unknown>;
+    const stale = join(farm.dir, 'trust-without-mapping.json');
+    await writeFile(stale, JSON.stringify(withoutMapping));
+    const refused = await execa('node', [QUORUM, 'verify', purl, '--trust', stale, '--server', farm.url, '--registry', farm.registry.url, '--json'], { reject: false });
+    expect(refused.exitCode).toBe(6);
+    expect(JSON.parse(refused.stdout).source.from).toBe('none');
   });
 });
