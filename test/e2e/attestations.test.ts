@@ -274,7 +274,10 @@ describe('the coordinator refuses results it cannot trust, and records them for 
     const res = await send(stranger, 'POST', `/v1/rebuilds/${view.rebuilds[0]!.id}/report`, { ...report(await new LocalKeySigner(stranger).signStatement(statement())), workerId: 'stranger' });
     expect(res.status).toBe(403);
     // refused from its headers alone: its body (and the worker id it claims) is never read
-    expect((await rejections())[0]).toMatchObject({ reason: 'unenrolled', detail: expect.stringMatching(/signed by a key no worker is enrolled with/) });
+    // kept apart from the refusals of enrolled workers: nobody authenticated it
+    const unauthenticated = await fetch(`${farm.url}/v1/admin/rejections?unauthenticated=1`, { headers: { authorization: `Bearer ${farm.adminToken}` } }).then((r) => r.json() as Promise<{ reason: string; detail: string; authenticated: boolean }[]>);
+    expect(unauthenticated[0]).toMatchObject({ reason: 'unenrolled', authenticated: false, detail: expect.stringMatching(/signed by a key no worker is enrolled with/) });
+    expect((await rejections()).some((r) => r.reason === 'unenrolled')).toBe(false);
   });
 
   it('accepts the genuine signed result after all that, and decides on it', async () => {

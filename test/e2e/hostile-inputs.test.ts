@@ -125,6 +125,14 @@ describe('hostile builds, packuments and lockfiles', () => {
     expect(outcomes[0]).toBe(outcomes[1]);
   });
 
+  it('refuses an npm the registry substitutes for the publisher\'s, checking it against the builder\'s own pin', async () => {
+    // the registry serves its own "npm@6.14.18" (with a matching integrity of its own)
+    farm.registry.publish({ tarball: Buffer.from('a trojaned npm'), manifest: { name: 'npm', version: '6.14.18' } });
+    const { view } = await release('packed-by-npm6', {}, { }, (doc) => (doc._npmVersion = '6.14.18'));
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) expect(r).toMatchObject({ state: 'failed', reason: 'integrity-mismatch' });
+  });
+
   it('decides a release whose lockfile has a malformed resolved URL, instead of retrying it forever', async () => {
     const lock = { lockfileVersion: 3, packages: { '': {}, 'node_modules/dep': { version: '1.0.0', resolved: 'http://[', integrity: 'sha512-AAAA' } } };
     const { view } = await release('bad-url', { 'package-lock.json': JSON.stringify(lock) }, { scripts: { build: 'true' }, dependencies: { dep: '1.0.0' } });

@@ -71,3 +71,31 @@ describe('scheduler recovery of lost jobs', () => {
     expect(replaced.rebuilds.find((r) => r.id !== first)).toMatchObject({ workerId: idle, state: 'assigned', attempt: 2 });
   });
 });
+
+describe('choosing builders', () => {
+  const farm = new Farm({ workers: 0, builders: 3, quorum: 2 });
+  const standIns: StandIn[] = [];
+  beforeAll(async () => {
+    await farm.start();
+    // one operator runs three workers, another runs one; ids put the big operator first
+    for (const [id, op] of [['a1', 'acme'], ['a2', 'acme'], ['a3', 'acme'], ['z1', 'zeta']] as const) standIns.push(await farm.standIn(id, op));
+    const pkg = await makeGitPackage(join(farm.dir, 'src/spread'), { 'package.json': packageJson('spread', '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
+    await publishFromGit(farm.registry, pkg, { how: 'host' });
+  }, 120_000);
+  afterAll(async () => {
+    for (const s of standIns) s.stop();
+    await farm.stop();
+  }, 60_000);
+
+  it('spreads a release over operators before giving one operator a second builder', async () => {
+    const submitted = await farm.submit({ purl: 'pkg:npm/spread@1.0.0' });
+    let view!: ReleaseView;
+    await farm.waitFor(async () => {
+      view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+      return view.rebuilds.length === 3;
+    }, 20_000, 'three builders to be assigned');
+    const operators = view.rebuilds.map((r) => r.operator);
+    expect(operators).toContain('zeta');
+    expect(operators.filter((o) => o === 'acme')).toHaveLength(2);
+  });
+});

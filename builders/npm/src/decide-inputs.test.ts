@@ -103,3 +103,16 @@ describe('hostile lockfiles', () => {
     expect(d.dependencies).toEqual([]);
   });
 });
+
+describe('the pinned npm', () => {
+  const manifest = JSON.stringify({ name: 'x', version: '1.0.0' });
+  it('carries the integrity this builder pins for that npm release, not one a registry chose', () => {
+    const d = decideNpmInputs({ 'package.json': manifest }, { npm: '6.14.18' }, REG);
+    expect(d.tools).toEqual([{ purl: 'pkg:npm/npm@6.14.18', path: 'tools/npm.tgz', integrity: expect.stringMatching(/^sha512-p3SjqSchSuNQUqbJ/) }]);
+  });
+  it('does not pin an npm release the builder has no integrity for, and says so', () => {
+    const d = decideNpmInputs({ 'package.json': manifest }, { npm: '99.0.0' }, REG);
+    expect(d.tools).toEqual([]);
+    expect(d.notes.join('\n')).toMatch(/npm 99\.0\.0 is not among the npm releases this farm pins/);
+  });
+});

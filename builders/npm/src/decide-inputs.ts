@@ -1,5 +1,6 @@
 import type { InputsDecision } from '@quorum/core';
 import { lockedDependencies } from './lockfile.js';
+import { NPM_RELEASES } from './npm-releases.js';
 
 /** Lifecycle scripts that make `npm pack` build something (and so may need dependencies). */
 const BUILD_SCRIPTS = ['prepare', 'prepack', 'build'] as const;
@@ -18,14 +19,16 @@ interface Manifest {
 }
 
 /**
- * Decides what the fetch phase gets for an npm build: the recipe's npm (pinned from the
- * registry), and — when the package builds something and has a lockfile — every locked dependency.
+ * Decides what the fetch phase gets for an npm build: the recipe's npm (fetched from the registry,
+ * checked against the integrity this builder pins for that npm release), and — when the package builds something and has a lockfile — every locked dependency.
  * Without a lockfile the build runs without installing anything, and the verdict says so.
  */
 export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string): InputsDecision {
   const notes: string[] = [];
-  const tools = toolchain.npm ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH }] : [];
+  const pinned = toolchain.npm !== undefined && Object.hasOwn(NPM_RELEASES, toolchain.npm) ? NPM_RELEASES[toolchain.npm] : undefined;
+  const tools = toolchain.npm && pinned ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH, integrity: pinned }] : [];
   if (!toolchain.npm) notes.push("npm not pinned: the registry did not record the publisher's npm version; the image's npm was used");
+  else if (!pinned) notes.push(`npm not pinned: npm ${toolchain.npm} is not among the npm releases this farm pins (builders/npm/src/npm-releases.ts); the image's npm was used`);
   let manifest: Manifest = {};
   try {
     manifest = JSON.parse(files['package.json'] ?? '{}') as Manifest;

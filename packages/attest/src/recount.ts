@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { parseAnyPurl } from '@quorum/core';
+import { isPlainPurlOf, parseAnyPurl } from '@quorum/core';
 import { AttestError, isAttestError, messageOf, type AttestErrorCode } from './errors.js';
 import { parseRebuildStatement, type RebuildClaim } from './rebuild-statement.js';
 import { bundleKeyHint, trustedKeyMap, verifyWithKeys } from './verify.js';
@@ -76,10 +76,10 @@ type Artifact = RecountInput['artifact'];
 const SHA256 = /^[0-9a-f]{64}$/;
 const SHA512 = /^[0-9a-f]{128}$/;
 
-function samePurl(a: string, b: string): boolean {
-  if (a === b) return true;
+/** A statement about exactly the release `purl` names (no qualifier, no subpath on the statement's side). */
+function samePurl(statementPurl: string, purl: string): boolean {
   try {
-    return parseAnyPurl(a).canonical === parseAnyPurl(b).canonical;
+    return isPlainPurlOf(statementPurl, parseAnyPurl(purl).canonical);
   } catch {
     return false;
   }

@@ -163,8 +163,8 @@ export class ApiClient {
   }
 
   /** `GET /v1/admin/rejections` with the admin token: refused reports and enrolments. */
-  listRejections(adminToken: string): Promise<RejectionView[]> {
-    return this.json<RejectionView[]>('GET', '/v1/admin/rejections', undefined, adminToken);
+  listRejections(adminToken: string, opts: { unauthenticated?: boolean } = {}): Promise<RejectionView[]> {
+    return this.json<RejectionView[]>('GET', `/v1/admin/rejections${opts.unauthenticated ? '?unauthenticated=1' : ''}`, undefined, adminToken);
   }
 
   /** `POST /v1/admin/submitters`: issues a submit token (shown once). */

@@ -359,9 +359,9 @@ async function adminEnrol(workerId: string, opts: EnrolCliOptions, io: CliIo): P
   return EXIT.ok;
 }
 
-async function adminRejections(opts: { adminToken?: string; json?: boolean; server?: string }, io: CliIo): Promise<number> {
+async function adminRejections(opts: { adminToken?: string; json?: boolean; server?: string; unauthenticated?: boolean }, io: CliIo): Promise<number> {
   const token = adminToken(opts, io);
-  const list = await client(opts.server, io).listRejections(token);
+  const list = await client(opts.server, io).listRejections(token, { unauthenticated: opts.unauthenticated === true });
   if (!Array.isArray(list)) throw new CliError('bad-answer', 'the coordinator sent a rejections answer that is not a list');
   if (opts.json) printJson(io, list);
   else io.stdout.write(`${renderRejections(list)}\n`);
@@ -697,12 +697,13 @@ Examples:
     .action(action((workerId: string, opts: EnrolCliOptions) => adminEnrol(workerId, opts, io)));
   admin
     .command('rejections')
-    .description('list refused worker reports and enrolments (bad signatures, unknown keys, replays), newest first')
+    .description('list refused worker reports (bad signatures, replays, subject or source mismatches), newest first')
+    .option('--unauthenticated', 'list the refused requests nobody authenticated instead (unknown keys, forged signatures, bad enrolment tokens): kept apart, attributable to no worker')
     .addOption(adminTokenOption())
     .option('--json', 'print the list as JSON: [{ seq, at, workerId?, rebuildId?, reason, detail, bundleSha256? }]')
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ QUORUM_ADMIN_TOKEN=$(cat .quorum/admin-token) quorum admin rejections\n  $ quorum admin rejections --json')
-    .action(action((opts: { adminToken?: string; json?: boolean; server?: string }) => adminRejections(opts, io)));
+    .action(action((opts: { adminToken?: string; json?: boolean; server?: string; unauthenticated?: boolean }) => adminRejections(opts, io)));
 
   const submitters = admin
     .command('submitters')

@@ -286,6 +286,14 @@ describe('quorum verify against signed bundles', () => {
     expect(r.stdout).toMatch(/^ +VSA problem: it is about pkg:npm\/right-pad@1\.0\.0, not pkg:npm\/left-pad@1\.3\.0$/m);
   });
 
+  it("reports an override's VSA (the purl with a vcs_url) as being about another resource", async () => {
+    await serve(builders);
+    const resource = 'pkg:npm/left-pad@1.3.0?vcs_url=git%2Bhttps://evil.example/left-pad.git';
+    served.vsa = await vsaBundle(coordinator, { purl: resource, published: digests, verdict: 'reproducible', inputs: [] });
+    const r = await quorum(verifyArgs());
+    expect(r.stdout).toContain(`VSA problem: it is about ${resource}, not pkg:npm/left-pad@1.3.0`);
+  });
+
   it('says when there is no VSA', async () => {
     await serve(builders);
     served.vsa = null;

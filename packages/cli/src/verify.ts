@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { bundleKeyHint, isAttestError, parseVsa, recountQuorum, verifyBundle } from '@quorum/attest';
 import { analyzeArtifact } from '@quorum/compare';
-import { isQuorumError, packagePurl, parseAnyPurl, type Builder, type ReleasePurl } from '@quorum/core';
+import { isPlainPurlOf, isQuorumError, packagePurl, type Builder, type ReleasePurl } from '@quorum/core';
 import { downloadVerified, egressPolicy } from '@quorum/net';
 import { registriesFrom } from '@quorum/ecosystems';
 import { CliError, DEFAULT_REQUEST_TIMEOUT_MS, type ApiClient } from './api-client.js';
@@ -260,13 +260,9 @@ export async function checkVsa(
   return { ...base, signatureValid: true, claims, agreesWithRecount: claimAgrees(claims, recount), problems };
 }
 
+/** The VSA must be about exactly this release: a qualified purl (an override's `vcs_url`) is another resource. */
 function samePurl(claimed: string, purl: ReleasePurl): boolean {
-  if (claimed === purl.canonical) return true;
-  try {
-    return parseAnyPurl(claimed).canonical === purl.canonical;
-  } catch {
-    return false;
-  }
+  return isPlainPurlOf(claimed, purl.canonical);
 }
 
 /**

@@ -15,6 +15,10 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
     loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
     // the routes log what matters themselves; per-request lines would be mostly heartbeats
     logController: new LogController({ disableRequestLogging: true }),
+    // a request that trickles holds a slot (an upload, a socket) for no longer than this
+    requestTimeout: 10 * 60_000,
+    // purls of long names and versions are one path segment
+    routerOptions: { maxParamLength: 2048 },
     // unknown fields are an error to report, not something to drop silently
     // and a value of the wrong type is an error too, not something to coerce (["x"] is not "x")
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: false } },

@@ -41,6 +41,10 @@ export interface CoordinatorConfig {
   noBuilderGraceMs: number;
   /** artifact uploads accepted at once; @defaultValue 4 */
   maxConcurrentUploads: number;
+  /** open releases beyond which anonymous submissions are refused (503); @defaultValue 10000 */
+  maxOpenReleases: number;
+  /** published artifacts downloaded and analyzed at once; @defaultValue 4 */
+  maxPreparing: number;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -83,5 +87,7 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     rebuildDeadlineMs: intSetting('QUORUM_REBUILD_DEADLINE_MS', s.QUORUM_REBUILD_DEADLINE_MS, DEFAULT_REBUILD_DEADLINE_MS, 1000),
     noBuilderGraceMs: intSetting('QUORUM_NO_BUILDER_GRACE_MS', s.QUORUM_NO_BUILDER_GRACE_MS, DEFAULT_NO_BUILDER_GRACE_MS, 0),
     maxConcurrentUploads: intSetting('QUORUM_MAX_CONCURRENT_UPLOADS', s.QUORUM_MAX_CONCURRENT_UPLOADS, 4, 1, 256),
+    maxOpenReleases: intSetting('QUORUM_MAX_OPEN_RELEASES', s.QUORUM_MAX_OPEN_RELEASES, 10_000, 1),
+    maxPreparing: intSetting('QUORUM_MAX_PREPARING', s.QUORUM_MAX_PREPARING, 4, 1, 256),
   });
 }

@@ -28,7 +28,9 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   let status = 500;
   let body: ApiErrorBody;
   if (isQuorumError(err)) {
-    status = STATUS[err.code];
+    // a refusal may name a more precise 4xx than its code's (411 length required, 413, 415)
+    const explicit = (err as { statusCode?: unknown }).statusCode;
+    status = typeof explicit === 'number' && explicit >= 400 && explicit < 500 ? explicit : STATUS[err.code];
     body = { error: { code: err.code, message: err.message } };
   } else if ('validation' in err && err.validation) {
     status = 400;

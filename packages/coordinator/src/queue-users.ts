@@ -30,6 +30,8 @@ export class QueueUsers {
     }
     const users = new QueueUsers(secret, queue, logger);
     queue.onReady(() => {
+      // workers may run scripts by hash only: load BullMQ's (again, after a Redis restart)
+      void queue.loadScripts().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'cannot load the queue scripts into Redis; workers cannot run jobs'));
       void Promise.all(enrolled().map((e) => users.grant(e.workerId, e.keyId))).catch((err: unknown) =>
         logger.warn({ err: (err as Error).message }, 'cannot recreate worker Redis users (does the coordinator\'s Redis user have ACL rights?)'),
       );
@@ -40,6 +42,11 @@ export class QueueUsers {
   /** A worker's password follows its enrolled key: enrolling a new key invalidates the old password. */
   private password(workerId: string, keyId: string): string {
     return createHmac('sha256', this.secret).update(`quorum-queue-user\n${workerId}\n${keyId}`).digest('base64url');
+  }
+
+  /** Ends every Redis connection of a worker (after its key changed: the old password no longer works, its sessions must not either). */
+  async disconnect(workerId: string): Promise<void> {
+    await this.queue.disconnectWorker(workerId);
   }
 
   /** Creates or refreshes a worker's Redis user (for its enrolled key) and returns its credentials. */

@@ -75,8 +75,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
       const holder = ctx.store.enrolmentByKey(keyId);
       if (holder && holder.workerId !== workerId) throw new QuorumError('conflict', `that key is already enrolled for worker ${holder.workerId}`);
       ctx.store.enrol(workerId, operator, keyId, publicKey);
-      // a new key ends the old key's Redis access at once
+      // a new key ends the old key's Redis access: a new password, and its open sessions closed
       await ctx.queueUsers.grant(workerId, keyId).catch(() => undefined);
+      await ctx.queueUsers.disconnect(workerId);
       req.log.info({ workerId, operator, keyId }, 'worker enrolled by an operator');
       return reply.status(201).send({ workerId, operator, keyId });
     }
@@ -134,9 +135,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
     return { purl: pkg, deleted: true };
   });
 
-  /** Refused reports and enrolments, newest first, for auditors. */
-  app.get('/v1/admin/rejections', async (req) => {
-    requireAdmin(req);
-    return ctx.store.rejections();
-  });
+  /**
+   * Refused reports and requests, newest first, for auditors: those of enrolled workers by default,
+   * `?unauthenticated=1` for requests nobody authenticated (kept apart, so they cannot crowd out the others).
+   */
+  app.get<{ Querystring: { unauthenticated?: string; limit?: string } }>(
+    '/v1/admin/rejections',
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { unauthenticated: { enum: ['0', '1'] }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } } } } },
+    async (req) => {
+      requireAdmin(req);
+      return ctx.store.rejections(Math.min(Number(req.query.limit ?? 200), 1000), req.query.unauthenticated !== '1');
+    },
+  );
 }

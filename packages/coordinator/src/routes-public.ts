@@ -19,7 +19,7 @@ import {
   type SubmitReleaseRequest,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
-import { fetchJson } from '@quorum/net';
+import { clientNetwork, fetchJson } from '@quorum/net';
 import type { CoordinatorContext } from './context.js';
 import type { StoredSourceMapping } from './sqlite-store.js';
 import type { SubmitterAuth } from './submitters.js';
@@ -102,6 +102,8 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
           timeWindow: 60_000,
           // authenticated submitters and operators are accountable; anonymous clients are limited per address
           allowList: (req: FastifyRequest) => submitters.tryIdentify(req) !== undefined,
+          // one IPv6 host usually holds a whole /64: it counts as one client
+          keyGenerator: (req: FastifyRequest) => clientNetwork(req.ip),
         },
       },
     },
@@ -139,6 +141,9 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
         // the same canonical release is already on its way: answer with it instead of building it twice
         const open = store.openReleaseOf(purl.canonical, true);
         if (open) return reply.status(202).header('location', `/v1/releases/${open.id}`).send(viewOf(open.id));
+      }
+      if (!submittedBy && store.openReleaseCount() >= config.maxOpenReleases) {
+        throw new QuorumError('unavailable', `the farm has ${config.maxOpenReleases} releases waiting; anonymous submissions are paused, retry later`);
       }
       const mapping = store.sourceMapping(packagePurl(purl));
       const metadata = await fetchMetadata(ctx, builder.metadataUrl(purl, registry));

@@ -138,6 +138,15 @@ interface RequestAuth {
   declared: { sha256: string; bytes: number };
 }
 
+/** Refusals recorded about one rebuild; more are only logged. */
+const MAX_REJECTIONS_PER_REBUILD = 20;
+
+/** The one body type each signed route reads (JSON unless listed). */
+const BODY_TYPES: Record<string, string> = {
+  '/v1/rebuilds/:id/artifact': 'application/octet-stream',
+  '/v1/rebuilds/:id/log': 'text/plain',
+};
+
 /** Concurrent artifact uploads at once; more wait for a 503 and retry. @defaultValue 4 */
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 4;
 
@@ -192,6 +201,9 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
   const { store, config } = ctx;
   const auths = new WeakMap<FastifyRequest, RequestAuth>();
   let uploads = 0;
+  // one upload at a time per rebuild, and at most two per worker: a slow trickle holds little
+  const uploading = new Set<string>();
+  const uploadsByWorker = new Map<string, number>();
 
   const authOf = (req: FastifyRequest): RequestAuth => {
     const auth = auths.get(req);
@@ -212,6 +224,10 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
     const hasBody = lengthHeader !== undefined || req.headers['transfer-encoding'] !== undefined;
     if (hasBody && lengthHeader === undefined) throw Object.assign(new QuorumError('invalid-input', 'worker requests must declare their Content-Length'), { statusCode: 411 });
     const bytes = lengthHeader === undefined ? 0 : Number(lengthHeader);
+    // each route reads one kind of body; any other is refused before a parser buffers it
+    const wanted = BODY_TYPES[req.routeOptions.url ?? ''] ?? 'application/json';
+    const given = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (bytes > 0 && given !== wanted) throw Object.assign(new QuorumError('invalid-input', `this worker call takes ${wanted}, not ${given || 'no content type'}`), { statusCode: 415 });
     const digestHeader = req.headers[BODY_SHA256_HEADER];
     const sha256 = typeof digestHeader === 'string' ? digestHeader : bytes === 0 ? EMPTY_SHA256 : '';
     if (bytes === 0 && sha256 !== EMPTY_SHA256) throw new QuorumError('invalid-input', 'an empty body must declare the digest of nothing');
@@ -293,8 +309,10 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
     const rebuild = ownRebuild(req, req.params.id);
     if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}; its log is final`);
     if (typeof req.body !== 'string') throw new QuorumError('invalid-input', 'the log is sent as text/plain');
+    // a bounded number of logs per rebuild, claimed before anything is written: uploads cannot fill a disk
+    const { declared } = authOf(req);
+    if (!store.setRebuildLog(rebuild.id, declared.sha256, declared.bytes)) throw new QuorumError('conflict', `rebuild ${rebuild.id} sent its log too often`);
     const { sha256, bytes } = await ctx.blobs.put(req.body);
-    store.setRebuildLog(rebuild.id, sha256, bytes);
     return { ok: true, sha256, bytes };
   });
 
@@ -314,8 +332,12 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
         store.setRebuildArtifact(rebuild.id, declared.sha256);
         return { ok: true, sha256: declared.sha256 };
       }
-      if (uploads >= config.maxConcurrentUploads) throw new QuorumError('unavailable', 'too many artifact uploads at once; retry shortly');
+      if (uploading.has(rebuild.id)) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already uploading its artifact`);
+      const byWorker = uploadsByWorker.get(rebuild.workerId) ?? 0;
+      if (uploads >= config.maxConcurrentUploads || byWorker >= 2) throw new QuorumError('unavailable', 'too many artifact uploads at once; retry shortly');
       uploads++;
+      uploading.add(rebuild.id);
+      uploadsByWorker.set(rebuild.workerId, byWorker + 1);
       const tmpDir = join(config.dataDir, 'tmp');
       const file = join(tmpDir, `${randomUUID()}.upload`);
       try {
@@ -337,6 +359,10 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
         return { ok: true, sha256: declared.sha256 };
       } finally {
         uploads--;
+        uploading.delete(rebuild.id);
+        const left = (uploadsByWorker.get(rebuild.workerId) ?? 1) - 1;
+        if (left > 0) uploadsByWorker.set(rebuild.workerId, left);
+        else uploadsByWorker.delete(rebuild.workerId);
         await rm(file, { force: true });
       }
     },
@@ -352,16 +378,19 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
       if (report.workerId !== enrolment.workerId) throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot report for worker ${report.workerId}`);
       const rebuild = ownRebuild(req, req.params.id);
       const target = report.status === 'succeeded' ? 'succeeded' : report.status === 'failed' ? 'failed' : 'lost';
+      if (rebuild.state !== 'assigned' && rebuild.state !== 'running') {
+        // at-least-once delivery: the same report again is fine, anything else about a closed rebuild conflicts
+        const { bundle: _b, ...again } = report;
+        if (rebuild.state === target && JSON.stringify(rebuild.report) === JSON.stringify(again)) return { ok: true, state: target };
+        throw new QuorumError('conflict', `rebuild ${rebuild.id} is already ${rebuild.state}; report not accepted`);
+      }
       const bundleText = report.status !== 'error' ? await checkSignedResult(ctx, report, rebuild, enrolment) : undefined;
       const { bundle: _bundle, ...stored } = report;
-      const moved = store.transitionRebuild(rebuild.id, ['assigned', 'running'], target, stored);
-      if (!moved) {
-        // at-least-once delivery: the same report again is fine (its bundle stays the one first
-        // stored, which the verdict may already name), anything else conflicts
-        const same = rebuild.state === target && JSON.stringify(rebuild.report) === JSON.stringify(stored);
-        if (!same) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already ${rebuild.state}; report not accepted`);
-      } else if (bundleText) {
-        store.setRebuildBundle(rebuild.id, (await ctx.blobs.put(bundleText)).sha256);
+      // the verified bundle is stored first, then the rebuild closes with it in one transaction
+      const bundleSha256 = bundleText ? (await ctx.blobs.put(bundleText)).sha256 : undefined;
+      if (!store.closeRebuild(rebuild.id, target, stored, bundleSha256)) {
+        // the rebuild closed while this report was checked (a concurrent report, the deadline)
+        throw new QuorumError('conflict', `rebuild ${rebuild.id} is no longer open; report not accepted`);
       }
       req.log.info({ rebuildId: rebuild.id, releaseId: rebuild.releaseId, workerId: report.workerId, status: report.status, reason: report.reason }, 'rebuild reported');
       ctx.kick();
@@ -417,7 +446,10 @@ async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport 
   const bundleText = report.bundle === undefined ? undefined : JSON.stringify(report.bundle);
   const bundleSha256 = bundleText ? createHash('sha256').update(bundleText).digest('hex') : undefined;
   const refuse = (reason: string, detail: string, replace = false): never => {
-    store.recordRejection({ workerId: report.workerId, rebuildId: rebuild.id, reason, detail, ...(bundleSha256 ? { bundleSha256 } : {}) });
+    // enough evidence about one rebuild: a worker repeating itself cannot flush the others' records
+    if (store.rejectionCount(rebuild.id) < MAX_REJECTIONS_PER_REBUILD) {
+      store.recordRejection({ workerId: report.workerId, rebuildId: rebuild.id, reason, detail, ...(bundleSha256 ? { bundleSha256 } : {}) });
+    }
     ctx.logger.warn({ workerId: report.workerId, rebuildId: rebuild.id, reason }, `report rejected: ${detail}`);
     if (replace) {
       // the worker provably built (or claims to have built) something else: its rebuild never
@@ -440,6 +472,8 @@ async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport 
     return refuse('replayed', `statement is about ${claim.purl} release ${claim.releaseId} rebuild ${claim.rebuildId} by ${claim.workerId}, not ${release.purl} release ${release.id} rebuild ${rebuild.id} by ${rebuild.workerId}`);
   }
   if (claim.status !== report.status) return refuse('status-mismatch', `statement says ${claim.status}, report says ${report.status}`);
+  const storedLog = store.getRebuild(rebuild.id)?.logSha256;
+  if (storedLog && claim.log.sha256 !== storedLog) return refuse('log-mismatch', `statement names log ${claim.log.sha256}, the uploaded log is ${storedLog}`);
   if (report.status === 'succeeded') {
     const a = report.artifact;
     const c = claim.artifact;

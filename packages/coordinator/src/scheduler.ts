@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decideVerdict, isQuorumError, type RebuildJob, type RebuildRecord, type RebuildReport, type ReleaseRecord } from '@quorum/core';
+import { isFarmRedisError } from '@quorum/queue';
 import type { CoordinatorContext } from './context.js';
 import { pinSource } from './pin-source.js';
 import { preparePublished } from './prepare-release.js';
@@ -74,7 +75,8 @@ export class Scheduler {
     try {
       return await op();
     } catch (err) {
-      if (!(await this.ctx.queue.ping())) throw err; // Redis is down: a fault of the farm, retried next pass
+      // Redis down, full, busy or slow is a fault of the farm, retried next pass: never the worker's doing
+      if (isFarmRedisError(err) || !(await this.ctx.queue.ping())) throw err;
       const report: RebuildReport = {
         v: 1, rebuildId: r.id, workerId: r.workerId, status: 'error', reason: 'queue-error',
         message: `${what} on ${r.workerId}'s queue failed; rebuild reassigned`, timings: { totalMs: 0 },
@@ -192,7 +194,8 @@ export class Scheduler {
 
   /** Downloads and digests the published artifact once per release, in the background. */
   private prepare(release: ReleaseRecord): void {
-    if (this.preparing.has(release.id)) return;
+    // downloads and digests of large artifacts, a few at a time: the rest wait for the next pass
+    if (this.preparing.has(release.id) || this.preparing.size >= this.ctx.config.maxPreparing) return;
     const job = this.fetchPublished(release)
       .catch((err: unknown) => this.ctx.logger.error({ err, releaseId: release.id }, 'cannot prepare release'))
       .finally(() => {
@@ -252,25 +255,41 @@ export class Scheduler {
     const live = rebuilds.filter((r) => r.state !== 'lost');
     const budget = release.policy.builders * MAX_ATTEMPTS_PER_BUILDER - rebuilds.length;
     const missing = Math.min(release.policy.builders - live.length, budget);
+    const building = new Set(live.map((r) => r.workerId));
+    const lostBy = (id: string) => rebuilds.filter((r) => r.workerId === id && r.state === 'lost').length;
+    const eligible = alive.filter((w) => !building.has(w.id) && lostBy(w.id) < MAX_LOST_PER_WORKER && w.images[release.ecosystem]);
     if (missing > 0) {
-      const building = new Set(live.map((r) => r.workerId));
-      const lostBy = (id: string) => rebuilds.filter((r) => r.workerId === id && r.state === 'lost').length;
+      const load = new Map(eligible.map((w) => [w.id, store.openRebuildsOf(w.id).length]));
+      // one at a time, so that each choice counts the operators chosen before it: a worker that has
+      // not lost this release yet first, then a new operator (more independence), then the least busy
       const operators = new Set(live.map((r) => r.operator));
-      const load = new Map(alive.map((w) => [w.id, store.openRebuildsOf(w.id).length]));
-      const candidates = alive
-        .filter((w) => !building.has(w.id) && lostBy(w.id) < MAX_LOST_PER_WORKER && w.images[release.ecosystem])
-        // a worker that has not lost this release yet first, then a new operator (more
-        // independence), then the least busy worker
-        .sort(
+      const pool = [...eligible];
+      const chosen: WorkerRecord[] = [];
+      while (chosen.length < missing && pool.length > 0) {
+        pool.sort(
           (a, b) =>
             lostBy(a.id) - lostBy(b.id) ||
             Number(operators.has(a.operator)) - Number(operators.has(b.operator)) ||
             (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) ||
             a.id.localeCompare(b.id),
         );
-      const chosen = candidates.slice(0, missing);
+        const w = pool.shift()!;
+        chosen.push(w);
+        operators.add(w.operator);
+      }
       for (const w of chosen) await this.assign(release, w, rebuilds.length + 1);
       if (chosen.length > 0) return; // wait for what was just assigned
+    }
+    if (!live.some(isOpen) && release.policy.distinctOperators && budget > 0) {
+      // enough builds agreed, but too few operators did them (a quorum counts operators): ask one more
+      // operator, while there is one, rather than decide on builders who count as one
+      const succeeded = live.filter((r) => r.state === 'succeeded');
+      const used = new Set(live.map((r) => r.operator));
+      const fresh = eligible.filter((w) => !used.has(w.operator)).sort((a, b) => a.id.localeCompare(b.id));
+      if (succeeded.length >= release.policy.quorum && new Set(succeeded.map((r) => r.operator)).size < release.policy.quorum && fresh.length > 0) {
+        await this.assign(release, fresh[0]!, rebuilds.length + 1);
+        return;
+      }
     }
     if (live.some(isOpen)) return;
     const finished = live.filter(isTerminal);

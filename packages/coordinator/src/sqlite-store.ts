@@ -73,7 +73,17 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE rejections ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 1;
    CREATE INDEX rejections_bucket ON rejections(authenticated, seq);
    ALTER TABLE rebuilds ADD COLUMN artifact_sha256 TEXT;`,
+  // a log may be sent again by a retried job, a bounded number of times; releases stored before
+  // source binding were canonical unless overridden, and are keyed without purl qualifiers
+  `ALTER TABLE rebuilds ADD COLUMN log_uploads INTEGER NOT NULL DEFAULT 0;
+   UPDATE rebuilds SET log_uploads = 1 WHERE log_sha256 IS NOT NULL;
+   UPDATE releases SET canonical = 1 WHERE source IS NULL AND overrides = '{}' AND canonical = 0;
+   UPDATE releases SET purl = substr(purl, 1, instr(purl, '?') - 1) WHERE instr(purl, '?') > 0;
+   UPDATE releases SET purl = substr(purl, 1, instr(purl, '#') - 1) WHERE instr(purl, '#') > 0;`,
 ];
+
+/** Log uploads accepted per rebuild (a retried job sends its log again); each is capped in size. */
+export const MAX_LOG_UPLOADS = 3;
 
 /** Rejections of authenticated workers kept for auditors; the oldest are dropped beyond this. */
 export const MAX_REJECTIONS = 10_000;
@@ -283,6 +293,11 @@ export class SqliteStore {
     return row ? toRelease(row, undefined) : undefined;
   }
 
+  /** Releases not decided yet (queued or building). */
+  openReleaseCount(): number {
+    return (this.statements.prepare(`SELECT COUNT(*) n FROM releases WHERE state IN ('queued', 'building')`).get() as { n: number }).n;
+  }
+
   /** What the answer for a versioned purl needs: every release of it, light (no rebuilds). */
   answerInputs(purl: string): AnswerRelease[] {
     const rows = this.statements
@@ -351,9 +366,17 @@ export class SqliteStore {
     return this.statements.prepare('DELETE FROM source_mappings WHERE package_purl = ?').run(packagePurl).changes === 1;
   }
 
-  /** Adds a submitter with the digest of its token; false when the name is taken. */
+  /** Adds a submitter with the digest of its token (a revoked name gets a new token); false when the name is in use. */
   addSubmitter(name: string, tokenSha256: string): boolean {
-    return this.statements.prepare('INSERT INTO submitters (name, token_sha256, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(name, tokenSha256, now()).changes === 1;
+    return (
+      this.statements
+        .prepare(
+          `INSERT INTO submitters (name, token_sha256, created_at) VALUES (?, ?, ?)
+           ON CONFLICT(name) DO UPDATE SET token_sha256 = excluded.token_sha256, created_at = excluded.created_at, revoked_at = NULL
+           WHERE submitters.revoked_at IS NOT NULL`,
+        )
+        .run(name, tokenSha256, now()).changes === 1
+    );
   }
 
   /** The submitter whose token has this digest, unless revoked. */
@@ -487,12 +510,26 @@ export class SqliteStore {
     return this.statements.prepare('UPDATE rebuilds SET artifact_sha256 = ? WHERE id = ? AND artifact_sha256 IS NULL').run(sha256, id).changes === 1;
   }
 
+  /** Closes an open rebuild with its report and, in the same transaction, its signed bundle: a verdict never sees one without the other. */
+  closeRebuild(id: string, to: RebuildState, report: RebuildReport, bundleSha256?: string): boolean {
+    return this.db.transaction(() => {
+      const moved = this.transitionRebuild(id, ['assigned', 'running'], to, report);
+      if (moved && bundleSha256) this.setRebuildBundle(id, bundleSha256);
+      return moved;
+    })();
+  }
+
   setRebuildBundle(id: string, sha256: string): void {
     this.statements.prepare('UPDATE rebuilds SET bundle_sha256 = ? WHERE id = ?').run(sha256, id);
   }
 
-  setRebuildLog(id: string, sha256: string, bytes: number): void {
-    this.statements.prepare('UPDATE rebuilds SET log_sha256 = ?, log_bytes = ?, updated_at = ? WHERE id = ?').run(sha256, bytes, now(), id);
+  /** Records a rebuild's log: false once it had MAX_LOG_UPLOADS, so repeated uploads cannot fill a disk. */
+  setRebuildLog(id: string, sha256: string, bytes: number): boolean {
+    return (
+      this.statements
+        .prepare('UPDATE rebuilds SET log_sha256 = ?, log_bytes = ?, log_uploads = log_uploads + 1, updated_at = ? WHERE id = ? AND log_uploads < ?')
+        .run(sha256, bytes, now(), id, MAX_LOG_UPLOADS).changes === 1
+    );
   }
 
   upsertWorker(hb: WorkerHeartbeat): void {
@@ -584,8 +621,14 @@ export class SqliteStore {
       .run(bucket, bucket, keep);
   }
 
-  rejections(limit = 200): Rejection[] {
-    return (this.statements.prepare('SELECT * FROM rejections ORDER BY seq DESC LIMIT ?').all(limit) as { seq: number; at: string; worker_id: string | null; rebuild_id: string | null; reason: string; detail: string; bundle_sha256: string | null; authenticated: number }[]).map((r) => ({
+  /** Refusals recorded about one rebuild. */
+  rejectionCount(rebuildId: string): number {
+    return (this.statements.prepare('SELECT COUNT(*) n FROM rejections WHERE rebuild_id = ?').get(rebuildId) as { n: number }).n;
+  }
+
+  /** The newest refusals of one bucket: those of enrolled workers, or those nobody authenticated. */
+  rejections(limit = 200, authenticated = true): Rejection[] {
+    return (this.statements.prepare('SELECT * FROM rejections WHERE authenticated = ? ORDER BY seq DESC LIMIT ?').all(authenticated ? 1 : 0, limit) as { seq: number; at: string; worker_id: string | null; rebuild_id: string | null; reason: string; detail: string; bundle_sha256: string | null; authenticated: number }[]).map((r) => ({
       seq: r.seq, at: r.at, reason: r.reason, detail: r.detail, authenticated: r.authenticated === 1,
       ...(r.worker_id ? { workerId: r.worker_id } : {}), ...(r.rebuild_id ? { rebuildId: r.rebuild_id } : {}), ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
     }));

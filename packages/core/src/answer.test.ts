@@ -25,6 +25,12 @@ describe('answerFor', () => {
     expect(a).toMatchObject({ verdict: 'reproducible', releaseId: 'r2', artifactSha256: 'A', alarms: [], pending: false });
   });
 
+  it('does not let a later failure replace a verdict about content', () => {
+    // anyone can submit again while the farm is saturated: a failure says nothing about the artifact
+    const a = answerFor(PURL, [rel('r1', 'reproducible'), rel('r2', 'failed')]);
+    expect(a).toMatchObject({ verdict: 'reproducible', releaseId: 'r1' });
+  });
+
   it('never lets an override verdict answer for the purl, however new', () => {
     const a = answerFor(PURL, [rel('canon', 'mismatch'), rel('evil', 'equivalent', { canonical: false })]);
     expect(a.verdict).toBe('mismatch');

@@ -50,7 +50,8 @@ const byDecision = (a: AnswerRelease, b: AnswerRelease) => a.verdict!.decidedAt.
  * the same source (repository, directory, commit); later failures, disagreements, or a reproduction
  * from a source the registry declares only now, do not explain it. While any alarm stands, for any
  * artifact of the purl, the answer is `mismatch`. Otherwise the newest canonical verdict about the
- * current artifact (that of the newest canonical release) answers. Pure.
+ * current artifact (that of the newest canonical release) answers, a `failed` one (which says nothing
+ * about content) only when no other was decided. Pure.
  */
 export function answerFor(purl: string, releases: readonly AnswerRelease[]): PurlAnswer {
   const canonical = releases.filter((r) => r.canonical);
@@ -69,8 +70,10 @@ export function answerFor(purl: string, releases: readonly AnswerRelease[]): Pur
   alarms.reverse();
 
   const about = current === null ? decided : decided.filter((r) => r.publishedSha256 === current);
+  // a failed verdict says nothing about content: it answers only when nothing else was decided
+  const aboutContent = about.filter((r) => r.verdict!.verdict !== 'failed');
   const alarm = alarms[0];
-  const answering = alarm ? decided.find((r) => r.id === alarm.releaseId) : about[about.length - 1];
+  const answering = alarm ? decided.find((r) => r.id === alarm.releaseId) : (aboutContent[aboutContent.length - 1] ?? about[about.length - 1]);
   return {
     purl,
     verdict: answering?.verdict?.verdict ?? null,

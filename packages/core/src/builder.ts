@@ -123,6 +123,11 @@ export interface ToolRequest {
   purl: string;
   /** where its artifact lands under the inputs mount */
   path: string;
+  /**
+   * the integrity the builder pins for this tool release, independent of the registry: the download
+   * must match it (a registry must not be able to hand the builders another tool)
+   */
+  integrity: string;
 }
 
 /** What the fetch phase must get for a build, decided from files of the source tree (pure). */

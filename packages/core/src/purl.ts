@@ -66,3 +66,17 @@ export function purlWithQualifiers(purl: string, qualifiers: Record<string, stri
   const p = PackageURL.fromString(purl);
   return new PackageURL(p.type, p.namespace, p.name, p.version, { ...(p.qualifiers ?? {}), ...qualifiers }, p.subpath).toString();
 }
+
+/**
+ * True when `candidate` names exactly the release `canonical` names: the same package and version,
+ * with no qualifier (an override verdict names its source in a `vcs_url` qualifier) and no subpath.
+ */
+export function isPlainPurlOf(candidate: string, canonical: string): boolean {
+  try {
+    const p = PackageURL.fromString(candidate.trim());
+    const plain = new PackageURL(p.type, p.namespace, p.name, p.version, undefined, undefined).toString();
+    return plain === canonical && Object.keys(p.qualifiers ?? {}).length === 0 && !p.subpath;
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { QuorumError } from '@quorum/core';
-import { egressPolicy, egressProblem, parseEgressAllow } from './egress-policy.js';
+import { clientNetwork, egressPolicy, egressProblem, parseEgressAllow } from './egress-policy.js';
 
 const byDefault = egressPolicy();
 const allowed = (address: string, policy = byDefault, hostname = address, port = 443) => egressProblem(policy, { hostname, address, port }) === undefined;
@@ -205,5 +205,15 @@ describe('parseEgressAllow', () => {
   it('refuses an origin that is not an http(s) URL', () => {
     expect(() => egressPolicy({ allowOrigins: ['registry.internal:4873'] })).toThrow(expect.objectContaining({ code: 'invalid-input' }));
     expect(() => egressPolicy({ allowOrigins: ['not a url'] })).toThrow(expect.objectContaining({ code: 'invalid-input' }));
+  });
+});
+
+describe('clientNetwork', () => {
+  it('keys an IPv4 client by its address and an IPv6 client by its /64', () => {
+    expect(clientNetwork('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientNetwork('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientNetwork('2001:db8:1:2:aaaa::1')).toBe(clientNetwork('2001:db8:1:2:bbbb::9'));
+    expect(clientNetwork('2001:db8:1:2::1')).not.toBe(clientNetwork('2001:db8:1:3::1'));
+    expect(clientNetwork('not an address')).toBe('not an address');
   });
 });

@@ -198,3 +198,22 @@ function normalizeHost(hostname: string): string {
   const lower = bare.toLowerCase();
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
+
+/**
+ * The part of a client address that one party controls, for rate limits: the address itself for
+ * IPv4 (and IPv4-mapped IPv6), the /64 network for IPv6 (one host usually holds a whole /64).
+ */
+export function clientNetwork(address: string): string {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.parse(address);
+  } catch {
+    return address;
+  }
+  if (parsed.kind() === 'ipv6') {
+    const v6 = parsed as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+    return `${v6.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+  }
+  return parsed.toString();
+}

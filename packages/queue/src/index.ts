@@ -1,20 +1,72 @@
+import { createRequire } from 'node:module';
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
-import { ID_PATTERN, workerQueueName, type QueueCredentials, type RebuildJob } from '@quorum/core';
+import { Command, Redis, type RedisOptions } from 'ioredis';
+import { ID_PATTERN, QuorumError, workerQueueName, type QueueCredentials, type RebuildJob } from '@quorum/core';
 
 export type { RebuildJob } from '@quorum/core';
 
 /** BullMQ's key prefix; every key of a worker's queue starts with `<prefix>:rebuilds-<workerId>:`. */
 const KEY_PREFIX = 'bull';
 
+/** BullMQ's Lua scripts, as its own connections define them (same package, same contents, same hashes). */
+function bullScripts(): { name: string; content: string }[] {
+  const all = createRequire(import.meta.url)('bullmq/dist/cjs/scripts/index.js') as Record<string, { name?: unknown; content?: unknown }>;
+  return Object.values(all).filter((s): s is { name: string; content: string } => typeof s?.content === 'string' && typeof s.name === 'string');
+}
+
+/**
+ * A connection that runs scripts by hash only (EVALSHA), never by sending their text (EVAL, which
+ * ioredis does the first time on each socket). Workers' Redis users may not EVAL: arbitrary Lua
+ * would let one operator block Redis for everyone. The coordinator loads BullMQ's scripts.
+ */
+class ScriptsByHashRedis extends Redis {
+  override defineCommand(name: string, definition: { lua: string; numberOfKeys?: number; readOnly?: boolean }): void {
+    super.defineCommand(name, definition);
+    // a plain command sends `evalsha <sha>` as it is; a script's own command class would send EVAL first
+    const script = (this as unknown as { scriptsSet: Record<string, { Command: unknown }> }).scriptsSet[name];
+    if (script) script.Command = Command;
+  }
+
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return new ScriptsByHashRedis({ ...this.options, ...override });
+  }
+}
+
 /** Opens a Redis connection suitable for BullMQ (blocking commands need no request retry cap). */
-function connect(redisUrl: string, credentials?: QueueCredentials): Redis {
-  return new Redis(redisUrl, {
+function connect(redisUrl: string, credentials?: QueueCredentials, scriptsByHash = false): Redis {
+  const options: RedisOptions = {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     lazyConnect: false,
     ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
+  };
+  return scriptsByHash ? new ScriptsByHashRedis(redisUrl, options) : new Redis(redisUrl, options);
+}
+
+/** How long one coordinator call to Redis may take before it counts as Redis being unavailable. @defaultValue 10 s */
+export const REDIS_CALL_TIMEOUT_MS = 10_000;
+
+/** A Redis call that gives up after `ms`: with no retry cap, a call to a Redis that is down would wait forever. */
+async function bounded<T>(what: string, call: Promise<T>, ms = REDIS_CALL_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QuorumError('unavailable', `Redis did not answer ${what} within ${ms / 1000} s`)), ms);
   });
+  try {
+    return await Promise.race([call, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * True for a Redis error that says something about Redis or the farm (memory full, busy, loading,
+ * refused, unreachable), not about the one queue an operation touched.
+ */
+export function isFarmRedisError(e: unknown): boolean {
+  if (e instanceof QuorumError) return e.code === 'unavailable';
+  const message = (e as Error)?.message ?? '';
+  return /^(OOM|BUSY|LOADING|NOPERM|NOAUTH|WRONGPASS|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|MISCONF)\b/.test(message) || /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(message);
 }
 
 /** The Redis ACL user of a worker. */
@@ -29,7 +81,7 @@ export function workerRedisUser(workerId: string): string {
  * pattern matches exactly one queue.
  */
 export function workerAclRules(workerId: string, password: string): string[] {
-  return ['reset', 'on', `>${password}`, `~${KEY_PREFIX}:${workerQueueName(workerId)}:*`, 'resetchannels', '+@all', '-@dangerous', '+info'];
+  return ['reset', 'on', `>${password}`, `~${KEY_PREFIX}:${workerQueueName(workerId)}:*`, 'resetchannels', '+@all', '-@dangerous', '-@scripting', '+evalsha', '+evalsha_ro', '+info'];
 }
 
 /** Reads a queue payload; anything but ids is refused (the spec comes from the coordinator over HTTP). */
@@ -67,14 +119,27 @@ export class RebuildQueueProducer {
     if (this.connection.status === 'ready') fn();
   }
 
-  /** Creates or updates a worker's own Redis user, which reaches only that worker's queue. */
-  async grantWorker(workerId: string, password: string): Promise<void> {
-    await this.connection.call('ACL', 'SETUSER', workerRedisUser(workerId), ...workerAclRules(workerId, password));
+  /** Loads BullMQ's scripts into Redis, so that workers can run them by hash without being allowed EVAL. */
+  async loadScripts(): Promise<number> {
+    const scripts = bullScripts();
+    for (const s of scripts) await bounded('SCRIPT LOAD', this.connection.call('SCRIPT', 'LOAD', s.content));
+    return scripts.length;
   }
 
-  /** Removes a worker's Redis user (its open connections are closed by Redis). */
+  /** Creates or updates a worker's own Redis user, which reaches only that worker's queue. */
+  async grantWorker(workerId: string, password: string): Promise<void> {
+    await bounded('ACL SETUSER', this.connection.call('ACL', 'SETUSER', workerRedisUser(workerId), ...workerAclRules(workerId, password)));
+  }
+
+  /** Closes every connection of a worker's Redis user (a new password does not end them by itself). */
+  async disconnectWorker(workerId: string): Promise<void> {
+    await bounded('CLIENT KILL', this.connection.call('CLIENT', 'KILL', 'USER', workerRedisUser(workerId))).catch(() => undefined);
+  }
+
+  /** Removes a worker's Redis user and closes its connections. */
   async revokeWorker(workerId: string): Promise<void> {
-    await this.connection.call('ACL', 'DELUSER', workerRedisUser(workerId));
+    await bounded('ACL DELUSER', this.connection.call('ACL', 'DELUSER', workerRedisUser(workerId)));
+    await this.disconnectWorker(workerId);
   }
 
   private queue(workerId: string): Queue<RebuildJob> {
@@ -88,26 +153,26 @@ export class RebuildQueueProducer {
 
   /** Enqueues a rebuild; idempotent, because the job id is the rebuild id. */
   async enqueue(workerId: string, job: RebuildJob): Promise<void> {
-    await this.queue(workerId).add('rebuild', job, {
+    await bounded('an enqueue', this.queue(workerId).add('rebuild', job, {
       jobId: job.rebuildId,
       // faults are retried for a long while (the coordinator may be restarting); see retryDelayMs
       attempts: MAX_ATTEMPTS,
       backoff: { type: 'capped' },
       removeOnComplete: { count: 1000 },
       removeOnFail: { count: 1000 },
-    });
+    }));
   }
 
   /** Drops a rebuild that has not started (e.g. reassigned elsewhere); a started one is left to finish. */
   async withdraw(workerId: string, rebuildId: string): Promise<void> {
-    const state = await this.queue(workerId).getJobState(rebuildId);
-    if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await this.queue(workerId).remove(rebuildId).catch(() => undefined);
+    const state = await bounded('a job state', this.queue(workerId).getJobState(rebuildId));
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await bounded('a removal', this.queue(workerId).remove(rebuildId)).catch(() => undefined);
   }
 
   /** The state of a rebuild's job on a worker's queue. */
   async jobState(workerId: string, rebuildId: string): Promise<JobState> {
     // by list membership only: the job's hash is the worker's to write, so it is never parsed here
-    const state = await this.queue(workerId).getJobState(rebuildId);
+    const state = await bounded('a job state', this.queue(workerId).getJobState(rebuildId));
     if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'completed' || state === 'failed') return state;
     // prioritized and waiting-children are kinds of waiting
     return state === 'unknown' ? 'missing' : 'waiting';
@@ -116,7 +181,7 @@ export class RebuildQueueProducer {
   /** Is Redis answering? */
   async ping(): Promise<boolean> {
     try {
-      return (await this.connection.ping()) === 'PONG';
+      return (await bounded('PING', this.connection.ping(), 2000)) === 'PONG';
     } catch {
       return false;
     }
@@ -152,7 +217,8 @@ export class RebuildQueueConsumer {
   private readonly running = new Set<AbortController>();
 
   constructor(opts: RebuildConsumerOptions) {
-    this.connection = connect(opts.redisUrl, opts.credentials);
+    // a worker's own Redis user may not EVAL: scripts run by hash, loaded by the coordinator
+    this.connection = connect(opts.redisUrl, opts.credentials, true);
     this.worker = new Worker<RebuildJob>(
       workerQueueName(opts.workerId),
       async (job: Job<RebuildJob>) => {

@@ -64,9 +64,10 @@ export async function fetchInputs(
     });
     const artifact = builder.artifactIn(metadata, purl.version);
     if (!artifact) throw new QuorumError('not-found', `tool ${tool.purl} is not in the registry`);
-    downloads.push({ url: artifact.url, integrity: artifact.integrity, path: tool.path });
+    // the builder's pin, not the registry's word: another tarball fails the download as integrity-mismatch
+    downloads.push({ url: artifact.url, integrity: tool.integrity, path: tool.path });
     tools[purl.name] = tool.path;
-    log(`[quorum] tool ${tool.purl} pinned (${artifact.integrity.slice(0, 20)}…)`);
+    log(`[quorum] tool ${tool.purl} pinned (${tool.integrity.slice(0, 20)}…)`);
   }
   downloads.push(...decision.dependencies);
   // a hostile lockfile must not occupy a worker for days or fill its disk

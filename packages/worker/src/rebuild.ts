@@ -244,12 +244,35 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
   } finally {
     await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
   }
-  const logText = `${lines.join('\n')}\n`;
-  await client.uploadLog(spec.rebuildId, logText);
+  const logText = capLog(`${lines.join('\n')}\n`, MAX_LOG_UPLOAD_BYTES);
+  await client.uploadLog(spec.rebuildId, logText).catch((e: unknown) => {
+    // a log the coordinator refuses (too often, too large for its settings) costs the log, not the result
+    if (!isQuorumError(e, 'conflict', 'invalid-input')) throw e;
+    log.warn({ err: (e as Error).message }, 'log upload refused; reporting without it');
+  });
   // results are signed (failures too); a fault is not a result and is not signed
   const bundle = report.status === 'error' ? undefined : await deps.signer.signStatement(statementOf(spec, report, recipe, config, builderStabilizers, started, logText));
   await client.report({ ...report, ...(bundle ? { bundle } : {}) });
   log.info({ status: report.status, reason: report.reason, sha256: report.artifact?.sha256 }, 'rebuild reported');
+}
+
+/** Largest log sent to the coordinator, in UTF-8 bytes (its default limit is 8 MiB). @defaultValue 4 MiB */
+export const MAX_LOG_UPLOAD_BYTES = 4 * 2 ** 20;
+
+/**
+ * A log cut to `maxBytes` of UTF-8: its start and its end (where failures are), with a line saying
+ * how much was left out. A build's output decoded with replacement characters can grow when encoded
+ * again, so the cut is made on the encoded bytes.
+ */
+export function capLog(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return text;
+  const head = Math.floor(maxBytes / 4);
+  const tail = maxBytes - head - 200;
+  const cut = `\n[quorum] … ${bytes.length - head - tail} bytes of log left out …\n`;
+  // slicing may split a character: the decoder's replacement characters keep it within a few bytes
+  const capped = bytes.subarray(0, head).toString('utf8') + cut + bytes.subarray(bytes.length - tail).toString('utf8');
+  return Buffer.byteLength(capped) <= maxBytes ? capped : capped.slice(0, maxBytes / 2);
 }
 
 /** The tool versions a build recorded; a build controls this file, so only short strings are kept. */
