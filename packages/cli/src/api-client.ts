@@ -1,4 +1,4 @@
-import type { ApiErrorBody, EnrolWorkerAnswer, EnrolWorkerRequest, PackageView, RejectionView, ReleaseView, SubmitReleaseRequest, WorkerView } from '@quorum/core';
+import type { ApiErrorBody, EnrolWorkerAnswer, EnrolWorkerRequest, PackageView, RejectionView, ReleaseView, SourceMappingView, SubmitReleaseRequest, WorkerView } from '@quorum/core';
 
 export type { EnrolWorkerAnswer, EnrolWorkerRequest, RejectionView } from '@quorum/core';
 import type { ArtifactDiff } from '@quorum/compare';
@@ -73,15 +73,6 @@ export interface SourceMappingRequest {
   note?: string;
 }
 
-/** An operator's source mapping as the coordinator serves it. */
-export interface SourceMappingView {
-  packagePurl: string;
-  repo: string;
-  directory?: string;
-  by: string;
-  note?: string;
-  createdAt: string;
-}
 
 /** Options of ApiClient. */
 export interface ApiClientOptions {

@@ -9,6 +9,7 @@ import type {
   RebuildReport,
   RebuildState,
   ReleaseRecord,
+  SourceMappingView,
   ReleaseState,
   SourceOverrides,
   UpstreamArtifact,
@@ -137,15 +138,7 @@ interface WorkerRow {
 export type StoredRebuild = RebuildRecord & { enqueued: boolean; bundleSha256?: string; deadlineMs?: number; artifactSha256?: string };
 
 /** An operator's source mapping as stored and served. */
-export interface StoredSourceMapping {
-  packagePurl: string;
-  repo: string;
-  directory?: string;
-  /** who recorded it */
-  by: string;
-  note?: string;
-  createdAt: string;
-}
+export type StoredSourceMapping = SourceMappingView;
 
 /** A tag resolution the farm saw first for a package version. */
 export interface SourcePin {

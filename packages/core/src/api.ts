@@ -69,6 +69,18 @@ export type EnrolWorkerAnswer =
   | { workerId: string; operator: string; keyId: string }
   | { workerId: string; operator: string; token: string; expiresAt: string };
 
+/** An operator's record of where a package's source lives (for packages whose registry entry declares none), as stored and served. */
+export interface SourceMappingView {
+  /** the package, without version */
+  packagePurl: string;
+  repo: string;
+  directory?: string;
+  /** who recorded it */
+  by: string;
+  note?: string;
+  createdAt: string;
+}
+
 /** One refused worker report or enrolment, as `GET /v1/admin/rejections` lists it (newest first). */
 export interface RejectionView {
   seq: number;

@@ -6,15 +6,20 @@ interface ShutdownLog {
 
 /**
  * Closes a running service on the first SIGTERM or SIGINT and exits: 0 when it closed cleanly,
- * 1 when closing failed. Later signals are ignored while closing.
+ * 1 when closing failed or took longer than `forceAfterMs` (a stuck close never keeps the process
+ * alive). Later signals are ignored while closing.
  */
-export function closeOnSignals(close: () => Promise<void>, log: ShutdownLog): void {
+export function closeOnSignals(close: () => Promise<void>, log: ShutdownLog, forceAfterMs = 60_000): void {
   let closing = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (closing) return;
       closing = true;
       log.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        log.error({ forceAfterMs }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, forceAfterMs).unref();
       close().then(
         () => process.exit(0),
         (err: unknown) => {

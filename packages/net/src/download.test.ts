@@ -3,10 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { QuorumError } from '@quorum/core';
 import { downloadToFile, downloadVerified, integrityMatches } from './download.js';
 import { egressPolicy } from './egress-policy.js';
-import { httpServer, type TestServer } from './testing/servers.js';
+import { failure, httpServer, type TestServer } from './testing/servers.js';
 
 const payload = Buffer.from('the published tarball\n'.repeat(1000));
 const sri = (alg: string, data: Buffer) => `${alg}-${createHash(alg).update(data).digest('base64')}`;
@@ -16,16 +15,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-async function failure(promise: Promise<unknown>): Promise<QuorumError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof QuorumError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
-}
 
 async function artifactServer(): Promise<{ url: (path: string) => string; policy: ReturnType<typeof egressPolicy> }> {
   server = await httpServer((req, res) => {

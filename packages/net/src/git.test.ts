@@ -2,10 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { QuorumError } from '@quorum/core';
 import { egressPolicy } from './egress-policy.js';
 import { gitClone, gitLocal, gitLsRemote } from './git.js';
-import { closedPort, gitFixture, gitHttpServer, httpServer, makeRepo, type TestServer } from './testing/servers.js';
+import { closedPort, failure, gitFixture, gitHttpServer, httpServer, makeRepo, type TestServer } from './testing/servers.js';
 
 let repo: ReturnType<typeof makeRepo>;
 let fileUrl: string;
@@ -30,16 +29,6 @@ async function serve(server: Promise<TestServer>): Promise<TestServer> {
   const started = await server;
   servers.push(started);
   return started;
-}
-
-async function failure(promise: Promise<unknown>): Promise<QuorumError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof QuorumError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
 }
 
 const scratch = () => {

@@ -5,10 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QuorumError } from '@quorum/core';
 import { egressPolicy } from './egress-policy.js';
 import { egressFetch, expectOk, fetchJson } from './http.js';
-import { closedPort, httpServer, rudeServer, type TestServer } from './testing/servers.js';
+import { closedPort, failure, httpServer, rudeServer, type TestServer } from './testing/servers.js';
 
 const REFUSED = "is refused by this farm's egress policy (loopback, private, link-local and metadata addresses are not fetched)";
 const servers: TestServer[] = [];
@@ -20,16 +19,6 @@ async function serve(handler: Parameters<typeof httpServer>[0]): Promise<TestSer
   const server = await httpServer(handler);
   servers.push(server);
   return server;
-}
-
-async function failure(promise: Promise<unknown>): Promise<QuorumError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof QuorumError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
 }
 
 const hello = () =>

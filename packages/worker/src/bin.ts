@@ -6,4 +6,5 @@ import { startWorker } from './index.js';
 const config = configOrExit('quorum-worker', () => loadWorkerConfig());
 const logger = pino({ name: `worker-${config.workerId}`, level: config.logLevel });
 const worker = await startWorker(config, { logger });
-closeOnSignals(() => worker.close(), logger);
+// running jobs get the stop grace period, closing the queue connection a little more
+closeOnSignals(() => worker.close(), logger, config.stopGraceMs + 15_000);

@@ -1,3 +1,4 @@
+import { QuorumError } from '@quorum/core';
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -147,4 +148,15 @@ async function listen(server: Server, requests: string[]): Promise<TestServer> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** The QuorumError a promise rejects with; anything else (or no failure) fails the test. */
+export async function failure(promise: Promise<unknown>): Promise<QuorumError> {
+  try {
+    await promise;
+  } catch (e) {
+    if (e instanceof QuorumError) return e;
+    throw e;
+  }
+  throw new Error('expected a failure');
 }
