@@ -11,6 +11,7 @@ import {
   BODY_SHA256_HEADER,
   ID_PATTERN,
   parseAuthHeader,
+  pinnedSourceProblem,
   QuorumError,
   requestSignatureProblem,
   WORKER_ID_PATTERN,
@@ -422,10 +423,8 @@ export function bindingProblem(claim: RebuildClaim, release: ReleaseRecord): str
   if (!pinned) return `release ${release.id} has no pinned source`;
   const s = claim.source;
   if (!s) return claim.status === 'succeeded' ? 'a succeeded rebuild must name the source it built' : undefined;
-  if (s.origin !== pinned.origin) return `statement names a ${s.origin ?? 'unlabelled'} source, the release pinned a ${pinned.origin} source`;
-  if (s.repo !== pinned.repo) return `statement names repository ${s.repo}, the release pinned ${pinned.repo}`;
-  if ((s.directory ?? '') !== (pinned.directory ?? '')) return `statement names directory "${s.directory ?? ''}", the release pinned "${pinned.directory ?? ''}"`;
-  if (pinned.commit && s.commit !== pinned.commit) return `statement names commit ${s.commit}, the release pinned ${pinned.commit}${pinned.ref ? ` (${pinned.ref})` : ''}`;
+  const drift = pinnedSourceProblem(pinned, s, 'statement names');
+  if (drift) return drift;
   const asked = claim.recipeToolchain ?? {};
   const keys = new Set([...Object.keys(asked), ...Object.keys(pinned.toolchain)]);
   for (const k of keys) {
@@ -472,8 +471,7 @@ async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport 
     return refuse('replayed', `statement is about ${claim.purl} release ${claim.releaseId} rebuild ${claim.rebuildId} by ${claim.workerId}, not ${release.purl} release ${release.id} rebuild ${rebuild.id} by ${rebuild.workerId}`);
   }
   if (claim.status !== report.status) return refuse('status-mismatch', `statement says ${claim.status}, report says ${report.status}`);
-  const storedLog = store.getRebuild(rebuild.id)?.logSha256;
-  if (storedLog && claim.log.sha256 !== storedLog) return refuse('log-mismatch', `statement names log ${claim.log.sha256}, the uploaded log is ${storedLog}`);
+  if (rebuild.logSha256 && claim.log.sha256 !== rebuild.logSha256) return refuse('log-mismatch', `statement names log ${claim.log.sha256}, the uploaded log is ${rebuild.logSha256}`);
   if (report.status === 'succeeded') {
     const a = report.artifact;
     const c = claim.artifact;

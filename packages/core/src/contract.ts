@@ -20,6 +20,24 @@ export interface PinnedSourceRef {
 }
 
 /**
+ * Why a source someone names differs from the one a release pinned, if it does: origin, repository,
+ * directory, and the commit when both name one. `says` starts the message, e.g. "the statement names".
+ */
+export function pinnedSourceProblem(
+  pinned: PinnedSourceRef & { ref?: string },
+  named: { origin?: string; repo: string; directory?: string; commit?: string },
+  says: string,
+): string | undefined {
+  if (named.origin !== pinned.origin) return `${says} a ${named.origin ?? 'unlabelled'} source, the release pinned a ${pinned.origin} source`;
+  if (named.repo !== pinned.repo) return `${says} repository ${named.repo}, the release pinned ${pinned.repo}`;
+  if ((named.directory ?? '') !== (pinned.directory ?? '')) return `${says} directory "${named.directory ?? ''}", the release pinned "${pinned.directory ?? ''}"`;
+  if (named.commit && pinned.commit && named.commit !== pinned.commit) {
+    return `${says} commit ${named.commit}, the release pinned ${pinned.commit}${pinned.ref ? ` (${pinned.ref})` : ''}`;
+  }
+  return undefined;
+}
+
+/**
  * What a worker needs to run one rebuild, served by the coordinator over the worker's signed HTTP
  * channel to the assigned worker only (answer of `POST /v1/rebuilds/:id/started`).
  */

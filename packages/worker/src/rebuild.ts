@@ -7,6 +7,7 @@ import { analyzeArtifact } from '@quorum/compare';
 import {
   isQuorumError,
   parseReleasePurl,
+  pinnedSourceProblem,
   QuorumError,
   repoUrlProblem,
   type ArtifactDigests,
@@ -16,7 +17,6 @@ import {
   type RebuildSpec,
   type ResolvedSource,
   type Sandbox,
-  type SourceRecipe,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import { downloadVerified, fetchJson, type EgressPolicy } from '@quorum/net';
@@ -86,16 +86,6 @@ function deterministicReason(e: unknown, phase: Phase): string | undefined {
   return undefined;
 }
 
-/** Why the source this worker inferred differs from what the release pinned, if it does. */
-function pinnedProblem(spec: RebuildSpec, recipe: SourceRecipe): string | undefined {
-  const p = spec.pinned;
-  if (recipe.origin !== p.origin) return `the registry gives this worker a ${recipe.origin} source, the release pinned a ${p.origin} source`;
-  if (recipe.repo !== p.repo) return `the registry names repository ${recipe.repo} here, the release pinned ${p.repo}`;
-  if ((recipe.directory ?? '') !== (p.directory ?? '')) return `the registry names directory "${recipe.directory ?? ''}" here, the release pinned "${p.directory ?? ''}"`;
-  if (recipe.commit && p.commit && recipe.commit !== p.commit) return `the registry names commit ${recipe.commit} here, the release pinned ${p.commit}`;
-  return undefined;
-}
-
 /**
  * Runs one rebuild end to end on this worker: spec from the coordinator, fetch phase (registry
  * metadata, published artifact, source at the exact commit, under the egress policy), hermetic
@@ -151,7 +141,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     toolchain = inferred.toolchain;
     recipe = { ...inferred.source, toolchain, overrides: spec.overrides, upstream: inferred.upstream };
     for (const step of inferred.source.steps) note(`[quorum] recipe: ${step}`);
-    const drift = pinnedProblem(spec, inferred.source);
+    const drift = pinnedSourceProblem(spec.pinned, inferred.source, 'as this worker reads the registry, it names');
     if (drift) throw new BuildFailure('source-mismatch', drift);
     if (spec.upstream && spec.upstream.integrity !== inferred.upstream.integrity) {
       throw new BuildFailure('upstream-inconsistent', `registry ${registry} serves integrity ${inferred.upstream.integrity}, the coordinator saw ${spec.upstream.integrity}`);
