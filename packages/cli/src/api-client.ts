@@ -143,7 +143,7 @@ export class ApiClient {
     return this.json<unknown>('GET', '/v1/keys');
   }
 
-  /** `GET /v1/attestations/:purl`: the VSA and builder bundles of the newest decided release (unchecked). */
+  /** `GET /v1/attestations/:purl`: the VSA and builder bundles of the release that answers for the purl (canonical source; an unexplained mismatch first), unchecked. */
   getAttestations(purl: string): Promise<unknown> {
     return this.json<unknown>('GET', `/v1/attestations/${encodeURIComponent(purl)}`);
   }
