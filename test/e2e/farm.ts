@@ -177,6 +177,7 @@ export class Farm {
         QUORUM_LOCK_DURATION_MS: '5000',
         QUORUM_BUILD_TIMEOUT_MS: String(this.opts.buildTimeoutMs ?? 60_000),
         QUORUM_BUILD_MEMORY_MB: '1024',
+        QUORUM_BUILD_SCRATCH_MB: '2048',
         QUORUM_LOG_LEVEL: process.env.QUORUM_TEST_LOG ?? 'warn',
         ...env,
       },

@@ -82,7 +82,7 @@ export interface BuildLimits {
   cpus: number;
   /** wall-clock limit; @defaultValue 10 min */
   timeoutMs: number;
-  /** size of the writable tmpfs scratch area; @defaultValue 512 MiB */
+  /** size of the writable scratch area at `/tmp` (disk-backed or tmpfs, as the sandbox is set up); @defaultValue 6 GiB */
   scratchBytes: number;
 }
 
@@ -204,5 +204,5 @@ export const DEFAULT_LIMITS: Readonly<BuildLimits> = Object.freeze({
   pids: 256,
   cpus: 1,
   timeoutMs: 10 * 60 * 1000,
-  scratchBytes: 512 * 1024 * 1024,
+  scratchBytes: 6 * 1024 * 1024 * 1024,
 });

@@ -92,6 +92,8 @@ export function containerSpec(
   mounts: SandboxMounts,
   labels: Record<string, string>,
   engine: EngineFacts,
+  /** host directory for `/tmp` (disk-backed scratch); without it `/tmp` is a tmpfs of the scratch size */
+  scratchDir?: string,
 ): Dockerode.ContainerCreateOptions {
   const cpus = Math.min(plan.limits.cpus, engine.cpus);
   return {
@@ -119,8 +121,9 @@ export function containerSpec(
       Memory: plan.limits.memoryBytes,
       MemorySwap: plan.limits.memoryBytes,
       NanoCpus: Math.round(cpus * 1e9),
-      Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${plan.limits.scratchBytes},mode=1777` },
+      ...(scratchDir ? {} : { Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${plan.limits.scratchBytes},mode=1777` } }),
       Binds: [
+        ...(scratchDir ? [`${scratchDir}:/tmp:rw`] : []),
         `${mounts.sourceDir}:${plan.sourceMount}:ro`,
         `${mounts.outputDir}:${plan.outputMount}:rw`,
         ...(mounts.inputsDir && plan.inputsMount ? [`${mounts.inputsDir}:${plan.inputsMount}:ro`] : []),

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CappedLog } from './capped-log.js';
 import { BUILD_HOSTNAME, containerSpec, validatePlan } from './container-spec.js';
 import { DockerSandbox } from './docker-sandbox.js';
+import { DiskScratch } from './disk-scratch.js';
 
 const IMAGE_TAG = 'quorum/npm-builder:bookworm';
 const docker = new Dockerode({ socketPath: '/var/run/docker.sock' });
@@ -93,7 +94,7 @@ describe('containerSpec', () => {
         Memory: 256 * 1024 * 1024,
         MemorySwap: 256 * 1024 * 1024,
         NanoCpus: 1_000_000_000,
-        Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${512 * 1024 * 1024},mode=1777` },
+        Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${DEFAULT_LIMITS.scratchBytes},mode=1777` },
         Binds: ['/jobs/1/src:/src:ro', '/jobs/1/out:/out:rw'],
         Init: true,
         AutoRemove: false,
@@ -101,6 +102,12 @@ describe('containerSpec', () => {
         LogConfig: { Type: 'none', Config: {} },
       },
     });
+  });
+
+  it('binds disk scratch at /tmp instead of a tmpfs when the sandbox has it', () => {
+    const spec = containerSpec(plan(['true']), { sourceDir: '/s', outputDir: '/o' }, {}, { init: true, cpus: 2 }, '/scratch/1/mnt');
+    expect(spec.HostConfig).not.toHaveProperty('Tmpfs');
+    expect(spec.HostConfig?.Binds).toEqual(['/scratch/1/mnt:/tmp:rw', '/s:/src:ro', '/o:/out:rw']);
   });
 
   it('leaves Init out when the engine has no init binary and clamps CPUs to the host', () => {
@@ -335,4 +342,46 @@ describe.skipIf(noImage)(`DockerSandbox on the real engine (${IMAGE_TAG})`, () =
     expect(await sandbox.removeOrphans(testLabels)).toBe(0);
     await expect(sandbox.removeOrphans({})).rejects.toMatchObject({ code: 'invalid-input' });
   });
+
+  describe('with disk scratch', () => {
+    let base = '';
+    beforeEach(async () => {
+      base = await mkdtemp(join(tmpdir(), 'quorum-sandbox-scratch-'));
+    });
+    afterEach(async () => {
+      expect(await mountsUnder(base), 'scratch mounts left behind').toEqual([]);
+      expect(await readdir(base), 'scratch files left behind').toEqual([]);
+      await rm(base, { recursive: true, force: true });
+    });
+
+    it('gives a build more scratch than its memory and the old 512 MiB tmpfs, and nothing beyond its size', async () => {
+      const disk = new DockerSandbox({ docker, scratch: new DiskScratch(base) });
+      const limits = { scratchBytes: 1024 * 2 ** 20, memoryBytes: 256 * 2 ** 20 };
+      // 700 MiB in a 256 MiB container: a tmpfs would be charged to its memory and killed
+      const fits = await run(['sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=700 status=none && ls -ld /tmp && echo WROTE'], limits, {}, disk);
+      expect(fits.outcome, fits.log).toBe('ok');
+      expect(fits.log).toMatch(/^drwxrwxrwt .*\/tmp\nWROTE/m);
+      const over = await run(['sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=1100 status=none'], limits, {}, disk);
+      expect(over.outcome).toBe('error');
+      expect(over.log).toMatch(/No space left on device/);
+    });
+
+    it('starts every build with an empty scratch', async () => {
+      const disk = new DockerSandbox({ docker, scratch: new DiskScratch(base) });
+      expect((await run(['sh', '-c', 'touch /tmp/left-over && ls -A /tmp'], { scratchBytes: 64 * 2 ** 20 }, {}, disk)).log.trim()).toBe('left-over');
+      expect((await run(['sh', '-c', 'ls -A /tmp; echo END'], { scratchBytes: 64 * 2 ** 20 }, {}, disk)).log.trim()).toBe('END');
+    });
+
+    it('removes the scratch a crashed worker left mounted', async () => {
+      const area = await new DiskScratch(base).create(32 * 2 ** 20);
+      expect(await mountsUnder(base)).toEqual([area.dir]);
+      expect(await new DiskScratch(base).removeStale()).toBe(1);
+    });
+  });
 });
+
+/** Mount points below a directory, from this process's mount table. */
+async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p.startsWith(`${dir}/`));
+}

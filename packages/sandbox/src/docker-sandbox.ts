@@ -12,6 +12,7 @@ import {
 import Dockerode from 'dockerode';
 import { CappedLog, type LogStream } from './capped-log.js';
 import { containerSpec, overlaps, validatePlan, type EngineFacts } from './container-spec.js';
+import type { DiskScratch } from './disk-scratch.js';
 import { DEFAULT_SOCKET_PATH, engineFault, engineFromHost, engineMessage, statusOf, type EngineClient } from './engine.js';
 
 /** Structured logger the sandbox reports to (pino-compatible). */
@@ -41,6 +42,8 @@ export interface DockerSandboxOptions {
   logCapBytes?: number;
   /** structured logger (pino or compatible); @defaultValue silent */
   logger?: SandboxLogger;
+  /** disk-backed scratch for `/tmp` (bounded by `limits.scratchBytes`); @defaultValue a tmpfs of that size, in memory */
+  scratch?: DiskScratch;
 }
 
 interface WaitBody {
@@ -84,6 +87,7 @@ export class DockerSandbox implements Sandbox {
   private readonly where: string;
   private readonly logCapBytes: number;
   private readonly logger: SandboxLogger;
+  private readonly scratch: DiskScratch | undefined;
   private engineFacts: Promise<EngineFacts> | undefined;
 
   constructor(options: DockerSandboxOptions = {}) {
@@ -99,6 +103,7 @@ export class DockerSandbox implements Sandbox {
     if (!Number.isSafeInteger(cap) || cap < 0) throw new QuorumError('invalid-input', `logCapBytes must be a non-negative integer, got ${cap}`);
     this.logCapBytes = cap;
     this.logger = options.logger ?? silent;
+    this.scratch = options.scratch;
   }
 
   /** The image id (`sha256:…`) of an image reference, or undefined when the engine does not have it. */
@@ -159,7 +164,17 @@ export class DockerSandbox implements Sandbox {
     } catch (e) {
       throw new QuorumError('internal', `cannot open the mounts to the build user: ${(e as Error).message}`, { cause: e });
     }
-    const spec = containerSpec(plan, hostMounts, { ...(options.labels ?? {}) }, engine);
+    // made before the container and released after it is removed: nothing holds the mount by then
+    const scratch = this.scratch ? await this.scratch.create(plan.limits.scratchBytes) : undefined;
+    try {
+      return await this.runIn(plan, hostMounts, scratch?.dir, engine, options);
+    } finally {
+      await scratch?.release().catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not release the build scratch; the next start removes it'));
+    }
+  }
+
+  private async runIn(plan: BuildPlan, hostMounts: SandboxMounts, scratchDir: string | undefined, engine: EngineFacts, options: SandboxRunOptions): Promise<SandboxResult> {
+    const spec = containerSpec(plan, hostMounts, { ...(options.labels ?? {}) }, engine, scratchDir);
     let container: Dockerode.Container;
     try {
       container = await this.docker.createContainer(spec);

@@ -32,6 +32,8 @@ export interface WorkerConfig {
   maxArtifactBytes: number;
   /** how long running jobs get to end after SIGTERM before they are abandoned; @defaultValue 15 s */
   stopGraceMs: number;
+  /** where builds get their scratch: `disk` (a loop-mounted file per build, needs root) or `memory` (tmpfs); @defaultValue disk */
+  scratch: 'disk' | 'memory';
 }
 
 /** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
@@ -66,5 +68,12 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     egressAllow: Object.freeze(listSetting(s.QUORUM_EGRESS_ALLOW)) as string[],
     maxArtifactBytes: intSetting('QUORUM_MAX_ARTIFACT_MB', s.QUORUM_MAX_ARTIFACT_MB, 512, 1, 65_536) * 2 ** 20,
     stopGraceMs: intSetting('QUORUM_STOP_GRACE_MS', s.QUORUM_STOP_GRACE_MS, 15_000, 0),
+    scratch: scratchSetting(s.QUORUM_BUILD_SCRATCH),
   });
+}
+
+function scratchSetting(value: string | undefined): 'disk' | 'memory' {
+  if (value === undefined || value === '' || value === 'disk') return 'disk';
+  if (value === 'memory') return 'memory';
+  throw new QuorumError('invalid-input', `QUORUM_BUILD_SCRATCH must be "disk" or "memory", got "${value.slice(0, 40)}"`);
 }

@@ -2,11 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
 import { pino, type Logger } from 'pino';
-import { isQuorumError, type Sandbox } from '@quorum/core';
+import { isQuorumError, QuorumError, type Sandbox } from '@quorum/core';
 import { ALL_BUILDERS } from '@quorum/ecosystems';
 import { egressPolicy } from '@quorum/net';
 import { RebuildQueueConsumer } from '@quorum/queue';
-import { DockerSandbox } from '@quorum/sandbox';
+import { DiskScratch, DockerSandbox } from '@quorum/sandbox';
 import { BuildSlots } from './build-slots.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
@@ -29,6 +29,18 @@ async function retry<T>(fn: () => Promise<T>, onFailure: (err: unknown, attempt:
   }
 }
 
+/** Disk scratch for builds, after removing what a crashed run left; a clear error when this machine cannot give it. */
+async function scratchFor(config: Readonly<WorkerConfig>, logger: Logger): Promise<{ scratch?: DiskScratch }> {
+  if (config.scratch === 'memory') return {};
+  const scratch = new DiskScratch(join(config.dataDir, 'scratch'));
+  const stale = await scratch.removeStale();
+  if (stale > 0) logger.warn({ stale }, 'removed build scratch left by a previous run');
+  await scratch.probe().catch((e: unknown) => {
+    throw new QuorumError('internal', `builds need disk scratch (a loop-mounted file per build, which needs root and loop devices): ${(e as Error).message}. Run the worker as root, or set QUORUM_BUILD_SCRATCH=memory for a tmpfs`);
+  });
+  return { scratch };
+}
+
 /** A running worker. */
 export interface RunningWorker {
   close(): Promise<void>;
@@ -39,7 +51,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   const logger = opts.logger ?? pino({ name: `worker-${config.workerId}`, level: config.logLevel });
   await mkdir(config.dataDir, { recursive: true });
   process.umask(0o022);
-  const sandbox = opts.sandbox ?? new DockerSandbox({ ...(config.dockerHost ? { host: config.dockerHost } : {}) });
+  const sandbox = opts.sandbox ?? new DockerSandbox({ ...(config.dockerHost ? { host: config.dockerHost } : {}), ...(await scratchFor(config, logger)) });
   // only this instance's leftovers: another farm's worker of the same id keeps its running builds
   const instanceId = await loadOrCreateInstanceId(config.dataDir);
   const orphans = await sandbox.removeOrphans({ 'quorum.worker': config.workerId, 'quorum.instance': instanceId });

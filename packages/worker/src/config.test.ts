@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { loadWorkerConfig } from './config.js';
+
+describe('loadWorkerConfig', () => {
+  it('gives builds disk scratch of 6 GiB unless told otherwise', () => {
+    const c = loadWorkerConfig({ QUORUM_WORKER_ID: 'w1' });
+    expect(c.scratch).toBe('disk');
+    expect(c.limits.scratchBytes).toBe(6 * 2 ** 30);
+    expect(loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_BUILD_SCRATCH: 'memory', QUORUM_BUILD_SCRATCH_MB: '1024' })).toMatchObject({ scratch: 'memory', limits: { scratchBytes: 2 ** 30 } });
+  });
+
+  it('refuses a scratch kind it does not know, naming the setting', () => {
+    expect(() => loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_BUILD_SCRATCH: 'ramdisk' })).toThrow(/QUORUM_BUILD_SCRATCH must be "disk" or "memory"/);
+  });
+});
