@@ -1,9 +1,11 @@
 import type { Builder } from '@quorum/core';
+import { assessNpmRisk } from './assess-risk.js';
 import { decideNpmInputs, NPM_PLAN_FILES } from './decide-inputs.js';
 import { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 import { planNpmBuild } from './plan.js';
 
 export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
+export { assessNpmRisk, NPM_INSTALL_SCRIPTS } from './assess-risk.js';
 export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH } from './decide-inputs.js';
 export { lockedDependencies } from './lockfile.js';
 export { normalizeRepositoryUrl } from './repository.js';
@@ -43,4 +45,5 @@ export const npmBuilder: Builder = {
   artifactIn: npmArtifactIn,
   plan: planNpmBuild,
   stabilizers: NPM_STABILIZERS,
+  assessRisk: assessNpmRisk,
 };

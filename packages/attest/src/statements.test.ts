@@ -177,6 +177,32 @@ describe('verification summaries', () => {
     });
   });
 
+  it("carries a mismatch's risk summary and reads it back", () => {
+    const risk = {
+      level: 'high' as const,
+      text: 'high risk: install script postinstall added in package.json',
+      onlyPublished: { count: 0, paths: [] },
+      onlyRebuilt: { count: 0, paths: [] },
+      changed: { count: 1, paths: ['package/package.json'] },
+      modeChanged: { count: 0, paths: [] },
+      flags: [{ code: 'install-script', level: 'high' as const, message: 'install script postinstall added in package.json' }],
+    };
+    const s = vsaStatement(vsaInput({ verdict: 'mismatch', agreeing: [], risk }));
+    expect(validateStatement(s)).toEqual([]);
+    expect(s.predicate).toMatchObject({ verificationResult: 'FAILED', quorum: { verdict: 'mismatch', risk } });
+    expect(parseVsa(s).risk).toEqual(risk);
+    // a VSA without one says nothing about risk
+    expect(parseVsa(vsaStatement(vsaInput({ verdict: 'mismatch', agreeing: [] })))).not.toHaveProperty('risk');
+    // only a mismatch has a risk, and only of the documented shape
+    expect(invalidStatementMessage(() => vsaStatement(vsaInput({ risk })))).toMatch(/risk is only for a mismatch, not reproducible/);
+    const forged = vsaStatement(vsaInput({ verdict: 'mismatch', agreeing: [], risk }));
+    (forged.predicate.quorum as { risk: { level: string } }).risk.level = 'none';
+    expect(invalidStatementMessage(() => parseVsa(forged))).toMatch(/predicate\.quorum\.risk\.level must be one of low, medium, high/);
+    const moved = vsaStatement(vsaInput({ verdict: 'mismatch', agreeing: [], risk }));
+    (moved.predicate.quorum as { verdict: string }).verdict = 'unreproducible';
+    expect(invalidStatementMessage(() => parseVsa(moved))).toMatch(/only for a mismatch/);
+  });
+
   it('rejects a VSA whose result contradicts its verdict', () => {
     const s = vsaStatement(vsaInput({ verdict: 'mismatch' }));
     s.predicate.verificationResult = 'PASSED';

@@ -1,4 +1,4 @@
-import { isPositiveVerdict, VERDICTS, type Verdict } from '@quorum/core';
+import { isPositiveVerdict, riskSummaryProblems, VERDICTS, type RiskSummary, type Verdict } from '@quorum/core';
 import { AttestError } from './errors.js';
 import { digestOf } from './canonical-json.js';
 import { IN_TOTO_STATEMENT_TYPE, VSA_PREDICATE, type InTotoStatement } from './in-toto.js';
@@ -40,6 +40,8 @@ export interface VsaInput {
   stabilizers: string[];
   /** RFC 3339 */
   timeVerified: string;
+  /** for a `mismatch` only: how dangerous the difference is, when the coordinator could assess its diff */
+  risk?: RiskSummary;
   /** the source the release was pinned to; `origin: override` verdicts never answer for the plain purl */
   source?: { origin: string; repo: string; commit?: string; directory?: string };
   /**
@@ -57,6 +59,8 @@ export interface VsaQuorumExtension {
   agreeing: string[];
   stabilizers: string[];
   source?: { origin: string; repo: string; commit?: string; directory?: string };
+  /** a mismatch's risk summary (see RiskSummary in @quorum/core) */
+  risk?: RiskSummary;
 }
 
 /** What a verified VSA claims. */
@@ -78,6 +82,8 @@ export interface VsaClaim {
   inputUris: (string | undefined)[];
   /** the published artifact the verdict is about */
   subject: { name?: string; sha256?: string; sha512?: string };
+  /** a mismatch's risk summary, when the VSA carries one */
+  risk?: RiskSummary;
 }
 
 /**
@@ -87,6 +93,7 @@ export interface VsaClaim {
  */
 export function vsaStatement(input: VsaInput): InTotoStatement {
   if (!VERDICTS.includes(input.verdict)) invalid(`unknown verdict ${String(input.verdict)}`);
+  if (input.risk !== undefined) checkRisk(input.risk, input.verdict, 'risk');
   const passed = isPositiveVerdict(input.verdict);
   const quorum: VsaQuorumExtension = {
     releaseId: input.releaseId,
@@ -95,6 +102,7 @@ export function vsaStatement(input: VsaInput): InTotoStatement {
     agreeing: [...input.agreeing],
     stabilizers: [...input.stabilizers],
     ...(input.source ? { source: compact({ ...input.source }) } : {}),
+    ...(input.risk ? { risk: structuredClone(input.risk) } : {}),
   };
   const statement: InTotoStatement = {
     _type: IN_TOTO_STATEMENT_TYPE,
@@ -140,6 +148,7 @@ export function parseVsa(s: InTotoStatement): VsaClaim {
   const policy = p.policy as Record<string, unknown>;
   const policyDigest = isObject(policy.digest) ? policy.digest.sha256 : undefined;
   const inputs = Array.isArray(p.inputAttestations) ? (p.inputAttestations as Record<string, unknown>[]) : [];
+  if (q.risk !== undefined) checkRisk(q.risk, verdict, 'predicate.quorum.risk');
   const inputDigests = inputs.map((a, i) => {
     const d = isObject(a.digest) ? a.digest.sha256 : undefined;
     if (typeof d !== 'string') invalid(`predicate.inputAttestations[${i}].digest.sha256 is required`);
@@ -160,7 +169,15 @@ export function parseVsa(s: InTotoStatement): VsaClaim {
     inputDigests,
     inputUris: inputs.map((a) => (typeof a.uri === 'string' ? a.uri : undefined)),
     subject: compact({ name: subj.name, sha256, sha512: subj.digest.sha512 }),
+    ...(q.risk !== undefined ? { risk: q.risk as RiskSummary } : {}),
   };
+}
+
+/** A risk summary belongs to a mismatch only and must have the documented shape; else invalid-statement. */
+function checkRisk(risk: unknown, verdict: Verdict, at: string): void {
+  if (verdict !== 'mismatch') invalid(`${at} is only for a mismatch, not ${verdict}`);
+  const problems = riskSummaryProblems(risk, at);
+  if (problems.length > 0) invalid(problems.join('; '));
 }
 
 /** The digests known of the published artifact; a VSA must name at least one. */

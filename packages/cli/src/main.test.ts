@@ -259,6 +259,29 @@ describe('quorum status', () => {
     expect(json).toMatchObject({ verdict: 'mismatch', answer: { verdict: 'mismatch', releaseId: 'rel-2', overrideReleases: 1 }, release: { id: 'rel-2' } });
   });
 
+  it("prints a mismatch's risk under its alarm and in the report, and includes it in --json", async () => {
+    const risk = {
+      level: 'high' as const,
+      text: 'high risk: install script postinstall added in package.json',
+      onlyPublished: { count: 0, paths: [] },
+      onlyRebuilt: { count: 0, paths: [] },
+      changed: { count: 1, paths: ['package/package.json'] },
+      modeChanged: { count: 0, paths: [] },
+      flags: [{ code: 'install-script', level: 'high' as const, message: 'install script postinstall added in package.json' }],
+    };
+    const rec = verdict('mismatch', { risk });
+    const risky = { ...newer, verdict: rec, verdictHistory: [rec] };
+    servePackage([risky, older]);
+    const r = await quorum(['status', PURL, ...server]);
+    expect(r.code).toBe(2);
+    const lines = r.stdout.split('\n');
+    expect(lines[lines.findIndex((l) => l.startsWith('ALARM:')) + 1]).toBe('risk:        HIGH — install script postinstall added in package.json');
+    expect(lines[lines.findIndex((l) => l.startsWith('ALERT:')) + 1]).toBe('risk:        HIGH — install script postinstall added in package.json');
+    const json = JSON.parse((await quorum(['status', PURL, '--json', ...server])).stdout);
+    expect(json.release.verdict.risk).toEqual(risk);
+    expect(json.answer.alarms[0].risk).toEqual({ level: 'high', text: risk.text });
+  });
+
   it('shows every release with --all, newest first', async () => {
     servePackage([older, newer]);
     const r = await quorum(['status', PURL, '--all', ...server]);

@@ -12,6 +12,7 @@ import {
   renderProgress,
   renderReleaseReport,
   renderWorkers,
+  riskLine,
   shortDigest,
 } from './render.js';
 import { renderEnrolment, renderRejections, shellWord } from './render.js';
@@ -150,6 +151,28 @@ describe('renderReleaseReport', () => {
     expect(text).toMatch(/^policy: +quorum 2 of 3 builders, distinct operators$/m);
   });
 
+  it("shows a mismatch's risk level and sentence under the alert, and nothing about risk without a summary", () => {
+    const view = lifecycle('mismatch')[3]!;
+    expect(renderReleaseReport(view, { server: SERVER, now: NOW })).not.toMatch(/^risk:/m);
+    view.verdict!.risk = {
+      level: 'low',
+      text: 'low risk: only documentation differs (CHANGELOG.md only in the published tarball)',
+      onlyPublished: { count: 1, paths: ['package/CHANGELOG.md'] },
+      onlyRebuilt: { count: 0, paths: [] },
+      changed: { count: 0, paths: [] },
+      modeChanged: { count: 0, paths: [] },
+      flags: [],
+    };
+    const lines = renderReleaseReport(view, { server: SERVER, now: NOW }).split('\n');
+    const alert = lines.findIndex((l) => l.startsWith('ALERT:'));
+    expect(lines[alert + 1]).toBe('risk:        LOW — only documentation differs (CHANGELOG.md only in the published tarball)');
+  });
+
+  it('shows a risk level it does not know as UNKNOWN', () => {
+    expect(riskLine({ level: 'none', text: 'fine' })).toBe('UNKNOWN — fine');
+    expect(riskLine({ level: 'high', text: 'high risk: install script postinstall added in package.json' })).toBe('HIGH — install script postinstall added in package.json');
+  });
+
   it('lists stabilizers only when they matter', () => {
     expect(renderReleaseReport(lifecycle('reproducible')[3]!, { server: SERVER, now: NOW })).not.toContain('stabilizers:');
   });
@@ -266,6 +289,7 @@ describe('text from a hostile coordinator or build', () => {
     expect(text).toMatch(/^source: .*\(from the registry\)$/m);
     expect(text).toMatch(/^problem: +source-not-found\\u001b/m);
     expect(text).toContain(`worker-2${HOSTILE_ESCAPED}`);
+    expect(text).toContain(`\nrisk:        HIGH — install script postinstall${HOSTILE_ESCAPED}\\n${FORGED_LINE} added in package.json\n`);
   });
 
   it('renders the live progress frame escaped', () => {

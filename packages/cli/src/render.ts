@@ -1,4 +1,4 @@
-import type { PurlAnswer, RebuildView, ReleaseView, WorkerView } from '@quorum/core';
+import { riskDetail, RISK_LEVELS, type PurlAnswer, type RebuildView, type ReleaseView, type RiskLevel, type WorkerView } from '@quorum/core';
 import { resolveApiUrl, type EnrolWorkerAnswer, type RejectionView } from './api-client.js';
 import { safeText } from './terminal-text.js';
 
@@ -160,6 +160,16 @@ export function policyText(view: ReleaseView): string {
   return `quorum ${p.quorum} of ${p.builders} builders, distinct ${p.distinctOperators ? 'operators' : 'builder ids'}`;
 }
 
+/**
+ * A mismatch's risk in one line: `HIGH — install script postinstall added in package.json`. The
+ * level is checked (anything else shows as `UNKNOWN`); the sentence still needs escaping.
+ */
+export function riskLine(risk: { level?: unknown; text?: unknown }): string {
+  const level = RISK_LEVELS.includes(risk.level as RiskLevel) ? (risk.level as RiskLevel) : undefined;
+  const text = typeof risk.text === 'string' ? (level ? riskDetail({ level, text: risk.text }) : risk.text) : '';
+  return `${level ? level.toUpperCase() : 'UNKNOWN'}${text ? ` — ${text}` : ''}`;
+}
+
 /** One `label: value` line; the value may come from the coordinator, so it is escaped onto that one line. */
 function field(label: string, value: string): string {
   return `${`${label}:`.padEnd(13)}${safeText(value)}`;
@@ -191,6 +201,8 @@ export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): str
       out.push(
         field('ALERT', `the published artifact differs from what ${v.agreeingCount} independent builders built from source`),
       );
+      // from the file-level diff; without one the verdict says nothing about risk
+      if (v.risk && typeof v.risk === 'object') out.push(field('risk', riskLine(v.risk)));
     }
     out.push(field('reason', v.reason));
   } else {
@@ -245,6 +257,7 @@ export function renderAnswer(answer: PurlAnswer): string {
   if (answer.releaseId) out.push(field('from', `release ${answer.releaseId}${answer.artifactSha256 ? `, artifact sha256 ${answer.artifactSha256}` : ''}`));
   for (const alarm of answer.alarms) {
     out.push(field('ALARM', `mismatch for artifact sha256 ${alarm.artifactSha256} (release ${alarm.releaseId}, ${alarm.decidedAt}): ${alarm.reason}; it stays until a later verdict from the package's own source reproduces that artifact`));
+    if (alarm.risk && typeof alarm.risk === 'object') out.push(field('risk', riskLine(alarm.risk)));
   }
   if (answer.sourceChanged) out.push(field('SOURCE', "the package's own source (repository, directory or commit) changed between its releases; a verdict from the new source cannot clear an alarm about the old one"));
   if (answer.overrideReleases > 0) out.push(field('overrides', `${answer.overrideReleases} release(s) built from a submitter's source; shown below, never the answer`));

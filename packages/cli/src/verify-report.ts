@@ -1,5 +1,5 @@
 import type { RecountBuilder, RecountResult } from '@quorum/attest';
-import { formatTable, shortDigest } from './render.js';
+import { formatTable, riskLine, shortDigest } from './render.js';
 import { EXIT, exitCodeForRecount } from './exit-codes.js';
 import { safeText } from './terminal-text.js';
 
@@ -21,6 +21,8 @@ export interface VsaClaims {
   subjectSha256: string | null;
   /** sha512 of the artifact the VSA is about, when it names one */
   subjectSha512: string | null;
+  /** a mismatch's risk, as the signed VSA states it (absent when it states none) */
+  risk?: { level: string; text: string };
 }
 
 /** The check of the coordinator's signed verdict (VSA). */
@@ -228,6 +230,7 @@ export function renderVerifyReport(o: VerifyOutcome): string {
   else {
     const c = v.claims!;
     out.push(field('vsa', `signature valid (coordinator key ${shortDigest(v.keyId)}); claims ${c.result}, verdict ${c.verdict}: ${c.reason}`));
+    if (c.risk) out.push(more(`risk (signed): ${riskLine(c.risk)}`));
   }
   const sentence = claimSentence(v, o.recount);
   if (sentence) out.push(more(sentence));

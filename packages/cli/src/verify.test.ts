@@ -265,6 +265,32 @@ describe('quorum verify against signed bundles', () => {
     expect(human.stdout).toMatch(/^vsa: +signature BAD: not signed by the trusted coordinator key/m);
   });
 
+  it('mentions the risk a signed mismatch VSA states, and no risk of a VSA that does not verify', async () => {
+    const t = await analyzeArtifact('tgz', tampered);
+    const published = { sha256: t.sha256, sha512: t.sha512, stabilizedSha256: t.stabilizedSha256 };
+    const risk = {
+      level: 'high' as const,
+      text: 'high risk: 1 JavaScript file changed (index.js)',
+      onlyPublished: { count: 0, paths: [] },
+      onlyRebuilt: { count: 0, paths: [] },
+      changed: { count: 1, paths: ['package/index.js'] },
+      modeChanged: { count: 0, paths: [] },
+      flags: [{ code: 'executable-code', level: 'high' as const, message: '1 JavaScript file changed (index.js)' }],
+    };
+    await serve(builders);
+    served.vsa = await vsaBundle(coordinator, { purl: PURL, published, verdict: 'mismatch', inputs: [], risk });
+    const args = ['verify', PURL, '--server', fake.url, '--trust', trustFile, '--artifact', tampered, '--registry', `${fake.url}/registry`];
+    const r = await quorum(args);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toMatch(/^vsa: +signature valid \(coordinator key [0-9a-f]{12}\); claims FAILED, verdict mismatch: reason for mismatch$/m);
+    expect(r.stdout).toMatch(/^ +risk \(signed\): HIGH — 1 JavaScript file changed \(index\.js\)$/m);
+    expect(JSON.parse((await quorum([...args, '--json'])).stdout).vsa.claims.risk).toEqual({ level: 'high', text: risk.text });
+    served.vsa = await vsaBundle(generateKeyPair(), { purl: PURL, published, verdict: 'mismatch', inputs: [], risk });
+    const unsigned = await quorum(args);
+    expect(unsigned.stdout).toMatch(/^vsa: +signature BAD/m);
+    expect(unsigned.stdout).not.toMatch(/risk/);
+  });
+
   it('reports a tampered VSA as a bad signature', async () => {
     await serve(builders);
     const vsa = structuredClone(served.vsa) as { dsseEnvelope: { payload: string } };

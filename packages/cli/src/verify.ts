@@ -245,6 +245,8 @@ export async function checkVsa(
     releaseId: parsed.releaseId,
     subjectSha256: parsed.subject.sha256 ?? null,
     subjectSha512: parsed.subject.sha512 ?? null,
+    // read from the verified statement only, never from the coordinator's unsigned answer
+    ...(parsed.risk ? { risk: { level: parsed.risk.level, text: parsed.risk.text } } : {}),
   };
   const problems: string[] = [];
   if (!samePurl(parsed.purl, purl)) problems.push(`it is about ${parsed.purl}, not ${purl.canonical}`);

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { QuorumError, stabilizersBetween } from '@quorum/core';
+import { QuorumError, stabilizersBetween, type EntryText } from '@quorum/core';
 import { FILE_HEADERS_ONLY, OMIT_HEADERS, formatPatch, structuredPatch, type StructuredPatch } from 'diff';
 import { computeFacets, inspectTgz, limitsOf, type AnalyzeTgzOptions, type TgzInspection } from './analyze-tgz.js';
-import { probeEntries, type ContentProbe, type ContentWant } from './entry-contents.js';
+import { probeEntries, readEntryText, type ContentProbe, type ContentWant, type LocatedEntry } from './entry-contents.js';
 import { compareUtf8, type ManifestEntry } from './manifest.js';
 import type { TgzStabilizerName } from './stabilizers.js';
 import type { EntryMeta, RawEntry } from './tar-walker.js';
@@ -223,6 +223,61 @@ interface Pending {
  * data, not an error.
  */
 export async function diffTgz(a: string, b: string, opts?: DiffOptions): Promise<ArtifactDiff> {
+  return (await diffInspected(a, b, opts)).diff;
+}
+
+/** A file-level diff with both artifacts still at hand, so that small entries can be read afterwards. */
+export interface TgzDiffReader {
+  diff: ArtifactDiff;
+  /** entries with the same content on both sides whose normalized mode (the execute bit) differs, sorted by path */
+  modeChanged: { path: string; type: string }[];
+  /**
+   * The text of a regular file on one side (`a` or `b`, by normalized path) when it has at most
+   * `maxBytes` and is UTF-8 text; else `absent` or `unreadable` with the reason. Each call streams
+   * that archive up to the entry and checks it against what the diff saw; answers are kept, so
+   * asking twice reads once.
+   */
+  readText(side: 'a' | 'b', path: string, maxBytes: number): Promise<EntryText>;
+}
+
+/**
+ * diffTgz, plus a reader of small entries of either artifact (e.g. a manifest, to tell what a
+ * difference means). Memory beyond the diff: one small record per entry of each archive.
+ */
+export async function openTgzDiff(a: string, b: string, opts?: DiffOptions): Promise<TgzDiffReader> {
+  const limits = limitsOf(opts);
+  const { diff, A, B } = await diffInspected(a, b, opts);
+  const located = (x: TgzInspection): Map<string, LocatedEntry> =>
+    new Map(x.raw.map((e) => [e.path, { index: e.index, rawName: e.rawName, type: e.type, size: e.contentBytes!, sha256: e.sha256! }]));
+  const sides = { a: { file: a, entries: located(A) }, b: { file: b, entries: located(B) } };
+  const modesB = new Map(B.analysis.entries.map((e) => [e.path, e]));
+  const modeChanged = A.analysis.entries
+    .filter((x) => {
+      const y = modesB.get(x.path);
+      return y !== undefined && sameContent(x, y) && x.mode !== y.mode;
+    })
+    .map((x) => ({ path: x.path, type: x.type }));
+  const answers = new Map<string, Promise<EntryText>>();
+  return {
+    diff,
+    modeChanged,
+    readText(side, path, maxBytes) {
+      const s = sides[side];
+      if (!s) return Promise.reject(new QuorumError('invalid-input', `side must be "a" or "b", got ${JSON.stringify(side)}`));
+      if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) return Promise.reject(new QuorumError('invalid-input', `maxBytes must be a non-negative integer, got ${String(maxBytes)}`));
+      const key = `${side}\0${maxBytes}\0${path}`;
+      let answer = answers.get(key);
+      if (!answer) {
+        answer = readEntryText(s.file, s.entries.get(path), maxBytes, limits);
+        answers.set(key, answer);
+      }
+      return answer;
+    },
+  };
+}
+
+/** The diff and both inspections it was made from. */
+async function diffInspected(a: string, b: string, opts?: DiffOptions): Promise<{ diff: ArtifactDiff; A: TgzInspection; B: TgzInspection }> {
   const limits = limitsOf(opts);
   const o = optionsOf(opts);
   const labels = labelsOf(a, b, opts?.labels);
@@ -241,7 +296,7 @@ export async function diffTgz(a: string, b: string, opts?: DiffOptions): Promise
     archive: [],
     truncated: false,
   };
-  if (diff.identical) return diff;
+  if (diff.identical) return { diff, A, B };
 
   const rawA = new Map(A.raw.map((e) => [e.path, e]));
   const rawB = new Map(B.raw.map((e) => [e.path, e]));
@@ -275,7 +330,7 @@ export async function diffTgz(a: string, b: string, opts?: DiffOptions): Promise
   }
   diff.archive = archiveStabilizers(A, B, sameContentPaths, diff.sameContent);
   if (pending.length > 0) await diffContents(a, b, pending, o, limits, diff);
-  return diff;
+  return { diff, A, B };
 }
 
 /** Second pass and text diffs for the regular files whose content changed, in path order. */

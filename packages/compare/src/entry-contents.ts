@@ -2,11 +2,11 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { QuorumError } from '@quorum/core';
+import { QuorumError, type EntryText } from '@quorum/core';
 import tar from 'tar-stream';
 import type { AnalyzeTgzOptions } from './analyze-tgz.js';
 import { INFLATE_CHUNK_BYTES, READ_CHUNK_BYTES, classify } from './analyze-tgz.js';
-import { describeName } from './manifest.js';
+import { describeName, type EntryType } from './manifest.js';
 
 /** How many leading bytes are searched for a NUL byte when telling text from binary. */
 export const BINARY_SNIFF_BYTES = 8 * 1024;
@@ -182,4 +182,30 @@ export async function probeEntries(file: string, wants: readonly ContentWant[], 
     if (!extract.destroyed) extract.destroy();
   }
   return out;
+}
+
+/** One entry of an analyzed archive, as readEntryText needs it to find and check it again. */
+export interface LocatedEntry {
+  index: number;
+  rawName: string;
+  type: EntryType;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * The text of one entry of a `.tgz` file analyzed before: a regular file of at most `maxBytes`
+ * whose content is UTF-8 without NUL bytes in its first 8 KiB. Anything else is `unreadable` with
+ * the reason, decided from what the analysis saw before a byte is read where it can be. Streams the
+ * archive up to that entry only, and checks its name, size and sha256 again (a file replaced since
+ * the analysis is a fault).
+ */
+export async function readEntryText(file: string, entry: LocatedEntry | undefined, maxBytes: number, limits: Required<AnalyzeTgzOptions>): Promise<EntryText> {
+  if (!entry) return { kind: 'absent' };
+  if (entry.type !== 'file') return { kind: 'unreadable', reason: `a ${entry.type === 'hardlink' ? 'hard link' : entry.type}, not a regular file` };
+  if (entry.size > maxBytes) return { kind: 'unreadable', reason: `larger than ${maxBytes} bytes (${entry.size} bytes)` };
+  const probes = await probeEntries(file, [{ index: entry.index, rawName: entry.rawName, size: entry.size, sha256: entry.sha256, keep: true }], limits);
+  const probe = probes.get(entry.index)!;
+  if (probe.binary !== null) return { kind: 'unreadable', reason: `binary content (${probe.binary})` };
+  return { kind: 'text', text: probe.text ?? '' };
 }

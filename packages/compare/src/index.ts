@@ -15,6 +15,7 @@ export { parseGzipHeader, type GzipHeader } from './gzip-header.js';
 export { hashStream, sha256File } from './hash.js';
 export {
   diffTgz,
+  openTgzDiff,
   formatBytes,
   DEFAULT_DIFF_OPTIONS,
   MAX_FILE_DIFF_LINES,
@@ -27,5 +28,6 @@ export {
   type DiffSide,
   type MetadataChange,
   type MetadataField,
+  type TgzDiffReader,
 } from './diff-tgz.js';
 export { renderDiff, escapeForTerminal } from './render-diff.js';

@@ -13,14 +13,17 @@ export function policyBody(p: QuorumPolicy): Record<string, unknown> {
 
 /**
  * Records a verdict together with its signed Verification Summary (VSA): subject = the published
- * artifact, inputs = every builder bundle of the release. Negative verdicts are signed too.
+ * artifact, inputs = every builder bundle of the release. Negative verdicts are signed too; a
+ * mismatch's VSA carries its risk summary when the diff could be computed and assessed.
  */
 export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRecord, decision: VerdictDecision): Promise<VerdictRecord> {
   const { store, blobs, config } = ctx;
   const rebuilds = store.rebuildsOf(release.id);
   // what builders said qualifies any verdict (e.g. unpinned dependencies), once each
   const notes = [...new Set(rebuilds.filter((r) => r.state !== 'lost').flatMap((r) => r.report?.notes ?? []))];
-  const record: VerdictRecord = { ...decision, decidedAt: new Date().toISOString(), ...(notes.length ? { notes } : {}) };
+  // the diff (and for a mismatch its risk summary) comes first: the signed verdict carries the risk
+  const explained = await explainVerdict(ctx, release, decision);
+  const record: VerdictRecord = { ...decision, decidedAt: new Date().toISOString(), ...(notes.length ? { notes } : {}), ...(explained.risk ? { risk: explained.risk } : {}) };
   const inputs: { uri: string; bundle: SignedBundle }[] = [];
   for (const r of rebuilds) {
     const bytes = r.bundleSha256 ? await blobs.read(r.bundleSha256) : undefined;
@@ -44,12 +47,13 @@ export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRe
     reason: record.reason,
     agreeing: record.agreeing,
     stabilizers: record.stabilizers,
+    ...(record.risk ? { risk: record.risk } : {}),
     timeVerified: record.decidedAt,
   });
   const bundle = await ctx.signer.signStatement(statement);
   const { sha256 } = await blobs.put(JSON.stringify(bundle));
-  store.appendVerdict(release.id, record, sha256, await explainVerdict(ctx, release, decision));
-  ctx.logger.info({ releaseId: release.id, purl: release.purl, verdict: record.verdict, vsa: sha256 }, record.reason);
+  store.appendVerdict(release.id, record, sha256, explained.diffSha256);
+  ctx.logger.info({ releaseId: release.id, purl: release.purl, verdict: record.verdict, vsa: sha256, ...(record.risk ? { risk: record.risk.level } : {}) }, record.reason);
   return record;
 }
 

@@ -307,7 +307,9 @@ export class SqliteStore {
         decided: r.state === 'decided',
         ...(published ? { publishedSha256: published.sha256 } : {}),
         ...(source ? { sourceKey: `${source.repo}\n${source.directory ?? ''}\n${source.commit ?? ''}` } : {}),
-        ...(verdict ? { verdict: { verdict: verdict.verdict, decidedAt: verdict.decidedAt, reason: verdict.reason } } : {}),
+        ...(verdict
+          ? { verdict: { verdict: verdict.verdict, decidedAt: verdict.decidedAt, reason: verdict.reason, ...(verdict.risk ? { risk: { level: verdict.risk.level, text: verdict.risk.text } } : {}) } }
+          : {}),
       };
     });
   }

@@ -20,6 +20,14 @@ const rel = (id: string, verdict: Verdict | undefined, opts: { sha?: string; can
 };
 
 describe('answerFor', () => {
+  it("keeps a mismatch's risk level and sentence on its alarm", () => {
+    const m = rel('m', 'mismatch');
+    m.verdict!.risk = { level: 'high', text: 'high risk: install script postinstall added in package.json' };
+    const a = answerFor(PURL, [m, rel('f', 'failed')]);
+    expect(a.alarms).toEqual([expect.objectContaining({ releaseId: 'm', risk: { level: 'high', text: 'high risk: install script postinstall added in package.json' } })]);
+    expect(answerFor(PURL, [rel('n', 'mismatch')]).alarms[0]).not.toHaveProperty('risk');
+  });
+
   it('answers with the newest canonical verdict about the current artifact', () => {
     const a = answerFor(PURL, [rel('r1', 'failed'), rel('r2', 'reproducible')]);
     expect(a).toMatchObject({ verdict: 'reproducible', releaseId: 'r2', artifactSha256: 'A', alarms: [], pending: false });

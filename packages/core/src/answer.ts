@@ -1,3 +1,4 @@
+import type { RiskLevel } from './risk.js';
 import { isPositiveVerdict, type Verdict } from './verdict.js';
 
 /** What the answer for a purl needs to know about one of its releases. */
@@ -12,7 +13,13 @@ export interface AnswerRelease {
   publishedSha256?: string;
   /** the source it was pinned to, as one comparable string (repository, directory, commit) */
   sourceKey?: string;
-  verdict?: { verdict: Verdict; decidedAt: string; reason: string };
+  verdict?: { verdict: Verdict; decidedAt: string; reason: string; risk?: AnswerRisk };
+}
+
+/** The level and sentence of a mismatch's risk summary, as an alarm shows it. */
+export interface AnswerRisk {
+  level: RiskLevel;
+  text: string;
 }
 
 /** A canonical `mismatch` that no later canonical verdict about the same artifact explained. */
@@ -21,6 +28,8 @@ export interface AnswerAlarm {
   artifactSha256: string;
   decidedAt: string;
   reason: string;
+  /** how dangerous the difference is, when the mismatch's diff could be assessed */
+  risk?: AnswerRisk;
 }
 
 /** What answers for one versioned purl in every consumer view (status headline, attestations, verify, badges). */
@@ -65,7 +74,10 @@ export function answerFor(purl: string, releases: readonly AnswerRelease[]): Pur
     const explained = decided.some(
       (p) => p.publishedSha256 === m.publishedSha256 && p.sourceKey === m.sourceKey && isPositiveVerdict(p.verdict!.verdict) && byDecision(p, m) > 0,
     );
-    if (!explained) alarms.push({ releaseId: m.id, artifactSha256: m.publishedSha256, decidedAt: m.verdict!.decidedAt, reason: m.verdict!.reason });
+    if (!explained) {
+      const risk = m.verdict!.risk;
+      alarms.push({ releaseId: m.id, artifactSha256: m.publishedSha256, decidedAt: m.verdict!.decidedAt, reason: m.verdict!.reason, ...(risk ? { risk: { level: risk.level, text: risk.text } } : {}) });
+    }
   }
   alarms.reverse();
 

@@ -1,4 +1,5 @@
 import type { ReleasePurl } from './purl.js';
+import type { FileDifference, RiskSummary } from './risk.js';
 
 /** Overrides a submitter may give for the source of a release. */
 export interface SourceOverrides {
@@ -196,6 +197,12 @@ export interface Builder {
   readonly artifactFormat: 'tgz';
   /** the stabilizer set (names) that applies to this ecosystem's artifacts */
   readonly stabilizers: readonly string[];
+  /**
+   * How dangerous the difference of a `mismatch` is (install scripts or executable code vs
+   * documentation), from the file-level difference between the rebuilt and the published artifact;
+   * reads only small entries through `diff.readText`. Without it a mismatch carries no risk summary.
+   */
+  assessRisk?(diff: FileDifference): Promise<RiskSummary>;
 }
 
 /** @defaultValue the limits used when the farm config says nothing */

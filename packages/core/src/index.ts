@@ -4,6 +4,7 @@ export * from './artifact.js';
 export * from './policy.js';
 export * from './verdict.js';
 export * from './builder.js';
+export * from './risk.js';
 export * from './records.js';
 export * from './contract.js';
 export * from './sandbox.js';

@@ -2,6 +2,7 @@ import type { ArtifactDigests } from './artifact.js';
 import type { ResolvedSource, SourceOverrides, UpstreamArtifact } from './builder.js';
 import type { PinnedSourceRef } from './contract.js';
 import type { QuorumPolicy } from './policy.js';
+import type { RiskSummary } from './risk.js';
 import type { VerdictDecision } from './verdict.js';
 
 /** Release lifecycle: queued → building → decided. */
@@ -101,4 +102,6 @@ export type VerdictRecord = VerdictDecision & {
   decidedAt: string;
   /** facts the builders reported that qualify the verdict (e.g. the dependency set was not pinned) */
   notes?: string[];
+  /** for a `mismatch` whose file-level diff could be computed: how dangerous the difference is */
+  risk?: RiskSummary;
 };

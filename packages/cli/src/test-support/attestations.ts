@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair, LocalKeySigner, rebuildStatement, vsaStatement, type KeyPair, type SignedBundle } from '@quorum/attest';
-import type { Verdict } from '@quorum/core';
+import type { RiskSummary, Verdict } from '@quorum/core';
 
 /** The source the test packument declares, and test statements name by default. */
 export const TEST_SOURCE = { origin: 'registry', repo: 'https://github.com/left-pad/left-pad.git', commit: 'a'.repeat(40) };
@@ -88,7 +88,7 @@ export async function rebuildBundle(
 /** A real signed VSA by `coordinator` about `purl` and the published artifact `published`. */
 export async function vsaBundle(
   coordinator: KeyPair,
-  opts: { purl: string; published: TestDigests; verdict: Verdict; reason?: string; inputs: SignedBundle[]; agreeing?: string[] },
+  opts: { purl: string; published: TestDigests; verdict: Verdict; reason?: string; inputs: SignedBundle[]; agreeing?: string[]; risk?: RiskSummary },
 ): Promise<SignedBundle> {
   const statement = vsaStatement({
     verifierId: 'urn:quorum:coordinator',
@@ -101,6 +101,7 @@ export async function vsaBundle(
     reason: opts.reason ?? `reason for ${opts.verdict}`,
     agreeing: opts.agreeing ?? [],
     stabilizers: [],
+    ...(opts.risk ? { risk: opts.risk } : {}),
     timeVerified: '2025-01-01T00:00:50.000Z',
   });
   return new LocalKeySigner(coordinator).signStatement(statement);

@@ -34,6 +34,15 @@ export function hostileRelease(): ReleaseView {
       agreeing: [`worker-1${HOSTILE}`],
       agreeingCount: 1,
       stabilizers: [`tar-times${h}`],
+      risk: {
+        level: 'high',
+        text: `high risk: install script postinstall${h} added in package.json`,
+        onlyPublished: { count: 0, paths: [] },
+        onlyRebuilt: { count: 0, paths: [] },
+        changed: { count: 1, paths: [`package/package.json${h}`] },
+        modeChanged: { count: 0, paths: [] },
+        flags: [{ code: `install-script${HOSTILE}`, level: 'high', message: `install script postinstall${h} added in package.json` }],
+      },
     }),
     rebuilds: [
       {

@@ -1,0 +1,148 @@
+/**
+ * The risk summary of a `mismatch`: how dangerous the difference between the rebuilt and the
+ * published artifact is, computed by the ecosystem's builder from the file-level difference. The
+ * types here name no ecosystem and no artifact format.
+ */
+
+/** Which artifact of a mismatch something belongs to. */
+export type ArtifactSide = 'published' | 'rebuilt';
+
+/** How dangerous a difference is, most dangerous first in RISK_LEVELS' reverse. */
+export type RiskLevel = 'high' | 'medium' | 'low';
+
+/** The levels from least to most dangerous. */
+export const RISK_LEVELS: readonly RiskLevel[] = ['low', 'medium', 'high'];
+
+/** Paths listed per kind of difference in a summary; the count is always complete. @defaultValue 20 */
+export const RISK_PATHS_SHOWN = 20;
+
+/** Longest path kept in a summary's lists (longer ones are cut with `…`). @defaultValue 512 characters */
+export const RISK_MAX_PATH_CHARS = 512;
+
+/** Most flags a summary carries. @defaultValue 20 */
+export const RISK_MAX_FLAGS = 20;
+
+/** Longest summary sentence or flag message. @defaultValue 600 characters */
+export const RISK_MAX_TEXT_CHARS = 600;
+
+/** Largest entry content a risk assessment may read from an artifact. @defaultValue 256 KiB */
+export const MAX_RISK_TEXT_BYTES = 256 * 1024;
+
+/** One entry that differs, as the assessment sees it. */
+export interface DifferingEntry {
+  /** normalized archive path */
+  path: string;
+  /** entry type as the artifact's format names it (`file`, `directory`, `symlink`, `hardlink`, …) */
+  type: string;
+}
+
+/** What reading one small entry of an artifact gave. */
+export type EntryText =
+  | { kind: 'text'; text: string }
+  | { kind: 'absent' }
+  /** present, but not a regular file, larger than the bound, or not text */
+  | { kind: 'unreadable'; reason: string };
+
+/**
+ * The file-level difference between the rebuilt and the published artifact of a mismatch, as a
+ * builder's `assessRisk` reads it. Lists are sorted by path.
+ */
+export interface FileDifference {
+  /** entries only the published artifact has (what it has beyond its source) */
+  onlyPublished: readonly DifferingEntry[];
+  /** entries only the rebuilt artifact has */
+  onlyRebuilt: readonly DifferingEntry[];
+  /** entries on both sides whose content, type or link target differs (`type` is the published side's) */
+  changed: readonly DifferingEntry[];
+  /** entries with the same content whose execute permission differs */
+  modeChanged: readonly DifferingEntry[];
+  /**
+   * The text of one entry on one side: at most MAX_RISK_TEXT_BYTES, checked against the content the
+   * diff saw. An entry that is equal on both sides can be read from either.
+   */
+  readText(side: ArtifactSide, path: string): Promise<EntryText>;
+}
+
+/** A reason for the level: a builder-defined code and one bounded sentence. */
+export interface RiskFlag {
+  code: string;
+  level: RiskLevel;
+  message: string;
+}
+
+/** How many paths differ in one way, and the first RISK_PATHS_SHOWN of them. */
+export interface RiskPathList {
+  count: number;
+  paths: string[];
+}
+
+/** What a mismatch's difference amounts to; carried by the verdict and its signed VSA. */
+export interface RiskSummary {
+  level: RiskLevel;
+  /** one sentence, starting with the level: `high risk: install script postinstall added in package.json` */
+  text: string;
+  onlyPublished: RiskPathList;
+  onlyRebuilt: RiskPathList;
+  changed: RiskPathList;
+  /** same content, other execute permission */
+  modeChanged: RiskPathList;
+  /** the reasons for a `high` or `medium` level, most dangerous first */
+  flags: RiskFlag[];
+}
+
+/** The more dangerous of two levels. */
+export function maxRiskLevel(a: RiskLevel, b: RiskLevel): RiskLevel {
+  return RISK_LEVELS.indexOf(a) >= RISK_LEVELS.indexOf(b) ? a : b;
+}
+
+/** Cuts text to `max` characters with `…` (never between the halves of a surrogate pair). */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max - 1);
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+}
+
+/** The count and the first `shown` paths of a list, each cut to RISK_MAX_PATH_CHARS. */
+export function riskPathList(paths: readonly string[], shown = RISK_PATHS_SHOWN): RiskPathList {
+  return { count: paths.length, paths: paths.slice(0, shown).map((p) => cutText(p, RISK_MAX_PATH_CHARS)) };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function pathListProblems(v: unknown, at: string): string[] {
+  if (!isObject(v)) return [`${at} must be an object`];
+  const problems: string[] = [];
+  if (!Number.isSafeInteger(v.count) || (v.count as number) < 0) problems.push(`${at}.count must be a non-negative integer`);
+  if (!Array.isArray(v.paths) || !v.paths.every((p) => typeof p === 'string' && p.length <= RISK_MAX_PATH_CHARS)) problems.push(`${at}.paths must be an array of strings of at most ${RISK_MAX_PATH_CHARS} characters`);
+  else if (v.paths.length > RISK_PATHS_SHOWN || (Number.isSafeInteger(v.count) && v.paths.length > (v.count as number))) problems.push(`${at}.paths lists more paths than allowed`);
+  return problems;
+}
+
+/** What is wrong with a value as a RiskSummary (empty = valid): levels, bounded lists and texts. */
+export function riskSummaryProblems(v: unknown, at = 'risk'): string[] {
+  if (!isObject(v)) return [`${at} must be an object`];
+  const problems: string[] = [];
+  if (!RISK_LEVELS.includes(v.level as RiskLevel)) problems.push(`${at}.level must be one of ${RISK_LEVELS.join(', ')}`);
+  if (typeof v.text !== 'string' || v.text === '' || v.text.length > RISK_MAX_TEXT_CHARS) problems.push(`${at}.text must be a non-empty string of at most ${RISK_MAX_TEXT_CHARS} characters`);
+  for (const key of ['onlyPublished', 'onlyRebuilt', 'changed', 'modeChanged'] as const) problems.push(...pathListProblems(v[key], `${at}.${key}`));
+  if (!Array.isArray(v.flags) || v.flags.length > RISK_MAX_FLAGS) {
+    problems.push(`${at}.flags must be an array of at most ${RISK_MAX_FLAGS} flags`);
+  } else {
+    v.flags.forEach((f: unknown, i) => {
+      const p = `${at}.flags[${i}]`;
+      if (!isObject(f)) return void problems.push(`${p} must be an object`);
+      if (typeof f.code !== 'string' || f.code === '' || f.code.length > 64) problems.push(`${p}.code must be a non-empty string of at most 64 characters`);
+      if (!RISK_LEVELS.includes(f.level as RiskLevel)) problems.push(`${p}.level must be one of ${RISK_LEVELS.join(', ')}`);
+      if (typeof f.message !== 'string' || f.message.length > RISK_MAX_TEXT_CHARS) problems.push(`${p}.message must be a string of at most ${RISK_MAX_TEXT_CHARS} characters`);
+    });
+  }
+  return problems;
+}
+
+/** The summary sentence without its leading `<level> risk: `, for views that show the level apart. */
+export function riskDetail(summary: Pick<RiskSummary, 'level' | 'text'>): string {
+  const prefix = `${summary.level} risk: `;
+  return summary.text.startsWith(prefix) ? summary.text.slice(prefix.length) : summary.text;
+}
