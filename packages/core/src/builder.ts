@@ -58,8 +58,18 @@ export interface SourceRecipe {
 
 /** What a builder infers from registry metadata for one release. */
 export type RecipeInference =
-  | { ok: true; upstream: UpstreamArtifact; source: SourceRecipe; toolchain: Record<string, string> }
-  | { ok: false; code: 'version-not-found' | 'source-not-found' | 'source-refused' | 'no-artifact'; message: string; upstream?: UpstreamArtifact };
+  | {
+      ok: true;
+      upstream: UpstreamArtifact;
+      source: SourceRecipe;
+      /** exact tool versions the build must run (e.g. `{ node, npm }`), recorded or chosen by the builder's rule */
+      toolchain: Record<string, string>;
+      /** when the registry says the release was published (ISO 8601), if it says */
+      publishedAt?: string;
+      /** facts every verdict on this recipe should carry (e.g. a tool version was inferred, not recorded) */
+      notes?: string[];
+    }
+  | { ok: false; code: 'version-not-found' | 'source-not-found' | 'source-refused' | 'no-artifact' | 'toolchain-unavailable'; message: string; upstream?: UpstreamArtifact };
 
 /** A recipe after the fetch phase resolved it to an exact commit. */
 export interface ResolvedSource {
@@ -122,8 +132,13 @@ export interface BuildInput {
 export interface ToolRequest {
   /** the tool as a purl with its exact version, e.g. `pkg:npm/npm@6.14.18` */
   purl: string;
-  /** where its artifact lands under the inputs mount */
+  /** where its artifact lands under the inputs mount (with `files`: the directory they are unpacked into) */
   path: string;
+  /**
+   * unpack only these regular files of the tool's artifact (entry path → path below `path`, keeping
+   * the execute bit) on the worker, instead of handing the build the artifact itself
+   */
+  files?: Record<string, string>;
   /**
    * the integrity the builder pins for this tool release, independent of the registry: the download
    * must match it (a registry must not be able to hand the builders another tool)

@@ -32,6 +32,8 @@ export interface WorkerConfig {
   maxArtifactBytes: number;
   /** how long running jobs get to end after SIGTERM before they are abandoned; @defaultValue 15 s */
   stopGraceMs: number;
+  /** bytes of fetched tarballs and tools kept between builds; @defaultValue 4 GiB (0 keeps none) */
+  fetchCacheBytes: number;
   /** where builds get their scratch: `disk` (a loop-mounted file per build, needs root) or `memory` (tmpfs); @defaultValue disk */
   scratch: 'disk' | 'memory';
 }
@@ -69,6 +71,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     maxArtifactBytes: intSetting('QUORUM_MAX_ARTIFACT_MB', s.QUORUM_MAX_ARTIFACT_MB, 512, 1, 65_536) * 2 ** 20,
     stopGraceMs: intSetting('QUORUM_STOP_GRACE_MS', s.QUORUM_STOP_GRACE_MS, 15_000, 0),
     scratch: scratchSetting(s.QUORUM_BUILD_SCRATCH),
+    fetchCacheBytes: intSetting('QUORUM_FETCH_CACHE_MB', s.QUORUM_FETCH_CACHE_MB, 4096, 0) * 2 ** 20,
   });
 }
 

@@ -1,7 +1,8 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { isQuorumError, parseReleasePurl, QuorumError, type BuildInput, type Builder, type FetchedInputs, type InputsDecision } from '@quorum/core';
-import { downloadVerified, fetchJson, type EgressPolicy } from '@quorum/net';
+import { fetchJson, type EgressPolicy } from '@quorum/net';
+import { FetchCache } from './fetch-cache.js';
 
 /** Largest plan file (lockfile, manifest) read from a source tree. */
 const MAX_PLAN_FILE_BYTES = 32 * 1024 * 1024;
@@ -29,16 +30,28 @@ export async function readPlanFiles(packageDir: string, names: readonly string[]
   return files;
 }
 
-async function fetchInput(inputsDir: string, input: BuildInput, policy: EgressPolicy, signal: AbortSignal): Promise<number> {
-  const target = normalize(join(inputsDir, input.path));
-  if (!target.startsWith(`${inputsDir}/`)) throw new QuorumError('invalid-input', `input path ${input.path} leaves the inputs directory`);
+/** A path under a directory, refused when it would leave it. */
+function inside(dir: string, path: string): string {
+  const target = normalize(join(dir, path));
+  if (!target.startsWith(`${dir}/`)) throw new QuorumError('invalid-input', `input path ${path} leaves the inputs directory`);
+  return target;
+}
+
+/** What one download is for: where it lands, and which of its files to unpack there instead. */
+interface Download extends BuildInput {
+  files?: Record<string, string>;
+}
+
+async function fetchInput(inputsDir: string, input: Download, cache: FetchCache, policy: EgressPolicy, signal: AbortSignal): Promise<{ bytes: number; cached: boolean }> {
+  const target = inside(inputsDir, input.path);
   await mkdir(dirname(target), { recursive: true });
-  const got = await downloadVerified(input.url, input.integrity, target, { policy, signal, maxBytes: MAX_INPUT_FILE_BYTES }).catch((e: unknown) => {
+  const opts = { policy, signal, maxBytes: MAX_INPUT_FILE_BYTES };
+  const got = input.files ? cache.placeUnpacked(input.url, input.integrity, input.files, target, opts) : cache.place(input.url, input.integrity, target, opts);
+  return got.catch((e: unknown) => {
     // a locked dependency that is gone is a fact about the release, not a fault to retry elsewhere
-    if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', `locked dependency ${input.path.replace(/^deps\/[0-9a-f]+-/, '')} is not in the registry (${e.message})`);
+    if (isQuorumError(e, 'not-found') && !input.files) throw new QuorumError('not-found', `locked dependency ${input.path.replace(/^deps\/[0-9a-f]+-/, '')} is not in the registry (${e.message})`);
     throw e;
   });
-  return got.bytes;
 }
 
 /**
@@ -53,8 +66,9 @@ export async function fetchInputs(
   log: (line: string) => void,
   signal: AbortSignal,
   policy: EgressPolicy,
+  cache: FetchCache = new FetchCache(join(dirname(inputsDir), '.no-cache'), 0),
 ): Promise<FetchedInputs> {
-  const downloads: BuildInput[] = [];
+  const downloads: Download[] = [];
   const tools: Record<string, string> = {};
   for (const tool of decision.tools) {
     const purl = parseReleasePurl(tool.purl);
@@ -65,9 +79,9 @@ export async function fetchInputs(
     const artifact = builder.artifactIn(metadata, purl.version);
     if (!artifact) throw new QuorumError('not-found', `tool ${tool.purl} is not in the registry`);
     // the builder's pin, not the registry's word: another tarball fails the download as integrity-mismatch
-    downloads.push({ url: artifact.url, integrity: tool.integrity, path: tool.path });
+    downloads.push({ url: artifact.url, integrity: tool.integrity, path: tool.path, ...(tool.files ? { files: tool.files } : {}) });
     tools[purl.name] = tool.path;
-    log(`[quorum] tool ${tool.purl} pinned (${tool.integrity.slice(0, 20)}…)`);
+    log(`[quorum] tool ${tool.purl} pinned (${tool.integrity.slice(0, 20)}…)${tool.files ? `: ${Object.values(tool.files).join(', ')}` : ''}`);
   }
   downloads.push(...decision.dependencies);
   // a hostile lockfile must not occupy a worker for days or fill its disk
@@ -75,6 +89,7 @@ export async function fetchInputs(
   if (decision.dependencies.length > 0) log(`[quorum] fetching ${decision.dependencies.length} locked dependencies with their integrity checked`);
   const queue = [...downloads];
   let total = 0;
+  let fromCache = 0;
   // the first failure stops the other downloads too: nothing keeps writing once the job gave up
   const failed = new AbortController();
   const each = AbortSignal.any([signal, failed.signal]);
@@ -82,7 +97,9 @@ export async function fetchInputs(
     Array.from({ length: Math.min(PARALLEL_DOWNLOADS, queue.length) }, async () => {
       try {
         for (let next = queue.shift(); next && !each.aborted; next = queue.shift()) {
-          total += await fetchInput(inputsDir, next, policy, each);
+          const got = await fetchInput(inputsDir, next, cache, policy, each);
+          total += got.bytes;
+          if (got.cached) fromCache++;
           if (total > MAX_INPUT_BYTES) throw new QuorumError('unsafe-archive', `the build's downloads exceed ${MAX_INPUT_BYTES} bytes in all`);
         }
       } catch (e) {
@@ -92,5 +109,6 @@ export async function fetchInputs(
       }
     }),
   );
+  if (downloads.length > 0) log(`[quorum] ${downloads.length} inputs in place (${fromCache} from this worker's cache, checked again), ${Math.round(total / 2 ** 20)} MiB`);
   return { tools, install: decision.install, dependencyCount: decision.dependencies.length, ...(decision.planOptions ? { planOptions: decision.planOptions } : {}) };
 }

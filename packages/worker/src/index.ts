@@ -10,12 +10,14 @@ import { DiskScratch, DockerSandbox } from '@quorum/sandbox';
 import { BuildSlots } from './build-slots.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
+import { FetchCache } from './fetch-cache.js';
 import { loadOrCreateInstanceId } from './instance-id.js';
 import { runRebuild } from './rebuild.js';
 
 export { loadWorkerConfig, type WorkerConfig } from './config.js';
 export { fetchSource } from './fetch-source.js';
 export { fetchInputs, readPlanFiles } from './fetch-inputs.js';
+export { FetchCache } from './fetch-cache.js';
 
 /** Calls `fn` until it succeeds, every 2 s (the coordinator may be starting, or the worker not enrolled yet). */
 async function retry<T>(fn: () => Promise<T>, onFailure: (err: unknown, attempt: number) => void): Promise<T> {
@@ -70,6 +72,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   const signer = new LocalKeySigner(keyPair);
   const slots = new BuildSlots(config.buildSlots);
   const running = new Set<string>();
+  const cache = new FetchCache(join(config.dataDir, 'cache'), config.fetchCacheBytes);
 
   const images: Record<string, string> = {};
   const refreshImages = async () => {
@@ -119,7 +122,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
     handler: async (job, signal) => {
       running.add(job.rebuildId);
       try {
-        await runRebuild(job, { config, sandbox, client, logger, signer, slots, egress, instanceId }, signal);
+        await runRebuild(job, { config, sandbox, client, logger, signer, slots, egress, instanceId, cache }, signal);
       } catch (err) {
         // the coordinator reassigned or refused it: nothing to retry
         if (isQuorumError(err, 'conflict', 'forbidden', 'not-found')) {

@@ -23,6 +23,7 @@ import { downloadVerified, fetchJson, type EgressPolicy } from '@quorum/net';
 import type { BuildSlots } from './build-slots.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
+import type { FetchCache } from './fetch-cache.js';
 import { fetchInputs, readPlanFiles } from './fetch-inputs.js';
 import { fetchSource } from './fetch-source.js';
 import { copyOutput, pickArtifact, readSmallOutput } from './read-outputs.js';
@@ -41,6 +42,8 @@ export interface RebuildDeps {
   egress: EgressPolicy;
   /** this worker instance (its data dir): labels its containers, so orphan clean-up never touches another farm's */
   instanceId: string;
+  /** fetched tarballs and tools, kept by integrity and checked again on every use */
+  cache: FetchCache;
 }
 
 /** Rebuilt artifacts up to this size are uploaded for file-level diffs. */
@@ -141,6 +144,10 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     toolchain = inferred.toolchain;
     recipe = { ...inferred.source, toolchain, overrides: spec.overrides, upstream: inferred.upstream };
     for (const step of inferred.source.steps) note(`[quorum] recipe: ${step}`);
+    for (const n of inferred.notes ?? []) {
+      notes.push(n);
+      note(`[quorum] note: ${n}`);
+    }
     const drift = pinnedSourceProblem(spec.pinned, inferred.source, 'as this worker reads the registry, it names');
     if (drift) throw new BuildFailure('source-mismatch', drift);
     if (spec.upstream && spec.upstream.integrity !== inferred.upstream.integrity) {
@@ -169,7 +176,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (decision.problem) throw new BuildFailure(decision.problem.code, decision.problem.message);
     const inputsDir = join(jobDir, 'inputs');
     await mkdir(inputsDir, { recursive: true, mode: 0o755 });
-    const inputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal, egress);
+    const inputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal, egress, deps.cache);
     recipe = { ...recipe, inputs: [...decision.tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity }))], install: decision.install };
     fetchMs = Date.now() - started;
 

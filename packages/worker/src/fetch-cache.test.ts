@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { egressPolicy, type EgressPolicy } from '@quorum/net';
+import { create } from 'tar';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cacheKey, FetchCache } from './fetch-cache.js';
+
+const blobs: Record<string, Buffer> = {
+  '/a.tgz': Buffer.alloc(4000, 'a'),
+  '/b.tgz': Buffer.alloc(4000, 'b'),
+  '/c.tgz': Buffer.alloc(4000, 'c'),
+};
+const sri = (data: Buffer) => `sha512-${createHash('sha512').update(data).digest('base64')}`;
+
+let server: Server;
+let origin = '';
+let requests: string[] = [];
+let policy: EgressPolicy;
+let dir = '';
+
+beforeEach(async () => {
+  requests = [];
+  server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    const body = blobs[req.url ?? ''];
+    if (!body) res.writeHead(404).end();
+    else res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  policy = egressPolicy({ allowOrigins: [origin] });
+  dir = await mkdtemp(join(tmpdir(), 'quorum-fetch-cache-'));
+  const src = join(dir, 'tool-src');
+  await mkdir(join(src, 'package/bin'), { recursive: true });
+  await writeFile(join(src, 'package/bin/node'), '#!/bin/sh\necho pinned\n', { mode: 0o755 });
+  await writeFile(join(src, 'package/README.md'), 'not wanted\n');
+  await create({ gzip: true, file: join(dir, 'tool.tgz'), cwd: src, portable: true }, ['package']);
+  blobs['/tool.tgz'] = await readFile(join(dir, 'tool.tgz'));
+});
+
+afterEach(async () => {
+  await new Promise((r) => server.close(r));
+  await rm(dir, { recursive: true, force: true });
+});
+
+const place = (cache: FetchCache, path: string, target: string, integrity = sri(blobs[path]!)) => cache.place(`${origin}${path}`, integrity, join(dir, target), { policy });
+
+describe('FetchCache', () => {
+  it('downloads a tarball once and serves every later use from the cache', async () => {
+    const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+    expect(await place(cache, '/a.tgz', 'job1-a')).toEqual({ bytes: 4000, cached: false });
+    expect(await place(cache, '/a.tgz', 'job2-a')).toEqual({ bytes: 4000, cached: true });
+    expect(requests).toEqual(['/a.tgz']);
+    expect(await readFile(join(dir, 'job2-a'))).toEqual(blobs['/a.tgz']);
+  });
+
+  it('checks a cached file again on every use: one changed on disk is fetched anew', async () => {
+    const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+    await place(cache, '/a.tgz', 'job1-a');
+    await writeFile(join(dir, 'cache', cacheKey(sri(blobs['/a.tgz']!))), 'a backdoor in the cache');
+    expect(await place(cache, '/a.tgz', 'job2-a')).toEqual({ bytes: 4000, cached: false });
+    expect(await readFile(join(dir, 'job2-a'))).toEqual(blobs['/a.tgz']);
+    expect(requests).toEqual(['/a.tgz', '/a.tgz']);
+  });
+
+  it('keeps what a restarted worker cached, and sweeps half-done downloads', async () => {
+    await place(new FetchCache(join(dir, 'cache'), 1 << 20), '/a.tgz', 'job1-a');
+    await writeFile(join(dir, 'cache', '.partial-left-over'), 'x');
+    const again = new FetchCache(join(dir, 'cache'), 1 << 20);
+    expect(await place(again, '/a.tgz', 'job2-a')).toMatchObject({ cached: true });
+    expect(await readdir(join(dir, 'cache'))).toEqual([cacheKey(sri(blobs['/a.tgz']!))]);
+  });
+
+  it('evicts the least recently used files to stay within its bound', async () => {
+    const cache = new FetchCache(join(dir, 'cache'), 9000);
+    await place(cache, '/a.tgz', 'j1');
+    await place(cache, '/b.tgz', 'j2');
+    await place(cache, '/a.tgz', 'j3'); // a is now the most recently used
+    await place(cache, '/c.tgz', 'j4');
+    expect(await cache.size()).toBeLessThanOrEqual(9000);
+    expect((await readdir(join(dir, 'cache'))).sort()).toEqual([cacheKey(sri(blobs['/a.tgz']!)), cacheKey(sri(blobs['/c.tgz']!))].sort());
+    await place(cache, '/b.tgz', 'j5');
+    expect(requests.filter((r) => r === '/b.tgz')).toHaveLength(2);
+  });
+
+  it('keeps nothing when its bound is 0', async () => {
+    const cache = new FetchCache(join(dir, 'cache'), 0);
+    await place(cache, '/a.tgz', 'j1');
+    expect(await place(cache, '/a.tgz', 'j2')).toMatchObject({ cached: false });
+    expect(requests).toHaveLength(2);
+  });
+
+  it('caches nothing that fails its integrity check', async () => {
+    const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+    await expect(place(cache, '/a.tgz', 'j1', sri(blobs['/b.tgz']!))).rejects.toMatchObject({ code: 'integrity-mismatch' });
+    expect(await readdir(join(dir, 'cache'))).toEqual([]);
+    expect(await cache.size()).toBe(0);
+  });
+
+  it('keys content by the strongest digest of an integrity string', () => {
+    const data = Buffer.from('x');
+    const strong = sri(data);
+    expect(cacheKey(`sha1-${createHash('sha1').update(data).digest('base64')} ${strong}`)).toBe(cacheKey(strong));
+    expect(cacheKey(strong)).toMatch(/^sha512-[0-9a-f]{128}$/);
+    expect(() => cacheKey('md5-abc')).toThrow(/not an integrity string/);
+  });
+
+  describe('unpacked tools', () => {
+    const files = { 'package/bin/node': 'bin/node' };
+    const unpack = (cache: FetchCache, target: string) => cache.placeUnpacked(`${origin}/tool.tgz`, sri(blobs['/tool.tgz']!), files, join(dir, target), { policy });
+
+    it('unpacks a tool once and links its files into every later job', async () => {
+      const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+      expect(await unpack(cache, 'job1/tools/node')).toMatchObject({ cached: false });
+      expect(await unpack(cache, 'job2/tools/node')).toMatchObject({ cached: true });
+      expect(requests).toEqual(['/tool.tgz']);
+      expect(await readdir(join(dir, 'job2/tools/node'), { recursive: true })).toEqual(['bin', 'bin/node']);
+      expect((await lstat(join(dir, 'job2/tools/node/bin/node'))).mode & 0o777).toBe(0o555);
+      expect(await readdir(join(dir, 'job2/tools'))).toEqual(['node']);
+    });
+
+    it('unpacks again when an unpacked file no longer has the digest it was unpacked with', async () => {
+      const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+      await unpack(cache, 'job1/tools/node');
+      const [entry] = (await readdir(join(dir, 'cache'))).filter((n) => n.includes('.unpacked-'));
+      const cached = join(dir, 'cache', entry!, 'bin/node');
+      await chmod(cached, 0o755);
+      await writeFile(cached, '#!/bin/sh\necho swapped\n');
+      expect(await unpack(cache, 'job2/tools/node')).toMatchObject({ cached: false });
+      expect(await readFile(join(dir, 'job2/tools/node/bin/node'), 'utf8')).toContain('pinned');
+      // the archive itself was still cached and checked: no second download
+      expect(requests).toEqual(['/tool.tgz']);
+    });
+
+    it('finds what it unpacked after a restart', async () => {
+      await unpack(new FetchCache(join(dir, 'cache'), 1 << 20), 'job1/tools/node');
+      expect(await unpack(new FetchCache(join(dir, 'cache'), 1 << 20), 'job2/tools/node')).toMatchObject({ cached: true });
+    });
+  });
+});

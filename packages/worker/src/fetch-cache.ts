@@ -1,0 +1,255 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { QuorumError } from '@quorum/core';
+import { downloadVerified, integrityMatches, type DownloadOptions } from '@quorum/net';
+import { unpackFiles } from './unpack-files.js';
+
+/** How one file got to where the build needs it. */
+export interface Placed {
+  bytes: number;
+  /** taken from the cache (and checked again) rather than downloaded */
+  cached: boolean;
+}
+
+interface Entry {
+  bytes: number;
+  usedAt: number;
+}
+
+const STRENGTH = ['sha512', 'sha256', 'sha1'] as const;
+
+/** The cache key of an integrity string: its strongest digest, so equal content shares one file. */
+export function cacheKey(integrity: string): string {
+  const parts = integrity.trim().split(/\s+/).map((p) => /^(sha1|sha256|sha512)-([A-Za-z0-9+/=]+)$/.exec(p)).filter((m): m is RegExpExecArray => m !== null);
+  for (const alg of STRENGTH) {
+    const m = parts.find((p) => p[1] === alg);
+    if (m) return `${alg}-${Buffer.from(m[2]!, 'base64').toString('hex')}`;
+  }
+  throw new QuorumError('invalid-input', `"${integrity.slice(0, 80)}" is not an integrity string`);
+}
+
+/** sha1, sha256 and sha512 of a file, for an integrity check. */
+async function digestsOf(file: string): Promise<{ sha1: string; sha256: string; sha512: string }> {
+  const hashes = { sha1: createHash('sha1'), sha256: createHash('sha256'), sha512: createHash('sha512') };
+  await pipeline(
+    createReadStream(file),
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const h of Object.values(hashes)) h.update(chunk);
+        cb();
+      },
+    }),
+  );
+  return { sha1: hashes.sha1.digest('hex'), sha256: hashes.sha256.digest('hex'), sha512: hashes.sha512.digest('hex') };
+}
+
+/** Name of the record of an unpacked entry's file digests. */
+const DIGESTS_FILE = '.digests.json';
+/** Names the cache may hold: a file per content, a directory per unpacked content. */
+const ENTRY_NAME = /^(sha1|sha256|sha512)-[0-9a-f]+(\.unpacked-[0-9a-f]{16})?$/;
+
+/**
+ * A worker's content-addressed cache of fetched tarballs and tools: fetched once, checked against
+ * their integrity on every use (a changed file on disk is dropped and fetched again), bounded in size
+ * with the least recently used files evicted. Files reach a job by hard link (a copy across file
+ * systems); builds only ever see them on a read-only mount.
+ */
+export class FetchCache {
+  private entries: Map<string, Entry> | undefined;
+  private loading: Promise<Map<string, Entry>> | undefined;
+  private total = 0;
+  /** keys being placed right now: never evicted under a job's feet */
+  private readonly busy = new Map<string, number>();
+
+  constructor(
+    readonly dir: string,
+    /** bytes kept at most; 0 keeps nothing (every use downloads) */
+    readonly maxBytes: number,
+  ) {}
+
+  /** Puts a verified copy of what `integrity` names at `target`: from the cache when it holds it, else downloaded (and kept). */
+  async place(url: string, integrity: string, target: string, opts: DownloadOptions): Promise<Placed> {
+    if (this.maxBytes === 0) return { bytes: (await downloadVerified(url, integrity, target, opts)).bytes, cached: false };
+    const key = cacheKey(integrity);
+    const entries = await this.load();
+    const file = join(this.dir, key);
+    this.busy.set(key, (this.busy.get(key) ?? 0) + 1);
+    try {
+      if (entries.has(key)) {
+        // a cached file is trusted no more than a download: checked again on every use
+        if (integrityMatches(integrity, await digestsOf(file).catch(() => ({ sha1: '', sha256: '', sha512: '' })))) {
+          await this.deliver(file, target);
+          const entry = entries.get(key)!;
+          entry.usedAt = Date.now();
+          await utimes(file, new Date(), new Date(entry.usedAt)).catch(() => undefined);
+          return { bytes: entry.bytes, cached: true };
+        }
+        await this.drop(key);
+      }
+      const partial = join(this.dir, `.partial-${randomUUID()}`);
+      const got = await downloadVerified(url, integrity, partial, opts);
+      await rename(partial, file);
+      if (!entries.has(key)) this.total += got.bytes;
+      entries.set(key, { bytes: got.bytes, usedAt: Date.now() });
+      await this.deliver(file, target);
+      await this.evict();
+      return { bytes: got.bytes, cached: false };
+    } finally {
+      const n = (this.busy.get(key) ?? 1) - 1;
+      if (n > 0) this.busy.set(key, n);
+      else this.busy.delete(key);
+    }
+  }
+
+  /**
+   * Puts the named files of the archive `integrity` names (unpacked, see `unpackFiles`) below
+   * `targetDir`: unpacked once and kept, each file checked against the digest taken when it was
+   * unpacked on every use.
+   */
+  async placeUnpacked(url: string, integrity: string, files: Record<string, string>, targetDir: string, opts: DownloadOptions): Promise<Placed> {
+    const archive = `${targetDir}.download`;
+    await mkdir(dirname(targetDir), { recursive: true });
+    if (this.maxBytes === 0) {
+      try {
+        const got = await downloadVerified(url, integrity, archive, opts);
+        await unpackFiles(archive, files, targetDir);
+        return { bytes: got.bytes, cached: false };
+      } finally {
+        await rm(archive, { force: true });
+      }
+    }
+    const wanted = Object.entries(files).sort(([a], [b]) => a.localeCompare(b));
+    const key = `${cacheKey(integrity)}.unpacked-${createHash('sha256').update(JSON.stringify(wanted)).digest('hex').slice(0, 16)}`;
+    const entries = await this.load();
+    const dir = join(this.dir, key);
+    this.busy.set(key, (this.busy.get(key) ?? 0) + 1);
+    try {
+      if (entries.has(key)) {
+        if (await this.intact(dir)) {
+          await this.deliverTree(dir, wanted.map(([, dest]) => dest), targetDir);
+          entries.get(key)!.usedAt = Date.now();
+          return { bytes: entries.get(key)!.bytes, cached: true };
+        }
+        await this.drop(key);
+      }
+      let fetched: Placed;
+      try {
+        fetched = await this.place(url, integrity, archive, opts);
+        const staging = join(this.dir, `.partial-${randomUUID()}`);
+        await unpackFiles(archive, files, staging);
+        const digests: Record<string, string> = {};
+        let bytes = 0;
+        for (const [, dest] of wanted) {
+          const info = await stat(join(staging, dest));
+          bytes += info.size;
+          digests[dest] = (await digestsOf(join(staging, dest))).sha256;
+        }
+        await writeFile(join(staging, DIGESTS_FILE), JSON.stringify(digests));
+        await rm(dir, { recursive: true, force: true });
+        await rename(staging, dir);
+        this.total += bytes;
+        entries.set(key, { bytes, usedAt: Date.now() });
+      } finally {
+        await rm(archive, { force: true });
+      }
+      await this.deliverTree(dir, wanted.map(([, dest]) => dest), targetDir);
+      await this.evict();
+      return { bytes: fetched.bytes, cached: false };
+    } finally {
+      const n = (this.busy.get(key) ?? 1) - 1;
+      if (n > 0) this.busy.set(key, n);
+      else this.busy.delete(key);
+    }
+  }
+
+  /** True when every file of an unpacked entry still has the digest it had when unpacked. */
+  private async intact(dir: string): Promise<boolean> {
+    try {
+      const digests = JSON.parse(await readFile(join(dir, DIGESTS_FILE), 'utf8')) as Record<string, string>;
+      for (const [path, sha256] of Object.entries(digests)) {
+        if ((await digestsOf(join(dir, path))).sha256 !== sha256) return false;
+      }
+      return Object.keys(digests).length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  private async deliverTree(dir: string, paths: string[], targetDir: string): Promise<void> {
+    for (const path of paths) {
+      await mkdir(dirname(join(targetDir, path)), { recursive: true });
+      await this.deliver(join(dir, path), join(targetDir, path));
+    }
+  }
+
+  /** Bytes the cache holds now. */
+  async size(): Promise<number> {
+    await this.load();
+    return this.total;
+  }
+
+  private async deliver(file: string, target: string): Promise<void> {
+    await link(file, target).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EXDEV' && e.code !== 'EPERM') throw e;
+      await copyFile(file, target);
+    });
+  }
+
+  private async drop(key: string): Promise<void> {
+    const entry = this.entries?.get(key);
+    if (!entry) return;
+    this.entries!.delete(key);
+    this.total -= entry.bytes;
+    await rm(join(this.dir, key), { recursive: true, force: true });
+  }
+
+  /** Evicts the least recently used files until the cache fits its bound. */
+  private async evict(): Promise<void> {
+    if (this.total <= this.maxBytes) return;
+    const byAge = [...this.entries!.entries()].filter(([k]) => !this.busy.has(k)).sort((a, b) => a[1].usedAt - b[1].usedAt);
+    for (const [key] of byAge) {
+      if (this.total <= this.maxBytes) break;
+      await this.drop(key);
+    }
+  }
+
+  /** Reads what the cache holds (once per process); left-over partial downloads are removed. */
+  private load(): Promise<Map<string, Entry>> {
+    this.loading ??= this.read();
+    return this.loading;
+  }
+
+  private async read(): Promise<Map<string, Entry>> {
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    const entries = new Map<string, Entry>();
+    let total = 0;
+    for (const name of await readdir(this.dir)) {
+      const path = join(this.dir, name);
+      if (!ENTRY_NAME.test(name)) {
+        await rm(path, { recursive: true, force: true });
+        continue;
+      }
+      const info = await stat(path).catch(() => undefined);
+      if (!info) continue;
+      const bytes = info.isFile() ? info.size : await treeBytes(path);
+      entries.set(name, { bytes, usedAt: info.mtimeMs });
+      total += bytes;
+    }
+    this.entries = entries;
+    this.total = total;
+    return entries;
+  }
+}
+
+/** Bytes of the regular files below a directory. */
+async function treeBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) bytes += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return bytes;
+}
