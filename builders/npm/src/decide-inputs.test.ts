@@ -78,10 +78,32 @@ describe('decideNpmInputs', () => {
   it('says Node was not pinned when the recipe names a Node the farm does not pin', () => {
     expect(decideNpmInputs({ 'package.json': pj({}) }, { node: '99.0.0', npm: '10.2.4' }, REG).notes.join()).toMatch(/Node not pinned: Node 99\.0\.0 is not among/);
   });
-  it('says the dependency set was not pinned when a building package has no lockfile', () => {
-    const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }) }, { npm: '9.0.0' }, REG);
+  it('asks for a resolution, of the dependency declarations only, when a building package has no lockfile', () => {
+    const d = decideNpmInputs(
+      { 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' }, publishConfig: { registry: 'http://evil.example/' } }) },
+      { npm: '9.0.0' },
+      REG,
+    );
     expect(d.install).toBe(false);
-    expect(d.notes.join()).toMatch(/dependency set not pinned/);
+    expect(d.problem).toBeUndefined();
+    expect(d.notes.join()).toMatch(/dependency set resolved by the farm/);
+    expect(d.resolve?.lockfile).toBe('package-lock.json');
+    const reduced = JSON.parse(d.resolve!.files['package.json']!) as Record<string, unknown>;
+    expect(reduced).toEqual({ name: 'p', version: '1.0.0', devDependencies: { typescript: '5' } });
+  });
+  it('decides the install from the resolved lockfile handed back', () => {
+    const files = { 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }), 'package-lock.json': lockV3({ 'node_modules/typescript': { version: '5.0.0', resolved: `${REG}/typescript/-/typescript-5.0.0.tgz`, integrity: 'sha512-AAAA' } }) };
+    const d = decideNpmInputs(files, { npm: '9.0.0' }, REG);
+    expect(d.resolve).toBeUndefined();
+    expect(d.install).toBe(true);
+    expect(d.dependencies).toHaveLength(1);
+  });
+  it('refuses to resolve a dependency the registry alone cannot give: failed, never built without it', () => {
+    for (const spec of ['github:user/repo', 'user/repo', 'git+https://example.test/r.git', 'file:../x', 'link:../x', 'https://example.test/x.tgz', 'workspace:*']) {
+      const d = decideNpmInputs({ 'package.json': pj({ scripts: { build: 'x' }, dependencies: { dep: spec } }) }, {}, REG);
+      expect(d.problem, spec).toMatchObject({ code: 'dependencies-unresolvable' });
+      expect(d.resolve).toBeUndefined();
+    }
   });
   it('says npm was not pinned when the registry did not record it', () => {
     const d = decideNpmInputs({ 'package.json': pj({}) }, {}, REG);

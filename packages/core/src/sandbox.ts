@@ -8,6 +8,8 @@ export interface SandboxMounts {
   outputDir: string;
   /** host directory of fetched, integrity-checked inputs (toolchain, dependencies), mounted read-only at plan.inputsMount */
   inputsDir?: string;
+  /** host directory holding the registry view's socket, mounted read-only at plan.registryMount */
+  registryDir?: string;
 }
 
 /** How one sandboxed build ended. `timeout` and `oom` are build failures, not faults. */

@@ -48,6 +48,7 @@ export function validatePlan(plan: BuildPlan): void {
     ['sourceMount', plan.sourceMount],
     ['outputMount', plan.outputMount],
     ...(plan.inputsMount !== undefined ? [['inputsMount', plan.inputsMount] as [string, string]] : []),
+    ...(plan.registryMount !== undefined ? [['registryMount', plan.registryMount] as [string, string]] : []),
   ];
   for (const [name, p] of [['workdir', plan.workdir] as [string, string], ...mountPoints]) {
     if (!posix.isAbsolute(p) || posix.normalize(p) !== p || (p !== '/' && p.endsWith('/')) || /[:,\0]/.test(p)) {
@@ -127,6 +128,8 @@ export function containerSpec(
         `${mounts.sourceDir}:${plan.sourceMount}:ro`,
         `${mounts.outputDir}:${plan.outputMount}:rw`,
         ...(mounts.inputsDir && plan.inputsMount ? [`${mounts.inputsDir}:${plan.inputsMount}:ro`] : []),
+        // read-only still lets the build connect to the socket in it: the view answers reads only
+        ...(mounts.registryDir && plan.registryMount ? [`${mounts.registryDir}:${plan.registryMount}:ro`] : []),
       ],
       ...(engine.init ? { Init: true } : {}),
       AutoRemove: false,

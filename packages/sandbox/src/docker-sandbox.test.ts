@@ -236,6 +236,34 @@ describe.skipIf(noImage)(`DockerSandbox on the real engine (${IMAGE_TAG})`, () =
     }
   });
 
+  it('lets a resolution reach the registry-view socket on its read-only mount, and nothing else through it', async () => {
+    const registryDir = await mkdtemp(join(tmpdir(), 'quorum-sandbox-reg-'));
+    const { createServer } = await import('node:http');
+    const { chmod } = await import('node:fs/promises');
+    const server = createServer((req, res) => res.end(`view answered ${req.method} ${req.url}`));
+    try {
+      await new Promise<void>((r) => server.listen(join(registryDir, 'registry.sock'), r));
+      await chmod(join(registryDir, 'registry.sock'), 0o666);
+      const script = [
+        `node -e "require('http').get({ socketPath: '/registry/registry.sock', path: '/left-pad' }, (r) => r.on('data', (d) => console.log(String(d))))"`,
+        'echo x > /registry/new || echo refused-new',
+      ].join('; ');
+      const p = { ...plan(['sh', '-c', script]), registryMount: '/registry' };
+      const r = await sandbox.run(p, { sourceDir, outputDir, registryDir });
+      expect(r.log).toContain('view answered GET /left-pad');
+      expect(r.log).toMatch(/^refused-new$/m);
+      expect((await readdir(registryDir)).sort()).toEqual(['registry.sock']);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      await rm(registryDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a registry mount over another mount or a system path', () => {
+    expect(() => validatePlan({ ...plan(['true']), image: `sha256:${'a'.repeat(64)}`, registryMount: '/out/registry' })).toThrow(/must not contain each other/);
+    expect(() => validatePlan({ ...plan(['true']), image: `sha256:${'a'.repeat(64)}`, registryMount: '/tmp/registry' })).toThrow(/would shadow/);
+  });
+
   it('refuses an inputs mount inside the output mount', () => {
     const p = { ...plan(['true']), image: `sha256:${'a'.repeat(64)}`, inputsMount: '/out/inputs' };
     expect(() => validatePlan(p)).toThrow(/must not contain each other/);

@@ -157,7 +157,7 @@ export class DockerSandbox implements Sandbox {
       await chmod(hostMounts.outputDir, 0o777);
       // The build user must be able to enter the source mount (a temp dir is often 0700); only the
       // mode of the mount root changes, never the tree's contents.
-      for (const dir of [hostMounts.sourceDir, ...(hostMounts.inputsDir ? [hostMounts.inputsDir] : [])]) {
+      for (const dir of [hostMounts.sourceDir, ...(hostMounts.inputsDir ? [hostMounts.inputsDir] : []), ...(hostMounts.registryDir ? [hostMounts.registryDir] : [])]) {
         const mode = (await stat(dir)).mode & 0o7777;
         if ((mode & 0o555) !== 0o555) await chmod(dir, mode | 0o555);
       }
@@ -392,7 +392,7 @@ export class DockerSandbox implements Sandbox {
   /** Resolves the host directories and refuses mounts that would defeat the sandbox. */
   private async checkMounts(mounts: SandboxMounts): Promise<SandboxMounts> {
     const resolved: Partial<SandboxMounts> = {};
-    const keys = ['sourceDir', 'outputDir', ...(mounts.inputsDir !== undefined ? ['inputsDir' as const] : [])] as const;
+    const keys = ['sourceDir', 'outputDir', ...(mounts.inputsDir !== undefined ? ['inputsDir' as const] : []), ...(mounts.registryDir !== undefined ? ['registryDir' as const] : [])] as const;
     for (const key of keys) {
       const p = mounts[key];
       if (typeof p !== 'string' || !p.startsWith('/')) throw new QuorumError('invalid-input', `${key} must be an absolute host path, got "${p}"`);
@@ -413,11 +413,11 @@ export class DockerSandbox implements Sandbox {
       }
       resolved[key] = real;
     }
-    const { sourceDir, outputDir, inputsDir } = resolved as SandboxMounts;
+    const { sourceDir, outputDir, inputsDir, registryDir } = resolved as SandboxMounts;
     // The read-only trees must not be reachable through the writable output mount (or vice versa).
-    for (const [key, dir] of [['sourceDir', sourceDir], ...(inputsDir ? [['inputsDir', inputsDir]] : [])] as [string, string][]) {
+    for (const [key, dir] of [['sourceDir', sourceDir], ...(inputsDir ? [['inputsDir', inputsDir]] : []), ...(registryDir ? [['registryDir', registryDir]] : [])] as [string, string][]) {
       if (overlaps(dir, outputDir)) throw new QuorumError('invalid-input', `${key} ${dir} and outputDir ${outputDir} must not contain each other`);
     }
-    return { sourceDir, outputDir, ...(inputsDir ? { inputsDir } : {}) };
+    return { sourceDir, outputDir, ...(inputsDir ? { inputsDir } : {}), ...(registryDir ? { registryDir } : {}) };
   }
 }

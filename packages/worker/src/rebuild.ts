@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -11,6 +11,7 @@ import {
   QuorumError,
   repoUrlProblem,
   type ArtifactDigests,
+  type FetchedInputs,
   type QuorumErrorCode,
   type RebuildJob,
   type RebuildReport,
@@ -27,6 +28,7 @@ import type { FetchCache } from './fetch-cache.js';
 import { fetchInputs, readPlanFiles } from './fetch-inputs.js';
 import { fetchSource } from './fetch-source.js';
 import { copyOutput, pickArtifact, readSmallOutput } from './read-outputs.js';
+import { resolveDependencies } from './resolve-dependencies.js';
 
 /** What a rebuild needs from its worker. */
 export interface RebuildDeps {
@@ -62,7 +64,7 @@ class BuildFailure extends Error {
 }
 
 /** Where a rebuild is; the same error code means different things in different phases. */
-type Phase = 'metadata' | 'artifact' | 'source' | 'inputs' | 'build' | 'outputs';
+type Phase = 'metadata' | 'artifact' | 'source' | 'inputs' | 'resolve' | 'build' | 'outputs';
 
 /**
  * The failure reason of an error that is a fact about the release (the same on every worker), or
@@ -78,8 +80,8 @@ function deterministicReason(e: unknown, phase: Phase): string | undefined {
       'egress-refused': 'egress-refused',
       'unsafe-output': 'unsafe-output',
       'unsafe-archive': phase === 'outputs' ? 'unsafe-artifact' : 'unsafe-archive',
-      'not-found': { metadata: 'version-not-found', artifact: 'artifact-not-found', inputs: 'dependency-not-found' }[phase as string] ?? 'not-found',
-      'invalid-input': { source: 'source-refused', inputs: 'unpinned-dependency' }[phase as string] ?? 'invalid-input',
+      'not-found': { metadata: 'version-not-found', artifact: 'artifact-not-found', inputs: 'dependency-not-found', resolve: 'dependency-not-found' }[phase as string] ?? 'not-found',
+      'invalid-input': { source: 'source-refused', inputs: 'unpinned-dependency', resolve: 'dependencies-unresolvable' }[phase as string] ?? 'invalid-input',
     };
     return byCode[e.code];
   }
@@ -170,19 +172,68 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     }
     phase = 'inputs';
     const planFiles = await readPlanFiles(packageDir, builder.planFiles);
-    const decision = builder.decideInputs(planFiles, toolchain, registry);
+    let decision = builder.decideInputs(planFiles, toolchain, registry);
     notes.push(...decision.notes);
     for (const n of decision.notes) note(`[quorum] note: ${n}`);
     if (decision.problem) throw new BuildFailure(decision.problem.code, decision.problem.message);
     const inputsDir = join(jobDir, 'inputs');
     await mkdir(inputsDir, { recursive: true, mode: 0o755 });
-    const inputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal, egress, deps.cache);
-    recipe = { ...recipe, inputs: [...decision.tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity }))], install: decision.install };
+    const tools = decision.tools;
+    let resolvedLock: { path: string; name: string; sha256: string } | undefined;
+    let toolInputs: FetchedInputs | undefined;
+    if (decision.resolve) {
+      // no lockfile in the source: resolve the dependency set in the sandbox, then decide again with it
+      phase = 'resolve';
+      toolInputs = await fetchInputs(builder, registry, { ...decision, dependencies: [], install: false }, inputsDir, note, signal, egress, deps.cache);
+      imageDigest = await sandbox.imageDigest(builder.imageTag);
+      if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
+      const before = inferred.publishedAt;
+      note(`[quorum] resolving dependencies ${before ? `as the registry stood at ${before}` : 'as the registry is now (it records no publish time for this release)'}, in ${imageDigest} (no network but a read-only view of ${registry})`);
+      const outcome = await resolveDependencies({
+        builder,
+        request: decision.resolve,
+        purl,
+        toolchain,
+        image: imageDigest,
+        limits: config.limits,
+        tools: toolInputs,
+        ...(before ? { before } : {}),
+        workDir: join(jobDir, 'resolve'),
+        inputsDir,
+        registry,
+        policy: egress,
+        sandbox,
+        slots: deps.slots,
+        signal,
+        labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
+      });
+      if (outcome.log) lines.push(scrub(outcome.log));
+      if (!outcome.ok) throw new BuildFailure('dependencies-unresolvable', outcome.message);
+      const again = builder.decideInputs({ ...planFiles, [decision.resolve.lockfile]: outcome.lockfile }, toolchain, registry);
+      if (again.problem) throw new BuildFailure('dependencies-unresolvable', `the resolved ${decision.resolve.lockfile}: ${again.problem.message}`);
+      if (again.resolve) throw new BuildFailure('dependencies-unresolvable', `the resolution wrote no usable ${decision.resolve.lockfile}`);
+      resolvedLock = { path: `resolved/${decision.resolve.lockfile}`, name: decision.resolve.lockfile, sha256: outcome.sha256 };
+      await mkdir(join(inputsDir, 'resolved'), { mode: 0o755 });
+      await writeFile(join(inputsDir, resolvedLock.path), outcome.lockfile, { mode: 0o444 });
+      const resolvedNote = `dependencies resolved by this farm ${before ? `as the registry stood at ${before}` : 'as the registry was at build time'}: ${again.dependencies.length} locked packages, ${resolvedLock.name} sha256 ${resolvedLock.sha256}`;
+      notes.push(resolvedNote);
+      note(`[quorum] note: ${resolvedNote}`);
+      decision = { ...again, tools: [], notes: [] };
+      phase = 'inputs';
+    }
+    const fetchedInputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal, egress, deps.cache);
+    const inputs: FetchedInputs = { ...fetchedInputs, tools: { ...toolInputs?.tools, ...fetchedInputs.tools }, ...(resolvedLock ? { resolvedLockfile: resolvedLock.path } : {}) };
+    recipe = {
+      ...recipe,
+      inputs: [...tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity }))],
+      install: decision.install,
+      ...(resolvedLock ? { resolvedLockfile: { name: resolvedLock.name, sha256: resolvedLock.sha256 } } : {}),
+    };
     fetchMs = Date.now() - started;
 
     // build phase: no network, pinned image
     phase = 'build';
-    imageDigest = await sandbox.imageDigest(builder.imageTag);
+    imageDigest ??= await sandbox.imageDigest(builder.imageTag);
     if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
     const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits, inputs });
     note(`[quorum] build in ${imageDigest} (network none, read-only root, uid ${plan.user}, timeout ${plan.limits.timeoutMs / 1000} s)`);
@@ -198,6 +249,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     lines.push(scrub(result.log.replace(/\n$/, '')));
     if (result.outcome === 'aborted') throw new QuorumError('internal', 'build aborted: worker shutting down');
     if (result.outcome !== 'ok') {
+      const missing = result.outcome === 'error' ? missingCommand(result.exitCode, result.log) : undefined;
+      if (missing) throw new BuildFailure('build-tool-missing', `build exited with code ${result.exitCode}: ${missing} was not found, so the build could not run as the publisher's did`);
       const why = { error: `build exited with code ${result.exitCode}`, timeout: `build killed after ${plan.limits.timeoutMs / 1000} s`, oom: 'build killed: out of memory' }[result.outcome];
       throw new BuildFailure(result.outcome === 'error' ? 'build-error' : result.outcome, why);
     }
@@ -251,6 +304,17 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
   const bundle = report.status === 'error' ? undefined : await deps.signer.signStatement(statementOf(spec, report, recipe, config, builderStabilizers, started, logText));
   await client.report({ ...report, ...(bundle ? { bundle } : {}) });
   log.info({ status: report.status, reason: report.reason, sha256: report.artifact?.sha256 }, 'rebuild reported');
+}
+
+/**
+ * The command a failed build could not find (the shell's "not found", exit 127), if that is how it
+ * failed: a build whose tool is missing did not run as the publisher's, which is not a difference.
+ */
+export function missingCommand(exitCode: number, log: string): string | undefined {
+  const tail = log.slice(-8192);
+  const found = [...tail.matchAll(/(?:^|\n)(?:sh|bash|\/bin\/sh)(?:: \d+)?: (?:line \d+: )?([^\s:]{1,100}): (?:command )?not found/g)].pop();
+  if (found) return found[1];
+  return exitCode === 127 ? 'a command' : undefined;
 }
 
 /** Largest log sent to the coordinator, in UTF-8 bytes (its default limit is 8 MiB). @defaultValue 4 MiB */

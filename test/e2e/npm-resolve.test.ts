@@ -1,0 +1,134 @@
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { makeGitPackage, packageJson, type GitPackage } from '../fixtures/git-package.js';
+import { commitTime, packTarball } from '../fixtures/publish.js';
+import { Farm } from './farm.js';
+
+/** The statement inside a bundle, unverified (to read what a builder claims it did). */
+function statementOf(bundle: unknown): Record<string, any> {
+  const env = (bundle as { dsseEnvelope: { payload: string } }).dsseEnvelope;
+  return JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as Record<string, any>;
+}
+
+/** A build that puts the version of its dependency into the packed file: the dependency set shows in the bytes. */
+const BUILD = `'use strict';\nconst fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.writeFileSync('dist/index.js', 'module.exports = ' + JSON.stringify(require('dep-of-time')) + ';\\n');\n`;
+
+describe('dependencies without a lockfile: resolved as the registry stood at publish time, never built without them', () => {
+  const farm = new Farm({ workers: 2, builders: 2, quorum: 2, buildTimeoutMs: 180_000 });
+  beforeAll(async () => {
+    await farm.start();
+  }, 240_000);
+  afterAll(() => farm.stop(), 60_000);
+
+  const logsOf = (view: { rebuilds: { logUrl?: string }[] }) => Promise.all(view.rebuilds.map(async (r) => (await farm.request('GET', r.logUrl!)).text()));
+
+  /** Publishes a tiny dependency whose only content is its version. */
+  const publishDep = async (version: string) => {
+    const dir = await mkdtemp(join(tmpdir(), 'quorum-dep-'));
+    try {
+      await writeFile(join(dir, 'package.json'), packageJson('dep-of-time', version));
+      await writeFile(join(dir, 'index.js'), `module.exports = ${JSON.stringify(version)};\n`);
+      farm.registry.publish({ tarball: await packTarball(dir, 'host', 1_700_000_000), manifest: { name: 'dep-of-time', version } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  /**
+   * The maintainer's publish: dependencies installed as the registry stands now (a lockfile made
+   * for the pack only, never committed), built and packed in the builder image.
+   */
+  const publishResolvedNow = async (pkg: GitPackage) => {
+    const dir = await mkdtemp(join(tmpdir(), 'quorum-maintainer-'));
+    try {
+      await cp(pkg.dir, dir, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
+      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+      const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url });
+      const manifest = { name: 'late-deps', version: '1.0.0', repository: { type: 'git', url: pkg.url } };
+      farm.registry.publish({ tarball, manifest });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('resolves the version the publisher had, ignoring one published later, and records the lockfile each builder resolved', async () => {
+    await publishDep('1.0.0');
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/late-deps'),
+      {
+        'package.json': packageJson('late-deps', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, devDependencies: { 'dep-of-time': '^1.0.0' } }),
+        'build.js': BUILD,
+      },
+      'v1.0.0',
+    );
+    await publishResolvedNow(pkg);
+    // a newer match for ^1.0.0 appears after the release: resolving as of today would build other bytes
+    await new Promise((r) => setTimeout(r, 20));
+    await publishDep('1.1.0');
+
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/late-deps@1.0.0' });
+    const logs = await logsOf(view);
+    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
+    expect(view.verdict?.notes?.join('\n')).toMatch(/dependency set resolved by the farm/);
+    for (const log of logs) {
+      expect(log).toMatch(/resolving dependencies as the registry stood at \d{4}-/);
+      expect(log).toContain('the source commits no lockfile: installing the one the fetch phase resolved');
+      expect(log).toContain('npm ci --offline --ignore-scripts (1 locked dependencies)');
+    }
+    // independent builders, the same registry view: the same lockfile, recorded in what each signed
+    const att = await farm.json<{ builders: { bundle: unknown }[] }>('GET', `/v1/attestations/${encodeURIComponent('pkg:npm/late-deps@1.0.0')}`);
+    expect(att.builders).toHaveLength(2);
+    const locks = att.builders.map((b) => statementOf(b.bundle).predicate.buildDefinition.externalParameters.recipe.resolvedLockfile as { name: string; sha256: string });
+    expect(locks[0]).toMatchObject({ name: 'package-lock.json', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(locks[1]).toEqual(locks[0]);
+  });
+
+  it('calls a release whose dependency the registry does not have failed (dependencies-unresolvable), not mismatch', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/gone-dep'),
+      { 'package.json': packageJson('gone-dep', '1.0.0', { scripts: { prepare: 'node -e 1' }, devDependencies: { 'no-such-package-anywhere': '^3.0.0' } }), 'index.js': 'module.exports = 1;\n' },
+      'v1.0.0',
+    );
+    const tarball = await packTarball(pkg.dir, 'host', await commitTime(pkg));
+    farm.registry.publish({ tarball, manifest: { name: 'gone-dep', version: '1.0.0', repository: { type: 'git', url: pkg.url } } });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/gone-dep@1.0.0' });
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) {
+      expect(r.reason).toBe('dependencies-unresolvable');
+      expect(r.message).toMatch(/no-such-package-anywhere|404|Not found/i);
+    }
+  });
+
+  it('refuses to resolve a git dependency: failed with a named reason, before anything runs', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/git-spec'),
+      { 'package.json': packageJson('git-spec', '1.0.0', { scripts: { build: 'node -e 1' }, dependencies: { thing: 'github:o/thing' } }), 'index.js': 'module.exports = 1;\n' },
+      'v1.0.0',
+    );
+    const tarball = await packTarball(pkg.dir, 'host', await commitTime(pkg));
+    farm.registry.publish({ tarball, manifest: { name: 'git-spec', version: '1.0.0', repository: { type: 'git', url: pkg.url } } });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/git-spec@1.0.0' });
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) {
+      expect(r.reason).toBe('dependencies-unresolvable');
+      expect(r.message).toMatch(/dependencies\.thing: "github:o\/thing" is not in the registry/);
+    }
+  });
+
+  it('calls a build whose tool is missing failed (build-tool-missing), not a mismatch of a partial tarball', async () => {
+    const dir = join(farm.dir, 'src/no-tool');
+    await mkdir(dir, { recursive: true });
+    const pkg = await makeGitPackage(dir, { 'package.json': packageJson('no-tool', '1.0.0', { scripts: { prepack: 'bundt' } }), 'index.js': 'module.exports = 1;\n' }, 'v1.0.0');
+    const tarball = await packTarball(pkg.dir, 'host', await commitTime(pkg));
+    farm.registry.publish({ tarball, manifest: { name: 'no-tool', version: '1.0.0', repository: { type: 'git', url: pkg.url } } });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/no-tool@1.0.0' });
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) {
+      expect(r.reason).toBe('build-tool-missing');
+      expect(r.message).toMatch(/bundt was not found/);
+    }
+  });
+});
