@@ -41,13 +41,13 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
    * The maintainer's publish: dependencies installed as the registry stands now (a lockfile made
    * for the pack only, never committed), built and packed in the builder image.
    */
-  const publishResolvedNow = async (pkg: GitPackage) => {
+  const publishResolvedNow = async (pkg: GitPackage, name = 'late-deps') => {
     const dir = await mkdtemp(join(tmpdir(), 'quorum-maintainer-'));
     try {
       await cp(pkg.dir, dir, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
       await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
       const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url });
-      const manifest = { name: 'late-deps', version: '1.0.0', repository: { type: 'git', url: pkg.url } };
+      const manifest = { name, version: '1.0.0', repository: { type: 'git', url: pkg.url } };
       farm.registry.publish({ tarball, manifest });
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -84,6 +84,25 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     const locks = att.builders.map((b) => statementOf(b.bundle).predicate.buildDefinition.externalParameters.recipe.resolvedLockfile as { name: string; sha256: string });
     expect(locks[0]).toMatchObject({ name: 'package-lock.json', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(locks[1]).toEqual(locks[0]);
+  });
+
+  it("reads the registry as it is now when its record of time cannot give the publisher's dependencies, and says so", async () => {
+    await publishDep('2.0.0');
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/rewritten-time'),
+      {
+        'package.json': packageJson('rewritten-time', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, devDependencies: { 'dep-of-time': '^2.0.0' } }),
+        'build.js': BUILD,
+      },
+      'v1.0.0',
+    );
+    await publishResolvedNow(pkg, 'rewritten-time');
+    // a mirror that says the dependency appeared after the release
+    farm.registry.setTime('dep-of-time', '2.0.0', '2099-01-01T00:00:00.000Z');
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/rewritten-time@1.0.0' });
+    const logs = await logsOf(view);
+    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
+    expect(view.verdict?.notes?.join('\n')).toMatch(/dependencies resolved by this farm as the registry was at build time, because it could not be resolved as the registry stood at \d{4}-/);
   });
 
   it('calls a release whose dependency the registry does not have failed (dependencies-unresolvable), not mismatch', async () => {

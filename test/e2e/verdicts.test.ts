@@ -157,15 +157,14 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     }
   });
 
-  it('calls a release with no matching tag failed with reason source-not-found', async () => {
+  it('pins a release with no matching tag to the commit that set its version, and a maintainer may still name the tag', async () => {
     const pkg = await makeGitPackage(join(farm.dir, 'src/untagged'), { 'package.json': packageJson('untagged', '3.1.4'), 'index.js': INDEX }, 'release-3.1.4');
     await publishFromGit(farm.registry, pkg, { how: 'debian' });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/untagged@3.1.4' });
-    expect(view.verdict?.verdict).toBe('failed');
-    // the coordinator pins the commit before any build: no tag, nothing to build
-    expect(view.verdict?.reason).toMatch(/^source-not-found: none of the tags v3\.1\.4, 3\.1\.4, untagged@3\.1\.4, untagged-v3\.1\.4 exists/);
-    expect(view.rebuilds).toHaveLength(0);
-    // the same release verifies once a maintainer names the tag: an override verdict, labelled as such
+    // none of the version tags exists: the coordinator searched the history before any build
+    expect(view.verdict?.verdict).toBe('equivalent');
+    expect(view).toMatchObject({ canonical: true, source: { origin: 'registry', commit: pkg.commit, found: 'history' } });
+    // a maintainer may still name the tag: an override verdict, labelled as such
     const again = await farm.submitAndDecide({ purl: 'pkg:npm/untagged@3.1.4', ref: 'release-3.1.4' });
     expect(again.verdict?.verdict).toBe('equivalent');
     expect(again).toMatchObject({ canonical: false, source: { origin: 'override', ref: 'release-3.1.4' } });

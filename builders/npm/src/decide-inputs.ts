@@ -1,5 +1,6 @@
 import type { InputsDecision, ToolRequest } from '@quorum/core';
 import { lockedDependencies } from './lockfile.js';
+import { withPackageManager } from './manager-inputs.js';
 import { NODE_RELEASES } from './node-releases.js';
 import { NPM_RELEASES } from './npm-releases.js';
 import { resolutionManifest } from './resolution-manifest.js';
@@ -53,6 +54,8 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   // `npm pack` runs prepack/prepare itself; a `build` script is run explicitly before it
   const planOptions = { runBuild: typeof manifest.scripts?.build === 'string' ? '1' : '0' };
   const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length;
+  const managed = withPackageManager(files, manifest as Record<string, unknown>, registry, { tools, notes, planOptions, builds });
+  if (managed) return managed;
   if (!builds || declared === 0) return { tools, dependencies: [], install: false, notes, planOptions };
   const lockName = files['npm-shrinkwrap.json'] !== undefined ? 'npm-shrinkwrap.json' : files['package-lock.json'] !== undefined ? 'package-lock.json' : undefined;
   if (!lockName) {

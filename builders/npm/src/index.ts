@@ -2,6 +2,7 @@ import type { Builder } from '@quorum/core';
 import { assessNpmRisk } from './assess-risk.js';
 import { decideNpmInputs, NPM_PLAN_FILES } from './decide-inputs.js';
 import { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
+import { MANAGER_PLAN_FILES } from './manager-inputs.js';
 import { planNpmBuild } from './plan.js';
 import { planNpmResolve } from './resolve-plan.js';
 
@@ -11,6 +12,8 @@ export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH, RESOLVED_LOCKFILE } fro
 export { planNpmResolve, REGISTRY_MOUNT } from './resolve-plan.js';
 export { resolutionManifest, registrySpecProblem } from './resolution-manifest.js';
 export { lockedDependencies } from './lockfile.js';
+export { MANAGER_PLAN_FILES } from './manager-inputs.js';
+export { parsePackageManager, pinManager } from './package-manager.js';
 export { normalizeRepositoryUrl } from './repository.js';
 export { planNpmBuild, SOURCE_MOUNT, OUTPUT_MOUNT, INPUTS_MOUNT } from './plan.js';
 
@@ -43,7 +46,7 @@ export const npmBuilder: Builder = {
     return `${registry.replace(/\/+$/, '')}/${scope}${encodeURIComponent(purl.name)}`;
   },
   inferRecipe: inferNpmRecipe,
-  planFiles: NPM_PLAN_FILES,
+  planFiles: [...NPM_PLAN_FILES, ...MANAGER_PLAN_FILES],
   decideInputs: decideNpmInputs,
   artifactIn: npmArtifactIn,
   plan: planNpmBuild,

@@ -1,4 +1,5 @@
 import type { BuildPlan, PlanInput } from '@quorum/core';
+import { MANAGER_BUILD_SCRIPT, managerEnv, managerOf } from './install-script.js';
 
 /** Mount points inside the build container. */
 export const SOURCE_MOUNT = '/src';
@@ -56,9 +57,10 @@ echo "[quorum] done: $tarball"
 
 /** Pure build plan for one npm release. */
 export function planNpmBuild(input: PlanInput): BuildPlan {
+  const manager = managerOf(input);
   return {
     image: input.image,
-    argv: ['sh', '-c', BUILD_SCRIPT],
+    argv: ['sh', '-c', manager ? MANAGER_BUILD_SCRIPT : BUILD_SCRIPT],
     env: {
       SOURCE_DATE_EPOCH: String(input.source.commitTime),
       TZ: 'UTC',
@@ -77,6 +79,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       npm_config_fund: 'false',
       npm_config_audit: 'false',
       npm_config_loglevel: 'notice',
+      ...(manager ? managerEnv(input, manager) : {}),
     },
     sourceMount: SOURCE_MOUNT,
     outputMount: OUTPUT_MOUNT,

@@ -1,4 +1,4 @@
-import { type Document, isScalar, parseAllDocuments, visit } from 'yaml';
+import jsYaml from 'js-yaml';
 import {
   type LockedPackage,
   type LockedPackages,
@@ -48,17 +48,20 @@ function readPnpmLock(lockText: string, registry: string): LockedPackages {
   if (typeof lockText !== 'string') return { ok: false, message: 'the pnpm lockfile is not text' };
   if (lockText.length > MAX_LOCKFILE_CHARS) return { ok: false, message: `the pnpm lockfile is larger than ${MAX_LOCKFILE_CHARS} characters` };
   if (nestsTooDeep(lockText)) return { ok: false, message: 'the pnpm lockfile nests deeper than any lockfile does' };
-  // failsafe: every scalar stays the string pnpm wrote (`lockfileVersion: 5.10` is not the number 5.1);
-  // duplicate keys are found below in one pass, as the parser's own check is quadratic in a map's size
-  const docs = parseAllDocuments(lockText, { schema: 'failsafe', uniqueKeys: false });
+  // failsafe: every scalar stays the string pnpm wrote (`lockfileVersion: 5.10` is not the number 5.1).
+  // pnpm's own lockfile reader is built on js-yaml, so both read the same mappings from the same text:
+  // aliases are shared, never copied, and a repeated key is an error
+  let docs: unknown[];
+  try {
+    docs = jsYaml.loadAll(lockText, null, { schema: jsYaml.FAILSAFE_SCHEMA });
+  } catch (e) {
+    return { ok: false, message: `the pnpm lockfile is not valid YAML: ${yamlProblem(e, lockText)}` };
+  }
   if (!Array.isArray(docs) || docs.length === 0) return { ok: false, message: 'the pnpm lockfile is empty' };
   if (docs.length > MAX_DOCUMENTS) return { ok: false, message: `the pnpm lockfile has more than ${MAX_DOCUMENTS} YAML documents` };
   const base = registryBase(registry);
   const packages: LockedPackage[] = [];
-  for (const [index, doc] of docs.entries()) {
-    const problem = doc.errors[0]?.message ?? duplicateKey(doc);
-    if (problem !== undefined) return { ok: false, message: `the pnpm lockfile is not valid YAML: ${errorText(new Error(problem))}` };
-    const lock: unknown = doc.toJS({ maxAliasCount: 100 });
+  for (const [index, lock] of docs.entries()) {
     const got = documentPackages(lock, base, docs.length > 1 ? `document ${index + 1} of the pnpm lockfile` : 'the pnpm lockfile');
     if ('message' in got) return { ok: false, message: got.message };
     for (const p of got.packages) packages.push(p);
@@ -66,27 +69,15 @@ function readPnpmLock(lockText: string, registry: string): LockedPackages {
   return { ok: true, packages: distinctPackages(packages) };
 }
 
-/** The first key that a mapping of the document repeats, or one that is not a plain string, described. */
-function duplicateKey(doc: Document): string | undefined {
-  let found: string | undefined;
-  visit(doc, {
-    Map(_, map) {
-      const seen = new Set<string>();
-      for (const pair of map.items) {
-        if (!isScalar(pair.key) || typeof pair.key.value !== 'string') {
-          found = 'a mapping has a key that is not a string';
-          return visit.BREAK;
-        }
-        if (seen.has(pair.key.value)) {
-          found = `a mapping repeats the key ${shown(pair.key.value)}`;
-          return visit.BREAK;
-        }
-        seen.add(pair.key.value);
-      }
-      return undefined;
-    },
-  });
-  return found;
+/** A parser error as one bounded line; for a repeated key, the key (the parser names only where it is). */
+function yamlProblem(e: unknown, text: string): string {
+  if (e instanceof jsYaml.YAMLException && e.reason === 'duplicated mapping key' && e.mark) {
+    const end = text.indexOf('\n', e.mark.position);
+    const line = text.slice(e.mark.position, end < 0 ? undefined : end);
+    const key = /^\s*(?:'([^']*)'|"([^"]*)"|([^:]*?))\s*:/.exec(line);
+    if (key) return `a mapping repeats the key ${shown(key[1] ?? key[2] ?? key[3] ?? '')}`;
+  }
+  return errorText(e);
 }
 
 function documentPackages(lock: unknown, base: string, what: string): { packages: LockedPackage[] } | { message: string } {
@@ -158,7 +149,7 @@ function packageEntry(key: string, entry: unknown, format: KeyFormat, base: stri
   if (tarball !== undefined) {
     // pnpm writes the tarball when it is not at the registry's conventional path, and for URL dependencies
     const url = fetchableUrl(tarball, base);
-    return 'why' in url ? url : { package: { name, version, url: url.url, integrity: integrity.trim() } };
+    return 'why' in url ? url : { package: { name, version, url: url.url, integrity: integrity.trim(), namedUrl: true } };
   }
   const url = registered && registryTarballUrl(base, registered.name, registered.version);
   if (!url) return { why: 'names neither a registry version nor a tarball URL' };

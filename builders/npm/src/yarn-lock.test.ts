@@ -517,7 +517,7 @@ describe('yarnLockedDependencies, yarn berry (v2+)', () => {
 
   it('takes the archive URL yarn recorded for a tarball off the conventional path', () => {
     const archive = encodeURIComponent('https://registry.npmjs.org/odd/-/odd-release-1.0.0.tgz');
-    expect(ok(berry(berryEntry('odd@npm:1.0.0', `odd@npm:1.0.0::__archiveUrl=${archive}`)))).toEqual([{ name: 'odd', version: '1.0.0', url: `${REG}/odd/-/odd-release-1.0.0.tgz` }]);
+    expect(ok(berry(berryEntry('odd@npm:1.0.0', `odd@npm:1.0.0::__archiveUrl=${archive}`)))).toEqual([{ name: 'odd', version: '1.0.0', url: `${REG}/odd/-/odd-release-1.0.0.tgz`, namedUrl: true }]);
   });
 
   it('keeps the scope in the tarball path of a scoped package', () => {

@@ -175,7 +175,7 @@ function berryNpm(name: string, selector: string, base: string): EntryOutcome {
   const archive = cut < 0 ? null : new URLSearchParams(selector.slice(cut + 2)).get('__archiveUrl');
   if (archive !== null) {
     const url = fetchableUrl(archive, base);
-    return 'why' in url ? url : { package: { name, version, url: url.url } };
+    return 'why' in url ? url : { package: { name, version, url: url.url, namedUrl: true } };
   }
   const url = registryTarballUrl(base, name, version);
   return url ? { package: { name, version, url } } : { why: 'has an npm resolution that names no registry tarball' };

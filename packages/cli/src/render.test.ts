@@ -9,6 +9,7 @@ import {
   rebuildDetail,
   rebuildElapsedMs,
   renderBuilderTable,
+  renderAnswer,
   renderProgress,
   renderReleaseReport,
   renderWorkers,
@@ -207,6 +208,46 @@ describe('renderReleaseReport', () => {
   it('shows a problem found before any build', () => {
     const view = release({ state: 'decided', problem: { code: 'source-not-found', message: 'no repository in metadata' }, verdict: { verdict: 'failed', reason: 'source not found', agreeing: [], agreeingCount: 0, stabilizers: [], decidedAt: '2025-01-01T00:00:01.000Z' } });
     expect(renderReleaseReport(view, { server: SERVER, now: NOW })).toMatch(/^problem: +source-not-found: no repository in metadata$/m);
+  });
+});
+
+describe('a source whose tag moved, or whose commit was found by history search', () => {
+  const first = 'a'.repeat(40);
+  const now = 'b'.repeat(40);
+
+  it('leads the release report with a WARNING line naming both commits and when the tag was first seen', () => {
+    const view = lifecycle('failed')[3]!;
+    view.source = { origin: 'registry', repo: 'https://git.example/a.git', commit: first, ref: 'v1.2.3', refs: ['v1.2.3'], toolchain: {}, steps: [], found: 'tag', firstSeenAt: '2025-01-01T00:00:00.000Z', moved: { ref: 'v1.2.3', commit: now, seenAt: '2025-02-01T00:00:00.000Z' } };
+    const lines = renderReleaseReport(view, { server: SERVER, now: NOW }).split('\n');
+    expect(lines[0]).toBe(`WARNING:     tag v1.2.3 moved: first seen at ${first} on 2025-01-01T00:00:00.000Z, now ${now} (seen 2025-02-01T00:00:00.000Z); the release stays pinned to the commit first seen`);
+    expect(renderReleaseReport(lifecycle('failed')[3]!, { server: SERVER, now: NOW })).not.toContain('WARNING');
+  });
+
+  it('says in the status headline that a tag moved, whatever answers', () => {
+    const text = renderAnswer({
+      purl: 'pkg:npm/a@1.2.3',
+      verdict: 'reproducible',
+      releaseId: 'rel-1',
+      artifactSha256: 'c'.repeat(64),
+      alarms: [],
+      sourceChanged: false,
+      movedTags: [{ ref: 'v1.2.3', firstCommit: first, firstSeenAt: '2025-01-01T00:00:00.000Z', commit: now, seenAt: '2025-02-01T00:00:00.000Z', releaseId: 'rel-2' }],
+      pending: false,
+      overrideReleases: 0,
+    });
+    expect(text).toContain(`WARNING:     tag v1.2.3 moved: first seen at ${first} on 2025-01-01T00:00:00.000Z, now ${now} (seen 2025-02-01T00:00:00.000Z, release rel-2); releases stay pinned to the commit first seen`);
+  });
+
+  it('escapes a moved tag served by a hostile coordinator onto one line', () => {
+    const view = release({ source: { origin: 'registry', repo: 'https://git.example/a.git', commit: first, refs: [], toolchain: {}, steps: [], moved: { ref: `v1${HOSTILE}\n${FORGED_LINE}`, commit: now, seenAt: 'x' } } });
+    const text = renderReleaseReport(view, { server: SERVER, now: NOW });
+    expect(text).not.toMatch(RAW_CONTROL);
+    expect(text.split('\n').some((l) => l.startsWith(FORGED_LINE))).toBe(false);
+  });
+
+  it('says how a commit found by history search was found', () => {
+    const view = release({ source: { origin: 'registry', repo: 'https://git.example/a.git', commit: first, refs: ['v1.3.0'], toolchain: {}, steps: [], found: 'history' } });
+    expect(renderReleaseReport(view, { server: SERVER, now: NOW })).toMatch(/^source: +https:\/\/git\.example\/a\.git @ a{40} \(from the registry; commit found by history search: no tag of the release exists\)$/m);
   });
 });
 

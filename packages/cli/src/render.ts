@@ -1,4 +1,4 @@
-import { riskDetail, RISK_LEVELS, type PurlAnswer, type RebuildView, type ReleaseView, type RiskLevel, type WorkerView } from '@quorum/core';
+import { movedTagWarning, riskDetail, RISK_LEVELS, type PurlAnswer, type RebuildView, type ReleaseView, type RiskLevel, type WorkerView } from '@quorum/core';
 import { resolveApiUrl, type EnrolWorkerAnswer, type RejectionView } from './api-client.js';
 import { safeText } from './terminal-text.js';
 
@@ -195,6 +195,9 @@ export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): str
   if (view.canonical === false) {
     out.push(field('OVERRIDE', `built from a submitter's source${view.submittedBy ? ` (submitted by ${view.submittedBy})` : ''}, not the package's own: this verdict never answers for ${view.purl}`));
   }
+  // a tag that moved since the farm first saw it leads the report, whatever the verdict
+  const moved = view.source ? movedTagWarning(view.source) : undefined;
+  if (moved) out.push(field('WARNING', moved.replace(/^WARNING: /, '')));
   if (v) {
     out.push(field('verdict', v.verdict));
     if (v.verdict === 'mismatch') {
@@ -225,8 +228,8 @@ export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): str
   if (pinned) {
     const at = pinned.commit ? ` @ ${pinned.commit}${pinned.ref ? ` (${pinned.ref})` : ''}` : pinned.refs.length ? ` (tags ${pinned.refs.join(', ')})` : '';
     const origin = pinned.origin === 'registry' ? 'the registry' : pinned.origin === 'mapping' ? `an operator's mapping${pinned.mapping ? ` by ${pinned.mapping.by}, ${pinned.mapping.createdAt}` : ''}` : 'a submitter override';
-    out.push(field('source', `${pinned.repo}${at}${pinned.directory ? ` [${pinned.directory}]` : ''} (from ${origin})`));
-    if (pinned.moved) out.push(field('TAG MOVED', `${pinned.moved.ref} now points at ${pinned.moved.commit}; the release is pinned to the commit first seen`));
+    const how = pinned.found === 'history' ? '; commit found by history search: no tag of the release exists' : '';
+    out.push(field('source', `${pinned.repo}${at}${pinned.directory ? ` [${pinned.directory}]` : ''} (from ${origin}${how})`));
   } else {
     const source = view.rebuilds.find((r) => r.source)?.source;
     if (source) out.push(field('source', `${source.repo} @ ${source.commit}${source.directory ? ` (${source.directory})` : ''}`));
@@ -258,6 +261,10 @@ export function renderAnswer(answer: PurlAnswer): string {
   for (const alarm of answer.alarms) {
     out.push(field('ALARM', `mismatch for artifact sha256 ${alarm.artifactSha256} (release ${alarm.releaseId}, ${alarm.decidedAt}): ${alarm.reason}; it stays until a later verdict from the package's own source reproduces that artifact`));
     if (alarm.risk && typeof alarm.risk === 'object') out.push(field('risk', riskLine(alarm.risk)));
+  }
+  for (const m of Array.isArray(answer.movedTags) ? answer.movedTags : []) {
+    const first = `${m.firstCommit}${m.firstSeenAt ? ` on ${m.firstSeenAt}` : ''}`;
+    out.push(field('WARNING', `tag ${m.ref} moved: first seen at ${first}, now ${m.commit} (seen ${m.seenAt}, release ${m.releaseId}); releases stay pinned to the commit first seen`));
   }
   if (answer.sourceChanged) out.push(field('SOURCE', "the package's own source (repository, directory or commit) changed between its releases; a verdict from the new source cannot clear an alarm about the old one"));
   if (answer.overrideReleases > 0) out.push(field('overrides', `${answer.overrideReleases} release(s) built from a submitter's source; shown below, never the answer`));

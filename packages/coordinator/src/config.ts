@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { boolSetting, DEFAULT_POLICY, intSetting, listSetting, policyProblem, QuorumError, quorumSettings, urlSetting, type QuorumPolicy } from '@quorum/core';
 import { registriesFrom } from '@quorum/ecosystems';
+import { parseGitMirrors, type GitMirror } from '@quorum/net';
 
 /** Everything the coordinator reads from its environment, validated and frozen. */
 export interface CoordinatorConfig {
@@ -33,6 +34,8 @@ export interface CoordinatorConfig {
   responseCacheMb: number;
   /** operator exceptions to the egress policy (hosts, host:port, CIDRs); the registries are always allowed */
   egressAllow: string[];
+  /** the operator's own copies of repositories, which git fetches instead of their URLs (`QUORUM_GIT_MIRRORS`); @defaultValue none */
+  gitMirrors: readonly GitMirror[];
   /** anonymous submissions per client address and minute; @defaultValue 30 */
   submitRatePerMinute: number;
   /** how long a rebuild may stay open before the coordinator gives up on it and reassigns it; @defaultValue 45 min */
@@ -83,6 +86,7 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     maxArtifactBytes: intSetting('QUORUM_MAX_ARTIFACT_MB', s.QUORUM_MAX_ARTIFACT_MB, 256, 1) * 2 ** 20,
     responseCacheMb: intSetting('QUORUM_RESPONSE_CACHE_MB', s.QUORUM_RESPONSE_CACHE_MB, DEFAULT_RESPONSE_CACHE_MB, 0, 4096),
     egressAllow: Object.freeze(listSetting(s.QUORUM_EGRESS_ALLOW)) as string[],
+    gitMirrors: parseGitMirrors(s.QUORUM_GIT_MIRRORS),
     submitRatePerMinute: intSetting('QUORUM_SUBMIT_RATE_PER_MIN', s.QUORUM_SUBMIT_RATE_PER_MIN, DEFAULT_SUBMIT_RATE_PER_MINUTE, 1, 1_000_000),
     rebuildDeadlineMs: intSetting('QUORUM_REBUILD_DEADLINE_MS', s.QUORUM_REBUILD_DEADLINE_MS, DEFAULT_REBUILD_DEADLINE_MS, 1000),
     noBuilderGraceMs: intSetting('QUORUM_NO_BUILDER_GRACE_MS', s.QUORUM_NO_BUILDER_GRACE_MS, DEFAULT_NO_BUILDER_GRACE_MS, 0),

@@ -55,7 +55,7 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
     logger: log,
     signer: new LocalKeySigner(keyPair),
     kick: () => scheduler?.kick(),
-    egress: egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries) }),
+    egress: egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries), gitMirrors: config.gitMirrors }),
     queueUsers,
   };
   scheduler = new Scheduler(ctx);

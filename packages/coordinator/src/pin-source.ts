@@ -1,12 +1,18 @@
-import { QuorumError, type PinnedSource, type ReleaseRecord } from '@quorum/core';
-import { gitLsRemote } from '@quorum/net';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseReleasePurl, QuorumError, type PinnedSource, type ReleaseRecord } from '@quorum/core';
+import { gitLsRemote, gitTarget } from '@quorum/net';
 import type { CoordinatorContext } from './context.js';
+import { findVersionCommit } from './find-version-commit.js';
 
 /**
  * Pins the commit of a release whose recipe names only candidate tags, before any build: every
  * builder statement must then name this very commit. For the package's own source the first
- * resolution the farm saw wins (a tag moved later is recorded as `moved`, for auditors), so a tag
- * rewritten after publication cannot silently change what a canonical verdict is about.
+ * resolution the farm saw wins (a tag moved later is recorded as `moved`, and every view of the
+ * release says so loudly), so a tag rewritten after publication cannot silently change what a
+ * canonical verdict is about. When none of the tags exists (and the submitter named none), the
+ * repository's history is searched for the commit that set the release's version; the pin records
+ * how its commit was found (`found`), and workers check such a commit themselves.
  */
 export async function pinSource(ctx: CoordinatorContext, release: ReleaseRecord): Promise<PinnedSource | undefined> {
   const source = release.source;
@@ -15,8 +21,11 @@ export async function pinSource(ctx: CoordinatorContext, release: ReleaseRecord)
   const canonical = release.canonical;
   const firstSeen = canonical ? source.refs.map((ref) => store.sourcePin(release.purl, source.repo, ref)).find((p) => p !== undefined) : undefined;
   let now: Map<string, string> | undefined;
+  // the operator's mirror is their own disk or host: allowed whatever the farm allows submitters
+  const via = gitTarget(source.repo, egress.gitMirrors);
+  const fetchedFrom = via.mirrored ? [`${source.repo} fetched from the operator's mirror`] : [];
   try {
-    now = await gitLsRemote(source.repo, source.refs, { policy: egress, allowLocal: config.allowLocalRepos });
+    now = await gitLsRemote(via.url, source.refs, { policy: egress, allowLocal: config.allowLocalRepos || via.mirrored });
   } catch (e) {
     // a pin already seen stands on its own; without one, the fault or refusal is the caller's to handle
     if (!firstSeen) throw e;
@@ -24,19 +33,43 @@ export async function pinSource(ctx: CoordinatorContext, release: ReleaseRecord)
   if (firstSeen) {
     const current = now?.get(firstSeen.ref);
     const moved = current && current !== firstSeen.commit ? { ref: firstSeen.ref, commit: current, seenAt: new Date().toISOString() } : undefined;
-    const steps = [...source.steps, `tag ${firstSeen.ref} first seen at ${firstSeen.commit} (${firstSeen.firstSeenAt})`];
-    if (moved) steps.push(`tag ${moved.ref} now points at ${moved.commit}: it moved after the farm first saw it`);
-    return { ...source, commit: firstSeen.commit, ref: firstSeen.ref, firstSeenAt: firstSeen.firstSeenAt, steps, ...(moved ? { moved } : {}) };
+    const steps = [...source.steps, ...fetchedFrom, `tag ${firstSeen.ref} first seen at ${firstSeen.commit} (${firstSeen.firstSeenAt})`];
+    if (moved) steps.push(`WARNING: tag ${moved.ref} now points at ${moved.commit}: it moved after the farm first saw it`);
+    return { ...source, commit: firstSeen.commit, ref: firstSeen.ref, found: 'tag', firstSeenAt: firstSeen.firstSeenAt, steps, ...(moved ? { moved } : {}) };
   }
   const ref = source.refs.find((r) => now!.has(r));
-  if (!ref) throw new QuorumError('source-not-found', `none of the tags ${source.refs.join(', ')} exists in ${source.repo}`);
+  if (!ref) return pinFromHistory(ctx, release, { ...source, steps: [...source.steps, ...fetchedFrom] });
   const commit = now!.get(ref)!;
   const pin = canonical ? store.pinSource({ purl: release.purl, repo: source.repo, ref, commit, releaseId: release.id }) : undefined;
   return {
     ...source,
     commit: pin?.commit ?? commit,
     ref,
+    found: 'tag',
     ...(pin ? { firstSeenAt: pin.firstSeenAt } : {}),
-    steps: [...source.steps, `tag ${ref} resolves to ${pin?.commit ?? commit}`],
+    steps: [...source.steps, ...fetchedFrom, `tag ${ref} resolves to ${pin?.commit ?? commit}`],
+  };
+}
+
+/** The commit that set the release's version, when no tag names the release. */
+async function pinFromHistory(ctx: CoordinatorContext, release: ReleaseRecord, source: PinnedSource): Promise<PinnedSource> {
+  const none = `none of the tags ${source.refs.join(', ')} exists in ${source.repo}`;
+  // a tag the submitter named is what they asked for: nothing else stands in for it
+  if (release.overrides.ref) throw new QuorumError('source-not-found', none);
+  const tmpDir = join(ctx.config.dataDir, 'tmp');
+  await mkdir(tmpDir, { recursive: true });
+  const found = await findVersionCommit(
+    { repo: source.repo, ...(source.directory ? { directory: source.directory } : {}), ecosystem: release.ecosystem, purl: parseReleasePurl(release.purl) },
+    { policy: ctx.egress, allowLocal: ctx.config.allowLocalRepos, tmpDir },
+  );
+  const looked = `${found.searched} commit${found.searched === 1 ? '' : 's'} that changed ${found.file} searched${found.truncated ? ' (the newest only)' : ''}`;
+  if (!found.commit) {
+    throw new QuorumError('source-not-found', `${none}, and no commit of its history sets ${found.name}@${found.version} in ${found.file} (${looked})`);
+  }
+  return {
+    ...source,
+    commit: found.commit,
+    found: 'history',
+    steps: [...source.steps, `${none}: found by history search, commit ${found.commit} is the newest that sets ${found.name}@${found.version} in ${found.file} (${looked})`],
   };
 }

@@ -1,5 +1,5 @@
 import { vsaStatement, type SignedBundle } from '@quorum/attest';
-import { purlWithQualifiers, type QuorumPolicy, type ReleaseRecord, type VerdictDecision, type VerdictRecord } from '@quorum/core';
+import { historyFoundNote, movedTagWarning, purlWithQualifiers, type QuorumPolicy, type ReleaseRecord, type VerdictDecision, type VerdictRecord } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
 import { explainVerdict } from './explain-verdict.js';
 
@@ -20,7 +20,9 @@ export async function publishVerdict(ctx: CoordinatorContext, release: ReleaseRe
   const { store, blobs, config } = ctx;
   const rebuilds = store.rebuildsOf(release.id);
   // what builders said qualifies any verdict (e.g. unpinned dependencies), once each
-  const notes = [...new Set(rebuilds.filter((r) => r.state !== 'lost').flatMap((r) => r.report?.notes ?? []))];
+  // what the farm knows about the source comes first: a moved tag must not drown among build notes
+  const sourceNotes = release.source ? [movedTagWarning(release.source), historyFoundNote(release.source)].filter((n): n is string => n !== undefined) : [];
+  const notes = [...new Set([...sourceNotes, ...rebuilds.filter((r) => r.state !== 'lost').flatMap((r) => r.report?.notes ?? [])])];
   // the diff (and for a mismatch its risk summary) comes first: the signed verdict carries the risk
   const explained = await explainVerdict(ctx, release, decision);
   const record: VerdictRecord = { ...decision, decidedAt: new Date().toISOString(), ...(notes.length ? { notes } : {}), ...(explained.risk ? { risk: explained.risk } : {}) };

@@ -70,7 +70,7 @@ function pinnedFrom(source: SourceRecipe, toolchain: Record<string, string>, map
     origin: source.origin,
     repo: source.repo,
     ...(source.directory ? { directory: source.directory } : {}),
-    ...(source.commit ? { commit: source.commit } : {}),
+    ...(source.commit ? { commit: source.commit, found: 'commit' as const } : {}),
     refs: source.refs,
     toolchain,
     steps: source.steps,

@@ -411,7 +411,13 @@ export function specOf(release: ReleaseRecord, rebuild: StoredRebuild): RebuildS
     ecosystem: release.ecosystem,
     overrides: release.overrides,
     ...(source.origin === 'mapping' ? { mapping: { repo: source.repo, ...(source.directory ? { directory: source.directory } : {}) } } : {}),
-    pinned: { origin: source.origin, repo: source.repo, ...(source.directory ? { directory: source.directory } : {}), ...(source.commit ? { commit: source.commit } : {}) },
+    pinned: {
+      origin: source.origin,
+      repo: source.repo,
+      ...(source.directory ? { directory: source.directory } : {}),
+      ...(source.commit ? { commit: source.commit } : {}),
+      ...(source.found ? { found: source.found } : {}),
+    },
     ...(release.upstream ? { upstream: release.upstream } : {}),
     deadline: new Date(rebuild.deadlineMs ?? Date.now()).toISOString(),
   };

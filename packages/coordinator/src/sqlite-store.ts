@@ -307,6 +307,9 @@ export class SqliteStore {
         decided: r.state === 'decided',
         ...(published ? { publishedSha256: published.sha256 } : {}),
         ...(source ? { sourceKey: `${source.repo}\n${source.directory ?? ''}\n${source.commit ?? ''}` } : {}),
+        ...(source?.moved && source.commit
+          ? { movedTag: { ref: source.moved.ref, firstCommit: source.commit, ...(source.firstSeenAt ? { firstSeenAt: source.firstSeenAt } : {}), commit: source.moved.commit, seenAt: source.moved.seenAt, releaseId: r.id } }
+          : {}),
         ...(verdict
           ? { verdict: { verdict: verdict.verdict, decidedAt: verdict.decidedAt, reason: verdict.reason, ...(verdict.risk ? { risk: { level: verdict.risk.level, text: verdict.risk.text } } : {}) } }
           : {}),

@@ -1,5 +1,5 @@
 import type { RebuildRecord, RebuildView, ReleaseRecord, ReleaseView, VerdictRecord, WorkerView } from '@quorum/core';
-import { packagePurl, parseAnyPurl } from '@quorum/core';
+import { movedTagWarning, packagePurl, parseAnyPurl } from '@quorum/core';
 import type { WorkerRecord } from './sqlite-store.js';
 
 /** Serves a rebuild; compares its artifact with the published one for the reader. */
@@ -33,6 +33,7 @@ export function rebuildView(r: RebuildRecord, release: ReleaseRecord): RebuildVi
 /** Serves a release with its rebuilds and verdict history. */
 export function releaseView(release: ReleaseRecord, rebuilds: RebuildRecord[], history: VerdictRecord[]): ReleaseView {
   const pkg = packagePurl(parseAnyPurl(release.purl));
+  const warning = release.source ? movedTagWarning(release.source) : undefined;
   return {
     id: release.id,
     purl: release.purl,
@@ -50,6 +51,7 @@ export function releaseView(release: ReleaseRecord, rebuilds: RebuildRecord[], h
     verdictHistory: history,
     rebuilds: rebuilds.map((r) => rebuildView(r, release)),
     links: { self: `/v1/releases/${release.id}`, package: `/v1/packages/${encodeURIComponent(pkg)}` },
+    ...(warning ? { warnings: [warning] } : {}),
     createdAt: release.createdAt,
     updatedAt: release.updatedAt,
   };

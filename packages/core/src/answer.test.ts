@@ -104,4 +104,16 @@ describe('answerFor', () => {
   it('answers null for no releases at all', () => {
     expect(answerFor(PURL, [])).toMatchObject({ verdict: null, releaseId: null, alarms: [], pending: false, overrideReleases: 0, sourceChanged: false });
   });
+
+  it('keeps a moved tag in view whatever answers, once per move, and never from an override', () => {
+    const move = (releaseId: string, seenAt: string) => ({ ref: 'v1.0.0', firstCommit: 'c1', firstSeenAt: at(0), commit: 'c2', seenAt, releaseId });
+    const first = rel('r1', 'reproducible');
+    const moved = { ...rel('r2', 'failed'), movedTag: move('r2', at(10)) };
+    const again = { ...rel('r3', 'failed'), movedTag: move('r3', at(20)) };
+    const override = { ...rel('o', 'reproducible', { canonical: false }), movedTag: { ...move('o', at(30)), commit: 'c3' } };
+    const a = answerFor(PURL, [first, moved, again, override]);
+    expect(a).toMatchObject({ verdict: 'reproducible', releaseId: 'r1' });
+    expect(a.movedTags).toEqual([move('r3', at(20))]);
+    expect(answerFor(PURL, [first]).movedTags).toEqual([]);
+  });
 });

@@ -14,6 +14,21 @@ export interface AnswerRelease {
   /** the source it was pinned to, as one comparable string (repository, directory, commit) */
   sourceKey?: string;
   verdict?: { verdict: Verdict; decidedAt: string; reason: string; risk?: AnswerRisk };
+  /** the tag the release was pinned by moved after the farm first saw it */
+  movedTag?: AnswerMovedTag;
+}
+
+/** A tag of the package's own source that moved after the farm first saw it. */
+export interface AnswerMovedTag {
+  ref: string;
+  /** the commit the tag pointed at when first seen (what releases stay pinned to) */
+  firstCommit: string;
+  firstSeenAt?: string;
+  /** where it points now */
+  commit: string;
+  /** when the move was seen, by the release that saw it */
+  seenAt: string;
+  releaseId: string;
 }
 
 /** The level and sentence of a mismatch's risk summary, as an alarm shows it. */
@@ -45,6 +60,8 @@ export interface PurlAnswer {
   alarms: AnswerAlarm[];
   /** the package's own source was not the same for every canonical release (a registry or a mapping changed it) */
   sourceChanged: boolean;
+  /** tags of the package's own source that moved after the farm first saw them, newest sighting first: never hidden */
+  movedTags: AnswerMovedTag[];
   /** a newer canonical release of the purl is not decided yet */
   pending: boolean;
   /** releases built from a submitter's override source: shown, never the answer */
@@ -81,6 +98,14 @@ export function answerFor(purl: string, releases: readonly AnswerRelease[]): Pur
   }
   alarms.reverse();
 
+  // one line per move (tag, from, to), as its newest sighting saw it
+  const moves = new Map<string, AnswerMovedTag>();
+  for (const r of [...canonical].sort((a, b) => b.createdAt.localeCompare(a.createdAt))) {
+    const m = r.movedTag;
+    const key = m && `${m.ref}\n${m.firstCommit}\n${m.commit}`;
+    if (m && key && !moves.has(key)) moves.set(key, m);
+  }
+
   const about = current === null ? decided : decided.filter((r) => r.publishedSha256 === current);
   // a failed verdict says nothing about content: it answers only when nothing else was decided
   const aboutContent = about.filter((r) => r.verdict!.verdict !== 'failed');
@@ -93,6 +118,7 @@ export function answerFor(purl: string, releases: readonly AnswerRelease[]): Pur
     artifactSha256: answering?.publishedSha256 ?? current,
     alarms,
     sourceChanged: new Set(canonical.filter((r) => r.sourceKey !== undefined).map((r) => r.sourceKey)).size > 1,
+    movedTags: [...moves.values()],
     pending: newest.length > 0 && !newest[0]!.decided,
     overrideReleases: releases.length - canonical.length,
   };

@@ -36,6 +36,8 @@ export interface ReleaseView extends ReleaseRecord {
   verdictHistory: VerdictRecord[];
   rebuilds: RebuildView[];
   links: { self: string; package: string };
+  /** what an auditor must not miss about the release's source (e.g. `WARNING: tag v1.2.3 moved: …`); absent when nothing */
+  warnings?: string[];
 }
 
 /** Answer of `GET /v1/packages/:purl`: releases of the purl, newest first, and what answers for each version. */

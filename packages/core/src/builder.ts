@@ -152,10 +152,24 @@ export interface ToolRequest {
   integrity: string;
 }
 
+/**
+ * A package of the ecosystem's own registry whose lockfile pins something other than its artifact
+ * (yarn 2+ pins its own cache archive): the fetch phase takes the artifact's integrity from the
+ * registry's metadata, and the build's own tool checks the package against the lockfile again.
+ */
+export interface RegistryInput {
+  /** the package as a purl with its exact version, e.g. `pkg:npm/%40types/ms@0.7.34` */
+  purl: string;
+  /** where its artifact lands under the inputs mount (no `..`, relative) */
+  path: string;
+}
+
 /** What the fetch phase must get for a build, decided from files of the source tree (pure). */
 export interface InputsDecision {
   tools: ToolRequest[];
   dependencies: BuildInput[];
+  /** dependencies checked against the registry's own integrity (see `RegistryInput`); absent = none */
+  registryDependencies?: RegistryInput[];
   /** install the dependencies before building */
   install: boolean;
   /** facts the verdict should carry (e.g. the dependency set was not pinned) */
@@ -230,7 +244,11 @@ export interface Builder {
    * the mapping is used only when the metadata declares no usable source.
    */
   inferRecipe(purl: ReleasePurl, metadata: unknown, overrides: SourceOverrides, mapping?: SourceMapping): RecipeInference;
-  /** files (relative to the package directory) the fetch phase reads from the source tree for `decideInputs` */
+  /**
+   * files (relative to the package directory) the fetch phase reads from the source tree for
+   * `decideInputs`; a name starting with `root/` is read from the repository root instead, and only
+   * when the package directory is below it (monorepos: the workspace's lockfile)
+   */
   readonly planFiles: readonly string[];
   /**
    * Decides the tools and locked dependencies to fetch, from the plan files' contents (undefined =

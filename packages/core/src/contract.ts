@@ -10,6 +10,14 @@ export interface RebuildJob {
   releaseId: string;
 }
 
+/**
+ * How a pinned commit was found: named by the registry or the submitter (`commit`), the commit a
+ * tag points at (`tag`), or, when no tag of the release exists, the newest commit that set the
+ * release's version in its manifest (`history`), which a worker accepts only after checking that
+ * manifest at that commit itself.
+ */
+export type SourceFound = 'commit' | 'tag' | 'history';
+
 /** The source a release is pinned to, as a worker needs it to check its own resolution. */
 export interface PinnedSourceRef {
   origin: SourceOrigin;
@@ -17,6 +25,8 @@ export interface PinnedSourceRef {
   directory?: string;
   /** set when the registry, the submitter or the coordinator's first resolution of a tag fixed it */
   commit?: string;
+  /** how `commit` was found (absent on releases pinned before this was recorded) */
+  found?: SourceFound;
 }
 
 /**

@@ -73,6 +73,23 @@ export interface PinnedSource extends PinnedSourceRef {
   moved?: { ref: string; commit: string; seenAt: string };
 }
 
+/**
+ * The loud line about a tag that moved after the farm first saw it, for verdict notes, views and
+ * the terminal; undefined when the source has not moved.
+ */
+export function movedTagWarning(source: Pick<PinnedSource, 'moved' | 'commit' | 'firstSeenAt'>): string | undefined {
+  const moved = source.moved;
+  if (!moved) return undefined;
+  const first = `${source.commit ?? 'an unrecorded commit'}${source.firstSeenAt ? ` on ${source.firstSeenAt}` : ''}`;
+  return `WARNING: tag ${moved.ref} moved: first seen at ${first}, now ${moved.commit} (seen ${moved.seenAt}); the release stays pinned to the commit first seen`;
+}
+
+/** What a verdict says about a source commit that no tag and no registry record named, when it was found by history search. */
+export function historyFoundNote(source: Pick<PinnedSource, 'found' | 'commit' | 'repo'>): string | undefined {
+  if (source.found !== 'history' || !source.commit) return undefined;
+  return `source commit ${source.commit} was found by searching the history of ${source.repo}: no tag of the release exists, and the registry names no commit`;
+}
+
 /** A release as stored and served. */
 export interface ReleaseRecord {
   id: string;

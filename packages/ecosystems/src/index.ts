@@ -1,5 +1,5 @@
-import { QuorumError, registrySettingName, urlSetting, type Builder } from '@quorum/core';
-import { npmBuilder } from '@quorum/builder-npm';
+import { QuorumError, registrySettingName, urlSetting, type Builder, type ReleasePurl } from '@quorum/core';
+import { npmBuilder, npmName } from '@quorum/builder-npm';
 
 /** Every ecosystem Quorum can rebuild; the only place builders are registered. */
 export const ALL_BUILDERS: readonly Builder[] = [npmBuilder];
@@ -26,4 +26,40 @@ export function registriesFrom(settings: Record<string, string | undefined>): Re
   return Object.fromEntries(
     ALL_BUILDERS.map((b) => [b.ecosystem, urlSetting(registrySettingName(b.ecosystem), settings[registrySettingName(b.ecosystem)], b.defaultRegistry)]),
   );
+}
+
+/** Where an ecosystem's source tree records a package's own name and version. */
+export interface VersionManifest {
+  /** the file, relative to the package directory (e.g. `package.json`) */
+  file: string;
+  /** the name and version the file's text declares; a field it does not declare (or a file that is not a manifest) is absent */
+  identity(text: string): { name?: string; version?: string };
+  /** the name a purl's release has in that file */
+  nameOf(purl: Pick<ReleasePurl, 'namespace' | 'name'>): string;
+}
+
+const VERSION_MANIFESTS: Readonly<Record<string, VersionManifest>> = {
+  npm: {
+    file: 'package.json',
+    identity(text) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text.replace(/^\uFEFF/, ''));
+      } catch {
+        return {};
+      }
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return {};
+      const { name, version } = doc as { name?: unknown; version?: unknown };
+      return { ...(typeof name === 'string' ? { name } : {}), ...(typeof version === 'string' ? { version } : {}) };
+    },
+    nameOf: npmName,
+  },
+};
+
+/**
+ * The manifest that names a release in its ecosystem's source tree, used to find the commit that set
+ * a version when no tag names it (and to check such a commit); undefined for an ecosystem without one.
+ */
+export function versionManifestFor(ecosystem: string): VersionManifest | undefined {
+  return Object.hasOwn(VERSION_MANIFESTS, ecosystem) ? VERSION_MANIFESTS[ecosystem] : undefined;
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { QuorumError } from '@quorum/core';
+import type { GitMirror } from './git-mirrors.js';
 
 type IPv4 = ipaddr.IPv4;
 type IPv6 = ipaddr.IPv6;
@@ -23,6 +24,8 @@ export interface EgressPolicy {
   readonly open: boolean;
   readonly rules: readonly EgressRule[];
   readonly origins: readonly EgressOrigin[];
+  /** the operator's own copies of repositories, which git fetches instead (see {@link gitTarget}) */
+  readonly gitMirrors: readonly GitMirror[];
 }
 
 /** Options of {@link egressPolicy}. */
@@ -33,6 +36,8 @@ export interface EgressPolicyOptions {
   allowOrigins?: readonly string[];
   /** allow everything; @defaultValue false */
   open?: boolean;
+  /** where git fetches mirrored repositories from (parsed by {@link parseGitMirrors}); @defaultValue none */
+  gitMirrors?: readonly GitMirror[];
 }
 
 /** What {@link egressProblem} judges: the name asked for, the address it would connect to, the port. */
@@ -51,7 +56,7 @@ const NAT64_WELL_KNOWN = ipaddr.IPv6.parseCIDR('64:ff9b::/96');
 export function egressPolicy(opts: EgressPolicyOptions = {}): EgressPolicy {
   const rules = parseEgressAllow(opts.allow ?? []);
   const origins = (opts.allowOrigins ?? []).map(parseOrigin);
-  return Object.freeze({ open: opts.open === true, rules: Object.freeze(rules), origins: Object.freeze(origins) });
+  return Object.freeze({ open: opts.open === true, rules: Object.freeze(rules), origins: Object.freeze(origins), gitMirrors: Object.freeze([...(opts.gitMirrors ?? [])]) });
 }
 
 /**

@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { egressPolicy } from './egress-policy.js';
-import { gitClone, gitLocal, gitLsRemote } from './git.js';
+import { gitClone, gitCloneHistory, gitFetchCommit, gitFetchObjects, gitLocal, gitLsRemote, gitReadBlobs } from './git.js';
 import { closedPort, failure, gitFixture, gitHttpServer, httpServer, makeRepo, type TestServer } from './testing/servers.js';
 
 let repo: ReturnType<typeof makeRepo>;
@@ -255,5 +255,173 @@ describe('git over http', () => {
       await expect(pending).rejects.toThrow('job cancelled');
       expect(existsSync(dir)).toBe(false);
     });
+  });
+});
+
+/**
+ * A bare repository with history `a` (adds old.txt) → `b` (removes it; tagged `v2`) → `c` (main),
+ * served from `<root>/repo.git`, plus a commit that no branch or tag holds any more (`dangling`).
+ */
+function makeHistory(): { root: string; bare: string; url: string; a: string; b: string; c: string; dangling: string; oldBlob: string } {
+  const root = mkdtempSync(join(tmpdir(), 'quorum-net-history-'));
+  temporary.push(root);
+  const work = join(root, 'work');
+  gitFixture(['init', '--quiet', '--initial-branch=main', work]);
+  writeFileSync(join(work, 'old.txt'), 'content only the first commit has\n');
+  writeFileSync(join(work, 'package.json'), '{"name":"h","version":"1.0.0"}\n');
+  gitFixture(['add', '--all'], work);
+  gitFixture(['commit', '--quiet', '-m', 'a'], work);
+  const a = gitFixture(['rev-parse', 'HEAD'], work);
+  const oldBlob = gitFixture(['rev-parse', 'HEAD:old.txt'], work);
+  gitFixture(['rm', '--quiet', 'old.txt'], work);
+  writeFileSync(join(work, 'package.json'), '{"name":"h","version":"2.0.0"}\n');
+  gitFixture(['commit', '--quiet', '-am', 'b'], work);
+  const b = gitFixture(['rev-parse', 'HEAD'], work);
+  gitFixture(['tag', 'v2'], work);
+  writeFileSync(join(work, 'index.js'), 'module.exports = 3;\n');
+  gitFixture(['add', '--all'], work);
+  gitFixture(['commit', '--quiet', '-m', 'c'], work);
+  const c = gitFixture(['rev-parse', 'HEAD'], work);
+  const bare = join(root, 'repo.git');
+  // a local clone keeps loose objects loose, so that a test can remove one
+  gitFixture(['clone', '--quiet', '--bare', work, bare]);
+  // as forges do: partial clones served
+  gitFixture(['config', 'uploadpack.allowFilter', 'true'], bare);
+  gitFixture(['checkout', '--quiet', '-b', 'fork', a], work);
+  writeFileSync(join(work, 'index.js'), 'module.exports = "not the project\'s";\n');
+  gitFixture(['add', '--all'], work);
+  gitFixture(['commit', '--quiet', '-m', 'a commit pushed and deleted again'], work);
+  const dangling = gitFixture(['rev-parse', 'HEAD'], work);
+  gitFixture(['push', '--quiet', bare, 'fork:refs/heads/fork'], work);
+  gitFixture(['push', '--quiet', bare, ':refs/heads/fork'], work);
+  return { root, bare, url: `file://${bare}`, a, b, c, dangling, oldBlob };
+}
+
+describe('gitFetchCommit', () => {
+  it('fetches a tagged commit alone, without the rest of its history', async () => {
+    const dir = join(scratch(), 'src');
+    expect(await gitFetchCommit(fileUrl, dir, repo.first, local)).toEqual({ depth: 'shallow', reachableFrom: 'refs/tags/v1.0.0' });
+    await gitLocal(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', repo.first], { cwd: dir });
+    expect(await gitLocal(['rev-parse', 'HEAD'], { cwd: dir })).toBe(repo.first);
+    expect(existsSync(join(dir, '.git/shallow'))).toBe(true);
+    expect(await gitLocal(['rev-list', '--count', '--all'], { cwd: dir })).toBe('1');
+  });
+
+  it('fetches a commit in the middle of a branch, after checking that the branch holds it', async () => {
+    const h = makeHistory();
+    const dir = join(scratch(), 'src');
+    expect(await gitFetchCommit(h.url, dir, h.a, local)).toEqual({ depth: 'shallow', reachableFrom: 'refs/heads/main' });
+    expect(await gitLocal(['rev-list', '--count', h.a], { cwd: dir })).toBe('1');
+  });
+
+  it('fetches the tagged commit of a repository whose history lost an object, which a full clone cannot', async () => {
+    const h = makeHistory();
+    const loose = join(h.bare, 'objects', h.oldBlob.slice(0, 2), h.oldBlob.slice(2));
+    expect(existsSync(loose)).toBe(true);
+    rmSync(loose);
+    const cloned = await failure(gitClone(h.url, join(scratch(), 'clone'), local));
+    expect(cloned.code).toBe('source-not-found');
+    expect(cloned.message).toBe('cannot clone the local repository: the repository is damaged');
+    const dir = join(scratch(), 'src');
+    expect(await gitFetchCommit(h.url, dir, h.b, local)).toEqual({ depth: 'shallow', reachableFrom: 'refs/tags/v2' });
+    await gitLocal(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', h.b], { cwd: dir });
+    expect(readFileSync(join(dir, 'package.json'), 'utf8')).toContain('"2.0.0"');
+    // without its tag, the commit's branch is checked on a clone of commits only
+    gitFixture(['tag', '-d', 'v2'], h.bare);
+    expect(await gitFetchCommit(h.url, join(scratch(), 'src'), h.b, local)).toEqual({ depth: 'shallow', reachableFrom: 'refs/heads/main' });
+  });
+
+  it('refuses a commit that the server has but no branch or tag holds (a deleted branch, a fork\'s commit)', async () => {
+    const h = makeHistory();
+    const dir = join(scratch(), 'src');
+    const e = await failure(gitFetchCommit(h.url, dir, h.dangling, local));
+    expect(e.code).toBe('source-not-found');
+    expect(e.message).toBe(`cannot fetch the local repository: commit ${h.dangling} is on no branch or tag of it`);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('says a commit the repository does not have is not in it', async () => {
+    const e = await failure(gitFetchCommit(fileUrl, join(scratch(), 'src'), 'f'.repeat(40), local));
+    expect(e.code).toBe('source-not-found');
+    expect(e.message).toBe(`cannot fetch the local repository: commit ${'f'.repeat(40)} is not in it`);
+  });
+
+  it('falls back to every branch and tag when the server refuses a fetch by SHA', async () => {
+    const h = makeHistory();
+    const server = await serve(gitHttpServer(h.root, { protocol: 0 }));
+    const url = `${server.origin}/repo.git`;
+    const opts = { policy: egressPolicy({ allowOrigins: [server.origin] }), allowLocal: false };
+    // a tip is advertised, so even this server serves it alone
+    expect(await gitFetchCommit(url, join(scratch(), 'src'), h.c, opts)).toEqual({ depth: 'shallow', reachableFrom: 'refs/heads/main' });
+    const dir = join(scratch(), 'src');
+    expect(await gitFetchCommit(url, dir, h.a, opts)).toEqual({ depth: 'full', reachableFrom: 'refs/heads/main' });
+    await gitLocal(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', h.a], { cwd: dir });
+    expect(readFileSync(join(dir, 'old.txt'), 'utf8')).toContain('first commit');
+    const dangling = await failure(gitFetchCommit(url, join(scratch(), 'src'), h.dangling, opts));
+    expect(dangling.message).toBe(`cannot fetch ${url}: commit ${h.dangling} is not in it`);
+  });
+
+  it('fetches over smart HTTP pinned to the vetted address', async () => {
+    const h = makeHistory();
+    const server = await serve(gitHttpServer(h.root));
+    const url = `http://localhost:${server.port}/repo.git`;
+    const opts = { policy: egressPolicy({ allow: `localhost:${server.port}` }), allowLocal: false };
+    expect(await gitFetchCommit(url, join(scratch(), 'src'), h.a, opts)).toEqual({ depth: 'shallow', reachableFrom: 'refs/heads/main' });
+    const e = await failure(gitFetchCommit(url, join(scratch(), 'src'), h.dangling, opts));
+    expect(e.message).toBe(`cannot fetch ${url}: commit ${h.dangling} is on no branch or tag of it`);
+  });
+
+  it('refuses a directory that is not empty and leaves it alone', async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'occupied'), 'x');
+    const e = await failure(gitFetchCommit(fileUrl, dir, repo.first, local));
+    expect(e.message).toBe('cannot fetch the local repository: the destination is not empty');
+    expect(readdirSync(dir)).toEqual(['occupied']);
+  });
+
+  it.each(['HEAD', 'v1.0.0', '-h', 'abc', 'F'.repeat(40)])('refuses %j as a commit before git runs', async (commit) => {
+    expect((await failure(gitFetchCommit(fileUrl, join(scratch(), 'src'), commit, local))).code).toBe('invalid-input');
+  });
+
+  it('refuses what gitClone refuses', async () => {
+    const dir = scratch();
+    expect((await failure(gitFetchCommit('ext::sh -c touch% x', join(dir, 'src'), repo.first, local))).code).toBe('invalid-input');
+    expect((await failure(gitFetchCommit(fileUrl, join(dir, 'src'), repo.first, { policy: open, allowLocal: false }))).code).toBe('invalid-input');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('gitCloneHistory, gitFetchObjects and gitReadBlobs', () => {
+  it('clones history without file contents and fetches only the blobs asked for', async () => {
+    const h = makeHistory();
+    const dir = join(scratch(), 'history.git');
+    expect(await gitCloneHistory(h.url, dir, local)).toEqual({ partial: true });
+    const blobs = (await gitLocal(['log', '--format=', '--raw', '--no-abbrev', '--no-renames', 'main', '--', 'package.json'], { cwd: dir }))
+      .split('\n')
+      .filter((l) => l.startsWith(':'))
+      .map((l) => l.split(' ')[3]!);
+    expect(blobs).toHaveLength(2);
+    // reading a blob that is not there needs the network, which a local run never has
+    expect((await failure(gitReadBlobs(blobs, { cwd: dir }))).message).toBe('git cat-file failed: needed the network');
+    await gitFetchObjects(h.url, dir, blobs, local);
+    const read = await gitReadBlobs(blobs, { cwd: dir });
+    expect([...read.values()].map((b) => b.toString('utf8')).sort()).toEqual(['{"name":"h","version":"1.0.0"}\n', '{"name":"h","version":"2.0.0"}\n']);
+    expect((await gitReadBlobs(blobs, { cwd: dir, maxBytes: 10 })).size).toBe(0);
+  });
+
+  it('clones in full from a server without filters, whose blobs are then all there', async () => {
+    const h = makeHistory();
+    gitFixture(['config', '--unset', 'uploadpack.allowFilter'], h.bare);
+    const server = await serve(gitHttpServer(h.root));
+    const opts = { policy: egressPolicy({ allowOrigins: [server.origin] }), allowLocal: false };
+    const dir = join(scratch(), 'history.git');
+    await gitCloneHistory(`${server.origin}/repo.git`, dir, opts);
+    expect((await gitReadBlobs([h.oldBlob], { cwd: dir })).get(h.oldBlob)?.toString('utf8')).toBe('content only the first commit has\n');
+  });
+
+  it('refuses object names that are not SHAs', async () => {
+    const dir = join(scratch(), 'history.git');
+    await gitCloneHistory(fileUrl, dir, local);
+    expect((await failure(gitFetchObjects(fileUrl, dir, ['--upload-pack=x'], local))).code).toBe('invalid-input');
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { devNull, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,15 +9,31 @@ import type { EgressPolicy } from './egress-policy.js';
 import { egressFetch } from './http.js';
 import { resolveEgress } from './resolve.js';
 
-/** Options of {@link gitClone} and {@link gitLsRemote}. */
+/** Options of {@link gitClone}, {@link gitLsRemote}, {@link gitFetchCommit}, {@link gitCloneHistory} and {@link gitFetchObjects}. */
 export interface GitRemoteOptions {
   policy: EgressPolicy;
   /** accept `file:` repositories: the operator's own disk, never for a submitter's URL */
   allowLocal: boolean;
   /** the caller's cancellation: git is killed and the signal's reason rethrown */
   signal?: AbortSignal;
-  /** for the whole operation, git is killed after it; @defaultValue 5 min for a clone, 30 s for ls-remote */
+  /** for the whole operation, git is killed after it; @defaultValue 5 min for a clone or a fetch, 30 s for ls-remote */
   timeoutMs?: number;
+}
+
+/** How {@link gitFetchCommit} got a commit. */
+export interface FetchedCommit {
+  /** `shallow`: the commit alone (depth 1); `full`: every branch and tag, because the server refused a fetch by SHA */
+  depth: 'shallow' | 'full';
+  /** a branch or tag (`refs/heads/…`, `refs/tags/…`) that points at the commit or whose history holds it */
+  reachableFrom: string;
+}
+
+/** Options of {@link gitReadBlobs}. */
+export interface GitReadBlobsOptions extends GitLocalOptions {
+  /** a larger blob is left out of the answer; @defaultValue 1 MiB */
+  maxBytes?: number;
+  /** blobs beyond this many bytes in all, in the order asked, are left out; @defaultValue 64 MiB */
+  maxTotalBytes?: number;
 }
 
 /** Options of {@link gitLocal}. */
@@ -28,6 +44,8 @@ export interface GitLocalOptions {
   signal?: AbortSignal;
   /** git is killed after it; @defaultValue 5 min */
   timeoutMs?: number;
+  /** written to git's standard input (e.g. the object names of `cat-file --batch`) */
+  input?: string;
 }
 
 interface Remote {
@@ -38,14 +56,44 @@ interface Remote {
   config: string[];
 }
 
-interface GitRun {
+interface GitRun extends RunOptions {
   args: string[];
   cwd: string;
   signal: AbortSignal;
+}
+
+interface RunOptions {
   maxBuffer?: number;
+  input?: string;
+  /** `latin1` keeps one character per byte, for output that announces sizes in bytes */
+  encoding?: 'utf8' | 'latin1';
+}
+
+/** One vetted remote under one deadline, as {@link withRemote} hands it to its work. */
+interface Session {
+  remote: Remote;
+  /** a directory of the session's own, removed afterwards */
+  scratch: string;
+  /** runs git and answers its standard output; a failure becomes the uniform error */
+  run(args: string[], opts?: RunOptions): Promise<string>;
+  /** runs git and answers how it ended, failures included (cancellation still throws) */
+  attempt(args: string[], opts?: RunOptions): Promise<GitResult>;
+  /** the uniform error of a failed run */
+  failure(res: GitResult): Error;
+  /** a `source-not-found` error about this repository with the given reason */
+  notFound(reason: string): QuorumError;
 }
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+/** Most objects {@link gitFetchObjects} asks for at once. */
+const MAX_FETCH_OBJECTS = 10_000;
+// What a server that will not serve a commit by its SHA says: v0 clients refuse an unadvertised object
+// themselves, v0 servers answer "not our ref" for one they do not advertise (v2 servers only for one
+// they do not have, which the full fetch then finds missing).
+const SHA_FETCH_REFUSED = /not our ref|unadvertised object|does not allow request/i;
+const FILTER_REFUSED = /filter|promisor/i;
+// Settings of a fetch into a directory the farm reads next: no automatic gc or maintenance running on its own.
+const FETCH_CONFIG = ['gc.auto=0', 'maintenance.auto=false'];
 const DISCOVERY = 'info/refs?service=git-upload-pack';
 // Settings for every git run: no hooks, no fsmonitor command, no transport unless one is allowed below.
 const BASE_CONFIG = ['protocol.allow=never', 'core.fsmonitor=false', `core.hooksPath=${devNull}`];
@@ -58,16 +106,104 @@ const BASE_CONFIG = ['protocol.allow=never', 'core.fsmonitor=false', `core.hooks
  */
 export async function gitClone(repo: string, dir: string, opts: GitRemoteOptions): Promise<void> {
   const target = resolve(dir);
-  const existed = await stat(target).then(() => true, () => false);
-  try {
-    await withRemote(repo, opts, { timeoutMs: 300_000, verb: 'clone' }, async (remote, run) => {
+  await intoNewDirectory(target, () =>
+    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'clone' }, async ({ remote, run }) => {
       await run([...configArgs(remote.config), 'clone', '--quiet', '--no-checkout', '--', remote.url, target]);
+    }),
+  );
+}
+
+/**
+ * Fetches one commit of a repository into a new repository at `dir`, without checking out: the
+ * commit alone (`git fetch --depth 1 <url> <sha>`), so a large history costs nothing and damaged
+ * objects elsewhere in it do not matter; every branch and tag only when the server refuses a fetch by
+ * SHA. The commit must be the repository's own: a branch or tag points at it, or holds it in its
+ * history (checked on a commits-only clone), never merely an object the server happens to serve (a
+ * fork's commit, a dangling one). The commit is then at `FETCH_HEAD` (or among the fetched refs).
+ * Failures as for {@link gitClone}, and `source-not-found` when the commit is not in the repository.
+ */
+export async function gitFetchCommit(repo: string, dir: string, commit: string, opts: GitRemoteOptions): Promise<FetchedCommit> {
+  if (!SHA.test(commit)) throw new QuorumError('invalid-input', `${JSON.stringify(commit.slice(0, 80))} is not a full commit SHA`);
+  const target = resolve(dir);
+  return intoNewDirectory(target, () =>
+    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'fetch' }, async ({ remote, scratch, run, attempt, failure, notFound }) => {
+      const remoteGit = (args: string[]) => [...configArgs([...remote.config, ...FETCH_CONFIG]), '-C', target, ...args];
+      // no transport at all: nothing read locally may fetch on its own (a partial clone would)
+      const localGit = (dir: string, args: string[]) => [...configArgs([]), '-C', dir, ...args];
+      if ((await readdir(target).catch(() => [])).length > 0) throw notFound('the destination is not empty');
+      // an empty template: nothing of the system's git installation lands in the repository
+      await run([...configArgs([]), 'init', '--quiet', '--template=', '--', target]);
+      const tips = parseTips(await run([...configArgs(remote.config), 'ls-remote', '--heads', '--tags', '--', remote.url], { maxBuffer: 64 * 1024 * 1024 }));
+      const shallow = await attempt(remoteGit(['fetch', '--quiet', '--no-tags', '--recurse-submodules=no', '--depth=1', '--', remote.url, commit]));
+      let depth: FetchedCommit['depth'] = 'shallow';
+      if (shallow.exitCode !== 0) {
+        if (!SHA_FETCH_REFUSED.test(shallow.stderr)) throw failure(shallow);
+        depth = 'full';
+        await run(remoteGit(['fetch', '--quiet', '--no-tags', '--recurse-submodules=no', '--', remote.url, '+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*']));
+      }
+      const type = await attempt(localGit(target, ['cat-file', '-t', commit]));
+      if (type.exitCode !== 0) throw notFound(`commit ${commit} is not in it`);
+      if (type.stdout.trim() !== 'commit') throw notFound(`${commit} is not a commit`);
+      const tip = tips.get(commit);
+      if (tip) return { depth, reachableFrom: tip };
+      let history = target;
+      let refs = ['refs/remotes/origin', 'refs/tags'];
+      if (depth === 'shallow') {
+        // commits only: enough to tell whether a branch or tag holds the commit, cheap for a long history
+        history = join(scratch, 'history.git');
+        await run([...configArgs([...remote.config, ...FETCH_CONFIG]), 'clone', '--bare', '--quiet', '--filter=tree:0', '--', remote.url, history]);
+        refs = ['refs/heads', 'refs/tags'];
+      }
+      const holder = await attempt(localGit(history, ['for-each-ref', '--count=1', '--contains', commit, '--format=%(refname)', ...refs]));
+      const ref = holder.exitCode === 0 ? holder.stdout.trim() : '';
+      if (!ref) throw notFound(`commit ${commit} is on no branch or tag of it`);
+      return { depth, reachableFrom: ref.replace(/^refs\/remotes\/origin\//, 'refs/heads/') };
+    }),
+  );
+}
+
+/**
+ * Clones a repository's history (branches and tags) into a new bare repository at `dir`: blobless
+ * (`--filter=blob:none`: commits and trees) where the server supports filters, else in full.
+ * `partial` says the clone may lack file contents: fetch the blobs to read with
+ * {@link gitFetchObjects} first (objects already there are not fetched again).
+ */
+export async function gitCloneHistory(repo: string, dir: string, opts: GitRemoteOptions): Promise<{ partial: boolean }> {
+  const target = resolve(dir);
+  return intoNewDirectory(target, () =>
+    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'clone' }, async ({ remote, run, attempt, failure }) => {
+      const clone = (filter: string[]) => [...configArgs([...remote.config, ...FETCH_CONFIG]), 'clone', '--bare', '--quiet', ...filter, '--', remote.url, target];
+      const blobless = await attempt(clone(['--filter=blob:none']));
+      if (blobless.exitCode === 0) {
+        // a server without filters sends everything (with a warning) to a clone still marked partial
+        const promisor = await attempt([...configArgs([]), '-C', target, 'config', '--get', 'remote.origin.promisor']);
+        return { partial: promisor.stdout.trim() === 'true' };
+      }
+      if (!FILTER_REFUSED.test(blobless.stderr)) throw failure(blobless);
+      await rm(target, { recursive: true, force: true });
+      await run(clone([]));
+      return { partial: false };
+    }),
+  );
+}
+
+/**
+ * Fetches objects by name (e.g. the blobs of one file across history) into a partial clone made by
+ * {@link gitCloneHistory}, from the same repository, under the egress policy.
+ */
+export async function gitFetchObjects(repo: string, dir: string, objects: readonly string[], opts: GitRemoteOptions): Promise<void> {
+  if (objects.length > MAX_FETCH_OBJECTS) throw new QuorumError('invalid-input', `at most ${MAX_FETCH_OBJECTS} objects are fetched at once`);
+  const bad = objects.find((o) => !SHA.test(o));
+  if (bad !== undefined) throw new QuorumError('invalid-input', `${JSON.stringify(bad.slice(0, 80))} is not an object name`);
+  if (objects.length === 0) return;
+  const target = resolve(dir);
+  await withRemote(repo, opts, { timeoutMs: 300_000, verb: 'fetch' }, async ({ remote, run }) => {
+    // as git's own on-demand fetch of a partial clone does it: no negotiation, only what is named
+    const config = [...remote.config, ...FETCH_CONFIG, 'fetch.negotiationAlgorithm=noop'];
+    await run([...configArgs(config), '-C', target, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--recurse-submodules=no', '--filter=blob:none', '--stdin', '--', remote.url], {
+      input: `${objects.join('\n')}\n`,
     });
-  } catch (e) {
-    // git removes a half-written clone itself, unless it was killed before it could.
-    if (!existed) await rm(target, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
 
 /**
@@ -84,10 +220,10 @@ export async function gitLsRemote(repo: string, refs: readonly string[], opts: G
     return new Map();
   }
   const candidates = new Map(refs.map((ref) => [ref, ref.startsWith('refs/') ? [`${ref}^{}`, ref] : [`refs/tags/${ref}^{}`, `refs/tags/${ref}`, `refs/heads/${ref}`]]));
-  return withRemote(repo, opts, { timeoutMs: 30_000, verb: 'list the refs of' }, async (remote, run) => {
+  return withRemote(repo, opts, { timeoutMs: 30_000, verb: 'list the refs of' }, async ({ remote, run }) => {
     const found = new Map<string, string>();
     const patterns = [...new Set([...candidates.values()].flat())];
-    const out = await run([...configArgs(remote.config), 'ls-remote', '--', remote.url, ...patterns], 16 * 1024 * 1024);
+    const out = await run([...configArgs(remote.config), 'ls-remote', '--', remote.url, ...patterns], { maxBuffer: 16 * 1024 * 1024 });
     const listed = new Map<string, string>();
     for (const line of out.split('\n')) {
       const [sha, name] = line.split('\t');
@@ -103,26 +239,98 @@ export async function gitLsRemote(repo: string, refs: readonly string[], opts: G
 
 /**
  * Runs git inside an existing clone with every transport refused, so that nothing it does can
- * touch the network; returns its standard output. A failure is `source-not-found` with a short reason.
+ * touch the network (not even a partial clone's on-demand fetch); returns its standard output. A
+ * failure is `source-not-found` with a short reason.
  */
 export async function gitLocal(args: readonly string[], opts: GitLocalOptions): Promise<string> {
+  return (await localRun(args, opts)).stdout;
+}
+
+/**
+ * Reads blobs of a clone by object name, in one git run; objects that are missing, not blobs, larger
+ * than `maxBytes` or beyond `maxTotalBytes` are absent from the answer. In a partial clone a missing
+ * object makes git fail (`source-not-found`, "needed the network"): fetch the blobs first.
+ */
+export async function gitReadBlobs(objects: readonly string[], opts: GitReadBlobsOptions): Promise<Map<string, Buffer>> {
+  const wanted = [...new Set(objects)].filter((o) => SHA.test(o));
+  const found = new Map<string, Buffer>();
+  if (wanted.length === 0) return found;
+  const maxBytes = opts.maxBytes ?? 1024 * 1024;
+  let budget = opts.maxTotalBytes ?? 64 * 1024 * 1024;
+  const { input: _input, maxBytes: _max, maxTotalBytes: _total, ...local } = opts;
+  // a missing object is a line saying so, not a failure, and never fetched: every transport is refused
+  const sizes = await localRun(['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], { ...local, input: `${wanted.join('\n')}\n` });
+  const asked = new Set(wanted);
+  const small: string[] = [];
+  for (const line of sizes.stdout.split('\n')) {
+    const [name, type, size] = line.split(' ');
+    if (name === undefined || !asked.has(name) || type !== 'blob' || !(Number(size) <= maxBytes) || Number(size) > budget) continue;
+    small.push(name);
+    budget -= Number(size);
+  }
+  if (small.length === 0) return found;
+  const total = (opts.maxTotalBytes ?? 64 * 1024 * 1024) - budget;
+  const out = Buffer.from((await localRun(['cat-file', '--batch'], { ...local, input: `${small.join('\n')}\n`, encoding: 'latin1', maxBuffer: total + small.length * 128 })).stdout, 'latin1');
+  let at = 0;
+  while (at < out.length) {
+    const eol = out.indexOf(0x0a, at);
+    if (eol === -1) break;
+    const [name, type, size] = out.subarray(at, eol).toString('latin1').split(' ');
+    at = eol + 1;
+    if (type === undefined || size === undefined) continue;
+    const length = Number(size);
+    if (name !== undefined && type === 'blob') found.set(name, Buffer.from(out.subarray(at, at + length)));
+    at += length + 1;
+  }
+  return found;
+}
+
+async function localRun(args: readonly string[], opts: GitLocalOptions & RunOptions): Promise<GitResult> {
   const cwd = resolve(opts.cwd);
   const { signal } = limits(opts.timeoutMs ?? 300_000, opts.signal);
-  const res = await runGit({ args: [...configArgs([]), ...args], cwd, signal });
+  const res = await runGit({
+    args: [...configArgs([]), ...args],
+    cwd,
+    signal,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.encoding ? { encoding: opts.encoding } : {}),
+    ...(opts.maxBuffer ? { maxBuffer: opts.maxBuffer } : {}),
+  });
   if (res.canceled) throw opts.signal?.aborted ? opts.signal.reason : new QuorumError('source-not-found', `git ${args[0] ?? ''} did not finish in time`);
   if (res.exitCode !== 0) {
     throw new QuorumError('source-not-found', `git ${args[0] ?? ''} failed: ${localReason(res.stderr)}`, { cause: new Error(res.stderr.slice(-2000)) });
   }
-  return res.stdout;
+  return res;
+}
+
+/** Runs `work`, which creates `target`; on failure leaves `target` as it was before: absent, empty, or untouched when it held anything. */
+async function intoNewDirectory<T>(target: string, work: () => Promise<T>): Promise<T> {
+  const before = await readdir(target).then((names) => (names.length === 0 ? 'empty' : 'occupied'), () => 'absent');
+  try {
+    return await work();
+  } catch (e) {
+    if (before === 'occupied') throw e;
+    // git removes a half-written clone itself, unless it was killed before it could; a fetch does not
+    await rm(target, { recursive: true, force: true });
+    if (before === 'empty') await mkdir(target, { recursive: true });
+    throw e;
+  }
+}
+
+/** `ls-remote` output as commit → the first branch or tag that points at it (annotated tags peeled). */
+function parseTips(out: string): Map<string, string> {
+  const tips = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const [sha, name] = line.split('\t');
+    if (sha === undefined || name === undefined || !SHA.test(sha)) continue;
+    const ref = name.endsWith('^{}') ? name.slice(0, -3) : name;
+    if (!tips.has(sha)) tips.set(sha, ref);
+  }
+  return tips;
 }
 
 /** Vets the repository (URL, policy, redirects), then lets `work` run git against it under one deadline. */
-async function withRemote<T>(
-  repo: string,
-  opts: GitRemoteOptions,
-  action: { timeoutMs: number; verb: string },
-  work: (remote: Remote, run: (args: string[], maxBuffer?: number) => Promise<string>) => Promise<T>,
-): Promise<T> {
+async function withRemote<T>(repo: string, opts: GitRemoteOptions, action: { timeoutMs: number; verb: string }, work: (session: Session) => Promise<T>): Promise<T> {
   const url = parseRepoUrl(repo, opts.allowLocal);
   opts.signal?.throwIfAborted();
   const what = `cannot ${action.verb} ${url.protocol === 'file:' ? 'the local repository' : url.href}`;
@@ -130,23 +338,32 @@ async function withRemote<T>(
   const { deadline, signal } = limits(timeoutMs, opts.signal);
   const remote = url.protocol === 'file:' ? localRemote(url) : await httpRemote(url, what, opts.policy, signal, timeoutMs, opts.signal);
   // An empty directory of its own, so that no repository around the working directory lends git its config.
-  const cwd = await mkdtemp(join(tmpdir(), 'quorum-git-'));
+  const scratch = await mkdtemp(join(tmpdir(), 'quorum-git-'));
+  const notFound = (reason: string, cause?: Error) => new QuorumError('source-not-found', `${what}: ${reason}`, cause ? { cause } : undefined);
+  const failure = (res: GitResult): Error => {
+    const reason = remoteReason(res.stderr);
+    const cause = new Error(res.stderr.slice(-2000));
+    if (reason === 'unreachable' && remote.host !== undefined) return unreachable(remote.host, cause);
+    return notFound(reason === 'unreachable' ? 'git could not read it' : reason, cause);
+  };
+  const attempt = async (args: string[], runOpts: RunOptions = {}): Promise<GitResult> => {
+    const res = await runGit({ args, cwd: scratch, signal, ...runOpts });
+    if (res.canceled) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      if (remote.host !== undefined) throw unreachable(remote.host, deadline.reason);
+      throw notFound('git did not finish in time');
+    }
+    return res;
+  };
+  const run = async (args: string[], runOpts: RunOptions = {}): Promise<string> => {
+    const res = await attempt(args, runOpts);
+    if (res.exitCode !== 0) throw failure(res);
+    return res.stdout;
+  };
   try {
-    return await work(remote, async (args, maxBuffer) => {
-      const res = await runGit({ args, cwd, signal, ...(maxBuffer ? { maxBuffer } : {}) });
-      if (res.canceled) {
-        if (opts.signal?.aborted) throw opts.signal.reason;
-        if (remote.host !== undefined) throw unreachable(remote.host, deadline.reason);
-        throw new QuorumError('source-not-found', `${what}: git did not finish in time`);
-      }
-      if (res.exitCode === 0) return res.stdout;
-      const reason = remoteReason(res.stderr);
-      const cause = new Error(res.stderr.slice(-2000));
-      if (reason === 'unreachable' && remote.host !== undefined) throw unreachable(remote.host, cause);
-      throw new QuorumError('source-not-found', `${what}: ${reason === 'unreachable' ? 'git could not read it' : reason}`, { cause });
-    });
+    return await work({ remote, scratch, run, attempt, failure, notFound });
   } finally {
-    await rm(cwd, { recursive: true, force: true });
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 
@@ -246,7 +463,8 @@ async function runGit(run: GitRun): Promise<GitResult> {
     cwd: run.cwd,
     env: { ...gitEnv(), GIT_CEILING_DIRECTORIES: dirname(run.cwd) },
     extendEnv: false,
-    stdin: 'ignore',
+    ...(run.input !== undefined ? { input: run.input } : { stdin: 'ignore' as const }),
+    encoding: run.encoding ?? 'utf8',
     detached: true,
     maxBuffer: run.maxBuffer ?? 64 * 1024 * 1024,
     reject: false,
@@ -334,6 +552,8 @@ function remoteReason(stderr: string): string {
   if (/could not read (username|password)|authentication failed/.test(text)) return 'repository not found or not public';
   if (/does not appear to be a git repository|not a git repository|not a valid|unable to update url base/.test(text)) return 'not a git repository';
   if (/already exists and is not an empty directory/.test(text)) return 'the destination is not empty';
+  // said by the server about its own objects: a fact about the repository, not a transport failure
+  if (/possible repository corruption|missing (blob|tree|commit) object|bad object|did not send all necessary objects|unable to read [0-9a-f]{40}/.test(text)) return 'the repository is damaged';
   if (/unable to access|could not resolve|failed to connect|connection|timed out|ssl|tls|certificate|gnutls|early eof|hung up|rpc failed|empty reply|recv failure|send failure/.test(text)) {
     return 'unreachable';
   }

@@ -2,4 +2,17 @@ export * from './egress-policy.js';
 export { resolveEgress, type VettedAddress } from './resolve.js';
 export { egressFetch, expectOk, fetchJson, parseHttpUrl, type EgressFetchOptions, type FetchJsonOptions, type Response } from './http.js';
 export * from './download.js';
-export { gitClone, gitLsRemote, gitLocal, type GitLocalOptions, type GitRemoteOptions } from './git.js';
+export { gitTarget, parseGitMirrors, MAX_GIT_MIRRORS, type GitMirror, type GitTarget } from './git-mirrors.js';
+export {
+  gitClone,
+  gitCloneHistory,
+  gitFetchCommit,
+  gitFetchObjects,
+  gitLocal,
+  gitLsRemote,
+  gitReadBlobs,
+  type FetchedCommit,
+  type GitLocalOptions,
+  type GitReadBlobsOptions,
+  type GitRemoteOptions,
+} from './git.js';

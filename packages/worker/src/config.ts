@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { boolSetting, DEFAULT_LIMITS, intSetting, listSetting, QuorumError, quorumSettings, urlSetting, WORKER_ID_PATTERN, type BuildLimits } from '@quorum/core';
 import { registriesFrom } from '@quorum/ecosystems';
+import { parseGitMirrors, type GitMirror } from '@quorum/net';
 
 /** Everything a worker reads from its environment, validated and frozen. */
 export interface WorkerConfig {
@@ -28,6 +29,8 @@ export interface WorkerConfig {
   enrolToken: string | undefined;
   /** operator exceptions to the egress policy (hosts, host:port, CIDRs); the registries are always allowed */
   egressAllow: string[];
+  /** the operator's own copies of repositories, which git fetches instead of their URLs (`QUORUM_GIT_MIRRORS`); @defaultValue none */
+  gitMirrors: readonly GitMirror[];
   /** largest artifact a build may leave in its output; @defaultValue 512 MiB */
   maxArtifactBytes: number;
   /** how long running jobs get to end after SIGTERM before they are abandoned; @defaultValue 15 s */
@@ -68,6 +71,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     logLevel: s.QUORUM_LOG_LEVEL || 'info',
     enrolToken: s.QUORUM_ENROL_TOKEN || undefined,
     egressAllow: Object.freeze(listSetting(s.QUORUM_EGRESS_ALLOW)) as string[],
+    gitMirrors: parseGitMirrors(s.QUORUM_GIT_MIRRORS),
     maxArtifactBytes: intSetting('QUORUM_MAX_ARTIFACT_MB', s.QUORUM_MAX_ARTIFACT_MB, 512, 1, 65_536) * 2 ** 20,
     stopGraceMs: intSetting('QUORUM_STOP_GRACE_MS', s.QUORUM_STOP_GRACE_MS, 15_000, 0),
     scratch: scratchSetting(s.QUORUM_BUILD_SCRATCH),

@@ -1,6 +1,6 @@
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, realpath } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
-import { isQuorumError, parseReleasePurl, QuorumError, type BuildInput, type Builder, type FetchedInputs, type InputsDecision } from '@quorum/core';
+import { isQuorumError, parseReleasePurl, QuorumError, type BuildInput, type Builder, type FetchedInputs, type InputsDecision, type RegistryInput } from '@quorum/core';
 import { fetchJson, type EgressPolicy } from '@quorum/net';
 import { FetchCache } from './fetch-cache.js';
 
@@ -15,11 +15,21 @@ export const MAX_INPUT_BYTES = 4 * 2 ** 30;
 /** Most bytes of one downloaded input. @defaultValue 256 MiB */
 const MAX_INPUT_FILE_BYTES = 256 * 2 ** 20;
 
-/** Reads the builder's plan files from the package directory; symlinks and oversized files are refused. */
-export async function readPlanFiles(packageDir: string, names: readonly string[]): Promise<Record<string, string | undefined>> {
+/** The plan-file prefix that names a file of the repository root (see `Builder.planFiles`). */
+const ROOT_PREFIX = 'root/';
+
+/**
+ * Reads the builder's plan files from the package directory; symlinks and oversized files are refused.
+ * Names under `root/` are read from `rootDir` (the repository root), only when the package directory
+ * is below it: a package at the root has no other root.
+ */
+export async function readPlanFiles(packageDir: string, names: readonly string[], rootDir?: string): Promise<Record<string, string | undefined>> {
   const files: Record<string, string | undefined> = {};
+  const belowRoot = rootDir !== undefined && (await realpath(rootDir).catch(() => rootDir)) !== (await realpath(packageDir).catch(() => packageDir));
   for (const name of names) {
-    const path = join(packageDir, name);
+    const fromRoot = name.startsWith(ROOT_PREFIX);
+    if (fromRoot && !belowRoot) continue;
+    const path = fromRoot ? join(rootDir!, name.slice(ROOT_PREFIX.length)) : join(packageDir, name);
     const info = await lstat(path).catch(() => undefined);
     if (!info) continue;
     // a link could point anywhere on the worker's disk
@@ -84,9 +94,12 @@ export async function fetchInputs(
     log(`[quorum] tool ${tool.purl} pinned (${tool.integrity.slice(0, 20)}…)${tool.files ? `: ${Object.values(tool.files).join(', ')}` : ''}`);
   }
   downloads.push(...decision.dependencies);
+  downloads.push(...(await resolveRegistryInputs(builder, registry, decision.registryDependencies ?? [], policy, signal)));
   // a hostile lockfile must not occupy a worker for days or fill its disk
   if (downloads.length > MAX_INPUTS) throw new QuorumError('unsafe-archive', `the build needs ${downloads.length} downloads, over the limit of ${MAX_INPUTS}`);
+  const registryCount = decision.registryDependencies?.length ?? 0;
   if (decision.dependencies.length > 0) log(`[quorum] fetching ${decision.dependencies.length} locked dependencies with their integrity checked`);
+  if (registryCount > 0) log(`[quorum] fetching ${registryCount} locked dependencies with the integrity the registry's metadata names (the lockfile pins them otherwise)`);
   const queue = [...downloads];
   let total = 0;
   let fromCache = 0;
@@ -110,5 +123,34 @@ export async function fetchInputs(
     }),
   );
   if (downloads.length > 0) log(`[quorum] ${downloads.length} inputs in place (${fromCache} from this worker's cache, checked again), ${Math.round(total / 2 ** 20)} MiB`);
-  return { tools, install: decision.install, dependencyCount: decision.dependencies.length, ...(decision.planOptions ? { planOptions: decision.planOptions } : {}) };
+  return { tools, install: decision.install, dependencyCount: decision.dependencies.length + registryCount, ...(decision.planOptions ? { planOptions: decision.planOptions } : {}) };
+}
+
+/**
+ * Downloads for packages whose lockfile pins no artifact integrity: each package's metadata is
+ * fetched once (however many versions are locked) and its artifact checked against the integrity
+ * the metadata names. The build's own tool checks them against the lockfile again.
+ */
+async function resolveRegistryInputs(builder: Builder, registry: string, wanted: readonly RegistryInput[], policy: EgressPolicy, signal: AbortSignal): Promise<Download[]> {
+  if (wanted.length > MAX_INPUTS) throw new QuorumError('unsafe-archive', `the build needs ${wanted.length} downloads, over the limit of ${MAX_INPUTS}`);
+  const parsed = wanted.map((w) => ({ ...w, purl: parseReleasePurl(w.purl) }));
+  const urls = [...new Set(parsed.map((p) => builder.metadataUrl(p.purl, registry)))];
+  const metadata = new Map<string, unknown>();
+  const queue = [...urls];
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL_DOWNLOADS, queue.length) }, async () => {
+      for (let url = queue.shift(); url && !signal.aborted; url = queue.shift()) {
+        metadata.set(url, await fetchJson(url, { policy, signal, timeoutMs: 30_000 }));
+      }
+    }),
+  ).catch((e: unknown) => {
+    queue.length = 0;
+    if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', `a locked dependency is not in the registry (${(e as Error).message})`);
+    throw e;
+  });
+  return parsed.map((p) => {
+    const artifact = builder.artifactIn(metadata.get(builder.metadataUrl(p.purl, registry)), p.purl.version);
+    if (!artifact) throw new QuorumError('not-found', `locked dependency ${p.purl.namespace ? `${p.purl.namespace}/` : ''}${p.purl.name}@${p.purl.version} is not in the registry`);
+    return { url: artifact.url, integrity: artifact.integrity, path: p.path };
+  });
 }

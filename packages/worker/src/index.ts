@@ -58,7 +58,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   const instanceId = await loadOrCreateInstanceId(config.dataDir);
   const orphans = await sandbox.removeOrphans({ 'quorum.worker': config.workerId, 'quorum.instance': instanceId });
   if (orphans > 0) logger.warn({ orphans }, 'removed containers left by a previous run');
-  const egress = egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries) });
+  const egress = egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries), gitMirrors: config.gitMirrors });
   // the worker's identity: its key never leaves this process (never mounted into a build)
   const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));
   if (keyPair.created) logger.info({ keyId: keyPair.keyId }, 'created a signing key');

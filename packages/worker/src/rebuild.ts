@@ -28,7 +28,7 @@ import type { FetchCache } from './fetch-cache.js';
 import { fetchInputs, readPlanFiles } from './fetch-inputs.js';
 import { fetchSource } from './fetch-source.js';
 import { copyOutput, pickArtifact, readSmallOutput } from './read-outputs.js';
-import { resolveDependencies } from './resolve-dependencies.js';
+import { resolveDependencies, type ResolveOutcome } from './resolve-dependencies.js';
 
 /** What a rebuild needs from its worker. */
 export interface RebuildDeps {
@@ -164,14 +164,16 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     phase = 'source';
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
     if (repoProblem) throw new BuildFailure('source-refused', repoProblem);
-    const fetched = await fetchSource(inferred.source, join(jobDir, 'src'), note, { policy: egress, allowLocal: config.allowLocalRepos, signal });
+    const fetched = await fetchSource(inferred.source, join(jobDir, 'src'), note, { policy: egress, allowLocal: config.allowLocalRepos, signal, pinned: spec.pinned, release: { ecosystem: builder.ecosystem, purl } });
     const { packageDir, ...resolved } = fetched;
-    source = resolved;
-    if (spec.pinned.commit && source.commit !== spec.pinned.commit) {
-      throw new BuildFailure('source-mismatch', `${source.ref ? `tag ${source.ref}` : 'the recipe'} resolves to ${source.commit} here; the release pinned ${spec.pinned.commit}`);
+    // a result naming another commit than the pin would be refused as a statement about another source
+    // (and the rebuild replaced, again and again): a moved tag is reported as this release's failure
+    if (spec.pinned.commit && resolved.commit !== spec.pinned.commit) {
+      throw new BuildFailure('source-mismatch', `${resolved.ref ? `tag ${resolved.ref}` : 'the recipe'} resolves to ${resolved.commit} here; the release pinned ${spec.pinned.commit}`);
     }
+    source = resolved;
     phase = 'inputs';
-    const planFiles = await readPlanFiles(packageDir, builder.planFiles);
+    const planFiles = await readPlanFiles(packageDir, builder.planFiles, join(jobDir, 'src'));
     let decision = builder.decideInputs(planFiles, toolchain, registry);
     notes.push(...decision.notes);
     for (const n of decision.notes) note(`[quorum] note: ${n}`);
@@ -187,35 +189,49 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       toolInputs = await fetchInputs(builder, registry, { ...decision, dependencies: [], install: false }, inputsDir, note, signal, egress, deps.cache);
       imageDigest = await sandbox.imageDigest(builder.imageTag);
       if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
-      const before = inferred.publishedAt;
-      note(`[quorum] resolving dependencies ${before ? `as the registry stood at ${before}` : 'as the registry is now (it records no publish time for this release)'}, in ${imageDigest} (no network but a read-only view of ${registry})`);
-      const outcome = await resolveDependencies({
-        builder,
-        request: decision.resolve,
-        purl,
-        toolchain,
-        image: imageDigest,
-        limits: config.limits,
-        tools: toolInputs,
-        ...(before ? { before } : {}),
-        workDir: join(jobDir, 'resolve'),
-        inputsDir,
-        registry,
-        policy: egress,
-        sandbox,
-        slots: deps.slots,
-        signal,
-        labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
-      });
-      if (outcome.log) lines.push(scrub(outcome.log));
-      if (!outcome.ok) throw new BuildFailure('dependencies-unresolvable', outcome.message);
+      // as the registry stood at publish time; a registry whose record of time cannot give that (a
+      // mirror with rewritten times) is read as it is now, and the verdict says so: the bytes still decide
+      const attempts = inferred.publishedAt ? [inferred.publishedAt, undefined] : [undefined];
+      let outcome: ResolveOutcome | undefined;
+      let before: string | undefined;
+      let fallback: string | undefined;
+      for (const [i, asOf] of attempts.entries()) {
+        before = asOf;
+        note(`[quorum] resolving dependencies ${asOf ? `as the registry stood at ${asOf}` : 'as the registry is now'}, in ${imageDigest} (no network but a read-only view of ${registry})`);
+        outcome = await resolveDependencies({
+          builder,
+          request: decision.resolve,
+          purl,
+          toolchain,
+          image: imageDigest,
+          limits: config.limits,
+          tools: toolInputs,
+          ...(asOf ? { before: asOf } : {}),
+          workDir: join(jobDir, `resolve-${i}`),
+          inputsDir,
+          registry,
+          policy: egress,
+          sandbox,
+          slots: deps.slots,
+          signal,
+          labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
+        });
+        if (outcome.log) lines.push(scrub(outcome.log));
+        if (outcome.ok) break;
+        if (asOf) {
+          fallback = `it could not be resolved as the registry stood at ${asOf} (${outcome.message})`;
+          note(`[quorum] ${fallback}`);
+        }
+      }
+      if (!outcome?.ok) throw new BuildFailure('dependencies-unresolvable', outcome?.message ?? 'no resolution ran');
       const again = builder.decideInputs({ ...planFiles, [decision.resolve.lockfile]: outcome.lockfile }, toolchain, registry);
       if (again.problem) throw new BuildFailure('dependencies-unresolvable', `the resolved ${decision.resolve.lockfile}: ${again.problem.message}`);
       if (again.resolve) throw new BuildFailure('dependencies-unresolvable', `the resolution wrote no usable ${decision.resolve.lockfile}`);
       resolvedLock = { path: `resolved/${decision.resolve.lockfile}`, name: decision.resolve.lockfile, sha256: outcome.sha256 };
       await mkdir(join(inputsDir, 'resolved'), { mode: 0o755 });
       await writeFile(join(inputsDir, resolvedLock.path), outcome.lockfile, { mode: 0o444 });
-      const resolvedNote = `dependencies resolved by this farm ${before ? `as the registry stood at ${before}` : 'as the registry was at build time'}: ${again.dependencies.length} locked packages, ${resolvedLock.name} sha256 ${resolvedLock.sha256}`;
+      const asOf = before ? `as the registry stood at ${before}` : `as the registry was at build time${fallback ? `, because ${fallback}` : ' (it records no publish time for this release)'}`;
+      const resolvedNote = `dependencies resolved by this farm ${asOf}: ${again.dependencies.length} locked packages, ${resolvedLock.name} sha256 ${resolvedLock.sha256}`;
       notes.push(resolvedNote);
       note(`[quorum] note: ${resolvedNote}`);
       decision = { ...again, tools: [], notes: [] };

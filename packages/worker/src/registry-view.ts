@@ -1,7 +1,7 @@
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { isQuorumError } from '@quorum/core';
+import { isQuorumError, QuorumError } from '@quorum/core';
 import { egressFetch, type EgressPolicy } from '@quorum/net';
 
 /** The socket's name inside the view's directory, as `BuildPlan.registryMount` promises it. */
@@ -54,6 +54,8 @@ export class RegistryView {
   static async start(dir: string, opts: RegistryViewOptions): Promise<RegistryView> {
     const view = new RegistryView(dir, opts);
     const socket = join(dir, REGISTRY_SOCKET);
+    // longer paths are cut silently by the kernel: the socket would be somewhere else
+    if (Buffer.byteLength(socket) > 100) throw new QuorumError('internal', `the registry view's socket path is over 100 bytes: ${socket}`);
     await rm(socket, { force: true });
     await new Promise<void>((resolve, reject) => {
       view.server.once('error', reject);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QuorumError, type Builder, type BuildLimits, type FetchedInputs, type ReleasePurl, type ResolveRequest, type Sandbox } from '@quorum/core';
 import type { EgressPolicy } from '@quorum/net';
@@ -51,10 +52,20 @@ export async function resolveDependencies(input: ResolveDependenciesInput): Prom
   if (bad !== undefined) throw new QuorumError('internal', `the builder asked for a resolution file named ${JSON.stringify(bad.slice(0, 100))}`);
   const sourceDir = join(input.workDir, 'src');
   const outputDir = join(input.workDir, 'out');
-  const registryDir = join(input.workDir, 'registry');
-  for (const dir of [sourceDir, outputDir, registryDir]) await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const dir of [sourceDir, outputDir]) await mkdir(dir, { recursive: true, mode: 0o755 });
+  // a Unix socket's path must fit in 108 bytes, which a job directory deep in a data dir may not
+  const registryDir = await mkdtemp(join(tmpdir(), 'quorum-view-'));
+  try {
+    return await resolveIn(input, sourceDir, outputDir, registryDir);
+  } finally {
+    await rm(registryDir, { recursive: true, force: true });
+  }
+}
+
+async function resolveIn(input: ResolveDependenciesInput, sourceDir: string, outputDir: string, registryDir: string): Promise<ResolveOutcome> {
+  const { builder, request } = input;
   for (const [name, content] of Object.entries(request.files)) await writeFile(join(sourceDir, name), content, { mode: 0o644 });
-  const plan = builder.resolvePlan({
+  const plan = builder.resolvePlan!({
     purl: input.purl,
     toolchain: input.toolchain,
     image: input.image,

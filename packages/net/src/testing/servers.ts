@@ -45,8 +45,12 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Serves the bare repositories under `root` over smart HTTP, through `git http-backend` as a CGI program. */
-export async function gitHttpServer(root: string): Promise<TestServer> {
+/**
+ * Serves the bare repositories under `root` over smart HTTP, through `git http-backend` as a CGI
+ * program. `protocol: 0` speaks only the original protocol, whose servers by default refuse to
+ * serve a commit no branch or tag points at (protocol v2 serves any object it has).
+ */
+export async function gitHttpServer(root: string, opts: { protocol?: 0 | 2 } = {}): Promise<TestServer> {
   return httpServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const child = spawn('git', ['http-backend'], {
@@ -60,7 +64,7 @@ export async function gitHttpServer(root: string): Promise<TestServer> {
         CONTENT_TYPE: req.headers['content-type'] ?? '',
         ...(req.headers['content-length'] ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
         HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
-        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+        GIT_PROTOCOL: opts.protocol === 0 ? '' : String(req.headers['git-protocol'] ?? ''),
         REMOTE_ADDR: '127.0.0.1',
       },
     });
