@@ -157,7 +157,7 @@ describe('yarn and pnpm projects: pinned managers, offline installs from their l
     await publishFromGit(farm.registry, pkg, { how: 'host' });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/yarn-tampered@1.0.0' });
     expect(view.verdict?.verdict).toBe('failed');
-    for (const r of view.rebuilds) expect(r.reason).toBe('build-error');
+    for (const r of view.rebuilds) expect(r.reason).toBe('integrity-mismatch');
     for (const log of await logsOf(view)) expect(log).toMatch(/YN0018: .*ms@npm:2\.1\.3: The remote archive doesn't match the expected checksum/);
   });
 });

@@ -5,9 +5,11 @@ import { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-
 import { MANAGER_PLAN_FILES } from './manager-inputs.js';
 import { planNpmBuild } from './plan.js';
 import { planNpmResolve } from './resolve-plan.js';
+import { explainNpmFailure } from './explain-failure.js';
 
 export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 export { assessNpmRisk, NPM_INSTALL_SCRIPTS } from './assess-risk.js';
+export { explainNpmFailure } from './explain-failure.js';
 export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH, RESOLVED_LOCKFILE } from './decide-inputs.js';
 export { planNpmResolve, REGISTRY_MOUNT } from './resolve-plan.js';
 export { resolutionManifest, registrySpecProblem } from './resolution-manifest.js';
@@ -53,4 +55,5 @@ export const npmBuilder: Builder = {
   resolvePlan: planNpmResolve,
   stabilizers: NPM_STABILIZERS,
   assessRisk: assessNpmRisk,
+  explainFailure: explainNpmFailure,
 };

@@ -19,6 +19,8 @@ import {
   type RebuildSpec,
   type ReleaseRecord,
   type WorkerHeartbeat,
+  MAX_NOTE_CHARS,
+  MAX_REPORT_NOTES,
 } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
 import type { Enrolment, StoredRebuild } from './sqlite-store.js';
@@ -127,7 +129,7 @@ const reportSchema = {
         properties: { totalMs: { type: 'number', minimum: 0 }, fetchMs: { type: 'number', minimum: 0 }, buildMs: { type: 'number', minimum: 0 } },
       },
       exitCode: { type: 'integer' },
-      notes: { type: 'array', maxItems: 32, items: { type: 'string', maxLength: 500 } },
+      notes: { type: 'array', maxItems: MAX_REPORT_NOTES, items: { type: 'string', maxLength: MAX_NOTE_CHARS } },
       bundle: { type: 'object' },
     },
   },

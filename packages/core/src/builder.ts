@@ -270,6 +270,12 @@ export interface Builder {
   /** the stabilizer set (names) that applies to this ecosystem's artifacts */
   readonly stabilizers: readonly string[];
   /**
+   * Names the cause of a failed build when the ecosystem's tools named it in the log (e.g. a tarball
+   * that does not match the lockfile: `integrity-mismatch`), as a reason and a short message; else
+   * undefined, and the failure is `build-error`. Pure.
+   */
+  explainFailure?(log: string): { reason: string; message: string } | undefined;
+  /**
    * How dangerous the difference of a `mismatch` is (install scripts or executable code vs
    * documentation), from the file-level difference between the rebuilt and the published artifact;
    * reads only small entries through `diff.readText`. Without it a mismatch carries no risk summary.

@@ -92,6 +92,19 @@ export function workerQueueName(workerId: string): string {
 }
 
 /** Worker ids end up in queue names, Redis ACL key patterns and URLs: keep them simple (no glob characters). */
+/** Most notes one rebuild report carries. */
+export const MAX_REPORT_NOTES = 32;
+/** Longest note of a rebuild report, in characters. */
+export const MAX_NOTE_CHARS = 500;
+
+/**
+ * A report's notes within what the coordinator accepts: a note built from a tool's error output
+ * can be long, and a refused report would leave the rebuild to be run again and again.
+ */
+export function clipNotes(notes: readonly string[]): string[] {
+  return notes.slice(0, MAX_REPORT_NOTES).map((n) => (n.length > MAX_NOTE_CHARS ? `${n.slice(0, MAX_NOTE_CHARS - 1)}…` : n));
+}
+
 export const WORKER_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 /** Release and rebuild ids are UUIDs; anything else is refused before a store lookup. */

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { rebuildStatement, type StatementSigner } from '@quorum/attest';
 import { analyzeArtifact } from '@quorum/compare';
 import {
+  clipNotes,
   isQuorumError,
   parseReleasePurl,
   pinnedSourceProblem,
@@ -219,7 +220,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
         if (outcome.log) lines.push(scrub(outcome.log));
         if (outcome.ok) break;
         if (asOf) {
-          fallback = `it could not be resolved as the registry stood at ${asOf} (${outcome.message})`;
+          fallback = `it could not be resolved as the registry stood at ${asOf} (${outcome.message.slice(0, 200)})`;
           note(`[quorum] ${fallback}`);
         }
       }
@@ -241,7 +242,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     const inputs: FetchedInputs = { ...fetchedInputs, tools: { ...toolInputs?.tools, ...fetchedInputs.tools }, ...(resolvedLock ? { resolvedLockfile: resolvedLock.path } : {}) };
     recipe = {
       ...recipe,
-      inputs: [...tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity }))],
+      inputs: [...tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity })), ...(decision.registryDependencies ?? []).map((d) => ({ purl: d.purl, integrityFrom: 'registry metadata' }))],
       install: decision.install,
       ...(resolvedLock ? { resolvedLockfile: { name: resolvedLock.name, sha256: resolvedLock.sha256 } } : {}),
     };
@@ -267,6 +268,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (result.outcome !== 'ok') {
       const missing = result.outcome === 'error' ? missingCommand(result.exitCode, result.log) : undefined;
       if (missing) throw new BuildFailure('build-tool-missing', `build exited with code ${result.exitCode}: ${missing} was not found, so the build could not run as the publisher's did`);
+      const named = result.outcome === 'error' ? builder.explainFailure?.(result.log) : undefined;
+      if (named) throw new BuildFailure(named.reason, `build exited with code ${result.exitCode}: ${named.message}`);
       const why = { error: `build exited with code ${result.exitCode}`, timeout: `build killed after ${plan.limits.timeoutMs / 1000} s`, oom: 'build killed: out of memory' }[result.outcome];
       throw new BuildFailure(result.outcome === 'error' ? 'build-error' : result.outcome, why);
     }
@@ -291,12 +294,12 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (artifact.size <= MAX_ARTIFACT_UPLOAD_BYTES) {
       await client.uploadArtifact(spec.rebuildId, await readFile(artifactFile)).catch((e: unknown) => note(`[quorum] artifact upload failed: ${(e as Error).message}`));
     }
-    report = { ...base, status: 'succeeded', source, toolchain, ...(toolchainUsed ? { toolchainUsed } : {}), imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes } : {}) };
+    report = { ...base, status: 'succeeded', source, toolchain, ...(toolchainUsed ? { toolchainUsed } : {}), imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes: clipNotes(notes) } : {}) };
   } catch (e) {
     const reason = signal.aborted ? undefined : deterministicReason(e, phase);
     const message = scrub(e instanceof Error ? e.message : String(e)).slice(0, 4000);
     const timings = { ...(fetchMs !== undefined ? { fetchMs } : {}), ...(buildMs !== undefined ? { buildMs } : {}), totalMs: Date.now() - started };
-    const known = { ...(notes.length ? { notes } : {}), ...(toolchainUsed ? { toolchainUsed } : {}), ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
+    const known = { ...(notes.length ? { notes: clipNotes(notes) } : {}), ...(toolchainUsed ? { toolchainUsed } : {}), ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
     if (reason) {
       if (reason === 'worker-error') log.error({ err: e }, 'rebuild failed on an unexpected error');
       note(`[quorum] FAILED (${reason}): ${message}`);
