@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
-import { publishFromGit } from '../fixtures/publish.js';
+import { commitTime, packTarball, publishFromGit } from '../fixtures/publish.js';
 import { TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 import { Farm } from './farm.js';
 
@@ -75,6 +75,31 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
       expect(log).toContain('npm ci --offline --ignore-scripts (1 locked dependencies)');
       expect(log).toContain('fetching 1 locked dependencies with their integrity checked');
     }
+  });
+
+  it("rebuilds an npm workspace package from its directory with the workspace root's lockfile", async () => {
+    const dir = join(farm.dir, 'src/npm-mono');
+    const files: Record<string, string> = {
+      'package.json': JSON.stringify({ name: 'npm-mono', private: true, workspaces: ['packages/*'] }, null, 2),
+      'packages/shout/package.json': packageJson('mono-shout', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'tsc -p .' }, devDependencies: { typescript: TYPESCRIPT } }),
+      'packages/shout/tsconfig.json': JSON.stringify({ compilerOptions: { outDir: 'dist', module: 'commonjs', target: 'es2019', strict: true }, include: ['src'] }),
+      'packages/shout/src/index.ts': 'export const shout = (s: string): string => s.toUpperCase();\n',
+    };
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    for (const [name, content] of Object.entries(files)) {
+      await mkdir(join(dir, name, '..'), { recursive: true });
+      await writeFile(join(dir, name), content);
+    }
+    // the maintainer's lockfile lives at the workspace root only
+    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+    const pkg = await makeGitPackage(dir, {}, 'mono-shout@1.0.0');
+    const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url, directory: 'packages/shout' });
+    farm.registry.publish({ tarball, manifest: { name: 'mono-shout', version: '1.0.0', repository: { type: 'git', url: pkg.url, directory: 'packages/shout' } } });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/mono-shout@1.0.0' });
+    const logs = await logsOf(view);
+    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
+    expect(view.verdict?.notes?.join('\n')).toMatch(/installed with the npm workspace root's package-lock\.json/);
+    for (const log of logs) expect(log).not.toMatch(/resolving dependencies/);
   });
 
   it('refuses to build hermetically when the lockfile pins a git dependency', async () => {

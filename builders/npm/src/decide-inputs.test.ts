@@ -98,6 +98,28 @@ describe('decideNpmInputs', () => {
     expect(d.install).toBe(true);
     expect(d.dependencies).toHaveLength(1);
   });
+  it("installs an npm workspace package with the workspace root's lockfile, at the root", () => {
+    const rootLock = JSON.stringify({
+      lockfileVersion: 3,
+      packages: {
+        '': { name: 'mono', workspaces: ['packages/*'] },
+        'node_modules/p': { resolved: 'packages/p', link: true },
+        'packages/p': { name: 'p', version: '1.0.0', devDependencies: { typescript: '5.0.0' } },
+        'node_modules/typescript': { version: '5.0.0', resolved: `${REG}/typescript/-/typescript-5.0.0.tgz`, integrity: 'sha512-AAAA' },
+      },
+    });
+    const files = { 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }), 'root/package.json': JSON.stringify({ name: 'mono', private: true, workspaces: ['packages/*'] }), 'root/package-lock.json': rootLock };
+    const d = decideNpmInputs(files, {}, REG);
+    expect(d.resolve).toBeUndefined();
+    expect(d).toMatchObject({ install: true, planOptions: { installAt: 'root' } });
+    expect(d.dependencies).toHaveLength(1);
+    expect(d.notes.join()).toMatch(/npm workspace root's package-lock\.json/);
+    // a root lockfile that does not link this package as a workspace is not its lockfile
+    const other = decideNpmInputs({ ...files, 'root/package-lock.json': rootLock.replace('node_modules/p"', 'node_modules/q"') }, {}, REG);
+    expect(other.resolve).toBeDefined();
+    const noWorkspaces = decideNpmInputs({ ...files, 'root/package.json': JSON.stringify({ name: 'mono' }) }, {}, REG);
+    expect(noWorkspaces.resolve).toBeDefined();
+  });
   it('refuses to resolve a dependency the registry alone cannot give: failed, never built without it', () => {
     for (const spec of ['github:user/repo', 'user/repo', 'git+https://example.test/r.git', 'file:../x', 'link:../x', 'https://example.test/x.tgz', 'workspace:*']) {
       const d = decideNpmInputs({ 'package.json': pj({ scripts: { build: 'x' }, dependencies: { dep: spec } }) }, {}, REG);

@@ -9,7 +9,7 @@ import { resolutionManifest } from './resolution-manifest.js';
 const BUILD_SCRIPTS = ['prepare', 'prepack', 'build'] as const;
 
 /** Files of the package directory the npm builder reads before planning. */
-export const NPM_PLAN_FILES = ['package.json', 'npm-shrinkwrap.json', 'package-lock.json'] as const;
+export const NPM_PLAN_FILES = ['package.json', 'npm-shrinkwrap.json', 'package-lock.json', 'root/npm-shrinkwrap.json', 'root/package-lock.json'] as const;
 
 /** Where the pinned npm lands under the inputs mount. */
 export const NPM_TOOL_PATH = 'tools/npm.tgz';
@@ -58,6 +58,13 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   if (managed) return managed;
   if (!builds || declared === 0) return { tools, dependencies: [], install: false, notes, planOptions };
   const lockName = files['npm-shrinkwrap.json'] !== undefined ? 'npm-shrinkwrap.json' : files['package-lock.json'] !== undefined ? 'package-lock.json' : undefined;
+  const workspace = lockName ? undefined : npmWorkspaceLock(files, (manifest as { name?: unknown }).name);
+  if (workspace) {
+    const locked = lockedDependencies(workspace.text, registry);
+    if (!locked.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `the workspace root's ${workspace.name}: ${locked.message}` } };
+    notes.push(`installed with the npm workspace root's ${workspace.name} (the package is one of its workspaces)`);
+    return { tools, dependencies: locked.inputs, install: true, notes, planOptions: { ...planOptions, installAt: 'root' } };
+  }
   if (!lockName) {
     // building without the dependencies would make a partial tarball and a false alarm: resolve them as the publisher could have
     const reduced = resolutionManifest(manifest as Record<string, unknown>);
@@ -68,4 +75,25 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   const locked = lockedDependencies(files[lockName]!, registry);
   if (!locked.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };
   return { tools, dependencies: locked.inputs, install: true, notes, planOptions };
+}
+
+/**
+ * The lockfile of the npm workspace root that the package belongs to: the root declares
+ * `workspaces` and its lockfile links the package's name to a workspace directory. Undefined when
+ * the package is not one of that root's workspaces.
+ */
+function npmWorkspaceLock(files: Record<string, string | undefined>, name: unknown): { name: string; text: string } | undefined {
+  const lockName = files['root/npm-shrinkwrap.json'] !== undefined ? 'npm-shrinkwrap.json' : files['root/package-lock.json'] !== undefined ? 'package-lock.json' : undefined;
+  if (!lockName || typeof name !== 'string' || files['root/package.json'] === undefined) return undefined;
+  try {
+    const root = JSON.parse(files['root/package.json']) as { workspaces?: unknown };
+    const workspaces = Array.isArray(root?.workspaces) ? root.workspaces : (root?.workspaces as { packages?: unknown } | undefined)?.packages;
+    if (!Array.isArray(workspaces) || workspaces.length === 0) return undefined;
+    const lock = JSON.parse(files[`root/${lockName}`]!) as { packages?: Record<string, { link?: unknown; resolved?: unknown }> };
+    const entry = lock?.packages?.[`node_modules/${name}`];
+    if (!entry || entry.link !== true || typeof entry.resolved !== 'string') return undefined;
+  } catch {
+    return undefined;
+  }
+  return { name: lockName, text: files[`root/${lockName}`]! };
 }

@@ -65,6 +65,8 @@ function readLocked(lockText: string, registry: string): LockedDependencies {
   for (const [path, entry] of lockedEntries(lock)) {
     if (!entry || typeof entry !== 'object') return { ok: false, message: `${path} is not an object` };
     if (entry.link || entry.inBundle || entry.bundled) continue;
+    // a workspace folder of the repository itself (v2/v3 `packages` keys outside node_modules): the source, not a download
+    if (lock.packages && !path.includes('node_modules/')) continue;
     if (entry.resolved && !/^https?:\/\//.test(entry.resolved)) {
       return { ok: false, message: `${path} comes from ${entry.resolved.split(':')[0]}:, which cannot be fetched with an integrity check` };
     }

