@@ -18,8 +18,6 @@ export interface ProcessFarmOptions {
   env?: Record<string, string>;
   /** worker ids are `<prefix>-<i>`: farms on one Docker engine need their own; @defaultValue bench */
   workerPrefix?: string;
-  /** the farm directory's name in the system's temporary directory, before its random suffix; @defaultValue quorum-<workerPrefix> */
-  dirName?: string;
   /** where the processes' output goes: this terminal, or `<dir>/<name>.log`; @defaultValue terminal */
   logs?: 'terminal' | 'files';
 }
@@ -41,7 +39,7 @@ export class ProcessFarm {
   constructor(private readonly opts: ProcessFarmOptions) {}
 
   async start(): Promise<this> {
-    this.dir = await mkdtemp(join(tmpdir(), `${this.opts.dirName ?? `quorum-${this.opts.workerPrefix ?? 'bench'}`}-`));
+    this.dir = await mkdtemp(join(tmpdir(), `quorum-${this.opts.workerPrefix ?? 'bench'}-`));
     this.redisPort = await freePort();
     await execa('bash', [join(ROOT, 'infra/redis.sh'), String(this.redisPort), join(this.dir, 'redis')]);
     const adminRedisUrl = (await execa('bash', [join(ROOT, 'infra/redis.sh'), '--url', String(this.redisPort), join(this.dir, 'redis')])).stdout.trim();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { makeGitPackage, packageJson, type GitPackage } from '../fixtures/git-package.js';
 import { commitTime, packTarball } from '../fixtures/publish.js';
+import { LocalRegistry } from '../fixtures/registry-server.js';
 import { Farm } from './farm.js';
 
 /** The statement inside a bundle, unverified (to read what a builder claims it did). */
@@ -15,6 +16,9 @@ function statementOf(bundle: unknown): Record<string, any> {
 
 /** A build that puts the version of its dependency into the packed file: the dependency set shows in the bytes. */
 const BUILD = `'use strict';\nconst fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.writeFileSync('dist/index.js', 'module.exports = ' + JSON.stringify(require('dep-of-time')) + ';\\n');\n`;
+
+/** A build that puts what its dependency exports into the packed file. */
+const build = (dep: string) => `'use strict';\nconst fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.writeFileSync('dist/index.js', 'module.exports = ' + JSON.stringify(require('${dep}')) + ';\\n');\n`;
 
 describe('dependencies without a lockfile: resolved as the registry stood at publish time, never built without them', () => {
   const farm = new Farm({ workers: 2, builders: 2, quorum: 2, buildTimeoutMs: 180_000 });
@@ -86,7 +90,7 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     expect(locks[1]).toEqual(locks[0]);
   });
 
-  it("reads the registry as it is now when its record of time cannot give the publisher's dependencies, and says so", async () => {
+  it("calls a release failed when the registry's record of time cannot give its dependencies, never resolving against today's registry", async () => {
     await publishDep('2.0.0');
     const pkg = await makeGitPackage(
       join(farm.dir, 'src/rewritten-time'),
@@ -100,9 +104,133 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     // a mirror that says the dependency appeared after the release
     farm.registry.setTime('dep-of-time', '2.0.0', '2099-01-01T00:00:00.000Z');
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/rewritten-time@1.0.0' });
-    const logs = await logsOf(view);
-    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
-    expect(view.verdict?.notes?.join('\n')).toMatch(/dependencies resolved by this farm as the registry was at build time, because it could not be resolved as the registry stood at \d{4}-/);
+    // never the registry of today unless the operator says its record of time is not the original's
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) {
+      expect(r.reason).toBe('dependencies-unresolvable');
+      expect(r.message).toMatch(/as the registry stood at \d{4}-/);
+    }
+  });
+
+  const publishDepTo = async (registry: LocalRegistry, name: string, version: string, exported: string = version) => {
+    const dir = await mkdtemp(join(tmpdir(), 'quorum-dep-'));
+    try {
+      await writeFile(join(dir, 'package.json'), packageJson(name, version));
+      await writeFile(join(dir, 'index.js'), `module.exports = ${JSON.stringify(exported)};\n`);
+      registry.publish({ tarball: await packTarball(dir, 'host', 1_700_000_000), manifest: { name, version } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  /** The maintainer's publish: dependencies as `registry` stands now, built and packed in the builder image (tools from the farm's registry); published to the farm's registry. */
+  const publishBuiltAgainst = async (pkg: GitPackage, name: string, registry: LocalRegistry) => {
+    const dir = await mkdtemp(join(tmpdir(), 'quorum-maintainer-'));
+    try {
+      await cp(pkg.dir, dir, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
+      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+      const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url });
+      farm.registry.publish({ tarball, manifest: { name, version: '1.0.0', repository: { type: 'git', url: pkg.url } } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  const honestRelease = async (name: string, dep: string) => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, `src/${name}`),
+      {
+        'package.json': packageJson(name, '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, devDependencies: { [dep]: '^1.0.0' } }),
+        'build.js': build(dep),
+      },
+      'v1.0.0',
+    );
+    await publishBuiltAgainst(pkg, name, farm.registry);
+  };
+
+  it('keeps an honest release reproducible when a dependency version it was built with is deprecated afterwards', async () => {
+    await publishDepTo(farm.registry, 'dep-deprecated', '1.0.0');
+    await publishDepTo(farm.registry, 'dep-deprecated', '1.1.0');
+    // the maintainer builds with 1.1.0, the newest at publish time
+    await honestRelease('victim-deprecated', 'dep-deprecated');
+    await new Promise((r) => setTimeout(r, 20));
+    // weeks later the dependency's maintainer deprecates 1.1.0 (routine: "critical bug, use 1.1.1")
+    farm.registry.patch('dep-deprecated', '1.1.0', (doc) => (doc.deprecated = 'critical bug, please upgrade to 1.1.1'));
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/victim-deprecated@1.0.0' });
+    const logs = await logsOf(view).catch(() => [] as string[]);
+    // a false alarm on an honest release: the farm resolved 1.0.0, which the publisher never had
+    expect(view.verdict?.verdict, `${view.verdict?.verdict}: ${view.verdict?.reason} [${view.rebuilds.map((r) => `${r.status}/${r.reason ?? ''}`).join(', ')}]\n${logs.join('\n').split('\n').filter((l) => /resolv|added|mismatch|dep-/.test(l)).slice(0, 20).join('\n')}`).not.toBe('mismatch');
+  });
+
+  it("keeps an honest release reproducible when a dependency's latest tag is moved back afterwards", async () => {
+    await publishDepTo(farm.registry, 'dep-retagged', '1.0.0');
+    await publishDepTo(farm.registry, 'dep-retagged', '1.1.0');
+    await honestRelease('victim-retagged', 'dep-retagged');
+    await new Promise((r) => setTimeout(r, 20));
+    // `npm dist-tag add dep-retagged@1.0.0 latest`, after the release
+    (farm.registry as unknown as { packuments: Map<string, { 'dist-tags': Record<string, string> }> }).packuments.get('dep-retagged')!['dist-tags'].latest = '1.0.0';
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/victim-retagged@1.0.0' });
+    expect(view.verdict?.verdict, `${view.verdict?.verdict}: ${view.verdict?.reason}`).not.toBe('mismatch');
+  });
+
+  it('does not pass a tampered release built with a dependency someone registered after it was published (no fall back to the registry of today)', async () => {
+    // The maintainer's source depends on `corp-internal`, which its author installs from a private
+    // registry: the public registry does not have it when the release is published. An attacker holding
+    // the package's npm token publishes a tarball whose bundle carries the attacker's code, then
+    // registers `corp-internal` on the public registry with that code (dependency confusion).
+    const evil = 'EVIL: exfiltrate process.env';
+    const attackerRegistry = await new LocalRegistry().start();
+    try {
+      await publishDepTo(attackerRegistry, 'corp-internal', '1.0.0', evil);
+      const pkg = await makeGitPackage(
+        join(farm.dir, 'src/victim-confused'),
+        {
+          'package.json': packageJson('victim-confused', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, devDependencies: { 'corp-internal': '^1.0.0' } }),
+          'build.js': build('corp-internal'),
+        },
+        'v1.0.0',
+      );
+      // the tampered tarball, published to the farm's registry while it has no corp-internal at all
+      await publishBuiltAgainst(pkg, 'victim-confused', attackerRegistry);
+    } finally {
+      await attackerRegistry.close();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    // after the release: the name is registered publicly, with the attacker's code
+    await publishDepTo(farm.registry, 'corp-internal', '1.0.0', evil);
+
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/victim-confused@1.0.0' });
+    // as the registry stood at publish time, the dependency did not exist: the farm cannot know what
+    // the publisher built with, and must not call the attacker's bundle reproduced from the package's source
+    expect(view.verdict?.verdict, `${view.verdict?.verdict}: ${view.verdict?.reason}\nnotes: ${view.verdict?.notes?.join(' | ')}`).not.toBe('reproducible');
+    expect(view.verdict?.verdict).not.toBe('equivalent');
+  });
+
+  it('says so when a source pins no dependencies: a registry that swaps a dependency and the artifact consistently is the documented limit', async () => {
+    // with a committed lockfile the source pins each dependency's integrity; without one only the
+    // registry names it, so a registry that swaps a dependency *and* the artifact consistently is
+    // reproduced: the verdict and every builder's signed recipe say the farm resolved the dependencies
+    await publishDepTo(farm.registry, 'dep-swapped', '1.0.0');
+    await honestRelease('victim-swapped', 'dep-swapped');
+    const packuments = (farm.registry as unknown as { packuments: Map<string, { time: Record<string, string> }> }).packuments;
+    const depTime = packuments.get('dep-swapped')!.time['1.0.0']!;
+    const victimTime = packuments.get('victim-swapped')!.time['1.0.0']!;
+    // the registry now serves another dep-swapped@1.0.0, and a victim-swapped@1.0.0 built against it; it keeps its record of time
+    await publishDepTo(farm.registry, 'dep-swapped', '1.0.0', 'EVIL: injected by the registry');
+    farm.registry.setTime('dep-swapped', '1.0.0', depTime);
+    const scratch = await new LocalRegistry().start();
+    try {
+      await publishDepTo(scratch, 'dep-swapped', '1.0.0', 'EVIL: injected by the registry');
+      const pkg = { dir: join(farm.dir, 'src/victim-swapped'), url: `file://${join(farm.dir, 'src/victim-swapped')}`, commit: '' };
+      await publishBuiltAgainst(pkg, 'victim-swapped', scratch);
+    } finally {
+      await scratch.close();
+    }
+    farm.registry.setTime('victim-swapped', '1.0.0', victimTime);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/victim-swapped@1.0.0' });
+    expect(view.verdict?.notes?.join('\n')).toMatch(/dependency set resolved by the farm/);
+    const att = await farm.json<{ builders: { bundle: unknown }[] }>('GET', `/v1/attestations/${encodeURIComponent('pkg:npm/victim-swapped@1.0.0')}`);
+    for (const b of att.builders) expect(statementOf(b.bundle).predicate.buildDefinition.externalParameters.recipe.resolvedLockfile).toMatchObject({ name: 'package-lock.json' });
   });
 
   it('calls a release whose dependency the registry does not have failed (dependencies-unresolvable), not mismatch', async () => {

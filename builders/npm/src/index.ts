@@ -6,15 +6,20 @@ import { MANAGER_PLAN_FILES } from './manager-inputs.js';
 import { planNpmBuild } from './plan.js';
 import { planNpmResolve } from './resolve-plan.js';
 import { explainNpmFailure } from './explain-failure.js';
+import { MAX_YARN_LOCK_CHARS } from './yarn-lock.js';
+import { npmDocumentAsOf } from './document-as-of.js';
 
 export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 export { assessNpmRisk, NPM_INSTALL_SCRIPTS } from './assess-risk.js';
 export { explainNpmFailure } from './explain-failure.js';
+export { npmDocumentAsOf } from './document-as-of.js';
 export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH, RESOLVED_LOCKFILE } from './decide-inputs.js';
 export { planNpmResolve, REGISTRY_MOUNT } from './resolve-plan.js';
 export { resolutionManifest, registrySpecProblem } from './resolution-manifest.js';
 export { lockedDependencies } from './lockfile.js';
 export { MANAGER_PLAN_FILES } from './manager-inputs.js';
+export { MAX_YARN_BERRY_ITEMS, MAX_YARN_LOCK_CHARS } from './yarn-lock.js';
+export { MAX_YARN_V1_KEYS } from './yarn-v1-syntax.js';
 export { parsePackageManager, pinManager } from './package-manager.js';
 export { normalizeRepositoryUrl } from './repository.js';
 export { planNpmBuild, SOURCE_MOUNT, OUTPUT_MOUNT, INPUTS_MOUNT } from './plan.js';
@@ -34,6 +39,27 @@ export const NPM_STABILIZERS = [
   'gzip-header',
 ] as const;
 
+/** The largest `.yarnrc.yml` read (only its `yarnPath` is; real ones are a few hundred bytes). @defaultValue 64 KiB */
+export const MAX_YARNRC_BYTES = 64 * 1024;
+
+/**
+ * Plan files read under a lower bound than the fetch phase's general one: a yarn.lock is parsed on the
+ * worker's event loop (see `MAX_YARN_LOCK_CHARS`; a file of at most that many bytes has at most that
+ * many characters), a `.yarnrc.yml` is read line by line.
+ */
+export const NPM_PLAN_FILE_LIMITS: Readonly<Record<string, number>> = Object.freeze({
+  'yarn.lock': MAX_YARN_LOCK_CHARS,
+  'root/yarn.lock': MAX_YARN_LOCK_CHARS,
+  '.yarnrc.yml': MAX_YARNRC_BYTES,
+  'root/.yarnrc.yml': MAX_YARNRC_BYTES,
+});
+
+/**
+ * npm's abbreviated metadata ("corgi"): the versions' `dist` (tarball, integrity) without readmes or
+ * full manifests, a fraction of the full document; a registry without it serves the full one.
+ */
+export const NPM_ABBREVIATED_METADATA = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8';
+
 /** The npm builder. */
 export const npmBuilder: Builder = {
   ecosystem: 'npm',
@@ -47,12 +73,15 @@ export const npmBuilder: Builder = {
     const scope = purl.namespace ? `@${encodeURIComponent(purl.namespace.replace(/^@/, ''))}%2f` : '';
     return `${registry.replace(/\/+$/, '')}/${scope}${encodeURIComponent(purl.name)}`;
   },
+  metadataAccept: NPM_ABBREVIATED_METADATA,
   inferRecipe: inferNpmRecipe,
   planFiles: [...NPM_PLAN_FILES, ...MANAGER_PLAN_FILES],
+  planFileLimits: NPM_PLAN_FILE_LIMITS,
   decideInputs: decideNpmInputs,
   artifactIn: npmArtifactIn,
   plan: planNpmBuild,
   resolvePlan: planNpmResolve,
+  documentAsOf: npmDocumentAsOf,
   stabilizers: NPM_STABILIZERS,
   assessRisk: assessNpmRisk,
   explainFailure: explainNpmFailure,

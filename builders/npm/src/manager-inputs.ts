@@ -158,8 +158,14 @@ function purlOf(name: string, version: string): string {
 
 /** The `yarnPath` a `.yarnrc.yml` names, for the record. */
 function yarnPathIn(text: string | undefined): string | undefined {
-  const m = text === undefined ? null : /^yarnPath:\s*["']?([^"'\n#]{1,200}?)["']?\s*$/m.exec(text);
-  return m ? m[1] : undefined;
+  if (text === undefined) return undefined;
+  // line by line: a regular expression over the whole file backtracks for hours on a hostile one
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('yarnPath:')) continue;
+    const value = line.slice('yarnPath:'.length).trim().replace(/^["']|["']$/g, '');
+    return value.length > 0 && value.length <= 200 && !/["'#]/.test(value) ? value : undefined;
+  }
+  return undefined;
 }
 
 /**

@@ -63,15 +63,36 @@ const BERRY_MAJOR_BY_LOCKFILE: Record<string, string> = { '4': '2', '5': '3', '6
  * `__metadata.version`. A string says why none can be chosen.
  */
 export function inferYarn(lockText: string): { kind: ManagerKind; version: string; why: string } | string {
-  const berry = /^__metadata:\s*\n\s+version:\s*['"]?(\d+)/m.exec(lockText);
+  const berry = berryLockVersion(lockText);
   if (!berry) {
     const version = newestOf(YARN_CLASSIC_RELEASES, '1')!;
     return { kind: 'yarn-classic', version, why: `yarn ${version}, the last yarn 1 release, for a yarn v1 lockfile` };
   }
-  const major = BERRY_MAJOR_BY_LOCKFILE[berry[1]!];
+  const major = BERRY_MAJOR_BY_LOCKFILE[berry[1]];
   const version = major ? newestOf(YARN_BERRY_RELEASES, major) : undefined;
   if (!version) return `yarn.lock has __metadata version ${berry[1]}, which no yarn release this farm pins is known to write`;
   return { kind: 'yarn-berry', version, why: `yarn ${version}, the newest pinned yarn ${major} release, for a yarn lockfile of version ${berry[1]}` };
+}
+
+/**
+ * The `__metadata.version` of a yarn 2+ lockfile, read line by line: a regular expression across
+ * lines backtracks for minutes on a hostile file, on the worker's event loop.
+ */
+function berryLockVersion(lockText: string): [string, string] | undefined {
+  let at = lockText.startsWith('__metadata:') ? 0 : lockText.indexOf('\n__metadata:');
+  if (at < 0) return undefined;
+  at = lockText.indexOf('\n', at + 1);
+  // the first non-empty line after the key, as the original `\s*\n\s+version:` allowed
+  while (at >= 0 && at < lockText.length) {
+    const end = lockText.indexOf('\n', at + 1);
+    const line = lockText.slice(at + 1, end < 0 ? undefined : end);
+    if (line.trim() !== '') {
+      const m = /^\s+version:\s*['"]?(\d+)/.exec(line.slice(0, 200));
+      return m ? [m[0], m[1]!] : undefined;
+    }
+    at = end;
+  }
+  return undefined;
 }
 
 /** pnpm majors by the lockfileVersion they write (5.3 and older: pnpm 6; 5.4: pnpm 7; 6.x: pnpm 8; 9.x: pnpm 9). */

@@ -564,3 +564,11 @@ describe('pnpmLockedDependencies, hostile input', () => {
     expect(packages).toHaveLength(2);
   });
 });
+
+describe('pnpm lockfile size in lines', () => {
+  it('refuses a lockfile of more lines and items than any honest one, before parsing it', async () => {
+    const { pnpmLockedDependencies, MAX_PNPM_LOCK_ITEMS } = await import('./pnpm-lock.js');
+    const text = `lockfileVersion: '9.0'\n${'a: b\n'.repeat(MAX_PNPM_LOCK_ITEMS + 1)}`;
+    expect(pnpmLockedDependencies(text, 'http://registry.test')).toMatchObject({ ok: false, message: expect.stringMatching(/more than 300000 lines/) });
+  });
+});

@@ -48,6 +48,8 @@ function readPnpmLock(lockText: string, registry: string): LockedPackages {
   if (typeof lockText !== 'string') return { ok: false, message: 'the pnpm lockfile is not text' };
   if (lockText.length > MAX_LOCKFILE_CHARS) return { ok: false, message: `the pnpm lockfile is larger than ${MAX_LOCKFILE_CHARS} characters` };
   if (nestsTooDeep(lockText)) return { ok: false, message: 'the pnpm lockfile nests deeper than any lockfile does' };
+  // js-yaml's time grows with lines and items, not bytes: short keys by the million block the worker
+  if (yamlItems(lockText) > MAX_PNPM_LOCK_ITEMS) return { ok: false, message: `the pnpm lockfile has more than ${MAX_PNPM_LOCK_ITEMS} lines and list items, more than this farm reads of one` };
   // failsafe: every scalar stays the string pnpm wrote (`lockfileVersion: 5.10` is not the number 5.1).
   // pnpm's own lockfile reader is built on js-yaml, so both read the same mappings from the same text:
   // aliases are shared, never copied, and a repeated key is an error
@@ -154,4 +156,16 @@ function packageEntry(key: string, entry: unknown, format: KeyFormat, base: stri
   const url = registered && registryTarballUrl(base, registered.name, registered.version);
   if (!url) return { why: 'names neither a registry version nor a tarball URL' };
   return { package: { name, version, url, integrity: integrity.trim() } };
+}
+
+/** Most lines plus flow-list items of a pnpm-lock.yaml read (an honest lockfile of 5,000 packages has about 60,000). */
+export const MAX_PNPM_LOCK_ITEMS = 300_000;
+
+function yamlItems(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || c === 0x2c) n++;
+  }
+  return n;
 }

@@ -1,8 +1,8 @@
 import { parseSyml } from '@yarnpkg/parsers';
+import { parseYarnV1, TooManyKeys } from './yarn-v1-syntax.js';
 import {
   type LockedPackage,
   type LockedPackages,
-  MAX_LOCKFILE_CHARS,
   errorText,
   distinctPackages,
   fetchableUrl,
@@ -19,6 +19,22 @@ import {
 
 /** The header yarn classic writes, and the one its parser switches on (same expression as yarn's). */
 const CLASSIC_HEADER = /^(#.*(\r?\n))*?#\s+yarn\s+lockfile\s+v1\r?\n/i;
+
+/**
+ * The largest yarn.lock read, in characters (v1 and 2+ alike), below the general lockfile cap: the
+ * parse blocks the worker's event loop, and the largest real yarn.lock files are a few MiB.
+ * @defaultValue 12 MiB
+ */
+export const MAX_YARN_LOCK_CHARS = 12 * 2 ** 20;
+
+/**
+ * Most lines and commas (items of flow collections) of a yarn 2+ lockfile: js-yaml's time follows
+ * their count, not the bytes. yarn writes about ten lines per package, so this reads lockfiles of more
+ * packages than a build may fetch (`MAX_INPUTS`, 20,000); one made of short keys has millions of
+ * lines in 12 MiB, which took seconds.
+ * @defaultValue 300,000
+ */
+export const MAX_YARN_BERRY_ITEMS = 300_000;
 
 /** How deep `patch:` resolutions may wrap each other (yarn writes one level). */
 const MAX_PATCH_DEPTH = 3;
@@ -44,13 +60,20 @@ export function yarnLockedDependencies(lockText: string, registry: string): Lock
 
 function readYarnLock(lockText: string, registry: string): LockedPackages {
   if (typeof lockText !== 'string') return { ok: false, message: 'the yarn lockfile is not text' };
-  if (lockText.length > MAX_LOCKFILE_CHARS) return { ok: false, message: `the yarn lockfile is larger than ${MAX_LOCKFILE_CHARS} characters` };
+  if (lockText.length > MAX_YARN_LOCK_CHARS) {
+    return { ok: false, message: `the yarn lockfile is too large: ${lockText.length} characters, over the ${MAX_YARN_LOCK_CHARS / 2 ** 20} MiB this farm reads of one` };
+  }
   if (nestsTooDeep(lockText)) return { ok: false, message: 'the yarn lockfile nests deeper than any lockfile does' };
   const classic = CLASSIC_HEADER.test(lockText);
+  if (!classic && yamlItems(lockText) > MAX_YARN_BERRY_ITEMS) {
+    return { ok: false, message: `the yarn lockfile has more than ${MAX_YARN_BERRY_ITEMS} lines and list items, more than this farm reads of one` };
+  }
   let lock: unknown;
   try {
-    lock = parseSyml(lockText);
+    // yarn 1's own syntax, read in one pass; a berry lockfile is YAML (js-yaml, through yarn's parsers)
+    lock = classic ? parseYarnV1(lockText) : parseSyml(lockText);
   } catch (e) {
+    if (e instanceof TooManyKeys) return { ok: false, message: e.message };
     return { ok: false, message: `the yarn lockfile is not valid ${classic ? 'yarn v1 syntax' : 'YAML'}: ${errorText(e)}` };
   }
   if (!isMap(lock)) return { ok: false, message: 'the yarn lockfile is not a mapping' };
@@ -58,6 +81,16 @@ function readYarnLock(lockText: string, registry: string): LockedPackages {
   const entries = classic ? classicEntries(lock, base) : berryEntries(lock, base);
   if ('message' in entries) return { ok: false, message: entries.message };
   return { ok: true, packages: distinctPackages(entries.packages) };
+}
+
+/** Lines and commas of a text, counted in one pass. */
+function yamlItems(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || c === 0x2c) n++;
+  }
+  return n;
 }
 
 function classicEntries(lock: Record<string, unknown>, base: string): { packages: LockedPackage[] } | { message: string } {

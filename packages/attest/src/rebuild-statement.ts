@@ -76,6 +76,8 @@ export interface RebuildClaim {
   source?: { origin?: string; repo: string; commit: string; ref?: string; directory?: string; commitTime?: number };
   /** the toolchain the recipe asked for (`externalParameters.recipe.toolchain`), when stated */
   recipeToolchain?: Record<string, string>;
+  /** the SHA-256 of the lockfile the builder resolved itself (`recipe.resolvedLockfile`): the source committed none */
+  resolvedLockfileSha256?: string;
   log: { sha256: string; bytes?: number };
 }
 
@@ -241,6 +243,12 @@ export function parseRebuildStatement(s: InTotoStatement): RebuildClaim {
     if (!isObject(t) || !Object.values(t).every((x) => typeof x === 'string')) invalid('predicate.buildDefinition.externalParameters.recipe.toolchain must map names to strings');
     recipeToolchain = t as Record<string, string>;
   }
+  let resolvedLockfileSha256: string | undefined;
+  if (isObject(recipe) && recipe.resolvedLockfile !== undefined) {
+    const l = recipe.resolvedLockfile;
+    if (!isObject(l) || typeof l.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(l.sha256)) invalid('predicate.buildDefinition.externalParameters.recipe.resolvedLockfile must name a sha256');
+    resolvedLockfileSha256 = l.sha256;
+  }
   const publishedSha256 = optionalStringAt(r, 'publishedSha256', rPath);
   const publishedSha512 = optionalStringAt(r, 'publishedSha512', rPath);
 
@@ -258,6 +266,7 @@ export function parseRebuildStatement(s: InTotoStatement): RebuildClaim {
     imageDigest: optionalStringAt(internal, 'imageDigest', 'predicate.buildDefinition.internalParameters'),
     source,
     recipeToolchain,
+    resolvedLockfileSha256,
     log: compact({ sha256: logSha256, bytes: logBytes }),
   });
 }

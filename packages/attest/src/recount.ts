@@ -57,6 +57,8 @@ export interface RecountBuilder {
   sourceRepo?: string;
   /** counted only because the consumer allowed a non-canonical source (`--allow-source`) */
   allowedSource?: boolean;
+  /** the SHA-256 of the lockfile this builder resolved itself: the source pins no dependencies */
+  resolvedLockfileSha256?: string;
 }
 
 /** Result of recountQuorum. */
@@ -210,6 +212,7 @@ async function judge(bundle: unknown, ctx: JudgeContext): Promise<RecountBuilder
   const entry: RecountBuilder = { workerId: trustedAs.workerId, operator: trustedAs.operator, keyId, counted: false };
   if (!samePurl(claim.purl, purl)) return { ...entry, problem: `the statement is about ${claim.purl}, not ${purl}` };
   if (claim.source) entry.sourceRepo = claim.source.repo;
+  if (claim.resolvedLockfileSha256) entry.resolvedLockfileSha256 = claim.resolvedLockfileSha256;
   if (ctx.source) {
     const bound = sourceProblem(claim.source, ctx.source);
     if (bound.problem) return { ...entry, problem: bound.problem };

@@ -81,6 +81,15 @@ describe('rebuild statements', () => {
     });
   });
 
+  it('reads the lockfile a builder resolved itself, and refuses a malformed one', () => {
+    const sha = 'c'.repeat(64);
+    const input = rebuildInput();
+    const withLock = rebuildStatement({ ...input, recipe: { ...input.recipe, resolvedLockfile: { name: 'package-lock.json', sha256: sha } } });
+    expect(parseRebuildStatement(withLock).resolvedLockfileSha256).toBe(sha);
+    const bad = rebuildStatement({ ...input, recipe: { ...input.recipe, resolvedLockfile: { name: 'package-lock.json', sha256: 'nope' } } });
+    expect(() => parseRebuildStatement(bad)).toThrow(/resolvedLockfile/);
+  });
+
   it('attests a failed rebuild with its log as subject', () => {
     const s = rebuildStatement(rebuildInput({ status: 'failed', reason: 'build-error', message: 'npm pack exited 1', artifact: undefined, source: undefined }));
     expect(validateStatement(s)).toEqual([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Verdict } from '@quorum/core';
+import type { PurlAnswer, Verdict } from '@quorum/core';
 import {
   alignRows,
   formatAge,
@@ -236,6 +236,24 @@ describe('a source whose tag moved, or whose commit was found by history search'
       overrideReleases: 0,
     });
     expect(text).toContain(`WARNING:     tag v1.2.3 moved: first seen at ${first} on 2025-01-01T00:00:00.000Z, now ${now} (seen 2025-02-01T00:00:00.000Z, release rel-2); releases stay pinned to the commit first seen`);
+  });
+
+  it('skips moved tags that are not well-formed, and keeps the alarm and the well-formed ones', () => {
+    const moved = { ref: 'v1.2.3', firstCommit: first, commit: now, seenAt: '2025-02-01T00:00:00.000Z', releaseId: 'rel-2' };
+    const answer = {
+      purl: 'pkg:npm/a@1.2.3',
+      verdict: 'mismatch',
+      releaseId: 'rel-1',
+      artifactSha256: 'c'.repeat(64),
+      alarms: [{ artifactSha256: 'c'.repeat(64), releaseId: 'rel-1', decidedAt: '2025-01-01T00:00:00.000Z', reason: 'differs' }],
+      sourceChanged: false,
+      movedTags: [null, 'v1.2.3', { ...moved, ref: 7 }, { ...moved, firstSeenAt: {} }, moved],
+      pending: false,
+      overrideReleases: 0,
+    } as unknown as PurlAnswer;
+    const lines = renderAnswer(answer).split('\n');
+    expect(lines.filter((l) => l.startsWith('ALARM:'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('WARNING:'))).toEqual([`WARNING:     tag v1.2.3 moved: first seen at ${first}, now ${now} (seen 2025-02-01T00:00:00.000Z, release rel-2); releases stay pinned to the commit first seen`]);
   });
 
   it('escapes a moved tag served by a hostile coordinator onto one line', () => {

@@ -262,13 +262,23 @@ export function renderAnswer(answer: PurlAnswer): string {
     out.push(field('ALARM', `mismatch for artifact sha256 ${alarm.artifactSha256} (release ${alarm.releaseId}, ${alarm.decidedAt}): ${alarm.reason}; it stays until a later verdict from the package's own source reproduces that artifact`));
     if (alarm.risk && typeof alarm.risk === 'object') out.push(field('risk', riskLine(alarm.risk)));
   }
-  for (const m of Array.isArray(answer.movedTags) ? answer.movedTags : []) {
+  // the answer is the coordinator's word: an element it got wrong is skipped, never a crash that hides the alarms above
+  for (const m of Array.isArray(answer.movedTags) ? answer.movedTags.filter(isMovedTag) : []) {
     const first = `${m.firstCommit}${m.firstSeenAt ? ` on ${m.firstSeenAt}` : ''}`;
     out.push(field('WARNING', `tag ${m.ref} moved: first seen at ${first}, now ${m.commit} (seen ${m.seenAt}, release ${m.releaseId}); releases stay pinned to the commit first seen`));
   }
   if (answer.sourceChanged) out.push(field('SOURCE', "the package's own source (repository, directory or commit) changed between its releases; a verdict from the new source cannot clear an alarm about the old one"));
   if (answer.overrideReleases > 0) out.push(field('overrides', `${answer.overrideReleases} release(s) built from a submitter's source; shown below, never the answer`));
   return out.join('\n');
+}
+
+/** A moved tag as the answer's shape says: the strings the WARNING line names (`firstSeenAt` optional). */
+function isMovedTag(m: unknown): m is PurlAnswer['movedTags'][number] {
+  if (typeof m !== 'object' || m === null) return false;
+  const t = m as Record<string, unknown>;
+  return (
+    ['ref', 'firstCommit', 'commit', 'seenAt', 'releaseId'].every((k) => typeof t[k] === 'string') && (t.firstSeenAt === undefined || typeof t.firstSeenAt === 'string')
+  );
 }
 
 /** Table of workers: id, operator, alive, last heartbeat, running rebuilds, builder images. */

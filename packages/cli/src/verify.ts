@@ -312,6 +312,12 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
     notes.push(`the coordinator's published artifact has sha256 ${served.published.sha256}, not the one checked`);
   }
   if (trust.builders.length === 0) notes.push('the trust material lists no builder keys: nothing can be counted');
+  const resolvedLocks = new Set(recount.builders.filter((b) => b.counted && b.resolvedLockfileSha256).map((b) => b.resolvedLockfileSha256));
+  if (resolvedLocks.size > 0) {
+    notes.push(
+      `the source commits no lockfile: the counted builders resolved its dependencies from the registry as it stood at the publish time (lockfile sha256 ${[...resolvedLocks].join(', ')}); the registry alone pins them`,
+    );
+  }
   const outcome: VerifyOutcome = {
     purl: purl.canonical,
     artifact,

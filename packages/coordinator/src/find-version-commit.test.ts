@@ -43,6 +43,12 @@ function repository() {
     git('commit', '--quiet', '--allow-empty', '-m', message);
     return git('rev-parse', 'HEAD');
   };
+  /** lets time pass before the next commit */
+  const wait = (seconds: number) => {
+    tick += seconds;
+  };
+  /** when the last commit was made, as a registry would record a publish right after it (ISO 8601) */
+  const now = () => new Date((1_700_000_000 + tick) * 1000).toISOString();
   /** a bare copy served as a forge would (partial clones allowed), or not */
   const serve = (filters = true): string => {
     const bare = join(root, `repo-${filters}.git`);
@@ -50,12 +56,20 @@ function repository() {
     if (filters) execFileSync('git', ['config', 'uploadpack.allowFilter', 'true'], { cwd: bare, env });
     return `file://${bare}`;
   };
-  return { root, work, git, commit, serve };
+  return { root, work, git, commit, serve, wait, now };
 }
+
+const DAY = 24 * 3600;
 
 const manifest = (name: string, version: string, extra: Record<string, unknown> = {}) => `${JSON.stringify({ name, version, ...extra }, null, 2)}\n`;
 const options = () => ({ policy: egressPolicy({ open: true }), allowLocal: true, tmpDir: mkdtempSync(join(tmpdir(), 'quorum-history-tmp-')) });
-const search = (repo: string, purl: string, directory?: string) => ({ repo, ecosystem: 'npm', purl: parseReleasePurl(purl), ...(directory ? { directory } : {}) });
+const search = (repo: string, purl: string, directory?: string, publishedAt?: string) => ({
+  repo,
+  ecosystem: 'npm',
+  purl: parseReleasePurl(purl),
+  ...(directory ? { directory } : {}),
+  ...(publishedAt ? { publishedAt } : {}),
+});
 
 describe('findVersionCommit', () => {
   it('finds the newest commit that set the version, not a later one that only kept it', async () => {
@@ -133,5 +147,77 @@ describe('findVersionCommit', () => {
       code: 'source-not-found',
       message: expect.stringMatching(/did not finish in 0 s$/),
     });
+  });
+});
+
+describe('findVersionCommit against histories that set a version again after it was published', () => {
+  it('does not pick a later revert that sets the version again (a failed 1.0.1 release, reverted)', async () => {
+    const r = repository();
+    const published = r.commit({ 'package.json': manifest('pkg', '1.0.0'), 'index.js': 'module.exports = 1;\n' }, 'release 1.0.0');
+    const publishedAt = r.now();
+    // work goes on, 1.0.1 is bumped, its publish fails, the bump is reverted: the revert "sets" 1.0.0
+    // again, with code 1.0.0 never had, and rebuilding it would be a false mismatch
+    r.wait(DAY);
+    r.commit({ 'index.js': 'module.exports = 2; // after 1.0.0\n' }, 'feature');
+    r.commit({ 'package.json': manifest('pkg', '1.0.1') }, '1.0.1');
+    r.git('revert', '--no-edit', 'HEAD');
+    const found = await findVersionCommit(search(r.serve(), 'pkg:npm/pkg@1.0.0', undefined, publishedAt), options());
+    expect(found).toEqual({ commit: published, file: 'package.json', name: 'pkg', version: '1.0.0', searched: 3, truncated: false, late: 1 });
+  });
+
+  it('allows an hour between the commit and the publish time, and finds nothing when only later commits set the version', async () => {
+    const r = repository();
+    r.commit({ 'package.json': manifest('pkg', '0.9.0') });
+    const publishedAt = r.now();
+    r.wait(3000);
+    const set = r.commit({ 'package.json': manifest('pkg', '1.0.0') });
+    const url = r.serve();
+    expect((await findVersionCommit(search(url, 'pkg:npm/pkg@1.0.0', undefined, publishedAt), options())).commit).toBe(set);
+    const earlier = new Date(Date.parse(publishedAt) - 2 * 3600_000).toISOString();
+    expect(await findVersionCommit(search(url, 'pkg:npm/pkg@1.0.0', undefined, earlier), options())).toEqual({ file: 'package.json', name: 'pkg', version: '1.0.0', searched: 2, truncated: false, late: 1 });
+  });
+
+  it('prefers a commit on the default branch to a later one on another branch (a CI `dist` branch) that sets the same version', async () => {
+    const r = repository();
+    r.commit({ 'package.json': manifest('pkg', '0.9.0'), 'src/index.ts': 'export const x = 1;\n' });
+    const published = r.commit({ 'package.json': manifest('pkg', '1.0.0') }, 'release 1.0.0');
+    // CI pushes the built package to a `dist` branch afterwards: same name and version, other content
+    r.git('checkout', '--quiet', '--orphan', 'dist');
+    r.git('rm', '-r', '--quiet', '--cached', '.');
+    rmSync(join(r.work, 'src'), { recursive: true, force: true });
+    const dist = r.commit({ 'package.json': manifest('pkg', '1.0.0', { main: 'index.js' }), 'index.js': 'exports.x = 1;\n' }, 'dist 1.0.0');
+    r.git('checkout', '--quiet', '-f', 'main');
+    const found = await findVersionCommit(search(r.serve(), 'pkg:npm/pkg@1.0.0'), options());
+    expect(found.commit).toBe(published);
+    expect(found).not.toHaveProperty('otherBranch');
+    // once the default branch no longer holds the release, the other branch's commit is found, and said to be held by no tag nor the default branch
+    r.git('reset', '--quiet', '--hard', 'HEAD~1');
+    expect(await findVersionCommit(search(r.serve(false), 'pkg:npm/pkg@1.0.0'), options())).toMatchObject({ commit: dist, otherBranch: true });
+  });
+});
+
+describe('findVersionCommit on an incomplete history', () => {
+  it('refuses a shallow repository (an operator\'s shallow mirror, a hostile server) at once, whose oldest commit would pass for a root', async () => {
+    const r = repository();
+    r.commit({ 'package.json': manifest('pkg', '1.0.0'), 'index.js': 'module.exports = 1;\n' }, 'release 1.0.0');
+    r.commit({ 'index.js': 'module.exports = 2;\n' }, 'after 1.0.0');
+    r.commit({ 'index.js': 'module.exports = 3;\n' }, 'still after 1.0.0');
+    const shallow = join(r.root, 'shallow.git');
+    execFileSync('git', ['clone', '--quiet', '--bare', '--depth=1', `file://${r.work}`, shallow], { env });
+    execFileSync('git', ['config', 'uploadpack.allowFilter', 'true'], { cwd: shallow, env });
+    const started = Date.now();
+    const found = await findVersionCommit(search(`file://${shallow}`, 'pkg:npm/pkg@1.0.0'), { ...options(), timeoutMs: 8_000 }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(7_000);
+    expect(found).toMatchObject({ code: 'source-not-found', message: 'cannot clone the local repository: its history is shallow' });
+  }, 30_000);
+
+  it("does not take a commit for the setter when its parent's manifest could not be read (over the size bound)", async () => {
+    const r = repository();
+    r.commit({ 'package.json': manifest('pkg', '0.9.0') });
+    // the release commit's manifest is over the 1 MiB read bound, so neither it nor "its parent declares it" can be read
+    r.commit({ 'package.json': manifest('pkg', '1.0.0', { description: 'x'.repeat(1_100_000) }), 'index.js': 'module.exports = 1;\n' }, 'release 1.0.0');
+    r.commit({ 'package.json': manifest('pkg', '1.0.0'), 'index.js': 'module.exports = 2; // after 1.0.0\n' }, 'shrink the manifest');
+    // an unreadable parent is unknown, not "does not declare": the last commit kept the version, it did not set it
+    expect((await findVersionCommit(search(r.serve(), 'pkg:npm/pkg@1.0.0'), options())).commit).toBeUndefined();
   });
 });

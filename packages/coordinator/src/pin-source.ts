@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseReleasePurl, QuorumError, type PinnedSource, type ReleaseRecord } from '@quorum/core';
+import { isQuorumError, parseReleasePurl, QuorumError, type PinnedSource, type ReleaseRecord } from '@quorum/core';
 import { gitLsRemote, gitTarget } from '@quorum/net';
 import type { CoordinatorContext } from './context.js';
 import { findVersionCommit } from './find-version-commit.js';
@@ -12,7 +12,9 @@ import { findVersionCommit } from './find-version-commit.js';
  * release says so loudly), so a tag rewritten after publication cannot silently change what a
  * canonical verdict is about. When none of the tags exists (and the submitter named none), the
  * repository's history is searched for the commit that set the release's version; the pin records
- * how its commit was found (`found`), and workers check such a commit themselves.
+ * how its commit was found (`found`), and workers check such a commit themselves. What workers will
+ * resolve differently from the pin (a tag earlier in the candidate order appeared, the tag first seen
+ * is gone, the tags could not be looked up) is a WARNING step of the pin.
  */
 export async function pinSource(ctx: CoordinatorContext, release: ReleaseRecord): Promise<PinnedSource | undefined> {
   const source = release.source;
@@ -21,20 +23,32 @@ export async function pinSource(ctx: CoordinatorContext, release: ReleaseRecord)
   const canonical = release.canonical;
   const firstSeen = canonical ? source.refs.map((ref) => store.sourcePin(release.purl, source.repo, ref)).find((p) => p !== undefined) : undefined;
   let now: Map<string, string> | undefined;
-  // the operator's mirror is their own disk or host: allowed whatever the farm allows submitters
-  const via = gitTarget(source.repo, egress.gitMirrors);
-  const fetchedFrom = via.mirrored ? [`${source.repo} fetched from the operator's mirror`] : [];
+  let lookupFailure: unknown;
+  // the git client fetches from the operator's mirror, if there is one; this only says so
+  const fetchedFrom = gitTarget(source.repo, egress.gitMirrors).mirrored ? [`${source.repo} fetched from the operator's mirror`] : [];
   try {
-    now = await gitLsRemote(via.url, source.refs, { policy: egress, allowLocal: config.allowLocalRepos || via.mirrored });
+    now = await gitLsRemote(source.repo, source.refs, { policy: egress, allowLocal: config.allowLocalRepos });
   } catch (e) {
     // a pin already seen stands on its own; without one, the fault or refusal is the caller's to handle
     if (!firstSeen) throw e;
+    lookupFailure = e;
   }
   if (firstSeen) {
     const current = now?.get(firstSeen.ref);
     const moved = current && current !== firstSeen.commit ? { ref: firstSeen.ref, commit: current, seenAt: new Date().toISOString() } : undefined;
     const steps = [...source.steps, ...fetchedFrom, `tag ${firstSeen.ref} first seen at ${firstSeen.commit} (${firstSeen.firstSeenAt})`];
     if (moved) steps.push(`WARNING: tag ${moved.ref} now points at ${moved.commit}: it moved after the farm first saw it`);
+    if (now) {
+      // workers build from the first candidate that resolves as they look it up, not from the pin
+      const first = source.refs.find((r) => now!.has(r));
+      if (!current) steps.push(`WARNING: tag ${firstSeen.ref} no longer exists: it was deleted after the farm first saw it; the release stays pinned to ${firstSeen.commit}`);
+      if (first !== undefined && first !== firstSeen.ref && now.get(first) !== firstSeen.commit) {
+        steps.push(`WARNING: tag ${first}, earlier in the candidate order than ${firstSeen.ref}, now exists and points at ${now.get(first)}: builders resolving the tags find it, not the pinned ${firstSeen.commit}`);
+      }
+    } else {
+      const why = isQuorumError(lookupFailure) ? lookupFailure.message : 'the look-up failed';
+      steps.push(`WARNING: the tags could not be looked up now (${why}): whether ${firstSeen.ref} still points at ${firstSeen.commit} is unknown`);
+    }
     return { ...source, commit: firstSeen.commit, ref: firstSeen.ref, found: 'tag', firstSeenAt: firstSeen.firstSeenAt, steps, ...(moved ? { moved } : {}) };
   }
   const ref = source.refs.find((r) => now!.has(r));
@@ -59,17 +73,25 @@ async function pinFromHistory(ctx: CoordinatorContext, release: ReleaseRecord, s
   const tmpDir = join(ctx.config.dataDir, 'tmp');
   await mkdir(tmpDir, { recursive: true });
   const found = await findVersionCommit(
-    { repo: source.repo, ...(source.directory ? { directory: source.directory } : {}), ecosystem: release.ecosystem, purl: parseReleasePurl(release.purl) },
+    {
+      repo: source.repo,
+      ...(source.directory ? { directory: source.directory } : {}),
+      ecosystem: release.ecosystem,
+      purl: parseReleasePurl(release.purl),
+      ...(source.publishedAt ? { publishedAt: source.publishedAt } : {}),
+    },
     { policy: ctx.egress, allowLocal: ctx.config.allowLocalRepos, tmpDir },
   );
-  const looked = `${found.searched} commit${found.searched === 1 ? '' : 's'} that changed ${found.file} searched${found.truncated ? ' (the newest only)' : ''}`;
+  const late = found.late ? `; ${found.late} that set it later than the release was published left out` : '';
+  const looked = `${found.searched} commit${found.searched === 1 ? '' : 's'} that changed ${found.file} searched${found.truncated ? ' (the newest only)' : ''}${late}`;
   if (!found.commit) {
     throw new QuorumError('source-not-found', `${none}, and no commit of its history sets ${found.name}@${found.version} in ${found.file} (${looked})`);
   }
+  const where = found.otherBranch ? ', held by no tag and not by the default branch' : '';
   return {
     ...source,
     commit: found.commit,
     found: 'history',
-    steps: [...source.steps, `${none}: found by history search, commit ${found.commit} is the newest that sets ${found.name}@${found.version} in ${found.file} (${looked})`],
+    steps: [...source.steps, `${none}: found by history search, commit ${found.commit} is the newest that sets ${found.name}@${found.version} in ${found.file}${where} (${looked})`],
   };
 }

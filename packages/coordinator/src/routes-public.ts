@@ -65,7 +65,7 @@ function checkRegistryQualifier(asked: string | undefined, registry: string, eco
 }
 
 /** The pinned source of a new release, from the builder's inference. */
-function pinnedFrom(source: SourceRecipe, toolchain: Record<string, string>, mapping: StoredSourceMapping | undefined): PinnedSource {
+function pinnedFrom(source: SourceRecipe, toolchain: Record<string, string>, mapping: StoredSourceMapping | undefined, publishedAt: string | undefined): PinnedSource {
   return {
     origin: source.origin,
     repo: source.repo,
@@ -75,6 +75,7 @@ function pinnedFrom(source: SourceRecipe, toolchain: Record<string, string>, map
     toolchain,
     steps: source.steps,
     ...(source.origin === 'mapping' && mapping ? { mapping: { by: mapping.by, createdAt: mapping.createdAt } } : {}),
+    ...(publishedAt ? { publishedAt } : {}),
   };
 }
 
@@ -150,7 +151,7 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
       const inferred = builder.inferRecipe(purl, metadata, overrides, mapping ? { repo: mapping.repo, ...(mapping.directory ? { directory: mapping.directory } : {}) } : undefined);
       if (!inferred.ok && inferred.code === 'version-not-found') throw new QuorumError('not-found', inferred.message);
       if (!inferred.ok && inferred.code === 'no-artifact') throw new QuorumError('invalid-input', inferred.message);
-      const source = inferred.ok ? pinnedFrom(inferred.source, inferred.toolchain, mapping) : undefined;
+      const source = inferred.ok ? pinnedFrom(inferred.source, inferred.toolchain, mapping, inferred.publishedAt) : undefined;
       const id = randomUUID();
       store.insertRelease({
         id,

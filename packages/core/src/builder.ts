@@ -240,6 +240,12 @@ export interface Builder {
   /** URL of the registry metadata document for a purl that `purlProblem` accepts */
   metadataUrl(purl: ReleasePurl, registry: string): string;
   /**
+   * the `accept` header for metadata read only through `artifactIn`: the registry's smaller form of
+   * the document, when it has one (read for every locked package that pins no artifact integrity, so
+   * size matters); @defaultValue `application/json`
+   */
+  readonly metadataAccept?: string;
+  /**
    * Infers the published artifact and source recipe from the metadata document. Pure. Overrides win;
    * the mapping is used only when the metadata declares no usable source.
    */
@@ -250,6 +256,12 @@ export interface Builder {
    * when the package directory is below it (monorepos: the workspace's lockfile)
    */
   readonly planFiles: readonly string[];
+  /**
+   * a lower size bound in bytes than the fetch phase's general one for some plan files (by name as in
+   * `planFiles`), e.g. a lockfile whose parser blocks for a long time on a large one; a file over its
+   * bound is refused as `unpinned-dependency`
+   */
+  readonly planFileLimits?: Readonly<Record<string, number>>;
   /**
    * Decides the tools and locked dependencies to fetch, from the plan files' contents (undefined =
    * absent) and the recipe's toolchain. Pure.
@@ -265,6 +277,12 @@ export interface Builder {
    * and the registry view (`registryMount`) as its only network, and writes the lockfile. Pure.
    */
   resolvePlan?(input: ResolvePlanInput): BuildPlan;
+  /**
+   * A registry document as it stood at `before` (ISO 8601): what a resolution as of the publish time
+   * reads, so that what changed since (versions published later, tags moved, deprecations) cannot
+   * change what it resolves. Pure; an unreadable document is returned unchanged.
+   */
+  documentAsOf?(body: Uint8Array, before: string): Uint8Array;
   /** artifact container format, which selects the analyzer in the compare package */
   readonly artifactFormat: 'tgz';
   /** the stabilizer set (names) that applies to this ecosystem's artifacts */

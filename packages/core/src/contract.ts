@@ -18,6 +18,23 @@ export interface RebuildJob {
  */
 export type SourceFound = 'commit' | 'tag' | 'history';
 
+/**
+ * How much later than the registry's publish time a commit found by history search may have been
+ * committed (clocks that disagree); a commit setting the version after that (a revert of a later
+ * bump, a CI branch of built files) is not what was published. @defaultValue 1 hour
+ */
+export const PUBLISH_TIME_SLACK_MS = 60 * 60_000;
+
+/**
+ * The latest committer time (seconds since the epoch) of a commit that may stand for a release
+ * published at `publishedAt` (ISO 8601), found by history search; undefined when no publish time is
+ * known.
+ */
+export function latestCommitTimeFor(publishedAt: string | undefined): number | undefined {
+  const at = publishedAt === undefined ? NaN : Date.parse(publishedAt);
+  return Number.isNaN(at) ? undefined : Math.floor((at + PUBLISH_TIME_SLACK_MS) / 1000);
+}
+
 /** The source a release is pinned to, as a worker needs it to check its own resolution. */
 export interface PinnedSourceRef {
   origin: SourceOrigin;

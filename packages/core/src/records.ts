@@ -71,6 +71,8 @@ export interface PinnedSource extends PinnedSourceRef {
   firstSeenAt?: string;
   /** the tag now points elsewhere than when first seen (a moved tag is worth an auditor's look) */
   moved?: { ref: string; commit: string; seenAt: string };
+  /** when the registry says the release was published (ISO 8601): a history search looks no later than this (plus `PUBLISH_TIME_SLACK_MS`) */
+  publishedAt?: string;
 }
 
 /**

@@ -60,6 +60,14 @@ export function egressPolicy(opts: EgressPolicyOptions = {}): EgressPolicy {
 }
 
 /**
+ * The policy with one more origin allowed whatever its address class: for a fetch from a location
+ * the operator configured (a git mirror), never for a URL a submitter gave.
+ */
+export function withAllowedOrigin(policy: EgressPolicy, url: string): EgressPolicy {
+  return Object.freeze({ ...policy, origins: Object.freeze([...policy.origins, parseOrigin(url)]) });
+}
+
+/**
  * Parses operator exceptions: `10.0.0.0/8`, `fd00::/8`, `192.0.2.7`, `registry.internal:4873`,
  * `10.1.2.3:8080`, `[fd00::1]:443`, `mirror.internal`. A rule with a port only allows that port.
  */

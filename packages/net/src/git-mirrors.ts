@@ -2,12 +2,17 @@ import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { QuorumError } from '@quorum/core';
 
-/** One operator mirror: repositories at or below `prefix` are fetched from `target` instead. */
+/** One operator mirror: the repository `prefix`, or the repositories below it, are fetched from `target` instead. */
 export interface GitMirror {
   /** an http(s) URL without a trailing slash or `.git`: one repository, or a host or path above many */
   readonly prefix: string;
   /** a `file:` or http(s) URL without a trailing slash, where the same repositories live */
   readonly target: string;
+  /**
+   * the prefix was written with a trailing slash (or is a whole host): it stands for the repositories
+   * below it, each at the same path below `target`; otherwise it is one repository, matched exactly
+   */
+  readonly below: boolean;
 }
 
 /** What git is given for a repository. */
@@ -25,10 +30,11 @@ export const MAX_GIT_MIRRORS = 10_000;
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 /**
- * Parses the operator's git mirrors: a JSON object mapping a repository URL prefix
- * (`https://github.com/owner/name`, or `https://github.com/` for everything on a host) to where the
- * same repositories are kept (an absolute directory, or a `file:`/`http(s):` URL). Longest prefix
- * first; empty when unset. Throws `invalid-input` naming the setting.
+ * Parses the operator's git mirrors: a JSON object mapping a repository URL
+ * (`https://github.com/owner/name`: that repository only) or a prefix ending in `/`
+ * (`https://github.com/`: every repository below it) to where the same repositories are kept (an
+ * absolute directory, or a `file:`/`http(s):` URL). Longest prefix first; empty when unset. Throws
+ * `invalid-input` naming the setting.
  */
 export function parseGitMirrors(raw: string | undefined, setting = 'QUORUM_GIT_MIRRORS'): readonly GitMirror[] {
   if (raw === undefined || raw.trim() === '') return Object.freeze([]);
@@ -47,22 +53,27 @@ export function parseGitMirrors(raw: string | undefined, setting = 'QUORUM_GIT_M
     const key = repoKey(prefix);
     if (key === undefined) throw new QuorumError('invalid-input', `${setting}: ${JSON.stringify(prefix.slice(0, 200))} is not an http(s) URL without credentials, query or fragment`);
     if (typeof location !== 'string') throw new QuorumError('invalid-input', `${setting}: the mirror of ${key} must be a string`);
-    return Object.freeze({ prefix: key, target: mirrorLocation(location, setting, key) });
+    return Object.freeze({ prefix: key, target: mirrorLocation(location, setting, key), below: namesRepositoriesBelow(prefix) });
   });
   mirrors.sort((a, b) => b.prefix.length - a.prefix.length);
   return Object.freeze(mirrors);
 }
 
 /**
- * What git is given for `repo`: the mirror of the longest prefix that holds it (the rest of the
- * repository's path appended to the mirror's location), else `repo` itself. Pure; the repository's
- * own URL stays what verdicts name.
+ * What git is given for `repo`: the mirror of that very repository, else of the longest prefix
+ * ending in `/` that holds it (the rest of the repository's path appended to the mirror's
+ * location), else `repo` itself. Pure; the repository's own URL stays what verdicts name.
  */
 export function gitTarget(repo: string, mirrors: readonly GitMirror[] | undefined): GitTarget {
   const key = mirrors && mirrors.length > 0 ? repoKey(repo) : undefined;
   if (key === undefined) return { url: repo, mirrored: false };
   for (const mirror of mirrors!) {
-    if (key === mirror.prefix) return { url: mirror.target, mirrored: true };
+    // a mirror of one repository is that repository: a path below it is another repository, which
+    // would otherwise be read from a directory inside the mirror (its worktrees, a committed fixture)
+    if (!mirror.below) {
+      if (key === mirror.prefix) return { url: mirror.target, mirrored: true };
+      continue;
+    }
     if (!key.startsWith(`${mirror.prefix}/`)) continue;
     const rest = key.slice(mirror.prefix.length + 1).split('/');
     if (!rest.every((s) => SEGMENT.test(s) && s !== '..')) continue;
@@ -82,6 +93,12 @@ function repoKey(text: string): string | undefined {
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') return undefined;
   const path = url.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
   return `${url.protocol}//${url.host}${path}`;
+}
+
+/** A prefix written with a trailing slash, or a whole host, stands for the repositories below it. */
+function namesRepositoriesBelow(prefix: string): boolean {
+  const path = new URL(prefix).pathname;
+  return path.endsWith('/') && !/\.git\/+$/.test(path);
 }
 
 function mirrorLocation(location: string, setting: string, prefix: string): string {

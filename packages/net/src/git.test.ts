@@ -1,10 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { egressPolicy } from './egress-policy.js';
-import { gitClone, gitCloneHistory, gitFetchCommit, gitFetchObjects, gitLocal, gitLsRemote, gitReadBlobs } from './git.js';
-import { closedPort, failure, gitFixture, gitHttpServer, httpServer, makeRepo, type TestServer } from './testing/servers.js';
+import { gitClone, gitCloneHistory, gitFetchCommit, gitFetchObjects, gitLocal, gitLsRemote, gitReadBlobs, gitTreeSize, gitVersionProblem } from './git.js';
+import { closedPort, failure, gitFixture, gitHttpServer, gitTestEnv, httpServer, makeRepo, type TestServer } from './testing/servers.js';
 
 let repo: ReturnType<typeof makeRepo>;
 let fileUrl: string;
@@ -383,6 +384,22 @@ describe('gitFetchCommit', () => {
     expect((await failure(gitFetchCommit(fileUrl, join(scratch(), 'src'), commit, local))).code).toBe('invalid-input');
   });
 
+  it('brings the commit\'s parents along at depth 2', async () => {
+    const h = makeHistory();
+    const dir = join(scratch(), 'src');
+    expect(await gitFetchCommit(h.url, dir, h.b, { ...local, depth: 2 })).toEqual({ depth: 'shallow', reachableFrom: 'refs/tags/v2' });
+    expect(await gitLocal(['rev-parse', `${h.a}:package.json`], { cwd: dir })).toMatch(/^[0-9a-f]{40}$/);
+    expect((await failure(gitFetchCommit(h.url, join(scratch(), 'src'), h.b, { ...local, depth: 0 }))).code).toBe('invalid-input');
+  });
+
+  it('leaves nothing of its own next to the destination, where its commits-only clone was kept', async () => {
+    const h = makeHistory();
+    const parent = scratch();
+    // no tip names h.a: reachability is checked on a commits-only clone beside the destination
+    await gitFetchCommit(h.url, join(parent, 'src'), h.a, local);
+    expect(readdirSync(parent)).toEqual(['src']);
+  });
+
   it('refuses what gitClone refuses', async () => {
     const dir = scratch();
     expect((await failure(gitFetchCommit('ext::sh -c touch% x', join(dir, 'src'), repo.first, local))).code).toBe('invalid-input');
@@ -424,4 +441,116 @@ describe('gitCloneHistory, gitFetchObjects and gitReadBlobs', () => {
     await gitCloneHistory(fileUrl, dir, local);
     expect((await failure(gitFetchObjects(fileUrl, dir, ['--upload-pack=x'], local))).code).toBe('invalid-input');
   });
+});
+
+describe('gitTreeSize', () => {
+  it('counts the files of a commit and their bytes from the tree alone, and stops at its entry bound', async () => {
+    const h = makeHistory();
+    // a: old.txt (34 bytes) and package.json (31 bytes)
+    expect(await gitTreeSize(h.a, { cwd: h.bare })).toEqual({ entries: 2, bytes: 65, truncated: false });
+    expect(await gitTreeSize(h.c, { cwd: h.bare, maxEntries: 1 })).toMatchObject({ truncated: true });
+    expect((await failure(gitTreeSize('HEAD', { cwd: h.bare }))).code).toBe('invalid-input');
+  });
+});
+
+describe('gitVersionProblem', () => {
+  it.each([
+    ['git version 2.39.4', true],
+    ['git version 2.39.5', true],
+    ['git version 2.40.2', true],
+    ['git version 2.43.4', true],
+    ['git version 2.45.1', true],
+    ['git version 2.46.0', true],
+    ['git version 2.50.1 (Apple Git-155)', true],
+    ['git version 3.0.0', true],
+    ['git version 2.39.3', false],
+    ['git version 2.40.1', false],
+    ['git version 2.43.3', false],
+    ['git version 2.45.0', false],
+    ['git version 2.38.5', false],
+    ['git version 2.36.6', false],
+    ['not git', false],
+  ])('judges %j (usable: %s)', (text, usable) => {
+    const problem = gitVersionProblem(text);
+    if (usable) expect(problem).toBeUndefined();
+    else expect(problem).toMatch(/cannot be used to fetch repositories: it needs GIT_NO_LAZY_FETCH/);
+  });
+});
+
+// A repository (or an operator's mirror) that is itself shallow. `git clone --filter=…` of such a
+// repository would never end: the new partial clone lazily fetches what the shallow server cannot
+// send, that fetch lazily fetches again, and so on, thousands of processes until the deadline.
+// gitCloneHistory (the history search) and gitFetchCommit (its commits-only clone for a commit no tip
+// names) both clone with a filter.
+describe('git against a shallow repository', () => {
+  /** A history of three commits on main, served from a shallow (depth 2) bare copy that allows filters. */
+  function shallowServed() {
+    const root = mkdtempSync(join(tmpdir(), 'quorum-net-shallow-'));
+    temporary.push(root);
+    const work = join(root, 'work');
+    gitFixture(['init', '--quiet', '--initial-branch=main', work]);
+    const commits: string[] = [];
+    for (const v of ['1.0.0', '1.0.1', '1.0.2']) {
+      writeFileSync(join(work, 'package.json'), `{"name":"s","version":"${v}"}\n`);
+      gitFixture(['add', '--all'], work);
+      gitFixture(['commit', '--quiet', '-m', v], work);
+      commits.push(gitFixture(['rev-parse', 'HEAD'], work));
+    }
+    const bare = join(root, 'repo.git');
+    execFileSync('git', ['clone', '--quiet', '--bare', '--depth=2', `file://${work}`, bare], { env: gitTestEnv() });
+    gitFixture(['config', 'uploadpack.allowFilter', 'true'], bare);
+    gitFixture(['config', 'uploadpack.allowAnySHA1InWant', 'true'], bare);
+    return { root, bare, commits };
+  }
+
+  /** Most lazy-fetch processes (`git fetch origin … --stdin`, as git's promisor fetch runs it) seen at once while `work` runs. */
+  async function peakLazyFetches(work: () => Promise<unknown>): Promise<{ peak: number; outcome: unknown; ms: number }> {
+    let peak = 0;
+    const sample = () => {
+      try {
+        const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+        peak = Math.max(peak, out.split('\n').filter((l) => l.includes('fetch.negotiationAlgorithm=noop fetch origin')).length);
+      } catch {
+        // ps itself may fail to fork while a bomb runs
+      }
+    };
+    const timer = setInterval(sample, 250);
+    const started = Date.now();
+    const outcome = await work().then(
+      (v) => v,
+      (e: unknown) => e,
+    );
+    clearInterval(timer);
+    return { peak, outcome, ms: Date.now() - started };
+  }
+
+  it('gitCloneHistory (file:) spawns no chain of lazy fetches and refuses the shallow history before its deadline', async () => {
+    const s = shallowServed();
+    const dir = join(scratch(), 'history.git');
+    const { peak, outcome, ms } = await peakLazyFetches(() => gitCloneHistory(`file://${s.bare}`, dir, { ...local, timeoutMs: 8_000 }));
+    expect(peak).toBeLessThan(5);
+    expect(ms).toBeLessThan(7_000);
+    expect(outcome).toMatchObject({ code: 'source-not-found', message: 'cannot clone the local repository: its history is shallow' });
+    expect(existsSync(dir)).toBe(false);
+  }, 30_000);
+
+  it('gitCloneHistory over smart HTTP does not either', async () => {
+    const s = shallowServed();
+    const server = await serve(gitHttpServer(s.root));
+    const policy = egressPolicy({ allowOrigins: [server.origin] });
+    const url = `${server.origin}/repo.git`;
+    const { peak, outcome, ms } = await peakLazyFetches(() => gitCloneHistory(url, join(scratch(), 'history.git'), { policy, allowLocal: false, timeoutMs: 8_000 }));
+    expect(peak).toBeLessThan(5);
+    expect(ms).toBeLessThan(7_000);
+    expect(outcome).toMatchObject({ code: 'source-not-found', message: `cannot clone ${url}: its history is shallow` });
+  }, 30_000);
+
+  it('gitFetchCommit of a commit below the tip (commits-only clone to check reachability) does not either', async () => {
+    const s = shallowServed();
+    // the middle commit is in the shallow repository (depth 2) but no tip names it
+    const { peak, outcome, ms } = await peakLazyFetches(() => gitFetchCommit(`file://${s.bare}`, join(scratch(), 'src'), s.commits[1]!, { ...local, timeoutMs: 8_000 }));
+    expect(peak).toBeLessThan(5);
+    expect(ms).toBeLessThan(7_000);
+    expect(outcome).toEqual({ depth: 'shallow', reachableFrom: 'refs/heads/main' });
+  }, 30_000);
 });

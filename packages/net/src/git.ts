@@ -5,14 +5,20 @@ import { dirname, join, resolve } from 'node:path';
 import { QuorumError, isQuorumError } from '@quorum/core';
 import { execa } from 'execa';
 import { unreachable } from './egress-errors.js';
-import type { EgressPolicy } from './egress-policy.js';
+import { withAllowedOrigin, type EgressPolicy } from './egress-policy.js';
+import { gitTarget } from './git-mirrors.js';
 import { egressFetch } from './http.js';
 import { resolveEgress } from './resolve.js';
 
-/** Options of {@link gitClone}, {@link gitLsRemote}, {@link gitFetchCommit}, {@link gitCloneHistory} and {@link gitFetchObjects}. */
+/**
+ * Options of {@link gitClone}, {@link gitLsRemote}, {@link gitFetchCommit}, {@link gitCloneHistory} and
+ * {@link gitFetchObjects}. The repository is named by its own URL: an operator's mirror of it (the
+ * policy's `gitMirrors`) is applied inside, and errors name the repository, never the mirror.
+ */
 export interface GitRemoteOptions {
+  /** the egress policy, with the operator's git mirrors */
   policy: EgressPolicy;
-  /** accept `file:` repositories: the operator's own disk, never for a submitter's URL */
+  /** accept `file:` repositories: the operator's own disk, never for a submitter's URL (a mirror's location is the operator's and always allowed) */
   allowLocal: boolean;
   /** the caller's cancellation: git is killed and the signal's reason rethrown */
   signal?: AbortSignal;
@@ -20,9 +26,29 @@ export interface GitRemoteOptions {
   timeoutMs?: number;
 }
 
+/** Options of {@link gitFetchCommit}. */
+export interface GitFetchCommitOptions extends GitRemoteOptions {
+  /** commits fetched from the named one down its history: 2 brings its parents too; @defaultValue 1 */
+  depth?: number;
+}
+
+/** Options of {@link gitTreeSize}. */
+export interface GitTreeSizeOptions extends GitLocalOptions {
+  /** counting stops beyond this many entries; @defaultValue 500,000 */
+  maxEntries?: number;
+}
+
+/** What checking out a tree would write: its files (and links, and submodule entries) and their bytes. */
+export interface GitTreeSize {
+  entries: number;
+  bytes: number;
+  /** there are more than `maxEntries` entries; `entries` and `bytes` are then lower bounds */
+  truncated: boolean;
+}
+
 /** How {@link gitFetchCommit} got a commit. */
 export interface FetchedCommit {
-  /** `shallow`: the commit alone (depth 1); `full`: every branch and tag, because the server refused a fetch by SHA */
+  /** `shallow`: the commit alone (with its ancestors down to the depth asked); `full`: every branch and tag, because the server refused a fetch by SHA */
   depth: 'shallow' | 'full';
   /** a branch or tag (`refs/heads/…`, `refs/tags/…`) that points at the commit or whose history holds it */
   reachableFrom: string;
@@ -92,6 +118,8 @@ const MAX_FETCH_OBJECTS = 10_000;
 // they do not have, which the full fetch then finds missing).
 const SHA_FETCH_REFUSED = /not our ref|unadvertised object|does not allow request/i;
 const FILTER_REFUSED = /filter|promisor/i;
+/** Most entries {@link gitTreeSize} counts by default. */
+const MAX_TREE_ENTRIES = 500_000;
 // Settings of a fetch into a directory the farm reads next: no automatic gc or maintenance running on its own.
 const FETCH_CONFIG = ['gc.auto=0', 'maintenance.auto=false'];
 const DISCOVERY = 'info/refs?service=git-upload-pack';
@@ -107,7 +135,7 @@ const BASE_CONFIG = ['protocol.allow=never', 'core.fsmonitor=false', `core.hooks
 export async function gitClone(repo: string, dir: string, opts: GitRemoteOptions): Promise<void> {
   const target = resolve(dir);
   await intoNewDirectory(target, () =>
-    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'clone' }, async ({ remote, run }) => {
+    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'clone', near: target }, async ({ remote, run }) => {
       await run([...configArgs(remote.config), 'clone', '--quiet', '--no-checkout', '--', remote.url, target]);
     }),
   );
@@ -115,18 +143,20 @@ export async function gitClone(repo: string, dir: string, opts: GitRemoteOptions
 
 /**
  * Fetches one commit of a repository into a new repository at `dir`, without checking out: the
- * commit alone (`git fetch --depth 1 <url> <sha>`), so a large history costs nothing and damaged
+ * commit alone (`git fetch --depth 1 <url> <sha>`, or its parents too at `depth` 2), so a large history costs nothing and damaged
  * objects elsewhere in it do not matter; every branch and tag only when the server refuses a fetch by
  * SHA. The commit must be the repository's own: a branch or tag points at it, or holds it in its
  * history (checked on a commits-only clone), never merely an object the server happens to serve (a
  * fork's commit, a dangling one). The commit is then at `FETCH_HEAD` (or among the fetched refs).
  * Failures as for {@link gitClone}, and `source-not-found` when the commit is not in the repository.
  */
-export async function gitFetchCommit(repo: string, dir: string, commit: string, opts: GitRemoteOptions): Promise<FetchedCommit> {
+export async function gitFetchCommit(repo: string, dir: string, commit: string, opts: GitFetchCommitOptions): Promise<FetchedCommit> {
   if (!SHA.test(commit)) throw new QuorumError('invalid-input', `${JSON.stringify(commit.slice(0, 80))} is not a full commit SHA`);
+  const depthOf = opts.depth ?? 1;
+  if (!Number.isInteger(depthOf) || depthOf < 1 || depthOf > 1000) throw new QuorumError('invalid-input', 'the depth of a fetch is a whole number from 1 to 1000');
   const target = resolve(dir);
   return intoNewDirectory(target, () =>
-    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'fetch' }, async ({ remote, scratch, run, attempt, failure, notFound }) => {
+    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'fetch', near: target }, async ({ remote, scratch, run, attempt, failure, notFound }) => {
       const remoteGit = (args: string[]) => [...configArgs([...remote.config, ...FETCH_CONFIG]), '-C', target, ...args];
       // no transport at all: nothing read locally may fetch on its own (a partial clone would)
       const localGit = (dir: string, args: string[]) => [...configArgs([]), '-C', dir, ...args];
@@ -134,7 +164,7 @@ export async function gitFetchCommit(repo: string, dir: string, commit: string, 
       // an empty template: nothing of the system's git installation lands in the repository
       await run([...configArgs([]), 'init', '--quiet', '--template=', '--', target]);
       const tips = parseTips(await run([...configArgs(remote.config), 'ls-remote', '--heads', '--tags', '--', remote.url], { maxBuffer: 64 * 1024 * 1024 }));
-      const shallow = await attempt(remoteGit(['fetch', '--quiet', '--no-tags', '--recurse-submodules=no', '--depth=1', '--', remote.url, commit]));
+      const shallow = await attempt(remoteGit(['fetch', '--quiet', '--no-tags', '--recurse-submodules=no', `--depth=${depthOf}`, '--', remote.url, commit]));
       let depth: FetchedCommit['depth'] = 'shallow';
       if (shallow.exitCode !== 0) {
         if (!SHA_FETCH_REFUSED.test(shallow.stderr)) throw failure(shallow);
@@ -150,6 +180,7 @@ export async function gitFetchCommit(repo: string, dir: string, commit: string, 
       let refs = ['refs/remotes/origin', 'refs/tags'];
       if (depth === 'shallow') {
         // commits only: enough to tell whether a branch or tag holds the commit, cheap for a long history
+        // (of a shallow server too: nothing is fetched lazily, see gitEnv)
         history = join(scratch, 'history.git');
         await run([...configArgs([...remote.config, ...FETCH_CONFIG]), 'clone', '--bare', '--quiet', '--filter=tree:0', '--', remote.url, history]);
         refs = ['refs/heads', 'refs/tags'];
@@ -166,23 +197,29 @@ export async function gitFetchCommit(repo: string, dir: string, commit: string, 
  * Clones a repository's history (branches and tags) into a new bare repository at `dir`: blobless
  * (`--filter=blob:none`: commits and trees) where the server supports filters, else in full.
  * `partial` says the clone may lack file contents: fetch the blobs to read with
- * {@link gitFetchObjects} first (objects already there are not fetched again).
+ * {@link gitFetchObjects} first (objects already there are not fetched again). A shallow
+ * repository is refused (`source-not-found`, "its history is shallow"): its oldest commits would
+ * pass for roots.
  */
 export async function gitCloneHistory(repo: string, dir: string, opts: GitRemoteOptions): Promise<{ partial: boolean }> {
   const target = resolve(dir);
   return intoNewDirectory(target, () =>
-    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'clone' }, async ({ remote, run, attempt, failure }) => {
+    withRemote(repo, opts, { timeoutMs: 300_000, verb: 'clone', near: target }, async ({ remote, run, attempt, failure, notFound }) => {
       const clone = (filter: string[]) => [...configArgs([...remote.config, ...FETCH_CONFIG]), 'clone', '--bare', '--quiet', ...filter, '--', remote.url, target];
+      const local = (args: string[]) => [...configArgs([]), '-C', target, ...args];
+      let partial = false;
       const blobless = await attempt(clone(['--filter=blob:none']));
       if (blobless.exitCode === 0) {
         // a server without filters sends everything (with a warning) to a clone still marked partial
-        const promisor = await attempt([...configArgs([]), '-C', target, 'config', '--get', 'remote.origin.promisor']);
-        return { partial: promisor.stdout.trim() === 'true' };
+        const promisor = await attempt(local(['config', '--get', 'remote.origin.promisor']));
+        partial = promisor.stdout.trim() === 'true';
+      } else {
+        if (!FILTER_REFUSED.test(blobless.stderr)) throw failure(blobless);
+        await rm(target, { recursive: true, force: true });
+        await run(clone([]));
       }
-      if (!FILTER_REFUSED.test(blobless.stderr)) throw failure(blobless);
-      await rm(target, { recursive: true, force: true });
-      await run(clone([]));
-      return { partial: false };
+      if ((await run(local(['rev-parse', '--is-shallow-repository']))).trim() !== 'false') throw notFound('its history is shallow');
+      return { partial };
     }),
   );
 }
@@ -197,7 +234,7 @@ export async function gitFetchObjects(repo: string, dir: string, objects: readon
   if (bad !== undefined) throw new QuorumError('invalid-input', `${JSON.stringify(bad.slice(0, 80))} is not an object name`);
   if (objects.length === 0) return;
   const target = resolve(dir);
-  await withRemote(repo, opts, { timeoutMs: 300_000, verb: 'fetch' }, async ({ remote, run }) => {
+  await withRemote(repo, opts, { timeoutMs: 300_000, verb: 'fetch', near: target }, async ({ remote, run }) => {
     // as git's own on-demand fetch of a partial clone does it: no negotiation, only what is named
     const config = [...remote.config, ...FETCH_CONFIG, 'fetch.negotiationAlgorithm=noop'];
     await run([...configArgs(config), '-C', target, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--recurse-submodules=no', '--filter=blob:none', '--stdin', '--', remote.url], {
@@ -217,6 +254,8 @@ export async function gitLsRemote(repo: string, refs: readonly string[], opts: G
   }
   if (refs.length === 0) {
     parseRepoUrl(repo, opts.allowLocal);
+    const via = gitTarget(repo, opts.policy.gitMirrors);
+    if (via.mirrored) mirrorUrl(via.url, `cannot list the refs of ${repo}`);
     return new Map();
   }
   const candidates = new Map(refs.map((ref) => [ref, ref.startsWith('refs/') ? [`${ref}^{}`, ref] : [`refs/tags/${ref}^{}`, `refs/tags/${ref}`, `refs/heads/${ref}`]]));
@@ -285,7 +324,41 @@ export async function gitReadBlobs(objects: readonly string[], opts: GitReadBlob
   return found;
 }
 
+/**
+ * What checking out `treeish` would write, counted from the tree alone (`ls-tree -r`, no file
+ * content read): entries (files, links, submodule entries) and the bytes of their blobs. Counting
+ * stops beyond `maxEntries`.
+ */
+export async function gitTreeSize(treeish: string, opts: GitTreeSizeOptions): Promise<GitTreeSize> {
+  if (!SHA.test(treeish)) throw new QuorumError('invalid-input', `${JSON.stringify(treeish.slice(0, 80))} is not a full object name`);
+  const maxEntries = opts.maxEntries ?? MAX_TREE_ENTRIES;
+  const { input: _input, maxEntries: _max, ...local } = opts;
+  // one entry is "<type> <size>" and a NUL, at most 26 bytes: a fuller buffer holds more entries than allowed
+  const maxBuffer = (maxEntries + 1) * 26;
+  const res = await localAttempt(['ls-tree', '-r', '-z', '--format=%(objecttype) %(objectsize)', treeish], { ...local, maxBuffer, encoding: 'latin1' });
+  if (res.exitCode !== 0 && !res.overflow) throw localFailure(['ls-tree'], res);
+  let entries = 0;
+  let bytes = 0;
+  for (const entry of res.stdout.split('\0')) {
+    if (entry === '') continue;
+    entries++;
+    const [type, size] = entry.split(' ');
+    if (type === 'blob') bytes += Number(size) || 0;
+  }
+  return { entries: Math.min(entries, maxEntries + 1), bytes, truncated: res.overflow || entries > maxEntries };
+}
+
 async function localRun(args: readonly string[], opts: GitLocalOptions & RunOptions): Promise<GitResult> {
+  const res = await localAttempt(args, opts);
+  if (res.exitCode !== 0) throw localFailure(args, res);
+  return res;
+}
+
+function localFailure(args: readonly string[], res: GitResult): QuorumError {
+  return new QuorumError('source-not-found', `git ${args[0] ?? ''} failed: ${localReason(res.stderr)}`, { cause: new Error(res.stderr.slice(-2000)) });
+}
+
+async function localAttempt(args: readonly string[], opts: GitLocalOptions & RunOptions): Promise<GitResult> {
   const cwd = resolve(opts.cwd);
   const { signal } = limits(opts.timeoutMs ?? 300_000, opts.signal);
   const res = await runGit({
@@ -297,9 +370,6 @@ async function localRun(args: readonly string[], opts: GitLocalOptions & RunOpti
     ...(opts.maxBuffer ? { maxBuffer: opts.maxBuffer } : {}),
   });
   if (res.canceled) throw opts.signal?.aborted ? opts.signal.reason : new QuorumError('source-not-found', `git ${args[0] ?? ''} did not finish in time`);
-  if (res.exitCode !== 0) {
-    throw new QuorumError('source-not-found', `git ${args[0] ?? ''} failed: ${localReason(res.stderr)}`, { cause: new Error(res.stderr.slice(-2000)) });
-  }
   return res;
 }
 
@@ -329,28 +399,48 @@ function parseTips(out: string): Map<string, string> {
   return tips;
 }
 
-/** Vets the repository (URL, policy, redirects), then lets `work` run git against it under one deadline. */
-async function withRemote<T>(repo: string, opts: GitRemoteOptions, action: { timeoutMs: number; verb: string }, work: (session: Session) => Promise<T>): Promise<T> {
-  const url = parseRepoUrl(repo, opts.allowLocal);
+/**
+ * Vets the repository (URL, policy, redirects), then lets `work` run git against it under one
+ * deadline. A repository the operator mirrors is fetched from the mirror, under an egress allowance
+ * for that mirror alone; every message names the repository's own URL, never the mirror's location.
+ */
+async function withRemote<T>(repo: string, opts: GitRemoteOptions, action: { timeoutMs: number; verb: string; near?: string }, work: (session: Session) => Promise<T>): Promise<T> {
+  const own = parseRepoUrl(repo, opts.allowLocal);
   opts.signal?.throwIfAborted();
-  const what = `cannot ${action.verb} ${url.protocol === 'file:' ? 'the local repository' : url.href}`;
+  const via = gitTarget(repo, opts.policy.gitMirrors);
+  const what = `cannot ${action.verb} ${own.protocol === 'file:' ? 'the local repository' : own.href}${via.mirrored ? " from the operator's mirror" : ''}`;
+  // the mirror is the operator's setting: a file: location or a host the policy would refuse to a submitter is allowed
+  const url = via.mirrored ? mirrorUrl(via.url, what) : own;
+  const policy = via.mirrored && url.protocol !== 'file:' ? withAllowedOrigin(opts.policy, url.href) : opts.policy;
+  await gitSupport();
   const timeoutMs = opts.timeoutMs ?? action.timeoutMs;
   const { deadline, signal } = limits(timeoutMs, opts.signal);
-  const remote = url.protocol === 'file:' ? localRemote(url) : await httpRemote(url, what, opts.policy, signal, timeoutMs, opts.signal);
-  // An empty directory of its own, so that no repository around the working directory lends git its config.
-  const scratch = await mkdtemp(join(tmpdir(), 'quorum-git-'));
+  const mirrorDown = (cause: unknown) => new QuorumError('upstream-unavailable', `${what}: the mirror cannot be reached`, { cause });
+  let remote: Remote;
+  try {
+    remote = url.protocol === 'file:' ? localRemote(url) : await httpRemote(url, what, policy, signal, timeoutMs, opts.signal);
+  } catch (e) {
+    if (!via.mirrored || opts.signal?.aborted) throw e;
+    throw mirrorProblem(e, what, mirrorDown);
+  }
+  // An empty directory of its own, so that no repository around the working directory lends git its
+  // config; next to the caller's destination when there is one, so that what git writes there (a
+  // commits-only clone) stays on the caller's disk.
+  const parent = action.near ? dirname(action.near) : tmpdir();
+  await mkdir(parent, { recursive: true });
+  const scratch = await mkdtemp(join(parent, '.quorum-git-'));
   const notFound = (reason: string, cause?: Error) => new QuorumError('source-not-found', `${what}: ${reason}`, cause ? { cause } : undefined);
   const failure = (res: GitResult): Error => {
     const reason = remoteReason(res.stderr);
     const cause = new Error(res.stderr.slice(-2000));
-    if (reason === 'unreachable' && remote.host !== undefined) return unreachable(remote.host, cause);
+    if (reason === 'unreachable' && remote.host !== undefined) return via.mirrored ? mirrorDown(cause) : unreachable(remote.host, cause);
     return notFound(reason === 'unreachable' ? 'git could not read it' : reason, cause);
   };
   const attempt = async (args: string[], runOpts: RunOptions = {}): Promise<GitResult> => {
     const res = await runGit({ args, cwd: scratch, signal, ...runOpts });
     if (res.canceled) {
       if (opts.signal?.aborted) throw opts.signal.reason;
-      if (remote.host !== undefined) throw unreachable(remote.host, deadline.reason);
+      if (remote.host !== undefined) throw via.mirrored ? mirrorDown(deadline.reason) : unreachable(remote.host, deadline.reason);
       throw notFound('git did not finish in time');
     }
     return res;
@@ -364,6 +454,30 @@ async function withRemote<T>(repo: string, opts: GitRemoteOptions, action: { tim
     return await work({ remote, scratch, run, attempt, failure, notFound });
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A mirror location as git is given it; `invalid-input` that names the repository, not the location. */
+function mirrorUrl(location: string, what: string): URL {
+  try {
+    return parseRepoUrl(location, true);
+  } catch (e) {
+    throw new QuorumError('invalid-input', `${what}: the mirror's location is not a repository URL`, { cause: e });
+  }
+}
+
+/** An error on the way to an operator's mirror, reworded so that it names the repository only: the mirror's host and port stay in `cause`. */
+function mirrorProblem(e: unknown, what: string, mirrorDown: (cause: unknown) => QuorumError): unknown {
+  if (!(e instanceof QuorumError)) return mirrorDown(e);
+  switch (e.code) {
+    case 'source-not-found':
+    case 'internal':
+      // said of the repository (`what`) or of this machine's git: nothing of the mirror's location
+      return e;
+    case 'egress-refused':
+      return new QuorumError('egress-refused', `${what}: the mirror redirects to an address this farm's egress policy refuses`, { cause: e });
+    default:
+      return mirrorDown(e);
   }
 }
 
@@ -419,7 +533,6 @@ async function httpRemote(url: URL, what: string, policy: EgressPolicy, signal: 
     if (e instanceof QuorumError) throw e;
     throw unreachable(url.hostname, e);
   }
-  await gitPinSupport();
   // The pinned entry must be the very name curl looks up; a trailing dot would make it another one.
   if (finalBase.hostname.endsWith('.')) finalBase.hostname = finalBase.hostname.slice(0, -1);
   const port = Number(finalBase.port) || (finalBase.protocol === 'https:' ? 443 : 80);
@@ -432,23 +545,42 @@ async function httpRemote(url: URL, what: string, policy: EgressPolicy, signal: 
   return { url: finalBase.href, host: finalBase.hostname, config };
 }
 
-let pinSupport: Promise<void> | undefined;
+/**
+ * The first release of each maintenance series below 2.46 that honours `GIT_NO_LAZY_FETCH` (the
+ * security releases of May 2024); every later series has it. All of them also have
+ * `http.curloptResolve` (2.37), which older git ignores silently, letting curl resolve the name again.
+ */
+const NO_LAZY_FETCH_SINCE: Record<number, number> = { 39: 4, 40: 2, 41: 1, 42: 2, 43: 4, 44: 1, 45: 1 };
 
-/** `http.curloptResolve` is silently ignored by git before 2.37, which would let curl resolve the name again. */
-function gitPinSupport(): Promise<void> {
-  pinSupport ??= execa('git', ['version'], { env: gitEnv(), extendEnv: false, stdin: 'ignore', reject: false }).then((res) => {
-    const m = /git version (\d+)\.(\d+)/.exec(res.stdout);
-    if (!m || Number(m[1]) * 1000 + Number(m[2]) < 2037) {
-      pinSupport = undefined;
-      throw new QuorumError('internal', 'git 2.37 or newer is needed to fetch http(s) repositories (http.curloptResolve)');
+/** Why this git cannot be trusted to fetch (`git version` output), or undefined. */
+export function gitVersionProblem(versionOutput: string): string | undefined {
+  const m = /git version (\d+)\.(\d+)(?:\.(\d+))?/.exec(versionOutput);
+  const [major, minor, patch] = m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : [0, 0, 0];
+  const fine = major > 2 || (major === 2 && (minor >= 46 || (NO_LAZY_FETCH_SINCE[minor] !== undefined && patch >= NO_LAZY_FETCH_SINCE[minor]!)));
+  if (fine) return undefined;
+  const releases = Object.entries(NO_LAZY_FETCH_SINCE).map(([mi, pa]) => `2.${mi}.${pa}`);
+  return `git ${m ? `${major}.${minor}.${patch}` : '(unknown version)'} cannot be used to fetch repositories: it needs GIT_NO_LAZY_FETCH (git ${releases.join(', ')} or newer in their series, or 2.46 and newer)`;
+}
+
+let support: Promise<void> | undefined;
+
+/** Refuses a git that would fetch objects lazily on its own (a shallow server makes that a process bomb) or resolve names itself. */
+function gitSupport(): Promise<void> {
+  support ??= execa('git', ['version'], { env: gitEnv(), extendEnv: false, stdin: 'ignore', reject: false }).then((res) => {
+    const problem = gitVersionProblem(typeof res.stdout === 'string' ? res.stdout : '');
+    if (problem) {
+      support = undefined;
+      throw new QuorumError('internal', problem);
     }
   });
-  return pinSupport;
+  return support;
 }
 
 interface GitResult {
   /** killed because the signal fired (the caller's or the deadline) */
   canceled: boolean;
+  /** killed because its output went beyond `maxBuffer` */
+  overflow: boolean;
   exitCode: number | undefined;
   stdout: string;
   stderr: string;
@@ -489,7 +621,13 @@ async function runGit(run: GitRun): Promise<GitResult> {
   else run.signal.addEventListener('abort', cancel, { once: true });
   try {
     const res = await child;
-    return { canceled, exitCode: res.exitCode, stdout: typeof res.stdout === 'string' ? res.stdout : '', stderr: typeof res.stderr === 'string' ? res.stderr : '' };
+    return {
+      canceled,
+      overflow: res.isMaxBuffer === true,
+      exitCode: res.exitCode,
+      stdout: typeof res.stdout === 'string' ? res.stdout : '',
+      stderr: typeof res.stderr === 'string' ? res.stderr : '',
+    };
   } finally {
     run.signal.removeEventListener('abort', cancel);
     if (forceKill) clearTimeout(forceKill);
@@ -498,7 +636,10 @@ async function runGit(run: GitRun): Promise<GitResult> {
 
 /**
  * The whole environment of git: nothing inherited that could rewrite URLs (`url.<x>.insteadOf`),
- * add a proxy or credentials. HOME points nowhere because curl reads `~/.netrc`.
+ * add a proxy or credentials. HOME points nowhere because curl reads `~/.netrc`. No lazy fetch: a
+ * partial clone of a shallow repository would otherwise fetch what the server lacks, that fetch
+ * again, and so on, thousands of processes until the deadline; missing objects are fetched only by
+ * name ({@link gitFetchObjects}).
  */
 function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {
@@ -510,6 +651,7 @@ function gitEnv(): Record<string, string> {
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: devNull,
     GIT_ATTR_NOSYSTEM: '1',
+    GIT_NO_LAZY_FETCH: '1',
   };
   for (const name of ['TMPDIR', 'SSL_CERT_FILE', 'SSL_CERT_DIR']) {
     const value = process.env[name];

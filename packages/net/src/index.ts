@@ -11,8 +11,12 @@ export {
   gitLocal,
   gitLsRemote,
   gitReadBlobs,
+  gitTreeSize,
   type FetchedCommit,
+  type GitFetchCommitOptions,
   type GitLocalOptions,
   type GitReadBlobsOptions,
   type GitRemoteOptions,
+  type GitTreeSize,
+  type GitTreeSizeOptions,
 } from './git.js';

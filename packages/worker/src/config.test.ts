@@ -16,7 +16,13 @@ describe('loadWorkerConfig', () => {
   it('reads the operator\'s git mirrors, and refuses malformed ones naming the setting', () => {
     expect(loadWorkerConfig({ QUORUM_WORKER_ID: 'w1' }).gitMirrors).toEqual([]);
     const c = loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_GIT_MIRRORS: '{"https://github.com/vercel/ms": "/srv/mirrors/ms.git"}' });
-    expect(c.gitMirrors).toEqual([{ prefix: 'https://github.com/vercel/ms', target: 'file:///srv/mirrors/ms.git' }]);
+    expect(c.gitMirrors).toEqual([{ prefix: 'https://github.com/vercel/ms', target: 'file:///srv/mirrors/ms.git', below: false }]);
     expect(() => loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_GIT_MIRRORS: '{"https://github.com/x": "relative/dir"}' })).toThrow(/QUORUM_GIT_MIRRORS/);
+  });
+
+  it('resolves dependencies as the registry stood at publish time unless the operator says otherwise', () => {
+    expect(loadWorkerConfig({ QUORUM_WORKER_ID: 'w1' }).resolveAsOf).toBe('publish-time');
+    expect(loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_RESOLVE_AS_OF: 'now' }).resolveAsOf).toBe('now');
+    expect(() => loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_RESOLVE_AS_OF: 'yesterday' })).toThrow(/QUORUM_RESOLVE_AS_OF must be/);
   });
 });

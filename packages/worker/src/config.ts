@@ -39,6 +39,12 @@ export interface WorkerConfig {
   fetchCacheBytes: number;
   /** where builds get their scratch: `disk` (a loop-mounted file per build, needs root) or `memory` (tmpfs); @defaultValue disk */
   scratch: 'disk' | 'memory';
+  /**
+   * which registry a source without a lockfile resolves against: `publish-time` (as it stood when the
+   * release was published) or `now` (for a registry whose record of time is not the original's, e.g.
+   * a mirror that rewrote it; the verdict says so); @defaultValue publish-time
+   */
+  resolveAsOf: 'publish-time' | 'now';
 }
 
 /** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
@@ -76,7 +82,14 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     stopGraceMs: intSetting('QUORUM_STOP_GRACE_MS', s.QUORUM_STOP_GRACE_MS, 15_000, 0),
     scratch: scratchSetting(s.QUORUM_BUILD_SCRATCH),
     fetchCacheBytes: intSetting('QUORUM_FETCH_CACHE_MB', s.QUORUM_FETCH_CACHE_MB, 4096, 0) * 2 ** 20,
+    resolveAsOf: resolveAsOfSetting(s.QUORUM_RESOLVE_AS_OF),
   });
+}
+
+function resolveAsOfSetting(value: string | undefined): 'publish-time' | 'now' {
+  if (value === undefined || value === '' || value === 'publish-time') return 'publish-time';
+  if (value === 'now') return 'now';
+  throw new QuorumError('invalid-input', `QUORUM_RESOLVE_AS_OF must be "publish-time" or "now", got "${value.slice(0, 40)}"`);
 }
 
 function scratchSetting(value: string | undefined): 'disk' | 'memory' {

@@ -15,6 +15,7 @@ const blobs: Record<string, Buffer> = {
   '/c.tgz': Buffer.alloc(4000, 'c'),
 };
 const sri = (data: Buffer) => `sha512-${createHash('sha512').update(data).digest('base64')}`;
+const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('base64');
 
 let server: Server;
 let origin = '';
@@ -104,9 +105,43 @@ describe('FetchCache', () => {
   it('keys content by the strongest digest of an integrity string', () => {
     const data = Buffer.from('x');
     const strong = sri(data);
-    expect(cacheKey(`sha1-${createHash('sha1').update(data).digest('base64')} ${strong}`)).toBe(cacheKey(strong));
+    expect(cacheKey(`sha1-${sha1(data)} ${strong}`)).toBe(cacheKey(strong));
     expect(cacheKey(strong)).toMatch(/^sha512-[0-9a-f]{128}$/);
+    expect(cacheKey(`sha256-${createHash('sha256').update(data).digest('base64')}`)).toMatch(/^sha256-[0-9a-f]{64}$/);
+    expect(cacheKey(`sha1-${sha1(data)}`)).toBeUndefined();
     expect(() => cacheKey('md5-abc')).toThrow(/not an integrity string/);
+  });
+
+  it('never serves or keeps a file its integrity names by sha1 alone: fetched and checked on every use', async () => {
+    const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+    const weak = `sha1-${sha1(blobs['/a.tgz']!)}`;
+    expect(await place(cache, '/a.tgz', 'job1-a', weak)).toEqual({ bytes: 4000, cached: false });
+    // the same content cached under its sha512 is not handed out for a sha1 either: a release pinned
+    // by sha1 gets what the registry serves for it, never another release's download that collides
+    await place(cache, '/a.tgz', 'job2-a');
+    expect(await place(cache, '/a.tgz', 'job3-a', weak)).toEqual({ bytes: 4000, cached: false });
+    expect(await readFile(join(dir, 'job3-a'))).toEqual(blobs['/a.tgz']);
+    expect(requests).toEqual(['/a.tgz', '/a.tgz', '/a.tgz']);
+    expect(await readdir(join(dir, 'cache'))).toEqual([cacheKey(sri(blobs['/a.tgz']!))]);
+    // still checked: another file under the sha1 is refused
+    await expect(place(cache, '/b.tgz', 'job4-b', weak)).rejects.toMatchObject({ code: 'integrity-mismatch' });
+  });
+
+  it('keeps a file whose integrity has a sha512 beside its sha1, under the sha512', async () => {
+    const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+    const both = `sha1-${sha1(blobs['/a.tgz']!)} ${sri(blobs['/a.tgz']!)}`;
+    await place(cache, '/a.tgz', 'job1-a', both);
+    expect(await place(cache, '/a.tgz', 'job2-a', both)).toMatchObject({ cached: true });
+    expect(requests).toEqual(['/a.tgz']);
+  });
+
+  it('sweeps entries an earlier version keyed by sha1 when it starts', async () => {
+    await mkdir(join(dir, 'cache'), { recursive: true });
+    const legacy = `sha1-${Buffer.from(sha1(blobs['/a.tgz']!), 'base64').toString('hex')}`;
+    await writeFile(join(dir, 'cache', legacy), blobs['/a.tgz']!);
+    const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+    expect(await cache.size()).toBe(0);
+    expect(await readdir(join(dir, 'cache'))).toEqual([]);
   });
 
   describe('unpacked tools', () => {
@@ -134,6 +169,17 @@ describe('FetchCache', () => {
       expect(await readFile(join(dir, 'job2/tools/node/bin/node'), 'utf8')).toContain('pinned');
       // the archive itself was still cached and checked: no second download
       expect(requests).toEqual(['/tool.tgz']);
+    });
+
+    it('unpacks a tool pinned by sha1 alone on every use, keeping nothing', async () => {
+      const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+      const weak = `sha1-${sha1(blobs['/tool.tgz']!)}`;
+      for (const job of ['job1', 'job2']) {
+        expect(await cache.placeUnpacked(`${origin}/tool.tgz`, weak, files, join(dir, job, 'tools/node'), { policy })).toMatchObject({ cached: false });
+        expect(await readFile(join(dir, job, 'tools/node/bin/node'), 'utf8')).toContain('pinned');
+      }
+      expect(requests).toEqual(['/tool.tgz', '/tool.tgz']);
+      expect(await readdir(join(dir, 'cache')).catch(() => [])).toEqual([]);
     });
 
     it('finds what it unpacked after a restart', async () => {

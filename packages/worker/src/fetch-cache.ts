@@ -20,16 +20,23 @@ interface Entry {
   usedAt: number;
 }
 
-const STRENGTH = ['sha512', 'sha256', 'sha1'] as const;
+/** The digests a cache entry may be keyed and served by, strongest first. */
+const STRENGTH = ['sha512', 'sha256'] as const;
 
-/** The cache key of an integrity string: its strongest digest, so equal content shares one file. */
-export function cacheKey(integrity: string): string {
-  const parts = integrity.trim().split(/\s+/).map((p) => /^(sha1|sha256|sha512)-([A-Za-z0-9+/=]+)$/.exec(p)).filter((m): m is RegExpExecArray => m !== null);
+/**
+ * The cache key of an integrity string: its strongest digest, so equal content shares one file;
+ * undefined when the integrity has no sha256 or sha512. A sha1 is never a key: content that collides
+ * with another release's under sha1 could otherwise be served in its place, so such a file is fetched
+ * (and checked) on every use and never kept.
+ */
+export function cacheKey(integrity: string): string | undefined {
+  const parts = integrity.trim().split(/\s+/).map((p) => /^(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/=]+)$/.exec(p)).filter((m): m is RegExpExecArray => m !== null);
+  if (parts.length === 0) throw new QuorumError('invalid-input', `"${integrity.slice(0, 80)}" is not an integrity string`);
   for (const alg of STRENGTH) {
     const m = parts.find((p) => p[1] === alg);
     if (m) return `${alg}-${Buffer.from(m[2]!, 'base64').toString('hex')}`;
   }
-  throw new QuorumError('invalid-input', `"${integrity.slice(0, 80)}" is not an integrity string`);
+  return undefined;
 }
 
 /** sha1, sha256 and sha512 of a file, for an integrity check. */
@@ -49,8 +56,8 @@ async function digestsOf(file: string): Promise<{ sha1: string; sha256: string; 
 
 /** Name of the record of an unpacked entry's file digests. */
 const DIGESTS_FILE = '.digests.json';
-/** Names the cache may hold: a file per content, a directory per unpacked content. */
-const ENTRY_NAME = /^(sha1|sha256|sha512)-[0-9a-f]+(\.unpacked-[0-9a-f]{16})?$/;
+/** Names the cache may hold: a file per content, a directory per unpacked content (anything else, an entry keyed by sha1 among them, is swept). */
+const ENTRY_NAME = /^(sha256|sha512)-[0-9a-f]+(\.unpacked-[0-9a-f]{16})?$/;
 
 /**
  * A worker's content-addressed cache of fetched tarballs and tools: fetched once, checked against
@@ -71,10 +78,13 @@ export class FetchCache {
     readonly maxBytes: number,
   ) {}
 
-  /** Puts a verified copy of what `integrity` names at `target`: from the cache when it holds it, else downloaded (and kept). */
+  /**
+   * Puts a verified copy of what `integrity` names at `target`: from the cache when it holds it, else
+   * downloaded (and kept). An integrity without sha256 or sha512 is downloaded every time (see `cacheKey`).
+   */
   async place(url: string, integrity: string, target: string, opts: DownloadOptions): Promise<Placed> {
-    if (this.maxBytes === 0) return { bytes: (await downloadVerified(url, integrity, target, opts)).bytes, cached: false };
     const key = cacheKey(integrity);
+    if (this.maxBytes === 0 || key === undefined) return { bytes: (await downloadVerified(url, integrity, target, opts)).bytes, cached: false };
     const entries = await this.load();
     const file = join(this.dir, key);
     this.busy.set(key, (this.busy.get(key) ?? 0) + 1);
@@ -113,7 +123,8 @@ export class FetchCache {
   async placeUnpacked(url: string, integrity: string, files: Record<string, string>, targetDir: string, opts: DownloadOptions): Promise<Placed> {
     const archive = `${targetDir}.download`;
     await mkdir(dirname(targetDir), { recursive: true });
-    if (this.maxBytes === 0) {
+    const strong = cacheKey(integrity);
+    if (this.maxBytes === 0 || strong === undefined) {
       try {
         const got = await downloadVerified(url, integrity, archive, opts);
         await unpackFiles(archive, files, targetDir);
@@ -123,7 +134,7 @@ export class FetchCache {
       }
     }
     const wanted = Object.entries(files).sort(([a], [b]) => a.localeCompare(b));
-    const key = `${cacheKey(integrity)}.unpacked-${createHash('sha256').update(JSON.stringify(wanted)).digest('hex').slice(0, 16)}`;
+    const key = `${strong}.unpacked-${createHash('sha256').update(JSON.stringify(wanted)).digest('hex').slice(0, 16)}`;
     const entries = await this.load();
     const dir = join(this.dir, key);
     this.busy.set(key, (this.busy.get(key) ?? 0) + 1);

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
 import { pino, type Logger } from 'pino';
@@ -58,6 +58,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   const instanceId = await loadOrCreateInstanceId(config.dataDir);
   const orphans = await sandbox.removeOrphans({ 'quorum.worker': config.workerId, 'quorum.instance': instanceId });
   if (orphans > 0) logger.warn({ orphans }, 'removed containers left by a previous run');
+  // registry-view sockets of resolutions a crashed run left
+  await rm(join(config.dataDir, 'views'), { recursive: true, force: true });
   const egress = egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries), gitMirrors: config.gitMirrors });
   // the worker's identity: its key never leaves this process (never mounted into a build)
   const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));

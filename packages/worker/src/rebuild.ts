@@ -165,7 +165,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     phase = 'source';
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
     if (repoProblem) throw new BuildFailure('source-refused', repoProblem);
-    const fetched = await fetchSource(inferred.source, join(jobDir, 'src'), note, { policy: egress, allowLocal: config.allowLocalRepos, signal, pinned: spec.pinned, release: { ecosystem: builder.ecosystem, purl } });
+    const fetched = await fetchSource(inferred.source, join(jobDir, 'src'), note, { policy: egress, allowLocal: config.allowLocalRepos, signal, pinned: spec.pinned, release: { ecosystem: builder.ecosystem, purl, ...(inferred.publishedAt ? { publishedAt: inferred.publishedAt } : {}) } });
     const { packageDir, ...resolved } = fetched;
     // a result naming another commit than the pin would be refused as a statement about another source
     // (and the rebuild replaced, again and again): a moved tag is reported as this release's failure
@@ -174,7 +174,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     }
     source = resolved;
     phase = 'inputs';
-    const planFiles = await readPlanFiles(packageDir, builder.planFiles, join(jobDir, 'src'));
+    const planFiles = await readPlanFiles(packageDir, builder.planFiles, join(jobDir, 'src'), builder.planFileLimits);
     let decision = builder.decideInputs(planFiles, toolchain, registry);
     notes.push(...decision.notes);
     for (const n of decision.notes) note(`[quorum] note: ${n}`);
@@ -190,48 +190,39 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       toolInputs = await fetchInputs(builder, registry, { ...decision, dependencies: [], install: false }, inputsDir, note, signal, egress, deps.cache);
       imageDigest = await sandbox.imageDigest(builder.imageTag);
       if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
-      // as the registry stood at publish time; a registry whose record of time cannot give that (a
-      // mirror with rewritten times) is read as it is now, and the verdict says so: the bytes still decide
-      const attempts = inferred.publishedAt ? [inferred.publishedAt, undefined] : [undefined];
-      let outcome: ResolveOutcome | undefined;
-      let before: string | undefined;
-      let fallback: string | undefined;
-      for (const [i, asOf] of attempts.entries()) {
-        before = asOf;
-        note(`[quorum] resolving dependencies ${asOf ? `as the registry stood at ${asOf}` : 'as the registry is now'}, in ${imageDigest} (no network but a read-only view of ${registry})`);
-        outcome = await resolveDependencies({
-          builder,
-          request: decision.resolve,
-          purl,
-          toolchain,
-          image: imageDigest,
-          limits: config.limits,
-          tools: toolInputs,
-          ...(asOf ? { before: asOf } : {}),
-          workDir: join(jobDir, `resolve-${i}`),
-          inputsDir,
-          registry,
-          policy: egress,
-          sandbox,
-          slots: deps.slots,
-          signal,
-          labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
-        });
-        if (outcome.log) lines.push(scrub(outcome.log));
-        if (outcome.ok) break;
-        if (asOf) {
-          fallback = `it could not be resolved as the registry stood at ${asOf} (${outcome.message.slice(0, 200)})`;
-          note(`[quorum] ${fallback}`);
-        }
-      }
-      if (!outcome?.ok) throw new BuildFailure('dependencies-unresolvable', outcome?.message ?? 'no resolution ran');
+      // as the registry stood at publish time, so that what was published since cannot change what is
+      // built; `now` only where the operator says the registry's record of time is not the original's
+      const before = config.resolveAsOf === 'publish-time' ? inferred.publishedAt : undefined;
+      const asOfWhy = config.resolveAsOf === 'now' ? "this farm's registry does not keep the original publish times (the operator's setting)" : 'the registry records no publish time for this release';
+      note(`[quorum] resolving dependencies ${before ? `as the registry stood at ${before}` : 'as the registry is now'}, in ${imageDigest} (no network but a read-only view of the farm's registry)`);
+      const outcome: ResolveOutcome = await resolveDependencies({
+        builder,
+        request: decision.resolve,
+        purl,
+        toolchain,
+        image: imageDigest,
+        limits: config.limits,
+        tools: toolInputs,
+        ...(before ? { before } : {}),
+        workDir: join(jobDir, 'resolve'),
+        viewsDir: join(config.dataDir, 'views'),
+        inputsDir,
+        registry,
+        policy: egress,
+        sandbox,
+        slots: deps.slots,
+        signal,
+        labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
+      });
+      if (outcome.log) lines.push(scrub(outcome.log));
+      if (!outcome.ok) throw new BuildFailure('dependencies-unresolvable', `${outcome.message}${before ? ` (as the registry stood at ${before})` : ''}`);
       const again = builder.decideInputs({ ...planFiles, [decision.resolve.lockfile]: outcome.lockfile }, toolchain, registry);
       if (again.problem) throw new BuildFailure('dependencies-unresolvable', `the resolved ${decision.resolve.lockfile}: ${again.problem.message}`);
       if (again.resolve) throw new BuildFailure('dependencies-unresolvable', `the resolution wrote no usable ${decision.resolve.lockfile}`);
       resolvedLock = { path: `resolved/${decision.resolve.lockfile}`, name: decision.resolve.lockfile, sha256: outcome.sha256 };
       await mkdir(join(inputsDir, 'resolved'), { mode: 0o755 });
       await writeFile(join(inputsDir, resolvedLock.path), outcome.lockfile, { mode: 0o444 });
-      const asOf = before ? `as the registry stood at ${before}` : `as the registry was at build time${fallback ? `, because ${fallback}` : ' (it records no publish time for this release)'}`;
+      const asOf = before ? `as the registry stood at ${before}` : `as the registry was at build time, because ${asOfWhy}`;
       const resolvedNote = `dependencies resolved by this farm ${asOf}: ${again.dependencies.length} locked packages, ${resolvedLock.name} sha256 ${resolvedLock.sha256}`;
       notes.push(resolvedNote);
       note(`[quorum] note: ${resolvedNote}`);

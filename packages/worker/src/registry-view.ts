@@ -13,12 +13,16 @@ export interface RegistryViewOptions {
   registry: string;
   policy: EgressPolicy;
   signal: AbortSignal;
-  /** most bytes of one document; @defaultValue 256 MiB (the full metadata of a big package is tens of MiB) */
+  /** most bytes of one document; @defaultValue 128 MiB (the full metadata of a big package is tens of MiB) */
   maxDocumentBytes?: number;
-  /** most bytes served in all; @defaultValue 2 GiB */
+  /** most bytes read in all, those in flight included; @defaultValue 2 GiB */
   maxTotalBytes?: number;
   /** most requests answered; @defaultValue 20 000 */
   maxRequests?: number;
+  /** upstream fetches at once (each holds its document in memory); @defaultValue 4 */
+  maxConcurrent?: number;
+  /** rewrites each document before it is served (e.g. to what the registry said at a past time) */
+  rewrite?: (body: Uint8Array) => Uint8Array;
 }
 
 /** What a view served, for the log and for telling a registry fault from a fact about the release. */
@@ -29,6 +33,10 @@ export interface RegistryViewStats {
   faults: number;
   /** the first fault, for the log */
   firstFault?: string;
+  /** the most bytes of documents held at once (in flight) */
+  peakHeldBytes: number;
+  /** the first bound the resolution crossed (documents, bytes): a fact about the release's dependency tree */
+  limit?: string;
 }
 
 /**
@@ -38,8 +46,12 @@ export interface RegistryViewStats {
  * number; nothing can be written, and no other host can be named.
  */
 export class RegistryView {
-  readonly stats: RegistryViewStats = { requests: 0, bytes: 0, faults: 0 };
+  readonly stats: RegistryViewStats = { requests: 0, bytes: 0, faults: 0, peakHeldBytes: 0 };
   private readonly base: string;
+  /** bytes of documents being read right now */
+  private held = 0;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
   private readonly server: Server;
 
   private constructor(
@@ -76,6 +88,22 @@ export class RegistryView {
     this.stats.firstFault ??= why;
   }
 
+  /** A bound the release's own dependency tree crossed: the same on every worker, so a fact, not a fault. */
+  private overLimit(why: string): void {
+    this.stats.limit ??= why;
+  }
+
+  /** Waits for one of the few upstream fetches allowed at once: what is in flight is held in memory. */
+  private async slot(): Promise<() => void> {
+    const max = this.opts.maxConcurrent ?? 4;
+    while (this.active >= max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    return () => {
+      this.active--;
+      this.waiting.shift()?.();
+    };
+  }
+
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const send = (status: number, body: string | Uint8Array, type = 'application/json') => {
       if (res.headersSent) return void res.destroy();
@@ -85,15 +113,19 @@ export class RegistryView {
     const error = (status: number, message: string) => send(status, JSON.stringify({ error: message }));
     const maxRequests = this.opts.maxRequests ?? 20_000;
     if (++this.stats.requests > maxRequests) {
-      this.fault(`more than ${maxRequests} registry requests`);
+      this.overLimit(`more than ${maxRequests} registry documents`);
       return error(429, 'too many requests for one resolution');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return error(405, 'the registry view answers reads only');
     const path = viewPath(req.url ?? '');
     if (!path) return error(400, 'not a registry path');
-    const maxDocument = this.opts.maxDocumentBytes ?? 256 * 2 ** 20;
+    const maxDocument = this.opts.maxDocumentBytes ?? 128 * 2 ** 20;
     const maxTotal = this.opts.maxTotalBytes ?? 2 * 2 ** 30;
+    const release = await this.slot();
+    // what this request holds counts against the total while it is in flight, not only once done
+    let reserved = 0;
     try {
+      if (this.stats.limit) return error(502, 'the resolution is over its limits');
       // the full document: a resolution "as the registry stood" needs every version's publish time
       const upstream = await egressFetch(`${this.base}${path}`, { policy: this.opts.policy, signal: this.opts.signal, timeoutMs: 120_000, headers: { accept: 'application/json' } });
       if (!upstream.ok) {
@@ -104,26 +136,33 @@ export class RegistryView {
       const declared = Number(upstream.headers.get('content-length') ?? 0);
       if (declared > maxDocument) {
         void upstream.body?.cancel().catch(() => undefined);
-        this.fault(`a registry document is over ${maxDocument} bytes`);
+        this.overLimit(`a registry document over ${maxDocument} bytes`);
         return error(502, 'document too large');
       }
       const chunks: Uint8Array[] = [];
-      let size = 0;
       for await (const chunk of upstream.body ?? []) {
-        size += chunk.byteLength;
-        if (size > maxDocument || this.stats.bytes + size > maxTotal) {
-          this.fault(size > maxDocument ? `a registry document is over ${maxDocument} bytes` : `the resolution read over ${maxTotal} bytes`);
+        reserved += chunk.byteLength;
+        this.held += chunk.byteLength;
+        this.stats.peakHeldBytes = Math.max(this.stats.peakHeldBytes, this.held);
+        if (reserved > maxDocument || this.stats.bytes + this.held > maxTotal) {
+          this.overLimit(reserved > maxDocument ? `a registry document over ${maxDocument} bytes` : `over ${maxTotal} bytes of registry documents`);
           return error(502, 'too much data');
         }
         chunks.push(chunk);
       }
-      this.stats.bytes += size;
-      send(200, Buffer.concat(chunks), upstream.headers.get('content-type') ?? 'application/octet-stream');
+      let body: Uint8Array = Buffer.concat(chunks);
+      chunks.length = 0;
+      if (this.opts.rewrite) body = this.opts.rewrite(body);
+      this.stats.bytes += reserved;
+      send(200, body, upstream.headers.get('content-type') ?? 'application/octet-stream');
     } catch (e) {
       // a package that does not exist is an answer; anything else is the registry's fault, not the release's
       if (isQuorumError(e, 'not-found')) return error(404, 'not found');
       this.fault(isQuorumError(e) ? e.message : 'the registry could not be read');
       error(502, 'the registry could not be read');
+    } finally {
+      this.held -= reserved;
+      release();
     }
   }
 }

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QuorumError, type Builder, type BuildLimits, type FetchedInputs, type ReleasePurl, type ResolveRequest, type Sandbox } from '@quorum/core';
 import type { EgressPolicy } from '@quorum/net';
 import type { BuildSlots } from './build-slots.js';
 import { readSmallOutput } from './read-outputs.js';
-import { RegistryView } from './registry-view.js';
+import { RegistryView, type RegistryViewOptions } from './registry-view.js';
 
 /** Largest lockfile a resolution may write. */
 const MAX_LOCKFILE_BYTES = 32 * 2 ** 20;
@@ -26,6 +26,10 @@ export interface ResolveDependenciesInput {
   before?: string;
   /** an empty directory of this job for the resolution's own files */
   workDir: string;
+  /** bounds of the registry view, when not its defaults */
+  viewLimits?: Pick<RegistryViewOptions, 'maxRequests' | 'maxTotalBytes' | 'maxDocumentBytes' | 'maxConcurrent'>;
+  /** this worker's directory for registry-view sockets (short, emptied at start); @defaultValue the system's temporary directory */
+  viewsDir?: string;
   inputsDir: string;
   registry: string;
   policy: EgressPolicy;
@@ -53,8 +57,12 @@ export async function resolveDependencies(input: ResolveDependenciesInput): Prom
   const sourceDir = join(input.workDir, 'src');
   const outputDir = join(input.workDir, 'out');
   for (const dir of [sourceDir, outputDir]) await mkdir(dir, { recursive: true, mode: 0o755 });
-  // a Unix socket's path must fit in 108 bytes, which a job directory deep in a data dir may not
-  const registryDir = await mkdtemp(join(tmpdir(), 'quorum-view-'));
+  // the socket's directory: this worker's own (0711: the build's uid may pass, nobody may list), unless
+  // that path is too long for a Unix socket (108 bytes), then the system's temporary directory
+  const parent = input.viewsDir !== undefined && Buffer.byteLength(join(input.viewsDir, 'view-XXXXXX', 'registry.sock')) <= 100 ? input.viewsDir : tmpdir();
+  await mkdir(parent, { recursive: true, mode: 0o711 });
+  const registryDir = await mkdtemp(join(parent, 'view-'));
+  await chmod(registryDir, 0o711);
   try {
     return await resolveIn(input, sourceDir, outputDir, registryDir);
   } finally {
@@ -73,7 +81,9 @@ async function resolveIn(input: ResolveDependenciesInput, sourceDir: string, out
     inputs: input.tools,
     ...(input.before ? { before: input.before } : {}),
   });
-  const view = await RegistryView.start(registryDir, { registry: input.registry, policy: input.policy, signal: input.signal });
+  const { before } = input;
+  const asOf = before && builder.documentAsOf ? (body: Uint8Array) => builder.documentAsOf!(body, before) : undefined;
+  const view = await RegistryView.start(registryDir, { registry: input.registry, policy: input.policy, signal: input.signal, ...input.viewLimits, ...(asOf ? { rewrite: asOf } : {}) });
   let result;
   try {
     result = await input.slots.run(() =>
@@ -84,6 +94,8 @@ async function resolveIn(input: ResolveDependenciesInput, sourceDir: string, out
   }
   const log = result.log.replace(/\n$/, '');
   if (result.outcome === 'aborted') throw new QuorumError('internal', 'dependency resolution aborted: worker shutting down');
+  // the release's own tree crossed a bound: the same on every worker
+  if (view.stats.limit) return { ok: false, message: `dependency resolution needs ${view.stats.limit}, over this farm's limits`, log };
   if (view.stats.faults > 0) {
     throw new QuorumError('upstream-unavailable', `the registry failed during dependency resolution: ${view.stats.firstFault ?? 'unknown'}`);
   }
