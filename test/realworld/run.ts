@@ -172,7 +172,9 @@ async function plantedTarball(entry: Entry, work: string): Promise<Buffer> {
     const file = join(dir, 'package', change.file);
     await writeFile(file, (await readFile(file, 'utf8')) + change.append);
   }
-  await execa('tar', ['-czf', 'planted.tgz', '--owner=0', '--group=0', '--numeric-owner', 'package'], { cwd: dir });
+  // files only, as npm packs them: directory entries would be differences of their own
+  const files = (await execa('find', ['package', '-type', 'f'], { cwd: dir })).stdout.split('\n').sort();
+  await execa('tar', ['-czf', 'planted.tgz', '--owner=0', '--group=0', '--numeric-owner', '--no-recursion', '-T', '-'], { cwd: dir, input: files.join('\n') });
   return readFile(join(dir, 'planted.tgz'));
 }
 
@@ -186,7 +188,7 @@ function purlParts(purl: string): { name: string; version: string } {
 async function runPhase(entries: Entry[], isPlanted: boolean, farm: ProcessFarm, rows: Row[], counter: { done: number; total: number }): Promise<void> {
   const queue = [...entries];
   const one = async (): Promise<void> => {
-    for (let e = queue.shift(); e; e = queue.shift()) {
+    for (let e = queue.shift(); e && !interrupted; e = queue.shift()) {
       const n = ++counter.done;
       rows.push(await verify(e, isPlanted, farm, `[${n}/${counter.total}]`));
     }
@@ -262,13 +264,36 @@ if (builders < 2) fail('--workers must be at least 2: a verdict needs 2 agreeing
 let code = 0;
 const farms: ProcessFarm[] = [];
 const work = await mkdtemp(join(tmpdir(), 'quorum-realworld-'));
-const stopAll = async () => {
-  for (const f of farms.splice(0)) {
-    if (args.keep) say(`farm logs and data kept in ${f.dir}`);
-    await f.stop(args.keep);
-  }
+let interrupted = false;
+// one stop at a time, awaited by everyone who asks: a signal's stop and the run's own never overlap
+let stopping = Promise.resolve();
+const stopAll = () =>
+  (stopping = stopping.then(async () => {
+    for (const f of farms.splice(0)) {
+      if (args.keep) say(`farm logs and data kept in ${f.dir}`);
+      await f.stop(args.keep);
+    }
+  }));
+const output = () => {
+  if (args.json) process.stdout.write(`${JSON.stringify({ machine, rows, summary: summary(rows) }, null, 2)}\n`);
+  else process.stdout.write(`${render(rows, machine)}\n`);
 };
-process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+// stopped early: the farms go, and what was decided so far is still reported. `on`, not `once`:
+// execa's exit hook re-raises a signal that no other listener is left to handle, which would end
+// the process before the farms are stopped
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    say(`${signal}: stopping; ${rows.length} release(s) decided so far`);
+    void stopAll()
+      .then(() => rm(work, { recursive: true, force: true }))
+      .then(() => {
+        output();
+        process.exit(130);
+      });
+  });
+}
 try {
   if (honest.length > 0) {
     say(`starting a farm against ${REGISTRY} for ${honest.length} release(s)`);
@@ -278,7 +303,7 @@ try {
     await runPhase(honest, false, farm, rows, counter);
     await stopAll();
   }
-  if (planted.length > 0) {
+  if (planted.length > 0 && !interrupted) {
     const registry = await new PlantedRegistry(REGISTRY).start();
     try {
       for (const e of planted) {
@@ -306,6 +331,8 @@ try {
   await stopAll();
   await rm(work, { recursive: true, force: true });
 }
-if (args.json) process.stdout.write(`${JSON.stringify({ machine, rows, summary: summary(rows) }, null, 2)}\n`);
-else process.stdout.write(`${render(rows, machine)}\n`);
-process.exit(code);
+// after a signal, its handler reports and exits once the farms are gone
+if (!interrupted) {
+  output();
+  process.exit(code);
+}

@@ -143,11 +143,12 @@ const id = process.env.QUORUM_WORKER_ID;
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('QUORUM_')));
 writeFileSync(join(process.env.QUORUM_TEST_OUT, id + '.env.json'), JSON.stringify({ ...env, startedAt: Date.now() }));
 const log = (msg) => console.log(JSON.stringify({ level: 30, time: Date.now(), msg, workerId: id }));
+// handlers first: a SIGTERM that arrives before them would end the process by default
+if (process.env.QUORUM_TEST_STUBBORN === id) process.on('SIGTERM', () => log('ignoring SIGTERM'));
+else process.on('SIGTERM', () => { log('SIGTERM received'); process.exit(0); });
 log('waiting for jobs');
 setInterval(() => {}, 1000);
 if (process.env.QUORUM_TEST_DIE === id) setTimeout(() => { console.error('fatal: docker is gone'); process.exit(3); }, 300);
-if (process.env.QUORUM_TEST_STUBBORN === id) process.on('SIGTERM', () => log('ignoring SIGTERM'));
-else process.on('SIGTERM', () => { log('SIGTERM received'); process.exit(0); });
 `;
 
 /** The enrolment requests the stand-in coordinator saw, in order. */
