@@ -9,15 +9,10 @@ export const INPUTS_MOUNT = '/inputs';
 export const TOOLCHAIN_FILE = 'toolchain.json';
 
 /**
- * The build script run inside the network-less container. The source mount is read-only, so the
- * tree is copied to scratch first. A pinned npm comes as its registry tarball and is unpacked into
- * scratch; locked dependencies come as tarballs, are added to an empty npm cache and installed
- * offline without install scripts. `npm pack` runs the package's own pack lifecycle.
+ * Puts the pinned Node first on PATH and unpacks the pinned npm into scratch (else the image's),
+ * leaving its CLI in `$npm_cli`: the same toolchain for a build and for a dependency resolution.
  */
-const BUILD_SCRIPT = `set -eu
-umask 022
-mkdir -p "$HOME" /tmp/work
-if [ -n "$QUORUM_NODE_BIN" ]; then
+export const TOOLCHAIN_PRELUDE = `if [ -n "$QUORUM_NODE_BIN" ]; then
   PATH="$QUORUM_NODE_BIN:$PATH"
   export PATH
 fi
@@ -28,7 +23,18 @@ if [ -n "$QUORUM_NPM_TOOL" ]; then
 else
   npm_cli=$(readlink -f "$(command -v npm)")
 fi
-set -- node "$npm_cli"
+`;
+
+/**
+ * The build script run inside the network-less container. The source mount is read-only, so the
+ * tree is copied to scratch first. A pinned npm comes as its registry tarball and is unpacked into
+ * scratch; locked dependencies come as tarballs, are added to an empty npm cache and installed
+ * offline without install scripts. `npm pack` runs the package's own pack lifecycle.
+ */
+const BUILD_SCRIPT = `set -eu
+umask 022
+mkdir -p "$HOME" /tmp/work
+${TOOLCHAIN_PRELUDE}set -- node "$npm_cli"
 # the exact versions used, for the record; read from package.json (starting npm costs a second)
 node -p 'JSON.stringify({node:process.version,npm:require(require("path").resolve(process.argv[1],"../../package.json")).version})' "$npm_cli" > ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}
 echo "[quorum] toolchain $(cat ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}) ($([ -n "$QUORUM_NODE_BIN" ] && echo pinned Node || echo image Node), $([ -n "$QUORUM_NPM_TOOL" ] && echo pinned npm || echo image npm)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"

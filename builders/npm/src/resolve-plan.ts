@@ -1,6 +1,6 @@
 import type { BuildPlan, ResolvePlanInput } from '@quorum/core';
 import { RESOLVED_LOCKFILE } from './decide-inputs.js';
-import { INPUTS_MOUNT, OUTPUT_MOUNT, SOURCE_MOUNT } from './plan.js';
+import { INPUTS_MOUNT, OUTPUT_MOUNT, SOURCE_MOUNT, TOOLCHAIN_PRELUDE } from './plan.js';
 
 /** Where the worker's registry view (a directory with its socket) is mounted. */
 export const REGISTRY_MOUNT = '/registry';
@@ -33,18 +33,7 @@ server.listen(0, '127.0.0.1', () => {
 const RESOLVE_SCRIPT = `set -eu
 umask 022
 mkdir -p "$HOME" /tmp/resolve
-if [ -n "$QUORUM_NODE_BIN" ]; then
-  PATH="$QUORUM_NODE_BIN:$PATH"
-  export PATH
-fi
-if [ -n "$QUORUM_NPM_TOOL" ]; then
-  mkdir -p /tmp/tools/npm
-  tar -xzf "${INPUTS_MOUNT}/$QUORUM_NPM_TOOL" -C /tmp/tools/npm --strip-components=1 --no-same-owner
-  npm_cli=/tmp/tools/npm/bin/npm-cli.js
-else
-  npm_cli=$(readlink -f "$(command -v npm)")
-fi
-cp ${SOURCE_MOUNT}/package.json /tmp/resolve/
+${TOOLCHAIN_PRELUDE}cp ${SOURCE_MOUNT}/package.json /tmp/resolve/
 cd /tmp/resolve
 echo "[quorum] resolving dependencies with npm $(node -p 'require(require("path").resolve(process.argv[1],"../../package.json")).version' "$npm_cli") on Node $(node --version)\${QUORUM_BEFORE:+ as the registry stood at $QUORUM_BEFORE} (lockfile only, no scripts)"
 node -e "$QUORUM_RESOLVE_DRIVER" "$npm_cli"

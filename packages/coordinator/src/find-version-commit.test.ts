@@ -1,28 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { devNull, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseReleasePurl } from '@quorum/core';
 import { egressPolicy } from '@quorum/net';
 import { findVersionCommit } from './find-version-commit.js';
+import { gitTestEnv } from '../../net/src/testing/servers.js';
 
 const temporary: string[] = [];
 afterAll(() => {
   for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
 });
 
-const env = {
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
-  HOME: devNull,
-  LC_ALL: 'C',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: devNull,
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.org',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.org',
-};
+const env = gitTestEnv();
 
 /** A work tree whose commits get increasing dates, so that date order is commit order. */
 function repository() {

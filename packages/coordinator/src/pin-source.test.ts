@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { devNull, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { movedTagWarning, type PinnedSource, type ReleaseRecord } from '@quorum/core';
@@ -8,23 +8,14 @@ import { egressPolicy } from '@quorum/net';
 import type { CoordinatorContext } from './context.js';
 import { pinSource } from './pin-source.js';
 import { SqliteStore } from './sqlite-store.js';
+import { gitTestEnv } from '../../net/src/testing/servers.js';
 
 const temporary: string[] = [];
 afterAll(() => {
   for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
 });
 
-const env = {
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
-  HOME: devNull,
-  LC_ALL: 'C',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: devNull,
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.org',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.org',
-};
+const env = gitTestEnv();
 
 function setup() {
   const root = mkdtempSync(join(tmpdir(), 'quorum-pin-'));

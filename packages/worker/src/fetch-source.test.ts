@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { devNull, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseReleasePurl, type SourceRecipe } from '@quorum/core';
 import { egressPolicy, parseGitMirrors } from '@quorum/net';
-import { gitHttpServer, type TestServer } from '../../net/src/testing/servers.js';
+import { gitHttpServer, gitTestEnv, type TestServer } from '../../net/src/testing/servers.js';
 import { fetchSource } from './fetch-source.js';
 
 const temporary: string[] = [];
@@ -17,17 +17,7 @@ afterAll(() => {
   for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
 });
 
-const env = {
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
-  HOME: devNull,
-  LC_ALL: 'C',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: devNull,
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.org',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.org',
-};
+const env = gitTestEnv();
 
 /** `1.0.0` (tagged v1.0.0), `1.1.0` (untagged), then a commit that keeps 1.1.0; packages/x holds another package. */
 function repository() {
