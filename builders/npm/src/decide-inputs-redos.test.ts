@@ -29,7 +29,7 @@ console.log(JSON.stringify(d.problem ?? 'no problem'));`;
 
 const BUILDS = JSON.stringify({ name: 'victim', version: '1.0.0', scripts: { build: 'node build.js' }, devDependencies: { ms: '2.1.3' } });
 
-describe('regular expressions over repository files (attack)', () => {
+describe('regular expressions over repository files', () => {
   it('decides a yarn project without packageManager whose yarn.lock is "__metadata:" and 64 KiB of newlines in seconds, not hours', () => {
     // inferYarn: /^__metadata:\s*\n\s+version:.../m backtracks polynomially: 8,000 newlines take ~1 s,
     // 32,000 take ~9 s; the 32 MiB a plan file may have is beyond any deadline
