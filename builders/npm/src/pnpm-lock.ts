@@ -14,6 +14,7 @@ import {
   registryBase,
   registryTarballUrl,
   shown,
+  yamlItems,
 } from './locked-packages.js';
 
 /** Key layouts of the `packages` map: `/name/1.0.0_peer@2` (5.x), `/name@1.0.0(peer@2)` (6.x), `name@1.0.0` (9.x). */
@@ -160,12 +161,3 @@ function packageEntry(key: string, entry: unknown, format: KeyFormat, base: stri
 
 /** Most lines plus flow-list items of a pnpm-lock.yaml read (an honest lockfile of 5,000 packages has about 60,000). */
 export const MAX_PNPM_LOCK_ITEMS = 300_000;
-
-function yamlItems(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x0a || c === 0x2c) n++;
-  }
-  return n;
-}

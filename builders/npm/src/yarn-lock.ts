@@ -15,6 +15,7 @@ import {
   registryBase,
   registryTarballUrl,
   shown,
+  yamlItems,
 } from './locked-packages.js';
 
 /** The header yarn classic writes, and the one its parser switches on (same expression as yarn's). */
@@ -81,16 +82,6 @@ function readYarnLock(lockText: string, registry: string): LockedPackages {
   const entries = classic ? classicEntries(lock, base) : berryEntries(lock, base);
   if ('message' in entries) return { ok: false, message: entries.message };
   return { ok: true, packages: distinctPackages(entries.packages) };
-}
-
-/** Lines and commas of a text, counted in one pass. */
-function yamlItems(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x0a || c === 0x2c) n++;
-  }
-  return n;
 }
 
 function classicEntries(lock: Record<string, unknown>, base: string): { packages: LockedPackage[] } | { message: string } {

@@ -1,6 +1,7 @@
 /**
- * Limits how many builds run at once on this worker while more jobs are in flight: a job does its
- * fetch phase (network, hashing) while another job's container runs, then waits for a slot.
+ * Limits how many of one kind of work run at once: builds on this worker while more jobs are in
+ * flight (a job does its fetch phase while another job's container runs, then waits for a slot), or
+ * the registry view's upstream fetches.
  */
 export class BuildSlots {
   private free: number;

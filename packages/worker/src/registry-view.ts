@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { isQuorumError, QuorumError } from '@quorum/core';
 import { egressFetch, type EgressPolicy } from '@quorum/net';
+import { BuildSlots } from './build-slots.js';
 
 /** The socket's name inside the view's directory, as `BuildPlan.registryMount` promises it. */
 export const REGISTRY_SOCKET = 'registry.sock';
@@ -50,8 +51,8 @@ export class RegistryView {
   private readonly base: string;
   /** bytes of documents being read right now */
   private held = 0;
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** upstream fetches at once: what is in flight is held in memory */
+  private readonly fetches: BuildSlots;
   private readonly server: Server;
 
   private constructor(
@@ -59,6 +60,7 @@ export class RegistryView {
     private readonly opts: RegistryViewOptions,
   ) {
     this.base = opts.registry.replace(/\/+$/, '');
+    this.fetches = new BuildSlots(opts.maxConcurrent ?? 4);
     this.server = createServer((req, res) => void this.answer(req, res));
   }
 
@@ -93,17 +95,6 @@ export class RegistryView {
     this.stats.limit ??= why;
   }
 
-  /** Waits for one of the few upstream fetches allowed at once: what is in flight is held in memory. */
-  private async slot(): Promise<() => void> {
-    const max = this.opts.maxConcurrent ?? 4;
-    while (this.active >= max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    return () => {
-      this.active--;
-      this.waiting.shift()?.();
-    };
-  }
-
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const send = (status: number, body: string | Uint8Array, type = 'application/json') => {
       if (res.headersSent) return void res.destroy();
@@ -119,9 +110,13 @@ export class RegistryView {
     if (req.method !== 'GET' && req.method !== 'HEAD') return error(405, 'the registry view answers reads only');
     const path = viewPath(req.url ?? '');
     if (!path) return error(400, 'not a registry path');
+    await this.fetches.run(() => this.serve(path, send, error));
+  }
+
+  /** Fetches one document and answers with it, bounded per document and in all (in-flight bytes count). */
+  private async serve(path: string, send: (status: number, body: Uint8Array, type?: string) => void, error: (status: number, message: string) => void): Promise<void> {
     const maxDocument = this.opts.maxDocumentBytes ?? 128 * 2 ** 20;
     const maxTotal = this.opts.maxTotalBytes ?? 2 * 2 ** 30;
-    const release = await this.slot();
     // what this request holds counts against the total while it is in flight, not only once done
     let reserved = 0;
     try {
@@ -162,7 +157,6 @@ export class RegistryView {
       error(502, 'the registry could not be read');
     } finally {
       this.held -= reserved;
-      release();
     }
   }
 }
