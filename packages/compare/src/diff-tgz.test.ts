@@ -378,8 +378,9 @@ describe('renderDiff', () => {
 
 // ---------- real sizes ----------
 
-describe('diffTgz memory and time', () => {
-  it('diffs two 50 MB tarballs differing in 3 small files within bounded memory, in seconds', { timeout: 180_000 }, async () => {
+// its speed is measured by benchmark P6 (test/bench/p6-diff.ts), next to diffoscope's
+describe('diffTgz memory', () => {
+  it('diffs two 50 MB tarballs differing in 3 small files within bounded memory', { timeout: 180_000 }, async () => {
     const MB = 1024 * 1024;
     const seed = randomBytes(16);
     // the same incompressible 1 MiB blobs on both sides, generated again for each archive instead of held
@@ -413,16 +414,13 @@ describe('diffTgz memory and time', () => {
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 5);
-    const started = performance.now();
     let d: ArtifactDiff;
     try {
       d = await diffTgz(a, b);
     } finally {
       clearInterval(sampler);
     }
-    const ms = performance.now() - started;
     peak = Math.max(peak, process.memoryUsage().rss);
-    console.log(`diffTgz of two ${(d.a.entries + d.b.entries) / 2}-entry 50 MB tarballs: ${ms.toFixed(0)} ms, RSS growth ${((peak - before) / MB).toFixed(1)} MB`);
 
     expect(d.changed.map((c) => [c.path, c.kind, changedLines(c.unified)])).toEqual([
       ['package/src/m0.js', 'text', [`+${INJECTED}`]],
@@ -431,7 +429,6 @@ describe('diffTgz memory and time', () => {
     ]);
     expect(d).toMatchObject({ added: [], removed: [], metadataOnly: [], archive: [], truncated: false });
     expect(peak - before).toBeLessThan(80 * MB);
-    expect(ms).toBeLessThan(20_000);
   });
 });
 

@@ -188,7 +188,7 @@ describe('findVersionCommit against histories that set a version again after it 
 });
 
 describe('findVersionCommit on an incomplete history', () => {
-  it('refuses a shallow repository (an operator\'s shallow mirror, a hostile server) at once, whose oldest commit would pass for a root', async () => {
+  it('refuses a shallow repository (an operator\'s shallow mirror, a hostile server), whose oldest commit would pass for a root, before its deadline', async () => {
     const r = repository();
     r.commit({ 'package.json': manifest('pkg', '1.0.0'), 'index.js': 'module.exports = 1;\n' }, 'release 1.0.0');
     r.commit({ 'index.js': 'module.exports = 2;\n' }, 'after 1.0.0');
@@ -196,9 +196,8 @@ describe('findVersionCommit on an incomplete history', () => {
     const shallow = join(r.root, 'shallow.git');
     execFileSync('git', ['clone', '--quiet', '--bare', '--depth=1', `file://${r.work}`, shallow], { env });
     execFileSync('git', ['config', 'uploadpack.allowFilter', 'true'], { cwd: shallow, env });
-    const started = Date.now();
     const found = await findVersionCommit(search(`file://${shallow}`, 'pkg:npm/pkg@1.0.0'), { ...options(), timeoutMs: 8_000 }).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(7_000);
+    // a clone that kept fetching what the shallow server lacks would end at the deadline instead, with "did not finish in 8 s"
     expect(found).toMatchObject({ code: 'source-not-found', message: 'cannot clone the local repository: its history is shallow' });
   }, 30_000);
 

@@ -503,8 +503,12 @@ describe('git against a shallow repository', () => {
     return { root, bare, commits };
   }
 
-  /** Most lazy-fetch processes (`git fetch origin … --stdin`, as git's promisor fetch runs it) seen at once while `work` runs. */
-  async function peakLazyFetches(work: () => Promise<unknown>): Promise<{ peak: number; outcome: unknown; ms: number }> {
+  /**
+   * Most lazy-fetch processes (`git fetch origin … --stdin`, as git's promisor fetch runs it) seen at
+   * once while `work` runs, and what it ended with. A chain of lazy fetches runs until the deadline,
+   * so its outcome is "git did not finish in time" (or unreachable, over HTTP), never the answer.
+   */
+  async function peakLazyFetches(work: () => Promise<unknown>): Promise<{ peak: number; outcome: unknown }> {
     let peak = 0;
     const sample = () => {
       try {
@@ -515,21 +519,19 @@ describe('git against a shallow repository', () => {
       }
     };
     const timer = setInterval(sample, 250);
-    const started = Date.now();
     const outcome = await work().then(
       (v) => v,
       (e: unknown) => e,
     );
     clearInterval(timer);
-    return { peak, outcome, ms: Date.now() - started };
+    return { peak, outcome };
   }
 
   it('gitCloneHistory (file:) spawns no chain of lazy fetches and refuses the shallow history before its deadline', async () => {
     const s = shallowServed();
     const dir = join(scratch(), 'history.git');
-    const { peak, outcome, ms } = await peakLazyFetches(() => gitCloneHistory(`file://${s.bare}`, dir, { ...local, timeoutMs: 8_000 }));
+    const { peak, outcome } = await peakLazyFetches(() => gitCloneHistory(`file://${s.bare}`, dir, { ...local, timeoutMs: 8_000 }));
     expect(peak).toBeLessThan(5);
-    expect(ms).toBeLessThan(7_000);
     expect(outcome).toMatchObject({ code: 'source-not-found', message: 'cannot clone the local repository: its history is shallow' });
     expect(existsSync(dir)).toBe(false);
   }, 30_000);
@@ -539,18 +541,16 @@ describe('git against a shallow repository', () => {
     const server = await serve(gitHttpServer(s.root));
     const policy = egressPolicy({ allowOrigins: [server.origin] });
     const url = `${server.origin}/repo.git`;
-    const { peak, outcome, ms } = await peakLazyFetches(() => gitCloneHistory(url, join(scratch(), 'history.git'), { policy, allowLocal: false, timeoutMs: 8_000 }));
+    const { peak, outcome } = await peakLazyFetches(() => gitCloneHistory(url, join(scratch(), 'history.git'), { policy, allowLocal: false, timeoutMs: 8_000 }));
     expect(peak).toBeLessThan(5);
-    expect(ms).toBeLessThan(7_000);
     expect(outcome).toMatchObject({ code: 'source-not-found', message: `cannot clone ${url}: its history is shallow` });
   }, 30_000);
 
   it('gitFetchCommit of a commit below the tip (commits-only clone to check reachability) does not either', async () => {
     const s = shallowServed();
     // the middle commit is in the shallow repository (depth 2) but no tip names it
-    const { peak, outcome, ms } = await peakLazyFetches(() => gitFetchCommit(`file://${s.bare}`, join(scratch(), 'src'), s.commits[1]!, { ...local, timeoutMs: 8_000 }));
+    const { peak, outcome } = await peakLazyFetches(() => gitFetchCommit(`file://${s.bare}`, join(scratch(), 'src'), s.commits[1]!, { ...local, timeoutMs: 8_000 }));
     expect(peak).toBeLessThan(5);
-    expect(ms).toBeLessThan(7_000);
     expect(outcome).toEqual({ depth: 'shallow', reachableFrom: 'refs/heads/main' });
   }, 30_000);
 });
