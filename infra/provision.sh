@@ -103,8 +103,9 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 # 3. npm builder image.
-if [ "$with_image" = 1 ] && ! docker image inspect "$IMAGE_TAG" >/dev/null 2>&1; then
-  log "building $IMAGE_TAG (about 1 min)"
+if [ "$with_image" = 1 ]; then
+  # build.sh returns at once when the loaded image was made from its package list, else builds it
+  docker image inspect "$IMAGE_TAG" >/dev/null 2>&1 || log "building $IMAGE_TAG (a few minutes)"
   # The image description (JSON) goes to stderr with the rest of the report.
   "$repo/builders/npm/image/build.sh" >&2
 fi

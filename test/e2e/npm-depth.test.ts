@@ -77,6 +77,39 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
     }
   });
 
+  it('rebuilds a package whose lockfile pins its dependencies by sha1 only, as older npm wrote them', async () => {
+    const dir = join(farm.dir, 'src/sha1-lock');
+    const files = {
+      'package.json': packageJson('sha1-lock', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'tsc -p .' }, devDependencies: { typescript: TYPESCRIPT } }),
+      'tsconfig.json': JSON.stringify({ compilerOptions: { outDir: 'dist', module: 'commonjs', target: 'es2019', strict: true }, include: ['src'] }),
+      'src/index.ts': 'export const whisper = (s: string): string => s.toLowerCase();\n',
+    };
+    const { mkdir, readFile, writeFile } = await import('node:fs/promises');
+    const { createHash } = await import('node:crypto');
+    for (const [name, content] of Object.entries(files)) {
+      await mkdir(join(dir, name, '..'), { recursive: true });
+      await writeFile(join(dir, name), content);
+    }
+    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+    // an old lockfile: each integrity is the tarball's sha1 and nothing stronger
+    const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { resolved?: string; integrity?: string }> };
+    let rewritten = 0;
+    for (const entry of Object.values(lock.packages)) {
+      if (!entry.resolved) continue;
+      const bytes = Buffer.from(await (await fetch(entry.resolved)).arrayBuffer());
+      entry.integrity = `sha1-${createHash('sha1').update(bytes).digest('base64')}`;
+      rewritten++;
+    }
+    expect(rewritten).toBe(1);
+    await writeFile(join(dir, 'package-lock.json'), JSON.stringify(lock, null, 2));
+    const pkg = await makeGitPackage(dir, {}, 'v1.0.0');
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/sha1-lock@1.0.0' });
+    const logs = await logsOf(view);
+    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
+    for (const log of logs) expect(log).toContain('npm ci --offline --ignore-scripts (1 locked dependencies)');
+  });
+
   it("rebuilds an npm workspace package from its directory with the workspace root's lockfile", async () => {
     const dir = join(farm.dir, 'src/npm-mono');
     const files: Record<string, string> = {

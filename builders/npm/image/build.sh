@@ -3,7 +3,7 @@
 # load it into the local Docker engine as quorum/npm-builder:bookworm.
 #
 # No container registry is involved: the root filesystem comes from mmdebstrap
-# (Debian bookworm, minbase + nodejs + npm) with a fixed SOURCE_DATE_EPOCH, and
+# (Debian bookworm, minbase + nodejs + npm + git) with a fixed SOURCE_DATE_EPOCH, and
 # the image config is written by hand with a fixed creation time. The image ID
 # (sha256 of the config) therefore depends only on the installed package set,
 # so every worker machine can rebuild the same image and prove it by digest.
@@ -20,7 +20,9 @@ set -euo pipefail
 
 readonly TAG="quorum/npm-builder:bookworm"
 readonly SUITE="bookworm"
-readonly PACKAGES="nodejs,npm"
+# git: publishers build in a git checkout, and build steps (hook installers, pack steps that ask
+# git what it ignores) expect one; the build makes its copy of the source a repository again
+readonly PACKAGES="nodejs,npm,git"
 # Fixed build time: Debian 12.0 release day, 2023-06-10T00:00:00Z. Every mtime
 # in the rootfs is clamped to it and shadow(5) dates are derived from it.
 readonly BUILD_EPOCH=1686355200
@@ -87,7 +89,15 @@ host_mirror() {
   done | head -n 1
 }
 
-image_id() { docker image inspect --format '{{.Id}}' "$TAG" 2>/dev/null; }
+# The loaded image, when it was made from this package list (an older list is rebuilt).
+image_id() {
+  local made
+  made="$(docker history --no-trunc --format '{{.CreatedBy}}' "$TAG" 2>/dev/null | head -n 1)" || return 1
+  case "$made" in
+    *"--include=$PACKAGES $SUITE"*) docker image inspect --format '{{.Id}}' "$TAG" 2>/dev/null ;;
+    *) return 1 ;;
+  esac
+}
 
 # Print the JSON description of the loaded image and store it in $OUT_JSON.
 describe() {

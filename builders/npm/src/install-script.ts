@@ -1,6 +1,7 @@
 import type { PlanInput } from '@quorum/core';
 import { MIRROR_DEPS_DIR, REGISTRY_DEPS_DIR } from './manager-inputs.js';
 import { MANAGER_TOOL_PATH, type ManagerKind, managerCommand } from './package-manager.js';
+import { PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT } from './publish-steps.js';
 
 /** Mount points, as plan.ts has them (repeated here so that this file does not import plan.ts, which imports it). */
 const SOURCE = '/src';
@@ -80,8 +81,7 @@ export PATH
 node -p 'JSON.stringify({ node: process.version, npm: require(require("path").resolve(process.argv[1], "../../package.json")).version, [process.argv[2]]: require("/tmp/tools/pm/package.json").version })' "$npm_cli" "$QUORUM_PM_COMMAND" > ${OUTPUT}/${TOOLCHAIN}
 echo "[quorum] toolchain $(cat ${OUTPUT}/${TOOLCHAIN}) ($([ -n "$QUORUM_NODE_BIN" ] && echo pinned Node || echo image Node), $([ -n "$QUORUM_NPM_TOOL" ] && echo pinned npm || echo image npm), pinned $QUORUM_PM_COMMAND), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
 cp -R ${SOURCE}/. /tmp/work/
-rm -rf /tmp/work/.git
-if [ "$QUORUM_INSTALL_AT" = root ]; then install_dir=/tmp/work; else install_dir="/tmp/work/$QUORUM_PACKAGE_DIR"; fi
+${SOURCE_REPOSITORY_SCRIPT}if [ "$QUORUM_INSTALL_AT" = root ]; then install_dir=/tmp/work; else install_dir="/tmp/work/$QUORUM_PACKAGE_DIR"; fi
 cd "$install_dir"
 registry_pid=
 start_registry() {
@@ -132,10 +132,10 @@ case "$QUORUM_PM" in
     ;;
 esac
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"
-if [ "$QUORUM_RUN_BUILD" = 1 ]; then
-  echo "[quorum] $QUORUM_PM_COMMAND run build"
-  "$QUORUM_PM_COMMAND" run build
-fi
+run="$QUORUM_PM_COMMAND run"
+run_label="$QUORUM_PM_COMMAND run"
+${PUBLISH_STEPS_SCRIPT}# clean-publish publishes what it wrote with npm unless told otherwise
+if [ "$QUORUM_PUBLISH_TOOL" = clean-publish ]; then QUORUM_PACK=npm; fi
 echo "[quorum] $QUORUM_PACK pack"
 case "$QUORUM_PACK" in
   pnpm)

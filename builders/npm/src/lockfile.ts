@@ -24,6 +24,23 @@ function registryTarballUrl(base: string, name: string, version: string | undefi
   return `${base}${name}/-/${name.split('/').pop()}-${version}.tgz`;
 }
 
+/**
+ * The digest npm will look a tarball up by in its cache when the integrity has no sha512: older
+ * lockfiles pin by sha1 only. `npm cache add` files content under sha512, so the build also files
+ * such a tarball under this digest (its file name carries it), else an offline install misses it.
+ */
+export function weakDigestOf(integrity: string): { algorithm: 'sha1' | 'sha256'; hex: string } | undefined {
+  const digests = new Map<string, string>();
+  for (const part of integrity.trim().split(/\s+/)) {
+    const m = /^(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})$/.exec(part);
+    if (m) digests.set(m[1]!, Buffer.from(m[2]!, 'base64').toString('hex'));
+  }
+  if (digests.has('sha512') || digests.has('sha384')) return undefined;
+  if (digests.has('sha256')) return { algorithm: 'sha256', hex: digests.get('sha256')! };
+  if (digests.has('sha1')) return { algorithm: 'sha1', hex: digests.get('sha1')! };
+  return undefined;
+}
+
 /** Every tarball a lockfile pins, as (url, integrity); v1 trees and v2/v3 `packages` maps alike. */
 function lockedEntries(lock: { lockfileVersion?: number; packages?: Record<string, LockEntry>; dependencies?: Record<string, LockEntry> }): [string, LockEntry][] {
   if (lock.packages) return Object.entries(lock.packages).filter(([path]) => path !== '');
@@ -92,7 +109,8 @@ function readLocked(lockText: string, registry: string): LockedDependencies {
     }
     const name = last.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
     const id = createHash('sha256').update(entry.integrity).digest('hex').slice(0, 16);
-    seen.set(entry.integrity, { url, integrity: entry.integrity, path: `deps/${id}-${name}` });
+    const weak = weakDigestOf(entry.integrity);
+    seen.set(entry.integrity, { url, integrity: entry.integrity, path: `deps/${id}-${weak ? `${weak.algorithm}-${weak.hex}-` : ''}${name}` });
   }
   return { ok: true, inputs: [...seen.values()].sort((a, b) => a.path.localeCompare(b.path)) };
 }

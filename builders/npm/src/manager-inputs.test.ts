@@ -94,7 +94,7 @@ describe('yarn and pnpm projects', () => {
       { url: `${REG}/@types/ms/-/ms-0.7.34.tgz`, integrity: TYPES_MS, path: 'deps/registry/@types/ms/-/ms-0.7.34.tgz' },
       { url: `${REG}/ms/-/ms-2.1.3.tgz`, integrity: MS, path: 'deps/registry/ms/-/ms-2.1.3.tgz' },
     ]);
-    expect(d).toMatchObject({ install: true, planOptions: { runBuild: '1', manager: 'pnpm', managerVersion: '9.15.0', installAt: 'package', pack: 'npm', managerHash: `sha512:${hexOf(pnpm.integrity)}`, managerHashOf: 'tarball' } });
+    expect(d).toMatchObject({ install: true, planOptions: { buildScript: 'build', manager: 'pnpm', managerVersion: '9.15.0', installAt: 'package', pack: 'npm', managerHash: `sha512:${hexOf(pnpm.integrity)}`, managerHashOf: 'tarball' } });
     expect(d.notes.join('\n')).toMatch(/packed with npm pack: nothing in package.json needs pnpm's pack/);
   });
 
@@ -173,13 +173,13 @@ describe('the build plan of a yarn or pnpm project', () => {
   const source = { origin: 'registry' as const, repo: 'https://example.test/r.git', commit: 'a'.repeat(40), commitTime: 1700000000, directory: 'packages/app' };
   const base = { purl: { type: 'npm', name: 'app', version: '1.0.0', qualifiers: {}, canonical: 'pkg:npm/app@1.0.0' }, source, toolchain: TOOLCHAIN, image: 'sha256:x', limits: { memoryBytes: 1, pids: 1, cpus: 1, timeoutMs: 1, scratchBytes: 1 } };
   it('runs the manager script with what the decision chose', () => {
-    const plan = planNpmBuild({ ...base, inputs: { tools: { pnpm: 'tools/pm.tgz', npm: 'tools/npm.tgz' }, install: true, dependencyCount: 2, planOptions: { runBuild: '1', manager: 'pnpm', managerVersion: '9.15.0', installAt: 'root', pack: 'pnpm', managerHash: 'sha512:ab', managerHashOf: 'tarball' } } });
+    const plan = planNpmBuild({ ...base, inputs: { tools: { pnpm: 'tools/pm.tgz', npm: 'tools/npm.tgz' }, install: true, dependencyCount: 2, planOptions: { buildScript: 'build', manager: 'pnpm', managerVersion: '9.15.0', installAt: 'root', pack: 'pnpm', managerHash: 'sha512:ab', managerHashOf: 'tarball' } } });
     expect(plan.argv[2]).toContain('pnpm install --frozen-lockfile --ignore-scripts');
     expect(plan.env).toMatchObject({ QUORUM_PM: 'pnpm', QUORUM_PM_TOOL: 'tools/pm.tgz', QUORUM_INSTALL_AT: 'root', QUORUM_PACK: 'pnpm', QUORUM_PM_HASH: 'sha512:ab', QUORUM_PACKAGE_DIR: 'packages/app' });
     expect(plan.inputsMount).toBe('/inputs');
   });
   it("keeps npm's own script for an npm project", () => {
-    const plan = planNpmBuild({ ...base, inputs: { tools: {}, install: false, dependencyCount: 0, planOptions: { runBuild: '0' } } });
+    const plan = planNpmBuild({ ...base, inputs: { tools: {}, install: false, dependencyCount: 0, planOptions: {} } });
     expect(plan.argv[2]).toContain('npm ci --offline');
     expect(plan.env.QUORUM_PM).toBeUndefined();
   });

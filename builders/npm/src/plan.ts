@@ -1,5 +1,6 @@
 import type { BuildPlan, PlanInput } from '@quorum/core';
 import { MANAGER_BUILD_SCRIPT, managerEnv, managerOf } from './install-script.js';
+import { PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT, publishStepsEnv } from './publish-steps.js';
 
 /** Mount points inside the build container. */
 export const SOURCE_MOUNT = '/src';
@@ -39,8 +40,7 @@ ${TOOLCHAIN_PRELUDE}set -- node "$npm_cli"
 node -p 'JSON.stringify({node:process.version,npm:require(require("path").resolve(process.argv[1],"../../package.json")).version})' "$npm_cli" > ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}
 echo "[quorum] toolchain $(cat ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}) ($([ -n "$QUORUM_NODE_BIN" ] && echo pinned Node || echo image Node), $([ -n "$QUORUM_NPM_TOOL" ] && echo pinned npm || echo image npm)), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
 cp -R ${SOURCE_MOUNT}/. /tmp/work/
-rm -rf /tmp/work/.git
-cd "/tmp/work/$QUORUM_PACKAGE_DIR"
+${SOURCE_REPOSITORY_SCRIPT}cd "/tmp/work/$QUORUM_PACKAGE_DIR"
 if [ -n "$QUORUM_RESOLVED_LOCK" ]; then
   echo "[quorum] the source commits no lockfile: installing the one the fetch phase resolved"
   cp "${INPUTS_MOUNT}/$QUORUM_RESOLVED_LOCK" ./package-lock.json
@@ -48,6 +48,16 @@ fi
 if [ "$QUORUM_INSTALL" = 1 ]; then
   echo "[quorum] npm ci --offline --ignore-scripts ($QUORUM_DEPENDENCIES locked dependencies)"
   "$@" cache add ${INPUTS_MOUNT}/deps/* >/dev/null
+  # a tarball the lockfile pins by sha1 (or sha256) only, named <id>-<algorithm>-<hex>-…: npm looks
+  # it up by that digest, and its cache files content under <algorithm>/<2 hex>/<2 hex>/<rest>
+  for f in ${INPUTS_MOUNT}/deps/*; do
+    weak=$(basename "$f" | sed -nE 's/^[0-9a-f]{16}-(sha1|sha256)-([0-9a-f]{40,64})-.*/\\1 \\2/p')
+    [ -n "$weak" ] || continue
+    hex=\${weak#* }
+    at="$npm_config_cache/_cacache/content-v2/\${weak%% *}/$(echo "$hex" | cut -c1-2)/$(echo "$hex" | cut -c3-4)"
+    mkdir -p "$at"
+    cp "$f" "$at/$(echo "$hex" | cut -c5-)"
+  done
   if [ "$QUORUM_INSTALL_AT" = root ]; then
     # an npm workspace: the root's lockfile installs every workspace, linked
     (cd /tmp/work && "$@" ci --offline --ignore-scripts)
@@ -55,11 +65,9 @@ if [ "$QUORUM_INSTALL" = 1 ]; then
     "$@" ci --offline --ignore-scripts
   fi
 fi
-if [ "$QUORUM_RUN_BUILD" = 1 ]; then
-  echo "[quorum] npm run build"
-  "$@" run build
-fi
-echo "[quorum] npm pack"
+run="node $npm_cli run"
+run_label="npm run"
+${PUBLISH_STEPS_SCRIPT}echo "[quorum] npm pack"
 # npm prints the tarball's name last; older npm has no --pack-destination
 tarball=$("$@" pack | tail -n 1)
 mv -- "$tarball" ${OUTPUT_MOUNT}/
@@ -83,7 +91,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       QUORUM_INSTALL: input.inputs.install ? '1' : '0',
       QUORUM_RESOLVED_LOCK: input.inputs.resolvedLockfile ?? '',
       QUORUM_INSTALL_AT: input.inputs.planOptions?.installAt === 'root' ? 'root' : 'package',
-      QUORUM_RUN_BUILD: input.inputs.planOptions?.runBuild === '1' ? '1' : '0',
+      ...publishStepsEnv(input.inputs.planOptions),
       QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),
       npm_config_cache: '/tmp/npm-cache',
       npm_config_offline: 'true',

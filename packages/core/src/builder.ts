@@ -264,9 +264,10 @@ export interface Builder {
   readonly planFileLimits?: Readonly<Record<string, number>>;
   /**
    * Decides the tools and locked dependencies to fetch, from the plan files' contents (undefined =
-   * absent) and the recipe's toolchain. Pure.
+   * absent), the recipe's toolchain and the release (its version: what the source may only have
+   * been set to at publish). Pure.
    */
-  decideInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string): InputsDecision;
+  decideInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string }): InputsDecision;
   /** The published artifact of one version in a registry metadata document, if it has one. Pure. */
   artifactIn(metadata: unknown, version: string): UpstreamArtifact | undefined;
   /** Builds the hermetic build plan. Pure. */

