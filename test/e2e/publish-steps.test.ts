@@ -116,6 +116,22 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
     expect(view.verdict?.notes?.join('\n')).toMatch(/version set at publish: the source's package\.json says version "0\.0\.0-development" \(a placeholder\)/);
   });
 
+  it('builds with the clock at the publish time, for builds that stamp the day into the package', async () => {
+    const stamp = `const fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.writeFileSync('dist/index.js', '// (c) ' + new Date().toISOString().slice(0, 10) + '\\n' + fs.readFileSync('src/index.js', 'utf8'));\n`;
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-clock'),
+      { 'package.json': packageJson('pub-clock', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { build: 'node build.js' } }), 'build.js': stamp, 'src/index.js': SRC },
+      'v1.0.0',
+    );
+    // the maintainer built and published on 2024-04-02
+    await publishAfter(pkg, '1.0.0', [['sh', '-c', "mkdir -p dist && { echo '// (c) 2024-04-02'; cat src/index.js; } > dist/index.js"]]);
+    farm.registry.setTime('pub-clock', '1.0.0', '2024-04-02T10:00:00.000Z');
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-clock@1.0.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    for (const log of logs) expect(log).toContain('[quorum] build clock starts at 2024-04-02T10:00:00Z (the publish time the registry records)');
+  });
+
   it('still calls a tarball mismatch when its code differs from what the publish steps build', async () => {
     const pkg = await makeGitPackage(
       join(farm.dir, 'src/pub-evil'),

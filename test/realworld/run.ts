@@ -118,8 +118,10 @@ const mirrorRoot = args.mirrors ?? process.env.QUORUM_REALWORLD_MIRRORS;
 const farmEnv: Record<string, string> = {
   // the farm's own policy: canonical repositories only; the mirrors are the operator's setting
   QUORUM_ALLOW_LOCAL_REPOS: '0',
-  // real TypeScript builds need more than the default 1.5 GiB; this machine has room for two
-  QUORUM_BUILD_MEMORY_MB: process.env.QUORUM_BUILD_MEMORY_MB ?? '4096',
+  // real builds need more than the default 1.5 GiB and 256 processes (parallel bundles, each with
+  // minifier workers); this machine has room for two such builds at once
+  QUORUM_BUILD_MEMORY_MB: process.env.QUORUM_BUILD_MEMORY_MB ?? '8192',
+  QUORUM_BUILD_PIDS: process.env.QUORUM_BUILD_PIDS ?? '1024',
   QUORUM_LOG_LEVEL: 'info',
   // with 2 workers, a release whose rebuilds both faulted has no distinct worker left: decide it
   // failed after 2 min instead of the default 10, so one fault does not hold up the whole run

@@ -3,7 +3,7 @@
 # load it into the local Docker engine as quorum/npm-builder:bookworm.
 #
 # No container registry is involved: the root filesystem comes from mmdebstrap
-# (Debian bookworm, minbase + nodejs + npm + git) with a fixed SOURCE_DATE_EPOCH, and
+# (Debian bookworm, minbase + nodejs + npm + git + libfaketime) with a fixed SOURCE_DATE_EPOCH, and
 # the image config is written by hand with a fixed creation time. The image ID
 # (sha256 of the config) therefore depends only on the installed package set,
 # so every worker machine can rebuild the same image and prove it by digest.
@@ -21,8 +21,9 @@ set -euo pipefail
 readonly TAG="quorum/npm-builder:bookworm"
 readonly SUITE="bookworm"
 # git: publishers build in a git checkout, and build steps (hook installers, pack steps that ask
-# git what it ignores) expect one; the build makes its copy of the source a repository again
-readonly PACKAGES="nodejs,npm,git"
+# git what it ignores) expect one; the build makes its copy of the source a repository again.
+# libfaketime: the build steps see the clock at the publish time (banners stamp the year)
+readonly PACKAGES="nodejs,npm,git,libfaketime"
 # Fixed build time: Debian 12.0 release day, 2023-06-10T00:00:00Z. Every mtime
 # in the rootfs is clamped to it and shadow(5) dates are derived from it.
 readonly BUILD_EPOCH=1686355200

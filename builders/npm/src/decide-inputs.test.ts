@@ -73,6 +73,30 @@ describe('lockedDependencies', () => {
   }
 });
 
+describe('decideNpmInputs: publish steps', () => {
+  const tc = { npm: '10.2.4', node: '20.18.0' };
+  it('installs the locked dependencies of a package that prepublishOnly builds, and says so', () => {
+    const lock = lockV3({ 'node_modules/rollup': { version: '4.0.0', resolved: `${REG}/rollup/-/rollup-4.0.0.tgz`, integrity: 'sha512-R' } });
+    const d = decideNpmInputs({ 'package.json': pj({ scripts: { prepublishOnly: 'rollup -c' }, devDependencies: { rollup: '4.0.0' } }), 'package-lock.json': lock }, tc, REG, { version: '1.0.0' });
+    expect(d).toMatchObject({ install: true, planOptions: { buildScript: 'prepublishOnly' } });
+    expect(d.problem).toBeUndefined();
+  });
+  it('packs without prepublishOnly, as before, when its dependencies cannot be pinned, instead of failing', () => {
+    const gitLock = lockV3({ 'node_modules/g': { version: '1.0.0', resolved: 'git+ssh://git@github.com/o/g.git#abc' } });
+    const locked = decideNpmInputs({ 'package.json': pj({ scripts: { prepublishOnly: 'npm test' }, devDependencies: { g: 'github:o/g' } }), 'package-lock.json': gitLock }, tc, REG, { version: '1.0.0' });
+    expect(locked.problem).toBeUndefined();
+    expect(locked).toMatchObject({ install: false, planOptions: {} });
+    expect(locked.notes.join('\n')).toMatch(/prepublishOnly not run: .*git\+ssh/);
+    const unlocked = decideNpmInputs({ 'package.json': pj({ scripts: { prepublishOnly: 'npm test' }, devDependencies: { mocha: '^10.0.0' } }) }, tc, REG, { version: '1.0.0' });
+    expect(unlocked.resolve).toBeUndefined();
+    expect(unlocked.notes.join('\n')).toMatch(/prepublishOnly not run: .*locks no dependencies/);
+  });
+  it('names the version to set in the plan options', () => {
+    const d = decideNpmInputs({ 'package.json': pj({ version: '0.0.0-semantic-release' }) }, tc, REG, { version: '2.1.0' });
+    expect(d.planOptions).toEqual({ setVersion: '2.1.0' });
+  });
+});
+
 describe('decideNpmInputs', () => {
   const lock = lockV3({ 'node_modules/typescript': { version: '5.4.5', resolved: `${REG}/typescript/-/typescript-5.4.5.tgz`, integrity: 'sha512-TS' } });
   it('pins the recipe npm and installs locked dependencies for a package that builds', () => {

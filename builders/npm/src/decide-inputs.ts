@@ -28,10 +28,23 @@ interface Manifest {
 
 /**
  * Decides what the fetch phase gets for an npm build: the recipe's Node and npm (fetched from the
- * registry, checked against the integrity this builder pins for those releases), and — when the package builds something and has a lockfile — every locked dependency.
- * Without a lockfile the build runs without installing anything, and the verdict says so.
+ * registry, checked against the integrity this builder pins for those releases), the publish steps
+ * (publish-steps.ts), and — when the package builds something — every locked dependency, or a
+ * resolution of them when the source locks none.
  */
 export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string } = {}): InputsDecision {
+  const decision = decide(files, toolchain, registry, release, true);
+  // prepublishOnly is run leniently: when the dependencies it would need cannot be pinned, the
+  // package is packed without it, as it would have been without the step, instead of failing
+  if ((decision.problem || decision.resolve) && decision.planOptions?.buildScript === 'prepublishOnly') {
+    const without = decide(files, toolchain, registry, release, false);
+    const why = decision.problem ? decision.problem.message : 'the source locks no dependencies';
+    return { ...without, notes: [...without.notes, `prepublishOnly not run: its dependencies cannot be installed as the publisher's were (${why})`] };
+  }
+  return decision;
+}
+
+function decide(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string }, prepublishOnly: boolean): InputsDecision {
   const notes: string[] = [];
   const pinned = toolchain.npm !== undefined && Object.hasOwn(NPM_RELEASES, toolchain.npm) ? NPM_RELEASES[toolchain.npm] : undefined;
   const tools: ToolRequest[] = toolchain.npm && pinned ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH, integrity: pinned }] : [];
@@ -52,7 +65,7 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   }
   if (manifest.scripts !== undefined && (typeof manifest.scripts !== 'object' || manifest.scripts === null)) manifest = { ...manifest, scripts: {} };
   // `npm pack` runs prepack/prepare itself; the publish steps say what runs before it
-  const steps = publishSteps(manifest as Parameters<typeof publishSteps>[0], release.version);
+  const steps = publishSteps(manifest as Parameters<typeof publishSteps>[0], release.version, { prepublishOnly });
   notes.push(...steps.notes);
   const builds = BUILD_SCRIPTS.some((s) => typeof manifest.scripts?.[s] === 'string') || steps.buildScript !== undefined || steps.publishTool !== undefined;
   const planOptions: Record<string, string> = {
@@ -76,7 +89,7 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
     // building without the dependencies would make a partial tarball and a false alarm: resolve them as the publisher could have
     const reduced = resolutionManifest(manifest as Record<string, unknown>);
     if (!reduced.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `the source commits no lockfile and ${reduced.message}` } };
-    notes.push('dependency set resolved by the farm: the package builds (prepare/prepack/build) but commits no lockfile');
+    notes.push('dependency set resolved by the farm: the package builds (prepare, prepack, a build script or a publish tool) but commits no lockfile');
     return { tools, dependencies: [], install: false, notes, planOptions, resolve: { files: { 'package.json': reduced.text }, lockfile: RESOLVED_LOCKFILE } };
   }
   const locked = lockedDependencies(files[lockName]!, registry);

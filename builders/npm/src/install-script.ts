@@ -1,7 +1,7 @@
 import type { PlanInput } from '@quorum/core';
 import { MIRROR_DEPS_DIR, REGISTRY_DEPS_DIR } from './manager-inputs.js';
 import { MANAGER_TOOL_PATH, type ManagerKind, managerCommand } from './package-manager.js';
-import { PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT } from './publish-steps.js';
+import { BUILD_CLOCK_SCRIPT, PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT } from './publish-steps.js';
 
 /** Mount points, as plan.ts has them (repeated here so that this file does not import plan.ts, which imports it). */
 const SOURCE = '/src';
@@ -134,7 +134,7 @@ esac
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"
 run="$QUORUM_PM_COMMAND run"
 run_label="$QUORUM_PM_COMMAND run"
-${PUBLISH_STEPS_SCRIPT}# clean-publish publishes what it wrote with npm unless told otherwise
+${BUILD_CLOCK_SCRIPT}${PUBLISH_STEPS_SCRIPT}# clean-publish publishes what it wrote with npm unless told otherwise
 if [ "$QUORUM_PUBLISH_TOOL" = clean-publish ]; then QUORUM_PACK=npm; fi
 echo "[quorum] $QUORUM_PACK pack"
 case "$QUORUM_PACK" in

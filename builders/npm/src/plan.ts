@@ -1,6 +1,6 @@
 import type { BuildPlan, PlanInput } from '@quorum/core';
 import { MANAGER_BUILD_SCRIPT, managerEnv, managerOf } from './install-script.js';
-import { PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT, publishStepsEnv } from './publish-steps.js';
+import { BUILD_CLOCK_SCRIPT, PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT, buildClockEnv, publishStepsEnv } from './publish-steps.js';
 
 /** Mount points inside the build container. */
 export const SOURCE_MOUNT = '/src';
@@ -51,10 +51,14 @@ if [ "$QUORUM_INSTALL" = 1 ]; then
   # a tarball the lockfile pins by sha1 (or sha256) only, named <id>-<algorithm>-<hex>-…: npm looks
   # it up by that digest, and its cache files content under <algorithm>/<2 hex>/<2 hex>/<rest>
   for f in ${INPUTS_MOUNT}/deps/*; do
-    weak=$(basename "$f" | sed -nE 's/^[0-9a-f]{16}-(sha1|sha256)-([0-9a-f]{40,64})-.*/\\1 \\2/p')
-    [ -n "$weak" ] || continue
-    hex=\${weak#* }
-    at="$npm_config_cache/_cacache/content-v2/\${weak%% *}/$(echo "$hex" | cut -c1-2)/$(echo "$hex" | cut -c3-4)"
+    case "$(basename "$f")" in
+      ????????????????-sha1-*) algorithm=sha1 ;;
+      ????????????????-sha256-*) algorithm=sha256 ;;
+      *) continue ;;
+    esac
+    # the digest of the content itself (the fetch checked it against the lockfile's)
+    hex=$("\${algorithm}sum" "$f" | cut -d' ' -f1)
+    at="$npm_config_cache/_cacache/content-v2/$algorithm/$(echo "$hex" | cut -c1-2)/$(echo "$hex" | cut -c3-4)"
     mkdir -p "$at"
     cp "$f" "$at/$(echo "$hex" | cut -c5-)"
   done
@@ -67,7 +71,7 @@ if [ "$QUORUM_INSTALL" = 1 ]; then
 fi
 run="node $npm_cli run"
 run_label="npm run"
-${PUBLISH_STEPS_SCRIPT}echo "[quorum] npm pack"
+${BUILD_CLOCK_SCRIPT}${PUBLISH_STEPS_SCRIPT}echo "[quorum] npm pack"
 # npm prints the tarball's name last; older npm has no --pack-destination
 tarball=$("$@" pack | tail -n 1)
 mv -- "$tarball" ${OUTPUT_MOUNT}/
@@ -91,7 +95,8 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       QUORUM_INSTALL: input.inputs.install ? '1' : '0',
       QUORUM_RESOLVED_LOCK: input.inputs.resolvedLockfile ?? '',
       QUORUM_INSTALL_AT: input.inputs.planOptions?.installAt === 'root' ? 'root' : 'package',
-      ...publishStepsEnv(input.inputs.planOptions),
+      ...publishStepsEnv(input.inputs.planOptions, input.limits.timeoutMs),
+      ...buildClockEnv(input.publishedAt, input.source.commitTime),
       QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),
       npm_config_cache: '/tmp/npm-cache',
       npm_config_offline: 'true',

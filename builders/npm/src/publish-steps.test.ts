@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { publishSteps, publishStepsEnv } from './publish-steps.js';
+import { buildClockEnv, publishSteps, publishStepsEnv } from './publish-steps.js';
 
 describe('publishSteps', () => {
   it('runs build when there is one, whatever else the scripts hold', () => {
@@ -31,21 +31,38 @@ describe('publishSteps', () => {
     expect(publishSteps({}, '1.0.0').notes.join()).toMatch(/says no version/);
     expect(publishSteps({ version: '1.0.0' }, '1.0.0').setVersion).toBeUndefined();
   });
+  it('leaves a version npm publish registers as the release alone (v-prefixed, with build metadata)', () => {
+    for (const v of ['v1.0.0', '=1.0.0', '1.0.0+build.7', ' 1.0.0 ']) expect(publishSteps({ version: v }, '1.0.0').setVersion, v).toBeUndefined();
+  });
+  it('takes no prepublishOnly as the build when the caller says it cannot run', () => {
+    expect(publishSteps({ scripts: { prepublishOnly: 'rollup -c' } }, undefined, { prepublishOnly: false })).toEqual({ notes: [] });
+  });
   it('never sets a version that is not one', () => {
     expect(publishSteps({ version: '1.0.0' }, '1.0.0; rm -rf /').setVersion).toBeUndefined();
     expect(publishSteps({ version: '1.0.0' }, '$(id)').setVersion).toBeUndefined();
   });
-  it('names clean-publish when the package publishes with it', () => {
+  it('names clean-publish when the package publishes with it, never an alias of another package', () => {
     const s = publishSteps({ devDependencies: { 'clean-publish': '^4.2.0' } }, undefined);
     expect(s.publishTool).toBe('clean-publish');
     expect(s.notes.join()).toMatch(/clean-publish --without-publish/);
+    expect(publishSteps({ devDependencies: { 'clean-publish': 'npm:evil@1.0.0' } }, undefined).publishTool).toBeUndefined();
   });
 });
 
 describe('publishStepsEnv', () => {
   it('passes only the known steps to the build script', () => {
-    expect(publishStepsEnv({ buildScript: 'prepublishOnly', setVersion: '2.0.0', publishTool: 'clean-publish' })).toEqual({ QUORUM_BUILD_SCRIPT: 'prepublishOnly', QUORUM_SET_VERSION: '2.0.0', QUORUM_PUBLISH_TOOL: 'clean-publish' });
-    expect(publishStepsEnv({ buildScript: 'test; curl evil', setVersion: '1.0.0 && id', publishTool: 'np' })).toEqual({ QUORUM_BUILD_SCRIPT: '', QUORUM_SET_VERSION: '', QUORUM_PUBLISH_TOOL: '' });
-    expect(publishStepsEnv(undefined)).toEqual({ QUORUM_BUILD_SCRIPT: '', QUORUM_SET_VERSION: '', QUORUM_PUBLISH_TOOL: '' });
+    const none = { QUORUM_BUILD_SCRIPT: '', QUORUM_SET_VERSION: '', QUORUM_PUBLISH_TOOL: '', QUORUM_PREPUBLISH_TIMEOUT_S: '300' };
+    expect(publishStepsEnv({ buildScript: 'prepublishOnly', setVersion: '2.0.0', publishTool: 'clean-publish' }, 600_000)).toEqual({ QUORUM_BUILD_SCRIPT: 'prepublishOnly', QUORUM_SET_VERSION: '2.0.0', QUORUM_PUBLISH_TOOL: 'clean-publish', QUORUM_PREPUBLISH_TIMEOUT_S: '300' });
+    expect(publishStepsEnv({ buildScript: 'test; curl evil', setVersion: '1.0.0 && id', publishTool: 'np' }, 600_000)).toEqual(none);
+    expect(publishStepsEnv(undefined, 600_000)).toEqual(none);
+  });
+});
+
+describe('buildClockEnv', () => {
+  it('starts the clock at the publish time, else at the commit time, else leaves it real', () => {
+    expect(buildClockEnv('2024-04-02T10:00:00.000Z', 1700000000)).toEqual({ QUORUM_BUILD_CLOCK: '1712052000', QUORUM_BUILD_CLOCK_FROM: 'the publish time the registry records' });
+    expect(buildClockEnv('not a time', 1700000000)).toMatchObject({ QUORUM_BUILD_CLOCK: '1700000000' });
+    expect(buildClockEnv(undefined, 1700000000).QUORUM_BUILD_CLOCK_FROM).toMatch(/commit time/);
+    expect(buildClockEnv(undefined, Number.NaN)).toEqual({ QUORUM_BUILD_CLOCK: '', QUORUM_BUILD_CLOCK_FROM: '' });
   });
 });

@@ -1,3 +1,5 @@
+import semver from 'semver';
+
 /**
  * What a publisher's `npm publish` (or release tool) did beyond `npm pack`, as far as the source
  * says: the script that builds the package, a version set at publish, and a publish tool that
@@ -36,27 +38,32 @@ const PLACEHOLDER_VERSION = /^0\.0\.0(-[0-9A-Za-z.-]+)?$/;
  * - the release's version when package.json says another: release tools (semantic-release,
  *   changelogen, …) set it at publish with `npm version`, which the build runs the same way.
  */
-export function publishSteps(manifest: Manifest, releaseVersion: string | undefined): PublishSteps {
+export function publishSteps(manifest: Manifest, releaseVersion: string | undefined, opts: { prepublishOnly: boolean } = { prepublishOnly: true }): PublishSteps {
   const scripts = manifest.scripts && typeof manifest.scripts === 'object' ? manifest.scripts : undefined;
   const steps: PublishSteps = { notes: [] };
   if (has(scripts, 'build')) steps.buildScript = 'build';
   else if (has(scripts, 'prepare') && (has(scripts, 'preprepare') || has(scripts, 'postprepare'))) {
     steps.buildScript = 'prepare';
     steps.notes.push('`npm run prepare` before packing: the package has preprepare/postprepare hooks, which `npm pack` does not run');
-  } else if (has(scripts, 'prepublishOnly') && !has(scripts, 'prepare') && !has(scripts, 'prepack')) {
+  } else if (opts.prepublishOnly && has(scripts, 'prepublishOnly') && !has(scripts, 'prepare') && !has(scripts, 'prepack')) {
     steps.buildScript = 'prepublishOnly';
     steps.notes.push('`npm run prepublishOnly` before packing, as `npm publish` runs it: nothing else builds the package (its failure is in the log, and the package is packed as it stands)');
   }
   const version = typeof manifest.version === 'string' ? manifest.version : undefined;
-  if (releaseVersion !== undefined && version !== releaseVersion && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(releaseVersion)) {
+  // npm publish registers semver.clean(version) and packs package.json as it is: `v1.0.0` or
+  // `1.0.0+build.7` in the source is the release 1.0.0, not another version
+  const registered = version === undefined ? null : semver.clean(version);
+  if (releaseVersion !== undefined && registered !== releaseVersion && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(releaseVersion)) {
     steps.setVersion = releaseVersion;
     const said = version === undefined ? 'no version' : `version ${JSON.stringify(version.slice(0, 64))}${PLACEHOLDER_VERSION.test(version) ? ' (a placeholder)' : ''}`;
     steps.notes.push(`version set at publish: the source's package.json says ${said}; \`npm version ${releaseVersion} --no-git-tag-version\` set the release's before packing, as release tools do`);
   }
   const dev = manifest.devDependencies && typeof manifest.devDependencies === 'object' ? manifest.devDependencies : undefined;
-  if (typeof dev?.['clean-publish'] === 'string') {
+  const cleanPublish = dev?.['clean-publish'];
+  // an alias (`npm:other@…`) would run another package's bin under that name
+  if (typeof cleanPublish === 'string' && !cleanPublish.startsWith('npm:')) {
     steps.publishTool = 'clean-publish';
-    steps.notes.push('published with clean-publish (a devDependency): packed from the directory `clean-publish --without-publish` writes');
+    steps.notes.push('clean-publish is among the devDependencies: packed, with npm, from the directory `clean-publish --without-publish` writes, as clean-publish publishes');
   }
   return steps;
 }
@@ -72,7 +79,8 @@ const PUBLISH_DIR = '/tmp/publish';
  */
 export const PUBLISH_STEPS_SCRIPT = `if [ -n "$QUORUM_SET_VERSION" ]; then
   echo "[quorum] npm version $QUORUM_SET_VERSION --no-git-tag-version (the release's version, set at publish)"
-  node "$npm_cli" version "$QUORUM_SET_VERSION" --no-git-tag-version --allow-same-version --ignore-scripts >/dev/null
+  # --workspaces=false: in a workspace, npm ≥ 8 would reinstall at the root (older npm ignores it)
+  node "$npm_cli" version "$QUORUM_SET_VERSION" --no-git-tag-version --allow-same-version --ignore-scripts --workspaces=false >/dev/null
 fi
 case "$QUORUM_BUILD_SCRIPT" in
   build|prepare)
@@ -80,26 +88,37 @@ case "$QUORUM_BUILD_SCRIPT" in
     $run "$QUORUM_BUILD_SCRIPT"
     ;;
   prepublishOnly)
-    echo "[quorum] $run_label prepublishOnly (npm publish runs it; nothing else builds the package)"
-    $run prepublishOnly || echo "[quorum] prepublishOnly exited with status $?: the package is packed as it stands"
+    # it often tests too: bounded, non-interactive, and never the reason a build fails
+    echo "[quorum] $run_label prepublishOnly (npm publish runs it; nothing else builds the package; at most $QUORUM_PREPUBLISH_TIMEOUT_S s)"
+    CI=true timeout -k 5 "$QUORUM_PREPUBLISH_TIMEOUT_S" $run prepublishOnly </dev/null || echo "[quorum] prepublishOnly exited with status $?: the package is packed as it stands"
     ;;
 esac
 if [ "$QUORUM_PUBLISH_TOOL" = clean-publish ]; then
+  # the package's own bin, else a workspace root's (hoisted), up to the top of the source
+  cp_bin=
+  dir=$(pwd)
+  while [ -z "$cp_bin" ]; do
+    if [ -x "$dir/node_modules/.bin/clean-publish" ]; then cp_bin="$dir/node_modules/.bin/clean-publish"; fi
+    if [ "$dir" = /tmp/work ] || [ "$dir" = / ]; then break; fi
+    dir=$(dirname "$dir")
+  done
+  [ -n "$cp_bin" ] || { echo "[quorum] clean-publish is not installed in the package's or a parent's node_modules"; exit 127; }
   echo "[quorum] clean-publish --without-publish --temp-dir ${PUBLISH_DIR}"
-  [ -x node_modules/.bin/clean-publish ] || { echo "[quorum] clean-publish is not installed in the package's node_modules"; exit 127; }
-  node_modules/.bin/clean-publish --without-publish --temp-dir ${PUBLISH_DIR}
+  "$cp_bin" --without-publish --temp-dir ${PUBLISH_DIR}
   cd ${PUBLISH_DIR}
 fi
 `;
 
 /** The environment PUBLISH_STEPS_SCRIPT reads, from a decision's plan options (anything else is dropped). */
-export function publishStepsEnv(o: Record<string, string> | undefined): Record<string, string> {
+export function publishStepsEnv(o: Record<string, string> | undefined, buildTimeoutMs: number): Record<string, string> {
   const script = o?.buildScript === 'build' || o?.buildScript === 'prepare' || o?.buildScript === 'prepublishOnly' ? o.buildScript : '';
   const version = typeof o?.setVersion === 'string' && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(o.setVersion) ? o.setVersion : '';
   return {
     QUORUM_BUILD_SCRIPT: script,
     QUORUM_SET_VERSION: version,
     QUORUM_PUBLISH_TOOL: o?.publishTool === 'clean-publish' ? 'clean-publish' : '',
+    // half the build's time: a prepublishOnly that hangs (a test waiting for the network) leaves the rest for the pack
+    QUORUM_PREPUBLISH_TIMEOUT_S: String(Math.max(1, Math.floor(buildTimeoutMs / 2000))),
   };
 }
 
@@ -111,16 +130,49 @@ export function publishStepsEnv(o: Record<string, string> | undefined): Record<s
  * remote and no history, so nothing of the worker or its network reaches the build.
  */
 export const SOURCE_REPOSITORY_SCRIPT = `rm -rf /tmp/work/.git
-if command -v git >/dev/null 2>&1; then
+if ! command -v git >/dev/null 2>&1; then
+  echo "[quorum] no git in the builder image: building without a repository"
+else
+  # --force: the checkout holds tracked files only, some of which .gitignore may name; no
+  # compression: the objects stay on scratch for the build's duration only
   if ! (
     cd /tmp/work &&
       git -c init.defaultBranch=main init --quiet --template= &&
-      git add --all &&
+      git -c core.compression=0 add --all --force &&
       GIT_AUTHOR_DATE="@$SOURCE_DATE_EPOCH +0000" GIT_COMMITTER_DATE="@$SOURCE_DATE_EPOCH +0000" \\
-        git -c user.name=quorum -c user.email=builder@quorum.invalid -c commit.gpgsign=false commit --quiet --no-verify --allow-empty -m "the release's source"
+        git -c core.compression=0 -c user.name=quorum -c user.email=builder@quorum.invalid -c commit.gpgsign=false commit --quiet --no-verify --allow-empty -m "the release's source"
   ); then
     rm -rf /tmp/work/.git
     echo "[quorum] the source could not be made a git repository: building without one"
   fi
 fi
 `;
+
+/**
+ * Sets the clock the build steps see to the time the publisher built at: builds stamp the year or
+ * the day into banners (`Copyright (c) <year>`), and a rebuild run today would differ from the
+ * published tarball in that stamp alone. libfaketime (in the builder image) starts the clock at
+ * `QUORUM_BUILD_CLOCK` (seconds since the epoch) and lets it run (its thread-safe build: Node is
+ * multithreaded); monotonic clocks stay real, so
+ * timeouts and timers behave. Without libfaketime the build runs on the real clock and says so.
+ */
+export const BUILD_CLOCK_SCRIPT = `faketime_lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n 1)
+if [ -z "$faketime_lib" ]; then
+  echo "[quorum] no libfaketime in the builder image: the build sees the real clock"
+elif [ -n "$QUORUM_BUILD_CLOCK" ]; then
+  FAKETIME="@$(date -u -d "@$QUORUM_BUILD_CLOCK" '+%Y-%m-%d %H:%M:%S')"
+  FAKETIME_DONT_FAKE_MONOTONIC=1
+  FAKETIME_DONT_RESET=1
+  LD_PRELOAD="$faketime_lib"
+  export FAKETIME FAKETIME_DONT_FAKE_MONOTONIC FAKETIME_DONT_RESET LD_PRELOAD
+  echo "[quorum] build clock starts at $(date -u -d "@$QUORUM_BUILD_CLOCK" '+%Y-%m-%dT%H:%M:%SZ') ($QUORUM_BUILD_CLOCK_FROM)"
+fi
+`;
+
+/** The environment BUILD_CLOCK_SCRIPT reads: the publish time when the registry records one, else the commit time. */
+export function buildClockEnv(publishedAt: string | undefined, commitTime: number): Record<string, string> {
+  const published = publishedAt === undefined ? NaN : Math.floor(Date.parse(publishedAt) / 1000);
+  if (Number.isSafeInteger(published) && published > 0) return { QUORUM_BUILD_CLOCK: String(published), QUORUM_BUILD_CLOCK_FROM: 'the publish time the registry records' };
+  if (Number.isSafeInteger(commitTime) && commitTime > 0) return { QUORUM_BUILD_CLOCK: String(commitTime), QUORUM_BUILD_CLOCK_FROM: 'the commit time: the registry records no publish time' };
+  return { QUORUM_BUILD_CLOCK: '', QUORUM_BUILD_CLOCK_FROM: '' };
+}

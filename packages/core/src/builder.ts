@@ -221,6 +221,8 @@ export interface ResolvePlanInput {
 export interface PlanInput {
   purl: ReleasePurl;
   source: ResolvedSource;
+  /** when the registry says the release was published (ISO 8601), if it says: the time a build that reads the clock should see */
+  publishedAt?: string;
   toolchain: Record<string, string>;
   image: string;
   limits: BuildLimits;

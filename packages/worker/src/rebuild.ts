@@ -235,6 +235,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       ...recipe,
       inputs: [...tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity })), ...(decision.registryDependencies ?? []).map((d) => ({ purl: d.purl, integrityFrom: 'registry metadata' }))],
       install: decision.install,
+      // the steps the build runs beyond the install and the pack (builder-defined, e.g. a version set at publish)
+      ...(decision.planOptions && Object.keys(decision.planOptions).length > 0 ? { planOptions: decision.planOptions } : {}),
       ...(resolvedLock ? { resolvedLockfile: { name: resolvedLock.name, sha256: resolvedLock.sha256 } } : {}),
     };
     fetchMs = Date.now() - started;
@@ -243,7 +245,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     phase = 'build';
     imageDigest ??= await sandbox.imageDigest(builder.imageTag);
     if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
-    const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits, inputs });
+    const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits, inputs, ...(inferred.publishedAt ? { publishedAt: inferred.publishedAt } : {}) });
     note(`[quorum] build in ${imageDigest} (network none, read-only root, uid ${plan.user}, timeout ${plan.limits.timeoutMs / 1000} s)`);
     const outDir = join(jobDir, 'out');
     const result = await deps.slots.run(() =>
