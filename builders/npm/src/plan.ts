@@ -95,7 +95,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       QUORUM_INSTALL: input.inputs.install ? '1' : '0',
       QUORUM_RESOLVED_LOCK: input.inputs.resolvedLockfile ?? '',
       QUORUM_INSTALL_AT: input.inputs.planOptions?.installAt === 'root' ? 'root' : 'package',
-      ...publishStepsEnv(input.inputs.planOptions, input.limits.timeoutMs),
+      ...publishStepsEnv(input.inputs.planOptions),
       ...buildClockEnv(input.publishedAt, input.source.commitTime),
       QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),
       npm_config_cache: '/tmp/npm-cache',

@@ -68,6 +68,9 @@ export function publishSteps(manifest: Manifest, releaseVersion: string | undefi
   return steps;
 }
 
+/** How long prepublishOnly may run, in seconds. */
+export const PREPUBLISH_TIMEOUT_S = 300;
+
 /** Where clean-publish writes the package it would publish, inside the build's scratch. */
 const PUBLISH_DIR = '/tmp/publish';
 
@@ -110,15 +113,16 @@ fi
 `;
 
 /** The environment PUBLISH_STEPS_SCRIPT reads, from a decision's plan options (anything else is dropped). */
-export function publishStepsEnv(o: Record<string, string> | undefined, buildTimeoutMs: number): Record<string, string> {
+export function publishStepsEnv(o: Record<string, string> | undefined): Record<string, string> {
   const script = o?.buildScript === 'build' || o?.buildScript === 'prepare' || o?.buildScript === 'prepublishOnly' ? o.buildScript : '';
   const version = typeof o?.setVersion === 'string' && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(o.setVersion) ? o.setVersion : '';
   return {
     QUORUM_BUILD_SCRIPT: script,
     QUORUM_SET_VERSION: version,
     QUORUM_PUBLISH_TOOL: o?.publishTool === 'clean-publish' ? 'clean-publish' : '',
-    // half the build's time: a prepublishOnly that hangs (a test waiting for the network) leaves the rest for the pack
-    QUORUM_PREPUBLISH_TIMEOUT_S: String(Math.max(1, Math.floor(buildTimeoutMs / 2000))),
+    // a prepublishOnly that hangs (a test waiting for the network) leaves the rest for the pack; the
+    // same bound on every builder (half the default build time), so that all cut it at one point
+    QUORUM_PREPUBLISH_TIMEOUT_S: String(PREPUBLISH_TIMEOUT_S),
   };
 }
 
@@ -151,27 +155,36 @@ fi
 /**
  * Sets the clock the build steps see to the time the publisher built at: builds stamp the year or
  * the day into banners (`Copyright (c) <year>`), and a rebuild run today would differ from the
- * published tarball in that stamp alone. libfaketime (in the builder image) starts the clock at
- * `QUORUM_BUILD_CLOCK` (seconds since the epoch) and lets it run (its thread-safe build: Node is
- * multithreaded); monotonic clocks stay real, so
- * timeouts and timers behave. Without libfaketime the build runs on the real clock and says so.
+ * published tarball in that stamp alone. libfaketime (in the builder image, its thread-safe build:
+ * Node is multithreaded) starts the clock of each command the script runs at `QUORUM_BUILD_CLOCK`
+ * (seconds since the epoch), and the processes that command starts share its running clock.
+ * Monotonic clocks and file times stay real, so timeouts, timers and mtime comparisons behave.
+ * Without libfaketime the build runs on the real clock and says so.
  */
 export const BUILD_CLOCK_SCRIPT = `faketime_lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n 1)
 if [ -z "$faketime_lib" ]; then
   echo "[quorum] no libfaketime in the builder image: the build sees the real clock"
 elif [ -n "$QUORUM_BUILD_CLOCK" ]; then
-  FAKETIME="@$(date -u -d "@$QUORUM_BUILD_CLOCK" '+%Y-%m-%d %H:%M:%S')"
+  # seconds since the epoch (FAKETIME_FMT=%s): a date string would be read in each process's own TZ
+  FAKETIME="@$QUORUM_BUILD_CLOCK"
+  FAKETIME_FMT=%s
   FAKETIME_DONT_FAKE_MONOTONIC=1
   FAKETIME_DONT_RESET=1
+  NO_FAKE_STAT=1
   LD_PRELOAD="$faketime_lib"
-  export FAKETIME FAKETIME_DONT_FAKE_MONOTONIC FAKETIME_DONT_RESET LD_PRELOAD
+  export FAKETIME FAKETIME_FMT FAKETIME_DONT_FAKE_MONOTONIC FAKETIME_DONT_RESET NO_FAKE_STAT LD_PRELOAD
   echo "[quorum] build clock starts at $(date -u -d "@$QUORUM_BUILD_CLOCK" '+%Y-%m-%dT%H:%M:%SZ') ($QUORUM_BUILD_CLOCK_FROM)"
 fi
 `;
 
+/** 9999-12-31T23:59:59Z */
+const MAX_CLOCK = 253402300799;
+
 /** The environment BUILD_CLOCK_SCRIPT reads: the publish time when the registry records one, else the commit time. */
 export function buildClockEnv(publishedAt: string | undefined, commitTime: number): Record<string, string> {
   const published = publishedAt === undefined ? NaN : Math.floor(Date.parse(publishedAt) / 1000);
+  // beyond 9999-12-31 libfaketime cannot start a clock, and every process it is loaded into would exit
+  if (published > MAX_CLOCK || commitTime > MAX_CLOCK) return { QUORUM_BUILD_CLOCK: '', QUORUM_BUILD_CLOCK_FROM: '' };
   if (Number.isSafeInteger(published) && published > 0) return { QUORUM_BUILD_CLOCK: String(published), QUORUM_BUILD_CLOCK_FROM: 'the publish time the registry records' };
   if (Number.isSafeInteger(commitTime) && commitTime > 0) return { QUORUM_BUILD_CLOCK: String(commitTime), QUORUM_BUILD_CLOCK_FROM: 'the commit time: the registry records no publish time' };
   return { QUORUM_BUILD_CLOCK: '', QUORUM_BUILD_CLOCK_FROM: '' };

@@ -235,6 +235,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       ...recipe,
       inputs: [...tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity })), ...(decision.registryDependencies ?? []).map((d) => ({ purl: d.purl, integrityFrom: 'registry metadata' }))],
       install: decision.install,
+      // when the registry says the release was published: builds that read the clock see that time
+      ...(inferred.publishedAt ? { publishedAt: inferred.publishedAt } : {}),
       // the steps the build runs beyond the install and the pack (builder-defined, e.g. a version set at publish)
       ...(decision.planOptions && Object.keys(decision.planOptions).length > 0 ? { planOptions: decision.planOptions } : {}),
       ...(resolvedLock ? { resolvedLockfile: { name: resolvedLock.name, sha256: resolvedLock.sha256 } } : {}),
