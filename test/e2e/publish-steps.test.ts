@@ -116,6 +116,21 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
     expect(view.verdict?.notes?.join('\n')).toMatch(/version set at publish: the source's package\.json says version "0\.0\.0-development" \(a placeholder\)/);
   });
 
+  it('writes the version as changelogen does when the package releases with it', async () => {
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-changelogen'),
+      { 'package.json': packageJson('pub-changelogen', '1.3.2', { scripts: { release: 'changelogen --release && npm publish' } }), 'index.js': SRC },
+      'v1.4.0',
+    );
+    // changelogen --release: package.json rewritten as two-space JSON, no final newline
+    const bump = 'const fs = require("fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); p.version = "1.4.0"; fs.writeFileSync("package.json", JSON.stringify(p, null, 2))';
+    await publishAfter(pkg, '1.4.0', [['node', '-e', bump]]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-changelogen@1.4.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    expect(view.verdict?.notes?.join('\n')).toMatch(/as `changelogen --release` \(a script of the package\) writes it/);
+  });
+
   it('builds with the clock at the publish time, for builds that stamp the day into the package', async () => {
     const stamp = `const fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.writeFileSync('dist/index.js', '// (c) ' + new Date().toISOString().slice(0, 10) + '\\n' + fs.readFileSync('src/index.js', 'utf8'));\n`;
     const pkg = await makeGitPackage(

@@ -71,6 +71,7 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
   const planOptions: Record<string, string> = {
     ...(steps.buildScript ? { buildScript: steps.buildScript } : {}),
     ...(steps.setVersion ? { setVersion: steps.setVersion } : {}),
+    ...(steps.setVersionWith ? { setVersionWith: steps.setVersionWith } : {}),
     ...(steps.publishTool ? { publishTool: steps.publishTool } : {}),
   };
   const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length;

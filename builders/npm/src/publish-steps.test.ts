@@ -37,6 +37,12 @@ describe('publishSteps', () => {
   it('takes no prepublishOnly as the build when the caller says it cannot run', () => {
     expect(publishSteps({ scripts: { prepublishOnly: 'rollup -c' } }, undefined, { prepublishOnly: false })).toEqual({ notes: [] });
   });
+  it('writes the version as changelogen does when a script releases with it', () => {
+    const s = publishSteps({ version: '1.3.2', scripts: { release: 'pnpm test && changelogen --release && npm publish' } }, '1.4.0');
+    expect(s).toMatchObject({ setVersion: '1.4.0', setVersionWith: 'changelogen' });
+    expect(s.notes.join()).toMatch(/as `changelogen --release` \(a script of the package\) writes it/);
+    expect(publishSteps({ version: '1.3.2', scripts: { changelog: 'changelogen' } }, '1.4.0').setVersionWith).toBeUndefined();
+  });
   it('never sets a version that is not one', () => {
     expect(publishSteps({ version: '1.0.0' }, '1.0.0; rm -rf /').setVersion).toBeUndefined();
     expect(publishSteps({ version: '1.0.0' }, '$(id)').setVersion).toBeUndefined();
@@ -51,8 +57,9 @@ describe('publishSteps', () => {
 
 describe('publishStepsEnv', () => {
   it('passes only the known steps to the build script', () => {
-    const none = { QUORUM_BUILD_SCRIPT: '', QUORUM_SET_VERSION: '', QUORUM_PUBLISH_TOOL: '', QUORUM_PREPUBLISH_TIMEOUT_S: '300' };
-    expect(publishStepsEnv({ buildScript: 'prepublishOnly', setVersion: '2.0.0', publishTool: 'clean-publish' })).toEqual({ QUORUM_BUILD_SCRIPT: 'prepublishOnly', QUORUM_SET_VERSION: '2.0.0', QUORUM_PUBLISH_TOOL: 'clean-publish', QUORUM_PREPUBLISH_TIMEOUT_S: '300' });
+    const none = { QUORUM_BUILD_SCRIPT: '', QUORUM_SET_VERSION: '', QUORUM_SET_VERSION_WITH: '', QUORUM_PUBLISH_TOOL: '', QUORUM_PREPUBLISH_TIMEOUT_S: '300' };
+    expect(publishStepsEnv({ buildScript: 'prepublishOnly', setVersion: '2.0.0', publishTool: 'clean-publish' })).toEqual({ QUORUM_BUILD_SCRIPT: 'prepublishOnly', QUORUM_SET_VERSION: '2.0.0', QUORUM_SET_VERSION_WITH: '', QUORUM_PUBLISH_TOOL: 'clean-publish', QUORUM_PREPUBLISH_TIMEOUT_S: '300' });
+    expect(publishStepsEnv({ setVersion: '2.0.0', setVersionWith: 'changelogen' })).toMatchObject({ QUORUM_SET_VERSION: '2.0.0', QUORUM_SET_VERSION_WITH: 'changelogen' });
     expect(publishStepsEnv({ buildScript: 'test; curl evil', setVersion: '1.0.0 && id', publishTool: 'np' })).toEqual(none);
     expect(publishStepsEnv(undefined)).toEqual(none);
   });

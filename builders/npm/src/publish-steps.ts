@@ -10,6 +10,8 @@ export interface PublishSteps {
   buildScript?: 'build' | 'prepare' | 'prepublishOnly';
   /** the release's version, when the source's package.json says another (a release tool set it at publish) */
   setVersion?: string;
+  /** how the version is written: `npm version` unless a script releases with changelogen, which writes package.json its own way */
+  setVersionWith?: 'changelogen';
   /** a publish tool, among the devDependencies, that writes the package into a directory of its own first */
   publishTool?: 'clean-publish';
   notes: string[];
@@ -56,7 +58,13 @@ export function publishSteps(manifest: Manifest, releaseVersion: string | undefi
   if (releaseVersion !== undefined && registered !== releaseVersion && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(releaseVersion)) {
     steps.setVersion = releaseVersion;
     const said = version === undefined ? 'no version' : `version ${JSON.stringify(version.slice(0, 64))}${PLACEHOLDER_VERSION.test(version) ? ' (a placeholder)' : ''}`;
-    steps.notes.push(`version set at publish: the source's package.json says ${said}; \`npm version ${releaseVersion} --no-git-tag-version\` set the release's before packing, as release tools do`);
+    // changelogen --release bumps package.json itself, as two-space JSON without a final newline
+    if (Object.values(scripts ?? {}).some((v) => typeof v === 'string' && /\bchangelogen\b[^&|;]*--(release|bump)\b/.test(v))) {
+      steps.setVersionWith = 'changelogen';
+      steps.notes.push(`version set at publish: the source's package.json says ${said}; the release's was written before packing as \`changelogen --release\` (a script of the package) writes it`);
+    } else {
+      steps.notes.push(`version set at publish: the source's package.json says ${said}; \`npm version ${releaseVersion} --no-git-tag-version\` set the release's before packing, as release tools do`);
+    }
   }
   const dev = manifest.devDependencies && typeof manifest.devDependencies === 'object' ? manifest.devDependencies : undefined;
   const cleanPublish = dev?.['clean-publish'];
@@ -80,7 +88,10 @@ const PUBLISH_DIR = '/tmp/publish';
  * package is packed from. `$npm_cli` is the pinned npm's CLI; `$run` runs a package script with the
  * project's manager.
  */
-export const PUBLISH_STEPS_SCRIPT = `if [ -n "$QUORUM_SET_VERSION" ]; then
+export const PUBLISH_STEPS_SCRIPT = `if [ -n "$QUORUM_SET_VERSION" ] && [ "$QUORUM_SET_VERSION_WITH" = changelogen ]; then
+  echo "[quorum] version $QUORUM_SET_VERSION written as changelogen writes it (the release's version, set at publish)"
+  node -e 'const fs = require("fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); p.version = process.argv[1]; fs.writeFileSync("package.json", JSON.stringify(p, null, 2))' "$QUORUM_SET_VERSION"
+elif [ -n "$QUORUM_SET_VERSION" ]; then
   echo "[quorum] npm version $QUORUM_SET_VERSION --no-git-tag-version (the release's version, set at publish)"
   # --workspaces=false: in a workspace, npm ≥ 8 would reinstall at the root (older npm ignores it)
   node "$npm_cli" version "$QUORUM_SET_VERSION" --no-git-tag-version --allow-same-version --ignore-scripts --workspaces=false >/dev/null
@@ -119,6 +130,7 @@ export function publishStepsEnv(o: Record<string, string> | undefined): Record<s
   return {
     QUORUM_BUILD_SCRIPT: script,
     QUORUM_SET_VERSION: version,
+    QUORUM_SET_VERSION_WITH: version && o?.setVersionWith === 'changelogen' ? 'changelogen' : '',
     QUORUM_PUBLISH_TOOL: o?.publishTool === 'clean-publish' ? 'clean-publish' : '',
     // a prepublishOnly that hangs (a test waiting for the network) leaves the rest for the pack; the
     // same bound on every builder (half the default build time), so that all cut it at one point
