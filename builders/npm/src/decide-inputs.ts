@@ -32,7 +32,7 @@ interface Manifest {
  * (publish-steps.ts), and — when the package builds something — every locked dependency, or a
  * resolution of them when the source locks none.
  */
-export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string } = {}): InputsDecision {
+export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string; facts?: Record<string, string> } = {}): InputsDecision {
   const decision = decide(files, toolchain, registry, release, true);
   // prepublishOnly is run leniently: when the dependencies it would need cannot be pinned, the
   // package is packed without it, as it would have been without the step, instead of failing
@@ -44,7 +44,7 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   return decision;
 }
 
-function decide(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string }, prepublishOnly: boolean): InputsDecision {
+function decide(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string; facts?: Record<string, string> }, prepublishOnly: boolean): InputsDecision {
   const notes: string[] = [];
   const pinned = toolchain.npm !== undefined && Object.hasOwn(NPM_RELEASES, toolchain.npm) ? NPM_RELEASES[toolchain.npm] : undefined;
   const tools: ToolRequest[] = toolchain.npm && pinned ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH, integrity: pinned }] : [];
@@ -75,7 +75,7 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
     ...(steps.publishTool ? { publishTool: steps.publishTool } : {}),
   };
   const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length;
-  const managed = withPackageManager(files, manifest as Record<string, unknown>, registry, { tools, notes, planOptions, builds });
+  const managed = withPackageManager(files, manifest as Record<string, unknown>, registry, { tools, notes, planOptions, builds }, release.facts ?? {});
   if (managed) return managed;
   if (!builds || declared === 0) return { tools, dependencies: [], install: false, notes, planOptions };
   const lockName = files['npm-shrinkwrap.json'] !== undefined ? 'npm-shrinkwrap.json' : files['package-lock.json'] !== undefined ? 'package-lock.json' : undefined;

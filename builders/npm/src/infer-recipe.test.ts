@@ -15,6 +15,14 @@ describe('inferNpmRecipe', () => {
     const r = inferNpmRecipe(purl, doc({ repository: { type: 'git', url: 'git+https://github.com/o/foo.git' }, gitHead: SHA, _npmVersion: '10.2.4', _nodeVersion: '20.11.0' }), {});
     expect(r).toMatchObject({ ok: true, source: { repo: 'https://github.com/o/foo.git', commit: SHA, refs: [] }, toolchain: { npm: '10.2.4', node: '20.11.0' }, upstream: { url: dist.tarball, integrity: 'sha512-AAAA', filename: 'foo-1.2.3.tgz' } });
   });
+  it('says whether the published manifest has a packageManager, and only a string counts', () => {
+    const with_ = inferNpmRecipe(purl, doc({ repository: 'github:o/foo', packageManager: 'pnpm@9.9.0' }), {});
+    expect(with_.ok && with_.facts).toEqual({ publishedPackageManager: 'present' });
+    for (const v of [undefined, 42, { name: 'pnpm' }]) {
+      const r = inferNpmRecipe(purl, doc({ repository: 'github:o/foo', packageManager: v }), {});
+      expect(r.ok && r.facts).toEqual({ publishedPackageManager: 'absent' });
+    }
+  });
   it('tries version tags in order when gitHead is missing', () => {
     const r = inferNpmRecipe(purl, doc({ repository: 'github:o/foo' }), {});
     expect(r.ok && r.source.refs).toEqual(['v1.2.3', '1.2.3', 'foo@1.2.3', 'foo-v1.2.3']);

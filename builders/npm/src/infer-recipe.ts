@@ -11,6 +11,7 @@ interface PackumentVersion {
   gitHead?: string;
   _npmVersion?: string;
   _nodeVersion?: string;
+  packageManager?: unknown;
   engines?: { node?: unknown };
   dist?: { tarball?: string; integrity?: string; shasum?: string };
 }
@@ -148,8 +149,13 @@ export function inferNpmRecipe(purl: ReleasePurl, packument: unknown, overrides:
     toolchain: toolchain.versions,
     ...(publishedAt ? { publishedAt } : {}),
     ...(toolchain.notes.length ? { notes: toolchain.notes } : {}),
+    // pnpm's pack drops packageManager from the manifest it publishes, npm's keeps it
+    facts: { [PUBLISHED_PACKAGE_MANAGER]: typeof v.packageManager === 'string' ? 'present' : 'absent' },
   };
 }
+
+/** The fact naming whether the published manifest (the packument's version document) has a `packageManager`. */
+export const PUBLISHED_PACKAGE_MANAGER = 'publishedPackageManager';
 
 /** The registry's publish time of a version (`time[version]`), when it is a date. */
 function publishTime(packument: unknown, version: string): string | undefined {

@@ -85,6 +85,16 @@ __metadata:
 `;
 
 describe('yarn and pnpm projects', () => {
+  it('packs a pnpm project with pnpm when the published package.json has no packageManager, which only pnpm pack drops', () => {
+    const pnpm = PNPM_RELEASES['9.15.0']!;
+    const files = { 'package.json': pj({ packageManager: `pnpm@9.15.0+sha512.${hexOf(pnpm.integrity)}` }), 'pnpm-lock.yaml': PNPM_LOCK };
+    const dropped = decideNpmInputs(files, TOOLCHAIN, REG, { facts: { publishedPackageManager: 'absent' } });
+    expect(dropped.planOptions).toMatchObject({ manager: 'pnpm', pack: 'pnpm' });
+    expect(dropped.notes.join('\n')).toMatch(/packed with pnpm pack: the published package\.json has no packageManager/);
+    // kept in the published manifest, or not known: npm's pack, as before
+    expect(decideNpmInputs(files, TOOLCHAIN, REG, { facts: { publishedPackageManager: 'present' } }).planOptions).toMatchObject({ pack: 'npm' });
+    expect(decideNpmInputs(files, TOOLCHAIN, REG, {}).planOptions).toMatchObject({ pack: 'npm' });
+  });
   it("installs a pnpm project with its pinned pnpm, serving the lockfile's tarballs in the registry's layout", () => {
     const pnpm = PNPM_RELEASES['9.15.0']!;
     const d = decideNpmInputs({ 'package.json': pj({ packageManager: `pnpm@9.15.0+sha512.${hexOf(pnpm.integrity)}` }), 'pnpm-lock.yaml': PNPM_LOCK }, TOOLCHAIN, REG);

@@ -1,6 +1,7 @@
 import type { BuildInput, InputsDecision, RegistryInput } from '@quorum/core';
 import { type LockedPackage, type LockedPackages, isMap, registryBase, registryTarballUrl, shown } from './locked-packages.js';
 import { type DeclaredManager, type ManagerKind, inferPnpm, inferYarn, parsePackageManager, pinManager, yarnKind } from './package-manager.js';
+import { PUBLISHED_PACKAGE_MANAGER } from './infer-recipe.js';
 import { pnpmLockedDependencies } from './pnpm-lock.js';
 import { yarnLockedDependencies } from './yarn-lock.js';
 
@@ -63,7 +64,7 @@ function lockfileOf(manager: 'yarn' | 'pnpm', files: Files): { text: string; at:
 }
 
 /** Whether only the project's manager can pack the manifest that was published (npm would publish `workspace:` ranges as they are). */
-export function needsManagerPack(manifest: Record<string, unknown>): string | undefined {
+export function needsManagerPack(manifest: Record<string, unknown>, facts: Record<string, string> = {}): string | undefined {
   for (const field of DEPENDENCY_FIELDS) {
     const deps = manifest[field];
     if (!isMap(deps)) continue;
@@ -75,6 +76,11 @@ export function needsManagerPack(manifest: Record<string, unknown>): string | un
   if (isMap(publishConfig)) {
     const key = Object.keys(publishConfig).find((k) => !PUBLISH_ONLY_KEYS.has(k));
     if (key !== undefined) return `publishConfig.${shown(key)} overrides a manifest field, which only its pack applies`;
+  }
+  // the package's own package.json names pnpm, and the published one has no packageManager: pnpm's
+  // pack drops the field, npm's keeps it
+  if (typeof manifest.packageManager === 'string' && manifest.packageManager.startsWith('pnpm@') && facts[PUBLISHED_PACKAGE_MANAGER] === 'absent') {
+    return 'the published package.json has no packageManager, which pnpm pack drops and npm pack keeps';
   }
   return undefined;
 }
@@ -173,7 +179,7 @@ function yarnPathIn(text: string | undefined): string | undefined {
  * npm, or it has no yarn.lock / pnpm-lock.yaml (in the package directory, else at the workspace root)
  * for the manager it declares, or it declares none and has an npm lockfile of its own.
  */
-export function decideManagerInputs(files: Files, manifest: Record<string, unknown>, registry: string): Omit<InputsDecision, 'tools'> & { tools: InputsDecision['tools']; plan?: ManagerPlan } | undefined {
+export function decideManagerInputs(files: Files, manifest: Record<string, unknown>, registry: string, facts: Record<string, string> = {}): Omit<InputsDecision, 'tools'> & { tools: InputsDecision['tools']; plan?: ManagerPlan } | undefined {
   const found = declaredManager(manifest, files);
   const notes: string[] = [];
   const fail = (code: string, message: string) => ({ tools: [], dependencies: [], install: false, notes, problem: { code, message } });
@@ -236,7 +242,7 @@ export function decideManagerInputs(files: Files, manifest: Record<string, unkno
   }
   const yarnPath = kind === 'yarn-berry' ? yarnPathIn(lock.at === 'root' ? files['root/.yarnrc.yml'] : files['.yarnrc.yml']) : undefined;
   if (yarnPath) notes.push(`yarn: the repository's own yarn release at ${shown(yarnPath)} (yarnPath in .yarnrc.yml) ran, as yarn ${version} hands over to it; it ran inside the build's sandbox only`);
-  const packWith = needsManagerPack(manifest);
+  const packWith = needsManagerPack(manifest, facts);
   const managerName = manager === 'pnpm' ? 'pnpm' : 'yarn';
   // yarn 1 never rewrote workspace: ranges, and its pack is rarely what published
   const pack: ManagerPlan['pack'] = packWith && kind !== 'yarn-classic' ? managerName : 'npm';
@@ -268,9 +274,10 @@ export function withPackageManager(
   manifest: Record<string, unknown>,
   registry: string,
   base: { tools: InputsDecision['tools']; notes: string[]; planOptions: Record<string, string>; builds: boolean },
+  facts: Record<string, string> = {},
 ): InputsDecision | undefined {
-  if (!base.builds && needsManagerPack(manifest) === undefined) return undefined;
-  const got = decideManagerInputs(files, manifest, registry);
+  if (!base.builds && needsManagerPack(manifest, facts) === undefined) return undefined;
+  const got = decideManagerInputs(files, manifest, registry, facts);
   if (!got) return undefined;
   const { plan, ...decision } = got;
   return {

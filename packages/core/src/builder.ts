@@ -68,6 +68,8 @@ export type RecipeInference =
       publishedAt?: string;
       /** facts every verdict on this recipe should carry (e.g. a tool version was inferred, not recorded) */
       notes?: string[];
+      /** what the metadata says of the published artifact that `decideInputs` may weigh (builder-defined, e.g. a field the published manifest lacks) */
+      facts?: Record<string, string>;
     }
   | { ok: false; code: 'version-not-found' | 'source-not-found' | 'source-refused' | 'no-artifact' | 'toolchain-unavailable'; message: string; upstream?: UpstreamArtifact };
 
@@ -267,9 +269,9 @@ export interface Builder {
   /**
    * Decides the tools and locked dependencies to fetch, from the plan files' contents (undefined =
    * absent), the recipe's toolchain and the release (its version: what the source may only have
-   * been set to at publish). Pure.
+   * been set to at publish; the inference's facts about the published artifact). Pure.
    */
-  decideInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string }): InputsDecision;
+  decideInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string; facts?: Record<string, string> }): InputsDecision;
   /** The published artifact of one version in a registry metadata document, if it has one. Pure. */
   artifactIn(metadata: unknown, version: string): UpstreamArtifact | undefined;
   /** Builds the hermetic build plan. Pure. */
