@@ -58,6 +58,7 @@ describe('downloadToFile', () => {
       hex: {
         sha1: createHash('sha1').update(payload).digest('hex'),
         sha256: createHash('sha256').update(payload).digest('hex'),
+        sha384: createHash('sha384').update(payload).digest('hex'),
         sha512: createHash('sha512').update(payload).digest('hex'),
       },
     });
@@ -113,6 +114,7 @@ describe('integrityMatches', () => {
   const hex = {
     sha1: createHash('sha1').update(payload).digest('hex'),
     sha256: createHash('sha256').update(payload).digest('hex'),
+    sha384: createHash('sha384').update(payload).digest('hex'),
     sha512: createHash('sha512').update(payload).digest('hex'),
   };
 
@@ -120,6 +122,12 @@ describe('integrityMatches', () => {
     expect(integrityMatches(`${sri('sha1', payload)} ${sri('sha512', payload)}`, hex)).toBe(true);
     expect(integrityMatches(`${sri('sha1', payload)} ${sri('sha512', Buffer.from('x'))}`, hex)).toBe(false);
     expect(integrityMatches(sri('sha256', payload), hex)).toBe(true);
+  });
+
+  it('checks a sha384, never letting a weaker digest beside it decide', () => {
+    expect(integrityMatches(sri('sha384', payload), hex)).toBe(true);
+    expect(integrityMatches(`${sri('sha384', Buffer.from('x'))} ${sri('sha1', payload)}`, hex)).toBe(false);
+    expect(integrityMatches(`${sri('sha384', payload)} ${sri('sha512', Buffer.from('x'))}`, hex)).toBe(false);
   });
 
   it('accepts any of several digests of the strongest algorithm', () => {

@@ -23,7 +23,7 @@ export interface DownloadOptions {
 /** Digests of a downloaded file, for Subresource-Integrity checks. */
 export interface DownloadResult {
   bytes: number;
-  hex: { sha1: string; sha256: string; sha512: string };
+  hex: { sha1: string; sha256: string; sha384: string; sha512: string };
 }
 
 /**
@@ -42,7 +42,7 @@ export async function downloadToFile(url: string | URL, path: string, opts: Down
     void res.body.cancel().catch(() => undefined);
     throw new QuorumError('unsafe-archive', `${host} announced ${declared} bytes, over the cap of ${maxBytes}`);
   }
-  const hashes = { sha1: createHash('sha1'), sha256: createHash('sha256'), sha512: createHash('sha512') };
+  const hashes = { sha1: createHash('sha1'), sha256: createHash('sha256'), sha384: createHash('sha384'), sha512: createHash('sha512') };
   let bytes = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -59,7 +59,7 @@ export async function downloadToFile(url: string | URL, path: string, opts: Down
     if (e instanceof QuorumError) throw e;
     throw transportError(e, target, opts.signal);
   }
-  return { bytes, hex: { sha1: hashes.sha1.digest('hex'), sha256: hashes.sha256.digest('hex'), sha512: hashes.sha512.digest('hex') } };
+  return { bytes, hex: { sha1: hashes.sha1.digest('hex'), sha256: hashes.sha256.digest('hex'), sha384: hashes.sha384.digest('hex'), sha512: hashes.sha512.digest('hex') } };
 }
 
 /**
@@ -67,11 +67,12 @@ export async function downloadToFile(url: string | URL, path: string, opts: Down
  * The strongest algorithm present must match, as SRI prescribes.
  */
 export function integrityMatches(sri: string, hex: DownloadResult['hex']): boolean {
-  const order = ['sha512', 'sha256', 'sha1'] as const;
+  // sha384 too: skipping it would let `sha384-… sha1-…` be checked by its sha1 alone
+  const order = ['sha512', 'sha384', 'sha256', 'sha1'] as const;
   const entries = sri
     .trim()
     .split(/\s+/)
-    .map((part) => /^(sha1|sha256|sha512)-([A-Za-z0-9+/=]+)/.exec(part))
+    .map((part) => /^(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/=]+)/.exec(part))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ alg: m[1] as (typeof order)[number], hex: Buffer.from(m[2]!, 'base64').toString('hex') }));
   for (const alg of order) {

@@ -39,9 +39,9 @@ export function cacheKey(integrity: string): string | undefined {
   return undefined;
 }
 
-/** sha1, sha256 and sha512 of a file, for an integrity check. */
-async function digestsOf(file: string): Promise<{ sha1: string; sha256: string; sha512: string }> {
-  const hashes = { sha1: createHash('sha1'), sha256: createHash('sha256'), sha512: createHash('sha512') };
+/** sha1, sha256, sha384 and sha512 of a file, for an integrity check. */
+async function digestsOf(file: string): Promise<{ sha1: string; sha256: string; sha384: string; sha512: string }> {
+  const hashes = { sha1: createHash('sha1'), sha256: createHash('sha256'), sha384: createHash('sha384'), sha512: createHash('sha512') };
   await pipeline(
     createReadStream(file),
     new Writable({
@@ -51,7 +51,7 @@ async function digestsOf(file: string): Promise<{ sha1: string; sha256: string; 
       },
     }),
   );
-  return { sha1: hashes.sha1.digest('hex'), sha256: hashes.sha256.digest('hex'), sha512: hashes.sha512.digest('hex') };
+  return { sha1: hashes.sha1.digest('hex'), sha256: hashes.sha256.digest('hex'), sha384: hashes.sha384.digest('hex'), sha512: hashes.sha512.digest('hex') };
 }
 
 /** Name of the record of an unpacked entry's file digests. */
@@ -91,7 +91,7 @@ export class FetchCache {
     try {
       if (entries.has(key)) {
         // a cached file is trusted no more than a download: checked again on every use
-        if (integrityMatches(integrity, await digestsOf(file).catch(() => ({ sha1: '', sha256: '', sha512: '' })))) {
+        if (integrityMatches(integrity, await digestsOf(file).catch(() => ({ sha1: '', sha256: '', sha384: '', sha512: '' })))) {
           await this.deliver(file, target);
           const entry = entries.get(key)!;
           entry.usedAt = Date.now();
