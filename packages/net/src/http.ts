@@ -25,6 +25,13 @@ export interface EgressFetchOptions {
 export interface FetchJsonOptions extends EgressFetchOptions {
   /** larger bodies are refused with `unsafe-archive`; @defaultValue 64 MiB */
   maxBytes?: number;
+  /** the refusal of a body over `maxBytes`; @defaultValue "<host> sent more than N bytes" */
+  tooLarge?: () => QuorumError;
+  /**
+   * A bound shared by several documents: a declared length over `left` is refused, and each chunk
+   * is taken from `left` as it arrives, so fetches in flight together pass it by a chunk at most.
+   */
+  budget?: { left: number; overBudget: () => QuorumError };
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -130,7 +137,7 @@ export function expectOk(res: Response, url: string | URL): Response {
 export async function fetchJson(url: string | URL, opts: FetchJsonOptions): Promise<unknown> {
   const target = parseHttpUrl(url);
   const res = expectOk(await egressFetch(target, { ...opts, headers: { accept: 'application/json', ...opts.headers } }), target);
-  const text = await readCapped(res, target, opts.maxBytes ?? 64 * 1024 * 1024, opts.signal);
+  const text = await readCapped(res, target, opts.maxBytes ?? 64 * 1024 * 1024, opts);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
@@ -147,11 +154,13 @@ export function transportError(e: unknown, url: URL, callerSignal: AbortSignal |
   return unreachable(url.hostname, e);
 }
 
-async function readCapped(res: Response, url: URL, maxBytes: number, callerSignal: AbortSignal | undefined): Promise<string> {
+async function readCapped(res: Response, url: URL, maxBytes: number, opts: Pick<FetchJsonOptions, 'signal' | 'tooLarge' | 'budget'>): Promise<string> {
+  const tooLarge = opts.tooLarge ?? (() => tooBig(url, maxBytes));
   const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) {
+  const { budget } = opts;
+  if (declared > maxBytes || (budget && declared > budget.left)) {
     discard(res);
-    throw tooBig(url, maxBytes);
+    throw declared > maxBytes ? tooLarge() : budget!.overBudget();
   }
   if (!res.body) return '';
   const chunks: Uint8Array[] = [];
@@ -162,15 +171,15 @@ async function readCapped(res: Response, url: URL, maxBytes: number, callerSigna
       const { done, value } = await reader.read();
       if (done) break;
       bytes += value.byteLength;
-      if (bytes > maxBytes) {
-        void reader.cancel().catch(() => undefined);
-        throw tooBig(url, maxBytes);
-      }
+      if (budget) budget.left -= value.byteLength;
+      if (bytes > maxBytes) throw tooLarge();
+      if (budget && budget.left < 0) throw budget.overBudget();
       chunks.push(value);
     }
   } catch (e) {
+    void reader.cancel().catch(() => undefined);
     if (e instanceof QuorumError) throw e;
-    throw transportError(e, url, callerSignal);
+    throw transportError(e, url, opts.signal);
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readFile, realpath } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { isQuorumError, parseReleasePurl, QuorumError, type BuildInput, type Builder, type FetchedInputs, type InputsDecision, type RegistryInput, type ReleasePurl } from '@quorum/core';
-import { egressFetch, expectOk, fetchJson, type EgressPolicy } from '@quorum/net';
+import { fetchJson, type EgressPolicy } from '@quorum/net';
 import { FetchCache } from './fetch-cache.js';
 
 /** Largest plan file (lockfile, manifest) read from a source tree, unless the builder names a lower bound for it. @defaultValue 32 MiB */
@@ -191,7 +191,10 @@ export async function resolveRegistryInputs(
   });
   const downloads: Download[] = new Array<Download>(wanted.length);
   const queue = [...byUrl.entries()];
-  const budget: Budget = { total: limits.totalBytes, left: limits.totalBytes, documents: byUrl.size };
+  const budget: Budget = {
+    left: limits.totalBytes,
+    overBudget: () => new QuorumError('unsafe-archive', `the registry's metadata of the ${byUrl.size} packages the lockfile names without integrity is over ${sizeText(limits.totalBytes)} in all`),
+  };
   // the first failure stops the other fetches too
   const failed = new AbortController();
   const each = AbortSignal.any([signal, failed.signal]);
@@ -222,12 +225,10 @@ export async function resolveRegistryInputs(
   return { downloads, documents: byUrl.size, bytes: limits.totalBytes - budget.left };
 }
 
-/** What the metadata of one build may still take. */
+/** What the metadata of one build may still take, and how going over it is refused. */
 interface Budget {
-  total: number;
   left: number;
-  /** documents the build reads, for the message */
-  documents: number;
+  overBudget: () => QuorumError;
 }
 
 /** A package's name as people write it (`@scope/name`). */
@@ -235,47 +236,15 @@ function nameOf(purl: ReleasePurl): string {
   return `${purl.namespace ? `${purl.namespace}/` : ''}${purl.name}`;
 }
 
-/**
- * One metadata document under the egress policy, its bytes counted against `budget` as they arrive
- * (so fetches in flight together cannot pass it by more than a chunk each) and against `maxBytes`.
- */
-async function fetchMetadata(url: string, name: string, accept: string | undefined, budget: Budget, maxBytes: number, policy: EgressPolicy, signal: AbortSignal): Promise<unknown> {
-  const target = new URL(url);
-  const res = expectOk(await egressFetch(target, { policy, signal, timeoutMs: 30_000, headers: { accept: accept ?? 'application/json' } }), target);
-  const tooLarge = () => new QuorumError('unsafe-archive', `the registry's metadata of ${name} is over ${sizeText(maxBytes)}`);
-  const overBudget = () => new QuorumError('unsafe-archive', `the registry's metadata of the ${budget.documents} packages the lockfile names without integrity is over ${sizeText(budget.total)} in all`);
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  const refuse = (e: QuorumError): never => {
-    void res.body?.cancel().catch(() => undefined);
-    throw e;
-  };
-  if (declared > maxBytes) refuse(tooLarge());
-  if (declared > budget.left) refuse(overBudget());
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        bytes += value.byteLength;
-        budget.left -= value.byteLength;
-        if (bytes > maxBytes) throw tooLarge();
-        if (budget.left < 0) throw overBudget();
-        chunks.push(value);
-      }
-    } catch (e) {
-      void reader.cancel().catch(() => undefined);
-      if (e instanceof QuorumError) throw e;
-      if (signal.aborted) throw signal.reason;
-      // the one transport error, as the net client words it: nothing of the network's state leaks
-      throw new QuorumError('upstream-unavailable', `cannot reach ${target.hostname}`, { cause: e });
-    }
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch (e) {
-    throw new QuorumError('upstream-unavailable', `${target.hostname} sent invalid JSON`, { cause: e });
-  }
+/** One metadata document under the egress policy, its bytes counted against `budget` and against `maxBytes`. */
+function fetchMetadata(url: string, name: string, accept: string | undefined, budget: Budget, maxBytes: number, policy: EgressPolicy, signal: AbortSignal): Promise<unknown> {
+  return fetchJson(url, {
+    policy,
+    signal,
+    timeoutMs: 30_000,
+    headers: { accept: accept ?? 'application/json' },
+    maxBytes,
+    tooLarge: () => new QuorumError('unsafe-archive', `the registry's metadata of ${name} is over ${sizeText(maxBytes)}`),
+    budget,
+  });
 }
