@@ -1,13 +1,9 @@
 import type { PlanInput } from '@quorum/core';
+import { INPUTS_MOUNT as INPUTS, OUTPUT_MOUNT as OUTPUT, SOURCE_MOUNT as SOURCE, TOOLCHAIN_FILE as TOOLCHAIN, TOOLCHAIN_PRELUDE } from './build-container.js';
 import { MIRROR_DEPS_DIR, REGISTRY_DEPS_DIR } from './manager-inputs.js';
 import { MANAGER_TOOL_PATH, type ManagerKind, managerCommand } from './package-manager.js';
 import { BUILD_CLOCK_SCRIPT, PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT } from './publish-steps.js';
 
-/** Mount points, as plan.ts has them (repeated here so that this file does not import plan.ts, which imports it). */
-const SOURCE = '/src';
-const OUTPUT = '/out';
-const INPUTS = '/inputs';
-const TOOLCHAIN = 'toolchain.json';
 
 /**
  * A registry on 127.0.0.1 for the managers that only install from a registry (yarn 2+, pnpm): it
@@ -55,18 +51,7 @@ server.listen(0, '127.0.0.1', () => fs.writeFileSync(process.argv[3], String(ser
 export const MANAGER_BUILD_SCRIPT = `set -eu
 umask 022
 mkdir -p "$HOME" /tmp/work /tmp/tools/bin /tmp/tools/pm /tmp/packed
-if [ -n "$QUORUM_NODE_BIN" ]; then
-  PATH="$QUORUM_NODE_BIN:$PATH"
-  export PATH
-fi
-node_bin=$(command -v node)
-if [ -n "$QUORUM_NPM_TOOL" ]; then
-  mkdir -p /tmp/tools/npm
-  tar -xzf "${INPUTS}/$QUORUM_NPM_TOOL" -C /tmp/tools/npm --strip-components=1 --no-same-owner
-  npm_cli=/tmp/tools/npm/bin/npm-cli.js
-else
-  npm_cli=$(readlink -f "$(command -v npm)")
-fi
+${TOOLCHAIN_PRELUDE}node_bin=$(command -v node)
 tar -xzf "${INPUTS}/$QUORUM_PM_TOOL" -C /tmp/tools/pm --strip-components=1 --no-same-owner
 pm_cli=$(node -e 'const p = require("/tmp/tools/pm/package.json"); const b = typeof p.bin === "string" ? p.bin : (p.bin || {})[process.argv[1]]; if (typeof b !== "string") process.exit(1); process.stdout.write(require("path").resolve("/tmp/tools/pm", b))' "$QUORUM_PM_COMMAND")
 if [ -n "$QUORUM_PM_HASH" ]; then

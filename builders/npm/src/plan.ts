@@ -1,30 +1,9 @@
 import type { BuildPlan, PlanInput } from '@quorum/core';
+import { INPUTS_MOUNT, OUTPUT_MOUNT, SOURCE_MOUNT, TOOLCHAIN_FILE, TOOLCHAIN_PRELUDE } from './build-container.js';
 import { MANAGER_BUILD_SCRIPT, managerEnv, managerOf } from './install-script.js';
 import { BUILD_CLOCK_SCRIPT, PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT, buildClockEnv, publishStepsEnv } from './publish-steps.js';
 
-/** Mount points inside the build container. */
-export const SOURCE_MOUNT = '/src';
-export const OUTPUT_MOUNT = '/out';
-export const INPUTS_MOUNT = '/inputs';
-/** File in the output mount where the build records the exact toolchain versions it ran. */
-export const TOOLCHAIN_FILE = 'toolchain.json';
-
-/**
- * Puts the pinned Node first on PATH and unpacks the pinned npm into scratch (else the image's),
- * leaving its CLI in `$npm_cli`: the same toolchain for a build and for a dependency resolution.
- */
-export const TOOLCHAIN_PRELUDE = `if [ -n "$QUORUM_NODE_BIN" ]; then
-  PATH="$QUORUM_NODE_BIN:$PATH"
-  export PATH
-fi
-if [ -n "$QUORUM_NPM_TOOL" ]; then
-  mkdir -p /tmp/tools/npm
-  tar -xzf "${INPUTS_MOUNT}/$QUORUM_NPM_TOOL" -C /tmp/tools/npm --strip-components=1 --no-same-owner
-  npm_cli=/tmp/tools/npm/bin/npm-cli.js
-else
-  npm_cli=$(readlink -f "$(command -v npm)")
-fi
-`;
+export { INPUTS_MOUNT, OUTPUT_MOUNT, SOURCE_MOUNT, TOOLCHAIN_FILE, TOOLCHAIN_PRELUDE } from './build-container.js';
 
 /**
  * The build script run inside the network-less container. The source mount is read-only, so the

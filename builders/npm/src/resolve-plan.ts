@@ -1,6 +1,6 @@
 import type { BuildPlan, ResolvePlanInput } from '@quorum/core';
 import { RESOLVED_LOCKFILE } from './decide-inputs.js';
-import { INPUTS_MOUNT, OUTPUT_MOUNT, SOURCE_MOUNT, TOOLCHAIN_PRELUDE } from './plan.js';
+import { INPUTS_MOUNT, OUTPUT_MOUNT, SOURCE_MOUNT, TOOLCHAIN_PRELUDE } from './build-container.js';
 
 /** Where the worker's registry view (a directory with its socket) is mounted. */
 export const REGISTRY_MOUNT = '/registry';
