@@ -25,6 +25,9 @@ interface Manifest {
 
 const has = (scripts: Record<string, unknown> | undefined, name: string) => typeof scripts?.[name] === 'string';
 
+/** A version the build may write into package.json: plain semver, nothing a shell could read otherwise. */
+const RELEASE_VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
+
 /** Versions release tools leave in package.json until they set the real one at publish. */
 const PLACEHOLDER_VERSION = /^0\.0\.0(-[0-9A-Za-z.-]+)?$/;
 
@@ -55,7 +58,7 @@ export function publishSteps(manifest: Manifest, releaseVersion: string | undefi
   // npm publish registers semver.clean(version) and packs package.json as it is: `v1.0.0` or
   // `1.0.0+build.7` in the source is the release 1.0.0, not another version
   const registered = version === undefined ? null : semver.clean(version);
-  if (releaseVersion !== undefined && registered !== releaseVersion && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(releaseVersion)) {
+  if (releaseVersion !== undefined && registered !== releaseVersion && RELEASE_VERSION.test(releaseVersion)) {
     steps.setVersion = releaseVersion;
     const said = version === undefined ? 'no version' : `version ${JSON.stringify(version.slice(0, 64))}${PLACEHOLDER_VERSION.test(version) ? ' (a placeholder)' : ''}`;
     // changelogen --release bumps package.json itself, as two-space JSON without a final newline
@@ -126,7 +129,7 @@ fi
 /** The environment PUBLISH_STEPS_SCRIPT reads, from a decision's plan options (anything else is dropped). */
 export function publishStepsEnv(o: Record<string, string> | undefined): Record<string, string> {
   const script = o?.buildScript === 'build' || o?.buildScript === 'prepare' || o?.buildScript === 'prepublishOnly' ? o.buildScript : '';
-  const version = typeof o?.setVersion === 'string' && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(o.setVersion) ? o.setVersion : '';
+  const version = typeof o?.setVersion === 'string' && RELEASE_VERSION.test(o.setVersion) ? o.setVersion : '';
   return {
     QUORUM_BUILD_SCRIPT: script,
     QUORUM_SET_VERSION: version,

@@ -175,7 +175,9 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     source = resolved;
     phase = 'inputs';
     const planFiles = await readPlanFiles(packageDir, builder.planFiles, join(jobDir, 'src'), builder.planFileLimits);
-    let decision = builder.decideInputs(planFiles, toolchain, registry, { version: purl.version, ...(inferred.facts ? { facts: inferred.facts } : {}) });
+    // what decideInputs may weigh of the release: its version, and what the metadata says of the published artifact
+    const release = { version: purl.version, ...(inferred.facts ? { facts: inferred.facts } : {}) };
+    let decision = builder.decideInputs(planFiles, toolchain, registry, release);
     notes.push(...decision.notes);
     for (const n of decision.notes) note(`[quorum] note: ${n}`);
     if (decision.problem) throw new BuildFailure(decision.problem.code, decision.problem.message);
@@ -216,7 +218,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       });
       if (outcome.log) lines.push(scrub(outcome.log));
       if (!outcome.ok) throw new BuildFailure('dependencies-unresolvable', `${outcome.message}${before ? ` (as the registry stood at ${before})` : ''}`);
-      const again = builder.decideInputs({ ...planFiles, [decision.resolve.lockfile]: outcome.lockfile }, toolchain, registry, { version: purl.version, ...(inferred.facts ? { facts: inferred.facts } : {}) });
+      const again = builder.decideInputs({ ...planFiles, [decision.resolve.lockfile]: outcome.lockfile }, toolchain, registry, release);
       if (again.problem) throw new BuildFailure('dependencies-unresolvable', `the resolved ${decision.resolve.lockfile}: ${again.problem.message}`);
       if (again.resolve) throw new BuildFailure('dependencies-unresolvable', `the resolution wrote no usable ${decision.resolve.lockfile}`);
       resolvedLock = { path: `resolved/${decision.resolve.lockfile}`, name: decision.resolve.lockfile, sha256: outcome.sha256 };

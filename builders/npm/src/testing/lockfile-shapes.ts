@@ -4,28 +4,20 @@
  * check what the readers answer on the same text.
  */
 import { createHash } from 'node:crypto';
+import { yamlItems } from '../locked-packages.js';
 
 /** A generator of one lockfile's text. */
 export type Shape = [what: string, make: () => string];
 
-/** Newlines and commas, as the lockfile readers count them against their bound on YAML items. */
-export function itemsOf(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x0a || c === 0x2c) n++;
-  }
-  return n;
-}
 
 /** Entries from `entry(i)` after `head`, as many as stay within `chars` characters and `items` YAML items. */
 function upTo(head: string, chars: number, items: number, entry: (i: number) => string): string {
   const parts = [head];
   let length = head.length;
-  let count = itemsOf(head);
+  let count = yamlItems(head);
   for (let i = 0; ; i++) {
     const e = entry(i);
-    const n = itemsOf(e);
+    const n = yamlItems(e);
     if (length + e.length > chars || count + n > items) return parts.join('');
     parts.push(e);
     length += e.length;
@@ -111,11 +103,11 @@ export function honestPnpm(chars: number, items: number): string {
   const packages = [head];
   const snapshots = [middle];
   let length = head.length + middle.length;
-  let count = itemsOf(head) + itemsOf(middle);
+  let count = yamlItems(head) + yamlItems(middle);
   for (let i = 0; ; i++) {
     const p = pkg(i);
     const s = snapshot(i);
-    const n = itemsOf(p) + itemsOf(s);
+    const n = yamlItems(p) + yamlItems(s);
     if (length + p.length + s.length > chars || count + n > items) break;
     packages.push(p);
     snapshots.push(s);
