@@ -321,6 +321,31 @@ describe('stabilizersBetween over facets', () => {
 
 // ---------- stabilizersApplied: deviations from canonical values ----------
 
+describe('a path repeated with the same file', () => {
+  // what old packers wrote for `"main": "./dist/index.js"`: the main file twice, once as `./`
+  const withCopy = (): Promise<Buffer> => tgz([...pkg(), { name: 'package/./index.js', body: 'module.exports = 42;\n', mtime: NPM_TIME }]);
+
+  it('keeps one manifest entry: the files are those of the archive without the copy', async () => {
+    const [a, b] = await Promise.all([analyze(await withCopy()), analyze(await tgz(pkg()))]);
+    expect(a.entries.map((e) => e.path)).toEqual(['README.md', 'index.js', 'package.json'].map((p) => `package/${p}`));
+    expect(a.stabilizedSha256).toBe(b.stabilizedSha256);
+    expect(a.stabilizersApplied).toContain('tar-format');
+  });
+
+  it('differs from the archive without the copy in tar-format alone, and not at all from itself', async () => {
+    const [a, again, b] = await Promise.all([analyze(await withCopy()), analyze(await withCopy()), analyze(await tgz(pkg()))]);
+    expect(stabilizersBetween(a, b)).toEqual(['tar-format']);
+    expect(stabilizersBetween(a, again)).toEqual([]);
+  });
+
+  it('tells two archives apart by where and under which name the copy sits', async () => {
+    const other = tgz([{ name: 'package/./index.js', body: 'module.exports = 42;\n', mtime: NPM_TIME }, ...pkg()]);
+    const [a, b] = await Promise.all([analyze(await withCopy()), analyze(await other)]);
+    expect(a.stabilizedSha256).toBe(b.stabilizedSha256);
+    expect(stabilizersBetween(a, b)).toContain('tar-format');
+  });
+});
+
 describe('stabilizersApplied', () => {
   it('is empty for an archive already in canonical form', async () => {
     // sorted, mtime 0, normalized modes, uid/gid 0, no names, ustar, two zero blocks; gzip MTIME 0, XFL 0, OS 255
@@ -368,12 +393,36 @@ describe('unsafe archives', () => {
       message: /"package\/lib\/x\.js" lies below the symlink "package\/lib"/,
     },
     {
-      name: 'a duplicated path',
+      name: 'a path repeated with other content',
       entries: [
         { name: 'package/a.js', body: 'benign' },
         { name: './package/a.js', body: 'evil' },
       ],
-      message: /"\.\/package\/a\.js" appears twice/,
+      message: /"\.\/package\/a\.js" repeats "package\/a\.js" with different content/,
+    },
+    {
+      name: 'a path repeated with the same content made executable',
+      entries: [
+        { name: 'package/a.js', body: 'same' },
+        { name: 'package/./a.js', body: 'same', mode: 0o755 },
+      ],
+      message: /"package\/\.\/a\.js" repeats "package\/a\.js" with a different mode/,
+    },
+    {
+      name: 'a file repeated as a symlink',
+      entries: [
+        { name: 'package/a.js', body: 'same' },
+        { name: 'package/./a.js', type: 'symlink', linkname: 'b.js' },
+      ],
+      message: /"package\/\.\/a\.js" appears twice .*not both times a regular file/,
+    },
+    {
+      name: 'a directory repeated',
+      entries: [
+        { name: 'package/lib/', type: 'directory' },
+        { name: 'package/./lib/', type: 'directory' },
+      ],
+      message: /"package\/\.\/lib\/" appears twice/,
     },
   ];
 

@@ -75,7 +75,7 @@ export function classify(e: unknown, input: NodeJS.ReadableStream | string): unk
  * written to disk.
  *
  * Throws `unsafe-archive` for archives an extractor could be tricked with (traversal, escaping
- * links, devices, FIFOs, duplicates, limits crossed), `invalid-input` for input that is not a
+ * links, devices, FIFOs, a path repeated with another type, content or mode, limits crossed), `invalid-input` for input that is not a
  * single-member gzip holding a tar archive.
  */
 export async function analyzeTgz(input: NodeJS.ReadableStream | string, opts?: AnalyzeTgzOptions): Promise<TgzAnalysis> {
@@ -220,9 +220,10 @@ export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: A
     throw new QuorumError('invalid-input', 'not a valid gzip file: CRC32 or length in the gzip trailer does not match the data');
   }
   const entries = walker.entries;
-  if (entries.some((e) => e.sha256 === undefined || e.format === undefined)) {
+  if (entries.some((e) => [e, ...(e.duplicates ?? [])].some((x) => x.sha256 === undefined || x.format === undefined))) {
     throw new QuorumError('invalid-input', 'not a valid tar archive: the parsers disagree on the entries');
   }
+  for (const e of entries) for (const d of e.duplicates ?? []) checkSameCopy(e, d);
 
   const manifest = sortManifest(entries.map(toManifestEntry));
   checkNoPathThroughSymlink(manifest);
@@ -252,6 +253,14 @@ export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: A
   };
 }
 
+/** A repeated path is harmless only when an extractor gets the same file whichever copy it keeps. */
+function checkSameCopy(first: RawEntry, again: RawEntry): void {
+  const what = `entry ${describeName(again.rawName)} repeats ${describeName(first.rawName)}`;
+  const unsafe = (m: string): QuorumError => new QuorumError('unsafe-archive', `${what} ${m} (extractors disagree on which copy wins)`);
+  if (again.sha256 !== first.sha256) throw unsafe('with different content');
+  if (normalizeMode('file', again.storedMode) !== normalizeMode('file', first.storedMode)) throw unsafe('with a different mode');
+}
+
 function toManifestEntry(e: RawEntry): ManifestEntry {
   return { path: e.path, type: e.type, mode: normalizeMode(e.type, e.storedMode), size: e.contentBytes!, sha256: e.sha256!, target: e.target };
 }
@@ -279,8 +288,11 @@ export function computeFacets(entries: readonly RawEntry[], inputs: FacetInputs)
       if (line !== null) yield facetLineText(e.path, line);
     }
   }
+  // a repeated path leaves the extracted files as they are (checkSameCopy): each copy after the first
+  // is encoding, with everything its header holds
+  const copyItem = (d: RawEntry): unknown[] => [d.index, d.rawName, d.format, d.storedMode, Object.values(d.lines).flatMap((l) => (l === null ? [] : [facetLineText(d.path, l)]))];
   function* formatItems(): Generator<unknown> {
-    for (const e of sorted) yield [e.path, e.format];
+    for (const e of sorted) yield e.duplicates ? [e.path, e.format, e.duplicates.map(copyItem)] : [e.path, e.format];
     yield ['trailer', trailer];
   }
   return {

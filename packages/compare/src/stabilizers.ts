@@ -30,7 +30,7 @@ export const TGZ_STABILIZERS: readonly (StabilizerInfo & { readonly name: TgzSta
   { name: 'tar-owners', version: 1, description: 'uid, gid, uname, gname (header fields and pax records)' },
   { name: 'tar-pax', version: 1, description: 'pax extended and global header records not owned by another stabilizer (xattrs, comments, ...) and pax headers that carry only such records' },
   { name: 'tar-devices', version: 1, description: 'devmajor/devminor header fields and SCHILY.devmajor/devminor pax records' },
-  { name: 'tar-format', version: 1, description: 'tar encoding: field encodings, magic, name split, GNU long-name headers, pax path/linkpath/size headers, padding, zero blocks, end-of-archive trailer' },
+  { name: 'tar-format', version: 1, description: 'tar encoding: field encodings, magic, name split, GNU long-name headers, pax path/linkpath/size headers, padding, zero blocks, identical copies of a repeated path, end-of-archive trailer' },
   { name: 'gzip-level', version: 1, description: 'the deflate stream (compressor and level) and the XFL byte' },
   { name: 'gzip-name', version: 1, description: 'gzip FNAME (original file name)' },
   { name: 'gzip-time', version: 1, description: 'gzip MTIME' },

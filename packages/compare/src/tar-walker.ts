@@ -88,6 +88,12 @@ export interface RawEntry {
   /** set by the content side */
   sha256?: string;
   contentBytes?: number;
+  /**
+   * later entries of the same regular-file path, in archive order (old packers wrote `./main.js`
+   * beside `main.js`): accepted only when every copy has this entry's content and mode, checked once
+   * the contents are digested, so that whichever copy an extractor keeps, the file is the same
+   */
+  duplicates?: RawEntry[];
 }
 
 /**
@@ -205,7 +211,7 @@ function part(h: Hash, tag: string, bytes: Buffer): void {
  * for tar-format. Memory is one block plus at most one extended header, per entry a few digests.
  */
 export class TarWalker {
-  /** every entry, in archive order */
+  /** every entry, in archive order; a repeated path is kept with its first entry (`duplicates`) */
   readonly entries: RawEntry[] = [];
   /** stabilizers whose canonical values this archive deviates from (tar side) */
   readonly applied = new Set<TgzStabilizerName>();
@@ -213,7 +219,9 @@ export class TarWalker {
   trailer: string | undefined;
 
   private readonly ready: RawEntry[] = [];
-  private readonly paths = new Set<string>();
+  private readonly byPath = new Map<string, RawEntry>();
+  /** entries seen, repeated paths included: archive positions */
+  private count = 0;
   /** facet lines and metadata records shared between entries (memory: most entries have equal values) */
   private readonly sharedLines = new Map<string, string>();
   private readonly sharedMeta = new Map<string, EntryMeta>();
@@ -397,7 +405,7 @@ export class TarWalker {
       throw unsafe(`entry ${describeName(latin1(nameBytes))} at byte ${offset}: name is not valid UTF-8`);
     }
     const what = `entry ${describeName(rawName)}`;
-    if (this.entries.length >= this.limits.maxEntries) throw unsafe(`more than ${this.limits.maxEntries} entries (maxEntries) at ${what}`);
+    if (this.count >= this.limits.maxEntries) throw unsafe(`more than ${this.limits.maxEntries} entries (maxEntries) at ${what}`);
 
     const type = entryType(h.typeflag, what);
     const linkBytes = nonEmpty(pax.get('linkpath')) ?? nonEmpty(r.longLink) ?? h.linkname;
@@ -448,8 +456,10 @@ export class TarWalker {
     if (dataStart + size > this.limits.maxUncompressedBytes) {
       throw unsafe(`${what} ends beyond maxUncompressedBytes (${this.limits.maxUncompressedBytes}) of uncompressed data`);
     }
-    if (this.paths.has(path)) throw unsafe(`${what} appears twice (as ${describeName(path)}; extractors disagree on which copy wins)`);
-    this.paths.add(path);
+    const first = this.byPath.get(path);
+    if (first !== undefined && (first.type !== 'file' || type !== 'file')) {
+      throw unsafe(`${what} appears twice (as ${describeName(path)}, not both times a regular file; extractors disagree on which copy wins)`);
+    }
 
     // facet lines: the entry's own values, its pax records by owner, and extended-header values that
     // differ from the entry's (equal ones follow the entry and need no line of their own)
@@ -487,7 +497,7 @@ export class TarWalker {
 
     part(r.format, 'header', h.residual);
     const entry: RawEntry = {
-      index: this.entries.length,
+      index: this.count++,
       dataStart,
       size: type === 'directory' ? 0 : size,
       type,
@@ -506,7 +516,13 @@ export class TarWalker {
       }),
       lines,
     };
-    this.entries.push(entry);
+    if (first === undefined) {
+      this.entries.push(entry);
+      this.byPath.set(path, entry);
+    } else {
+      (first.duplicates ??= []).push(entry);
+      this.applied.add('tar-format');
+    }
     this.ready.push(entry);
     this.current = { entry, format: r.format };
     this.region = newRegion();
