@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -276,6 +276,95 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     for (const r of view.rebuilds) {
       expect(r.reason).toBe('build-tool-missing');
       expect(r.message).toMatch(/bundt was not found/);
+    }
+  });
+
+  /** The lockfile npm writes for `manifest` against `registry`, and the same with the versions alone (no URL, no integrity). */
+  const lockfilesFor = async (manifest: string, registry: LocalRegistry): Promise<{ full: string; versionsOnly: string }> => {
+    const dir = await mkdtemp(join(tmpdir(), 'quorum-lock-'));
+    try {
+      await writeFile(join(dir, 'package.json'), manifest);
+      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+      const full = await readFile(join(dir, 'package-lock.json'), 'utf8');
+      const lock = JSON.parse(full) as { packages: Record<string, Record<string, unknown>> };
+      for (const [path, entry] of Object.entries(lock.packages)) {
+        if (!path.includes('node_modules/')) continue;
+        delete entry.resolved;
+        delete entry.integrity;
+      }
+      return { full, versionsOnly: `${JSON.stringify(lock, null, 2)}\n` };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  /** A release whose committed lockfile locks `dep` by version alone; the maintainer built it with `built` (a lockfile with integrity) against `registry`. */
+  const versionLockedRelease = async (name: string, dep: string, lock: { full: string; versionsOnly: string }, manifest: string) => {
+    const pkg = await makeGitPackage(join(farm.dir, `src/${name}`), { 'package.json': manifest, 'package-lock.json': lock.versionsOnly, 'build.js': build(dep) }, 'v1.0.0');
+    const dir = await mkdtemp(join(tmpdir(), 'quorum-maintainer-'));
+    try {
+      await cp(pkg.dir, dir, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
+      await writeFile(join(dir, 'package-lock.json'), lock.full);
+      const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url });
+      farm.registry.publish({ tarball, manifest: { name, version: '1.0.0', repository: { type: 'git', url: pkg.url } } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('pins a lockfile that locks versions alone by the integrity the registry gives those versions, keeping the versions it locks', async () => {
+    await publishDepTo(farm.registry, 'dep-unhashed', '1.0.0');
+    const manifest = packageJson('victim-unhashed', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, devDependencies: { 'dep-unhashed': '^1.0.0' } });
+    const lock = await lockfilesFor(manifest, farm.registry);
+    // a newer match for ^1.0.0 already exists when the release is published: resolving the range anew
+    // would build with it, and only the lockfile says the maintainer had 1.0.0
+    await publishDepTo(farm.registry, 'dep-unhashed', '1.1.0');
+    await new Promise((r) => setTimeout(r, 20));
+    await versionLockedRelease('victim-unhashed', 'dep-unhashed', lock, manifest);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/victim-unhashed@1.0.0' });
+    const logs = await logsOf(view);
+    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
+    expect(view.verdict?.notes?.join('\n')).toMatch(/package-lock\.json locks 1 packages by version alone/);
+    for (const log of logs) {
+      expect(log).toContain('[quorum] pinned 1 locked entries (1 packages) by the integrity the registry gives their versions');
+      expect(log).toContain("the source's package-lock.json locks versions without integrity: installing it as the fetch phase pinned it");
+    }
+    const att = await farm.json<{ builders: { bundle: unknown }[] }>('GET', `/v1/attestations/${encodeURIComponent('pkg:npm/victim-unhashed@1.0.0')}`);
+    const locks = att.builders.map((b) => statementOf(b.bundle).predicate.buildDefinition.externalParameters.recipe.resolvedLockfile as { name: string; sha256: string });
+    expect(locks[0]).toMatchObject({ name: 'package-lock.json', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(locks[1]).toEqual(locks[0]);
+  });
+
+  it('does not pass a tampered release whose version-locked dependency was registered after it was published', async () => {
+    // the committed lockfile names corp-unhashed@1.0.0, which the maintainer installed from a private
+    // registry; the attacker builds the tarball with their own corp-unhashed@1.0.0, then registers it publicly
+    const evil = 'EVIL: exfiltrate process.env';
+    const manifest = packageJson('victim-unhashed-confused', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, devDependencies: { 'corp-unhashed': '^1.0.0' } });
+    const attackerRegistry = await new LocalRegistry().start();
+    try {
+      await publishDepTo(attackerRegistry, 'corp-unhashed', '1.0.0', evil);
+      const lock = await lockfilesFor(manifest, attackerRegistry);
+      const pkg = await makeGitPackage(join(farm.dir, 'src/victim-unhashed-confused'), { 'package.json': manifest, 'package-lock.json': lock.versionsOnly, 'build.js': build('corp-unhashed') }, 'v1.0.0');
+      const dir = await mkdtemp(join(tmpdir(), 'quorum-attacker-'));
+      try {
+        await cp(pkg.dir, dir, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
+        await writeFile(join(dir, 'package-lock.json'), lock.full);
+        // tools from the farm's registry; the lockfile's URLs name the attacker's for the dependency
+        const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url });
+        farm.registry.publish({ tarball, manifest: { name: 'victim-unhashed-confused', version: '1.0.0', repository: { type: 'git', url: pkg.url } } });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    } finally {
+      await attackerRegistry.close();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    await publishDepTo(farm.registry, 'corp-unhashed', '1.0.0', evil);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/victim-unhashed-confused@1.0.0' });
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) {
+      expect(r.reason).toBe('dependencies-unresolvable');
+      expect(r.message).toMatch(/corp-unhashed/);
     }
   });
 });

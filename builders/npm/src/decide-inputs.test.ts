@@ -143,6 +143,40 @@ describe('decideNpmInputs', () => {
     expect(d.install).toBe(true);
     expect(d.dependencies).toHaveLength(1);
   });
+  it('asks to pin a lockfile that locks registry packages by version alone, then installs the pinned one', () => {
+    const source = lockV3({
+      'node_modules/typescript': { version: '5.0.0', dev: true },
+      'node_modules/string-width-cjs': { name: 'string-width', version: '4.2.3', dev: true },
+      'node_modules/a': { version: '1.0.0', resolved: `${REG}/a/-/a-1.0.0.tgz`, integrity: 'sha512-AAAA' },
+    });
+    const pkg = pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } });
+    const d = decideNpmInputs({ 'package.json': pkg, 'package-lock.json': source }, { npm: '9.0.0' }, REG);
+    expect(d.problem).toBeUndefined();
+    expect(d.install).toBe(false);
+    // the publisher's lockfile as it is, not a manifest to resolve anew: the versions stay the locked ones
+    expect(d.resolve).toEqual({ files: { 'package.json': pkg, 'package-lock.json': source }, lockfile: 'package-lock.json' });
+    expect(d.notes.join()).toMatch(/locks 2 packages by version alone/);
+    const pinned = source
+      .replace('"version":"5.0.0"', `"version":"5.0.0","resolved":"${REG}/typescript/-/typescript-5.0.0.tgz","integrity":"sha512-TTTT"`)
+      .replace('"version":"4.2.3"', `"version":"4.2.3","resolved":"${REG}/string-width/-/string-width-4.2.3.tgz","integrity":"sha512-SSSS"`);
+    const again = decideNpmInputs({ 'package.json': pkg, 'package-lock.json': pinned }, { npm: '9.0.0' }, REG);
+    expect(again.resolve).toBeUndefined();
+    expect(again.dependencies.map((x) => x.integrity).sort()).toEqual(['sha512-AAAA', 'sha512-SSSS', 'sha512-TTTT']);
+  });
+  it('does not pin what the registry cannot vouch for: a URL without integrity, a git dependency, a shrinkwrap', () => {
+    const pkg = pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } });
+    const cases: [string, string][] = [
+      ['package-lock.json', lockV3({ 'node_modules/typescript': { version: '5.0.0' }, 'node_modules/b': { version: '1.0.0', resolved: 'https://elsewhere.example/b.tgz' } })],
+      ['package-lock.json', lockV3({ 'node_modules/typescript': { version: '5.0.0' }, 'node_modules/g': { version: '1.0.0', resolved: 'git+ssh://git@github.com/o/g.git#0123' } })],
+      ['package-lock.json', lockV3({ 'node_modules/typescript': { dev: true } })],
+      ['npm-shrinkwrap.json', lockV3({ 'node_modules/typescript': { version: '5.0.0' } })],
+    ];
+    for (const [name, lock] of cases) {
+      const d = decideNpmInputs({ 'package.json': pkg, [name]: lock }, { npm: '9.0.0' }, REG);
+      expect(d.resolve, lock).toBeUndefined();
+      expect(d.problem, lock).toMatchObject({ code: 'unpinned-dependency' });
+    }
+  });
   it("installs an npm workspace package with the workspace root's lockfile, at the root", () => {
     const rootLock = JSON.stringify({
       lockfileVersion: 3,

@@ -38,7 +38,7 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   // package is packed without it, as it would have been without the step, instead of failing
   if ((decision.problem || decision.resolve) && decision.planOptions?.buildScript === 'prepublishOnly') {
     const without = decide(files, toolchain, registry, release, false);
-    const why = decision.problem ? decision.problem.message : 'the source locks no dependencies';
+    const why = decision.problem ? decision.problem.message : decision.resolve!.files[RESOLVED_LOCKFILE] !== undefined ? 'its lockfile pins no integrity' : 'the source locks no dependencies';
     return { ...without, notes: [...without.notes, `prepublishOnly not run: its dependencies cannot be installed as the publisher's were (${why})`] };
   }
   return decision;
@@ -94,8 +94,23 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
     return { tools, dependencies: [], install: false, notes, planOptions, resolve: { files: { 'package.json': reduced.text }, lockfile: RESOLVED_LOCKFILE } };
   }
   const locked = lockedDependencies(files[lockName]!, registry);
-  if (!locked.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };
+  if (!locked.ok) {
+    const pinnable = lockName === RESOLVED_LOCKFILE ? pinnableByRegistry(files[lockName]!, registry) : 0;
+    if (pinnable > 0) {
+      // the versions are the publisher's; only the integrity npm left out is the registry's, which is
+      // what the publisher's npm installed them by (a registry never serves other bytes for a version)
+      notes.push(`${lockName} locks ${pinnable} packages by version alone (no URL, no integrity): each pinned by the integrity the registry gives that version, the versions as locked`);
+      return { tools, dependencies: [], install: false, notes, planOptions, resolve: { files: { 'package.json': files['package.json']!, [lockName]: files[lockName]! }, lockfile: RESOLVED_LOCKFILE } };
+    }
+    return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };
+  }
   return { tools, dependencies: locked.inputs, install: true, notes, planOptions };
+}
+
+/** How many packages the lockfile locks by version alone, when that is all that keeps it from pinning every tarball (else 0). */
+function pinnableByRegistry(lockText: string, registry: string): number {
+  const byVersionOnly: string[] = [];
+  return lockedDependencies(lockText, registry, byVersionOnly).ok ? byVersionOnly.length : 0;
 }
 
 /**

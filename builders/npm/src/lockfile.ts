@@ -59,17 +59,19 @@ function lockedEntries(lock: { lockfileVersion?: number; packages?: Record<strin
  * Reads a package-lock.json / npm-shrinkwrap.json and lists the tarballs to fetch, each with the
  * integrity the lockfile pins. Links and bundled packages come with their parents; git, file and
  * unpinned dependencies cannot be fetched with an integrity check, so they make the build unhermetic.
+ * @param byVersionOnly when given, entries locked by version alone (no URL, no integrity) are listed
+ *   here (their lockfile paths) instead of refused, and left out of the inputs
  */
-export function lockedDependencies(lockText: string, registry: string): LockedDependencies {
+export function lockedDependencies(lockText: string, registry: string, byVersionOnly?: string[]): LockedDependencies {
   try {
-    return readLocked(lockText, registry);
+    return readLocked(lockText, registry, byVersionOnly);
   } catch (e) {
     // a hostile lockfile (odd types, absurd nesting) is a reason not to build, never a crash
     return { ok: false, message: `the lockfile cannot be read: ${(e as Error).message.slice(0, 200)}` };
   }
 }
 
-function readLocked(lockText: string, registry: string): LockedDependencies {
+function readLocked(lockText: string, registry: string, byVersionOnly: string[] | undefined): LockedDependencies {
   let lock: Parameters<typeof lockedEntries>[0];
   try {
     lock = JSON.parse(lockText) as typeof lock;
@@ -87,7 +89,15 @@ function readLocked(lockText: string, registry: string): LockedDependencies {
     if (entry.resolved && !/^https?:\/\//.test(entry.resolved)) {
       return { ok: false, message: `${path} comes from ${entry.resolved.split(':')[0]}:, which cannot be fetched with an integrity check` };
     }
-    if (!entry.integrity) return { ok: false, message: `${path} is not pinned by an integrity hash` };
+    if (!entry.integrity) {
+      // written with omit-lockfile-registry-resolved and an npm that then left out the integrity too:
+      // a registry version, pinnable by the integrity the registry gives it (the caller asked to list these)
+      if (byVersionOnly && entry.resolved === undefined && typeof entry.version === 'string' && entry.version !== '') {
+        byVersionOnly.push(path);
+        continue;
+      }
+      return { ok: false, message: `${path} is not pinned by an integrity hash` };
+    }
     // lockfiles written with omit-lockfile-registry-resolved name no URL: the registry layout gives it
     let url = entry.resolved ?? registryTarballUrl(base, entry.name ?? path.split('node_modules/').pop()!, entry.version);
     if (!url) return { ok: false, message: `${path} has neither a resolved URL nor a version` };

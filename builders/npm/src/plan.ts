@@ -21,7 +21,11 @@ echo "[quorum] toolchain $(cat ${OUTPUT_MOUNT}/${TOOLCHAIN_FILE}) ($([ -n "$QUOR
 cp -R ${SOURCE_MOUNT}/. /tmp/work/
 ${SOURCE_REPOSITORY_SCRIPT}cd "/tmp/work/$QUORUM_PACKAGE_DIR"
 if [ -n "$QUORUM_RESOLVED_LOCK" ]; then
-  echo "[quorum] the source commits no lockfile: installing the one the fetch phase resolved"
+  if [ -f ./package-lock.json ]; then
+    echo "[quorum] the source's package-lock.json locks versions without integrity: installing it as the fetch phase pinned it"
+  else
+    echo "[quorum] the source commits no lockfile: installing the one the fetch phase resolved"
+  fi
   cp "${INPUTS_MOUNT}/$QUORUM_RESOLVED_LOCK" ./package-lock.json
 fi
 if [ "$QUORUM_INSTALL" = 1 ]; then

@@ -181,8 +181,9 @@ export interface InputsDecision {
   /** facts read from the source that the builder's own `plan()` needs (passed through unchanged) */
   planOptions?: Record<string, string>;
   /**
-   * the source pins no dependency set: resolve one first with the builder's `resolvePlan`, then
-   * decide again with the lockfile it wrote among the files
+   * the source pins no dependency set (none at all, or one without the integrity of each
+   * package): resolve or pin one first with the builder's `resolvePlan`, then decide again with the
+   * lockfile it wrote among the files
    */
   resolve?: ResolveRequest;
 }
