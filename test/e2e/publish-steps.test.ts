@@ -147,6 +147,28 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
     for (const log of logs) expect(log).toContain('[quorum] build clock starts at 2024-04-02T10:00:00Z (the publish time the registry records)');
   });
 
+  /** A step of a publisher on Windows: package.json with CRLF line ends (npm version keeps those it finds). */
+  const toCrlf = ['node', '-e', 'const fs = require("fs"); fs.writeFileSync("package.json", fs.readFileSync("package.json", "utf8").replace(/\\r?\\n/g, "\\r\\n"))'];
+
+  it('packs package.json with CRLF line ends when the published one has them (published from Windows)', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/pub-crlf'), { 'package.json': packageJson('pub-crlf', '1.0.0'), 'index.js': SRC }, 'v1.0.0');
+    await publishAfter(pkg, '1.0.0', [toCrlf]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-crlf@1.0.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    expect(view.verdict?.notes?.join('\n')).toMatch(/package\.json packed with CRLF line ends: the published one has them/);
+    for (const log of logs) expect(log).toContain('[quorum] package.json written with CRLF line ends, as the published one');
+  });
+
+  it('still calls a CRLF package.json mismatch when more than its line ends differ (an added postinstall)', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/pub-crlf-evil'), { 'package.json': packageJson('pub-crlf-evil', '1.0.0'), 'index.js': SRC }, 'v1.0.0');
+    const addHook = ['node', '-e', 'const fs = require("fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); p.scripts = { postinstall: "node -e 1" }; fs.writeFileSync("package.json", JSON.stringify(p, null, 2) + "\\n")'];
+    await publishAfter(pkg, '1.0.0', [addHook, toCrlf]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-crlf-evil@1.0.0' });
+    expect(view.verdict?.verdict).toBe('mismatch');
+    expect(view.verdict?.risk?.level).toBe('high');
+  });
+
   it('still calls a tarball mismatch when its code differs from what the publish steps build', async () => {
     const pkg = await makeGitPackage(
       join(farm.dir, 'src/pub-evil'),

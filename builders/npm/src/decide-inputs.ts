@@ -65,7 +65,7 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
   }
   if (manifest.scripts !== undefined && (typeof manifest.scripts !== 'object' || manifest.scripts === null)) manifest = { ...manifest, scripts: {} };
   // `npm pack` runs prepack/prepare itself; the publish steps say what runs before it
-  const steps = publishSteps(manifest as Parameters<typeof publishSteps>[0], release.version, { prepublishOnly });
+  const steps = publishSteps(manifest as Parameters<typeof publishSteps>[0], release.version, { prepublishOnly, ...(release.facts ? { facts: release.facts } : {}), ...(files['package.json'] !== undefined ? { manifestText: files['package.json'] } : {}) });
   notes.push(...steps.notes);
   const builds = BUILD_SCRIPTS.some((s) => typeof manifest.scripts?.[s] === 'string') || steps.buildScript !== undefined || steps.publishTool !== undefined;
   const planOptions: Record<string, string> = {
@@ -73,6 +73,7 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
     ...(steps.setVersion ? { setVersion: steps.setVersion } : {}),
     ...(steps.setVersionWith ? { setVersionWith: steps.setVersionWith } : {}),
     ...(steps.publishTool ? { publishTool: steps.publishTool } : {}),
+    ...(steps.manifestEol ? { manifestEol: steps.manifestEol } : {}),
   };
   const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length;
   const managed = withPackageManager(files, manifest as Record<string, unknown>, registry, { tools, notes, planOptions, builds }, release.facts ?? {});

@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { PUBLISHED_MANIFEST_EOL } from './published-facts.js';
 
 /**
  * What a publisher's `npm publish` (or release tool) did beyond `npm pack`, as far as the source
@@ -14,6 +15,8 @@ export interface PublishSteps {
   setVersionWith?: 'changelogen';
   /** a publish tool, among the devDependencies, that writes the package into a directory of its own first */
   publishTool?: 'clean-publish';
+  /** package.json is packed with CRLF line ends: the published one has them, the source's has not (written on Windows) */
+  manifestEol?: 'crlf';
   notes: string[];
 }
 
@@ -43,7 +46,11 @@ const PLACEHOLDER_VERSION = /^0\.0\.0(-[0-9A-Za-z.-]+)?$/;
  * - the release's version when package.json says another: release tools (semantic-release,
  *   changelogen, …) set it at publish with `npm version`, which the build runs the same way.
  */
-export function publishSteps(manifest: Manifest, releaseVersion: string | undefined, opts: { prepublishOnly: boolean } = { prepublishOnly: true }): PublishSteps {
+export function publishSteps(
+  manifest: Manifest,
+  releaseVersion: string | undefined,
+  opts: { prepublishOnly: boolean; facts?: Record<string, string>; manifestText?: string } = { prepublishOnly: true },
+): PublishSteps {
   const scripts = manifest.scripts && typeof manifest.scripts === 'object' ? manifest.scripts : undefined;
   const steps: PublishSteps = { notes: [] };
   if (has(scripts, 'build')) steps.buildScript = 'build';
@@ -75,6 +82,12 @@ export function publishSteps(manifest: Manifest, releaseVersion: string | undefi
   if (typeof cleanPublish === 'string' && !cleanPublish.startsWith('npm:')) {
     steps.publishTool = 'clean-publish';
     steps.notes.push('clean-publish is among the devDependencies: packed, with npm, from the directory `clean-publish --without-publish` writes, as clean-publish publishes');
+  }
+  // npm packs package.json as it is on disk; a publisher on Windows wrote it with CRLF (npm version
+  // keeps the line ends it finds), which a checkout here does not have: JSON reads the same either way
+  if (opts.facts?.[PUBLISHED_MANIFEST_EOL] === 'crlf' && opts.manifestText !== undefined && !opts.manifestText.includes('\r\n')) {
+    steps.manifestEol = 'crlf';
+    steps.notes.push("package.json packed with CRLF line ends: the published one has them and the source's has not (published from Windows)");
   }
   return steps;
 }
@@ -124,6 +137,10 @@ if [ "$QUORUM_PUBLISH_TOOL" = clean-publish ]; then
   "$cp_bin" --without-publish --temp-dir ${PUBLISH_DIR}
   cd ${PUBLISH_DIR}
 fi
+if [ "$QUORUM_MANIFEST_EOL" = crlf ]; then
+  echo "[quorum] package.json written with CRLF line ends, as the published one (published from Windows)"
+  node -e 'const fs = require("fs"); fs.writeFileSync("package.json", fs.readFileSync("package.json", "utf8").replace(/\\r?\\n/g, "\\r\\n"))'
+fi
 `;
 
 /** The environment PUBLISH_STEPS_SCRIPT reads, from a decision's plan options (anything else is dropped). */
@@ -135,6 +152,7 @@ export function publishStepsEnv(o: Record<string, string> | undefined): Record<s
     QUORUM_SET_VERSION: version,
     QUORUM_SET_VERSION_WITH: version && o?.setVersionWith === 'changelogen' ? 'changelogen' : '',
     QUORUM_PUBLISH_TOOL: o?.publishTool === 'clean-publish' ? 'clean-publish' : '',
+    QUORUM_MANIFEST_EOL: o?.manifestEol === 'crlf' ? 'crlf' : '',
     // a prepublishOnly that hangs (a test waiting for the network) leaves the rest for the pack; the
     // same bound on every builder (half the default build time), so that all cut it at one point
     QUORUM_PREPUBLISH_TIMEOUT_S: String(PREPUBLISH_TIMEOUT_S),

@@ -270,9 +270,16 @@ export interface Builder {
   /**
    * Decides the tools and locked dependencies to fetch, from the plan files' contents (undefined =
    * absent), the recipe's toolchain and the release (its version: what the source may only have
-   * been set to at publish; the inference's facts about the published artifact). Pure.
+   * been set to at publish; the inference's and `publishedFacts`' facts about the published artifact). Pure.
    */
   decideInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string; facts?: Record<string, string> }): InputsDecision;
+  /**
+   * Facts the published artifact itself shows about how it was made (e.g. line ends a publisher's
+   * platform wrote), read from the file after the worker checked its integrity and found it a safe
+   * archive; merged into the release's facts that `decideInputs` weighs. Each must be something the
+   * source cannot say, and only ever select among ways the builder already knows to build.
+   */
+  publishedFacts?(artifactFile: string): Promise<Record<string, string>>;
   /** The published artifact of one version in a registry metadata document, if it has one. Pure. */
   artifactIn(metadata: unknown, version: string): UpstreamArtifact | undefined;
   /** Builds the hermetic build plan. Pure. */

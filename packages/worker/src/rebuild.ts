@@ -176,7 +176,10 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     phase = 'inputs';
     const planFiles = await readPlanFiles(packageDir, builder.planFiles, join(jobDir, 'src'), builder.planFileLimits);
     // what decideInputs may weigh of the release: its version, and what the metadata says of the published artifact
-    const release = { version: purl.version, ...(inferred.facts ? { facts: inferred.facts } : {}) };
+    // a builder's reading of a file it cannot make sense of leaves the facts as the metadata gave them
+    const shown = builder.publishedFacts ? await builder.publishedFacts(publishedFile).catch(() => ({})) : {};
+    const facts = { ...inferred.facts, ...shown };
+    const release = { version: purl.version, ...(Object.keys(facts).length > 0 ? { facts } : {}) };
     let decision = builder.decideInputs(planFiles, toolchain, registry, release);
     notes.push(...decision.notes);
     for (const n of decision.notes) note(`[quorum] note: ${n}`);
