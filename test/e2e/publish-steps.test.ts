@@ -169,6 +169,21 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
     expect(view.verdict?.risk?.level).toBe('high');
   });
 
+  it("runs a build written for BSD sed's in-place form (a publisher on macOS)", async () => {
+    const step = (sedInPlace: string) => `mkdir -p dist && cp src/index.js dist/index.js && ${sedInPlace} -e 's/reverse/toReversed/' dist/index.js`;
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-bsd-sed'),
+      { 'package.json': packageJson('pub-bsd-sed', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { build: step("sed -i ''") } }), 'src/index.js': SRC },
+      'v1.0.0',
+    );
+    // what BSD sed did on the maintainer's machine, written for GNU sed
+    await publishAfter(pkg, '1.0.0', [['sh', '-c', step('sed -i')]]);
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-bsd-sed@1.0.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    for (const log of logs) expect(log).toContain("[quorum] sed -i '': BSD sed's in-place form, run as GNU sed -i");
+  });
+
   it('still calls a tarball mismatch when its code differs from what the publish steps build', async () => {
     const pkg = await makeGitPackage(
       join(farm.dir, 'src/pub-evil'),
