@@ -110,6 +110,40 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
     for (const log of logs) expect(log).toContain('npm ci --offline --ignore-scripts (1 locked dependencies)');
   });
 
+  it('rebuilds a package whose shrinkwrap names no URLs (omit-lockfile-registry-resolved), and packs the shrinkwrap as the source has it', async () => {
+    const dir = join(farm.dir, 'src/no-urls');
+    const files = {
+      'package.json': packageJson('no-urls', '1.0.0', { main: 'dist/index.js', files: ['dist', 'npm-shrinkwrap.json'], scripts: { prepare: 'tsc -p .' }, devDependencies: { typescript: TYPESCRIPT } }),
+      'tsconfig.json': JSON.stringify({ compilerOptions: { outDir: 'dist', module: 'commonjs', target: 'es2019', strict: true }, include: ['src'] }),
+      'src/index.ts': 'export const hush = (s: string): string => s.replace(/!/g, ".");\n',
+    };
+    const { mkdir, readFile, rename, writeFile } = await import('node:fs/promises');
+    for (const [name, content] of Object.entries(files)) {
+      await mkdir(join(dir, name, '..'), { recursive: true });
+      await writeFile(join(dir, name), content);
+    }
+    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'true' } });
+    // a shrinkwrap the package lists in `files` is packed: whatever the install needs of it must not reach the tarball
+    await rename(join(dir, 'package-lock.json'), join(dir, 'npm-shrinkwrap.json'));
+    const shrinkwrap = await readFile(join(dir, 'npm-shrinkwrap.json'), 'utf8');
+    const entries = Object.entries((JSON.parse(shrinkwrap) as { packages: Record<string, { resolved?: string; integrity?: string }> }).packages).filter(([k]) => k !== '');
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries.every(([, e]) => e.resolved === undefined && typeof e.integrity === 'string')).toBe(true);
+    const pkg = await makeGitPackage(dir, {}, 'v1.0.0');
+    const { tarball } = await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/no-urls@1.0.0' });
+    const logs = await logsOf(view);
+    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
+    for (const log of logs) expect(log).toMatch(/\[quorum\] 1 locked packages in npm-shrinkwrap\.json name no URL/);
+    // reproducible, so the farm's tarball is this one: its shrinkwrap is the source's, byte for byte
+    const { list } = await import('tar');
+    const file = join(farm.dir, 'no-urls-published.tgz');
+    await writeFile(file, tarball);
+    const chunks: Buffer[] = [];
+    await list({ file, onReadEntry: (e) => (e.path === 'package/npm-shrinkwrap.json' ? e.on('data', (c: Buffer) => chunks.push(c)) : e.resume()) });
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(shrinkwrap);
+  });
+
   it("rebuilds an npm workspace package from its directory with the workspace root's lockfile", async () => {
     const dir = join(farm.dir, 'src/npm-mono');
     const files: Record<string, string> = {

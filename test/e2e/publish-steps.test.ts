@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,6 +182,81 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
     const logs = await logsOf(view);
     expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
     for (const log of logs) expect(log).toContain("[quorum] sed -i '': BSD sed's in-place form, run as GNU sed -i");
+  });
+
+  it("calls a monorepo package that the workspace root's release script builds failed (build-incomplete), never a mismatch of the unbuilt package", async () => {
+    const rootBuild = `const fs = require('fs');\nfs.mkdirSync('packages/lib/dist', { recursive: true });\nfs.writeFileSync('packages/lib/dist/index.js', fs.readFileSync('packages/lib/src/index.js', 'utf8'));\n`;
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/mono-root-built'),
+      {
+        'package.json': JSON.stringify({ name: 'mono-root-built-root', private: true, scripts: { release: 'node build.js && npm publish packages/lib' } }, null, 2),
+        'build.js': rootBuild,
+        'packages/lib/package.json': packageJson('mono-root-built', '1.0.0', { main: 'dist/index.js', files: ['dist', 'src'] }),
+        'packages/lib/src/index.js': SRC,
+      },
+      'v1.0.0',
+    );
+    const copy = await mkdtemp(join(tmpdir(), 'quorum-publisher-'));
+    try {
+      await cp(pkg.dir, copy, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
+      await execa('node', ['build.js'], { cwd: copy });
+      const tarball = await packTarball(copy, 'host', await commitTime(pkg), { directory: 'packages/lib' });
+      farm.registry.publish({ tarball, manifest: { name: 'mono-root-built', version: '1.0.0', repository: { type: 'git', url: pkg.url, directory: 'packages/lib' } } });
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/mono-root-built@1.0.0' });
+    expect(view.verdict?.verdict).toBe('failed');
+    for (const r of view.rebuilds) {
+      expect(r.reason).toBe('build-incomplete');
+      expect(r.message).toMatch(/the rebuilt package lacks "dist\/index\.js", which its own manifest names as entry points and the published artifact has/);
+    }
+  });
+
+  it('packs from the directory dual-publish writes when the package publishes with it (ES module copies of its CommonJS sources)', async () => {
+    // the real dual-publish and everything it needs, copied from the public registry into the farm's
+    const manifest = packageJson('pub-dual', '1.0.0', { devDependencies: { 'dual-publish': '4.0.0' } });
+    const resolveDir = await mkdtemp(join(tmpdir(), 'quorum-dual-lock-'));
+    let lockText: string;
+    try {
+      await writeFile(join(resolveDir, 'package.json'), manifest);
+      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', 'https://registry.npmjs.org/'], { cwd: resolveDir });
+      lockText = await readFile(join(resolveDir, 'package-lock.json'), 'utf8');
+    } finally {
+      await rm(resolveDir, { recursive: true, force: true });
+    }
+    const locked = JSON.parse(lockText) as { packages: Record<string, { name?: string; version?: string }> };
+    for (const [path, entry] of Object.entries(locked.packages)) {
+      if (path.includes('node_modules/')) await farm.registry.mirror(entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length), entry.version!);
+    }
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-dual'),
+      {
+        'package.json': manifest,
+        'package-lock.json': lockText,
+        'index.js': "let { twice } = require('./lib/index.js')\n\n// doubles, then adds one\nfunction next(n) {\n  return twice(n) + 1\n}\n\nmodule.exports = { next }\n",
+        'lib/index.js': 'function twice(n) {\n  return n * 2\n}\n\nmodule.exports = { twice }\n',
+      },
+      'v1.0.0',
+    );
+    // the maintainer: `npx dual-publish`, which publishes the directory it wrote
+    const copy = await mkdtemp(join(tmpdir(), 'quorum-publisher-'));
+    try {
+      await cp(pkg.dir, copy, { recursive: true });
+      await execa('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', 'https://registry.npmjs.org/'], { cwd: copy });
+      await execa('npx', ['dual-publish', '--check'], { cwd: copy });
+      const tarball = await packTarball(join(copy, 'dual-publish-tmp'), 'host', await commitTime(pkg));
+      const published = JSON.parse(await readFile(join(copy, 'dual-publish-tmp/package.json'), 'utf8')) as Record<string, unknown>;
+      expect(published).toMatchObject({ type: 'module', main: 'index.cjs' });
+      farm.registry.publish({ tarball, manifest: { ...published, repository: { type: 'git', url: pkg.url } } });
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-dual@1.0.0' });
+    const logs = await logsOf(view);
+    expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
+    expect(view.verdict?.notes?.join('\n')).toMatch(/dual-publish is among the devDependencies/);
+    for (const log of logs) expect(log).toContain('[quorum] dual-publish --check');
   });
 
   it('still calls a tarball mismatch when its code differs from what the publish steps build', async () => {

@@ -8,13 +8,13 @@ import { planNpmResolve } from './resolve-plan.js';
 import { explainNpmFailure } from './explain-failure.js';
 import { MAX_YARN_LOCK_CHARS } from './yarn-lock.js';
 import { npmDocumentAsOf } from './document-as-of.js';
-import { npmPublishedFacts } from './published-facts.js';
+import { npmMissingOutputs, npmPublishedFacts } from './published-facts.js';
 
 export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 export { assessNpmRisk, NPM_INSTALL_SCRIPTS } from './assess-risk.js';
 export { explainNpmFailure } from './explain-failure.js';
 export { npmDocumentAsOf } from './document-as-of.js';
-export { npmPublishedFacts, PUBLISHED_MANIFEST_EOL } from './published-facts.js';
+export { declaredEntryPoints, npmMissingOutputs, npmPublishedFacts, PUBLISHED_MANIFEST_EOL } from './published-facts.js';
 export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH, RESOLVED_LOCKFILE } from './decide-inputs.js';
 export { planNpmResolve, REGISTRY_MOUNT } from './resolve-plan.js';
 export { resolutionManifest, registrySpecProblem } from './resolution-manifest.js';
@@ -81,6 +81,7 @@ export const npmBuilder: Builder = {
   planFileLimits: NPM_PLAN_FILE_LIMITS,
   decideInputs: decideNpmInputs,
   publishedFacts: npmPublishedFacts,
+  missingOutputs: npmMissingOutputs,
   artifactIn: npmArtifactIn,
   plan: planNpmBuild,
   resolvePlan: planNpmResolve,

@@ -119,8 +119,8 @@ esac
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"
 run="$QUORUM_PM_COMMAND run"
 run_label="$QUORUM_PM_COMMAND run"
-${BUILD_CLOCK_SCRIPT}${PUBLISH_STEPS_SCRIPT}# clean-publish publishes what it wrote with npm unless told otherwise
-if [ "$QUORUM_PUBLISH_TOOL" = clean-publish ]; then QUORUM_PACK=npm; fi
+${BUILD_CLOCK_SCRIPT}${PUBLISH_STEPS_SCRIPT}# clean-publish (and dual-publish through it) publishes what it wrote with npm unless told otherwise
+if [ -n "$QUORUM_PUBLISH_TOOL" ]; then QUORUM_PACK=npm; fi
 echo "[quorum] $QUORUM_PACK pack"
 case "$QUORUM_PACK" in
   pnpm)

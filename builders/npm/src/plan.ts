@@ -6,6 +6,40 @@ import { BUILD_CLOCK_SCRIPT, PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT, bui
 export { INPUTS_MOUNT, OUTPUT_MOUNT, SOURCE_MOUNT, TOOLCHAIN_FILE, TOOLCHAIN_PRELUDE } from './build-container.js';
 
 /**
+ * Gives every registry entry of the lockfile npm installs from (the shrinkwrap, else package-lock.json,
+ * in the directory given) a `resolved` URL when it has none: a lockfile written with
+ * omit-lockfile-registry-resolved names none, and npm then asks the registry where the tarball is,
+ * even offline. The registry's conventional URL is enough: offline, npm finds the tarball in its cache
+ * by the integrity. The original is kept aside (`<file>.quorum-original`) for the caller to put back,
+ * so that a packed shrinkwrap stays as the source has it.
+ */
+const FILL_RESOLVED = `'use strict';
+const fs = require('fs');
+const path = require('path');
+const dir = process.argv[1];
+const name = ['npm-shrinkwrap.json', 'package-lock.json'].find((n) => fs.existsSync(path.join(dir, n)));
+if (!name) process.exit(0);
+const file = path.join(dir, name);
+const text = fs.readFileSync(file, 'utf8');
+const lock = JSON.parse(text);
+let filled = 0;
+for (const key of Object.keys(lock.packages || {})) {
+  const e = lock.packages[key];
+  const at = key.lastIndexOf('node_modules/');
+  if (at === -1 || !e || typeof e !== 'object' || e.link || e.inBundle || e.bundled || e.resolved !== undefined) continue;
+  if (typeof e.version !== 'string' || typeof e.integrity !== 'string') continue;
+  const pkg = typeof e.name === 'string' ? e.name : key.slice(at + 13);
+  if (!/^(@[\\w.-]+\\/)?[\\w.-]+$/.test(pkg)) continue;
+  e.resolved = 'https://registry.npmjs.org/' + pkg + '/-/' + pkg.split('/').pop() + '-' + e.version + '.tgz';
+  filled++;
+}
+if (filled > 0) {
+  fs.writeFileSync(file + '.quorum-original', text);
+  fs.writeFileSync(file, JSON.stringify(lock, null, 2) + '\\n');
+  console.log('[quorum] ' + filled + ' locked packages in ' + name + ' name no URL (written with omit-lockfile-registry-resolved): the registry layout gives it, for the offline install');
+}`;
+
+/**
  * The build script run inside the network-less container. The source mount is read-only, so the
  * tree is copied to scratch first. A pinned npm comes as its registry tarball and is unpacked into
  * scratch; locked dependencies come as tarballs, are added to an empty npm cache and installed
@@ -45,12 +79,14 @@ if [ "$QUORUM_INSTALL" = 1 ]; then
     mkdir -p "$at"
     cp "$f" "$at/$(echo "$hex" | cut -c5-)"
   done
-  if [ "$QUORUM_INSTALL_AT" = root ]; then
-    # an npm workspace: the root's lockfile installs every workspace, linked
-    (cd /tmp/work && "$@" ci --offline --ignore-scripts)
-  else
-    "$@" ci --offline --ignore-scripts
-  fi
+  lock_dir=.
+  # an npm workspace: the root's lockfile installs every workspace, linked
+  if [ "$QUORUM_INSTALL_AT" = root ]; then lock_dir=/tmp/work; fi
+  node -e "$QUORUM_FILL_RESOLVED" "$lock_dir"
+  (cd "$lock_dir" && "$@" ci --offline --ignore-scripts)
+  for f in "$lock_dir"/*.quorum-original; do
+    if [ -f "$f" ]; then mv -f -- "$f" "\${f%.quorum-original}"; fi
+  done
 fi
 run="node $npm_cli run"
 run_label="npm run"
@@ -81,6 +117,7 @@ export function planNpmBuild(input: PlanInput): BuildPlan {
       ...publishStepsEnv(input.inputs.planOptions),
       ...buildClockEnv(input.publishedAt, input.source.commitTime),
       QUORUM_DEPENDENCIES: String(input.inputs.dependencyCount),
+      QUORUM_FILL_RESOLVED: FILL_RESOLVED,
       npm_config_cache: '/tmp/npm-cache',
       npm_config_offline: 'true',
       npm_config_update_notifier: 'false',

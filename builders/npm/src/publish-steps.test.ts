@@ -1,10 +1,6 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { create } from 'tar';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildClockEnv, publishSteps, publishStepsEnv } from './publish-steps.js';
-import { npmPublishedFacts, PUBLISHED_MANIFEST_EOL } from './published-facts.js';
+import { PUBLISHED_MANIFEST_EOL } from './published-facts.js';
 
 describe('publishSteps', () => {
   it('runs build when there is one, whatever else the scripts hold', () => {
@@ -58,6 +54,13 @@ describe('publishSteps', () => {
     expect(s.notes.join()).toMatch(/clean-publish --without-publish/);
     expect(publishSteps({ devDependencies: { 'clean-publish': 'npm:evil@1.0.0' } }, undefined).publishTool).toBeUndefined();
   });
+  it('names dual-publish over clean-publish, which it runs itself, never an alias', () => {
+    const s = publishSteps({ devDependencies: { 'dual-publish': '^4.0.0', 'clean-publish': '^4.2.0' } }, undefined);
+    expect(s.publishTool).toBe('dual-publish');
+    expect(s.notes.join()).toMatch(/`dual-publish --check`/);
+    expect(publishSteps({ devDependencies: { 'dual-publish': 'npm:evil@1.0.0', 'clean-publish': '^4.2.0' } }, undefined).publishTool).toBe('clean-publish');
+    expect(publishStepsEnv({ publishTool: 'dual-publish' }).QUORUM_PUBLISH_TOOL).toBe('dual-publish');
+  });
   it("packs package.json with CRLF line ends only when the published one has them and the source's has not", () => {
     const crlf = { facts: { [PUBLISHED_MANIFEST_EOL]: 'crlf' } };
     const s = publishSteps({}, undefined, { prepublishOnly: true, ...crlf, manifestText: '{\n  "name": "x"\n}\n' });
@@ -65,30 +68,6 @@ describe('publishSteps', () => {
     expect(s.notes.join()).toMatch(/CRLF line ends: the published one has them/);
     expect(publishSteps({}, undefined, { prepublishOnly: true, ...crlf, manifestText: '{\r\n  "name": "x"\r\n}\r\n' }).manifestEol).toBeUndefined();
     expect(publishSteps({}, undefined, { prepublishOnly: true, manifestText: '{}\n' }).manifestEol).toBeUndefined();
-  });
-});
-
-describe('npmPublishedFacts', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quorum-facts-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  /** A real tarball with the given files under package/. */
-  async function tarball(name: string, files: Record<string, string>): Promise<string> {
-    const src = join(dir, name);
-    for (const [path, text] of Object.entries(files)) {
-      mkdirSync(join(src, 'package', dirname(path)), { recursive: true });
-      writeFileSync(join(src, 'package', path), text);
-    }
-    const file = join(dir, `${name}.tgz`);
-    await create({ gzip: true, file, cwd: src }, ['package']);
-    return file;
-  }
-  it("says the published package.json ends its lines in CRLF, reading the top directory's only", async () => {
-    expect(await npmPublishedFacts(await tarball('crlf', { 'package.json': '{\r\n  "name": "x"\r\n}\r\n', 'index.js': '1\n' }))).toEqual({ [PUBLISHED_MANIFEST_EOL]: 'crlf' });
-    expect(await npmPublishedFacts(await tarball('lf', { 'package.json': '{\n  "name": "x"\n}\n', 'lib/package.json': '{\r\n}\r\n' }))).toEqual({});
-  });
-  it('says nothing of a file that is not a tarball', async () => {
-    writeFileSync(join(dir, 'junk.tgz'), 'not a tarball');
-    await expect(npmPublishedFacts(join(dir, 'junk.tgz'))).resolves.toEqual({});
   });
 });
 

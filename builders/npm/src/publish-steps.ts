@@ -14,11 +14,14 @@ export interface PublishSteps {
   /** how the version is written: `npm version` unless a script releases with changelogen, which writes package.json its own way */
   setVersionWith?: 'changelogen';
   /** a publish tool, among the devDependencies, that writes the package into a directory of its own first */
-  publishTool?: 'clean-publish';
+  publishTool?: PublishTool;
   /** package.json is packed with CRLF line ends: the published one has them, the source's has not (written on Windows) */
   manifestEol?: 'crlf';
   notes: string[];
 }
+
+/** Publish tools that write the package into a directory of their own, which npm then publishes. */
+export type PublishTool = 'clean-publish' | 'dual-publish';
 
 interface Manifest {
   version?: unknown;
@@ -77,9 +80,13 @@ export function publishSteps(
     }
   }
   const dev = manifest.devDependencies && typeof manifest.devDependencies === 'object' ? manifest.devDependencies : undefined;
-  const cleanPublish = dev?.['clean-publish'];
   // an alias (`npm:other@…`) would run another package's bin under that name
-  if (typeof cleanPublish === 'string' && !cleanPublish.startsWith('npm:')) {
+  const declares = (name: PublishTool) => typeof dev?.[name] === 'string' && !(dev[name] as string).startsWith('npm:');
+  // dual-publish runs clean-publish itself, then writes ES module copies of the CommonJS sources
+  if (declares('dual-publish')) {
+    steps.publishTool = 'dual-publish';
+    steps.notes.push('dual-publish is among the devDependencies: packed, with npm, from the directory `dual-publish --check` writes (the sources cleaned, with ES module and CommonJS copies), as dual-publish publishes');
+  } else if (declares('clean-publish')) {
     steps.publishTool = 'clean-publish';
     steps.notes.push('clean-publish is among the devDependencies: packed, with npm, from the directory `clean-publish --without-publish` writes, as clean-publish publishes');
   }
@@ -123,19 +130,26 @@ case "$QUORUM_BUILD_SCRIPT" in
     CI=true timeout -k 5 "$QUORUM_PREPUBLISH_TIMEOUT_S" $run prepublishOnly </dev/null || echo "[quorum] prepublishOnly exited with status $?: the package is packed as it stands"
     ;;
 esac
-if [ "$QUORUM_PUBLISH_TOOL" = clean-publish ]; then
+if [ -n "$QUORUM_PUBLISH_TOOL" ]; then
   # the package's own bin, else a workspace root's (hoisted), up to the top of the source
-  cp_bin=
+  tool_bin=
   dir=$(pwd)
-  while [ -z "$cp_bin" ]; do
-    if [ -x "$dir/node_modules/.bin/clean-publish" ]; then cp_bin="$dir/node_modules/.bin/clean-publish"; fi
+  while [ -z "$tool_bin" ]; do
+    if [ -x "$dir/node_modules/.bin/$QUORUM_PUBLISH_TOOL" ]; then tool_bin="$dir/node_modules/.bin/$QUORUM_PUBLISH_TOOL"; fi
     if [ "$dir" = /tmp/work ] || [ "$dir" = / ]; then break; fi
     dir=$(dirname "$dir")
   done
-  [ -n "$cp_bin" ] || { echo "[quorum] clean-publish is not installed in the package's or a parent's node_modules"; exit 127; }
-  echo "[quorum] clean-publish --without-publish --temp-dir ${PUBLISH_DIR}"
-  "$cp_bin" --without-publish --temp-dir ${PUBLISH_DIR}
-  cd ${PUBLISH_DIR}
+  [ -n "$tool_bin" ] || { echo "[quorum] $QUORUM_PUBLISH_TOOL is not installed in the package's or a parent's node_modules"; exit 127; }
+  if [ "$QUORUM_PUBLISH_TOOL" = dual-publish ]; then
+    # it processes a clean-publish copy and leaves it, renamed, as ./dual-publish-tmp
+    echo "[quorum] dual-publish --check"
+    "$tool_bin" --check
+    cd dual-publish-tmp
+  else
+    echo "[quorum] clean-publish --without-publish --temp-dir ${PUBLISH_DIR}"
+    "$tool_bin" --without-publish --temp-dir ${PUBLISH_DIR}
+    cd ${PUBLISH_DIR}
+  fi
 fi
 if [ "$QUORUM_MANIFEST_EOL" = crlf ]; then
   echo "[quorum] package.json written with CRLF line ends, as the published one (published from Windows)"
@@ -151,7 +165,7 @@ export function publishStepsEnv(o: Record<string, string> | undefined): Record<s
     QUORUM_BUILD_SCRIPT: script,
     QUORUM_SET_VERSION: version,
     QUORUM_SET_VERSION_WITH: version && o?.setVersionWith === 'changelogen' ? 'changelogen' : '',
-    QUORUM_PUBLISH_TOOL: o?.publishTool === 'clean-publish' ? 'clean-publish' : '',
+    QUORUM_PUBLISH_TOOL: o?.publishTool === 'clean-publish' || o?.publishTool === 'dual-publish' ? o.publishTool : '',
     QUORUM_MANIFEST_EOL: o?.manifestEol === 'crlf' ? 'crlf' : '',
     // a prepublishOnly that hangs (a test waiting for the network) leaves the rest for the pack; the
     // same bound on every builder (half the default build time), so that all cut it at one point

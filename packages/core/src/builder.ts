@@ -280,6 +280,14 @@ export interface Builder {
    * source cannot say, and only ever select among ways the builder already knows to build.
    */
   publishedFacts?(artifactFile: string): Promise<Record<string, string>>;
+  /**
+   * The files the rebuilt artifact lacks that the package itself names as what it is (its entry
+   * points) and the published artifact has, as the published artifact names them. The publisher's
+   * build made them and this one did not (e.g. the package is built by a step outside it), so the
+   * build did not run as the publisher's: the worker reports `build-incomplete` instead of letting a
+   * partial artifact be compared. Asked only when the two artifacts differ; both are safe archives.
+   */
+  missingOutputs?(rebuiltFile: string, publishedFile: string): Promise<string[]>;
   /** The published artifact of one version in a registry metadata document, if it has one. Pure. */
   artifactIn(metadata: unknown, version: string): UpstreamArtifact | undefined;
   /** Builds the hermetic build plan. Pure. */

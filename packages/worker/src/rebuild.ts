@@ -289,6 +289,14 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       throw e;
     });
     note(`[quorum] artifact ${filename} sha256 ${artifact.sha256}; published sha256 ${published.sha256}`);
+    if (builder.missingOutputs && artifact.stabilizedSha256 !== published.stabilizedSha256) {
+      // a partial artifact compared with the published one would be a false alarm on an honest release
+      const missing = await builder.missingOutputs(artifactFile, publishedFile).catch(() => [] as string[]);
+      if (missing.length > 0) {
+        const shown = missing.slice(0, 5).map((p) => JSON.stringify(p.slice(0, 200))).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
+        throw new BuildFailure('build-incomplete', `the rebuilt package lacks ${shown}, which its own manifest names as entry points and the published artifact has: the publisher's build made them and this build did not (a step outside the package, such as a workspace root's release script), so it did not run as the publisher's`);
+      }
+    }
     // the coordinator keeps the rebuilt bytes to explain a difference file by file; a failed upload
     // costs the explanation, not the result
     if (artifact.size <= MAX_ARTIFACT_UPLOAD_BYTES) {
