@@ -144,6 +144,36 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
     expect(Buffer.concat(chunks).toString('utf8')).toBe(shrinkwrap);
   });
 
+  it('rebuilds a package whose lockfile locks an optional package for another platform that the registry no longer has', async () => {
+    // native packages ship one optional package per platform; some were never published or were removed
+    const dir = join(farm.dir, 'src/other-platform');
+    const ghost = 'sha512-' + Buffer.alloc(64, 7).toString('base64');
+    const files = {
+      'package.json': packageJson('other-platform', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, optionalDependencies: { 'ghost-darwin-arm64': '1.0.0' } }),
+      'build.js': "require('fs').mkdirSync('dist', { recursive: true });\nrequire('fs').writeFileSync('dist/index.js', 'module.exports = 1;\\n');\n",
+      'package-lock.json': `${JSON.stringify(
+        {
+          name: 'other-platform',
+          version: '1.0.0',
+          lockfileVersion: 3,
+          requires: true,
+          packages: {
+            '': { name: 'other-platform', version: '1.0.0', license: 'MIT', optionalDependencies: { 'ghost-darwin-arm64': '1.0.0' } },
+            'node_modules/ghost-darwin-arm64': { version: '1.0.0', resolved: 'https://registry.npmjs.org/ghost-darwin-arm64/-/ghost-darwin-arm64-1.0.0.tgz', integrity: ghost, cpu: ['arm64'], license: 'MIT', optional: true, os: ['darwin'] },
+          },
+        },
+        null,
+        2,
+      )}\n`,
+    };
+    const pkg = await makeGitPackage(dir, files, 'v1.0.0');
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const view = await farm.submitAndDecide({ purl: 'pkg:npm/other-platform@1.0.0' });
+    const logs = await logsOf(view);
+    expect(view.verdict?.verdict, logs.join('\n')).toBe('reproducible');
+    for (const log of logs) expect(log).toContain('npm ci --offline --ignore-scripts (0 locked dependencies)');
+  });
+
   it("rebuilds an npm workspace package from its directory with the workspace root's lockfile", async () => {
     const dir = join(farm.dir, 'src/npm-mono');
     const files: Record<string, string> = {

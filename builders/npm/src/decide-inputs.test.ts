@@ -29,6 +29,17 @@ describe('lockedDependencies', () => {
     expect(inputs).toHaveLength(2);
     for (const i of inputs) expect(i.path).toMatch(/^deps\/[0-9a-f]{16}-[\w.-]+$/);
   });
+  it("leaves out packages for another platform than the build's, which npm does not install there", () => {
+    const r = lockedDependencies(
+      lockV3({
+        'node_modules/fsevents': { version: '2.3.3', resolved: `${REG}/fsevents/-/fsevents-2.3.3.tgz`, integrity: 'sha512-F', optional: true, os: ['darwin'] },
+        'node_modules/@esbuild/linux-x64': { version: '0.20.0', resolved: `${REG}/@esbuild/linux-x64/-/linux-x64-0.20.0.tgz`, integrity: 'sha512-L', optional: true, os: ['linux'], cpu: ['x64'] },
+        'node_modules/@esbuild/win32-arm64': { version: '0.20.0', optional: true, os: ['win32'], cpu: ['arm64'] },
+      }),
+      REG,
+    );
+    expect(r.ok && r.inputs.map((i) => i.integrity)).toEqual(['sha512-L']);
+  });
   it('reads v1 dependency trees', () => {
     const r = lockedDependencies(JSON.stringify({ lockfileVersion: 1, dependencies: { a: { version: '1.0.0', resolved: `${REG}/a/-/a-1.0.0.tgz`, integrity: 'sha512-A', dependencies: { b: { version: '2.0.0', resolved: `${REG}/b/-/b-2.0.0.tgz`, integrity: 'sha512-B' } } } } }), REG);
     expect(r.ok && r.inputs.map((i) => i.integrity).sort()).toEqual(['sha512-A', 'sha512-B']);

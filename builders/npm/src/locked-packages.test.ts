@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { distinctPackages, fetchableUrl, inputsOf, isIntegrity, nestsTooDeep, registryBase, registryTarballUrl, shown } from './locked-packages.js';
+import { berryConditions, distinctPackages, fetchableUrl, forOtherPlatform, inputsOf, isIntegrity, nestsTooDeep, registryBase, registryTarballUrl, shown } from './locked-packages.js';
 
 const SHA512 = 'sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==';
 const SHA1 = 'sha1-xItSb0nHT7kNb+ws+BI1KLSG9WU=';
@@ -105,5 +105,25 @@ describe('helpers', () => {
     expect(nestsTooDeep(`a:\n${' '.repeat(129)}b: c`)).toBe(true);
     // unbalanced brackets in earlier top-level entries do not add up
     expect(nestsTooDeep(Array.from({ length: 1000 }, (_, i) => `k${i}: "[["`).join('\n'))).toBe(false);
+  });
+});
+
+describe('forOtherPlatform', () => {
+  it("reads npm's os and cpu lists against the build's linux x64: names allowed, or !name left out", () => {
+    expect(forOtherPlatform(['darwin'], undefined)).toBe(true);
+    expect(forOtherPlatform(['android'], ['arm'])).toBe(true);
+    expect(forOtherPlatform(['linux'], ['arm64'])).toBe(true);
+    expect(forOtherPlatform(['!linux'], undefined)).toBe(true);
+    expect(forOtherPlatform(undefined, ['!x64'])).toBe(true);
+    expect(forOtherPlatform('win32', undefined)).toBe(true);
+    for (const [os, cpu] of [[undefined, undefined], [['linux'], ['x64']], [['darwin', 'linux'], undefined], [['!win32'], ['!arm']], [[], []], [[42], undefined]] as const) {
+      expect(forOtherPlatform(os, cpu), JSON.stringify([os, cpu])).toBe(false);
+    }
+  });
+  it("reads yarn berry's conditions", () => {
+    expect(berryConditions('os=darwin & cpu=arm64')).toEqual({ os: ['darwin'], cpu: ['arm64'] });
+    const c = berryConditions('os=linux & cpu=x64 & libc=glibc');
+    expect(forOtherPlatform(c.os, c.cpu)).toBe(false);
+    expect(berryConditions(undefined)).toEqual({ os: [], cpu: [] });
   });
 });

@@ -70,6 +70,39 @@ function fileNameOf(url: string): string {
   return last.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
 }
 
+/** The platform of the build container, which npm, pnpm and yarn compare a package's `os` and `cpu` with. */
+export const BUILD_PLATFORM: Readonly<{ os: string; cpu: string }> = Object.freeze({ os: 'linux', cpu: 'x64' });
+
+/** Whether an `os`/`cpu` list (npm's form: the names allowed, or `!name` for one left out) leaves out `value`. */
+function listLeavesOut(list: unknown, value: string): boolean {
+  const items = typeof list === 'string' ? [list] : Array.isArray(list) ? list : [];
+  if (!items.every((x): x is string => typeof x === 'string')) return false;
+  if (items.includes(`!${value}`)) return true;
+  const allowed = items.filter((x) => !x.startsWith('!'));
+  return allowed.length > 0 && !allowed.includes(value);
+}
+
+/**
+ * Whether a locked package is for another platform than the build's: the package managers do not
+ * install such a package there (an optional one is skipped; a required one fails the install either
+ * way), so its tarball is not fetched. Native packages ship one optional package per platform, and
+ * some of those were never published or were removed since.
+ */
+export function forOtherPlatform(os: unknown, cpu: unknown): boolean {
+  return listLeavesOut(os, BUILD_PLATFORM.os) || listLeavesOut(cpu, BUILD_PLATFORM.cpu);
+}
+
+/** yarn berry's `conditions: os=darwin & cpu=arm64`, as the os and cpu lists it stands for. */
+export function berryConditions(conditions: unknown): { os: string[]; cpu: string[] } {
+  const out = { os: [] as string[], cpu: [] as string[] };
+  if (typeof conditions !== 'string' || conditions.length > 1000) return out;
+  for (const part of conditions.split('&')) {
+    const m = /^\s*(os|cpu)\s*=\s*([\w.-]+)\s*$/.exec(part);
+    if (m) out[m[1] as 'os' | 'cpu'].push(m[2]!);
+  }
+  return out;
+}
+
 /** The farm's registry base URL, ending in exactly one slash. */
 export function registryBase(registry: string): string {
   return `${registry.replace(/\/+$/, '')}/`;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BuildInput } from '@quorum/core';
+import { forOtherPlatform } from './locked-packages.js';
 
 /** The public registry that lockfiles usually name; rewritten to the farm's registry. */
 const PUBLIC_REGISTRY = 'https://registry.npmjs.org/';
@@ -12,6 +13,8 @@ interface LockEntry {
   link?: boolean;
   inBundle?: boolean;
   bundled?: boolean;
+  os?: unknown;
+  cpu?: unknown;
   dependencies?: Record<string, LockEntry>;
 }
 
@@ -84,6 +87,7 @@ function readLocked(lockText: string, registry: string, byVersionOnly: string[] 
   for (const [path, entry] of lockedEntries(lock)) {
     if (!entry || typeof entry !== 'object') return { ok: false, message: `${path} is not an object` };
     if (entry.link || entry.inBundle || entry.bundled) continue;
+    if (forOtherPlatform(entry.os, entry.cpu)) continue;
     // a workspace folder of the repository itself (v2/v3 `packages` keys outside node_modules): the source, not a download
     if (lock.packages && !path.includes('node_modules/')) continue;
     if (entry.resolved && !/^https?:\/\//.test(entry.resolved)) {

@@ -64,7 +64,8 @@ if [ -n "$QUORUM_RESOLVED_LOCK" ]; then
 fi
 if [ "$QUORUM_INSTALL" = 1 ]; then
   echo "[quorum] npm ci --offline --ignore-scripts ($QUORUM_DEPENDENCIES locked dependencies)"
-  "$@" cache add ${INPUTS_MOUNT}/deps/* >/dev/null
+  # every locked package may be for another platform, and then none is fetched
+  if [ -n "$(ls -A ${INPUTS_MOUNT}/deps 2>/dev/null)" ]; then "$@" cache add ${INPUTS_MOUNT}/deps/* >/dev/null; fi
   # a tarball the lockfile pins by sha1 (or sha256) only, named <id>-<algorithm>-<hex>-…: npm looks
   # it up by that digest, and its cache files content under <algorithm>/<2 hex>/<2 hex>/<rest>
   for f in ${INPUTS_MOUNT}/deps/*; do

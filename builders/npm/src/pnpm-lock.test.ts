@@ -443,6 +443,15 @@ describe('pnpmLockedDependencies', () => {
     expect(ok(text)).toHaveLength(1);
   });
 
+  it("leaves out packages for another platform than the build's, which pnpm does not install there", () => {
+    const text = lock(
+      "'6.0'",
+      entry('/@napi-rs/uuid-android-arm-eabi@0.2.1', `resolution: {integrity: ${SHA512}}`, 'cpu: [arm]', 'os: [android]', 'optional: true'),
+      entry('/@napi-rs/uuid-linux-x64-gnu@0.2.1', `resolution: {integrity: ${OTHER_SHA512}}`, 'cpu: [x64]', 'os: [linux]', 'optional: true'),
+    );
+    expect(ok(text).map((p) => p.name)).toEqual(['@napi-rs/uuid-linux-x64-gnu']);
+  });
+
   it('skips link: keys, which name workspace directories', () => {
     expect(ok(lock("'9.0'", entry('link:packages/util', 'resolution: {directory: packages/util, type: directory}')))).toEqual([]);
   });

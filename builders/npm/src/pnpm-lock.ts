@@ -6,6 +6,7 @@ import {
   errorText,
   distinctPackages,
   fetchableUrl,
+  forOtherPlatform,
   isExactVersion,
   isIntegrity,
   isMap,
@@ -128,6 +129,7 @@ function leadingName(key: string): string | undefined {
 function packageEntry(key: string, entry: unknown, format: KeyFormat, base: string): EntryOutcome {
   if (key.startsWith('link:')) return { skip: true };
   if (!isMap(entry)) return { why: 'is not an entry' };
+  if (forOtherPlatform(own(entry, 'os'), own(entry, 'cpu'))) return { skip: true };
   const resolution = own(entry, 'resolution');
   if (!isMap(resolution)) return { why: 'has no resolution' };
   const type = own(resolution, 'type');

@@ -1,5 +1,6 @@
 import type { BuildPlan, ResolvePlanInput } from '@quorum/core';
 import { RESOLVED_LOCKFILE } from './decide-inputs.js';
+import { BUILD_PLATFORM } from './locked-packages.js';
 import { INPUTS_MOUNT, OUTPUT_MOUNT, SOURCE_MOUNT, TOOLCHAIN_PRELUDE } from './build-container.js';
 
 /** Where the worker's registry view (a directory with its socket) is mounted. */
@@ -36,8 +37,16 @@ const fs = require('fs');
 const file = process.argv[1];
 const lock = JSON.parse(fs.readFileSync(file, 'utf8'));
 const wanted = [];
+function leavesOut(list, value) {
+  const items = typeof list === 'string' ? [list] : Array.isArray(list) ? list : [];
+  if (items.indexOf('!' + value) !== -1) return true;
+  const allowed = items.filter((x) => typeof x === 'string' && x[0] !== '!');
+  return allowed.length > 0 && allowed.indexOf(value) === -1;
+}
 function consider(path, e) {
   if (!e || typeof e !== 'object' || e.link || e.inBundle || e.bundled || e.integrity || e.resolved !== undefined || typeof e.version !== 'string') return;
+  // not installed on the build's platform, so not fetched: nothing to pin (some were never published)
+  if (leavesOut(e.os, process.env.QUORUM_BUILD_OS) || leavesOut(e.cpu, process.env.QUORUM_BUILD_CPU)) return;
   let name = typeof e.name === 'string' ? e.name : path.slice(path.lastIndexOf('node_modules/') + 13);
   let version = e.version;
   const alias = /^npm:(@?[^@]+)@(.+)$/.exec(version);
@@ -135,6 +144,8 @@ export function planNpmResolve(input: ResolvePlanInput): BuildPlan {
       QUORUM_REGISTRY_SOCKET: `${REGISTRY_MOUNT}/registry.sock`,
       QUORUM_RESOLVE_DRIVER: DRIVER,
       QUORUM_PIN_DRIVER: PIN_DRIVER,
+      QUORUM_BUILD_OS: BUILD_PLATFORM.os,
+      QUORUM_BUILD_CPU: BUILD_PLATFORM.cpu,
       npm_config_cache: '/tmp/npm-cache',
       npm_config_update_notifier: 'false',
       npm_config_fund: 'false',

@@ -475,6 +475,12 @@ describe('yarnLockedDependencies, yarn classic (v1)', () => {
 });
 
 describe('yarnLockedDependencies, yarn berry (v2+)', () => {
+  it("leaves out entries whose conditions name another platform than the build's", () => {
+    const darwin = `${berryEntry('fsevents@npm:2.3.3', 'fsevents@npm:2.3.3')}\n  conditions: os=darwin`;
+    const linux = `${berryEntry('esbuild-linux@npm:1.0.0', 'esbuild-linux@npm:1.0.0')}\n  conditions: os=linux & cpu=x64`;
+    expect(ok(berry(darwin, linux)).map((p) => p.name)).toEqual(['esbuild-linux']);
+  });
+
   const expected = (names: [string, string][]) => names.map(([name, version]) => ({ name, version, url: `${REG}/${name}/-/${name.split('/').pop()}-${version}.tgz` }));
 
   it('lists the registry tarballs of a yarn 4 lockfile without integrity, skipping the workspaces', () => {

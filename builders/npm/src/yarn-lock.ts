@@ -1,6 +1,8 @@
 import { parseSyml } from '@yarnpkg/parsers';
 import { parseYarnV1, TooManyKeys } from './yarn-v1-syntax.js';
 import {
+  berryConditions,
+  forOtherPlatform,
   type LockedPackage,
   type LockedPackages,
   errorText,
@@ -156,9 +158,10 @@ function berryEntries(lock: Record<string, unknown>, base: string): { packages: 
     if (!isMap(entry)) return { message: `${shown(key)} is not an entry` };
     const resolution = own(entry, 'resolution');
     if (typeof resolution !== 'string') return { message: `${shown(key)} has no resolution` };
+    const platform = berryConditions(own(entry, 'conditions'));
+    if (forOtherPlatform(platform.os, platform.cpu)) continue;
     const got = berryLocator(resolution, base, 0);
     if ('why' in got) return { message: `${shown(key)} ${got.why}` };
-    // platform-conditional entries (`conditions: os=…`) are kept: fetching one more tarball is harmless
     if ('package' in got) packages.push(got.package);
   }
   return { packages };
