@@ -215,7 +215,8 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
 
   it('packs from the directory dual-publish writes when the package publishes with it (ES module copies of its CommonJS sources)', async () => {
     // the real dual-publish and everything it needs, copied from the public registry into the farm's
-    const manifest = packageJson('pub-dual', '1.0.0', { devDependencies: { 'dual-publish': '4.0.0' } });
+    // the package's clean-publish config applies too: comments left out of the published code
+    const manifest = packageJson('pub-dual', '1.0.0', { devDependencies: { 'dual-publish': '4.0.0' }, 'clean-publish': { cleanComments: true } });
     const resolveDir = await mkdtemp(join(tmpdir(), 'quorum-dual-lock-'));
     let lockText: string;
     try {
@@ -244,10 +245,11 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
     try {
       await cp(pkg.dir, copy, { recursive: true });
       await execa('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', 'https://registry.npmjs.org/'], { cwd: copy });
-      await execa('npx', ['dual-publish', '--check'], { cwd: copy });
+      await execa('npx', ['dual-publish', '--without-publish'], { cwd: copy });
       const tarball = await packTarball(join(copy, 'dual-publish-tmp'), 'host', await commitTime(pkg));
       const published = JSON.parse(await readFile(join(copy, 'dual-publish-tmp/package.json'), 'utf8')) as Record<string, unknown>;
       expect(published).toMatchObject({ type: 'module', main: 'index.cjs' });
+      expect(await readFile(join(copy, 'dual-publish-tmp/index.js'), 'utf8')).not.toContain('// doubles');
       farm.registry.publish({ tarball, manifest: { ...published, repository: { type: 'git', url: pkg.url } } });
     } finally {
       await rm(copy, { recursive: true, force: true });
@@ -256,7 +258,7 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
     const logs = await logsOf(view);
     expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
     expect(view.verdict?.notes?.join('\n')).toMatch(/dual-publish is among the devDependencies/);
-    for (const log of logs) expect(log).toContain('[quorum] dual-publish --check');
+    for (const log of logs) expect(log).toContain('[quorum] dual-publish --without-publish');
   });
 
   it('still calls a tarball mismatch when its code differs from what the publish steps build', async () => {

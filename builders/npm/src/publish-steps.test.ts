@@ -57,7 +57,7 @@ describe('publishSteps', () => {
   it('names dual-publish over clean-publish, which it runs itself, never an alias', () => {
     const s = publishSteps({ devDependencies: { 'dual-publish': '^4.0.0', 'clean-publish': '^4.2.0' } }, undefined);
     expect(s.publishTool).toBe('dual-publish');
-    expect(s.notes.join()).toMatch(/`dual-publish --check`/);
+    expect(s.notes.join()).toMatch(/`dual-publish --without-publish`/);
     expect(publishSteps({ devDependencies: { 'dual-publish': 'npm:evil@1.0.0', 'clean-publish': '^4.2.0' } }, undefined).publishTool).toBe('clean-publish');
     expect(publishStepsEnv({ publishTool: 'dual-publish' }).QUORUM_PUBLISH_TOOL).toBe('dual-publish');
   });

@@ -85,7 +85,7 @@ export function publishSteps(
   // dual-publish runs clean-publish itself, then writes ES module copies of the CommonJS sources
   if (declares('dual-publish')) {
     steps.publishTool = 'dual-publish';
-    steps.notes.push('dual-publish is among the devDependencies: packed, with npm, from the directory `dual-publish --check` writes (the sources cleaned, with ES module and CommonJS copies), as dual-publish publishes');
+    steps.notes.push('dual-publish is among the devDependencies: packed, with npm, from the directory `dual-publish --without-publish` writes (the sources cleaned as the package configures clean-publish, with ES module and CommonJS copies), as dual-publish publishes');
   } else if (declares('clean-publish')) {
     steps.publishTool = 'clean-publish';
     steps.notes.push('clean-publish is among the devDependencies: packed, with npm, from the directory `clean-publish --without-publish` writes, as clean-publish publishes');
@@ -141,9 +141,10 @@ if [ -n "$QUORUM_PUBLISH_TOOL" ]; then
   done
   [ -n "$tool_bin" ] || { echo "[quorum] $QUORUM_PUBLISH_TOOL is not installed in the package's or a parent's node_modules"; exit 127; }
   if [ "$QUORUM_PUBLISH_TOOL" = dual-publish ]; then
-    # it processes a clean-publish copy and leaves it, renamed, as ./dual-publish-tmp
-    echo "[quorum] dual-publish --check"
-    "$tool_bin" --check
+    # it processes a clean-publish copy and leaves it, renamed, as ./dual-publish-tmp; not --check,
+    # which clean-publish reads as a file argument and then ignores the package's clean-publish config
+    echo "[quorum] dual-publish --without-publish"
+    "$tool_bin" --without-publish
     cd dual-publish-tmp
   else
     echo "[quorum] clean-publish --without-publish --temp-dir ${PUBLISH_DIR}"
