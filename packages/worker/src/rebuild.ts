@@ -254,21 +254,35 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
     const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits, inputs, ...(inferred.publishedAt ? { publishedAt: inferred.publishedAt } : {}) });
     note(`[quorum] build in ${imageDigest} (network none, read-only root, uid ${plan.user}, timeout ${plan.limits.timeoutMs / 1000} s)`);
-    const outDir = join(jobDir, 'out');
-    const result = await deps.slots.run(() =>
-      sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir: outDir, ...(plan.inputsMount ? { inputsDir } : {}) }, {
-        signal,
-        labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
-      }),
-    );
+    let outDir = join(jobDir, 'out');
+    const runBuild = (outputDir: string) =>
+      deps.slots.run(() =>
+        sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir, ...(plan.inputsMount ? { inputsDir } : {}) }, {
+          signal,
+          labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
+        }),
+      );
+    let result = await runBuild(outDir);
     buildMs = result.durationMs;
-    exitCode = result.exitCode;
     lines.push(scrub(result.log.replace(/\n$/, '')));
+    let missing = result.outcome === 'error' ? missingCommand(result.exitCode, result.log) : undefined;
+    let named = result.outcome === 'error' && !missing ? builder.explainFailure?.(result.log) : undefined;
+    if (result.outcome === 'error' && !missing && !named) {
+      // a race in the project's own build (a step that outruns the one it needs) fails some runs
+      // only: once more, from the same inputs, into an output directory of its own
+      note(`[quorum] the build exited with code ${result.exitCode}; running it once more, as a race in a project's own build fails some runs only`);
+      outDir = join(jobDir, 'out-again');
+      await mkdir(outDir, { mode: 0o755 });
+      result = await runBuild(outDir);
+      buildMs += result.durationMs;
+      lines.push(scrub(result.log.replace(/\n$/, '')));
+      missing = result.outcome === 'error' ? missingCommand(result.exitCode, result.log) : undefined;
+      named = result.outcome === 'error' && !missing ? builder.explainFailure?.(result.log) : undefined;
+    }
+    exitCode = result.exitCode;
     if (result.outcome === 'aborted') throw new QuorumError('internal', 'build aborted: worker shutting down');
     if (result.outcome !== 'ok') {
-      const missing = result.outcome === 'error' ? missingCommand(result.exitCode, result.log) : undefined;
       if (missing) throw new BuildFailure('build-tool-missing', `build exited with code ${result.exitCode}: ${missing} was not found, so the build could not run as the publisher's did`);
-      const named = result.outcome === 'error' ? builder.explainFailure?.(result.log) : undefined;
       if (named) throw new BuildFailure(named.reason, `build exited with code ${result.exitCode}: ${named.message}`);
       const why = { error: `build exited with code ${result.exitCode}`, timeout: `build killed after ${plan.limits.timeoutMs / 1000} s`, oom: 'build killed: out of memory' }[result.outcome];
       throw new BuildFailure(result.outcome === 'error' ? 'build-error' : result.outcome, why);
