@@ -174,6 +174,22 @@ describe('decideNpmInputs', () => {
     expect(again.resolve).toBeUndefined();
     expect(again.dependencies.map((x) => x.integrity).sort()).toEqual(['sha512-AAAA', 'sha512-SSSS', 'sha512-TTTT']);
   });
+  it("neither pins nor resolves when the project's .npmrc installs from a registry of its own", () => {
+    const pkg = pj({ scripts: { prepare: 'tsc' }, devDependencies: { '@corp/tool': '1' } });
+    const byVersion = lockV3({ 'node_modules/@corp/tool': { version: '1.0.0' } });
+    for (const npmrc of ['@corp:registry=https://npm.corp.example/\n', 'registry = "https://mirror.example/npm/"\n', '; a comment\nregistry=${NPM_REGISTRY}\n']) {
+      const pinned = decideNpmInputs({ 'package.json': pkg, 'package-lock.json': byVersion, '.npmrc': npmrc }, {}, REG);
+      expect(pinned.resolve, npmrc).toBeUndefined();
+      expect(pinned.problem, npmrc).toMatchObject({ code: 'dependencies-unresolvable', message: expect.stringMatching(/installs from its own registry/) });
+      const resolved = decideNpmInputs({ 'package.json': pkg, 'root/.npmrc': npmrc }, {}, REG);
+      expect(resolved.resolve, npmrc).toBeUndefined();
+      expect(resolved.problem?.message, npmrc).toMatch(/the workspace root's \.npmrc/);
+    }
+    // the public registry named outright is no registry of its own
+    for (const npmrc of ['registry=https://registry.npmjs.org/\n', '# registry=https://x.example\nsave-exact=true\n']) {
+      expect(decideNpmInputs({ 'package.json': pkg, 'package-lock.json': byVersion, '.npmrc': npmrc }, {}, REG).resolve, npmrc).toBeDefined();
+    }
+  });
   it('does not pin what the registry cannot vouch for: a URL without integrity, a git dependency, a shrinkwrap', () => {
     const pkg = pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } });
     const cases: [string, string][] = [

@@ -10,7 +10,33 @@ import { resolutionManifest } from './resolution-manifest.js';
 const BUILD_SCRIPTS = ['prepare', 'prepack', 'build'] as const;
 
 /** Files of the package directory the npm builder reads before planning. */
-export const NPM_PLAN_FILES = ['package.json', 'npm-shrinkwrap.json', 'package-lock.json', 'root/npm-shrinkwrap.json', 'root/package-lock.json'] as const;
+export const NPM_PLAN_FILES = ['package.json', 'npm-shrinkwrap.json', 'package-lock.json', '.npmrc', 'root/npm-shrinkwrap.json', 'root/package-lock.json', 'root/.npmrc'] as const;
+
+/** Registries a lockfile or the default config may name for the public npm registry. */
+const PUBLIC_REGISTRIES = new Set(['https://registry.npmjs.org', 'https://registry.yarnpkg.com']);
+
+/**
+ * The registry the project's `.npmrc` (the package's or the workspace root's) installs some packages
+ * from, when it is not the public one: `registry=…` or `@scope:registry=…`. Only such a registry can
+ * say what a package name it serves was; the farm's registry cannot stand in for it.
+ */
+export function ownRegistry(files: Record<string, string | undefined>): string | undefined {
+  for (const name of ['.npmrc', 'root/.npmrc']) {
+    const text = files[name];
+    if (text === undefined) continue;
+    for (const raw of text.split(/\r?\n/)) {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+      const eq = line.indexOf('=');
+      if (eq === -1) continue;
+      const key = line.slice(0, eq).trim();
+      if (key !== 'registry' && !/^@[^:\s]+:registry$/.test(key)) continue;
+      const value = line.slice(eq + 1).trim().replace(/^["']|["']$/g, '').replace(/\/+$/, '');
+      if (!PUBLIC_REGISTRIES.has(value)) return `${key}=${value.slice(0, 100)} in ${name === '.npmrc' ? '' : "the workspace root's "}.npmrc`;
+    }
+  }
+  return undefined;
+}
 
 /** Where the pinned npm lands under the inputs mount. */
 export const NPM_TOOL_PATH = 'tools/npm.tgz';
@@ -89,6 +115,8 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
   }
   if (!lockName) {
     // building without the dependencies would make a partial tarball and a false alarm: resolve them as the publisher could have
+    const elsewhere = ownRegistry(files);
+    if (elsewhere) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `the source commits no lockfile and installs from its own registry (${elsewhere}): the farm's registry cannot say what the publisher installed` } };
     const reduced = resolutionManifest(manifest as Record<string, unknown>);
     if (!reduced.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `the source commits no lockfile and ${reduced.message}` } };
     notes.push('dependency set resolved by the farm: the package builds (prepare, prepack, a build script or a publish tool) but commits no lockfile');
@@ -97,6 +125,10 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
   const locked = lockedDependencies(files[lockName]!, registry);
   if (!locked.ok) {
     const pinnable = lockName === RESOLVED_LOCKFILE ? pinnableByRegistry(files[lockName]!, registry) : 0;
+    const elsewhere = pinnable > 0 ? ownRegistry(files) : undefined;
+    if (elsewhere) {
+      return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `${lockName} locks ${pinnable} packages by version alone, and the project installs from its own registry (${elsewhere}): the farm's registry cannot say what those versions were` } };
+    }
     if (pinnable > 0) {
       // the versions are the publisher's; only the integrity npm left out is the registry's, which is
       // what the publisher's npm installed them by (a registry never serves other bytes for a version)

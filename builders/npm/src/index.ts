@@ -14,7 +14,7 @@ export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-
 export { assessNpmRisk, NPM_INSTALL_SCRIPTS } from './assess-risk.js';
 export { explainNpmFailure } from './explain-failure.js';
 export { npmDocumentAsOf } from './document-as-of.js';
-export { declaredEntryPoints, npmMissingOutputs, npmPublishedFacts, PUBLISHED_MANIFEST_EOL } from './published-facts.js';
+export { declaredEntryPoints, npmMissingOutputs, npmPublishedFacts, PUBLISHED_MANIFEST_EOL, PUBLISHED_MODULE_TYPE } from './published-facts.js';
 export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH, RESOLVED_LOCKFILE } from './decide-inputs.js';
 export { planNpmResolve, REGISTRY_MOUNT } from './resolve-plan.js';
 export { resolutionManifest, registrySpecProblem } from './resolution-manifest.js';
@@ -41,7 +41,7 @@ export const NPM_STABILIZERS = [
   'gzip-header',
 ] as const;
 
-/** The largest `.yarnrc.yml` read (only its `yarnPath` is; real ones are a few hundred bytes). @defaultValue 64 KiB */
+/** The largest `.yarnrc.yml` or `.npmrc` read (only `yarnPath`, the registries are; real ones are a few hundred bytes). @defaultValue 64 KiB */
 export const MAX_YARNRC_BYTES = 64 * 1024;
 
 /**
@@ -54,6 +54,8 @@ export const NPM_PLAN_FILE_LIMITS: Readonly<Record<string, number>> = Object.fre
   'root/yarn.lock': MAX_YARN_LOCK_CHARS,
   '.yarnrc.yml': MAX_YARNRC_BYTES,
   'root/.yarnrc.yml': MAX_YARNRC_BYTES,
+  '.npmrc': MAX_YARNRC_BYTES,
+  'root/.npmrc': MAX_YARNRC_BYTES,
 });
 
 /**

@@ -116,7 +116,7 @@ describe('forOtherPlatform', () => {
     expect(forOtherPlatform(['!linux'], undefined)).toBe(true);
     expect(forOtherPlatform(undefined, ['!x64'])).toBe(true);
     expect(forOtherPlatform('win32', undefined)).toBe(true);
-    for (const [os, cpu] of [[undefined, undefined], [['linux'], ['x64']], [['darwin', 'linux'], undefined], [['!win32'], ['!arm']], [[], []], [[42], undefined]] as const) {
+    for (const [os, cpu] of [[undefined, undefined], [['linux'], ['x64']], [['darwin', 'linux'], undefined], [['!win32'], ['!arm']], [[], []], [[42], undefined], [['any'], ['any']]] as const) {
       expect(forOtherPlatform(os, cpu), JSON.stringify([os, cpu])).toBe(false);
     }
   });

@@ -77,6 +77,8 @@ export const BUILD_PLATFORM: Readonly<{ os: string; cpu: string }> = Object.free
 function listLeavesOut(list: unknown, value: string): boolean {
   const items = typeof list === 'string' ? [list] : Array.isArray(list) ? list : [];
   if (!items.every((x): x is string => typeof x === 'string')) return false;
+  // npm-install-checks: a list of only "any" allows every platform
+  if (items.length === 1 && items[0] === 'any') return false;
   if (items.includes(`!${value}`)) return true;
   const allowed = items.filter((x) => !x.startsWith('!'));
   return allowed.length > 0 && !allowed.includes(value);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildClockEnv, publishSteps, publishStepsEnv } from './publish-steps.js';
-import { PUBLISHED_MANIFEST_EOL } from './published-facts.js';
+import { PUBLISHED_MANIFEST_EOL, PUBLISHED_MODULE_TYPE } from './published-facts.js';
 
 describe('publishSteps', () => {
   it('runs build when there is one, whatever else the scripts hold', () => {
@@ -54,11 +54,15 @@ describe('publishSteps', () => {
     expect(s.notes.join()).toMatch(/clean-publish --without-publish/);
     expect(publishSteps({ devDependencies: { 'clean-publish': 'npm:evil@1.0.0' } }, undefined).publishTool).toBeUndefined();
   });
-  it('names dual-publish over clean-publish, which it runs itself, never an alias', () => {
-    const s = publishSteps({ devDependencies: { 'dual-publish': '^4.0.0', 'clean-publish': '^4.2.0' } }, undefined);
+  it('names dual-publish over clean-publish, which it runs itself, when the published package.json bears its mark; never an alias', () => {
+    const marked = { prepublishOnly: true, facts: { [PUBLISHED_MODULE_TYPE]: 'module' } };
+    const s = publishSteps({ devDependencies: { 'dual-publish': '^4.0.0', 'clean-publish': '^4.2.0' } }, undefined, marked);
     expect(s.publishTool).toBe('dual-publish');
     expect(s.notes.join()).toMatch(/`dual-publish --without-publish`/);
-    expect(publishSteps({ devDependencies: { 'dual-publish': 'npm:evil@1.0.0', 'clean-publish': '^4.2.0' } }, undefined).publishTool).toBe('clean-publish');
+    expect(publishSteps({ devDependencies: { 'dual-publish': 'npm:evil@1.0.0', 'clean-publish': '^4.2.0' } }, undefined, marked).publishTool).toBe('clean-publish');
+    // kept only to check with (size-limit), published with npm: nothing in the published manifest says otherwise
+    expect(publishSteps({ devDependencies: { 'dual-publish': '^4.0.0' } }, undefined).publishTool).toBeUndefined();
+    expect(publishSteps({ type: 'module', devDependencies: { 'dual-publish': '^4.0.0' } }, undefined, marked).publishTool).toBeUndefined();
     expect(publishStepsEnv({ publishTool: 'dual-publish' }).QUORUM_PUBLISH_TOOL).toBe('dual-publish');
   });
   it("packs package.json with CRLF line ends only when the published one has them and the source's has not", () => {

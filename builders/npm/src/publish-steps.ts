@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { PUBLISHED_MANIFEST_EOL } from './published-facts.js';
+import { PUBLISHED_MANIFEST_EOL, PUBLISHED_MODULE_TYPE } from './published-facts.js';
 
 /**
  * What a publisher's `npm publish` (or release tool) did beyond `npm pack`, as far as the source
@@ -25,6 +25,7 @@ export type PublishTool = 'clean-publish' | 'dual-publish';
 
 interface Manifest {
   version?: unknown;
+  type?: unknown;
   scripts?: Record<string, unknown>;
   devDependencies?: Record<string, unknown>;
 }
@@ -82,8 +83,11 @@ export function publishSteps(
   const dev = manifest.devDependencies && typeof manifest.devDependencies === 'object' ? manifest.devDependencies : undefined;
   // an alias (`npm:other@…`) would run another package's bin under that name
   const declares = (name: PublishTool) => typeof dev?.[name] === 'string' && !(dev[name] as string).startsWith('npm:');
-  // dual-publish runs clean-publish itself, then writes ES module copies of the CommonJS sources
-  if (declares('dual-publish')) {
+  // dual-publish runs clean-publish itself, then writes ES module copies of the CommonJS sources and
+  // marks the package `"type": "module"`: a package that has it only to check with (size-limit) and
+  // publishes with npm shows no such mark in what it published
+  const markedByDualPublish = opts.facts?.[PUBLISHED_MODULE_TYPE] === 'module' && manifest.type !== 'module';
+  if (declares('dual-publish') && markedByDualPublish) {
     steps.publishTool = 'dual-publish';
     steps.notes.push('dual-publish is among the devDependencies: packed, with npm, from the directory `dual-publish --without-publish` writes (the sources cleaned as the package configures clean-publish, with ES module and CommonJS copies), as dual-publish publishes');
   } else if (declares('clean-publish')) {

@@ -1,54 +1,76 @@
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { list } from 'tar';
 
 /** Fact: the published package.json ends its lines in CRLF (`crlf`), as a publisher on Windows may write it. */
 export const PUBLISHED_MANIFEST_EOL = 'publishedManifestEol';
 
+/** Fact: the published package.json says `"type": "module"` (`module`), as dual-publish writes it. */
+export const PUBLISHED_MODULE_TYPE = 'publishedModuleType';
+
 /** A package.json larger than this is not read (real ones are a few KiB). */
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** Entry points looked at in one manifest, at most (a hostile `exports` map can be huge). */
 const MAX_ENTRY_POINTS = 1000;
 
-/** A tarball's regular files below its top directory (npm names it `package/`), and that directory's package.json. */
+/** A tarball's regular files below its top directory (npm names it `package/`) with their sha256, and that directory's package.json. */
 interface TarballView {
-  files: Set<string>;
+  files: Map<string, string>;
   manifest?: Buffer;
 }
 
-/** Reads one npm tarball the worker already found safe: file names, and the top package.json when small. */
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/** Reads one npm tarball the worker already found safe: its files' digests, and the top package.json when small. */
 async function view(file: string): Promise<TarballView> {
-  const out: TarballView = { files: new Set() };
-  let reading = false;
+  const out: TarballView = { files: new Map() };
   await list({
     file,
     onReadEntry: (entry) => {
       const path = posix.normalize(entry.path);
       const slash = path.indexOf('/');
       const inner = slash === -1 ? '' : path.slice(slash + 1);
-      if (entry.type === 'File' && inner !== '') out.files.add(inner);
-      if (reading || out.manifest !== undefined || entry.type !== 'File' || inner !== 'package.json' || entry.size > MAX_MANIFEST_BYTES) {
+      if (!FILE_TYPES.has(entry.type) || inner === '') {
         entry.resume();
         return;
       }
-      reading = true;
-      const chunks: Buffer[] = [];
-      entry.on('data', (c: Buffer) => chunks.push(c));
+      const hash = createHash('sha256');
+      const keep = inner === 'package.json' && out.manifest === undefined && entry.size <= MAX_MANIFEST_BYTES ? ([] as Buffer[]) : undefined;
+      entry.on('data', (c: Buffer) => {
+        hash.update(c);
+        keep?.push(c);
+      });
       entry.on('end', () => {
-        out.manifest = Buffer.concat(chunks);
+        out.files.set(inner, hash.digest('hex'));
+        if (keep) out.manifest = Buffer.concat(keep);
       });
     },
   });
   return out;
 }
 
+function parsed(manifest: Buffer | undefined): unknown {
+  if (manifest === undefined) return undefined;
+  try {
+    return JSON.parse(manifest.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * What the published tarball itself shows about how it was made, for `decideInputs`: only how its
- * package.json ends its lines. Read after the worker checked the tarball's integrity and found it
+ * What the published tarball itself shows about how it was made, for `decideInputs`: how its
+ * package.json ends its lines, and whether it says `"type": "module"`. Read after the worker checked the tarball's integrity and found it
  * safe; the top directory's `package.json` (npm names it `package/`, old tarballs otherwise).
  */
 export async function npmPublishedFacts(file: string): Promise<Record<string, string>> {
   const { manifest } = await view(file);
-  return manifest !== undefined && manifest.includes('\r\n') ? { [PUBLISHED_MANIFEST_EOL]: 'crlf' } : {};
+  const facts: Record<string, string> = {};
+  if (manifest === undefined) return facts;
+  if (manifest.includes('\r\n')) facts[PUBLISHED_MANIFEST_EOL] = 'crlf';
+  const m = parsed(manifest);
+  if (m && typeof m === 'object' && (m as { type?: unknown }).type === 'module') facts[PUBLISHED_MODULE_TYPE] = 'module';
+  return facts;
 }
 
 /** The files a package.json names as what the package is: main, module, browser, types, bin, exports targets. */
@@ -73,29 +95,36 @@ export function declaredEntryPoints(manifest: unknown): string[] {
 }
 
 /** How Node finds a file a manifest names without its extension: as written, `.js`, `.json`, `/index.js`. */
-function present(files: Set<string>, path: string): string | undefined {
+function present(files: Map<string, string>, path: string): string | undefined {
   return [path, `${path}.js`, `${path}.json`, `${path}.cjs`, `${path}.mjs`, `${path}/index.js`].find((p) => files.has(p));
 }
 
 /**
- * The entry points the rebuilt package lacks that its own package.json names and the published
- * tarball has (as the published tarball names them): the publisher's build made them and this one
- * did not, e.g. a monorepo package built by the workspace root's release script.
+ * The entry points the rebuilt package lacks that its package.json names and the published tarball
+ * has (as the published tarball names them), when the difference is only that: the publisher's
+ * build made a directory this one did not, e.g. a monorepo package that the workspace root's
+ * release script builds. Anything else leaves the difference to the comparison (an empty list):
+ * - the two package.json files declare other entry points;
+ * - a file of the rebuilt package is missing from the published one or differs in it (package.json
+ *   included: an added install script is never passed over);
+ * - a missing entry point lies at the top of the package, or in a directory the rebuilt package has
+ *   files in (a file an attacker adds beside what the build makes is compared, never excused).
  */
 export async function npmMissingOutputs(rebuiltFile: string, publishedFile: string): Promise<string[]> {
   const [rebuilt, published] = await Promise.all([view(rebuiltFile), view(publishedFile)]);
-  if (rebuilt.manifest === undefined) return [];
-  let manifest: unknown;
-  try {
-    manifest = JSON.parse(rebuilt.manifest.toString('utf8'));
-  } catch {
-    return [];
-  }
+  const declared = declaredEntryPoints(parsed(rebuilt.manifest));
+  const declaredThere = declaredEntryPoints(parsed(published.manifest));
+  if (declared.length === 0 || declared.length !== declaredThere.length || declared.some((p) => !declaredThere.includes(p))) return [];
+  for (const [path, digest] of rebuilt.files) if (published.files.get(path) !== digest) return [];
+  const builtDirs = new Set([...rebuilt.files.keys()].filter((p) => p.includes('/')).map((p) => p.slice(0, p.indexOf('/'))));
   const missing: string[] = [];
-  for (const path of declaredEntryPoints(manifest)) {
+  for (const path of declared) {
     if (present(rebuilt.files, path) !== undefined) continue;
     const there = present(published.files, path);
-    if (there !== undefined) missing.push(there);
+    if (there === undefined) continue;
+    const slash = there.indexOf('/');
+    if (slash === -1 || builtDirs.has(there.slice(0, slash))) return [];
+    missing.push(there);
   }
   return missing;
 }

@@ -37,10 +37,12 @@ const fs = require('fs');
 const file = process.argv[1];
 const lock = JSON.parse(fs.readFileSync(file, 'utf8'));
 const wanted = [];
+// as the builder's forOtherPlatform reads os and cpu (npm-install-checks' rule)
 function leavesOut(list, value) {
   const items = typeof list === 'string' ? [list] : Array.isArray(list) ? list : [];
+  if (!items.every((x) => typeof x === 'string') || (items.length === 1 && items[0] === 'any')) return false;
   if (items.indexOf('!' + value) !== -1) return true;
-  const allowed = items.filter((x) => typeof x === 'string' && x[0] !== '!');
+  const allowed = items.filter((x) => x[0] !== '!');
   return allowed.length > 0 && allowed.indexOf(value) === -1;
 }
 function consider(path, e) {
@@ -71,7 +73,18 @@ function get(name, done) {
     res.on('data', (c) => chunks.push(c));
     res.on('end', () => {
       if (res.statusCode !== 200) return done(new Error(name + ': the registry answered HTTP ' + res.statusCode));
-      try { docs.set(name, JSON.parse(Buffer.concat(chunks).toString('utf8'))); done(null); } catch (e) { done(new Error(name + ': the registry document is not JSON')); }
+      let doc;
+      try { doc = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch (e) { return done(new Error(name + ': the registry document is not JSON')); }
+      chunks.length = 0;
+      // only the locked versions' dist is kept: documents can be large, and many are read
+      const kept = new Map();
+      for (const w of wanted) {
+        if (w.name !== name || kept.has(w.version)) continue;
+        const v = doc && doc.versions && Object.prototype.hasOwnProperty.call(doc.versions, w.version) ? doc.versions[w.version] : undefined;
+        kept.set(w.version, v && v.dist);
+      }
+      docs.set(name, kept);
+      done(null);
     });
     res.on('error', done);
   });
@@ -92,9 +105,7 @@ function pump() {
 }
 function finish() {
   for (const w of wanted) {
-    const doc = docs.get(w.name);
-    const v = doc && doc.versions && doc.versions[w.version];
-    const dist = v && v.dist;
+    const dist = docs.get(w.name).get(w.version);
     if (!dist || typeof dist.tarball !== 'string') { console.error('[quorum] error: ' + w.name + '@' + w.version + ' is locked but not in the registry'); process.exit(1); }
     let integrity = typeof dist.integrity === 'string' ? dist.integrity : undefined;
     if (!integrity && typeof dist.shasum === 'string' && /^[0-9a-f]{40}$/.test(dist.shasum)) integrity = 'sha1-' + Buffer.from(dist.shasum, 'hex').toString('base64');

@@ -157,11 +157,11 @@ describe('analyzeTgz digests', () => {
   it('returns the manifest sorted by path with normalized modes, sizes and content digests', async () => {
     const r = await analyze(
       await tgz([
-        { name: './package/z.js', body: 'z', mode: 0o600 },
+        { name: 'package/./z.js', body: 'z', mode: 0o600 },
         { name: 'package/', type: 'directory', mode: 0o700 },
         { name: 'package/bin/cli', body: '#!/bin/sh\n', mode: 0o744 },
         { name: 'package/link', type: 'symlink', linkname: 'z.js' },
-        { name: 'package/hard', type: 'link', linkname: './package/z.js' },
+        { name: 'package/hard', type: 'link', linkname: 'package//z.js' },
       ]),
     );
     expect(r.entries).toEqual([
@@ -396,9 +396,27 @@ describe('unsafe archives', () => {
       name: 'a path repeated with other content',
       entries: [
         { name: 'package/a.js', body: 'benign' },
-        { name: './package/a.js', body: 'evil' },
+        { name: 'package/./a.js', body: 'evil' },
       ],
-      message: /"\.\/package\/a\.js" repeats "package\/a\.js" with different content/,
+      message: /"package\/\.\/a\.js" repeats "package\/a\.js" with different content/,
+    },
+    {
+      // npm strips the first component as written: this one is installed as package/a.js of the package
+      name: 'a name starting with ./, even as a copy of another entry',
+      entries: [
+        { name: 'package/a.js', body: 'same' },
+        { name: './package/a.js', body: 'same' },
+      ],
+      message: /"\.\/package\/a\.js" starts with "\.\/"/,
+    },
+    { name: 'a lone name starting with ./', entries: [{ name: './package/policy.js', body: 'x' }], message: /starts with "\.\/"/ },
+    {
+      name: 'a hard link to a target starting with ./',
+      entries: [
+        { name: 'package/z.js', body: 'z' },
+        { name: 'package/hard', type: 'link', linkname: './package/z.js' },
+      ],
+      message: /hard link target "\.\/package\/z\.js" starts with "\.\/"/,
     },
     {
       name: 'a path repeated with the same content made executable',

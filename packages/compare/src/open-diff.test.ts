@@ -78,7 +78,7 @@ describe('openTgzDiff', () => {
   });
 
   it('finds paths by their normalized name', async () => {
-    const a = await file([{ name: './package/package.json', body: MANIFEST_A }]);
+    const a = await file([{ name: 'package/./package.json', body: MANIFEST_A }]);
     const b = await file([{ name: 'package//package.json', body: MANIFEST_B }]);
     const reader = await openTgzDiff(a, b);
     expect(reader.diff.changed.map((c) => c.path)).toEqual(['package/package.json']);

@@ -89,8 +89,8 @@ export interface RawEntry {
   sha256?: string;
   contentBytes?: number;
   /**
-   * later entries of the same regular-file path, in archive order (old packers wrote `./main.js`
-   * beside `main.js`): accepted only when every copy has this entry's content and mode, checked once
+   * later entries of the same regular-file path, in archive order (old packers wrote
+   * `package/./main.js` beside `package/main.js`): accepted only when every copy has this entry's content and mode, checked once
    * the contents are digested, so that whichever copy an extractor keeps, the file is the same
    */
   duplicates?: RawEntry[];
@@ -153,6 +153,9 @@ function allZero(b: Buffer): boolean {
   }
   return true;
 }
+
+/** A name whose first component is `.` with more after it (`./package/x`; `./` alone is the root). */
+const LEADING_DOT = /^(\.\/+)+[^/]/;
 
 /** Extended headers accepted before one entry (pax globals could otherwise pile up without bound). */
 const MAX_EXTENDED_HEADERS_PER_ENTRY = 16;
@@ -427,6 +430,12 @@ export class TarWalker {
     if (size === null || !Number.isSafeInteger(size) || size < 0) throw invalid(`${what}: unreadable size`);
     if (h.mode === null) throw invalid(`${what}: unreadable mode`);
 
+    // npm extracts with the first path component stripped, as written: `./package/x` lands at
+    // `package/x` in the package, where every other reading (and ours) sees `package/x` of the archive
+    if (LEADING_DOT.test(rawName)) throw unsafe(`${what} starts with "./" (extractors that strip the first component place it one directory lower)`);
+    if (type === 'hardlink' && rawLinkname !== null && LEADING_DOT.test(rawLinkname)) {
+      throw unsafe(`${what}: hard link target ${describeName(rawLinkname)} starts with "./" (extractors that strip the first component read it as another path)`);
+    }
     const normalized = normalizeArchivePath(rawName, what);
     const path = normalized === rawName ? rawName : normalized; // one string for both when equal
     let target: string | null = null;

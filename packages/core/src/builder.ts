@@ -286,6 +286,8 @@ export interface Builder {
    * build made them and this one did not (e.g. the package is built by a step outside it), so the
    * build did not run as the publisher's: the worker reports `build-incomplete` instead of letting a
    * partial artifact be compared. Asked only when the two artifacts differ; both are safe archives.
+   * Must answer nothing unless those files are all the difference: a builder that excuses more
+   * turns an alarm into a failure.
    */
   missingOutputs?(rebuiltFile: string, publishedFile: string): Promise<string[]>;
   /** The published artifact of one version in a registry metadata document, if it has one. Pure. */

@@ -271,11 +271,14 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       // a race in the project's own build (a step that outruns the one it needs) fails some runs
       // only: once more, from the same inputs, into an output directory of its own
       note(`[quorum] the build exited with code ${result.exitCode}; running it once more, as a race in a project's own build fails some runs only`);
+      exitCode = result.exitCode;
       outDir = join(jobDir, 'out-again');
       await mkdir(outDir, { mode: 0o755 });
+      const first = result.exitCode;
       result = await runBuild(outDir);
       buildMs += result.durationMs;
       lines.push(scrub(result.log.replace(/\n$/, '')));
+      if (result.outcome === 'ok') notes.push(`the build exited with code ${first} once and succeeded when run again from the same inputs (a race in the project's own build)`);
       missing = result.outcome === 'error' ? missingCommand(result.exitCode, result.log) : undefined;
       named = result.outcome === 'error' && !missing ? builder.explainFailure?.(result.log) : undefined;
     }
