@@ -58,6 +58,10 @@ describe('npmMissingOutputs', () => {
     const published = await tarball('pub', { 'package.json': manifest, 'index.js': 'module.exports = require("./dist/p.cjs.js");\n', 'dist/p.esm.js': 'export {};\n', 'dist/p.d.ts': 'export {};\n' });
     const rebuilt = await tarball('rebuilt', { 'package.json': manifest, 'index.js': 'module.exports = require("./dist/p.cjs.js");\n' });
     expect((await npmMissingOutputs(rebuilt, published)).sort()).toEqual(['dist/p.d.ts', 'dist/p.esm.js']);
+    // the publisher's release script rewrote package.json as JSON: the same manifest, other bytes
+    const rewritten = JSON.stringify(JSON.parse(manifest), null, 4);
+    const republished = await tarball('pub-rewritten', { 'package.json': rewritten, 'index.js': 'module.exports = require("./dist/p.cjs.js");\n', 'dist/p.esm.js': 'export {};\n', 'dist/p.d.ts': 'export {};\n' });
+    expect((await npmMissingOutputs(rebuilt, republished)).sort()).toEqual(['dist/p.d.ts', 'dist/p.esm.js']);
   });
 
   it('never excuses a tarball that differs in more than a directory the build did not make', async () => {
@@ -66,7 +70,7 @@ describe('npmMissingOutputs', () => {
     // a declared entry point the honest build never ships, added beside what it does make
     expect(await npmMissingOutputs(rebuilt, await tarball('added-beside', { 'package.json': manifest, 'index.js': index, 'dist/p.cjs.js': '1;\n', 'dist/p.esm.js': 'evil();\n' }))).toEqual([]);
     const bare = await tarball('bare', { 'package.json': manifest, 'index.js': index });
-    // the missing directory plus any other change: a changed file, or an install script in package.json
+    // the missing directory plus any other change: a changed file, or an install script in package.json (more than its formatting)
     expect(await npmMissingOutputs(bare, await tarball('changed-too', { 'package.json': manifest, 'index.js': 'evil();\n', 'dist/p.esm.js': '1', 'dist/p.d.ts': 'x' }))).toEqual([]);
     const hooked = JSON.stringify({ ...(JSON.parse(manifest) as object), scripts: { postinstall: 'node dist/p.esm.js' } });
     expect(await npmMissingOutputs(bare, await tarball('hooked', { 'package.json': hooked, 'index.js': index, 'dist/p.esm.js': '1', 'dist/p.d.ts': 'x' }))).toEqual([]);

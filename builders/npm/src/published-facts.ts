@@ -94,6 +94,22 @@ export function declaredEntryPoints(manifest: unknown): string[] {
   return [...new Set(out.map((p) => posix.normalize(p).replace(/^\.\//, '')).filter((p) => p !== '' && p !== '.' && !p.includes('*') && !p.startsWith('../') && !p.startsWith('/')))];
 }
 
+/** The same JSON value, whatever the whitespace and the order of object keys. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === undefined || b === undefined) return false;
+  const canonical = (v: unknown, depth: number): unknown => {
+    if (depth > 64) throw new Error('too deep');
+    if (Array.isArray(v)) return v.map((x) => canonical(x, depth + 1));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k], depth + 1)]));
+    return v;
+  };
+  try {
+    return JSON.stringify(canonical(a, 0)) === JSON.stringify(canonical(b, 0));
+  } catch {
+    return false;
+  }
+}
+
 /** How Node finds a file a manifest names without its extension: as written, `.js`, `.json`, `/index.js`. */
 function present(files: Map<string, string>, path: string): string | undefined {
   return [path, `${path}.js`, `${path}.json`, `${path}.cjs`, `${path}.mjs`, `${path}/index.js`].find((p) => files.has(p));
@@ -106,7 +122,7 @@ function present(files: Map<string, string>, path: string): string | undefined {
  * release script builds. Anything else leaves the difference to the comparison (an empty list):
  * - the two package.json files declare other entry points;
  * - a file of the rebuilt package is missing from the published one or differs in it (package.json
- *   included: an added install script is never passed over);
+ *   included, unless only its JSON formatting differs: an added install script is never passed over);
  * - a missing entry point lies at the top of the package, or in a directory the rebuilt package has
  *   files in (a file an attacker adds beside what the build makes is compared, never excused).
  */
@@ -115,7 +131,12 @@ export async function npmMissingOutputs(rebuiltFile: string, publishedFile: stri
   const declared = declaredEntryPoints(parsed(rebuilt.manifest));
   const declaredThere = declaredEntryPoints(parsed(published.manifest));
   if (declared.length === 0 || declared.length !== declaredThere.length || declared.some((p) => !declaredThere.includes(p))) return [];
-  for (const [path, digest] of rebuilt.files) if (published.files.get(path) !== digest) return [];
+  for (const [path, digest] of rebuilt.files) {
+    if (published.files.get(path) === digest) continue;
+    // a release script that rewrote package.json as JSON (no final newline, other indentation) wrote the same manifest
+    if (path === 'package.json' && sameJson(parsed(rebuilt.manifest), parsed(published.manifest))) continue;
+    return [];
+  }
   const builtDirs = new Set([...rebuilt.files.keys()].filter((p) => p.includes('/')).map((p) => p.slice(0, p.indexOf('/'))));
   const missing: string[] = [];
   for (const path of declared) {
