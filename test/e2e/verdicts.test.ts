@@ -189,4 +189,32 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     expect(status.exitCode).toBe(0);
     expect((JSON.parse(status.stdout) as { verdict: string }).verdict).toBe('reproducible');
   });
+
+  it('serves what answers for a purl as a README badge: SVG, cached briefly, an alarm never hidden', async () => {
+    const badge = async (purl: string, headers: Record<string, string> = {}) => farm.request('GET', `/v1/badges/${encodeURIComponent(purl)}.svg`, undefined, headers);
+    const cases: [string, string][] = [
+      ['pkg:npm/greet@1.0.0', 'reproducible'],
+      ['pkg:npm/greet-host@2.0.0', 'equivalent'],
+      ['pkg:npm/xzlike@5.6.0', 'mismatch'],
+      ['pkg:npm/broken@1.0.1', 'failed'],
+      ['pkg:npm/greet', 'reproducible'],
+      ['pkg:npm/never-submitted@1.0.0', 'unknown'],
+    ];
+    for (const [purl, message] of cases) {
+      const res = await badge(purl);
+      expect(res.status, purl).toBe(200);
+      expect(res.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8');
+      expect(res.headers.get('cache-control')).toBe('public, max-age=300');
+      const svg = await res.text();
+      expect(svg.startsWith('<svg'), purl).toBe(true);
+      // what a person reads on the badge (badge-maker writes it as the image's title too)
+      expect(svg, purl).toContain(`<title>quorum: ${message}</title>`);
+    }
+    const first = await badge('pkg:npm/greet@1.0.0');
+    const etag = first.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    expect((await badge('pkg:npm/greet@1.0.0', { 'if-none-match': etag })).status).toBe(304);
+    expect((await badge('not a purl')).status).toBe(400);
+    expect((await farm.request('GET', `/v1/badges/${encodeURIComponent('pkg:npm/greet@1.0.0')}.png`)).status).toBe(404);
+  });
 });

@@ -19,7 +19,12 @@ export class ResponseCache {
 
   /** The JSON text of `render()`, cached under `key`; nothing is cached when `render` throws. */
   json(key: string, render: () => unknown): string {
-    if (this.maxChars === 0) return JSON.stringify(render());
+    return this.text(`json ${key}`, () => JSON.stringify(render()));
+  }
+
+  /** The text `render()` returns, cached under `key`; nothing is cached when `render` throws. */
+  text(key: string, render: () => string): string {
+    if (this.maxChars === 0) return render();
     const stamp = this.changeStamp();
     if (stamp !== this.stamp) {
       this.entries.clear();
@@ -32,7 +37,7 @@ export class ResponseCache {
       this.entries.set(key, hit);
       return hit;
     }
-    const text = JSON.stringify(render());
+    const text = render();
     if (text.length > this.maxChars / 4) return text;
     for (const [oldest, old] of this.entries) {
       if (this.chars + text.length <= this.maxChars) break;

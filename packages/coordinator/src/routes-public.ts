@@ -23,6 +23,7 @@ import { clientNetwork, fetchJson } from '@quorum/net';
 import type { CoordinatorContext } from './context.js';
 import type { StoredSourceMapping } from './sqlite-store.js';
 import type { SubmitterAuth } from './submitters.js';
+import { badgeFace, renderBadge } from './badge.js';
 import { ResponseCache } from './response-cache.js';
 import { releaseView, workerView } from './views.js';
 
@@ -200,6 +201,25 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
       return { purl: p.canonical, answers: versions.map((v) => answerFor(v, store.answerInputs(v))), releases: releases.map(viewOfRecord) };
     });
     return reply.type(JSON_TYPE).send(answer);
+  });
+
+  // a README's badge: what answers for the purl (its newest submitted version when unversioned), as SVG
+  app.get<{ Params: { badge: string } }>('/v1/badges/:badge', async (req, reply) => {
+    const name = req.params.badge;
+    if (!name.endsWith('.svg')) throw new QuorumError('not-found', 'a badge is served as /v1/badges/<URL-encoded purl>.svg');
+    const p = parseAnyPurl(name.slice(0, -'.svg'.length));
+    const problem = builderFor(p.type).purlProblem(p);
+    if (problem) throw new QuorumError('invalid-purl', problem);
+    const text = answers.text(`badge ${p.canonical}`, () => {
+      const version = p.version ? p.canonical : store.versionsOf(packagePurl(p), 1)[0];
+      const releases = version === undefined ? [] : store.answerInputs(version);
+      return JSON.stringify(renderBadge(badgeFace(releases.length > 0 ? answerFor(version!, releases) : undefined)));
+    });
+    const badge = JSON.parse(text) as { svg: string; etag: string };
+    // short-lived: a verdict can change the badge at any time, and an alarm must show soon
+    reply.header('cache-control', 'public, max-age=300').header('etag', badge.etag);
+    if (req.headers['if-none-match'] === badge.etag) return reply.code(304).send();
+    return reply.type('image/svg+xml; charset=utf-8').send(badge.svg);
   });
 
   app.get<{ Params: { id: string } }>('/v1/rebuilds/:id/log', async (req, reply) => {
