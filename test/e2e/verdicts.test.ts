@@ -217,4 +217,27 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     expect((await badge('not a purl')).status).toBe(400);
     expect((await farm.request('GET', `/v1/badges/${encodeURIComponent('pkg:npm/greet@1.0.0')}.png`)).status).toBe(404);
   });
+
+  it('serves Prometheus metrics: live workers, queue depth, releases and verdicts, rebuild durations, HTTP latency by route', async () => {
+    const res = await farm.request('GET', '/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    const value = (series: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      if (line === undefined) throw new Error(`no series ${series} in:\n${text.slice(0, 3000)}`);
+      return Number(line.slice(series.length + 1));
+    };
+    expect(value('quorum_workers{alive="true"}')).toBe(3);
+    // every release of this file is decided by now: one of each verdict but unreproducible's own kind at least
+    expect(value('quorum_releases{state="decided"}')).toBeGreaterThanOrEqual(6);
+    for (const verdict of ['reproducible', 'equivalent', 'mismatch', 'unreproducible', 'failed']) expect(value(`quorum_verdicts{verdict="${verdict}"}`), verdict).toBeGreaterThanOrEqual(1);
+    expect(value('quorum_rebuild_reports_total{outcome="succeeded"}')).toBeGreaterThanOrEqual(15);
+    expect(value('quorum_rebuild_duration_seconds_count{outcome="failed"}')).toBeGreaterThanOrEqual(3);
+    // by route pattern, never by purl
+    expect(value('quorum_http_request_duration_seconds_count{method="GET",route="/v1/badges/:badge",status="200"}')).toBeGreaterThanOrEqual(7);
+    expect(text).not.toContain('greet@1.0.0');
+    const queues = text.split('\n').filter((l) => l.startsWith('quorum_worker_queue_jobs{'));
+    expect(queues).toHaveLength(6);
+  });
 });

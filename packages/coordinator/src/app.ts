@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { QuorumError } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
 import { errorHandler } from './http-errors.js';
+import { registerMetrics } from './metrics.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerAttestationRoutes } from './routes-attestations.js';
 import { registerPublicRoutes } from './routes-public.js';
@@ -35,6 +36,7 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
         ? new QuorumError('rate-limited', `too many anonymous submissions from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or submit with a submit token`)
         : new QuorumError('rate-limited', `too many requests from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
   });
+  if (ctx.metrics) registerMetrics(app, ctx.metrics);
   const submitters = new SubmitterAuth(ctx.store, adminToken);
   void app.register(async (scope) => {
     registerPublicRoutes(scope, ctx, submitters);

@@ -3,6 +3,7 @@ import type { StatementSigner } from '@quorum/attest';
 import type { EgressPolicy } from '@quorum/net';
 import type { RebuildQueueProducer } from '@quorum/queue';
 import type { BlobStore } from './blob-store.js';
+import type { CoordinatorMetrics } from './metrics.js';
 import type { CoordinatorConfig } from './config.js';
 import type { QueueUsers } from './queue-users.js';
 import type { SqliteStore } from './sqlite-store.js';
@@ -22,4 +23,6 @@ export interface CoordinatorContext {
   egress: EgressPolicy;
   /** every worker's own Redis user */
   queueUsers: QueueUsers;
+  /** Prometheus metrics, served at /metrics when present */
+  metrics?: CoordinatorMetrics;
 }

@@ -6,6 +6,7 @@ import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
 import { egressPolicy } from '@quorum/net';
 import { RebuildQueueProducer } from '@quorum/queue';
 import { buildApp } from './app.js';
+import { createMetrics } from './metrics.js';
 import { BlobStore } from './blob-store.js';
 import type { CoordinatorConfig } from './config.js';
 import type { CoordinatorContext } from './context.js';
@@ -58,6 +59,7 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
     egress: egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries), gitMirrors: config.gitMirrors }),
     queueUsers,
   };
+  ctx.metrics = createMetrics(ctx);
   scheduler = new Scheduler(ctx);
   const app = buildApp(ctx, adminToken);
   await app.listen({ host: config.host, port: config.port });

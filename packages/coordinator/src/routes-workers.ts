@@ -396,6 +396,7 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
         throw new QuorumError('conflict', `rebuild ${rebuild.id} is no longer open; report not accepted`);
       }
       req.log.info({ rebuildId: rebuild.id, releaseId: rebuild.releaseId, workerId: report.workerId, status: report.status, reason: report.reason }, 'rebuild reported');
+      ctx.metrics?.rebuildReported(report.status, report.timings?.totalMs);
       ctx.kick();
       return { ok: true, state: target };
     },

@@ -318,6 +318,23 @@ export class SqliteStore {
   }
 
   /** Distinct versioned purls of a package, newest release first. */
+  /** Releases by state. */
+  releaseCounts(): Record<string, number> {
+    const rows = this.statements.prepare('SELECT state, COUNT(*) n FROM releases GROUP BY state').all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** Decided releases by their newest verdict. */
+  verdictCounts(): Record<string, number> {
+    const rows = this.statements
+      .prepare(
+        `SELECT json_extract(v.body, '$.verdict') verdict, COUNT(*) n FROM verdicts v
+         JOIN (SELECT release_id, MAX(seq) s FROM verdicts GROUP BY release_id) newest ON v.seq = newest.s GROUP BY verdict`,
+      )
+      .all() as { verdict: string | null; n: number }[];
+    return Object.fromEntries(rows.filter((r) => typeof r.verdict === 'string').map((r) => [r.verdict!, r.n]));
+  }
+
   versionsOf(packagePurl: string, limit = 50): string[] {
     return (this.statements.prepare('SELECT purl, MAX(seq) s FROM releases WHERE package_purl = ? GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]).map((r) => r.purl);
   }

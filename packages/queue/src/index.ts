@@ -178,6 +178,12 @@ export class RebuildQueueProducer {
     return state === 'unknown' ? 'missing' : 'waiting';
   }
 
+  /** Jobs on a worker's queue: waiting (delayed and prioritized included) and running; list lengths only. */
+  async depth(workerId: string): Promise<{ waiting: number; active: number }> {
+    const c = await bounded('job counts', this.queue(workerId).getJobCounts('waiting', 'delayed', 'prioritized', 'active'));
+    return { waiting: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0 };
+  }
+
   /** Is Redis answering? */
   async ping(): Promise<boolean> {
     try {
