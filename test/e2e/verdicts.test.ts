@@ -214,7 +214,17 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     const etag = first.headers.get('etag')!;
     expect(etag).toMatch(/^"[\w-]+"$/);
     expect((await badge('pkg:npm/greet@1.0.0', { 'if-none-match': etag })).status).toBe(304);
+    expect((await badge('pkg:npm/greet@1.0.0', { 'if-none-match': `"other", W/${etag}` })).status).toBe(304);
     expect((await badge('not a purl')).status).toBe(400);
+    // a qualifier could name another registry, whose release this verdict is not about
+    expect((await badge('pkg:npm/greet@1.0.0?repository_url=https://elsewhere.example/')).status).toBe(400);
+
+    // a newer honest version does not hide the alarm of an older one on the package's badge
+    const pkg = await makeGitPackage(join(farm.dir, 'src/xzlike-next'), { 'package.json': packageJson('xzlike', '5.6.1'), 'index.js': INDEX }, 'v5.6.1');
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    expect((await farm.submitAndDecide({ purl: 'pkg:npm/xzlike@5.6.1' })).verdict?.verdict).toBe('reproducible');
+    expect(await (await badge('pkg:npm/xzlike@5.6.1')).text()).toContain('<title>quorum: reproducible</title>');
+    expect(await (await badge('pkg:npm/xzlike')).text()).toContain('<title>quorum: mismatch</title>');
     expect((await farm.request('GET', `/v1/badges/${encodeURIComponent('pkg:npm/greet@1.0.0')}.png`)).status).toBe(404);
   });
 

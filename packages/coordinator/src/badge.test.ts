@@ -29,6 +29,7 @@ describe('badgeFace', () => {
     expect(badgeFace(answer({ verdict: 'reproducible', alarms: [alarm] }))).toEqual({ message: 'mismatch', color: 'red' });
     const moved = { ref: 'v1.0.0', firstCommit: 'a'.repeat(40), commit: 'b'.repeat(40), firstSeenAt: '2026-01-01T00:00:00.000Z', seenAt: '2026-02-01T00:00:00.000Z', releaseId: 'r' };
     expect(badgeFace(answer({ verdict: 'reproducible', movedTags: [moved] }))).toEqual({ message: 'reproducible, tag moved', color: 'yellow' });
+    expect(badgeFace(answer({ verdict: 'equivalent', sourceChanged: true }))).toEqual({ message: 'equivalent, source changed', color: 'yellow' });
   });
 });
 

@@ -10,8 +10,9 @@ export interface BadgeFace {
 
 /**
  * The face of a purl's badge, from what answers for it. An alarm is never hidden: while one stands
- * the badge says `mismatch`, whatever else was decided. A moved tag of the package's own source
- * qualifies a passing verdict. A purl nothing was submitted for is `unknown`.
+ * the badge says `mismatch`, whatever else was decided. A moved tag of the package's own source, or
+ * a source that changed between releases, qualifies a passing verdict. A purl nothing was submitted
+ * for is `unknown`.
  */
 export function badgeFace(answer: PurlAnswer | undefined): BadgeFace {
   if (!answer) return { message: 'unknown', color: 'lightgrey' };
@@ -19,7 +20,9 @@ export function badgeFace(answer: PurlAnswer | undefined): BadgeFace {
   switch (answer.verdict) {
     case 'reproducible':
     case 'equivalent':
-      return answer.movedTags.length > 0 ? { message: `${answer.verdict}, tag moved`, color: 'yellow' } : { message: answer.verdict, color: answer.verdict === 'reproducible' ? 'brightgreen' : 'green' };
+      if (answer.movedTags.length > 0) return { message: `${answer.verdict}, tag moved`, color: 'yellow' };
+      if (answer.sourceChanged) return { message: `${answer.verdict}, source changed`, color: 'yellow' };
+      return { message: answer.verdict, color: answer.verdict === 'reproducible' ? 'brightgreen' : 'green' };
     case 'unreproducible':
       return { message: 'unreproducible', color: 'orange' };
     case 'failed':

@@ -14,6 +14,20 @@ const REBUILD_BUCKETS = [5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 /** HTTP latencies in seconds: cached answers take a fraction of a millisecond. */
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 
+/** How long a scrape waits for one worker's queue counts. */
+const QUEUE_READ_MS = 1500;
+/** A scrape's text is reused for this long, and scrapes asked meanwhile wait for the one running. */
+const SCRAPE_REUSE_MS = 5000;
+
+/** `p`, or a rejection once `ms` have passed. */
+function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('too slow')), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Registers every metric; the store and the queues are read at scrape time only. */
 export function createMetrics(ctx: CoordinatorContext): CoordinatorMetrics {
   const registry = new Registry();
@@ -40,13 +54,18 @@ export function createMetrics(ctx: CoordinatorContext): CoordinatorMetrics {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const w of store.workers()) {
+      // Redis down: nothing is asked (commands would wait in the client's queue), the metric is left out
+      if (!ctx.queue.connected) return;
+      const now = Date.now();
+      const alive = store.workers().filter((w) => now - w.lastSeenMs <= config.workerTimeoutMs);
+      const depths = await Promise.all(alive.map((w) => within(QUEUE_READ_MS, ctx.queue.depth(w.id)).catch(() => undefined)));
+      alive.forEach((w, i) => {
         // a queue that cannot be read now is left out of this scrape, not reported as empty
-        const depth = await ctx.queue.depth(w.id).catch(() => undefined);
-        if (!depth) continue;
+        const depth = depths[i];
+        if (!depth) return;
         this.set({ worker: w.id, state: 'waiting' }, depth.waiting);
         this.set({ worker: w.id, state: 'active' }, depth.active);
-      }
+      });
     },
   });
   new Gauge({
@@ -111,5 +130,17 @@ export function registerMetrics(app: FastifyInstance, metrics: CoordinatorMetric
     s.observe(reply.elapsedTime / 1000);
     done();
   });
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  // one scrape at a time, its text reused briefly: anyone may ask, and a scrape reads the store and Redis
+  let last: { at: number; text: Promise<string> } | undefined;
+  app.get('/metrics', async (_req, reply) => {
+    const now = Date.now();
+    if (!last || now - last.at > SCRAPE_REUSE_MS) {
+      const text = metrics.registry.metrics();
+      last = { at: now, text };
+      text.catch(() => {
+        if (last?.text === text) last = undefined;
+      });
+    }
+    return reply.type(metrics.registry.contentType).send(await last.text);
+  });
 }

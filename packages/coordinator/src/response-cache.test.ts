@@ -27,6 +27,16 @@ describe('ResponseCache', () => {
     expect(cache.json('a', render({ x: 2 }))).toBe('{"x":2}');
   });
 
+  it('keeps a text only when asked to after rendering it (an answer about nothing is not kept)', () => {
+    const { cache } = setup();
+    let renders = 0;
+    const unknown = () => `unknown ${++renders}`;
+    expect(cache.text('badge x', unknown, () => false)).toBe('unknown 1');
+    expect(cache.text('badge x', unknown, () => false)).toBe('unknown 2');
+    expect(cache.text('badge x', unknown)).toBe('unknown 3');
+    expect(cache.text('badge x', unknown)).toBe('unknown 3');
+  });
+
   it('caches nothing when rendering throws', () => {
     const { cache, render } = setup();
     expect(() => cache.json('a', () => { throw new Error('not found'); })).toThrow('not found');

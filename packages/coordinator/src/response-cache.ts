@@ -22,8 +22,11 @@ export class ResponseCache {
     return this.text(`json ${key}`, () => JSON.stringify(render()));
   }
 
-  /** The text `render()` returns, cached under `key`; nothing is cached when `render` throws. */
-  text(key: string, render: () => string): string {
+  /**
+   * The text `render()` returns, cached under `key`; nothing is cached when `render` throws, or when
+   * `keep()`, asked after rendering, says no.
+   */
+  text(key: string, render: () => string, keep: () => boolean = () => true): string {
     if (this.maxChars === 0) return render();
     const stamp = this.changeStamp();
     if (stamp !== this.stamp) {
@@ -38,7 +41,7 @@ export class ResponseCache {
       return hit;
     }
     const text = render();
-    if (text.length > this.maxChars / 4) return text;
+    if (text.length > this.maxChars / 4 || !keep()) return text;
     for (const [oldest, old] of this.entries) {
       if (this.chars + text.length <= this.maxChars) break;
       this.entries.delete(oldest);

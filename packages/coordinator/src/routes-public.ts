@@ -203,23 +203,35 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
     return reply.type(JSON_TYPE).send(answer);
   });
 
-  // a README's badge: what answers for the purl (its newest submitted version when unversioned), as SVG
+  // a README's badge: what answers for the purl, as SVG; for a package, its newest canonical version,
+  // unless an alarm stands for any of its versions
   app.get<{ Params: { badge: string } }>('/v1/badges/:badge', async (req, reply) => {
     const name = req.params.badge;
     if (!name.endsWith('.svg')) throw new QuorumError('not-found', 'a badge is served as /v1/badges/<URL-encoded purl>.svg');
-    const p = parseAnyPurl(name.slice(0, -'.svg'.length));
+    const raw = name.slice(0, -'.svg'.length);
+    // a qualifier could name another registry, whose release this farm's verdict is not about
+    if (/[?#]/.test(raw)) throw new QuorumError('invalid-purl', 'a badge names a package or a release without qualifiers or subpath');
+    const p = parseAnyPurl(raw);
     const problem = builderFor(p.type).purlProblem(p);
     if (problem) throw new QuorumError('invalid-purl', problem);
-    const text = answers.text(`badge ${p.canonical}`, () => {
-      const version = p.version ? p.canonical : store.versionsOf(packagePurl(p), 1)[0];
-      const releases = version === undefined ? [] : store.answerInputs(version);
-      return JSON.stringify(renderBadge(badgeFace(releases.length > 0 ? answerFor(version!, releases) : undefined)));
-    });
-    const badge = JSON.parse(text) as { svg: string; etag: string };
+    const versions = p.version ? [p.canonical] : store.canonicalVersionsOf(packagePurl(p));
+    let known = false;
+    const render = (): string => {
+      const said = versions.map((v) => store.answerInputs(v)).flatMap((rs, i) => (rs.length > 0 ? [answerFor(versions[i]!, rs)] : []));
+      known = said.length > 0;
+      const alarmed = said.find((a) => a.alarms.length > 0 || a.verdict === 'mismatch');
+      const { svg, etag } = renderBadge(badgeFace(alarmed ?? said[0]));
+      return `${etag}\n${svg}`;
+    };
+    // a purl nothing was submitted for is not kept: random ones must not push real answers out
+    const text = answers.text(`badge ${p.canonical}`, render, () => known);
+    const cut = text.indexOf('\n');
+    const etag = text.slice(0, cut);
     // short-lived: a verdict can change the badge at any time, and an alarm must show soon
-    reply.header('cache-control', 'public, max-age=300').header('etag', badge.etag);
-    if (req.headers['if-none-match'] === badge.etag) return reply.code(304).send();
-    return reply.type('image/svg+xml; charset=utf-8').send(badge.svg);
+    reply.header('cache-control', 'public, max-age=300').header('etag', etag);
+    const asked = req.headers['if-none-match'];
+    if (typeof asked === 'string' && asked.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) return reply.code(304).send();
+    return reply.type('image/svg+xml; charset=utf-8').send(text.slice(cut + 1));
   });
 
   app.get<{ Params: { id: string } }>('/v1/rebuilds/:id/log', async (req, reply) => {

@@ -178,6 +178,11 @@ export class RebuildQueueProducer {
     return state === 'unknown' ? 'missing' : 'waiting';
   }
 
+  /** Whether the connection to Redis is up now (commands sent otherwise wait in its offline queue). */
+  get connected(): boolean {
+    return this.connection.status === 'ready';
+  }
+
   /** Jobs on a worker's queue: waiting (delayed and prioritized included) and running; list lengths only. */
   async depth(workerId: string): Promise<{ waiting: number; active: number }> {
     const c = await bounded('job counts', this.queue(workerId).getJobCounts('waiting', 'delayed', 'prioritized', 'active'));
