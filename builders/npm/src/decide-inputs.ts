@@ -122,28 +122,19 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
     notes.push('dependency set resolved by the farm: the package builds (prepare, prepack, a build script or a publish tool) but commits no lockfile');
     return { tools, dependencies: [], install: false, notes, planOptions, resolve: { files: { 'package.json': reduced.text }, lockfile: RESOLVED_LOCKFILE } };
   }
-  const locked = lockedDependencies(files[lockName]!, registry);
-  if (!locked.ok) {
-    const pinnable = lockName === RESOLVED_LOCKFILE ? pinnableByRegistry(files[lockName]!, registry) : 0;
-    const elsewhere = pinnable > 0 ? ownRegistry(files) : undefined;
-    if (elsewhere) {
-      return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `${lockName} locks ${pinnable} packages by version alone, and the project installs from its own registry (${elsewhere}): the farm's registry cannot say what those versions were` } };
-    }
-    if (pinnable > 0) {
-      // the versions are the publisher's; only the integrity npm left out is the registry's, which is
-      // what the publisher's npm installed them by (a registry never serves other bytes for a version)
-      notes.push(`${lockName} locks ${pinnable} packages by version alone (no URL, no integrity): each pinned by the integrity the registry gives that version, the versions as locked`);
-      return { tools, dependencies: [], install: false, notes, planOptions, resolve: { files: { 'package.json': files['package.json']!, [lockName]: files[lockName]! }, lockfile: RESOLVED_LOCKFILE } };
-    }
-    return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };
-  }
-  return { tools, dependencies: locked.inputs, install: true, notes, planOptions };
-}
-
-/** How many packages the lockfile locks by version alone, when that is all that keeps it from pinning every tarball (else 0). */
-function pinnableByRegistry(lockText: string, registry: string): number {
+  // a package-lock.json may lock registry packages by version alone: those are listed, to be pinned
   const byVersionOnly: string[] = [];
-  return lockedDependencies(lockText, registry, byVersionOnly).ok ? byVersionOnly.length : 0;
+  const locked = lockedDependencies(files[lockName]!, registry, lockName === RESOLVED_LOCKFILE ? byVersionOnly : undefined);
+  if (!locked.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `${lockName}: ${locked.message}` } };
+  if (byVersionOnly.length === 0) return { tools, dependencies: locked.inputs, install: true, notes, planOptions };
+  const elsewhere = ownRegistry(files);
+  if (elsewhere) {
+    return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `${lockName} locks ${byVersionOnly.length} packages by version alone, and the project installs from its own registry (${elsewhere}): the farm's registry cannot say what those versions were` } };
+  }
+  // the versions are the publisher's; only the integrity npm left out is the registry's, which is
+  // what the publisher's npm installed them by (a registry never serves other bytes for a version)
+  notes.push(`${lockName} locks ${byVersionOnly.length} packages by version alone (no URL, no integrity): each pinned by the integrity the registry gives that version, the versions as locked`);
+  return { tools, dependencies: [], install: false, notes, planOptions, resolve: { files: { 'package.json': files['package.json']!, [lockName]: files[lockName]! }, lockfile: RESOLVED_LOCKFILE } };
 }
 
 /**

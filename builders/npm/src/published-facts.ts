@@ -21,8 +21,11 @@ interface TarballView {
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 
-/** Reads one npm tarball the worker already found safe: its files' digests, and the top package.json when small. */
-async function view(file: string): Promise<TarballView> {
+/**
+ * Reads one npm tarball the worker already found safe: the top package.json when small, and with
+ * `digests` every file's sha256 (else `files` stays empty).
+ */
+async function view(file: string, digests: boolean): Promise<TarballView> {
   const out: TarballView = { files: new Map() };
   await list({
     file,
@@ -34,14 +37,18 @@ async function view(file: string): Promise<TarballView> {
         entry.resume();
         return;
       }
-      const hash = createHash('sha256');
+      const hash = digests ? createHash('sha256') : undefined;
       const keep = inner === 'package.json' && out.manifest === undefined && entry.size <= MAX_MANIFEST_BYTES ? ([] as Buffer[]) : undefined;
+      if (!hash && !keep) {
+        entry.resume();
+        return;
+      }
       entry.on('data', (c: Buffer) => {
-        hash.update(c);
+        hash?.update(c);
         keep?.push(c);
       });
       entry.on('end', () => {
-        out.files.set(inner, hash.digest('hex'));
+        if (hash) out.files.set(inner, hash.digest('hex'));
         if (keep) out.manifest = Buffer.concat(keep);
       });
     },
@@ -64,7 +71,7 @@ function parsed(manifest: Buffer | undefined): unknown {
  * safe; the top directory's `package.json` (npm names it `package/`, old tarballs otherwise).
  */
 export async function npmPublishedFacts(file: string): Promise<Record<string, string>> {
-  const { manifest } = await view(file);
+  const { manifest } = await view(file, false);
   const facts: Record<string, string> = {};
   if (manifest === undefined) return facts;
   if (manifest.includes('\r\n')) facts[PUBLISHED_MANIFEST_EOL] = 'crlf';
@@ -127,7 +134,7 @@ function present(files: Map<string, string>, path: string): string | undefined {
  *   files in (a file an attacker adds beside what the build makes is compared, never excused).
  */
 export async function npmMissingOutputs(rebuiltFile: string, publishedFile: string): Promise<string[]> {
-  const [rebuilt, published] = await Promise.all([view(rebuiltFile), view(publishedFile)]);
+  const [rebuilt, published] = await Promise.all([view(rebuiltFile, true), view(publishedFile, true)]);
   const declared = declaredEntryPoints(parsed(rebuilt.manifest));
   const declaredThere = declaredEntryPoints(parsed(published.manifest));
   if (declared.length === 0 || declared.length !== declaredThere.length || declared.some((p) => !declaredThere.includes(p))) return [];

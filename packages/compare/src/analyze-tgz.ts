@@ -220,7 +220,8 @@ export async function inspectTgz(input: NodeJS.ReadableStream | string, opts?: A
     throw new QuorumError('invalid-input', 'not a valid gzip file: CRC32 or length in the gzip trailer does not match the data');
   }
   const entries = walker.entries;
-  if (entries.some((e) => [e, ...(e.duplicates ?? [])].some((x) => x.sha256 === undefined || x.format === undefined))) {
+  const unread = (x: RawEntry): boolean => x.sha256 === undefined || x.format === undefined;
+  if (entries.some((e) => unread(e) || (e.duplicates?.some(unread) ?? false))) {
     throw new QuorumError('invalid-input', 'not a valid tar archive: the parsers disagree on the entries');
   }
   for (const e of entries) for (const d of e.duplicates ?? []) checkSameCopy(e, d);

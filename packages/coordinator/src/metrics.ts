@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CoordinatorContext } from './context.js';
+import { isAlive } from './views.js';
 
 /** The coordinator's Prometheus metrics: what is measured as it happens, and what is read from the store and queues at each scrape. */
 export interface CoordinatorMetrics {
@@ -40,9 +41,8 @@ export function createMetrics(ctx: CoordinatorContext): CoordinatorMetrics {
     labelNames: ['alive'],
     registers: [registry],
     collect() {
-      const now = Date.now();
       const workers = store.workers();
-      const alive = workers.filter((w) => now - w.lastSeenMs <= config.workerTimeoutMs).length;
+      const alive = workers.filter((w) => isAlive(w, config.workerTimeoutMs)).length;
       this.set({ alive: 'true' }, alive);
       this.set({ alive: 'false' }, workers.length - alive);
     },
@@ -56,8 +56,7 @@ export function createMetrics(ctx: CoordinatorContext): CoordinatorMetrics {
       this.reset();
       // Redis down: nothing is asked (commands would wait in the client's queue), the metric is left out
       if (!ctx.queue.connected) return;
-      const now = Date.now();
-      const alive = store.workers().filter((w) => now - w.lastSeenMs <= config.workerTimeoutMs);
+      const alive = store.workers().filter((w) => isAlive(w, config.workerTimeoutMs));
       const depths = await Promise.all(alive.map((w) => within(QUEUE_READ_MS, ctx.queue.depth(w.id)).catch(() => undefined)));
       alive.forEach((w, i) => {
         // a queue that cannot be read now is left out of this scrape, not reported as empty

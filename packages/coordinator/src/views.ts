@@ -57,7 +57,12 @@ export function releaseView(release: ReleaseRecord, rebuilds: RebuildRecord[], h
   };
 }
 
+/** A worker is alive while its last heartbeat is at most `timeoutMs` old. */
+export function isAlive(w: Pick<WorkerRecord, 'lastSeenMs'>, timeoutMs: number, nowMs = Date.now()): boolean {
+  return nowMs - w.lastSeenMs <= timeoutMs;
+}
+
 /** Serves a worker. */
 export function workerView(w: WorkerRecord, timeoutMs: number, nowMs = Date.now()): WorkerView {
-  return { id: w.id, operator: w.operator, alive: nowMs - w.lastSeenMs <= timeoutMs, lastSeenAt: w.lastSeenAt, images: w.images, running: w.running };
+  return { id: w.id, operator: w.operator, alive: isAlive(w, timeoutMs, nowMs), lastSeenAt: w.lastSeenAt, images: w.images, running: w.running };
 }

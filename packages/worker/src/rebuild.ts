@@ -262,31 +262,33 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
           labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
         }),
       );
+    // what the worker or the builder can name of a failed run: a missing command, then the builder's reading of the log
+    const causeOf = (r: typeof result) => {
+      const missing = r.outcome === 'error' ? missingCommand(r.exitCode, r.log) : undefined;
+      return { missing, named: r.outcome === 'error' && !missing ? builder.explainFailure?.(r.log) : undefined };
+    };
     let result = await runBuild(outDir);
     buildMs = result.durationMs;
+    exitCode = result.exitCode;
     lines.push(scrub(result.log.replace(/\n$/, '')));
-    let missing = result.outcome === 'error' ? missingCommand(result.exitCode, result.log) : undefined;
-    let named = result.outcome === 'error' && !missing ? builder.explainFailure?.(result.log) : undefined;
-    if (result.outcome === 'error' && !missing && !named) {
+    let cause = causeOf(result);
+    if (result.outcome === 'error' && !cause.missing && !cause.named) {
       // a race in the project's own build (a step that outruns the one it needs) fails some runs
       // only: once more, from the same inputs, into an output directory of its own
-      note(`[quorum] the build exited with code ${result.exitCode}; running it once more, as a race in a project's own build fails some runs only`);
-      exitCode = result.exitCode;
+      note(`[quorum] the build exited with code ${exitCode}; running it once more, as a race in a project's own build fails some runs only`);
       outDir = join(jobDir, 'out-again');
       await mkdir(outDir, { mode: 0o755 });
-      const first = result.exitCode;
       result = await runBuild(outDir);
       buildMs += result.durationMs;
       lines.push(scrub(result.log.replace(/\n$/, '')));
-      if (result.outcome === 'ok') notes.push(`the build exited with code ${first} once and succeeded when run again from the same inputs (a race in the project's own build)`);
-      missing = result.outcome === 'error' ? missingCommand(result.exitCode, result.log) : undefined;
-      named = result.outcome === 'error' && !missing ? builder.explainFailure?.(result.log) : undefined;
+      if (result.outcome === 'ok') notes.push(`the build exited with code ${exitCode} once and succeeded when run again from the same inputs (a race in the project's own build)`);
+      cause = causeOf(result);
     }
     exitCode = result.exitCode;
     if (result.outcome === 'aborted') throw new QuorumError('internal', 'build aborted: worker shutting down');
     if (result.outcome !== 'ok') {
-      if (missing) throw new BuildFailure('build-tool-missing', `build exited with code ${result.exitCode}: ${missing} was not found, so the build could not run as the publisher's did`);
-      if (named) throw new BuildFailure(named.reason, `build exited with code ${result.exitCode}: ${named.message}`);
+      if (cause.missing) throw new BuildFailure('build-tool-missing', `build exited with code ${result.exitCode}: ${cause.missing} was not found, so the build could not run as the publisher's did`);
+      if (cause.named) throw new BuildFailure(cause.named.reason, `build exited with code ${result.exitCode}: ${cause.named.message}`);
       const why = { error: `build exited with code ${result.exitCode}`, timeout: `build killed after ${plan.limits.timeoutMs / 1000} s`, oom: 'build killed: out of memory' }[result.outcome];
       throw new BuildFailure(result.outcome === 'error' ? 'build-error' : result.outcome, why);
     }
