@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -249,5 +250,79 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     expect(text).not.toContain('greet@1.0.0');
     const queues = text.split('\n').filter((l) => l.startsWith('quorum_worker_queue_jobs{'));
     expect(queues).toHaveLength(6);
+  });
+  it('audits a lockfile npm wrote against the verdicts: name, version and integrity; another artifact under a verified name is a mismatch', async () => {
+    const quorum = (args: string[], cwd: string, env: Record<string, string> = {}) =>
+      execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), ...args, '--server', farm.url], { cwd, reject: false, env: { QUORUM_SUBMIT_TOKEN: '', ...env } });
+    // a release published and never submitted: unknown until --submit-missing queues it
+    const fresh = await makeGitPackage(join(farm.dir, 'src/fresh'), { 'package.json': packageJson('fresh', '0.1.0'), 'index.js': INDEX }, 'v0.1.0');
+    await publishFromGit(farm.registry, fresh, { how: 'image' });
+    const app = join(farm.dir, 'audit-app');
+    await mkdir(app, { recursive: true });
+    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'audit-app', version: '1.0.0', dependencies: { greet: '1.0.0', 'greet-host': '2.0.0', xzlike: '5.6.1', fresh: '0.1.0' } }));
+    // the consumer's own npm writes the lockfile from the registry
+    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', `--registry=${farm.registry.url}/`, '--omit-lockfile-registry-resolved=false'], { cwd: app });
+
+    const first = await quorum(['audit', '--json'], app);
+    expect(first.exitCode, first.stderr).toBe(0);
+    const report = JSON.parse(first.stdout) as { counts: Record<string, number>; entries: { purl: string; status: string; integrity: string; at: string }[] };
+    const byPurl = Object.fromEntries(report.entries.map((e) => [e.purl, e]));
+    expect(byPurl['pkg:npm/greet@1.0.0']).toMatchObject({ status: 'reproducible', integrity: 'match', at: 'node_modules/greet' });
+    expect(byPurl['pkg:npm/greet-host@2.0.0']).toMatchObject({ status: 'equivalent', integrity: 'match' });
+    expect(byPurl['pkg:npm/xzlike@5.6.1']).toMatchObject({ status: 'reproducible', integrity: 'match' });
+    expect(byPurl['pkg:npm/fresh@0.1.0']).toMatchObject({ status: 'unknown', integrity: 'unchecked' });
+    expect(report.counts).toMatchObject({ reproducible: 2, equivalent: 1, unknown: 1, mismatch: 0 });
+    // what a person reads: the summary, and the release that needs a look
+    const human = await quorum(['audit'], app);
+    expect(human.stdout).toMatch(/reproducible 2 · equivalent 1 · mismatch 0 · unreproducible 0 · failed 0 · unknown 1/);
+    expect(human.stdout).toMatch(/^unknown +pkg:npm\/fresh@0\.1\.0 +unchecked +never verified by this farm$/m);
+    expect(human.stdout).toContain('3 verified releases not listed');
+    // --strict: an unverified release fails the gate
+    expect((await quorum(['audit', '--strict'], app)).exitCode).toBe(8);
+
+    // --submit-missing needs a token, then queues exactly the release never seen
+    expect((await quorum(['audit', '--submit-missing'], app)).exitCode).toBe(1);
+    const queued = await quorum(['audit', '--submit-missing', '--json'], app, { QUORUM_SUBMIT_TOKEN: farm.submitToken });
+    expect(queued.exitCode, queued.stderr).toBe(0);
+    expect((JSON.parse(queued.stdout) as { submitted: string[] }).submitted).toEqual(['pkg:npm/fresh@0.1.0']);
+    const freshView = await farm.json<{ releases: { id: string }[] }>('GET', `/v1/packages/${encodeURIComponent('pkg:npm/fresh@0.1.0')}`);
+    expect((await farm.decided(freshView.releases[0]!.id)).verdict?.verdict).toBe('reproducible');
+    expect((await quorum(['audit', '--strict'], app)).exitCode).toBe(0);
+
+    // a lockfile edited to install another tarball under greet@1.0.0 (a lockfile injection)
+    const lockPath = join(app, 'package-lock.json');
+    const lock = JSON.parse(await readFile(lockPath, 'utf8')) as { packages: Record<string, { integrity?: string }> };
+    lock.packages['node_modules/greet']!.integrity = `sha512-${createHash('sha512').update('evil tarball').digest('base64')}`;
+    await writeFile(lockPath, JSON.stringify(lock, null, 2));
+    const injected = await quorum(['audit'], app);
+    expect(injected.exitCode).toBe(2);
+    expect(injected.stdout).toMatch(/^mismatch +pkg:npm\/greet@1\.0\.0 +differs +the lockfile's integrity is not that of the artifact the farm verified \(reproducible\)/m);
+    const sarif = JSON.parse((await quorum(['audit', '--sarif'], app)).stdout) as { version: string; runs: { results: { ruleId: string; level: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[] };
+    expect(sarif.version).toBe('2.1.0');
+    const finding = sarif.runs[0]!.results.find((r) => r.ruleId === 'quorum/integrity-differs')!;
+    expect(finding.level).toBe('error');
+    const line = (await readFile(lockPath, 'utf8')).split('\n')[finding.locations[0]!.physicalLocation.region.startLine - 1];
+    expect(line).toContain('"node_modules/greet"');
+    expect(finding.locations[0]!.physicalLocation.artifactLocation.uri).toBe('package-lock.json');
+
+    // a release whose published artifact differs from its rebuilds is a mismatch, with its risk
+    const xz = await quorum(['audit', '--json', join(farm.dir, 'xz-lock')], app);
+    expect(xz.exitCode).toBe(1);
+    expect(xz.stderr).toMatch(/xz-lock: no such file or directory/);
+    await mkdir(join(farm.dir, 'xz-lock'), { recursive: true });
+    await writeFile(join(farm.dir, 'xz-lock/yarn.lock'), `# yarn lockfile v1\n\n\nxzlike@5.6.0:\n  version "5.6.0"\n  resolved "${farm.registry.url}/xzlike/-/xzlike-5.6.0.tgz"\n`);
+    const alarmed = await quorum(['audit', '--json', join(farm.dir, 'xz-lock')], app);
+    expect(alarmed.exitCode).toBe(2);
+    expect((JSON.parse(alarmed.stdout) as typeof report & { entries: { risk?: { level: string } }[] }).entries[0]).toMatchObject({ purl: 'pkg:npm/xzlike@5.6.0', status: 'mismatch', integrity: 'unchecked', risk: { level: 'high' } });
+
+    // hostile requests are 4xx, never a crash
+    expect((await farm.request('POST', '/v1/audit', { packages: 'all' })).status).toBe(400);
+    expect((await farm.request('POST', '/v1/audit', { packages: Array.from({ length: 20_001 }, () => ({ purl: 'pkg:npm/a@1.0.0' })) })).status).toBe(400);
+    const odd = await farm.json<{ entries: { status: string; note?: string }[] }>('POST', '/v1/audit', { packages: [{ purl: 'not a purl' }, { purl: 'pkg:cargo/serde@1.0.0' }, { purl: 'pkg:npm/greet' }] });
+    expect(odd.entries.map((e) => [e.status, e.note])).toEqual([
+      ['unknown', 'not a valid purl'],
+      ['unknown', 'this farm rebuilds no cargo packages'],
+      ['unknown', 'names no version'],
+    ]);
   });
 });

@@ -9,6 +9,7 @@ import { explainNpmFailure } from './explain-failure.js';
 import { MAX_YARN_LOCK_CHARS } from './yarn-lock.js';
 import { npmDocumentAsOf } from './document-as-of.js';
 import { npmMissingOutputs, npmPublishedFacts } from './published-facts.js';
+import { CONSUMER_LOCKFILES, readConsumerLockfile } from './consumer-lockfile.js';
 
 export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 export { assessNpmRisk, NPM_INSTALL_SCRIPTS } from './assess-risk.js';
@@ -19,6 +20,7 @@ export { decideNpmInputs, NPM_PLAN_FILES, NPM_TOOL_PATH, RESOLVED_LOCKFILE } fro
 export { planNpmResolve, REGISTRY_MOUNT } from './resolve-plan.js';
 export { resolutionManifest, registrySpecProblem } from './resolution-manifest.js';
 export { lockedDependencies } from './lockfile.js';
+export { CONSUMER_LOCKFILES, readConsumerLockfile } from './consumer-lockfile.js';
 export { MANAGER_PLAN_FILES } from './manager-inputs.js';
 export { MAX_YARN_BERRY_ITEMS, MAX_YARN_LOCK_CHARS } from './yarn-lock.js';
 export { MAX_YARN_V1_KEYS } from './yarn-v1-syntax.js';
@@ -90,5 +92,7 @@ export const npmBuilder: Builder = {
   documentAsOf: npmDocumentAsOf,
   stabilizers: NPM_STABILIZERS,
   assessRisk: assessNpmRisk,
+  lockfileNames: CONSUMER_LOCKFILES,
+  readLockfile: readConsumerLockfile,
   explainFailure: explainNpmFailure,
 };

@@ -19,13 +19,13 @@ import {
 } from './locked-packages.js';
 
 /** Key layouts of the `packages` map: `/name/1.0.0_peer@2` (5.x), `/name@1.0.0(peer@2)` (6.x), `name@1.0.0` (9.x). */
-type KeyFormat = 'v5' | 'v6' | 'v9';
+export type KeyFormat = 'v5' | 'v6' | 'v9';
 
 /**
  * The most YAML documents read from one file: pnpm writes one, or two when an "env" document
  * (config dependencies, the pnpm it pins) comes before the project's.
  */
-const MAX_DOCUMENTS = 4;
+export const MAX_DOCUMENTS = 4;
 
 /** An entry's verdict: a tarball to fetch, nothing to fetch, or why it cannot be fetched. */
 type EntryOutcome = { package: LockedPackage } | { skip: true } | { why: string };
@@ -74,7 +74,7 @@ function readPnpmLock(lockText: string, registry: string): LockedPackages {
 }
 
 /** A parser error as one bounded line; for a repeated key, the key (the parser names only where it is). */
-function yamlProblem(e: unknown, text: string): string {
+export function yamlProblem(e: unknown, text: string): string {
   if (e instanceof jsYaml.YAMLException && e.reason === 'duplicated mapping key' && e.mark) {
     const end = text.indexOf('\n', e.mark.position);
     const line = text.slice(e.mark.position, end < 0 ? undefined : end);
@@ -101,7 +101,7 @@ function documentPackages(lock: unknown, base: string, what: string): { packages
   return { packages };
 }
 
-function keyFormat(version: unknown): KeyFormat | undefined {
+export function keyFormat(version: unknown): KeyFormat | undefined {
   if (typeof version !== 'string') return undefined;
   // pnpm 7 could also write `5.4-inlineSpecifiers`, whose package keys are those of 5.4
   if (/^5(\.\d+)?(-inlineSpecifiers)?$/.test(version)) return 'v5';
@@ -111,7 +111,7 @@ function keyFormat(version: unknown): KeyFormat | undefined {
 }
 
 /** Name and exact version of a registry package key, or nothing when the key names another source. */
-function registryKey(key: string, format: KeyFormat): { name: string; version: string } | undefined {
+export function registryKey(key: string, format: KeyFormat): { name: string; version: string } | undefined {
   const m =
     format === 'v5'
       ? // the peer suffix starts at `_`, which no version contains
@@ -122,7 +122,7 @@ function registryKey(key: string, format: KeyFormat): { name: string; version: s
 }
 
 /** The package name a non-registry key starts with in 6.x/9.x (`name@file:…`, `name@https://…`). */
-function leadingName(key: string): string | undefined {
+export function leadingName(key: string): string | undefined {
   return /^\/?((?:@[^/@]+\/)?[^/@:]+)@/.exec(key)?.[1];
 }
 

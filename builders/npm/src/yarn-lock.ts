@@ -21,7 +21,7 @@ import {
 } from './locked-packages.js';
 
 /** The header yarn classic writes, and the one its parser switches on (same expression as yarn's). */
-const CLASSIC_HEADER = /^(#.*(\r?\n))*?#\s+yarn\s+lockfile\s+v1\r?\n/i;
+export const CLASSIC_HEADER = /^(#.*(\r?\n))*?#\s+yarn\s+lockfile\s+v1\r?\n/i;
 
 /**
  * The largest yarn.lock read, in characters (v1 and 2+ alike), below the general lockfile cap: the
@@ -126,7 +126,7 @@ function sha1OfFragment(resolved: string): string | undefined {
 }
 
 /** The real package name of a yarn v1 descriptor (`name@range`, `alias@npm:name@range`). */
-function descriptorName(descriptor: string): string | undefined {
+export function descriptorName(descriptor: string): string | undefined {
   const m = /^(@[^@/]+\/[^@/]+|[^@/]+)@(.*)$/s.exec(descriptor.trim());
   if (!m) return undefined;
   const aliased = m[2]!.startsWith('npm:') ? /^(@[^@/]+\/[^@/]+|[^@/]+)@/.exec(m[2]!.slice(4))?.[1] : undefined;

@@ -1,4 +1,4 @@
-import type { ApiErrorBody, EnrolWorkerAnswer, EnrolWorkerRequest, PackageView, RejectionView, ReleaseView, SourceMappingView, SubmitReleaseRequest, WorkerView } from '@quorum/core';
+import type { ApiErrorBody, AuditAnswer, AuditRequest, EnrolWorkerAnswer, EnrolWorkerRequest, PackageView, RejectionView, ReleaseView, SourceMappingView, SubmitReleaseRequest, WorkerView } from '@quorum/core';
 
 export type { EnrolWorkerAnswer, EnrolWorkerRequest, RejectionView } from '@quorum/core';
 import type { ArtifactDiff } from '@quorum/compare';
@@ -116,6 +116,11 @@ export class ApiClient {
   /** `POST /v1/releases`; a submit token (or the admin token) authenticates the submitter, which source overrides need */
   submitRelease(body: SubmitReleaseRequest, token?: string): Promise<ReleaseView> {
     return this.json<ReleaseView>('POST', '/v1/releases', body, token);
+  }
+
+  /** `POST /v1/audit`: what answers for each of a lockfile's releases, the integrity each is pinned by checked */
+  audit(body: AuditRequest, token?: string): Promise<AuditAnswer> {
+    return this.json<AuditAnswer>('POST', '/v1/audit', body, token);
   }
 
   /** `GET /v1/releases/:id` */

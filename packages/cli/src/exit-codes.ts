@@ -18,6 +18,8 @@ export const EXIT = Object.freeze({
   notVerified: 6,
   /** `quorum submit`: a passing verdict about a submitter's override source, which does not answer for the purl */
   override: 7,
+  /** `quorum audit --strict`: something the lockfile installs is not verified (no passing verdict, or its integrity unchecked) */
+  unverified: 8,
 });
 
 /** Exit code of `quorum verify`: the consumer's own recount decides, never the coordinator's claim. */
@@ -54,7 +56,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   4  failed: too few builds succeeded to decide
   5  (status only) no release from the package's own source has a verdict yet
   6  (verify only) not verified: too few trusted, independent builders agree with the artifact
-  7  (submit only) reproducible or equivalent, but from a submitter's override source: it does not answer for the purl`;
+  7  (submit only) reproducible or equivalent, but from a submitter's override source: it does not answer for the purl
+  8  (audit --strict only) something the lockfile installs is not verified`;
 
 /** The exit codes of `quorum verify`, for its `--help`. */
 export const VERIFY_EXIT_CODES_HELP = `Exit codes:

@@ -1,10 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isAttestError, keyIdOf } from '@quorum/attest';
 import { isQuorumError, parseAnyPurl, parseReleasePurl, WORKER_ID_PATTERN, type PurlAnswer, type ReleaseView, type SubmitReleaseRequest, type Verdict } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import { renderDiff } from '@quorum/compare';
+import { auditExitCode, auditLockfile, auditSarif, findLockfile, readLockfile, renderAudit, submitMissing, AUDIT_LOCKFILE_NAMES } from './audit.js';
 import { ApiClient, CliError, DEFAULT_SERVER, isCliError, type EnrolWorkerAnswer, type EnrolWorkerRequest } from './api-client.js';
 import { EXIT, EXIT_CODES_HELP, VERIFY_EXIT_CODES_HELP, exitCodeForVerdict } from './exit-codes.js';
 import { createProgress, type OutStream } from './progress.js';
@@ -226,6 +228,31 @@ async function status(purl: string, opts: StatusOptions, io: CliIo): Promise<num
 }
 
 /** Streams a build log to stdout: escaped for the terminal chunk by chunk, or the bytes unchanged with `raw`. */
+interface AuditCliOptions {
+  strict?: boolean;
+  all?: boolean;
+  json?: boolean;
+  sarif?: boolean;
+  submitMissing?: boolean;
+  token?: string;
+  server?: string;
+}
+
+async function audit(file: string | undefined, opts: AuditCliOptions, io: CliIo): Promise<number> {
+  if (opts.json && opts.sarif) throw new CliError('usage', '--json and --sarif both choose the output: give one');
+  const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
+  if (opts.submitMissing && token === undefined) throw new CliError('usage', '--submit-missing queues rebuilds, which needs a submit token from an operator: pass --token or set QUORUM_SUBMIT_TOKEN');
+  const found = findLockfile(file, process.cwd());
+  const lock = readLockfile(found);
+  const api = client(opts.server, io);
+  const report = await auditLockfile(api, lock, token);
+  if (opts.submitMissing) report.submitted = await submitMissing(api, report, token!, (line) => io.stderr.write(`${safeText(line)}\n`));
+  if (opts.json) printJson(io, report);
+  else if (opts.sarif) printJson(io, auditSarif(report, lock.text, relative(process.cwd(), lock.file) || found.name, cliVersion()));
+  else io.stdout.write(`${renderAudit(report, { all: opts.all === true, strict: opts.strict === true })}\n`);
+  return auditExitCode(report, opts.strict === true);
+}
+
 async function logs(rebuildId: string, opts: { raw?: boolean; server?: string }, io: CliIo): Promise<number> {
   const res = await client(opts.server, io).rebuildLog(rebuildId);
   const write = async (chunk: Uint8Array | string): Promise<void> => {
@@ -535,7 +562,7 @@ Anyone may submit a plain purl: the source is what the registry declares (rate-l
 address). --repo/--ref need a submit token; their verdicts are labelled override verdicts and
 never answer for the purl (status headline, attestations, verify).
 
-${EXIT_CODES_HELP.replace(/\n.*\((status|verify) only\).*$/gm, '')}
+${EXIT_CODES_HELP.replace(/\n.*\((status|verify|audit --strict) only\).*$/gm, '')}
 
 Examples:
   $ quorum submit pkg:npm/left-pad@1.3.0
@@ -558,7 +585,7 @@ Examples:
 Releases are listed newest first. The exit code is that of the newest release's verdict;
 5 means it is not decided yet. A purl the coordinator has no release of exits 1.
 
-${EXIT_CODES_HELP.replace(/\n.*\((verify|submit) only\).*$/gm, '')}
+${EXIT_CODES_HELP.replace(/\n.*\((verify|submit|audit --strict) only\).*$/gm, '')}
 
 Examples:
   $ quorum status pkg:npm/left-pad@1.3.0
@@ -566,6 +593,38 @@ Examples:
   $ quorum status pkg:npm/left-pad@1.3.0 --all`,
     )
     .action(action((purl: string, opts: StatusOptions) => status(purl, opts, io)));
+
+  program
+    .command('audit')
+    .description("check every package a lockfile installs against the farm's verdicts, the integrity it pins each by included")
+    .argument('[file]', `lockfile, or a directory to look in (default: the current directory); reads ${AUDIT_LOCKFILE_NAMES}`)
+    .option('--strict', 'also fail (exit 8) on anything not verified: no passing verdict, an integrity that cannot be compared, a package from git or a URL')
+    .option('--all', 'list every release, not only those that need a look')
+    .option('--json', 'print the whole audit as JSON: counts, one entry per release, the entries from elsewhere')
+    .option('--sarif', 'print a SARIF 2.1.0 log for code-scanning UIs instead of the table')
+    .option('--submit-missing', 'queue a rebuild of every release the farm never saw (needs --token or $QUORUM_SUBMIT_TOKEN)')
+    .option('--token <token>', 'submit token from an operator (default: $QUORUM_SUBMIT_TOKEN): with --submit-missing, and to audit more often than anonymous clients may')
+    .addOption(serverOption())
+    .addHelpText(
+      'after',
+      `
+Each release is matched by name, version and integrity: a passing verdict counts only for the very
+artifact the farm verified, so a lockfile that pins another artifact under the same name and version
+is a mismatch. Statuses: reproducible, equivalent, mismatch, unreproducible, failed, unknown (no verdict).
+
+Exit codes:
+  0  no mismatch (with --strict: everything verified)
+  1  usage error, unreadable lockfile, coordinator unreachable, HTTP error
+  2  a mismatch: a published artifact differs from its rebuilds, or the lockfile pins another artifact
+  8  (--strict) something installed is not verified
+
+Examples:
+  $ quorum audit
+  $ quorum audit path/to/pnpm-lock.yaml --strict
+  $ quorum audit --sarif > quorum.sarif
+  $ quorum audit --submit-missing --token "$QUORUM_SUBMIT_TOKEN"`,
+    )
+    .action(action((file: string | undefined, opts: AuditCliOptions) => audit(file, opts, io)));
 
   program
     .command('logs')

@@ -7,6 +7,7 @@ import { registerMetrics } from './metrics.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerAttestationRoutes } from './routes-attestations.js';
 import { registerPublicRoutes } from './routes-public.js';
+import { registerAuditRoutes } from './routes-audit.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 import { SubmitterAuth } from './submitters.js';
 
@@ -32,7 +33,9 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
   void app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (req, context) =>
-      req.url.startsWith('/v1/releases')
+      req.url.startsWith('/v1/audit')
+        ? new QuorumError('rate-limited', `too many audits from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or audit with a submit token`)
+        : req.url.startsWith('/v1/releases')
         ? new QuorumError('rate-limited', `too many anonymous submissions from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or submit with a submit token`)
         : new QuorumError('rate-limited', `too many requests from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
   });
@@ -40,6 +43,7 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
   const submitters = new SubmitterAuth(ctx.store, adminToken);
   void app.register(async (scope) => {
     registerPublicRoutes(scope, ctx, submitters);
+    registerAuditRoutes(scope, ctx, submitters);
     registerAttestationRoutes(scope, ctx);
     registerAdminRoutes(scope, ctx, adminToken, submitters);
   });

@@ -38,6 +38,8 @@ export interface CoordinatorConfig {
   gitMirrors: readonly GitMirror[];
   /** anonymous submissions per client address and minute; @defaultValue 30 */
   submitRatePerMinute: number;
+  /** lockfile audits per client network and minute (authenticated submitters are not limited) */
+  auditRatePerMinute: number;
   /** how long a rebuild may stay open before the coordinator gives up on it and reassigns it; @defaultValue 45 min */
   rebuildDeadlineMs: number;
   /** how long a release waits for an eligible worker before it is decided failed (`no-builders`); @defaultValue 10 min */
@@ -55,6 +57,9 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_WORKER_TIMEOUT_MS = 30_000;
 export const DEFAULT_RESPONSE_CACHE_MB = 16;
 export const DEFAULT_SUBMIT_RATE_PER_MINUTE = 30;
+
+/** @defaultValue 120 audits per client network and minute: a CI fleet behind one address audits often, a 20,000-package audit costs the coordinator about a tenth of a second */
+export const DEFAULT_AUDIT_RATE_PER_MINUTE = 120;
 export const DEFAULT_REBUILD_DEADLINE_MS = 45 * 60 * 1000;
 export const DEFAULT_NO_BUILDER_GRACE_MS = 10 * 60 * 1000;
 
@@ -88,6 +93,7 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     egressAllow: Object.freeze(listSetting(s.QUORUM_EGRESS_ALLOW)) as string[],
     gitMirrors: parseGitMirrors(s.QUORUM_GIT_MIRRORS),
     submitRatePerMinute: intSetting('QUORUM_SUBMIT_RATE_PER_MIN', s.QUORUM_SUBMIT_RATE_PER_MIN, DEFAULT_SUBMIT_RATE_PER_MINUTE, 1, 1_000_000),
+    auditRatePerMinute: intSetting('QUORUM_AUDIT_RATE_PER_MIN', s.QUORUM_AUDIT_RATE_PER_MIN, DEFAULT_AUDIT_RATE_PER_MINUTE, 1, 1_000_000),
     rebuildDeadlineMs: intSetting('QUORUM_REBUILD_DEADLINE_MS', s.QUORUM_REBUILD_DEADLINE_MS, DEFAULT_REBUILD_DEADLINE_MS, 1000),
     noBuilderGraceMs: intSetting('QUORUM_NO_BUILDER_GRACE_MS', s.QUORUM_NO_BUILDER_GRACE_MS, DEFAULT_NO_BUILDER_GRACE_MS, 0),
     maxConcurrentUploads: intSetting('QUORUM_MAX_CONCURRENT_UPLOADS', s.QUORUM_MAX_CONCURRENT_UPLOADS, 4, 1, 256),

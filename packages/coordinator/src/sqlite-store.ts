@@ -309,7 +309,7 @@ export class SqliteStore {
         createdAt: r.created_at,
         canonical: r.canonical === 1,
         decided: r.state === 'decided',
-        ...(published ? { publishedSha256: published.sha256 } : {}),
+        ...(published ? { publishedSha256: published.sha256, publishedSha512: published.sha512 } : {}),
         ...(source ? { sourceKey: `${source.repo}\n${source.directory ?? ''}\n${source.commit ?? ''}` } : {}),
         ...(source?.moved && source.commit
           ? { movedTag: { ref: source.moved.ref, firstCommit: source.commit, ...(source.firstSeenAt ? { firstSeenAt: source.firstSeenAt } : {}), commit: source.moved.commit, seenAt: source.moved.seenAt, releaseId: r.id } }

@@ -11,6 +11,8 @@ export interface AnswerRelease {
   decided: boolean;
   /** sha256 of the published artifact the release was judged about, when it could be fetched */
   publishedSha256?: string;
+  /** sha512 of that artifact (what lockfiles pin it by) */
+  publishedSha512?: string;
   /** the source it was pinned to, as one comparable string (repository, directory, commit) */
   sourceKey?: string;
   verdict?: { verdict: Verdict; decidedAt: string; reason: string; risk?: AnswerRisk };
@@ -56,6 +58,8 @@ export interface PurlAnswer {
   releaseId: string | null;
   /** the artifact the answer is about: the published artifact of the newest canonical release */
   artifactSha256: string | null;
+  /** sha512 of that artifact, when recorded (lockfiles pin artifacts by it) */
+  artifactSha512: string | null;
   /** unexplained canonical mismatches of any artifact of this purl, newest first: an alarm is never hidden */
   alarms: AnswerAlarm[];
   /** the package's own source was not the same for every canonical release (a registry or a mapping changed it) */
@@ -111,11 +115,13 @@ export function answerFor(purl: string, releases: readonly AnswerRelease[]): Pur
   const aboutContent = about.filter((r) => r.verdict!.verdict !== 'failed');
   const alarm = alarms[0];
   const answering = alarm ? decided.find((r) => r.id === alarm.releaseId) : (aboutContent[aboutContent.length - 1] ?? about[about.length - 1]);
+  const artifactSha256 = answering?.publishedSha256 ?? current;
   return {
     purl,
     verdict: answering?.verdict?.verdict ?? null,
     releaseId: answering?.id ?? null,
-    artifactSha256: answering?.publishedSha256 ?? current,
+    artifactSha256,
+    artifactSha512: (artifactSha256 && canonical.find((r) => r.publishedSha256 === artifactSha256 && r.publishedSha512)?.publishedSha512) || null,
     alarms,
     sourceChanged: new Set(canonical.filter((r) => r.sourceKey !== undefined).map((r) => r.sourceKey)).size > 1,
     movedTags: [...moves.values()],

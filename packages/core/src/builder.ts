@@ -1,5 +1,6 @@
 import type { ReleasePurl } from './purl.js';
 import type { FileDifference, RiskSummary } from './risk.js';
+import type { LockfileReading } from './audit.js';
 
 /** Overrides a submitter may give for the source of a release. */
 export interface SourceOverrides {
@@ -322,6 +323,17 @@ export interface Builder {
    * reads only small entries through `diff.readText`. Without it a mismatch carries no risk summary.
    */
   assessRisk?(diff: FileDifference): Promise<RiskSummary>;
+  /**
+   * The lockfile names a consumer's project may have, in the order the ecosystem's own tool prefers
+   * them (e.g. a shrinkwrap before a lockfile); what an audit looks for when given no file.
+   */
+  readonly lockfileNames?: readonly string[];
+  /**
+   * Every package a consumer's lockfile installs (whatever platform it is for), as purls of this
+   * ecosystem with the integrity the lockfile pins each by, and what it installs from elsewhere.
+   * `fileName` is the file's base name; an unreadable or hostile lockfile is `ok: false`. Pure.
+   */
+  readLockfile?(fileName: string, text: string): LockfileReading;
 }
 
 /** @defaultValue the limits used when the farm config says nothing */

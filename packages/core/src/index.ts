@@ -15,4 +15,5 @@ export * from './settings.js';
 export * from './lifecycle.js';
 export * from './request-auth.js';
 export * from './answer.js';
+export * from './audit.js';
 export * from './terminal-safe.js';

@@ -45,6 +45,11 @@ export function parseReleasePurl(input: string): ReleasePurl {
   };
 }
 
+/** The canonical purl of one release (no qualifiers, no subpath). */
+export function releasePurl(type: string, namespace: string | undefined, name: string, version: string): string {
+  return new PackageURL(type, namespace, name, version, undefined, undefined).toString();
+}
+
 /** The purl of the package without version (all releases of it). */
 export function packagePurl(p: Pick<ReleasePurl, 'type' | 'namespace' | 'name'>): string {
   return new PackageURL(p.type, p.namespace, p.name, undefined, undefined, undefined).toString();
