@@ -107,7 +107,7 @@ export function seedReleases(dataDir: string, count: number): string {
 }
 
 /** An HTTP server process under load, with what it needs stopped afterwards. */
-interface Target {
+export interface Target {
   name: string;
   url: string;
   stop(): Promise<void>;
@@ -145,7 +145,7 @@ process.on('SIGTERM', () => app.close().then(() => process.exit(0)));`;
 }
 
 /** A data dir seeded with `count` releases, and a Redis of its own for the coordinator on it. */
-interface SeededStore {
+export interface SeededStore {
   count: number;
   label: string;
   dataDir: string;
@@ -156,7 +156,7 @@ interface SeededStore {
   dispose(): Promise<void>;
 }
 
-async function seededStore(count: number): Promise<SeededStore> {
+export async function seededStore(count: number): Promise<SeededStore> {
   const dir = await mkdtemp(join(tmpdir(), 'quorum-p4-'));
   const dataDir = join(dir, 'coordinator');
   await mkdir(dataDir, { recursive: true });
@@ -189,7 +189,7 @@ async function seededStore(count: number): Promise<SeededStore> {
 }
 
 /** A coordinator process (`bin.js`, production settings but the addresses) on a seeded store; the target is its seeded purl. */
-async function startCoordinatorOn(store: SeededStore, env: Record<string, string>): Promise<Target> {
+export async function startCoordinatorOn(store: SeededStore, env: Record<string, string>): Promise<Target> {
   const port = await freePort();
   // only the settings given here: a QUORUM_* variable of the caller's shell must not change what is measured
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('QUORUM_')));
