@@ -1,503 +1,18 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isAttestError, keyIdOf } from '@quorum/attest';
-import { isQuorumError, parseAnyPurl, parseReleasePurl, WORKER_ID_PATTERN, type PurlAnswer, type ReleaseView, type SubmitReleaseRequest, type Verdict } from '@quorum/core';
-import { builderFor } from '@quorum/ecosystems';
-import { renderDiff } from '@quorum/compare';
-import { auditExitCode, auditLockfile, auditSarif, findLockfile, readLockfile, renderAudit, submitMissing, AUDIT_LOCKFILE_NAMES } from './audit.js';
-import { ApiClient, CliError, DEFAULT_SERVER, isCliError, type EnrolWorkerAnswer, type EnrolWorkerRequest } from './api-client.js';
-import { EXIT, EXIT_CODES_HELP, VERIFY_EXIT_CODES_HELP, exitCodeForVerdict } from './exit-codes.js';
-import { createProgress, type OutStream } from './progress.js';
-import { formatTable, renderAnswer, renderEnrolment, renderRejections, renderReleaseReport, renderWorkers } from './render.js';
-import { parseTrust, trustSummary } from './trust.js';
-import { ADMIN_TOKEN_FILE, runUp, UP_DEFAULTS, type UpOptions } from './up.js';
-import { runVerify, type VerifyOptions } from './verify.js';
-import { renderVerifyReport, verifyExitCode, verifyJson } from './verify-report.js';
-import { safeJson, safeText, SafeTextDecoder } from './terminal-text.js';
+import { Command, CommanderError, Option } from 'commander';
+import { isQuorumError } from '@quorum/core';
+import { DEFAULT_SERVER, isCliError } from './api-client.js';
+import { cliVersion, DEFAULT_WAIT_TIMEOUT_S, POLL_INTERVAL_MS, port, positiveInt, positiveSeconds, serverOption, type CliIo } from './cli-io.js';
+import type { AuditCliOptions } from './commands/audit.js';
+import type { AdminCliOptions, EnrolCliOptions } from './commands/admin.js';
+import type { StatusOptions } from './commands/status.js';
+import type { SubmitOptions } from './commands/submit.js';
+import type { UpCliOptions } from './commands/up.js';
+import type { VerifyCliOptions } from './commands/verify.js';
+import { EXIT, EXIT_CODES_HELP, VERIFY_EXIT_CODES_HELP } from './exit-codes.js';
+import { safeText } from './terminal-text.js';
+import { ADMIN_TOKEN_FILE, UP_DEFAULTS } from './up-defaults.js';
 
-/** Interval between two `GET /v1/releases/:id` while waiting. @defaultValue 500 ms */
-export const POLL_INTERVAL_MS = 500;
-
-/** Default of `submit --timeout`. @defaultValue 1800 s */
-export const DEFAULT_WAIT_TIMEOUT_S = 1800;
-
-/** How long `submit --wait` keeps retrying while the coordinator is unreachable or answers 5xx. @defaultValue 30 s */
-export const UNAVAILABLE_GRACE_MS = 30_000;
-
-/** Where the CLI reads and writes; `runCli` takes it so tests can run commands in-process. */
-export interface CliIo {
-  stdout: OutStream;
-  stderr: OutStream;
-  /** environment (QUORUM_SERVER, ...) @defaultValue process.env */
-  env: NodeJS.ProcessEnv;
-  /** @defaultValue Date.now */
-  clock: () => number;
-  /** @defaultValue POLL_INTERVAL_MS */
-  pollIntervalMs: number;
-  /** `up`: aborted = stop the farm; when absent, SIGINT/SIGTERM of this process do it */
-  stop?: AbortSignal;
-  /** `up`: aborted = kill the farm at once; when absent, a second SIGINT/SIGTERM does it */
-  kill?: AbortSignal;
-}
-
-function cliVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of at least 1.');
-  return Number(value);
-}
-
-function port(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 1 to 65535.');
-  return Number(value);
-}
-
-function positiveSeconds(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds greater than 0.');
-  return n;
-}
-
-const serverOption = () =>
-  new Option('--server <url>', `coordinator base URL (default: $QUORUM_SERVER, else ${DEFAULT_SERVER})`);
-
-function client(server: string | undefined, io: CliIo): ApiClient {
-  return new ApiClient({ server: server ?? (io.env.QUORUM_SERVER || DEFAULT_SERVER) });
-}
-
-function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(`${safeJson(value)}\n`);
-}
-
-/** Core purl errors become usage errors with the same message. */
-function parsePurl<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (e) {
-    if (isQuorumError(e)) throw new CliError('usage', e.message, { cause: e });
-    throw e;
-  }
-}
-
-/** Errors worth retrying while waiting: the coordinator restarting or briefly overloaded. */
-function isTransient(e: unknown): boolean {
-  return isCliError(e, 'unreachable', 'timeout') || (isCliError(e, 'http') && (e.status ?? 0) >= 500);
-}
-
-interface SubmitOptions {
-  repo?: string;
-  ref?: string;
-  token?: string;
-  wait?: boolean;
-  timeout: number;
-  json?: boolean;
-  server?: string;
-}
-
-/** JSON form of one release for scripts: the verdict string on top, the per-builder results, the whole view. */
-export function releaseJson(view: ReleaseView): { purl: string; canonical: boolean; verdict: Verdict | null; reason: string | null; stabilizers: string[]; rebuilds: ReleaseView['rebuilds']; release: ReleaseView } {
-  return {
-    purl: view.purl,
-    canonical: view.canonical !== false,
-    verdict: view.verdict?.verdict ?? null,
-    reason: view.verdict?.reason ?? null,
-    stabilizers: view.verdict?.stabilizers ?? [],
-    rebuilds: view.rebuilds,
-    release: view,
-  };
-}
-
-async function submit(purl: string, opts: SubmitOptions, io: CliIo): Promise<number> {
-  parsePurl(() => parseReleasePurl(purl));
-  const api = client(opts.server, io);
-  const body: SubmitReleaseRequest = { purl };
-  if (opts.repo !== undefined) body.repo = opts.repo;
-  if (opts.ref !== undefined) body.ref = opts.ref;
-  const started = io.clock();
-  const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
-  if ((opts.repo !== undefined || opts.ref !== undefined) && token === undefined) {
-    throw new CliError('usage', '--repo and --ref override the source the registry declares, which needs a submit token from an operator: pass --token or set QUORUM_SUBMIT_TOKEN (`quorum admin submitters add <name>` issues one)');
-  }
-  let view = await api.submitRelease(body, token);
-  if (!opts.wait) {
-    if (opts.json) printJson(io, releaseJson(view));
-    else io.stdout.write(`${safeText(view.id)}\n`);
-    if (!opts.json && io.stderr.isTTY) io.stderr.write(`${safeText(`submitted ${view.purl} (${view.state}); follow it with: quorum status ${view.purl}`)}\n`);
-    return EXIT.ok;
-  }
-
-  const progress = createProgress(io.stderr, { json: opts.json === true, clock: io.clock });
-  const deadline = started + opts.timeout * 1000;
-  let unavailableSince: number | undefined;
-  let finishedCleanly = false;
-  try {
-    progress.update(view);
-    while (view.state !== 'decided') {
-      const left = deadline - io.clock();
-      if (left <= 0) {
-        throw new CliError(
-          'timeout',
-          `no verdict within ${opts.timeout} s: release ${view.id} is still ${view.state}; follow it with \`quorum status ${view.purl}\``,
-        );
-      }
-      await sleep(Math.min(io.pollIntervalMs, left));
-      try {
-        view = await api.getRelease(view.id);
-        unavailableSince = undefined;
-        progress.update(view);
-      } catch (e) {
-        if (!isTransient(e)) throw e;
-        unavailableSince ??= io.clock();
-        if (io.clock() - unavailableSince > UNAVAILABLE_GRACE_MS) throw e;
-        progress.note(`${(e as Error).message}; retrying`);
-      }
-    }
-    finishedCleanly = true;
-  } finally {
-    // on a terminal the final report replaces the live table; keep it when stdout goes elsewhere
-    progress.finish(!finishedCleanly || opts.json === true || !io.stdout.isTTY);
-  }
-  if (!view.verdict) throw new CliError('bad-answer', `the coordinator marked release ${view.id} decided without a verdict`);
-  if (opts.json) printJson(io, releaseJson(view));
-  else io.stdout.write(`${renderReleaseReport(view, { server: api.server, now: io.clock() })}\n`);
-  // a pass about an override source must not pass a CI gate meant for the package's own source
-  if (view.canonical === false && (view.verdict.verdict === 'reproducible' || view.verdict.verdict === 'equivalent')) return EXIT.override;
-  return exitCodeForVerdict(view.verdict.verdict);
-}
-
-interface StatusOptions {
-  all?: boolean;
-  json?: boolean;
-  server?: string;
-}
-
-function newestFirst(releases: readonly ReleaseView[]): ReleaseView[] {
-  return [...releases].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-}
-
-async function status(purl: string, opts: StatusOptions, io: CliIo): Promise<number> {
-  const parsed = parsePurl(() => parseAnyPurl(purl));
-  const api = client(opts.server, io);
-  let releases: ReleaseView[];
-  let answers: PurlAnswer[] = [];
-  try {
-    const pkg = await api.getPackage(parsed.canonical);
-    releases = newestFirst(pkg.releases ?? []);
-    answers = Array.isArray(pkg.answers) ? pkg.answers : [];
-  } catch (e) {
-    if (!(isCliError(e, 'http') && e.status === 404)) throw e;
-    releases = [];
-  }
-  // the headline is what answers for the purl: canonical sources only, an unexplained mismatch first
-  const answer = answers[0];
-  let answering = answer?.releaseId ? releases.find((r) => r.id === answer.releaseId) : undefined;
-  // the list holds the newest releases only: the one that answers may be older than all of them
-  if (answer?.releaseId && !answering) answering = await api.getRelease(answer.releaseId);
-  const verdict = answer ? answer.verdict : null;
-  if (opts.json) printJson(io, { purl: parsed.canonical, verdict, answer: answer ?? null, answers, release: answering ?? releases[0] ?? null, releases });
-  if (releases.length === 0) {
-    const example = parsed.version ? parsed.canonical : `${parsed.canonical}@<version>`;
-    throw new CliError('http', `no release of ${parsed.canonical} is known to the coordinator at ${api.server}; submit one with \`quorum submit ${example}\``);
-  }
-  if (!opts.json) {
-    const now = io.clock();
-    const headline = answers.map((a) => renderAnswer(a)).join('\n\n');
-    // one version: the release that answers (or the newest, when none does yet), the rest with --all
-    const first = answering ?? releases[0]!;
-    const shown = parsed.version && !opts.all ? [first] : releases;
-    const blocks = shown.map((r, i) => {
-      const report = renderReleaseReport(r, { server: api.server, now });
-      return shown.length > 1 ? `${safeText(`=== ${r.purl} (release ${i + 1} of ${shown.length}, newest first) ===`)}\n${report}` : report;
-    });
-    io.stdout.write(`${headline ? `${headline}\n\n` : ''}${blocks.join('\n\n')}\n`);
-    const hidden = releases.length - shown.length;
-    if (hidden > 0) io.stdout.write(`\n(${hidden} other release${hidden === 1 ? '' : 's'} of ${safeText(parsed.canonical)}; --all shows them)\n`);
-  }
-  if (answer?.verdict) return exitCodeForVerdict(answer.verdict);
-  // nothing from the package's own source is decided: undecided (5) when one is on its way, else no verdict
-  return answer?.pending || releases.some((r) => r.state !== 'decided' && r.canonical !== false) ? exitCodeForVerdict(undefined) : EXIT.error;
-}
-
-/** Streams a build log to stdout: escaped for the terminal chunk by chunk, or the bytes unchanged with `raw`. */
-interface AuditCliOptions {
-  strict?: boolean;
-  all?: boolean;
-  json?: boolean;
-  sarif?: boolean;
-  submitMissing?: boolean;
-  token?: string;
-  server?: string;
-}
-
-async function audit(file: string | undefined, opts: AuditCliOptions, io: CliIo): Promise<number> {
-  if (opts.json && opts.sarif) throw new CliError('usage', '--json and --sarif both choose the output: give one');
-  const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
-  if (opts.submitMissing && token === undefined) throw new CliError('usage', '--submit-missing queues rebuilds, which needs a submit token from an operator: pass --token or set QUORUM_SUBMIT_TOKEN');
-  const found = findLockfile(file, process.cwd());
-  const lock = readLockfile(found);
-  const api = client(opts.server, io);
-  const report = await auditLockfile(api, lock, token);
-  if (opts.submitMissing) report.submitted = await submitMissing(api, report, token!, (line) => io.stderr.write(`${safeText(line)}\n`));
-  if (opts.json) printJson(io, report);
-  else if (opts.sarif) printJson(io, auditSarif(report, lock.text, relative(process.cwd(), lock.file) || found.name, cliVersion()));
-  else io.stdout.write(`${renderAudit(report, { all: opts.all === true, strict: opts.strict === true })}\n`);
-  return auditExitCode(report, opts.strict === true);
-}
-
-async function logs(rebuildId: string, opts: { raw?: boolean; server?: string }, io: CliIo): Promise<number> {
-  const res = await client(opts.server, io).rebuildLog(rebuildId);
-  const write = async (chunk: Uint8Array | string): Promise<void> => {
-    if (chunk.length > 0 && !io.stdout.write(chunk)) await new Promise<void>((r) => io.stdout.once('drain', () => r()));
-  };
-  const decoder = opts.raw ? undefined : new SafeTextDecoder();
-  if (res.body) {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) await write(decoder ? decoder.write(chunk) : chunk);
-  }
-  if (decoder) await write(decoder.end());
-  return EXIT.ok;
-}
-
-/** Shows the file-level diff behind the newest verdict of a purl (or of a release id). */
-async function diff(target: string, opts: { json?: boolean; server?: string }, io: CliIo): Promise<number> {
-  const api = client(opts.server, io);
-  let releaseId = target;
-  if (target.startsWith('pkg:')) {
-    const parsed = parsePurl(() => parseReleasePurl(target));
-    const newest = newestFirst((await api.getPackage(parsed.canonical)).releases ?? []).find((r) => r.state === 'decided');
-    if (!newest) throw new CliError('usage', `${parsed.canonical} has no decided release yet`);
-    releaseId = newest.id;
-  }
-  const found = await api.getDiff(releaseId);
-  if (opts.json) printJson(io, found);
-  else io.stdout.write(safeText(renderDiff(found), { multiline: true }).replace(/\n?$/, '\n'));
-  return EXIT.ok;
-}
-
-async function workers(opts: { json?: boolean; server?: string }, io: CliIo): Promise<number> {
-  const list = await client(opts.server, io).listWorkers();
-  if (opts.json) printJson(io, list);
-  else io.stdout.write(`${renderWorkers(list, io.clock())}\n`);
-  return EXIT.ok;
-}
-
-async function keysExport(opts: { out?: string; server?: string }, io: CliIo): Promise<number> {
-  const api = client(opts.server, io);
-  const answer = await api.getKeys();
-  // refuse to pin something `verify --trust` would not accept
-  const trust = parseTrust(answer, `the answer of GET ${api.url('/v1/keys')}`, 'bad-answer');
-  const text = `${safeJson(answer)}\n`;
-  if (opts.out === undefined) {
-    io.stdout.write(text);
-    return EXIT.ok;
-  }
-  try {
-    writeFileSync(opts.out, text);
-  } catch (e) {
-    throw new CliError('usage', `cannot write ${opts.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-  }
-  io.stderr.write(`wrote trust file ${opts.out}: ${safeText(trustSummary(trust))}\n`);
-  io.stderr.write(`compare the key ids and the source mappings with the operators out of band, then: quorum verify <purl> --trust ${safeText(opts.out)}\n`);
-  return EXIT.ok;
-}
-
-interface VerifyCliOptions extends VerifyOptions {
-  json?: boolean;
-  server?: string;
-}
-
-async function verify(purlArg: string, opts: VerifyCliOptions, io: CliIo): Promise<number> {
-  const purl = parsePurl(() => parseReleasePurl(purlArg));
-  const builder = parsePurl(() => builderFor(purl.type));
-  const purlProblem = builder.purlProblem(purl);
-  if (purlProblem) throw new CliError('usage', purlProblem);
-  const api = client(opts.server, io);
-  for (const repo of opts.allowSource ?? []) io.stderr.write(`warning: --allow-source ${safeText(repo)}: statements about that repository count although it is not the package's own source\n`);
-  const outcome = await runVerify(purl, builder, opts, { api, env: io.env, warn: (line) => void io.stderr.write(`warning: ${safeText(line)}\n`) });
-  if (opts.json) printJson(io, verifyJson(outcome));
-  else io.stdout.write(`${renderVerifyReport(outcome)}\n`);
-  return verifyExitCode(outcome);
-}
-
-/** The admin token: --admin-token, else QUORUM_ADMIN_TOKEN. */
-function adminToken(opts: { adminToken?: string }, io: CliIo): string {
-  const token = opts.adminToken ?? io.env.QUORUM_ADMIN_TOKEN;
-  if (token === undefined || token.trim() === '') {
-    throw new CliError(
-      'usage',
-      `admin commands need the coordinator's admin token: set QUORUM_ADMIN_TOKEN or pass --admin-token ` +
-        `(a farm started by \`quorum up\` keeps it in .quorum/${ADMIN_TOKEN_FILE}: export QUORUM_ADMIN_TOKEN=$(cat .quorum/${ADMIN_TOKEN_FILE}))`,
-    );
-  }
-  return token.trim();
-}
-
-/** Reads a worker's public key file; refuses anything but a public key (a private key must never be sent). */
-function readPublicKey(path: string): { pem: string; keyId: string } {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError('usage', `cannot read public key ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-  }
-  if (/PRIVATE KEY/.test(pem)) {
-    throw new CliError('usage', `${path} holds a private key; give the worker's public key (signing-key.pub.pem in its keys directory), the private key stays with the worker`);
-  }
-  if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) throw new CliError('usage', `${path} is not a PEM public key (-----BEGIN PUBLIC KEY-----)`);
-  try {
-    return { pem, keyId: keyIdOf(pem) };
-  } catch (e) {
-    throw new CliError('usage', `${path} is not a usable public key: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-interface EnrolCliOptions {
-  operator: string;
-  publicKey?: string;
-  adminToken?: string;
-  json?: boolean;
-  server?: string;
-}
-
-async function adminEnrol(workerId: string, opts: EnrolCliOptions, io: CliIo): Promise<number> {
-  if (!WORKER_ID_PATTERN.test(workerId)) throw new CliError('usage', `worker id "${workerId}" must match ${WORKER_ID_PATTERN.source}`);
-  if (opts.operator.trim() === '') throw new CliError('usage', '--operator must name the party that runs the worker');
-  const token = adminToken(opts, io);
-  const key = opts.publicKey !== undefined ? readPublicKey(opts.publicKey) : undefined;
-  const api = client(opts.server, io);
-  const body: EnrolWorkerRequest = { workerId, operator: opts.operator };
-  if (key) body.publicKey = key.pem;
-  const answer: EnrolWorkerAnswer = await api.enrolWorker(body, token);
-  if (key && (!('keyId' in answer) || answer.keyId !== key.keyId)) {
-    const got = 'keyId' in answer ? answer.keyId : 'no key id';
-    throw new CliError('bad-answer', `the coordinator answered ${got} for the key of ${opts.publicKey}, whose id is ${key.keyId}`);
-  }
-  if (!key && !('token' in answer)) throw new CliError('bad-answer', `the coordinator answered no enrolment token for ${workerId}`);
-  if (opts.json) printJson(io, answer);
-  else io.stdout.write(`${renderEnrolment(answer, api.server)}\n`);
-  return EXIT.ok;
-}
-
-async function adminRejections(opts: { adminToken?: string; json?: boolean; server?: string; unauthenticated?: boolean }, io: CliIo): Promise<number> {
-  const token = adminToken(opts, io);
-  const list = await client(opts.server, io).listRejections(token, { unauthenticated: opts.unauthenticated === true });
-  if (!Array.isArray(list)) throw new CliError('bad-answer', 'the coordinator sent a rejections answer that is not a list');
-  if (opts.json) printJson(io, list);
-  else io.stdout.write(`${renderRejections(list)}\n`);
-  return EXIT.ok;
-}
-
-interface AdminCliOptions {
-  adminToken?: string;
-  json?: boolean;
-  server?: string;
-}
-
-async function submittersAdd(name: string, opts: AdminCliOptions, io: CliIo): Promise<number> {
-  const answer = await client(opts.server, io).addSubmitter(name, adminToken(opts, io));
-  if (opts.json) printJson(io, answer);
-  else {
-    io.stdout.write(`submit token for ${safeText(answer.name)} (shown once; only its digest is kept):\n\n  ${safeText(answer.token)}\n\n`);
-    io.stdout.write('Its holder may override a release\'s source (quorum submit --repo/--ref --token, or QUORUM_SUBMIT_TOKEN);\n');
-    io.stdout.write('such verdicts are labelled override verdicts and never answer for the purl.\n');
-  }
-  return EXIT.ok;
-}
-
-async function submittersList(opts: AdminCliOptions, io: CliIo): Promise<number> {
-  const list = await client(opts.server, io).listSubmitters(adminToken(opts, io));
-  if (opts.json) printJson(io, list);
-  else if (list.length === 0) io.stdout.write('no submit tokens issued\n');
-  else io.stdout.write(`${formatTable(['SUBMITTER', 'ISSUED', 'REVOKED'], list.map((x) => [x.name, x.createdAt, x.revokedAt ?? '-']))}\n`);
-  return EXIT.ok;
-}
-
-async function submittersRevoke(name: string, opts: AdminCliOptions, io: CliIo): Promise<number> {
-  const answer = await client(opts.server, io).revokeSubmitter(name, adminToken(opts, io));
-  if (opts.json) printJson(io, answer);
-  else io.stdout.write(`revoked the submit token of ${safeText(answer.name)}\n`);
-  return EXIT.ok;
-}
-
-async function sourcesMap(purl: string, repo: string, opts: AdminCliOptions & { directory?: string; by?: string; note?: string }, io: CliIo): Promise<number> {
-  parsePurl(() => parseAnyPurl(purl));
-  const by = opts.by ?? (io.env.USER || io.env.LOGNAME || 'operator');
-  const answer = await client(opts.server, io).putSourceMapping(
-    { purl, repo, by, ...(opts.directory !== undefined ? { directory: opts.directory } : {}), ...(opts.note !== undefined ? { note: opts.note } : {}) },
-    adminToken(opts, io),
-  );
-  if (opts.json) printJson(io, answer);
-  else {
-    io.stdout.write(`${safeText(answer.packagePurl)} -> ${safeText(answer.repo)}${answer.directory ? ` [${safeText(answer.directory)}]` : ''} (by ${safeText(answer.by)}, ${safeText(answer.createdAt)})\n`);
-    io.stdout.write('Used only for versions whose registry entry declares no repository; their verdicts count as canonical.\n');
-    io.stdout.write('Consumers who pinned an earlier trust file must export it again to accept this mapping in quorum verify.\n');
-  }
-  return EXIT.ok;
-}
-
-async function sourcesList(opts: AdminCliOptions, io: CliIo): Promise<number> {
-  const list = await client(opts.server, io).listSourceMappings();
-  if (opts.json) printJson(io, list);
-  else if (list.length === 0) io.stdout.write('no source mappings recorded\n');
-  else io.stdout.write(`${formatTable(['PACKAGE', 'REPOSITORY', 'DIRECTORY', 'BY', 'RECORDED'], list.map((m) => [m.packagePurl, m.repo, m.directory ?? '-', m.by, m.createdAt]))}\n`);
-  return EXIT.ok;
-}
-
-async function sourcesUnmap(purl: string, opts: AdminCliOptions, io: CliIo): Promise<number> {
-  parsePurl(() => parseAnyPurl(purl));
-  const answer = await client(opts.server, io).deleteSourceMapping(purl, adminToken(opts, io));
-  if (opts.json) printJson(io, answer);
-  else io.stdout.write(`removed the source mapping of ${safeText(answer.purl)}\n`);
-  return EXIT.ok;
-}
-
-/** `quorum up`'s options are exactly those of `runUp`. */
-type UpCliOptions = UpOptions;
-
-async function up(opts: UpCliOptions, io: CliIo): Promise<number> {
-  let stop = io.stop;
-  let kill = io.kill;
-  const handlers: Array<() => void> = [];
-  if (!stop) {
-    const stopAc = new AbortController();
-    const killAc = new AbortController();
-    const onSignal = (name: string) => () => {
-      if (!stopAc.signal.aborted) {
-        io.stdout.write(`${name} received: stopping the farm (again to kill at once)\n`);
-        stopAc.abort();
-      } else killAc.abort();
-    };
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      const h = onSignal(sig);
-      process.on(sig, h);
-      handlers.push(() => process.removeListener(sig, h));
-    }
-    stop = stopAc.signal;
-    kill = killAc.signal;
-  }
-  try {
-    const upOpts = {
-      workers: opts.workers,
-      port: opts.port,
-      data: opts.data,
-      redisPort: opts.redisPort,
-      provision: opts.provision,
-      ...(opts.builders !== undefined ? { builders: opts.builders } : {}),
-      ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}),
-    };
-    return await runUp(upOpts, { stdout: io.stdout, stderr: io.stderr, env: io.env, stop, ...(kill ? { kill } : {}) });
-  } finally {
-    for (const remove of handlers) remove();
-  }
-}
+export { DEFAULT_WAIT_TIMEOUT_S, POLL_INTERVAL_MS, UNAVAILABLE_GRACE_MS, type CliIo } from './cli-io.js';
 
 /** Builds the `quorum` program; each action stores its exit code through `setExit`. */
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
@@ -570,7 +85,7 @@ Examples:
   $ QUORUM_SUBMIT_TOKEN=qs_... quorum submit pkg:npm/%40scope/pkg@2.0.1 --repo https://github.com/scope/pkg --ref v2.0.1 --wait --timeout 600
   $ quorum submit pkg:npm/left-pad@1.3.0 --wait --json > release.json`,
     )
-    .action(action((purl: string, opts: SubmitOptions) => submit(purl, opts, io)));
+    .action(action(async (purl: string, opts: SubmitOptions) => (await import('./commands/submit.js')).submit(purl, opts, io)));
 
   program
     .command('status')
@@ -592,12 +107,12 @@ Examples:
   $ quorum status pkg:npm/left-pad --json
   $ quorum status pkg:npm/left-pad@1.3.0 --all`,
     )
-    .action(action((purl: string, opts: StatusOptions) => status(purl, opts, io)));
+    .action(action(async (purl: string, opts: StatusOptions) => (await import('./commands/status.js')).status(purl, opts, io)));
 
   program
     .command('audit')
     .description("check every package a lockfile installs against the farm's verdicts, the integrity it pins each by included")
-    .argument('[file]', `lockfile, or a directory to look in (default: the current directory); reads ${AUDIT_LOCKFILE_NAMES}`)
+    .argument('[file]', 'lockfile, or a directory to look in (default: the current directory): npm-shrinkwrap.json, package-lock.json, yarn.lock or pnpm-lock.yaml')
     .option('--strict', 'also fail (exit 8) on anything not verified: no passing verdict, an integrity that cannot be compared, a package from git or a URL')
     .option('--all', 'list every release, not only those that need a look')
     .option('--json', 'print the whole audit as JSON: counts, one entry per release, the entries from elsewhere')
@@ -624,7 +139,7 @@ Examples:
   $ quorum audit --sarif > quorum.sarif
   $ quorum audit --submit-missing --token "$QUORUM_SUBMIT_TOKEN"`,
     )
-    .action(action((file: string | undefined, opts: AuditCliOptions) => audit(file, opts, io)));
+    .action(action(async (file: string | undefined, opts: AuditCliOptions) => (await import('./commands/audit.js')).audit(file, opts, io)));
 
   program
     .command('logs')
@@ -645,7 +160,7 @@ Examples:
   $ quorum logs <rebuild-id> | grep -i error
   $ quorum logs <rebuild-id> --raw > build.log`,
     )
-    .action(action((id: string, opts: { raw?: boolean; server?: string }) => logs(id, opts, io)));
+    .action(action(async (id: string, opts: { raw?: boolean; server?: string }) => (await import('./commands/logs.js')).logs(id, opts, io)));
 
   program
     .command('diff')
@@ -654,7 +169,7 @@ Examples:
     .option('--json', 'print the diff as JSON (added, removed, changed with unified text diffs, metadata-only, archive-level)')
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ quorum diff pkg:npm/left-pad@1.3.0\n  $ quorum diff pkg:npm/left-pad@1.3.0 --json | jq .changed')
-    .action(action((target: string, opts: { json?: boolean; server?: string }) => diff(target, opts, io)));
+    .action(action(async (target: string, opts: { json?: boolean; server?: string }) => (await import('./commands/diff.js')).diff(target, opts, io)));
 
   program
     .command('workers')
@@ -662,7 +177,7 @@ Examples:
     .option('--json', 'print the WorkerView list as JSON')
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ quorum workers\n  $ quorum workers --json --server http://farm.example:8080')
-    .action(action((opts: { json?: boolean; server?: string }) => workers(opts, io)));
+    .action(action(async (opts: { json?: boolean; server?: string }) => (await import('./commands/workers.js')).workers(opts, io)));
 
   const keys = program.command('keys').description('trust material: the coordinator key, the enrolled builder keys and the quorum policy');
   keys
@@ -682,7 +197,7 @@ Examples:
   $ quorum keys export --out quorum-trust.json
   $ quorum keys export --server https://farm.example | jq '.builders[].keyId'`,
     )
-    .action(action((opts: { out?: string; server?: string }) => keysExport(opts, io)));
+    .action(action(async (opts: { out?: string; server?: string }) => (await import('./commands/keys.js')).keysExport(opts, io)));
 
   program
     .command('verify')
@@ -725,7 +240,7 @@ Examples:
   $ quorum verify pkg:npm/left-pad@1.3.0 --trust quorum-trust.json --artifact left-pad-1.3.0.tgz
   $ quorum verify pkg:npm/left-pad@1.3.0 --trust quorum-trust.json --threshold 3 --json`,
     )
-    .action(action((purl: string, opts: VerifyCliOptions) => verify(purl, opts, io)));
+    .action(action(async (purl: string, opts: VerifyCliOptions) => (await import('./commands/verify.js')).verify(purl, opts, io)));
 
   const admin = program
     .command('admin')
@@ -753,7 +268,7 @@ Examples:
   $ quorum admin enrol worker-4 --operator acme
   $ quorum admin enrol worker-5 --operator example-org --public-key signing-key.pub.pem`,
     )
-    .action(action((workerId: string, opts: EnrolCliOptions) => adminEnrol(workerId, opts, io)));
+    .action(action(async (workerId: string, opts: EnrolCliOptions) => (await import('./commands/admin.js')).adminEnrol(workerId, opts, io)));
   admin
     .command('rejections')
     .description('list refused worker reports (bad signatures, replays, subject or source mismatches), newest first')
@@ -762,7 +277,7 @@ Examples:
     .option('--json', 'print the list as JSON: [{ seq, at, workerId?, rebuildId?, reason, detail, bundleSha256? }]')
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ QUORUM_ADMIN_TOKEN=$(cat .quorum/admin-token) quorum admin rejections\n  $ quorum admin rejections --json')
-    .action(action((opts: { adminToken?: string; json?: boolean; server?: string; unauthenticated?: boolean }) => adminRejections(opts, io)));
+    .action(action(async (opts: { adminToken?: string; json?: boolean; server?: string; unauthenticated?: boolean }) => (await import('./commands/admin.js')).adminRejections(opts, io)));
 
   const submitters = admin
     .command('submitters')
@@ -775,14 +290,14 @@ Examples:
     .option('--json', 'print { name, token }')
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ quorum admin submitters add left-pad-maintainers\n  $ QUORUM_SUBMIT_TOKEN=qs_... quorum submit pkg:npm/left-pad@1.3.0 --ref v1.3.0 --wait')
-    .action(action((name: string, opts: AdminCliOptions) => submittersAdd(name, opts, io)));
+    .action(action(async (name: string, opts: AdminCliOptions) => (await import('./commands/admin.js')).submittersAdd(name, opts, io)));
   submitters
     .command('list')
     .description('list submitters and whether their tokens are revoked')
     .addOption(adminTokenOption())
     .option('--json', 'print [{ name, createdAt, revokedAt? }]')
     .addOption(serverOption())
-    .action(action((opts: AdminCliOptions) => submittersList(opts, io)));
+    .action(action(async (opts: AdminCliOptions) => (await import('./commands/admin.js')).submittersList(opts, io)));
   submitters
     .command('revoke')
     .description('revoke a submitter\'s token (its releases stay, labelled with its name)')
@@ -790,7 +305,7 @@ Examples:
     .addOption(adminTokenOption())
     .option('--json', 'print { name, revoked }')
     .addOption(serverOption())
-    .action(action((name: string, opts: AdminCliOptions) => submittersRevoke(name, opts, io)));
+    .action(action(async (name: string, opts: AdminCliOptions) => (await import('./commands/admin.js')).submittersRevoke(name, opts, io)));
 
   const sources = admin
     .command('sources')
@@ -807,13 +322,13 @@ Examples:
     .option('--json', 'print the recorded mapping')
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ quorum admin sources map pkg:npm/left-pad https://github.com/left-pad/left-pad --by alice --note "confirmed with the maintainer"')
-    .action(action((purl: string, repo: string, opts: AdminCliOptions & { directory?: string; by?: string; note?: string }) => sourcesMap(purl, repo, opts, io)));
+    .action(action(async (purl: string, repo: string, opts: AdminCliOptions & { directory?: string; by?: string; note?: string }) => (await import('./commands/admin.js')).sourcesMap(purl, repo, opts, io)));
   sources
     .command('list')
     .description('list the recorded source mappings (public: GET /v1/source-mappings)')
     .option('--json', 'print [{ packagePurl, repo, directory?, by, note?, createdAt }]')
     .addOption(serverOption())
-    .action(action((opts: AdminCliOptions) => sourcesList(opts, io)));
+    .action(action(async (opts: AdminCliOptions) => (await import('./commands/admin.js')).sourcesList(opts, io)));
   sources
     .command('unmap')
     .description('remove a package\'s source mapping (releases already pinned keep theirs)')
@@ -821,7 +336,7 @@ Examples:
     .addOption(adminTokenOption())
     .option('--json', 'print { purl, deleted }')
     .addOption(serverOption())
-    .action(action((purl: string, opts: AdminCliOptions) => sourcesUnmap(purl, opts, io)));
+    .action(action(async (purl: string, opts: AdminCliOptions) => (await import('./commands/admin.js')).sourcesUnmap(purl, opts, io)));
 
   program
     .command('up')
@@ -858,7 +373,7 @@ Examples:
   $ quorum up --workers 5 --builders 5 --quorum 3
   $ quorum up --no-provision --port 9090 --redis-port 6380 --data /srv/quorum`,
     )
-    .action(action((opts: UpCliOptions) => up(opts, io)));
+    .action(action(async (opts: UpCliOptions) => (await import('./commands/up.js')).up(opts, io)));
 
   return program;
 }
@@ -889,7 +404,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
       full.stderr.write(`quorum: ${safeText(e.message)}\n`);
       return e.exitCode;
     }
-    if (isQuorumError(e) || isAttestError(e)) {
+    if (isQuorumError(e) || (await import('@quorum/attest')).isAttestError(e)) {
       full.stderr.write(`quorum: ${safeText(e.message)}\n`);
       return EXIT.error;
     }

@@ -11,6 +11,9 @@ import { DEFAULT_POLICY } from '@quorum/core';
 import { ApiClient, CliError, isCliError } from './api-client.js';
 import type { OutStream } from './progress.js';
 import { safeText } from './terminal-text.js';
+import { ADMIN_TOKEN_FILE, UP_DEFAULTS } from './up-defaults.js';
+
+export { ADMIN_TOKEN_FILE, UP_DEFAULTS } from './up-defaults.js';
 
 /** Options of `quorum up`. */
 export interface UpOptions {
@@ -30,8 +33,6 @@ export interface UpOptions {
   provision: boolean;
 }
 
-/** @defaultValue the option defaults of `quorum up` */
-export const UP_DEFAULTS = Object.freeze({ workers: 3, port: 8080, data: './.quorum', redisPort: 6379 });
 
 /** How long `up` waits for `GET /healthz` to answer 200. @defaultValue 60 s */
 export const HEALTH_TIMEOUT_MS = 60_000;
@@ -39,8 +40,6 @@ export const HEALTH_TIMEOUT_MS = 60_000;
 /** How long children get to exit after SIGTERM before SIGKILL. @defaultValue 10 s */
 export const STOP_TIMEOUT_MS = 10_000;
 
-/** File in the data dir that keeps the farm's admin token (mode 0600), reused by later runs. */
-export const ADMIN_TOKEN_FILE = 'admin-token';
 
 /** The admin token of a farm and where it comes from. */
 export interface FarmAdminToken {
