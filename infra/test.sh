@@ -9,10 +9,14 @@ bash infra/setup-node.sh
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 status=0
+# lint first (the whole run only, not a run of chosen test files): a finding fails the run, but every test still runs
+lint=0
+if [ "$#" -eq 0 ]; then bash infra/lint.sh || lint=$?; fi
 npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
 # one plain closing line with the counts, whatever the reporter printed above
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
 ' "$report" || true
+if [ "$lint" -ne 0 ]; then echo "lint: failed (npm run lint shows it; npm run format fixes the formatting)" >&2; [ "$status" -ne 0 ] || status=$lint; fi
 exit "$status"

@@ -62,7 +62,15 @@ export class ProcessFarm {
       ...this.opts.env,
     };
     this.coordinator = execa('node', [join(ROOT, 'packages/coordinator/dist/bin.js')], {
-      env: { ...common, QUORUM_REDIS_URL: adminRedisUrl, QUORUM_PORT: String(port), QUORUM_DATA_DIR: join(this.dir, 'coordinator'), QUORUM_BUILDERS: String(this.opts.builders), QUORUM_QUORUM: String(this.opts.quorum), QUORUM_ADMIN_TOKEN: this.adminToken },
+      env: {
+        ...common,
+        QUORUM_REDIS_URL: adminRedisUrl,
+        QUORUM_PORT: String(port),
+        QUORUM_DATA_DIR: join(this.dir, 'coordinator'),
+        QUORUM_BUILDERS: String(this.opts.builders),
+        QUORUM_QUORUM: String(this.opts.quorum),
+        QUORUM_ADMIN_TOKEN: this.adminToken,
+      },
       ...output('coordinator'),
       stdin: 'ignore',
       reject: false,
@@ -98,10 +106,14 @@ export class ProcessFarm {
   /** Polls a release every 25 ms (a fine clock for the overhead) until it is decided. */
   async decided(id: string): Promise<ReleaseView> {
     let view!: ReleaseView;
-    await this.until(async () => {
-      view = (await (await fetch(`${this.url}/v1/releases/${id}`)).json()) as ReleaseView;
-      return view.state === 'decided';
-    }, 600_000, 25);
+    await this.until(
+      async () => {
+        view = (await (await fetch(`${this.url}/v1/releases/${id}`)).json()) as ReleaseView;
+        return view.state === 'decided';
+      },
+      600_000,
+      25,
+    );
     return view;
   }
 

@@ -16,10 +16,29 @@ async function bareRun(image: string, src: string): Promise<number> {
   await execa('chmod', ['0777', out]);
   const t0 = performance.now();
   await execa('docker', [
-    'run', '--rm', '--network', 'none', '--read-only', '--tmpfs', '/tmp:rw,exec,size=512m', '--cap-drop', 'ALL',
-    '--security-opt', 'no-new-privileges', '--user', '1000:1000', '-e', 'HOME=/tmp/home',
-    '-v', `${src}:/src:ro`, '-v', `${out}:/out`, image,
-    'sh', '-c', 'mkdir -p /tmp/home /tmp/w && cp -R /src/. /tmp/w && cd /tmp/w && npm pack --pack-destination /out >/dev/null',
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--read-only',
+    '--tmpfs',
+    '/tmp:rw,exec,size=512m',
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges',
+    '--user',
+    '1000:1000',
+    '-e',
+    'HOME=/tmp/home',
+    '-v',
+    `${src}:/src:ro`,
+    '-v',
+    `${out}:/out`,
+    image,
+    'sh',
+    '-c',
+    'mkdir -p /tmp/home /tmp/w && cp -R /src/. /tmp/w && cd /tmp/w && npm pack --pack-destination /out >/dev/null',
   ]);
   const ms = performance.now() - t0;
   await rm(out, { recursive: true, force: true });
@@ -66,7 +85,7 @@ export async function benchP1P2(opts: { p1Runs?: number; p2Releases?: number } =
       ratio: `${ratio.toFixed(2)}×; overhead ${o.toFixed(2)} s`,
       goal: 'overhead ≤ 1.0 s; e2e ≤ 2× bare',
       met: o <= 1.0 && ratio <= 2,
-      note: 'overhead = end to end minus the slowest builder\'s container run (create, start and removal of containers, git clone, downloads, hashing, signing and queue round trips count as overhead)',
+      note: "overhead = end to end minus the slowest builder's container run (create, start and removal of containers, git clone, downloads, hashing, signing and queue round trips count as overhead)",
     });
 
     // P2: many releases at once

@@ -107,8 +107,14 @@ export async function benchP3(opts: P3Options = {}): Promise<BenchRow[]> {
         met: speedRatio >= 0.5 && entriesOk,
         note:
           `${gen.files.length} entries${entriesOk ? '' : ' (analysis found a different count!)'}, ${(gen.tarBytes / MB).toFixed(0)} MB of tar; ` +
-          `analyzeTgz ${fmt(ours.map((r) => r.ms! / 1000), 's')} timed inside a child node process (its start and module loading, ${(startup / 1000).toFixed(2)} s, not counted); ` +
-          `baseline: wall time of bash -c 'gzip -dc F | sha256sum', ${fmt(baseline.map((ms) => ms / 1000), 's')}`,
+          `analyzeTgz ${fmt(
+            ours.map((r) => r.ms! / 1000),
+            's',
+          )} timed inside a child node process (its start and module loading, ${(startup / 1000).toFixed(2)} s, not counted); ` +
+          `baseline: wall time of bash -c 'gzip -dc F | sha256sum', ${fmt(
+            baseline.map((ms) => ms / 1000),
+            's',
+          )}`,
       },
       {
         id: 'P3-rss',

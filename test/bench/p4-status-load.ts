@@ -68,7 +68,11 @@ export function seedReleases(dataDir: string, count: number): string {
           policy: DEFAULT_POLICY,
           canonical: true,
           source: { origin: 'registry', repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), refs: [], toolchain: { node: '20.20.2', npm: '11.19.0' }, steps: [] },
-          upstream: { url: `https://registry.npmjs.org/${purl.namespace ? `${purl.namespace}/` : ''}${purl.name}/-/${filename}`, integrity: `sha512-${Buffer.from(hex(64), 'hex').toString('base64')}`, filename },
+          upstream: {
+            url: `https://registry.npmjs.org/${purl.namespace ? `${purl.namespace}/` : ''}${purl.name}/-/${filename}`,
+            integrity: `sha512-${Buffer.from(hex(64), 'hex').toString('base64')}`,
+            filename,
+          },
         });
         store.setReleasePublished(id, published, true);
         const source = { origin: 'registry' as const, repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), ref: `v${purl.version}`, commitTime: 1_700_000_000 + n };
@@ -96,7 +100,11 @@ export function seedReleases(dataDir: string, count: number): string {
           store.setRebuildLog(rebuildId, hex(32), 2048);
           store.setRebuildBundle(rebuildId, hex(32));
         }
-        const decision = decideVerdict(published, builders.map((b) => ({ builderId: b, operator: `operator-${b}`, status: 'success', artifact: published })), DEFAULT_POLICY);
+        const decision = decideVerdict(
+          published,
+          builders.map((b) => ({ builderId: b, operator: `operator-${b}`, status: 'success', artifact: published })),
+          DEFAULT_POLICY,
+        );
         store.appendVerdict(id, { ...decision, decidedAt: new Date().toISOString() }, hex(32));
       }
     })();
@@ -118,7 +126,13 @@ async function waitUntilUp(url: string, child: ResultPromise, what: string): Pro
   let exited = false;
   void child.finally(() => (exited = true));
   while (Date.now() < until && !exited) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what} did not answer at ${url}`);
@@ -297,12 +311,14 @@ function rowsOf(stores: SeededStore[], m: Map<string, Samples>, suffix: string, 
  * its own process and the load generator in another. Measured twice: as deployed (answer cache
  * on), and with the cache off: what the first request for a purl costs after any write to the store.
  */
-export async function benchP4(opts: {
-  /** load time per server and configuration, split into 5 runs; @defaultValue 10 */
-  durationS?: number;
-  /** concurrent connections of the load generator; @defaultValue 10 */
-  connections?: number;
-} = {}): Promise<BenchRow[]> {
+export async function benchP4(
+  opts: {
+    /** load time per server and configuration, split into 5 runs; @defaultValue 10 */
+    durationS?: number;
+    /** concurrent connections of the load generator; @defaultValue 10 */
+    connections?: number;
+  } = {},
+): Promise<BenchRow[]> {
   const durationS = opts.durationS ?? 10;
   const connections = opts.connections ?? 10;
   const runs = 5;

@@ -30,7 +30,11 @@ function lockfileOf(dataDir: string, entries: number): string {
       packages[path] = { name, version: p.version, resolved: `https://registry.npmjs.org/${name}/-/${p.name}-${p.version}.tgz`, integrity: `sha512-${Buffer.from(sha512, 'hex').toString('base64')}` };
     });
     for (let i = rows.length; i < entries; i++) {
-      packages[`node_modules/never-seen-${i}`] = { version: '1.0.0', resolved: `https://registry.npmjs.org/never-seen-${i}/-/never-seen-${i}-1.0.0.tgz`, integrity: `sha512-${Buffer.alloc(64, i % 251).toString('base64')}` };
+      packages[`node_modules/never-seen-${i}`] = {
+        version: '1.0.0',
+        resolved: `https://registry.npmjs.org/never-seen-${i}/-/never-seen-${i}-1.0.0.tgz`,
+        integrity: `sha512-${Buffer.alloc(64, i % 251).toString('base64')}`,
+      };
     }
     return JSON.stringify({ name: 'bench-app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2);
   } finally {
@@ -112,8 +116,16 @@ if (!r.ok || r.releases.length !== ${entries}) process.exit(1);`;
       {
         id: 'P5-api',
         measure: `POST /v1/audit of those ${entries} releases (one request, integrity checked)`,
-        ours: fmt(request.map((s) => s * 1000), 'ms', 0),
-        baseline: `${fmt(parse.map((s) => s * 1000), 'ms', 0)} (reading the lockfile in-process)`,
+        ours: fmt(
+          request.map((s) => s * 1000),
+          'ms',
+          0,
+        ),
+        baseline: `${fmt(
+          parse.map((s) => s * 1000),
+          'ms',
+          0,
+        )} (reading the lockfile in-process)`,
         ratio: ratio(request, parse),
         goal: '–',
       },

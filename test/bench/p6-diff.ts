@@ -128,7 +128,10 @@ export async function benchP6(opts: P6Options = {}): Promise<BenchRow[]> {
         goal: '≥ 10× faster; same files flagged',
         met: speedup >= 10 && same && right,
         note:
-          `whole-process wall times (node + diffTgz vs diffoscope ${version.stdout.trim().replace(/^diffoscope /, '')} --json); diffTgz alone ${fmt(results.map((r) => r.ms / 1000), 's')}; ` +
+          `whole-process wall times (node + diffTgz vs diffoscope ${version.stdout.trim().replace(/^diffoscope /, '')} --json); diffTgz alone ${fmt(
+            results.map((r) => r.ms / 1000),
+            's',
+          )}; ` +
           `files flagged ${same ? 'the same by both' : 'DIFFERENTLY'}: ours [${show(mine)}] (${results[0]!.kinds.join(' + ')} changed, ${results[0]!.added} added)` +
           `${same ? '' : `, diffoscope [${show(flagged)}]`}${right ? '' : `; expected [${show(expected)}]`}; ${genA.files.length} entries each`,
       },

@@ -55,7 +55,10 @@ let code = 1;
 try {
   const until = Date.now() + 120_000;
   for (;;) {
-    const ready = await fetch(`${server}/v1/workers`).then((r) => (r.ok ? r.json() : []), () => []) as { alive: boolean }[];
+    const ready = (await fetch(`${server}/v1/workers`).then(
+      (r) => (r.ok ? r.json() : []),
+      () => [],
+    )) as { alive: boolean }[];
     if (ready.filter((w) => w.alive).length >= 3) break;
     if (Date.now() > until || farm.exitCode !== null) throw new Error('the farm did not come up');
     await new Promise((r) => setTimeout(r, 500));
@@ -68,10 +71,13 @@ try {
   const adminEnv = { ...process.env, QUORUM_ADMIN_TOKEN: (await readFile(join(work, 'farm', 'admin-token'), 'utf8')).trim() };
   const issued = await execa('node', [QUORUM, 'admin', 'submitters', 'add', 'demo-maintainer', '--json', '--server', server], { env: adminEnv });
   const token = (JSON.parse(issued.stdout) as { token: string }).token;
-  const laundered = await execa('node', [QUORUM, 'submit', 'pkg:npm/quorum-demo@1.0.1', '--repo', evil.url, '--ref', 'v1.0.1', '--token', token, '--wait', '--server', server], { stdio: 'inherit', reject: false });
+  const laundered = await execa('node', [QUORUM, 'submit', 'pkg:npm/quorum-demo@1.0.1', '--repo', evil.url, '--ref', 'v1.0.1', '--token', token, '--wait', '--server', server], {
+    stdio: 'inherit',
+    reject: false,
+  });
   say('what answers for the tampered release is still the mismatch: quorum status pkg:npm/quorum-demo@1.0.1');
   const still = await execa('node', [QUORUM, 'status', 'pkg:npm/quorum-demo@1.0.1', '--server', server], { stdio: 'inherit', reject: false });
-  say('a consumer pins the farm\'s keys and recounts the signatures itself: quorum keys export; quorum verify');
+  say("a consumer pins the farm's keys and recounts the signatures itself: quorum keys export; quorum verify");
   const trust = join(work, 'trust.json');
   await execa('node', [QUORUM, 'keys', 'export', '--out', trust, '--server', server], { stdio: 'inherit' });
   const verifyArgs = ['--trust', trust, '--registry', registry.url, '--server', server];
@@ -83,9 +89,7 @@ try {
   const codes = [ok.exitCode, bad.exitCode, laundered.exitCode, still.exitCode, okVerify.exitCode, badVerify.exitCode];
   code = codes.join() === '0,2,7,2,0,6' ? 0 : 1;
   say(
-    code === 0
-      ? 'honest release reproducible and verified offline; tampered release flagged as mismatch, not laundered by an override, and not verified'
-      : `unexpected exit codes ${codes.join(', ')}`,
+    code === 0 ? 'honest release reproducible and verified offline; tampered release flagged as mismatch, not laundered by an override, and not verified' : `unexpected exit codes ${codes.join(', ')}`,
   );
   if (keep) {
     say(`farm still running at ${server}; try: npx quorum status pkg:npm/quorum-demo --server ${server}  (Ctrl-C stops)`);

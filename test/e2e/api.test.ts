@@ -153,7 +153,13 @@ describe('API input validation over real HTTP', () => {
   });
 
   it('keeps an unauthenticated report with a huge worker id out of the rejections', async () => {
-    const res = await farm.request('POST', '/v1/rebuilds/00000000-0000-0000-0000-000000000000/report', { v: 1, rebuildId: 'x', workerId: 'w'.repeat(1024 * 1024), status: 'failed', timings: { totalMs: 1 } });
+    const res = await farm.request('POST', '/v1/rebuilds/00000000-0000-0000-0000-000000000000/report', {
+      v: 1,
+      rebuildId: 'x',
+      workerId: 'w'.repeat(1024 * 1024),
+      status: 'failed',
+      timings: { totalMs: 1 },
+    });
     expect(res.status).toBe(403);
     const rejections = await farm.admin<{ workerId?: string; detail: string }[]>('GET', '/v1/admin/rejections');
     expect(JSON.stringify(rejections).length).toBeLessThan(100_000);

@@ -3,16 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import {
-  generateKeyPair,
-  LocalKeySigner,
-  rebuildStatement,
-  validateStatement,
-  verifyBundle,
-  vsaStatement,
-  type KeyPair,
-  type SignedBundle,
-} from '@quorum/attest';
+import { generateKeyPair, LocalKeySigner, rebuildStatement, validateStatement, verifyBundle, vsaStatement, type KeyPair, type SignedBundle } from '@quorum/attest';
 import { analyzeArtifact } from '@quorum/compare';
 import type { ReleaseView } from '@quorum/core';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
@@ -143,10 +134,17 @@ describe('signed attestations that a consumer recounts offline', () => {
     const { ctx } = farm.coordinator;
     const forged = await ctx.signer.signStatement(
       vsaStatement({
-        verifierId: 'urn:quorum:coordinator', purl: view.purl, releaseId: view.id,
+        verifierId: 'urn:quorum:coordinator',
+        purl: view.purl,
+        releaseId: view.id,
         published: { filename: 'mul-forged-1.0.0.tgz', sha256: view.published!.sha256, sha512: view.published!.sha512 },
-        policy: { uri: 'urn:quorum:policy:m-of-n:v1', body: { quorum: 2 } }, inputAttestations: [],
-        verdict: 'reproducible', reason: 'trust me', agreeing: [], stabilizers: [], timeVerified: new Date().toISOString(),
+        policy: { uri: 'urn:quorum:policy:m-of-n:v1', body: { quorum: 2 } },
+        inputAttestations: [],
+        verdict: 'reproducible',
+        reason: 'trust me',
+        agreeing: [],
+        stabilizers: [],
+        timeVerified: new Date().toISOString(),
       }),
     );
     const { sha256 } = await ctx.blobs.put(JSON.stringify(forged));
@@ -217,10 +215,14 @@ describe('the coordinator refuses results it cannot trust, and records them for 
     await writeFile(file, published.tarball);
     artifact = await analyzeArtifact('tgz', file);
     const submitted = await farm.submit({ purl: 'pkg:npm/probe@1.0.0' });
-    await farm.waitFor(async () => {
-      view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
-      return view.rebuilds.length === 1;
-    }, 30_000, 'the rebuild to be assigned');
+    await farm.waitFor(
+      async () => {
+        view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+        return view.rebuilds.length === 1;
+      },
+      30_000,
+      'the rebuild to be assigned',
+    );
   }, 120_000);
   afterAll(async () => {
     probe.stop();
@@ -229,14 +231,27 @@ describe('the coordinator refuses results it cannot trust, and records them for 
 
   const statement = (over: { releaseId?: string; rebuildId?: string; purl?: string; sha256?: string } = {}) =>
     rebuildStatement({
-      purl: over.purl ?? 'pkg:npm/probe@1.0.0', releaseId: over.releaseId ?? view.id, rebuildId: over.rebuildId ?? view.rebuilds[0]!.id,
-      builder: { id: worker, operator: 'op-probe' }, status: 'succeeded',
+      purl: over.purl ?? 'pkg:npm/probe@1.0.0',
+      releaseId: over.releaseId ?? view.id,
+      rebuildId: over.rebuildId ?? view.rebuilds[0]!.id,
+      builder: { id: worker, operator: 'op-probe' },
+      status: 'succeeded',
       artifact: { filename: 'probe-1.0.0.tgz', sha256: over.sha256 ?? artifact.sha256, sha512: artifact.sha512, stabilizedSha256: artifact.stabilizedSha256, stabilizersApplied: [] },
-      source, recipe: { toolchain: { node: TEST_NODE, npm: TEST_NPM } }, stabilizers: [], startedOn: new Date().toISOString(), finishedOn: new Date().toISOString(), log: { sha256: 'a'.repeat(64), bytes: 1 },
+      source,
+      recipe: { toolchain: { node: TEST_NODE, npm: TEST_NPM } },
+      stabilizers: [],
+      startedOn: new Date().toISOString(),
+      finishedOn: new Date().toISOString(),
+      log: { sha256: 'a'.repeat(64), bytes: 1 },
     });
   const report = (bundle: unknown) => ({
-    v: 1, rebuildId: view.rebuilds[0]!.id, workerId: worker, status: 'succeeded', timings: { totalMs: 10 },
-    artifact: { ...artifact, filename: 'probe-1.0.0.tgz' }, bundle,
+    v: 1,
+    rebuildId: view.rebuilds[0]!.id,
+    workerId: worker,
+    status: 'succeeded',
+    timings: { totalMs: 10 },
+    artifact: { ...artifact, filename: 'probe-1.0.0.tgz' },
+    bundle,
   });
   const post = (k: KeyPair, bundle: unknown) => send(k, 'POST', `/v1/rebuilds/${view.rebuilds[0]!.id}/report`, report(bundle));
   const rejections = () =>
@@ -276,7 +291,9 @@ describe('the coordinator refuses results it cannot trust, and records them for 
     expect(res.status).toBe(403);
     // refused from its headers alone: its body (and the worker id it claims) is never read
     // kept apart from the refusals of enrolled workers: nobody authenticated it
-    const unauthenticated = await fetch(`${farm.url}/v1/admin/rejections?unauthenticated=1`, { headers: { authorization: `Bearer ${farm.adminToken}` } }).then((r) => r.json() as Promise<{ reason: string; detail: string; authenticated: boolean }[]>);
+    const unauthenticated = await fetch(`${farm.url}/v1/admin/rejections?unauthenticated=1`, { headers: { authorization: `Bearer ${farm.adminToken}` } }).then(
+      (r) => r.json() as Promise<{ reason: string; detail: string; authenticated: boolean }[]>,
+    );
     expect(unauthenticated[0]).toMatchObject({ reason: 'unenrolled', authenticated: false, detail: expect.stringMatching(/signed by a key no worker is enrolled with/) });
     expect((await rejections()).some((r) => r.reason === 'unenrolled')).toBe(false);
   });
@@ -288,6 +305,10 @@ describe('the coordinator refuses results it cannot trust, and records them for 
     expect(decided.verdict?.verdict).toBe('reproducible');
     const bundle = await farm.request('GET', `/v1/rebuilds/${view.rebuilds[0]!.id}/bundle`);
     expect(bundle.status).toBe(200);
-    expect(createHash('sha256').update(await bundle.text()).digest('hex')).toMatch(/^[0-9a-f]{64}$/);
+    expect(
+      createHash('sha256')
+        .update(await bundle.text())
+        .digest('hex'),
+    ).toMatch(/^[0-9a-f]{64}$/);
   });
 });

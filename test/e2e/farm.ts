@@ -223,10 +223,14 @@ export class Farm {
   /** Polls a release until it is decided. */
   async decided(id: string, timeoutMs = 240_000): Promise<ReleaseView> {
     let view: ReleaseView | undefined;
-    await this.waitFor(async () => {
-      view = await this.json<ReleaseView>('GET', `/v1/releases/${id}`);
-      return view.state === 'decided';
-    }, timeoutMs, `release ${id} to be decided`);
+    await this.waitFor(
+      async () => {
+        view = await this.json<ReleaseView>('GET', `/v1/releases/${id}`);
+        return view.state === 'decided';
+      },
+      timeoutMs,
+      `release ${id} to be decided`,
+    );
     return view!;
   }
 

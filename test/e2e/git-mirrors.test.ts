@@ -16,7 +16,7 @@ const INDEX = `'use strict';\nmodule.exports = (a, b) => a + b;\n`;
  * farm does not reach; git is given the operator's copy, while the release, the statements and the
  * verdict name the canonical URL. The farm refuses local repositories from submitters all along.
  */
-describe('a repository fetched from the operator\'s git mirror', () => {
+describe("a repository fetched from the operator's git mirror", () => {
   let mirrors: string;
   let farm: Farm;
   let honest: ReleaseView;
@@ -25,7 +25,13 @@ describe('a repository fetched from the operator\'s git mirror', () => {
     mirrors = await mkdtemp(join(tmpdir(), 'quorum-git-mirrors-'));
     const src = await makeGitPackage(join(mirrors, 'work'), { 'package.json': packageJson('mirrored', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
     await execa('git', ['clone', '--quiet', '--bare', src.dir, join(mirrors, 'quorum-fixture', 'mirrored.git')]);
-    farm = new Farm({ workers: 2, builders: 2, quorum: 2, allowLocalRepos: false, env: { QUORUM_GIT_MIRRORS: JSON.stringify({ 'https://github.com/quorum-fixture/': join(mirrors, 'quorum-fixture') }) } });
+    farm = new Farm({
+      workers: 2,
+      builders: 2,
+      quorum: 2,
+      allowLocalRepos: false,
+      env: { QUORUM_GIT_MIRRORS: JSON.stringify({ 'https://github.com/quorum-fixture/': join(mirrors, 'quorum-fixture') }) },
+    });
     await farm.start();
     const declared = { repository: { type: 'git', url: `git+${CANONICAL}.git` } };
     await publishFromGit(farm.registry, src, { how: 'image', manifest: declared });
@@ -48,7 +54,7 @@ describe('a repository fetched from the operator\'s git mirror', () => {
     for (const r of honest.rebuilds) expect(r.source?.repo).toBe(`${CANONICAL}.git`);
   });
 
-  it('says in the release\'s source steps and in every build log that the source came from the operator\'s mirror, never where', async () => {
+  it("says in the release's source steps and in every build log that the source came from the operator's mirror, never where", async () => {
     expect(honest.source?.steps).toContain(`${CANONICAL}.git fetched from the operator's mirror`);
     const logs = await Promise.all(honest.rebuilds.map(async (r) => (await farm.request('GET', r.logUrl!)).text()));
     expect(logs).toHaveLength(2);

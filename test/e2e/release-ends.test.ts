@@ -22,7 +22,11 @@ describe('every release ends', () => {
       const view = await farm.submitAndDecide({ purl: 'pkg:npm/stuck@1.0.0' }, {});
       expect(view.verdict?.verdict).toBe('failed');
       expect(view.verdict?.reason).toMatch(/^no-builders: all 3 rebuild attempts were lost/);
-      expect(view.rebuilds.map((r) => [r.state, r.reason])).toEqual([['lost', 'deadline'], ['lost', 'deadline'], ['lost', 'deadline']]);
+      expect(view.rebuilds.map((r) => [r.state, r.reason])).toEqual([
+        ['lost', 'deadline'],
+        ['lost', 'deadline'],
+        ['lost', 'deadline'],
+      ]);
     } finally {
       for (const z of zombies) z.stop();
       await farm.stop();
@@ -79,12 +83,12 @@ describe('a worker stops on SIGTERM even with a job that is stuck', () => {
   }, 180_000);
 });
 
-describe('orphan clean-up touches only this worker instance\'s containers', () => {
+describe("orphan clean-up touches only this worker instance's containers", () => {
   const farm = new Farm({ workers: 0 });
   beforeAll(() => farm.start(), 120_000);
   afterAll(() => farm.stop(), 60_000);
 
-  it('leaves a running build of another farm\'s worker with the same id alone', async () => {
+  it("leaves a running build of another farm's worker with the same id alone", async () => {
     const image = (await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', 'quorum/npm-builder:bookworm'])).stdout.trim();
     const id = farm.workerId(1);
     // another farm's worker of the same id is building (another data dir, so another instance)

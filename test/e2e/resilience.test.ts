@@ -23,11 +23,15 @@ async function publishSlow(farm: Farm, name: string) {
 async function killDuringBuild(farm: Farm, purl: string): Promise<{ victim: string; view: ReleaseView }> {
   const submitted = await farm.submit({ purl });
   let victim: string | undefined;
-  await farm.waitFor(async () => {
-    const view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
-    victim = view.rebuilds.find((r) => r.state === 'running')?.workerId;
-    return victim !== undefined;
-  }, 60_000, 'a rebuild to start');
+  await farm.waitFor(
+    async () => {
+      const view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+      victim = view.rebuilds.find((r) => r.state === 'running')?.workerId;
+      return victim !== undefined;
+    },
+    60_000,
+    'a rebuild to start',
+  );
   await farm.killWorker(victim!);
   return { victim: victim!, view: await farm.decided(submitted.id) };
 }

@@ -32,10 +32,14 @@ describe('scheduler recovery of lost jobs', () => {
   const assigned = async () => {
     const submitted = await farm.submit({ purl: 'pkg:npm/queued@1.0.0' });
     let view!: ReleaseView;
-    await farm.waitFor(async () => {
-      view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
-      return view.rebuilds.length === 1;
-    }, 20_000, 'the rebuild to be assigned');
+    await farm.waitFor(
+      async () => {
+        view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+        return view.rebuilds.length === 1;
+      },
+      20_000,
+      'the rebuild to be assigned',
+    );
     return view;
   };
 
@@ -59,10 +63,14 @@ describe('scheduler recovery of lost jobs', () => {
     // the stand-in worker says it started, then the queue loses the job (Redis restarted empty)
     expect((await idleWorker.send('POST', `/v1/rebuilds/${first}/started`, { workerId: idle })).status).toBe(200);
     await redis.flushdb();
-    await farm.waitFor(async () => {
-      const v = await farm.json<ReleaseView>('GET', `/v1/releases/${view.id}`);
-      return v.rebuilds.some((r) => r.id === first && r.state === 'lost');
-    }, 20_000, 'the rebuild to be marked lost');
+    await farm.waitFor(
+      async () => {
+        const v = await farm.json<ReleaseView>('GET', `/v1/releases/${view.id}`);
+        return v.rebuilds.some((r) => r.id === first && r.state === 'lost');
+      },
+      20_000,
+      'the rebuild to be marked lost',
+    );
     const after = await farm.json<ReleaseView>('GET', `/v1/releases/${view.id}`);
     expect(after.rebuilds.find((r) => r.id === first)?.reason).toBe('job-lost');
     // the same builder may take it again: it lost the job, it did not build anything
@@ -78,7 +86,13 @@ describe('choosing builders', () => {
   beforeAll(async () => {
     await farm.start();
     // one operator runs three workers, another runs one; ids put the big operator first
-    for (const [id, op] of [['a1', 'acme'], ['a2', 'acme'], ['a3', 'acme'], ['z1', 'zeta']] as const) standIns.push(await farm.standIn(id, op));
+    for (const [id, op] of [
+      ['a1', 'acme'],
+      ['a2', 'acme'],
+      ['a3', 'acme'],
+      ['z1', 'zeta'],
+    ] as const)
+      standIns.push(await farm.standIn(id, op));
     const pkg = await makeGitPackage(join(farm.dir, 'src/spread'), { 'package.json': packageJson('spread', '1.0.0'), 'index.js': '1;\n' }, 'v1.0.0');
     await publishFromGit(farm.registry, pkg, { how: 'host' });
   }, 120_000);
@@ -90,10 +104,14 @@ describe('choosing builders', () => {
   it('spreads a release over operators before giving one operator a second builder', async () => {
     const submitted = await farm.submit({ purl: 'pkg:npm/spread@1.0.0' });
     let view!: ReleaseView;
-    await farm.waitFor(async () => {
-      view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
-      return view.rebuilds.length === 3;
-    }, 20_000, 'three builders to be assigned');
+    await farm.waitFor(
+      async () => {
+        view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+        return view.rebuilds.length === 3;
+      },
+      20_000,
+      'three builders to be assigned',
+    );
     const operators = view.rebuilds.map((r) => r.operator);
     expect(operators).toContain('zeta');
     expect(operators.filter((o) => o === 'acme')).toHaveLength(2);

@@ -53,7 +53,7 @@ describe('a source override cannot launder a backdoored tarball', () => {
 
   const verify = (...args: string[]) => execa('node', [QUORUM, 'verify', PURL, '--trust', trustFile, '--server', farm.url, '--registry', farm.registry.url, '--json', ...args], { reject: false });
 
-  it('calls the backdoored tarball mismatch when built from the package\'s own source', () => {
+  it("calls the backdoored tarball mismatch when built from the package's own source", () => {
     expect(canonical.verdict?.verdict).toBe('mismatch');
     expect(canonical.canonical).toBe(true);
     expect(canonical.source).toMatchObject({ origin: 'registry', ref: 'v1.0.0' });
@@ -126,7 +126,9 @@ describe('a source override cannot launder a backdoored tarball', () => {
       expect(out.counted).toBe(0);
       for (const b of out.builders) expect(b.problem).toMatch(/override source/);
       // a consumer may accept that repository explicitly, and is told so
-      const allowed = await execa('node', [QUORUM, 'verify', PURL, '--trust', trustFile, '--server', url, '--registry', farm.registry.url, '--artifact', tarball, '--allow-source', evilRepo], { reject: false });
+      const allowed = await execa('node', [QUORUM, 'verify', PURL, '--trust', trustFile, '--server', url, '--registry', farm.registry.url, '--artifact', tarball, '--allow-source', evilRepo], {
+        reject: false,
+      });
       expect(allowed.exitCode).toBe(0);
       expect(allowed.stderr).toContain('--allow-source');
       expect(allowed.stdout).toMatch(/this is not a verdict about the package's own source/);
@@ -135,7 +137,7 @@ describe('a source override cannot launder a backdoored tarball', () => {
     }
   });
 
-  it('keeps the alarm in view when a later verdict from the package\'s own source only fails', async () => {
+  it("keeps the alarm in view when a later verdict from the package's own source only fails", async () => {
     // the package's repository disappears: a new canonical release cannot be built
     await rename(ownRepoDir, `${ownRepoDir}.gone`);
     try {

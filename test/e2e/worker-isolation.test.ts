@@ -14,7 +14,7 @@ import { Farm, type StandIn } from './farm.js';
  * worker's queue, payloads carry no instructions, and a statement about another source than the
  * release pinned is refused however it came about.
  */
-describe('workers cannot touch each other\'s work', () => {
+describe("workers cannot touch each other's work", () => {
   const farm = new Farm({ workers: 0, builders: 2, quorum: 2, workerTimeoutMs: 3000, env: { QUORUM_MAX_ARTIFACT_MB: '1' } });
   let alice: StandIn;
   let bob: StandIn;
@@ -36,10 +36,14 @@ describe('workers cannot touch each other\'s work', () => {
     pinnedCommit = pkg.commit;
     await publishFromGit(farm.registry, pkg, { how: 'host' });
     const submitted = await farm.submit({ purl: 'pkg:npm/iso@1.0.0' });
-    await farm.waitFor(async () => {
-      view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
-      return view.rebuilds.length === 2;
-    }, 30_000, 'both stand-ins to be assigned');
+    await farm.waitFor(
+      async () => {
+        view = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+        return view.rebuilds.length === 2;
+      },
+      30_000,
+      'both stand-ins to be assigned',
+    );
   }, 180_000);
   afterAll(async () => {
     alice?.stop();
@@ -109,9 +113,14 @@ describe('workers cannot touch each other\'s work', () => {
     });
     const bundle = await new LocalKeySigner(bob.key).signStatement(statement);
     const res = await bob.send('POST', `/v1/rebuilds/${rebuild.id}/report`, {
-      v: 1, rebuildId: rebuild.id, workerId: 'bob-w', status: 'succeeded',
+      v: 1,
+      rebuildId: rebuild.id,
+      workerId: 'bob-w',
+      status: 'succeeded',
       source: { origin: 'registry', repo: 'https://evil.example/iso.git', commit: 'e'.repeat(40), ref: 'v1.0.0', commitTime: 1 },
-      artifact: { ...view.published!, filename: 'iso-1.0.0.tgz' }, timings: { totalMs: 1 }, bundle,
+      artifact: { ...view.published!, filename: 'iso-1.0.0.tgz' },
+      timings: { totalMs: 1 },
+      bundle,
     });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/source-mismatch.*evil\.example.*the release pinned/);
@@ -140,7 +149,7 @@ describe('workers cannot touch each other\'s work', () => {
     expect(second.status).toBe(409);
   });
 
-  it('keeps going when a worker corrupts its own queue: that worker\'s rebuild is replaced, other releases go on', async () => {
+  it("keeps going when a worker corrupts its own queue: that worker's rebuild is replaced, other releases go on", async () => {
     // the worker may write its own queue's keys: it turns BullMQ's metadata into garbage
     await aliceRedis.del(`bull:${workerQueueName('alice-w')}:meta`);
     await aliceRedis.set(`bull:${workerQueueName('alice-w')}:meta`, 'garbage');
@@ -148,15 +157,19 @@ describe('workers cannot touch each other\'s work', () => {
     await publishFromGit(farm.registry, pkg, { how: 'host' });
     const submitted = await farm.submit({ purl: 'pkg:npm/iso2@1.0.0' });
     let later!: ReleaseView;
-    await farm.waitFor(async () => {
-      later = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
-      return later.rebuilds.some((r) => r.workerId === 'alice-w' && r.state === 'lost' && r.reason === 'queue-error');
-    }, 30_000, "the rebuild on alice's corrupted queue to be replaced");
+    await farm.waitFor(
+      async () => {
+        later = await farm.json<ReleaseView>('GET', `/v1/releases/${submitted.id}`);
+        return later.rebuilds.some((r) => r.workerId === 'alice-w' && r.state === 'lost' && r.reason === 'queue-error');
+      },
+      30_000,
+      "the rebuild on alice's corrupted queue to be replaced",
+    );
     expect(later.rebuilds.some((r) => r.workerId === 'bob-w' && r.state !== 'lost')).toBe(true);
     await aliceRedis.del(`bull:${workerQueueName('alice-w')}:meta`);
   });
 
-  it('records a request with a forged signature under no worker\'s name', async () => {
+  it("records a request with a forged signature under no worker's name", async () => {
     const res = await fetch(`${farm.url}/v1/workers/bob-w/heartbeat`, {
       method: 'POST',
       body: '{}',

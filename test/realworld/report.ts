@@ -95,4 +95,3 @@ const oneLine = (s: string) => {
   const t = s.replace(/\s+/g, ' ').trim();
   return t.length > 300 ? `${t.slice(0, 299)}…` : t;
 };
-

@@ -103,7 +103,10 @@ try {
 } catch (e) {
   fail(`cannot read the release list ${listFile}: ${(e as Error).message}`);
 }
-const filters = (args.only ?? []).flatMap((o) => o.split(',')).map((s) => s.trim()).filter(Boolean);
+const filters = (args.only ?? [])
+  .flatMap((o) => o.split(','))
+  .map((s) => s.trim())
+  .filter(Boolean);
 const wanted = (e: Entry, planted: boolean) =>
   filters.length === 0 || filters.some((f) => f === e.purl || f === e.kind || (f === 'planted' && planted) || (f === 'honest' && !planted) || (f === 'typescript' && e.typescript === true));
 const honest = list.releases.filter((e) => wanted(e, false));
@@ -147,7 +150,10 @@ if (mirrorRoot) {
 
 /** The git directory of a repository's copy under `root`, in one of the layouts the usage names. */
 function mirrorOf(root: string, repo: string): string | undefined {
-  const [owner, name] = new URL(repo).pathname.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '').split('/');
+  const [owner, name] = new URL(repo).pathname
+    .replace(/^\/+|\/+$/g, '')
+    .replace(/\.git$/, '')
+    .split('/');
   if (!owner || !name) return undefined;
   const candidates = [join(root, owner, `${name}.git`), join(root, owner, name), join(root, `${owner}+${name}`, 'repo'), join(root, `${owner}+${name}.git`), join(root, `${owner}+${name}`)];
   return candidates.find((d) => (existsSync(join(d, 'HEAD')) && existsSync(join(d, 'objects'))) || existsSync(join(d, '.git')));
@@ -212,7 +218,10 @@ async function verify(entry: Entry, isPlanted: boolean, farm: ProcessFarm, tag: 
   let view: ReleaseView | undefined;
   let last = '';
   while (performance.now() - t0 < timeoutMs) {
-    view = await fetch(`${farm.url}/v1/releases/${id}`).then((r) => (r.ok ? (r.json() as Promise<ReleaseView>) : undefined), () => undefined);
+    view = await fetch(`${farm.url}/v1/releases/${id}`).then(
+      (r) => (r.ok ? (r.json() as Promise<ReleaseView>) : undefined),
+      () => undefined,
+    );
     if (view) {
       const now = `${view.state}${view.rebuilds.length ? ` (${view.rebuilds.map((r) => `${r.workerId} ${r.state}`).join(', ')})` : ''}`;
       if (now !== last) say(`${tag} ${entry.purl}: ${now} after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -249,8 +258,14 @@ async function verify(entry: Entry, isPlanted: boolean, farm: ProcessFarm, tag: 
 
 /** The last lines of a build log that say something (npm's errors, the worker's own lines). */
 async function logTail(server: string, logUrl: string): Promise<string[]> {
-  const text = await fetch(new URL(logUrl, server)).then((r) => (r.ok ? r.text() : ''), () => '');
-  const lines = text.split('\n').map((l) => l.replace(/\s+$/, '')).filter((l) => l !== '');
+  const text = await fetch(new URL(logUrl, server)).then(
+    (r) => (r.ok ? r.text() : ''),
+    () => '',
+  );
+  const lines = text
+    .split('\n')
+    .map((l) => l.replace(/\s+$/, ''))
+    .filter((l) => l !== '');
   return lines.slice(-12).map((l) => (l.length > 240 ? `${l.slice(0, 239)}…` : l));
 }
 
@@ -316,7 +331,10 @@ try {
       // the proxied packuments still name the public registry's tarballs (tools, dependencies): an
       // operator allows that registry, whatever address it has here
       const upstream = new URL(REGISTRY);
-      const env = { ...farmEnv, QUORUM_EGRESS_ALLOW: [process.env.QUORUM_EGRESS_ALLOW, `${upstream.hostname}:${upstream.port || (upstream.protocol === 'https:' ? 443 : 80)}`].filter(Boolean).join(',') };
+      const env = {
+        ...farmEnv,
+        QUORUM_EGRESS_ALLOW: [process.env.QUORUM_EGRESS_ALLOW, `${upstream.hostname}:${upstream.port || (upstream.protocol === 'https:' ? 443 : 80)}`].filter(Boolean).join(','),
+      };
       const farm = new ProcessFarm({ workers, builders, quorum: 2, registryUrl: registry.url, env, workerPrefix: 'realworld-planted', logs: 'files' });
       farms.push(farm);
       await farm.start();

@@ -23,7 +23,10 @@ async function pins(name: string, keep: (version: string) => boolean): Promise<[
   if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
   const packument = (await res.json()) as { versions: Record<string, { dist?: { integrity?: string; shasum?: string } }> };
   return Object.entries(packument.versions)
-    .filter((e): e is [string, { dist: Pin }] => /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(e[0]) && keep(e[0]) && /^sha512-[A-Za-z0-9+/]{86}==$/.test(e[1].dist?.integrity ?? '') && /^[0-9a-f]{40}$/.test(e[1].dist?.shasum ?? ''))
+    .filter(
+      (e): e is [string, { dist: Pin }] =>
+        /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(e[0]) && keep(e[0]) && /^sha512-[A-Za-z0-9+/]{86}==$/.test(e[1].dist?.integrity ?? '') && /^[0-9a-f]{40}$/.test(e[1].dist?.shasum ?? ''),
+    )
     .map(([version, v]) => [version, { integrity: v.dist.integrity, shasum: v.dist.shasum }] as [string, Pin])
     .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
 }

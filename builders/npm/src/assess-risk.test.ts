@@ -124,7 +124,10 @@ describe('assessNpmRisk', () => {
 
     it('calls a changed bin target high risk, whatever its name', async () => {
       const json = manifest({ bin: { greet: './cli' } });
-      const s = await assess(base({ 'package/package.json': json, 'package/cli': '#!/usr/bin/env node\nrequire("./")\n' }), base({ 'package/package.json': json, 'package/cli': '#!/usr/bin/env node\nrequire("./evil")\n' }));
+      const s = await assess(
+        base({ 'package/package.json': json, 'package/cli': '#!/usr/bin/env node\nrequire("./")\n' }),
+        base({ 'package/package.json': json, 'package/cli': '#!/usr/bin/env node\nrequire("./evil")\n' }),
+      );
       expect(s.level).toBe('high');
       expect(s.flags).toEqual([{ code: 'bin-target', level: 'high', message: '1 bin target changed (cli)' }]);
     });
@@ -203,10 +206,7 @@ describe('assessNpmRisk', () => {
     });
 
     it('calls reordered dependencies metadata: the same set is installed', async () => {
-      const s = await assess(
-        base({ 'package/package.json': manifest({ dependencies: { a: '1', b: '2' } }) }),
-        base({ 'package/package.json': manifest({ dependencies: { b: '2', a: '1' } }) }),
-      );
+      const s = await assess(base({ 'package/package.json': manifest({ dependencies: { a: '1', b: '2' } }) }), base({ 'package/package.json': manifest({ dependencies: { b: '2', a: '1' } }) }));
       expect(s.level).toBe('low');
     });
 
@@ -332,12 +332,19 @@ describe('assessNpmRisk', () => {
     it("flags entries outside package/: npm strips the first path segment, whatever it is, and extracts them over the package's own files", async () => {
       const s = await assess(base(), base({ 'other/package.json': manifest({ scripts: { postinstall: 'x' } }) }));
       expect(s.level).toBe('high');
-      expect(s.flags[0]).toEqual({ code: 'outside-root', level: 'high', message: "1 entry outside package/ only in the published tarball (other/package.json): npm extracts it over the package's own files" });
+      expect(s.flags[0]).toEqual({
+        code: 'outside-root',
+        level: 'high',
+        message: "1 entry outside package/ only in the published tarball (other/package.json): npm extracts it over the package's own files",
+      });
     });
 
     it('bounds what hostile names put into messages', async () => {
       const name = `post${'i'.repeat(5000)}nstall`;
-      const s = await assess(base(), base({ 'package/package.json': manifest({ scripts: { [name]: 'x' }, dependencies: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`dep-${i}`, '1'])) }) }));
+      const s = await assess(
+        base(),
+        base({ 'package/package.json': manifest({ scripts: { [name]: 'x' }, dependencies: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`dep-${i}`, '1'])) }) }),
+      );
       for (const f of s.flags) expect(f.message.length).toBeLessThanOrEqual(600);
       expect(s.text.length).toBeLessThanOrEqual(600);
     });

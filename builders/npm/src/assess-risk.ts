@@ -40,10 +40,42 @@ const DEPENDENCY_FIELDS: ReadonlySet<string> = new Set(['dependencies', 'optiona
  * `sideEffects`, `config`, unknown ones …) is medium.
  */
 const METADATA_FIELDS: ReadonlySet<string> = new Set([
-  'description', 'keywords', 'author', 'contributors', 'maintainers', 'homepage', 'bugs', 'repository', 'license', 'licenses',
-  'funding', 'readme', 'readmeFilename', 'gitHead', 'version', 'private', 'publishConfig', 'files', 'man', '$schema',
+  'description',
+  'keywords',
+  'author',
+  'contributors',
+  'maintainers',
+  'homepage',
+  'bugs',
+  'repository',
+  'license',
+  'licenses',
+  'funding',
+  'readme',
+  'readmeFilename',
+  'gitHead',
+  'version',
+  'private',
+  'publishConfig',
+  'files',
+  'man',
+  '$schema',
   // settings of development tools, read in the package's own repository only
-  'eslintConfig', 'prettier', 'jest', 'nyc', 'c8', 'ava', 'xo', 'standard', 'husky', 'lint-staged', 'commitlint', 'mocha', 'tap', 'renovate', 'release',
+  'eslintConfig',
+  'prettier',
+  'jest',
+  'nyc',
+  'c8',
+  'ava',
+  'xo',
+  'standard',
+  'husky',
+  'lint-staged',
+  'commitlint',
+  'mocha',
+  'tap',
+  'renovate',
+  'release',
 ]);
 
 /** Deepest nesting of a package.json value the comparison walks. */
@@ -163,7 +195,10 @@ async function readManifest(diff: FileDifference, side: ArtifactSide): Promise<M
 
 /** A package path as npm and Node resolve it from package.json: no `./`, no empty or `.` segments. */
 function normalizeTarget(t: string): string {
-  return t.split('/').filter((s) => s !== '' && s !== '.').join('/');
+  return t
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .join('/');
 }
 
 /** Adds a package.json path (or a pattern with one `*`) to a target set, within MAX_TARGETS. */
@@ -355,7 +390,10 @@ function summaryText(level: RiskLevel, f: Findings, flags: RiskFlag[]): string {
 export async function assessNpmRisk(diff: FileDifference): Promise<RiskSummary> {
   const f = new Findings();
   const [rebuilt, published] = await Promise.all([readManifest(diff, 'rebuilt'), readManifest(diff, 'published')]);
-  for (const [side, m] of [['published', published], ['rebuilt', rebuilt]] as const) {
+  for (const [side, m] of [
+    ['published', published],
+    ['rebuilt', rebuilt],
+  ] as const) {
     if (m.state === 'bad') f.flag('manifest-invalid', 'high', `package.json in ${sideWords(side)} ${m.why}: what it runs cannot be told`);
   }
   const ok = (m: Manifest): Record<string, unknown> | undefined => (m.state === 'ok' ? m.value : undefined);
@@ -378,7 +416,11 @@ export async function assessNpmRisk(diff: FileDifference): Promise<RiskSummary> 
 
   // group the differing entries by kind and change, in a fixed order
   const groups = new Map<string, { kind: FileKind; change: Change; rels: string[] }>();
-  const lists: [Change, readonly DifferingEntry[]][] = [['onlyPublished', diff.onlyPublished], ['onlyRebuilt', diff.onlyRebuilt], ['changed', diff.changed]];
+  const lists: [Change, readonly DifferingEntry[]][] = [
+    ['onlyPublished', diff.onlyPublished],
+    ['onlyRebuilt', diff.onlyRebuilt],
+    ['changed', diff.changed],
+  ];
   for (const [change, list] of lists) {
     for (const e of list) {
       if (e.path === MANIFEST || e.path === ROOT || e.path === '.') continue;

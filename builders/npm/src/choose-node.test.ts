@@ -91,9 +91,7 @@ describe('chooseNode', () => {
   it('chooses the newest satisfying LTS release when the publish time is missing or unparseable, and says so', () => {
     const missing = chooseNode(undefined, '<22', undefined, releases);
     expect(missing).toMatchObject({ ok: true, version: '20.18.0', inferred: true });
-    expect(missing.ok && missing.why).toBe(
-      "the registry did not record the publisher's Node nor the publish time; chose 20.18.0, the newest LTS release satisfying engines.node <22",
-    );
+    expect(missing.ok && missing.why).toBe("the registry did not record the publisher's Node nor the publish time; chose 20.18.0, the newest LTS release satisfying engines.node <22");
     const garbled = chooseNode(undefined, undefined, 'yesterday', releases);
     expect(garbled).toMatchObject({ ok: true, version: '22.11.0', inferred: true });
     expect(garbled.ok && garbled.why).toContain('its publish time "yesterday" is not a date');

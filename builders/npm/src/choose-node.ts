@@ -2,9 +2,7 @@ import semver from 'semver';
 import { NODE_RELEASES, type NodeRelease } from './node-releases.js';
 
 /** The Node a build runs with, pinned by this builder, or why there is none. */
-export type NodeChoice =
-  | { ok: true; version: string; integrity: string; npm?: string; inferred: boolean; why: string }
-  | { ok: false; message: string };
+export type NodeChoice = { ok: true; version: string; integrity: string; npm?: string; inferred: boolean; why: string } | { ok: false; message: string };
 
 /** A value from a packument or package.json, on one line and cut short for a message. */
 function short(value: string): string {
@@ -55,6 +53,7 @@ export function chooseNode(
   const any = candidates.find(out);
   if (any) return pick(any[0], true, `${unrecorded}, and no LTS release${asOf}${satisfying.replace('satisfying', 'satisfies')}; chose ${any[0]}, the newest release${asOf}${satisfying}${ignored}`);
   const newest = candidates[0];
-  if (newest) return pick(newest[0], true, `${unrecorded}, and no release${asOf}${satisfying.replace('satisfying', 'satisfies')}; chose ${newest[0]}, the newest release the farm pins${satisfying}${ignored}`);
+  if (newest)
+    return pick(newest[0], true, `${unrecorded}, and no release${asOf}${satisfying.replace('satisfying', 'satisfies')}; chose ${newest[0]}, the newest release the farm pins${satisfying}${ignored}`);
   return { ok: false, message: range ? `no Node release this farm pins satisfies engines.node ${quote(declared!)}` : 'this farm pins no Node release' };
 }

@@ -51,7 +51,12 @@ describe('readConsumerLockfile', () => {
       JSON.stringify({
         lockfileVersion: 1,
         dependencies: {
-          debug: { version: '2.6.9', resolved: 'https://registry.npmjs.org/debug/-/debug-2.6.9.tgz', integrity: sha1, dependencies: { ms: { version: '2.0.0', resolved: 'https://registry.npmjs.org/ms/-/ms-2.0.0.tgz', integrity: SHA512 } } },
+          debug: {
+            version: '2.6.9',
+            resolved: 'https://registry.npmjs.org/debug/-/debug-2.6.9.tgz',
+            integrity: sha1,
+            dependencies: { ms: { version: '2.0.0', resolved: 'https://registry.npmjs.org/ms/-/ms-2.0.0.tgz', integrity: SHA512 } },
+          },
           lodash4: { version: 'npm:lodash@4.17.21', resolved: 'https://registry.npmjs.org/lodash/-/lodash-4.17.21.tgz', integrity: SHA512 },
           mine: { version: 'github:me/mine#0123456789abcdef0123456789abcdef01234567', from: 'github:me/mine' },
         },

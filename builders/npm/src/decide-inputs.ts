@@ -31,7 +31,11 @@ export function ownRegistry(files: Record<string, string | undefined>): string |
       if (eq === -1) continue;
       const key = line.slice(0, eq).trim();
       if (key !== 'registry' && !/^@[^:\s]+:registry$/.test(key)) continue;
-      const value = line.slice(eq + 1).trim().replace(/^["']|["']$/g, '').replace(/\/+$/, '');
+      const value = line
+        .slice(eq + 1)
+        .trim()
+        .replace(/^["']|["']$/g, '')
+        .replace(/\/+$/, '');
       if (!PUBLIC_REGISTRIES.has(value)) return `${key}=${value.slice(0, 100)} in ${name === '.npmrc' ? '' : "the workspace root's "}.npmrc`;
     }
   }
@@ -58,7 +62,12 @@ interface Manifest {
  * (publish-steps.ts), and — when the package builds something — every locked dependency, or a
  * resolution of them when the source locks none.
  */
-export function decideNpmInputs(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string; facts?: Record<string, string> } = {}): InputsDecision {
+export function decideNpmInputs(
+  files: Record<string, string | undefined>,
+  toolchain: Record<string, string>,
+  registry: string,
+  release: { version?: string; facts?: Record<string, string> } = {},
+): InputsDecision {
   const decision = decide(files, toolchain, registry, release, true);
   // prepublishOnly is run leniently: when the dependencies it would need cannot be pinned, the
   // package is packed without it, as it would have been without the step, instead of failing
@@ -70,7 +79,13 @@ export function decideNpmInputs(files: Record<string, string | undefined>, toolc
   return decision;
 }
 
-function decide(files: Record<string, string | undefined>, toolchain: Record<string, string>, registry: string, release: { version?: string; facts?: Record<string, string> }, prepublishOnly: boolean): InputsDecision {
+function decide(
+  files: Record<string, string | undefined>,
+  toolchain: Record<string, string>,
+  registry: string,
+  release: { version?: string; facts?: Record<string, string> },
+  prepublishOnly: boolean,
+): InputsDecision {
   const notes: string[] = [];
   const pinned = toolchain.npm !== undefined && Object.hasOwn(NPM_RELEASES, toolchain.npm) ? NPM_RELEASES[toolchain.npm] : undefined;
   const tools: ToolRequest[] = toolchain.npm && pinned ? [{ purl: `pkg:npm/npm@${toolchain.npm}`, path: NPM_TOOL_PATH, integrity: pinned }] : [];
@@ -91,7 +106,11 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
   }
   if (manifest.scripts !== undefined && (typeof manifest.scripts !== 'object' || manifest.scripts === null)) manifest = { ...manifest, scripts: {} };
   // `npm pack` runs prepack/prepare itself; the publish steps say what runs before it
-  const steps = publishSteps(manifest as Parameters<typeof publishSteps>[0], release.version, { prepublishOnly, ...(release.facts ? { facts: release.facts } : {}), ...(files['package.json'] !== undefined ? { manifestText: files['package.json'] } : {}) });
+  const steps = publishSteps(manifest as Parameters<typeof publishSteps>[0], release.version, {
+    prepublishOnly,
+    ...(release.facts ? { facts: release.facts } : {}),
+    ...(files['package.json'] !== undefined ? { manifestText: files['package.json'] } : {}),
+  });
   notes.push(...steps.notes);
   const builds = BUILD_SCRIPTS.some((s) => typeof manifest.scripts?.[s] === 'string') || steps.buildScript !== undefined || steps.publishTool !== undefined;
   const planOptions: Record<string, string> = {
@@ -109,16 +128,29 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
   const workspace = lockName ? undefined : npmWorkspaceLock(files, (manifest as { name?: unknown }).name);
   if (workspace) {
     const locked = lockedDependencies(workspace.text, registry);
-    if (!locked.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `the workspace root's ${workspace.name}: ${locked.message}` } };
+    if (!locked.ok)
+      return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'unpinned-dependency', message: `the workspace root's ${workspace.name}: ${locked.message}` } };
     notes.push(`installed with the npm workspace root's ${workspace.name} (the package is one of its workspaces)`);
     return { tools, dependencies: locked.inputs, install: true, notes, planOptions: { ...planOptions, installAt: 'root' } };
   }
   if (!lockName) {
     // building without the dependencies would make a partial tarball and a false alarm: resolve them as the publisher could have
     const elsewhere = ownRegistry(files);
-    if (elsewhere) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `the source commits no lockfile and installs from its own registry (${elsewhere}): the farm's registry cannot say what the publisher installed` } };
+    if (elsewhere)
+      return {
+        tools,
+        dependencies: [],
+        install: false,
+        notes,
+        planOptions,
+        problem: {
+          code: 'dependencies-unresolvable',
+          message: `the source commits no lockfile and installs from its own registry (${elsewhere}): the farm's registry cannot say what the publisher installed`,
+        },
+      };
     const reduced = resolutionManifest(manifest as Record<string, unknown>);
-    if (!reduced.ok) return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `the source commits no lockfile and ${reduced.message}` } };
+    if (!reduced.ok)
+      return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `the source commits no lockfile and ${reduced.message}` } };
     notes.push('dependency set resolved by the farm: the package builds (prepare, prepack, a build script or a publish tool) but commits no lockfile');
     return { tools, dependencies: [], install: false, notes, planOptions, resolve: { files: { 'package.json': reduced.text }, lockfile: RESOLVED_LOCKFILE } };
   }
@@ -129,7 +161,17 @@ function decide(files: Record<string, string | undefined>, toolchain: Record<str
   if (byVersionOnly.length === 0) return { tools, dependencies: locked.inputs, install: true, notes, planOptions };
   const elsewhere = ownRegistry(files);
   if (elsewhere) {
-    return { tools, dependencies: [], install: false, notes, planOptions, problem: { code: 'dependencies-unresolvable', message: `${lockName} locks ${byVersionOnly.length} packages by version alone, and the project installs from its own registry (${elsewhere}): the farm's registry cannot say what those versions were` } };
+    return {
+      tools,
+      dependencies: [],
+      install: false,
+      notes,
+      planOptions,
+      problem: {
+        code: 'dependencies-unresolvable',
+        message: `${lockName} locks ${byVersionOnly.length} packages by version alone, and the project installs from its own registry (${elsewhere}): the farm's registry cannot say what those versions were`,
+      },
+    };
   }
   // the versions are the publisher's; only the integrity npm left out is the registry's, which is
   // what the publisher's npm installed them by (a registry never serves other bytes for a version)

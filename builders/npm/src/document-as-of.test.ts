@@ -11,7 +11,14 @@ const doc = {
     '2.0.0-rc.1': { name: 'dep', version: '2.0.0-rc.1' },
     '0.9.0': { name: 'dep', version: '0.9.0' },
   },
-  time: { created: '2020-01-01T00:00:00Z', '0.9.0': '2020-01-01T00:00:00Z', '1.0.0': '2021-01-01T00:00:00Z', '1.1.0-beta.1': '2021-06-01T00:00:00Z', '1.1.0': '2022-01-01T00:00:00Z', '2.0.0-rc.1': '2023-01-01T00:00:00Z' },
+  time: {
+    created: '2020-01-01T00:00:00Z',
+    '0.9.0': '2020-01-01T00:00:00Z',
+    '1.0.0': '2021-01-01T00:00:00Z',
+    '1.1.0-beta.1': '2021-06-01T00:00:00Z',
+    '1.1.0': '2022-01-01T00:00:00Z',
+    '2.0.0-rc.1': '2023-01-01T00:00:00Z',
+  },
 };
 const asOf = (d: unknown, before: string) => JSON.parse(Buffer.from(npmDocumentAsOf(Buffer.from(JSON.stringify(d)), before)).toString()) as typeof doc;
 

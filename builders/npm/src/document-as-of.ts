@@ -44,6 +44,6 @@ export function npmDocumentAsOf(body: Uint8Array, before: string): Uint8Array {
   return Buffer.from(JSON.stringify(doc));
 }
 
-function isMap(v: unknown): v is Record<string, any> {
+function isMap(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

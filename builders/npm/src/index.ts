@@ -29,19 +29,7 @@ export { normalizeRepositoryUrl } from './repository.js';
 export { planNpmBuild, SOURCE_MOUNT, OUTPUT_MOUNT, INPUTS_MOUNT } from './plan.js';
 
 /** Stabilizers that apply to npm's `.tgz` artifacts (names from the compare package). */
-export const NPM_STABILIZERS = [
-  'tar-entry-order',
-  'tar-times',
-  'tar-modes',
-  'tar-owners',
-  'tar-pax',
-  'tar-devices',
-  'tar-format',
-  'gzip-level',
-  'gzip-name',
-  'gzip-time',
-  'gzip-header',
-] as const;
+export const NPM_STABILIZERS = ['tar-entry-order', 'tar-times', 'tar-modes', 'tar-owners', 'tar-pax', 'tar-devices', 'tar-format', 'gzip-level', 'gzip-name', 'gzip-time', 'gzip-header'] as const;
 
 /** The largest `.yarnrc.yml` or `.npmrc` read (only `yarnPath`, the registries are; real ones are a few hundred bytes). @defaultValue 64 KiB */
 export const MAX_YARNRC_BYTES = 64 * 1024;

@@ -13,7 +13,12 @@ const SHA = 'a'.repeat(40);
 describe('inferNpmRecipe', () => {
   it('takes the commit from gitHead and the repo from repository', () => {
     const r = inferNpmRecipe(purl, doc({ repository: { type: 'git', url: 'git+https://github.com/o/foo.git' }, gitHead: SHA, _npmVersion: '10.2.4', _nodeVersion: '20.11.0' }), {});
-    expect(r).toMatchObject({ ok: true, source: { repo: 'https://github.com/o/foo.git', commit: SHA, refs: [] }, toolchain: { npm: '10.2.4', node: '20.11.0' }, upstream: { url: dist.tarball, integrity: 'sha512-AAAA', filename: 'foo-1.2.3.tgz' } });
+    expect(r).toMatchObject({
+      ok: true,
+      source: { repo: 'https://github.com/o/foo.git', commit: SHA, refs: [] },
+      toolchain: { npm: '10.2.4', node: '20.11.0' },
+      upstream: { url: dist.tarball, integrity: 'sha512-AAAA', filename: 'foo-1.2.3.tgz' },
+    });
   });
   it('says whether the published manifest has a packageManager, and only a string counts', () => {
     const with_ = inferNpmRecipe(purl, doc({ repository: 'github:o/foo', packageManager: 'pnpm@9.9.0' }), {});
@@ -83,7 +88,11 @@ describe('inferNpmRecipe', () => {
     expect(r.ok && r.publishedAt).toBe('2025-06-01T00:00:00.000Z');
   });
   it('fails as toolchain-unavailable when the recorded Node is not one the farm pins', () => {
-    expect(inferNpmRecipe(purl, doc({ repository: 'o/foo', _nodeVersion: '20.99.0' }), {})).toMatchObject({ ok: false, code: 'toolchain-unavailable', message: expect.stringMatching(/Node "20\.99\.0".*not among/) });
+    expect(inferNpmRecipe(purl, doc({ repository: 'o/foo', _nodeVersion: '20.99.0' }), {})).toMatchObject({
+      ok: false,
+      code: 'toolchain-unavailable',
+      message: expect.stringMatching(/Node "20\.99\.0".*not among/),
+    });
   });
   it('does not mistake inherited object keys for versions', () => {
     expect(inferNpmRecipe(parseReleasePurl('pkg:npm/foo@constructor'), doc({}), {})).toMatchObject({ ok: false, code: 'version-not-found' });
@@ -159,7 +168,12 @@ describe('npm purls and metadata URLs', () => {
     expect(npmPurlProblem({ namespace: undefined, name: 'x', version: '1.0.0/../../x' })).toMatch(/not an npm version/);
   });
   it('accepts real names, scoped and legacy ones', () => {
-    for (const [namespace, name] of [[undefined, 'left-pad'], ['@babel', 'core'], [undefined, 'JSONStream'], [undefined, 'lodash.merge']] as const) {
+    for (const [namespace, name] of [
+      [undefined, 'left-pad'],
+      ['@babel', 'core'],
+      [undefined, 'JSONStream'],
+      [undefined, 'lodash.merge'],
+    ] as const) {
       expect(npmPurlProblem({ namespace, name, version: '1.2.3-beta.1+build.5' })).toBeUndefined();
     }
   });

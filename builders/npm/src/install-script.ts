@@ -4,7 +4,6 @@ import { MIRROR_DEPS_DIR, REGISTRY_DEPS_DIR } from './manager-inputs.js';
 import { MANAGER_TOOL_PATH, type ManagerKind, managerCommand } from './package-manager.js';
 import { BUILD_CLOCK_SCRIPT, PUBLISH_STEPS_SCRIPT, SOURCE_REPOSITORY_SCRIPT } from './publish-steps.js';
 
-
 /**
  * A registry on 127.0.0.1 for the managers that only install from a registry (yarn 2+, pnpm): it
  * serves the fetched tarballs, laid out as the registry serves them, and nothing else. Loopback

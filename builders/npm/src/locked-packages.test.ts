@@ -9,7 +9,9 @@ const BASE = 'http://registry.test/';
 describe('inputsOf', () => {
   it('names each input after the sha256 of its integrity and its file, like the npm lockfile inputs', () => {
     const id = createHash('sha256').update(SHA512).digest('hex').slice(0, 16);
-    expect(inputsOf([{ name: '@s/c', version: '2.0.0', url: `${BASE}@s/c/-/c-2.0.0.tgz`, integrity: SHA512 }])).toEqual([{ url: `${BASE}@s/c/-/c-2.0.0.tgz`, integrity: SHA512, path: `deps/${id}-c-2.0.0.tgz` }]);
+    expect(inputsOf([{ name: '@s/c', version: '2.0.0', url: `${BASE}@s/c/-/c-2.0.0.tgz`, integrity: SHA512 }])).toEqual([
+      { url: `${BASE}@s/c/-/c-2.0.0.tgz`, integrity: SHA512, path: `deps/${id}-c-2.0.0.tgz` },
+    ]);
   });
 
   it('leaves out packages without integrity and lists an integrity once, sorted by path', () => {
@@ -65,7 +67,16 @@ describe('isIntegrity', () => {
     expect(isIntegrity(`${SHA1} ${SHA512}`)).toBe(true);
     expect(isIntegrity(`sha256-${Buffer.alloc(32).toString('base64')}`)).toBe(true);
   });
-  for (const bad of ['', 'sha512-', 'sha512-AAAA', 'md5-1B2M2Y8AsgTpgAmY7PhCfg==', `sha384-${Buffer.alloc(48).toString('base64')}`, `${SHA512}?opt`, `${SHA512} nonsense`, `sha512-${'A'.repeat(5000)}`]) {
+  for (const bad of [
+    '',
+    'sha512-',
+    'sha512-AAAA',
+    'md5-1B2M2Y8AsgTpgAmY7PhCfg==',
+    `sha384-${Buffer.alloc(48).toString('base64')}`,
+    `${SHA512}?opt`,
+    `${SHA512} nonsense`,
+    `sha512-${'A'.repeat(5000)}`,
+  ]) {
     it(`refuses ${JSON.stringify(bad.slice(0, 30))}`, () => {
       expect(isIntegrity(bad)).toBe(false);
     });
@@ -76,7 +87,14 @@ describe('registryTarballUrl', () => {
   it('follows the registry layout, keeping the scope in the path', () => {
     expect(registryTarballUrl(registryBase('http://registry.test///'), '@s/c', '1.0.0-rc.1+b')).toBe('http://registry.test/@s/c/-/c-1.0.0-rc.1+b.tgz');
   });
-  for (const [name, version] of [['..', '1.0.0'], ['a/b', '1.0.0'], ['@s/../x', '1.0.0'], ['a', '^1.0.0'], ['a', '1.0.0/../../x'], ['a', 'latest']]) {
+  for (const [name, version] of [
+    ['..', '1.0.0'],
+    ['a/b', '1.0.0'],
+    ['@s/../x', '1.0.0'],
+    ['a', '^1.0.0'],
+    ['a', '1.0.0/../../x'],
+    ['a', 'latest'],
+  ]) {
     it(`refuses ${name}@${version}`, () => {
       expect(registryTarballUrl(BASE, name!, version!)).toBeUndefined();
     });
@@ -86,12 +104,14 @@ describe('registryTarballUrl', () => {
 describe('helpers', () => {
   it('deduplicates by integrity, and by URL when there is none', () => {
     const url = `${BASE}a/-/a-1.0.0.tgz`;
-    expect(distinctPackages([
-      { name: 'a', version: '1.0.0', url },
-      { name: 'a', version: '1.0.0', url },
-      { name: 'a', version: '1.0.0', url, integrity: SHA512 },
-      { name: 'alias', version: '1.0.0', url: 'https://h.example/a.tgz', integrity: SHA512 },
-    ])).toHaveLength(2);
+    expect(
+      distinctPackages([
+        { name: 'a', version: '1.0.0', url },
+        { name: 'a', version: '1.0.0', url },
+        { name: 'a', version: '1.0.0', url, integrity: SHA512 },
+        { name: 'alias', version: '1.0.0', url: 'https://h.example/a.tgz', integrity: SHA512 },
+      ]),
+    ).toHaveLength(2);
   });
 
   it('bounds and escapes a string for a message', () => {
@@ -116,7 +136,15 @@ describe('forOtherPlatform', () => {
     expect(forOtherPlatform(['!linux'], undefined)).toBe(true);
     expect(forOtherPlatform(undefined, ['!x64'])).toBe(true);
     expect(forOtherPlatform('win32', undefined)).toBe(true);
-    for (const [os, cpu] of [[undefined, undefined], [['linux'], ['x64']], [['darwin', 'linux'], undefined], [['!win32'], ['!arm']], [[], []], [[42], undefined], [['any'], ['any']]] as const) {
+    for (const [os, cpu] of [
+      [undefined, undefined],
+      [['linux'], ['x64']],
+      [['darwin', 'linux'], undefined],
+      [['!win32'], ['!arm']],
+      [[], []],
+      [[42], undefined],
+      [['any'], ['any']],
+    ] as const) {
       expect(forOtherPlatform(os, cpu), JSON.stringify([os, cpu])).toBe(false);
     }
   });

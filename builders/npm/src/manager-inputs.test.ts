@@ -104,7 +104,10 @@ describe('yarn and pnpm projects', () => {
       { url: `${REG}/@types/ms/-/ms-0.7.34.tgz`, integrity: TYPES_MS, path: 'deps/registry/@types/ms/-/ms-0.7.34.tgz' },
       { url: `${REG}/ms/-/ms-2.1.3.tgz`, integrity: MS, path: 'deps/registry/ms/-/ms-2.1.3.tgz' },
     ]);
-    expect(d).toMatchObject({ install: true, planOptions: { buildScript: 'build', manager: 'pnpm', managerVersion: '9.15.0', installAt: 'package', pack: 'npm', managerHash: `sha512:${hexOf(pnpm.integrity)}`, managerHashOf: 'tarball' } });
+    expect(d).toMatchObject({
+      install: true,
+      planOptions: { buildScript: 'build', manager: 'pnpm', managerVersion: '9.15.0', installAt: 'package', pack: 'npm', managerHash: `sha512:${hexOf(pnpm.integrity)}`, managerHashOf: 'tarball' },
+    });
     expect(d.notes.join('\n')).toMatch(/packed with npm pack: nothing in package.json needs pnpm's pack/);
   });
 
@@ -157,12 +160,27 @@ describe('yarn and pnpm projects', () => {
   });
 
   it.each([
-    ['a tampered packageManager hash', { 'package.json': pj({ packageManager: `pnpm@9.15.0+sha512.${'ab'.repeat(64)}` }), 'pnpm-lock.yaml': PNPM_LOCK }, 'integrity-mismatch', /not the one of the pnpm@9\.15\.0 release/],
+    [
+      'a tampered packageManager hash',
+      { 'package.json': pj({ packageManager: `pnpm@9.15.0+sha512.${'ab'.repeat(64)}` }), 'pnpm-lock.yaml': PNPM_LOCK },
+      'integrity-mismatch',
+      /not the one of the pnpm@9\.15\.0 release/,
+    ],
     ['a pnpm release nobody can pin', { 'package.json': pj({ packageManager: 'pnpm@99.0.0' }), 'pnpm-lock.yaml': PNPM_LOCK }, 'toolchain-unavailable', /not among the releases this farm pins/],
     ['a packageManager Corepack would refuse', { 'package.json': pj({ packageManager: 'pnpm@latest' }), 'pnpm-lock.yaml': PNPM_LOCK }, 'toolchain-unavailable', /exact version/],
     ['a yarn 1 pin for a berry lockfile', { 'package.json': pj({ packageManager: 'yarn@1.22.22' }), 'yarn.lock': BERRY_LOCK }, 'build-error', /yarn 2\+ lockfile, but the project's yarn is 1\.22\.22/],
-    ['a git dependency', { 'package.json': pj({}), 'pnpm-lock.yaml': PNPM_LOCK.replace(`resolution: {integrity: ${MS}}`, 'resolution: {type: git, repo: https://example.test/ms.git, commit: abc}') }, 'unpinned-dependency', /pnpm-lock\.yaml: .*git/],
-    ['a tarball the lockfile names by its own URL', { 'package.json': pj({}), 'pnpm-lock.yaml': PNPM_LOCK.replace(`resolution: {integrity: ${MS}}`, `resolution: {integrity: ${MS}, tarball: https://tarballs.example/ms.tgz}`) }, 'unpinned-dependency', /its own tarball URL/],
+    [
+      'a git dependency',
+      { 'package.json': pj({}), 'pnpm-lock.yaml': PNPM_LOCK.replace(`resolution: {integrity: ${MS}}`, 'resolution: {type: git, repo: https://example.test/ms.git, commit: abc}') },
+      'unpinned-dependency',
+      /pnpm-lock\.yaml: .*git/,
+    ],
+    [
+      'a tarball the lockfile names by its own URL',
+      { 'package.json': pj({}), 'pnpm-lock.yaml': PNPM_LOCK.replace(`resolution: {integrity: ${MS}}`, `resolution: {integrity: ${MS}, tarball: https://tarballs.example/ms.tgz}`) },
+      'unpinned-dependency',
+      /its own tarball URL/,
+    ],
   ])('refuses %s with a named reason', (_what, files, code, message) => {
     const d = decideNpmInputs(files as Record<string, string>, TOOLCHAIN, REG);
     expect(d.problem).toMatchObject({ code, message: expect.stringMatching(message) });
@@ -181,11 +199,32 @@ describe('yarnMirrorName', () => {
 
 describe('the build plan of a yarn or pnpm project', () => {
   const source = { origin: 'registry' as const, repo: 'https://example.test/r.git', commit: 'a'.repeat(40), commitTime: 1700000000, directory: 'packages/app' };
-  const base = { purl: { type: 'npm', name: 'app', version: '1.0.0', qualifiers: {}, canonical: 'pkg:npm/app@1.0.0' }, source, toolchain: TOOLCHAIN, image: 'sha256:x', limits: { memoryBytes: 1, pids: 1, cpus: 1, timeoutMs: 1, scratchBytes: 1 } };
+  const base = {
+    purl: { type: 'npm', name: 'app', version: '1.0.0', qualifiers: {}, canonical: 'pkg:npm/app@1.0.0' },
+    source,
+    toolchain: TOOLCHAIN,
+    image: 'sha256:x',
+    limits: { memoryBytes: 1, pids: 1, cpus: 1, timeoutMs: 1, scratchBytes: 1 },
+  };
   it('runs the manager script with what the decision chose', () => {
-    const plan = planNpmBuild({ ...base, inputs: { tools: { pnpm: 'tools/pm.tgz', npm: 'tools/npm.tgz' }, install: true, dependencyCount: 2, planOptions: { buildScript: 'build', manager: 'pnpm', managerVersion: '9.15.0', installAt: 'root', pack: 'pnpm', managerHash: 'sha512:ab', managerHashOf: 'tarball' } } });
+    const plan = planNpmBuild({
+      ...base,
+      inputs: {
+        tools: { pnpm: 'tools/pm.tgz', npm: 'tools/npm.tgz' },
+        install: true,
+        dependencyCount: 2,
+        planOptions: { buildScript: 'build', manager: 'pnpm', managerVersion: '9.15.0', installAt: 'root', pack: 'pnpm', managerHash: 'sha512:ab', managerHashOf: 'tarball' },
+      },
+    });
     expect(plan.argv[2]).toContain('pnpm install --frozen-lockfile --ignore-scripts');
-    expect(plan.env).toMatchObject({ QUORUM_PM: 'pnpm', QUORUM_PM_TOOL: 'tools/pm.tgz', QUORUM_INSTALL_AT: 'root', QUORUM_PACK: 'pnpm', QUORUM_PM_HASH: 'sha512:ab', QUORUM_PACKAGE_DIR: 'packages/app' });
+    expect(plan.env).toMatchObject({
+      QUORUM_PM: 'pnpm',
+      QUORUM_PM_TOOL: 'tools/pm.tgz',
+      QUORUM_INSTALL_AT: 'root',
+      QUORUM_PACK: 'pnpm',
+      QUORUM_PM_HASH: 'sha512:ab',
+      QUORUM_PACKAGE_DIR: 'packages/app',
+    });
     expect(plan.inputsMount).toBe('/inputs');
   });
   it("keeps npm's own script for an npm project", () => {

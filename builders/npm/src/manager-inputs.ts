@@ -111,7 +111,7 @@ export function yarnMirrorName(url: string): string | undefined {
     return undefined;
   }
   const m = /\/(?:(@[^/]+)(?:\/|%2f))?[^/]+\/(?:-|_attachments)\/(?:@[^/]+\/)?([^/]+)$/.exec(pathname);
-  const name = m ? (m[1] ? `${m[1]}-${m[2]}` : m[2]!) : pathname.split('/').pop() ?? '';
+  const name = m ? (m[1] ? `${m[1]}-${m[2]}` : m[2]!) : (pathname.split('/').pop() ?? '');
   return /^[A-Za-z0-9@][A-Za-z0-9@._+-]{0,199}$/.test(name) ? name : undefined;
 }
 
@@ -168,7 +168,10 @@ function yarnPathIn(text: string | undefined): string | undefined {
   // line by line: a regular expression over the whole file backtracks for hours on a hostile one
   for (const line of text.split('\n')) {
     if (!line.startsWith('yarnPath:')) continue;
-    const value = line.slice('yarnPath:'.length).trim().replace(/^["']|["']$/g, '');
+    const value = line
+      .slice('yarnPath:'.length)
+      .trim()
+      .replace(/^["']|["']$/g, '');
     return value.length > 0 && value.length <= 200 && !/["'#]/.test(value) ? value : undefined;
   }
   return undefined;
@@ -179,7 +182,12 @@ function yarnPathIn(text: string | undefined): string | undefined {
  * npm, or it has no yarn.lock / pnpm-lock.yaml (in the package directory, else at the workspace root)
  * for the manager it declares, or it declares none and has an npm lockfile of its own.
  */
-export function decideManagerInputs(files: Files, manifest: Record<string, unknown>, registry: string, facts: Record<string, string> = {}): Omit<InputsDecision, 'tools'> & { tools: InputsDecision['tools']; plan?: ManagerPlan } | undefined {
+export function decideManagerInputs(
+  files: Files,
+  manifest: Record<string, unknown>,
+  registry: string,
+  facts: Record<string, string> = {},
+): (Omit<InputsDecision, 'tools'> & { tools: InputsDecision['tools']; plan?: ManagerPlan }) | undefined {
   const found = declaredManager(manifest, files);
   const notes: string[] = [];
   const fail = (code: string, message: string) => ({ tools: [], dependencies: [], install: false, notes, problem: { code, message } });
@@ -238,7 +246,9 @@ export function decideManagerInputs(files: Files, manifest: Record<string, unkno
     registryDependencies = got.registry;
   }
   if (registryDependencies.length > 0) {
-    notes.push(`${registryDependencies.length} of the packages in ${lockName} are pinned by yarn's own cache checksums only: their tarballs were checked against the registry's integrity, and yarn checked each against the lockfile`);
+    notes.push(
+      `${registryDependencies.length} of the packages in ${lockName} are pinned by yarn's own cache checksums only: their tarballs were checked against the registry's integrity, and yarn checked each against the lockfile`,
+    );
   }
   const yarnPath = kind === 'yarn-berry' ? yarnPathIn(lock.at === 'root' ? files['root/.yarnrc.yml'] : files['.yarnrc.yml']) : undefined;
   if (yarnPath) notes.push(`yarn: the repository's own yarn release at ${shown(yarnPath)} (yarnPath in .yarnrc.yml) ran, as yarn ${version} hands over to it; it ran inside the build's sandbox only`);

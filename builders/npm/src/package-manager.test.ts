@@ -51,7 +51,11 @@ describe('pinManager', () => {
   const pnpm = PNPM_RELEASES['9.12.0']!;
   it("pins a known release by this farm's table, not by the registry", () => {
     expect(pinManager('pnpm', '9.12.0', undefined)).toMatchObject({ ok: true, tool: { purl: 'pkg:npm/pnpm@9.12.0', path: 'tools/pm.tgz', integrity: pnpm.integrity }, hashOf: 'tarball' });
-    expect(pinManager('yarn-berry', '4.5.3', undefined)).toMatchObject({ ok: true, tool: { purl: 'pkg:npm/%40yarnpkg/cli-dist@4.5.3', integrity: YARN_BERRY_RELEASES['4.5.3']!.integrity }, hashOf: 'bin/yarn.js' });
+    expect(pinManager('yarn-berry', '4.5.3', undefined)).toMatchObject({
+      ok: true,
+      tool: { purl: 'pkg:npm/%40yarnpkg/cli-dist@4.5.3', integrity: YARN_BERRY_RELEASES['4.5.3']!.integrity },
+      hashOf: 'bin/yarn.js',
+    });
     expect(pinManager('yarn-classic', '1.22.22', undefined)).toMatchObject({ ok: true, tool: { purl: 'pkg:npm/yarn@1.22.22', integrity: YARN_CLASSIC_RELEASES['1.22.22']!.integrity } });
   });
   it('accepts a packageManager hash that agrees with the table, and has the build check it again', () => {
@@ -72,7 +76,11 @@ describe('pinManager', () => {
   });
   it('refuses a release it cannot pin: unknown without a hash, a yarn 2+ hash of its bin file, a sha224 the fetch phase cannot check', () => {
     expect(pinManager('pnpm', '99.0.0', undefined)).toMatchObject({ ok: false, code: 'toolchain-unavailable' });
-    expect(pinManager('yarn-berry', '99.0.0', { algorithm: 'sha512', hex: 'ab'.repeat(64) })).toMatchObject({ ok: false, code: 'toolchain-unavailable', message: expect.stringMatching(/bin\/yarn\.js/) });
+    expect(pinManager('yarn-berry', '99.0.0', { algorithm: 'sha512', hex: 'ab'.repeat(64) })).toMatchObject({
+      ok: false,
+      code: 'toolchain-unavailable',
+      message: expect.stringMatching(/bin\/yarn\.js/),
+    });
     expect(pinManager('pnpm', '99.0.0', { algorithm: 'sha224', hex: 'ab'.repeat(28) })).toMatchObject({ ok: false, code: 'toolchain-unavailable' });
   });
 });

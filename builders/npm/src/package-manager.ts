@@ -156,9 +156,14 @@ export function pinManager(kind: ManagerKind, version: string, hash: DeclaredMan
   }
   if (!hash) return { ok: false, code: 'toolchain-unavailable', message: `${label} is not among the releases this farm pins, and packageManager carries no hash to pin it by` };
   if (spec.hashOf !== 'tarball') {
-    return { ok: false, code: 'toolchain-unavailable', message: `${label} is not among the releases this farm pins, and its packageManager hash covers bin/yarn.js, not the registry tarball the fetch phase checks` };
+    return {
+      ok: false,
+      code: 'toolchain-unavailable',
+      message: `${label} is not among the releases this farm pins, and its packageManager hash covers bin/yarn.js, not the registry tarball the fetch phase checks`,
+    };
   }
-  if (hash.algorithm === 'sha224') return { ok: false, code: 'toolchain-unavailable', message: `${label} is not among the releases this farm pins, and the fetch phase cannot check its sha224 packageManager hash` };
+  if (hash.algorithm === 'sha224')
+    return { ok: false, code: 'toolchain-unavailable', message: `${label} is not among the releases this farm pins, and the fetch phase cannot check its sha224 packageManager hash` };
   return {
     ok: true,
     tool: { purl, path: MANAGER_TOOL_PATH, integrity: sri(hash.algorithm, hash.hex) },

@@ -404,7 +404,13 @@ describe('pnpmLockedDependencies', () => {
   });
 
   it('reads every document of a two-document lockfile, config dependencies included', () => {
-    expect(ok(V9_TWO_DOCUMENTS).map((p) => [p.name, p.version, p.url])).toEqual(onRegistry([['debug', '4.3.4'], ['is-number', '7.0.0'], ['ms', '2.1.2']]));
+    expect(ok(V9_TWO_DOCUMENTS).map((p) => [p.name, p.version, p.url])).toEqual(
+      onRegistry([
+        ['debug', '4.3.4'],
+        ['is-number', '7.0.0'],
+        ['ms', '2.1.2'],
+      ]),
+    );
   });
 
   it('reads a lockfile without packages as no packages', () => {
@@ -439,7 +445,11 @@ describe('pnpmLockedDependencies', () => {
   });
 
   it('lists a tarball pinned by two keys once', () => {
-    const text = lock("'9.0'", entry('ms@2.1.3', `resolution: {integrity: ${SHA512}}`), entry('ms-copy@https://registry.npmjs.org/ms/-/ms-2.1.3.tgz', `resolution: {integrity: ${SHA512}, tarball: https://registry.npmjs.org/ms/-/ms-2.1.3.tgz}`));
+    const text = lock(
+      "'9.0'",
+      entry('ms@2.1.3', `resolution: {integrity: ${SHA512}}`),
+      entry('ms-copy@https://registry.npmjs.org/ms/-/ms-2.1.3.tgz', `resolution: {integrity: ${SHA512}, tarball: https://registry.npmjs.org/ms/-/ms-2.1.3.tgz}`),
+    );
     expect(ok(text)).toHaveLength(1);
   });
 
@@ -472,7 +482,11 @@ describe('pnpmLockedDependencies', () => {
   const refused: [string, string, RegExp][] = [
     ['a git dependency', entry('g@git+https://github.com/o/g.git#0123', 'resolution: {commit: 0123456789abcdef, repo: https://github.com/o/g.git, type: git}', 'version: 1.0.0'), /comes from git/],
     ['a git resolution without a type', entry('g@1.0.0', 'resolution: {commit: 0123456789abcdef, repo: https://github.com/o/g.git}'), /comes from git/],
-    ['a git-hosted tarball without integrity', entry('g@https://codeload.github.com/o/g/tar.gz/0123', 'resolution: {tarball: https://codeload.github.com/o/g/tar.gz/0123}', 'version: 1.0.0'), /not pinned by an integrity hash/],
+    [
+      'a git-hosted tarball without integrity',
+      entry('g@https://codeload.github.com/o/g/tar.gz/0123', 'resolution: {tarball: https://codeload.github.com/o/g/tar.gz/0123}', 'version: 1.0.0'),
+      /not pinned by an integrity hash/,
+    ],
     ['a resolution of another type', entry('node@runtime:22.0.0', 'resolution: {type: variations, variants: []}'), /of type variations/],
     ['a resolution type that is a mapping', entry('g@1.0.0', 'resolution: {type: {a: b}}'), /of type unknown/],
     ['an ftp: tarball', entry('g@1.0.0', `resolution: {integrity: ${SHA512}, tarball: 'ftp://mirror.example/g-1.0.0.tgz'}`), /comes from ftp:/],

@@ -78,7 +78,14 @@ describe('publishSteps', () => {
 describe('publishStepsEnv', () => {
   it('passes only the known steps to the build script', () => {
     const none = { QUORUM_BUILD_SCRIPT: '', QUORUM_SET_VERSION: '', QUORUM_SET_VERSION_WITH: '', QUORUM_PUBLISH_TOOL: '', QUORUM_MANIFEST_EOL: '', QUORUM_PREPUBLISH_TIMEOUT_S: '300' };
-    expect(publishStepsEnv({ buildScript: 'prepublishOnly', setVersion: '2.0.0', publishTool: 'clean-publish', manifestEol: 'crlf' })).toEqual({ QUORUM_BUILD_SCRIPT: 'prepublishOnly', QUORUM_SET_VERSION: '2.0.0', QUORUM_SET_VERSION_WITH: '', QUORUM_PUBLISH_TOOL: 'clean-publish', QUORUM_MANIFEST_EOL: 'crlf', QUORUM_PREPUBLISH_TIMEOUT_S: '300' });
+    expect(publishStepsEnv({ buildScript: 'prepublishOnly', setVersion: '2.0.0', publishTool: 'clean-publish', manifestEol: 'crlf' })).toEqual({
+      QUORUM_BUILD_SCRIPT: 'prepublishOnly',
+      QUORUM_SET_VERSION: '2.0.0',
+      QUORUM_SET_VERSION_WITH: '',
+      QUORUM_PUBLISH_TOOL: 'clean-publish',
+      QUORUM_MANIFEST_EOL: 'crlf',
+      QUORUM_PREPUBLISH_TIMEOUT_S: '300',
+    });
     expect(publishStepsEnv({ setVersion: '2.0.0', setVersionWith: 'changelogen' })).toMatchObject({ QUORUM_SET_VERSION: '2.0.0', QUORUM_SET_VERSION_WITH: 'changelogen' });
     expect(publishStepsEnv({ buildScript: 'test; curl evil', setVersion: '1.0.0 && id', publishTool: 'np', manifestEol: 'cr' })).toEqual(none);
     expect(publishStepsEnv(undefined)).toEqual(none);

@@ -89,7 +89,9 @@ export function publishSteps(
   const markedByDualPublish = opts.facts?.[PUBLISHED_MODULE_TYPE] === 'module' && manifest.type !== 'module';
   if (declares('dual-publish') && markedByDualPublish) {
     steps.publishTool = 'dual-publish';
-    steps.notes.push('dual-publish is among the devDependencies: packed, with npm, from the directory `dual-publish --without-publish` writes (the sources cleaned as the package configures clean-publish, with ES module and CommonJS copies), as dual-publish publishes');
+    steps.notes.push(
+      'dual-publish is among the devDependencies: packed, with npm, from the directory `dual-publish --without-publish` writes (the sources cleaned as the package configures clean-publish, with ES module and CommonJS copies), as dual-publish publishes',
+    );
   } else if (declares('clean-publish')) {
     steps.publishTool = 'clean-publish';
     steps.notes.push('clean-publish is among the devDependencies: packed, with npm, from the directory `clean-publish --without-publish` writes, as clean-publish publishes');

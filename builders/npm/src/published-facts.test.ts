@@ -60,7 +60,12 @@ describe('npmMissingOutputs', () => {
     expect((await npmMissingOutputs(rebuilt, published)).sort()).toEqual(['dist/p.d.ts', 'dist/p.esm.js']);
     // the publisher's release script rewrote package.json as JSON: the same manifest, other bytes
     const rewritten = JSON.stringify(JSON.parse(manifest), null, 4);
-    const republished = await tarball('pub-rewritten', { 'package.json': rewritten, 'index.js': 'module.exports = require("./dist/p.cjs.js");\n', 'dist/p.esm.js': 'export {};\n', 'dist/p.d.ts': 'export {};\n' });
+    const republished = await tarball('pub-rewritten', {
+      'package.json': rewritten,
+      'index.js': 'module.exports = require("./dist/p.cjs.js");\n',
+      'dist/p.esm.js': 'export {};\n',
+      'dist/p.d.ts': 'export {};\n',
+    });
     expect((await npmMissingOutputs(rebuilt, republished)).sort()).toEqual(['dist/p.d.ts', 'dist/p.esm.js']);
   });
 
@@ -79,7 +84,9 @@ describe('npmMissingOutputs', () => {
     expect(await npmMissingOutputs(bare, await tarball('redeclared', { 'package.json': other, 'index.js': index, 'dist/other.js': '1', 'dist/p.d.ts': 'x' }))).toEqual([]);
     // an entry point at the top of the package
     const top = JSON.stringify({ name: 'p', version: '1.0.0', main: 'index.js', module: 'index.mjs' });
-    expect(await npmMissingOutputs(await tarball('top', { 'package.json': top, 'index.js': '1' }), await tarball('top-pub', { 'package.json': top, 'index.js': '1', 'index.mjs': 'evil();' }))).toEqual([]);
+    expect(await npmMissingOutputs(await tarball('top', { 'package.json': top, 'index.js': '1' }), await tarball('top-pub', { 'package.json': top, 'index.js': '1', 'index.mjs': 'evil();' }))).toEqual(
+      [],
+    );
   });
 
   it('names nothing when the rebuilt package has its entry points, whatever else differs, or when neither has one', async () => {

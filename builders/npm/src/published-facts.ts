@@ -107,7 +107,12 @@ function sameJson(a: unknown, b: unknown): boolean {
   const canonical = (v: unknown, depth: number): unknown => {
     if (depth > 64) throw new Error('too deep');
     if (Array.isArray(v)) return v.map((x) => canonical(x, depth + 1));
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k], depth + 1)]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, canonical((v as Record<string, unknown>)[k], depth + 1)]),
+      );
     return v;
   };
   try {

@@ -37,9 +37,12 @@ describe('registrySpecProblem', () => {
   it.each(['1.2.3', '^1', '~1.2', '>=1 <2', '1.x', '*', '', 'latest', 'next', 'npm:@s/p@^1', 'npm:p'])('accepts %s', (spec) => {
     expect(registrySpecProblem('a', spec)).toBeUndefined();
   });
-  it.each(['git://x/y', 'git+ssh://git@x/y.git', 'user/repo', 'user/repo#v1', 'file:./a', './a', '../a', '~/a', 'link:a', 'http://x/a.tgz', 'workspace:^', 'github:a/b', 'npm:../x'])('refuses %s', (spec) => {
-    expect(registrySpecProblem('a', spec)).toBeDefined();
-  });
+  it.each(['git://x/y', 'git+ssh://git@x/y.git', 'user/repo', 'user/repo#v1', 'file:./a', './a', '../a', '~/a', 'link:a', 'http://x/a.tgz', 'workspace:^', 'github:a/b', 'npm:../x'])(
+    'refuses %s',
+    (spec) => {
+      expect(registrySpecProblem('a', spec)).toBeDefined();
+    },
+  );
   it('refuses names that are not package names and specs that are not strings', () => {
     expect(registrySpecProblem('../x', '1')).toBeDefined();
     expect(registrySpecProblem('a', 1)).toBeDefined();

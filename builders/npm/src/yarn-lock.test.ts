@@ -354,7 +354,8 @@ const BERRY_ENTRIES = {
 /** A berry lockfile of the given entries. */
 const berry = (...entries: string[]) => `__metadata:\n  version: 8\n  cacheKey: 10c0\n\n${entries.join('\n\n')}\n`;
 /** A berry entry resolved as `resolution`. */
-const berryEntry = (key: string, resolution: string) => `${JSON.stringify(key)}:\n  version: 1.0.0\n  resolution: ${JSON.stringify(resolution)}\n  checksum: 10c0/abc\n  languageName: node\n  linkType: hard`;
+const berryEntry = (key: string, resolution: string) =>
+  `${JSON.stringify(key)}:\n  version: 1.0.0\n  resolution: ${JSON.stringify(resolution)}\n  checksum: 10c0/abc\n  languageName: node\n  linkType: hard`;
 /** A locator of ms@npm:1.0.0 under `levels` patches, each encoded in the next as yarn writes it. */
 const nestedPatch = (levels: number) => {
   let locator = 'ms@npm:1.0.0';
@@ -424,7 +425,10 @@ describe('yarnLockedDependencies, yarn classic (v1)', () => {
   });
 
   it('names a package by its tarball URL when its descriptor names none', () => {
-    const text = classic(classicEntry('not a descriptor', 'version "1.0.0"', 'resolved "https://registry.yarnpkg.com/@s/c/-/c-1.0.0.tgz"', `integrity ${SHA512}`), classicEntry('odd', 'version "1.0.0"', 'resolved "https://h.example/%zz/-/x.tgz"', `integrity ${SHA1}`));
+    const text = classic(
+      classicEntry('not a descriptor', 'version "1.0.0"', 'resolved "https://registry.yarnpkg.com/@s/c/-/c-1.0.0.tgz"', `integrity ${SHA512}`),
+      classicEntry('odd', 'version "1.0.0"', 'resolved "https://h.example/%zz/-/x.tgz"', `integrity ${SHA1}`),
+    );
     expect(ok(text).map((p) => p.name)).toEqual(['@s/c', '']);
   });
 
@@ -504,8 +508,19 @@ describe('yarnLockedDependencies, yarn berry (v2+)', () => {
   });
 
   it('reads yarn 3 and yarn 2 lockfiles the same way', () => {
-    expect(ok(BERRY_V6)).toEqual(expected([['debug', '4.3.4'], ['ms', '2.1.3']]));
-    expect(ok(BERRY_V4)).toEqual(expected([['debug', '4.3.4'], ['ms', '2.1.2'], ['ms', '2.1.3']]));
+    expect(ok(BERRY_V6)).toEqual(
+      expected([
+        ['debug', '4.3.4'],
+        ['ms', '2.1.3'],
+      ]),
+    );
+    expect(ok(BERRY_V4)).toEqual(
+      expected([
+        ['debug', '4.3.4'],
+        ['ms', '2.1.2'],
+        ['ms', '2.1.3'],
+      ]),
+    );
   });
 
   it('fetches the npm tarball under a patch of the repository, once', () => {
@@ -513,7 +528,12 @@ describe('yarnLockedDependencies, yarn berry (v2+)', () => {
   });
 
   it('fetches the npm tarball under a patch whose package is not otherwise locked', () => {
-    const text = berry(berryEntry('typescript@patch:typescript@npm%3A5.4.5#optional!builtin<compat/typescript>', 'typescript@patch:typescript@npm%3A5.4.5#optional!builtin<compat/typescript>::version=5.4.5&hash=5adc0c'));
+    const text = berry(
+      berryEntry(
+        'typescript@patch:typescript@npm%3A5.4.5#optional!builtin<compat/typescript>',
+        'typescript@patch:typescript@npm%3A5.4.5#optional!builtin<compat/typescript>::version=5.4.5&hash=5adc0c',
+      ),
+    );
     expect(ok(text)).toEqual(expected([['typescript', '5.4.5']]));
   });
 
@@ -621,14 +641,22 @@ describe('yarnLockedDependencies, hostile input', () => {
   });
 
   it('reads a large classic lockfile', () => {
-    const entries = Array.from({ length: 5000 }, (_, i) => classicEntry(`p${i}@^1.0.0`, `version "1.0.${i}"`, `resolved "https://registry.yarnpkg.com/p${i}/-/p${i}-1.0.${i}.tgz#${i.toString(16).padStart(40, '0')}"`));
+    const entries = Array.from({ length: 5000 }, (_, i) =>
+      classicEntry(`p${i}@^1.0.0`, `version "1.0.${i}"`, `resolved "https://registry.yarnpkg.com/p${i}/-/p${i}-1.0.${i}.tgz#${i.toString(16).padStart(40, '0')}"`),
+    );
     const packages = ok(classic(...entries));
     expect(packages).toHaveLength(5000);
     expect(inputsOf(packages)).toHaveLength(5000);
   });
 
   it('does not expand YAML aliases into a resource bomb', () => {
-    const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]'].join('\n');
+    const bomb = [
+      'a: &a [x,x,x,x,x,x,x,x,x]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+      'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+    ].join('\n');
     expect(refusal(`__metadata:\n  version: 8\n${bomb}\n`)).toMatch(/is not an entry/);
   });
 });
@@ -645,7 +673,7 @@ describe("yarn 1's lockfile syntax", () => {
     const lock = parseYarnV1(text);
     expect(Object.keys(lock)).toEqual(['a@1', 'a@^1', '/x', 'c@1']);
     expect(lock['a@1']).toBe(lock['/x']);
-    expect({ ...(lock['a@1'] as object), dependencies: { ...((lock['a@1'] as Record<string, object>).dependencies) } }).toEqual({ version: '1.0.0', n: 42, optional: true, dependencies: { b: '^2' } });
+    expect({ ...(lock['a@1'] as object), dependencies: { ...(lock['a@1'] as Record<string, object>).dependencies } }).toEqual({ version: '1.0.0', n: 42, optional: true, dependencies: { b: '^2' } });
   });
 
   const refused: [string, string][] = [

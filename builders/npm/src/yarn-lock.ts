@@ -186,7 +186,11 @@ function berryLocator(locator: string, base: string, depth: number): EntryOutcom
       return berryPatch(reference.slice(6), base, depth);
     case 'http':
     case 'https':
-      return { why: /\.git(#|$)|#commit=|#head=|#tag=/.test(reference) ? 'comes from git, which cannot be fetched with an integrity check' : 'is a tarball URL that yarn pins only by its cache checksum, not by an integrity hash' };
+      return {
+        why: /\.git(#|$)|#commit=|#head=|#tag=/.test(reference)
+          ? 'comes from git, which cannot be fetched with an integrity check'
+          : 'is a tarball URL that yarn pins only by its cache checksum, not by an integrity hash',
+      };
     case undefined:
       return { why: 'has a resolution that names no protocol' };
     default:

@@ -112,8 +112,7 @@ async function readPrivateKeyFile(path: string): Promise<string | undefined> {
       const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
       throw new AttestError(
         'insecure-key-file',
-        `private key ${path} is accessible by group or others (mode ${mode}); restrict it with \`chmod 600 ${path}\` ` +
-          'and, if others may have read it, replace the key and re-enrol its public key',
+        `private key ${path} is accessible by group or others (mode ${mode}); restrict it with \`chmod 600 ${path}\` ` + 'and, if others may have read it, replace the key and re-enrol its public key',
       );
     }
     return await handle.readFile('utf8');
@@ -159,9 +158,6 @@ async function ensurePublicKeyFile(path: string, pair: KeyPair): Promise<void> {
     id = undefined;
   }
   if (id !== pair.keyId) {
-    throw new AttestError(
-      'invalid-key',
-      `${path} does not hold the public key of ${PRIVATE_KEY_FILE} (${pair.keyId}); delete it to have it written again from the private key`,
-    );
+    throw new AttestError('invalid-key', `${path} does not hold the public key of ${PRIVATE_KEY_FILE} (${pair.keyId}); delete it to have it written again from the private key`);
   }
 }

@@ -125,9 +125,7 @@ export function rebuildStatement(input: RebuildStatementInput): InTotoStatement 
           purl: input.purl,
           releaseId: input.releaseId,
           rebuildId: input.rebuildId,
-          source: input.source
-            ? compact({ origin: input.source.origin, repo: input.source.repo, ref: input.source.ref, directory: input.source.directory })
-            : undefined,
+          source: input.source ? compact({ origin: input.source.origin, repo: input.source.repo, ref: input.source.ref, directory: input.source.directory }) : undefined,
           recipe: input.recipe,
         }),
         internalParameters: compact({

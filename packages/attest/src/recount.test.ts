@@ -99,8 +99,7 @@ const cases: Case[] = [
   },
   {
     name: 'does not count a failed build',
-    bundles: async () =>
-      Promise.all([signedBy('a'), signedBy('b'), signedBy('c', { status: 'failed', reason: 'timeout', artifact: undefined })]),
+    bundles: async () => Promise.all([signedBy('a'), signedBy('b'), signedBy('c', { status: 'failed', reason: 'timeout', artifact: undefined })]),
     passed: false,
     counted: 2,
     each: [true, true, /rebuild failed \(timeout\)/],
@@ -216,7 +215,7 @@ describe('recountQuorum with source binding', () => {
   const own = { origin: 'registry', repo: canonical.repo, commit: COMMIT, ref: 'v1.3.0', commitTime: 1 };
   const evil = { origin: 'override', repo: 'https://evil.example/left-pad', commit: 'e'.repeat(40), ref: 'v1.3.0', commitTime: 1 };
 
-  it('counts builders of the package\'s own source at the commit the registry declares', async () => {
+  it("counts builders of the package's own source at the commit the registry declares", async () => {
     const r = await recount(await Promise.all(['a', 'b', 'c'].map((n) => signedBy(n as Name, from(own)))), { source: canonical });
     expect(r).toMatchObject({ passed: true, counted: 3 });
   });

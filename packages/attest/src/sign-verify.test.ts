@@ -141,8 +141,7 @@ describe('sign and verify', () => {
     const s = createStatementSigner({ kind: 'local-key', keyPair: alice });
     expect(s).toBeInstanceOf(LocalKeySigner);
     expect(s.keyId).toBe(alice.keyId);
-    const keyless = () =>
-      createStatementSigner({ kind: 'keyless', fulcioUrl: 'https://fulcio.example', rekorUrl: 'https://rekor.example', identityToken: async () => 't' });
+    const keyless = () => createStatementSigner({ kind: 'keyless', fulcioUrl: 'https://fulcio.example', rekorUrl: 'https://rekor.example', identityToken: async () => 't' });
     expect(keyless).toThrow(/keyless signing is not available yet/);
     try {
       keyless();

@@ -19,9 +19,7 @@ export interface StatementSigner {
 }
 
 /** How a process signs: a local key pair (offline) or, later, Fulcio + Rekor. */
-export type StatementSignerConfig =
-  | { kind: 'local-key'; keyPair: KeyPair }
-  | { kind: 'keyless'; fulcioUrl: string; rekorUrl: string; identityToken: () => Promise<string> };
+export type StatementSignerConfig = { kind: 'local-key'; keyPair: KeyPair } | { kind: 'keyless'; fulcioUrl: string; rekorUrl: string; identityToken: () => Promise<string> };
 
 /** Sigstore signer over a local ECDSA P-256 key: SHA-256, DER signature, the key id as hint. */
 class LocalSigstoreSigner implements Signer {
@@ -80,9 +78,6 @@ export function createStatementSigner(config: StatementSignerConfig): StatementS
     case 'local-key':
       return new LocalKeySigner(config.keyPair);
     case 'keyless':
-      throw new AttestError(
-        'unsupported',
-        `keyless signing is not available yet: Fulcio (${config.fulcioUrl}) and Rekor (${config.rekorUrl}) are not wired in; use kind 'local-key'`,
-      );
+      throw new AttestError('unsupported', `keyless signing is not available yet: Fulcio (${config.fulcioUrl}) and Rekor (${config.rekorUrl}) are not wired in; use kind 'local-key'`);
   }
 }

@@ -268,7 +268,10 @@ describe('validateStatement', () => {
     expect(validateStatement(s)).toEqual([]);
     mutate(s);
     const problems = validateStatement(s);
-    expect(problems.some((p) => p.includes(problem)), problems.join('\n')).toBe(true);
+    expect(
+      problems.some((p) => p.includes(problem)),
+      problems.join('\n'),
+    ).toBe(true);
   });
 
   it('rejects what is not an object', () => {

@@ -16,7 +16,11 @@ async function verifyBuilderBundle(bundlePath: string, publicKeyPath: string) {
   // --- snippet start ---
   const bundle = bundleFromJSON(JSON.parse(await readFile(bundlePath, 'utf8')));
   const publicKey = createPublicKey(await readFile(publicKeyPath));
-  const keyId = 'sha256:' + createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+  const keyId =
+    'sha256:' +
+    createHash('sha256')
+      .update(publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
 
   const noServices = { mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
   const trust = toTrustMaterial(noServices, (hint) => {

@@ -22,7 +22,8 @@ function adminApi(req: SeenRequest): FakeAnswer {
   }
   if (req.method === 'POST' && req.url === '/v1/admin/workers') {
     const body = JSON.parse(req.body) as { workerId: string; operator: string; publicKey?: string };
-    if (body.workerId === 'worker-1' && !body.publicKey) return { status: 409, json: { error: { code: 'conflict', message: 'worker worker-1 is already enrolled; give its public key to replace the key' } } };
+    if (body.workerId === 'worker-1' && !body.publicKey)
+      return { status: 409, json: { error: { code: 'conflict', message: 'worker worker-1 is already enrolled; give its public key to replace the key' } } };
     if (body.publicKey) return { status: 201, json: { workerId: body.workerId, operator: body.operator, keyId: keyIdFor(body.publicKey) } };
     return { status: 201, json: { workerId: body.workerId, operator: body.operator, token: 'one-time-token', expiresAt: '2030-01-02T00:00:00.000Z' } };
   }
@@ -99,7 +100,12 @@ describe('quorum admin enrol', () => {
   });
 
   it.each([
-    ['no admin token', ['worker-4', '--operator', 'acme'], {}, /^quorum: admin commands need the coordinator's admin token: set QUORUM_ADMIN_TOKEN or pass --admin-token \(a farm started by `quorum up` keeps it in \.quorum\/admin-token: export QUORUM_ADMIN_TOKEN=\$\(cat \.quorum\/admin-token\)\)$/m],
+    [
+      'no admin token',
+      ['worker-4', '--operator', 'acme'],
+      {},
+      /^quorum: admin commands need the coordinator's admin token: set QUORUM_ADMIN_TOKEN or pass --admin-token \(a farm started by `quorum up` keeps it in \.quorum\/admin-token: export QUORUM_ADMIN_TOKEN=\$\(cat \.quorum\/admin-token\)\)$/m,
+    ],
     ['no operator', ['worker-4'], { QUORUM_ADMIN_TOKEN: ADMIN }, /^quorum: required option '--operator <name>' not specified$/m],
     ['a bad worker id', ['Worker 4', '--operator', 'acme'], { QUORUM_ADMIN_TOKEN: ADMIN }, /^quorum: worker id "Worker 4" must match/m],
   ])('exits 1 before any request for %s', async (_name, args, env, message) => {
@@ -120,7 +126,15 @@ describe('quorum admin enrol', () => {
 
 describe('quorum admin rejections', () => {
   const list = [
-    { seq: 2, at: '2025-01-01T00:02:00.000Z', workerId: 'worker-2', rebuildId: 'rb-7', reason: 'bad-signature', detail: 'the DSSE signature does not verify with key sha256:ab', bundleSha256: 'f'.repeat(64) },
+    {
+      seq: 2,
+      at: '2025-01-01T00:02:00.000Z',
+      workerId: 'worker-2',
+      rebuildId: 'rb-7',
+      reason: 'bad-signature',
+      detail: 'the DSSE signature does not verify with key sha256:ab',
+      bundleSha256: 'f'.repeat(64),
+    },
     { seq: 1, at: '2025-01-01T00:01:00.000Z', reason: 'unknown-key', detail: 'request signed by a key no worker is enrolled with' },
   ];
 

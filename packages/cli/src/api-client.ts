@@ -1,4 +1,16 @@
-import type { ApiErrorBody, AuditAnswer, AuditRequest, EnrolWorkerAnswer, EnrolWorkerRequest, PackageView, RejectionView, ReleaseView, SourceMappingView, SubmitReleaseRequest, WorkerView } from '@quorum/core';
+import type {
+  ApiErrorBody,
+  AuditAnswer,
+  AuditRequest,
+  EnrolWorkerAnswer,
+  EnrolWorkerRequest,
+  PackageView,
+  RejectionView,
+  ReleaseView,
+  SourceMappingView,
+  SubmitReleaseRequest,
+  WorkerView,
+} from '@quorum/core';
 
 export type { EnrolWorkerAnswer, EnrolWorkerRequest, RejectionView } from '@quorum/core';
 import type { ArtifactDiff } from '@quorum/compare';
@@ -21,11 +33,7 @@ export class CliError extends Error {
   readonly status?: number;
   /** the API's `error.code`, when the coordinator sent one */
   readonly apiCode?: string;
-  constructor(
-    code: CliErrorCode,
-    message: string,
-    options: { exitCode?: number; status?: number; apiCode?: string; cause?: unknown } = {},
-  ) {
+  constructor(code: CliErrorCode, message: string, options: { exitCode?: number; status?: number; apiCode?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CliError';
     this.code = code;
@@ -72,7 +80,6 @@ export interface SourceMappingRequest {
   by: string;
   note?: string;
 }
-
 
 /** Options of ApiClient. */
 export interface ApiClientOptions {
@@ -209,12 +216,7 @@ export class ApiClient {
     }
   }
 
-  private async request(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    path: string,
-    body: unknown,
-    opts: { accept: string; timeoutMs: number; bearer?: string },
-  ): Promise<Response> {
+  private async request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, opts: { accept: string; timeoutMs: number; bearer?: string }): Promise<Response> {
     const url = this.url(path);
     const headers: Record<string, string> = { accept: opts.accept };
     if (opts.bearer !== undefined) headers.authorization = `Bearer ${opts.bearer}`;

@@ -168,19 +168,27 @@ export function renderAudit(report: AuditReport, opts: { all: boolean; strict: b
   const lines: string[] = [];
   const total = report.entries.length;
   lines.push(`${report.lockfile} (${report.format}): ${total} release${total === 1 ? '' : 's'} from the registry, ${report.unverifiable.length} from elsewhere; verdicts of ${report.server}`);
-  lines.push(
-    AUDIT_STATUSES.map((s) => `${s} ${report.counts[s]}`).join(' · ') + (report.integrityUnchecked > 0 ? ` · integrity unchecked ${report.integrityUnchecked}` : ''),
-  );
+  lines.push(AUDIT_STATUSES.map((s) => `${s} ${report.counts[s]}`).join(' · ') + (report.integrityUnchecked > 0 ? ` · integrity unchecked ${report.integrityUnchecked}` : ''));
   const passing = (e: AuditEntry) => (e.status === 'reproducible' || e.status === 'equivalent') && (!opts.strict || e.integrity === 'match');
   const shown = report.entries.filter((e) => opts.all || !passing(e)).sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status] || a.purl.localeCompare(b.purl));
   if (shown.length > 0) {
     lines.push('');
-    lines.push(formatTable(['status', 'purl', 'integrity', 'what'], shown.map((e) => [e.status, e.purl, e.integrity, what(e)].map((c) => safeText(c)))));
+    lines.push(
+      formatTable(
+        ['status', 'purl', 'integrity', 'what'],
+        shown.map((e) => [e.status, e.purl, e.integrity, what(e)].map((c) => safeText(c))),
+      ),
+    );
   }
   if (report.unverifiable.length > 0 && (opts.all || opts.strict)) {
     lines.push('');
     lines.push('from elsewhere (no verdict can be about these):');
-    lines.push(formatTable(['name', 'where', 'why'], report.unverifiable.map((u) => [u.name, u.at, u.why].map((c) => safeText(c)))));
+    lines.push(
+      formatTable(
+        ['name', 'where', 'why'],
+        report.unverifiable.map((u) => [u.name, u.at, u.why].map((c) => safeText(c))),
+      ),
+    );
   }
   const hidden = total - shown.length;
   if (!opts.all && hidden > 0) lines.push('', `${hidden} verified release${hidden === 1 ? '' : 's'} not listed (--all lists them)`);

@@ -55,8 +55,7 @@ export function positiveSeconds(value: string): number {
   return n;
 }
 
-export const serverOption = () =>
-  new Option('--server <url>', `coordinator base URL (default: $QUORUM_SERVER, else ${DEFAULT_SERVER})`);
+export const serverOption = () => new Option('--server <url>', `coordinator base URL (default: $QUORUM_SERVER, else ${DEFAULT_SERVER})`);
 
 export function client(server: string | undefined, io: CliIo): ApiClient {
   return new ApiClient({ server: server ?? (io.env.QUORUM_SERVER || DEFAULT_SERVER) });

@@ -27,7 +27,7 @@ describe('exitCodeForVerdict', () => {
 });
 
 describe('exitCodeForRecount', () => {
-  it('maps the consumer\'s own recount to 0 (verified) or 6 (not verified)', () => {
+  it("maps the consumer's own recount to 0 (verified) or 6 (not verified)", () => {
     expect(exitCodeForRecount(true)).toBe(EXIT.ok);
     expect(exitCodeForRecount(false)).toBe(6);
     expect(EXIT.notVerified).toBe(6);

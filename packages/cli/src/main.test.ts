@@ -84,7 +84,12 @@ describe('quorum submit', () => {
     ['failed', 4],
   ];
   it('exits 7, not 0, for a passing verdict about an override source, and says so first', async () => {
-    const views = lifecycle('reproducible').map((v) => ({ ...v, canonical: false, submittedBy: 'mallory', source: { origin: 'override' as const, repo: 'https://evil.example/x.git', refs: ['v1'], toolchain: {}, steps: [] } }));
+    const views = lifecycle('reproducible').map((v) => ({
+      ...v,
+      canonical: false,
+      submittedBy: 'mallory',
+      source: { origin: 'override' as const, repo: 'https://evil.example/x.git', refs: ['v1'], toolchain: {}, steps: [] },
+    }));
     fake.serveLifecycle(views);
     const r = await quorum(['submit', PURL, '--repo', 'https://evil.example/x.git', '--token', 'qs_x', '--wait', ...server]);
     expect(r.code).toBe(7);
@@ -246,7 +251,12 @@ describe('quorum status', () => {
   });
 
   it('never lets a newer override verdict replace a mismatch in the headline or the exit code', async () => {
-    const override = { ...decided('reproducible', 'rel-9', '2025-01-09T00:00:00.000Z'), canonical: false, submittedBy: 'mallory', source: { origin: 'override' as const, repo: 'https://evil.example/left-pad.git', commit: 'e'.repeat(40), refs: [], toolchain: {}, steps: [] } };
+    const override = {
+      ...decided('reproducible', 'rel-9', '2025-01-09T00:00:00.000Z'),
+      canonical: false,
+      submittedBy: 'mallory',
+      source: { origin: 'override' as const, repo: 'https://evil.example/left-pad.git', commit: 'e'.repeat(40), refs: [], toolchain: {}, steps: [] },
+    };
     servePackage([override, newer]);
     const r = await quorum(['status', PURL, ...server]);
     expect(r.code).toBe(2);

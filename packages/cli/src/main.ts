@@ -92,7 +92,7 @@ Examples:
     .description('show the verdict and per-builder results of a package or release')
     .argument('<purl>', 'package URL with version (one release) or without (every version)')
     .option('--all', 'for a versioned purl, show every release of that version, not just the newest')
-    .option('--json', 'print { purl, verdict, release, releases } as JSON; verdict is the newest release\'s or null')
+    .option('--json', "print { purl, verdict, release, releases } as JSON; verdict is the newest release's or null")
     .addOption(serverOption())
     .addHelpText(
       'after',
@@ -182,7 +182,7 @@ Examples:
   const keys = program.command('keys').description('trust material: the coordinator key, the enrolled builder keys and the quorum policy');
   keys
     .command('export')
-    .description('write the coordinator\'s key list (GET /v1/keys) as a trust file for `quorum verify --trust`')
+    .description("write the coordinator's key list (GET /v1/keys) as a trust file for `quorum verify --trust`")
     .option('--out <file>', 'write the trust file here (default: stdout)')
     .addOption(serverOption())
     .addHelpText(
@@ -204,10 +204,13 @@ Examples:
     .description('check an attestation yourself: recount the independent builders with pinned keys, check the signed verdict')
     .argument('<purl>', 'package URL of one release, e.g. pkg:npm/left-pad@1.3.0')
     .option('--artifact <file>', 'the artifact you hold, e.g. a .tgz (default: download the published one from the registry)')
-    .option('--trust <file>', 'trust file from `quorum keys export` (recommended; default: the coordinator\'s own key list, which defeats the purpose)')
-    .option('--threshold <m>', 'independent agreeing builders required (default: the trust file\'s policy.quorum, else 2)', positiveInt)
-    .option('--registry <url>', 'registry to read the package\'s metadata and published artifact from (default: $QUORUM_<ECO>_REGISTRY, else the public registry)')
-    .option('--allow-source <repo>', 'also count statements about this repository although it is not the package\'s own source (repeatable; loudly reported)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--trust <file>', "trust file from `quorum keys export` (recommended; default: the coordinator's own key list, which defeats the purpose)")
+    .option('--threshold <m>', "independent agreeing builders required (default: the trust file's policy.quorum, else 2)", positiveInt)
+    .option('--registry <url>', "registry to read the package's metadata and published artifact from (default: $QUORUM_<ECO>_REGISTRY, else the public registry)")
+    .option('--allow-source <repo>', "also count statements about this repository although it is not the package's own source (repeatable; loudly reported)", (v: string, prev: string[] = []) => [
+      ...prev,
+      v,
+    ])
     .option('--json', 'print { purl, verified, counted, quorum, artifact, vsa, builders, ... } as JSON')
     .addOption(serverOption())
     .addHelpText(
@@ -242,19 +245,16 @@ Examples:
     )
     .action(action(async (purl: string, opts: VerifyCliOptions) => (await import('./commands/verify.js')).verify(purl, opts, io)));
 
-  const admin = program
-    .command('admin')
-    .description('operator commands behind the admin token (QUORUM_ADMIN_TOKEN): enrol workers, read rejections, submit tokens, source mappings');
-  const adminTokenOption = () =>
-    new Option('--admin-token <token>', 'the coordinator\'s admin token (default: $QUORUM_ADMIN_TOKEN; the variable keeps it out of the process list)');
+  const admin = program.command('admin').description('operator commands behind the admin token (QUORUM_ADMIN_TOKEN): enrol workers, read rejections, submit tokens, source mappings');
+  const adminTokenOption = () => new Option('--admin-token <token>', "the coordinator's admin token (default: $QUORUM_ADMIN_TOKEN; the variable keeps it out of the process list)");
   admin
     .command('enrol')
     .description('enrol a worker: get a one-time enrolment token for it, or enrol its public key directly')
-    .argument('<worker-id>', 'the worker\'s id (QUORUM_WORKER_ID), e.g. worker-4')
+    .argument('<worker-id>', "the worker's id (QUORUM_WORKER_ID), e.g. worker-4")
     .requiredOption('--operator <name>', 'the party that runs the worker (quorums count distinct operators)')
-    .option('--public-key <file>', 'the worker\'s public key PEM (its keys/signing-key.pub.pem): enrol it directly, also to replace a key')
+    .option('--public-key <file>', "the worker's public key PEM (its keys/signing-key.pub.pem): enrol it directly, also to replace a key")
     .addOption(adminTokenOption())
-    .option('--json', 'print the coordinator\'s answer: { workerId, operator, token, expiresAt } or { workerId, operator, keyId }')
+    .option('--json', "print the coordinator's answer: { workerId, operator, token, expiresAt } or { workerId, operator, keyId }")
     .addOption(serverOption())
     .addHelpText(
       'after',
@@ -279,9 +279,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ QUORUM_ADMIN_TOKEN=$(cat .quorum/admin-token) quorum admin rejections\n  $ quorum admin rejections --json')
     .action(action(async (opts: { adminToken?: string; json?: boolean; server?: string; unauthenticated?: boolean }) => (await import('./commands/admin.js')).adminRejections(opts, io)));
 
-  const submitters = admin
-    .command('submitters')
-    .description('submit tokens: who may override a release\'s source (override verdicts never answer for a purl)');
+  const submitters = admin.command('submitters').description("submit tokens: who may override a release's source (override verdicts never answer for a purl)");
   submitters
     .command('add')
     .description('issue a submit token for a maintainer (printed once)')
@@ -300,29 +298,29 @@ Examples:
     .action(action(async (opts: AdminCliOptions) => (await import('./commands/admin.js')).submittersList(opts, io)));
   submitters
     .command('revoke')
-    .description('revoke a submitter\'s token (its releases stay, labelled with its name)')
+    .description("revoke a submitter's token (its releases stay, labelled with its name)")
     .argument('<name>', 'the submitter')
     .addOption(adminTokenOption())
     .option('--json', 'print { name, revoked }')
     .addOption(serverOption())
     .action(action(async (name: string, opts: AdminCliOptions) => (await import('./commands/admin.js')).submittersRevoke(name, opts, io)));
 
-  const sources = admin
-    .command('sources')
-    .description('source mappings: where the source of a package lives when its registry entry declares none');
+  const sources = admin.command('sources').description('source mappings: where the source of a package lives when its registry entry declares none');
   sources
     .command('map')
-    .description('record a package\'s source repository (used only for versions whose registry entry names none; counts as canonical)')
+    .description("record a package's source repository (used only for versions whose registry entry names none; counts as canonical)")
     .argument('<purl>', 'the package, e.g. pkg:npm/left-pad (a version is ignored)')
     .argument('<repo>', 'its source repository, e.g. https://github.com/left-pad/left-pad')
-    .option('--directory <dir>', 'the package\'s directory inside the repository (monorepos)')
+    .option('--directory <dir>', "the package's directory inside the repository (monorepos)")
     .option('--by <name>', 'who records it, shown wherever it is used (default: $USER)')
     .option('--note <text>', 'why, for auditors (e.g. where the repository was confirmed)')
     .addOption(adminTokenOption())
     .option('--json', 'print the recorded mapping')
     .addOption(serverOption())
     .addHelpText('after', '\nExamples:\n  $ quorum admin sources map pkg:npm/left-pad https://github.com/left-pad/left-pad --by alice --note "confirmed with the maintainer"')
-    .action(action(async (purl: string, repo: string, opts: AdminCliOptions & { directory?: string; by?: string; note?: string }) => (await import('./commands/admin.js')).sourcesMap(purl, repo, opts, io)));
+    .action(
+      action(async (purl: string, repo: string, opts: AdminCliOptions & { directory?: string; by?: string; note?: string }) => (await import('./commands/admin.js')).sourcesMap(purl, repo, opts, io)),
+    );
   sources
     .command('list')
     .description('list the recorded source mappings (public: GET /v1/source-mappings)')
@@ -331,7 +329,7 @@ Examples:
     .action(action(async (opts: AdminCliOptions) => (await import('./commands/admin.js')).sourcesList(opts, io)));
   sources
     .command('unmap')
-    .description('remove a package\'s source mapping (releases already pinned keep theirs)')
+    .description("remove a package's source mapping (releases already pinned keep theirs)")
     .argument('<purl>', 'the package')
     .addOption(adminTokenOption())
     .option('--json', 'print { purl, deleted }')
@@ -345,8 +343,8 @@ Examples:
     .option('--port <port>', 'coordinator HTTP port on 127.0.0.1', port, UP_DEFAULTS.port)
     .option('--data <dir>', 'data directory (coordinator store, worker dirs, Redis files)', UP_DEFAULTS.data)
     .option('--redis-port <port>', 'Redis port (started by infra/redis.sh if absent)', port, UP_DEFAULTS.redisPort)
-    .option('--builders <n>', 'builders per release, N (QUORUM_BUILDERS; default: the coordinator\'s)', positiveInt)
-    .option('--quorum <m>', 'agreeing builders required, M (QUORUM_QUORUM; default: the coordinator\'s)', positiveInt)
+    .option('--builders <n>', "builders per release, N (QUORUM_BUILDERS; default: the coordinator's)", positiveInt)
+    .option('--quorum <m>', "agreeing builders required, M (QUORUM_QUORUM; default: the coordinator's)", positiveInt)
     .option('--no-provision', 'skip infra/provision.sh (Docker engine and builder image already set up)')
     .addHelpText(
       'after',

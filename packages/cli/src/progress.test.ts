@@ -9,12 +9,7 @@ describe('progressEvents', () => {
 
   it.each([
     ['the first view', undefined, queued, ['release rel-1 queued (quorum 2 of 3)']],
-    [
-      'builders being assigned',
-      queued,
-      building,
-      ['release rel-1 building', 'worker-1 (operator-1) running', 'worker-2 (operator-2) running', 'worker-3 (operator-3) assigned'],
-    ],
+    ['builders being assigned', queued, building, ['release rel-1 building', 'worker-1 (operator-1) running', 'worker-2 (operator-2) running', 'worker-3 (operator-3) assigned']],
     ['one builder finishing', building, oneDone, ['worker-1 (operator-1) succeeded sha256 aaaaaaaaaaaa same (bitwise) after 42.0s', 'worker-3 (operator-3) running']],
     ['no change', oneDone, oneDone, []],
     [
@@ -32,10 +27,7 @@ describe('progressEvents', () => {
       release({ state: 'building', rebuilds: [rebuild({ id: 'a', workerId: 'worker-1', state: 'running' })] }),
       release({
         state: 'building',
-        rebuilds: [
-          rebuild({ id: 'a', workerId: 'worker-1', state: 'lost', reason: 'worker-gone', updatedAt: '2025-01-01T00:00:30.000Z' }),
-          rebuild({ id: 'b', workerId: 'worker-1', attempt: 2 }),
-        ],
+        rebuilds: [rebuild({ id: 'a', workerId: 'worker-1', state: 'lost', reason: 'worker-gone', updatedAt: '2025-01-01T00:00:30.000Z' }), rebuild({ id: 'b', workerId: 'worker-1', attempt: 2 })],
       }),
       ['worker-1 (operator-1) lost worker-gone after 30.0s', 'worker-1 #2 (operator-1) assigned'],
     ],

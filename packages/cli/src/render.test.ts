@@ -76,7 +76,15 @@ describe('small helpers', () => {
   });
 
   it('aligns columns with two spaces and no trailing blanks', () => {
-    expect(formatTable(['A', 'LONGER'], [['xyz', '1'], ['', '22']])).toBe('A    LONGER\nxyz  1\n     22');
+    expect(
+      formatTable(
+        ['A', 'LONGER'],
+        [
+          ['xyz', '1'],
+          ['', '22'],
+        ],
+      ),
+    ).toBe('A    LONGER\nxyz  1\n     22');
     expect(alignRows([['a', 'b'], ['ccc']])).toBe('a    b\nccc');
   });
 });
@@ -129,7 +137,10 @@ describe('renderProgress', () => {
   });
 
   it('labels a second attempt of a builder', () => {
-    const view = release({ state: 'building', rebuilds: [rebuild({ id: 'a', workerId: 'worker-1', state: 'lost', reason: 'worker-gone' }), rebuild({ id: 'b', workerId: 'worker-1', attempt: 2, state: 'running' })] });
+    const view = release({
+      state: 'building',
+      rebuilds: [rebuild({ id: 'a', workerId: 'worker-1', state: 'lost', reason: 'worker-gone' }), rebuild({ id: 'b', workerId: 'worker-1', attempt: 2, state: 'running' })],
+    });
     const text = renderProgress(view, NOW);
     expect(text).toMatch(/worker-1 +operator-1 +lost +worker-gone/);
     expect(text).toMatch(/worker-1 #2 +operator-1 +running/);
@@ -206,7 +217,11 @@ describe('renderReleaseReport', () => {
   });
 
   it('shows a problem found before any build', () => {
-    const view = release({ state: 'decided', problem: { code: 'source-not-found', message: 'no repository in metadata' }, verdict: { verdict: 'failed', reason: 'source not found', agreeing: [], agreeingCount: 0, stabilizers: [], decidedAt: '2025-01-01T00:00:01.000Z' } });
+    const view = release({
+      state: 'decided',
+      problem: { code: 'source-not-found', message: 'no repository in metadata' },
+      verdict: { verdict: 'failed', reason: 'source not found', agreeing: [], agreeingCount: 0, stabilizers: [], decidedAt: '2025-01-01T00:00:01.000Z' },
+    });
     expect(renderReleaseReport(view, { server: SERVER, now: NOW })).toMatch(/^problem: +source-not-found: no repository in metadata$/m);
   });
 });
@@ -217,9 +232,22 @@ describe('a source whose tag moved, or whose commit was found by history search'
 
   it('leads the release report with a WARNING line naming both commits and when the tag was first seen', () => {
     const view = lifecycle('failed')[3]!;
-    view.source = { origin: 'registry', repo: 'https://git.example/a.git', commit: first, ref: 'v1.2.3', refs: ['v1.2.3'], toolchain: {}, steps: [], found: 'tag', firstSeenAt: '2025-01-01T00:00:00.000Z', moved: { ref: 'v1.2.3', commit: now, seenAt: '2025-02-01T00:00:00.000Z' } };
+    view.source = {
+      origin: 'registry',
+      repo: 'https://git.example/a.git',
+      commit: first,
+      ref: 'v1.2.3',
+      refs: ['v1.2.3'],
+      toolchain: {},
+      steps: [],
+      found: 'tag',
+      firstSeenAt: '2025-01-01T00:00:00.000Z',
+      moved: { ref: 'v1.2.3', commit: now, seenAt: '2025-02-01T00:00:00.000Z' },
+    };
     const lines = renderReleaseReport(view, { server: SERVER, now: NOW }).split('\n');
-    expect(lines[0]).toBe(`WARNING:     tag v1.2.3 moved: first seen at ${first} on 2025-01-01T00:00:00.000Z, now ${now} (seen 2025-02-01T00:00:00.000Z); the release stays pinned to the commit first seen`);
+    expect(lines[0]).toBe(
+      `WARNING:     tag v1.2.3 moved: first seen at ${first} on 2025-01-01T00:00:00.000Z, now ${now} (seen 2025-02-01T00:00:00.000Z); the release stays pinned to the commit first seen`,
+    );
     expect(renderReleaseReport(lifecycle('failed')[3]!, { server: SERVER, now: NOW })).not.toContain('WARNING');
   });
 
@@ -235,7 +263,9 @@ describe('a source whose tag moved, or whose commit was found by history search'
       pending: false,
       overrideReleases: 0,
     });
-    expect(text).toContain(`WARNING:     tag v1.2.3 moved: first seen at ${first} on 2025-01-01T00:00:00.000Z, now ${now} (seen 2025-02-01T00:00:00.000Z, release rel-2); releases stay pinned to the commit first seen`);
+    expect(text).toContain(
+      `WARNING:     tag v1.2.3 moved: first seen at ${first} on 2025-01-01T00:00:00.000Z, now ${now} (seen 2025-02-01T00:00:00.000Z, release rel-2); releases stay pinned to the commit first seen`,
+    );
   });
 
   it('skips moved tags that are not well-formed, and keeps the alarm and the well-formed ones', () => {
@@ -253,11 +283,15 @@ describe('a source whose tag moved, or whose commit was found by history search'
     } as unknown as PurlAnswer;
     const lines = renderAnswer(answer).split('\n');
     expect(lines.filter((l) => l.startsWith('ALARM:'))).toHaveLength(1);
-    expect(lines.filter((l) => l.startsWith('WARNING:'))).toEqual([`WARNING:     tag v1.2.3 moved: first seen at ${first}, now ${now} (seen 2025-02-01T00:00:00.000Z, release rel-2); releases stay pinned to the commit first seen`]);
+    expect(lines.filter((l) => l.startsWith('WARNING:'))).toEqual([
+      `WARNING:     tag v1.2.3 moved: first seen at ${first}, now ${now} (seen 2025-02-01T00:00:00.000Z, release rel-2); releases stay pinned to the commit first seen`,
+    ]);
   });
 
   it('escapes a moved tag served by a hostile coordinator onto one line', () => {
-    const view = release({ source: { origin: 'registry', repo: 'https://git.example/a.git', commit: first, refs: [], toolchain: {}, steps: [], moved: { ref: `v1${HOSTILE}\n${FORGED_LINE}`, commit: now, seenAt: 'x' } } });
+    const view = release({
+      source: { origin: 'registry', repo: 'https://git.example/a.git', commit: first, refs: [], toolchain: {}, steps: [], moved: { ref: `v1${HOSTILE}\n${FORGED_LINE}`, commit: now, seenAt: 'x' } },
+    });
     const text = renderReleaseReport(view, { server: SERVER, now: NOW });
     expect(text).not.toMatch(RAW_CONTROL);
     expect(text.split('\n').some((l) => l.startsWith(FORGED_LINE))).toBe(false);
@@ -265,7 +299,9 @@ describe('a source whose tag moved, or whose commit was found by history search'
 
   it('says how a commit found by history search was found', () => {
     const view = release({ source: { origin: 'registry', repo: 'https://git.example/a.git', commit: first, refs: ['v1.3.0'], toolchain: {}, steps: [], found: 'history' } });
-    expect(renderReleaseReport(view, { server: SERVER, now: NOW })).toMatch(/^source: +https:\/\/git\.example\/a\.git @ a{40} \(from the registry; commit found by history search: no tag of the release exists\)$/m);
+    expect(renderReleaseReport(view, { server: SERVER, now: NOW })).toMatch(
+      /^source: +https:\/\/git\.example\/a\.git @ a{40} \(from the registry; commit found by history search: no tag of the release exists\)$/m,
+    );
   });
 });
 

@@ -41,7 +41,12 @@ export function shortDigest(hex: string | undefined, n = DIGEST_PREFIX): string 
 export function oneLine(text: string | undefined, max = MAX_CELL): string {
   if (!text) return '';
   // escaped before cutting, so an escape counts at the width it is shown with
-  const first = safeText(String(text).split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '');
+  const first = safeText(
+    String(text)
+      .split(/\r?\n/)
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? '',
+  );
   return first.length > max ? `${first.slice(0, max - 3)}...` : first;
 }
 
@@ -51,7 +56,14 @@ export function alignRows(rows: readonly (readonly string[])[]): string {
   const cells = rows.map((r) => r.map((c) => safeText(c ?? '')));
   const columns = Math.max(0, ...cells.map((r) => r.length));
   const widths = Array.from({ length: columns }, (_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => widths.map((w, i) => (r[i] ?? '').padEnd(w)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      widths
+        .map((w, i) => (r[i] ?? '').padEnd(w))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** Aligns rows under headers with two spaces between columns; no trailing spaces. */
@@ -201,9 +213,7 @@ export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): str
   if (v) {
     out.push(field('verdict', v.verdict));
     if (v.verdict === 'mismatch') {
-      out.push(
-        field('ALERT', `the published artifact differs from what ${v.agreeingCount} independent builders built from source`),
-      );
+      out.push(field('ALERT', `the published artifact differs from what ${v.agreeingCount} independent builders built from source`));
       // from the file-level diff; without one the verdict says nothing about risk
       if (v.risk && typeof v.risk === 'object') out.push(field('risk', riskLine(v.risk)));
     }
@@ -227,7 +237,12 @@ export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): str
   const pinned = view.source;
   if (pinned) {
     const at = pinned.commit ? ` @ ${pinned.commit}${pinned.ref ? ` (${pinned.ref})` : ''}` : pinned.refs.length ? ` (tags ${pinned.refs.join(', ')})` : '';
-    const origin = pinned.origin === 'registry' ? 'the registry' : pinned.origin === 'mapping' ? `an operator's mapping${pinned.mapping ? ` by ${pinned.mapping.by}, ${pinned.mapping.createdAt}` : ''}` : 'a submitter override';
+    const origin =
+      pinned.origin === 'registry'
+        ? 'the registry'
+        : pinned.origin === 'mapping'
+          ? `an operator's mapping${pinned.mapping ? ` by ${pinned.mapping.by}, ${pinned.mapping.createdAt}` : ''}`
+          : 'a submitter override';
     const how = pinned.found === 'history' ? '; commit found by history search: no tag of the release exists' : '';
     out.push(field('source', `${pinned.repo}${at}${pinned.directory ? ` [${pinned.directory}]` : ''} (from ${origin}${how})`));
   } else {
@@ -255,11 +270,16 @@ export function renderReleaseReport(view: ReleaseView, opts: ReportOptions): str
  */
 export function renderAnswer(answer: PurlAnswer): string {
   const out: string[] = [];
-  const verdict = answer.verdict ?? (answer.pending ? 'not decided yet' : 'none from the package\'s own source');
+  const verdict = answer.verdict ?? (answer.pending ? 'not decided yet' : "none from the package's own source");
   out.push(field('answer', `${answer.purl}: ${verdict}${answer.pending && answer.verdict ? ' (a newer release is being verified)' : ''}`));
   if (answer.releaseId) out.push(field('from', `release ${answer.releaseId}${answer.artifactSha256 ? `, artifact sha256 ${answer.artifactSha256}` : ''}`));
   for (const alarm of answer.alarms) {
-    out.push(field('ALARM', `mismatch for artifact sha256 ${alarm.artifactSha256} (release ${alarm.releaseId}, ${alarm.decidedAt}): ${alarm.reason}; it stays until a later verdict from the package's own source reproduces that artifact`));
+    out.push(
+      field(
+        'ALARM',
+        `mismatch for artifact sha256 ${alarm.artifactSha256} (release ${alarm.releaseId}, ${alarm.decidedAt}): ${alarm.reason}; it stays until a later verdict from the package's own source reproduces that artifact`,
+      ),
+    );
     if (alarm.risk && typeof alarm.risk === 'object') out.push(field('risk', riskLine(alarm.risk)));
   }
   // the answer is the coordinator's word: an element it got wrong is skipped, never a crash that hides the alarms above
@@ -267,7 +287,8 @@ export function renderAnswer(answer: PurlAnswer): string {
     const first = `${m.firstCommit}${m.firstSeenAt ? ` on ${m.firstSeenAt}` : ''}`;
     out.push(field('WARNING', `tag ${m.ref} moved: first seen at ${first}, now ${m.commit} (seen ${m.seenAt}, release ${m.releaseId}); releases stay pinned to the commit first seen`));
   }
-  if (answer.sourceChanged) out.push(field('SOURCE', "the package's own source (repository, directory or commit) changed between its releases; a verdict from the new source cannot clear an alarm about the old one"));
+  if (answer.sourceChanged)
+    out.push(field('SOURCE', "the package's own source (repository, directory or commit) changed between its releases; a verdict from the new source cannot clear an alarm about the old one"));
   if (answer.overrideReleases > 0) out.push(field('overrides', `${answer.overrideReleases} release(s) built from a submitter's source; shown below, never the answer`));
   return out.join('\n');
 }
@@ -276,9 +297,7 @@ export function renderAnswer(answer: PurlAnswer): string {
 function isMovedTag(m: unknown): m is PurlAnswer['movedTags'][number] {
   if (typeof m !== 'object' || m === null) return false;
   const t = m as Record<string, unknown>;
-  return (
-    ['ref', 'firstCommit', 'commit', 'seenAt', 'releaseId'].every((k) => typeof t[k] === 'string') && (t.firstSeenAt === undefined || typeof t.firstSeenAt === 'string')
-  );
+  return ['ref', 'firstCommit', 'commit', 'seenAt', 'releaseId'].every((k) => typeof t[k] === 'string') && (t.firstSeenAt === undefined || typeof t.firstSeenAt === 'string');
 }
 
 /** Table of workers: id, operator, alive, last heartbeat, running rebuilds, builder images. */

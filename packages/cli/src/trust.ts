@@ -171,6 +171,7 @@ export function trustSummary(trust: TrustFile): string {
   const policy = p?.quorum !== undefined ? `, policy quorum ${p.quorum}${p.builders !== undefined ? ` of ${p.builders}` : ''}` : '';
   const m = trust.sourceMappings ?? [];
   // a mapping decides which repository counts as a package's own source: as much trust as a key
-  const mappings = m.length > 0 ? `, ${m.length} source mapping${m.length === 1 ? '' : 's'} (${m.map((x) => `${x.packagePurl} -> ${x.repo}${x.by ? ` by ${x.by}` : ''}`).join(', ')})` : ', no source mappings';
+  const mappings =
+    m.length > 0 ? `, ${m.length} source mapping${m.length === 1 ? '' : 's'} (${m.map((x) => `${x.packagePurl} -> ${x.repo}${x.by ? ` by ${x.by}` : ''}`).join(', ')})` : ', no source mappings';
   return `${coordinator}, ${builders}${names}${policy}${mappings}`;
 }

@@ -18,7 +18,11 @@ describe('formatChildLine', () => {
       JSON.stringify({ level: 40, time, msg: 'job failed', releaseId: 'rel-1', purl: 'pkg:npm/a@1', note: 'two words', obj: { a: 1 } }),
       'coordinator | 12:34:56 WARN  job failed releaseId=rel-1 purl=pkg:npm/a@1 note="two words" obj={"a":1}',
     ],
-    ['an error', JSON.stringify({ level: 50, time, msg: 'boom', err: { type: 'Error', message: 'redis down', stack: 'Error: redis down\n  at x' } }), 'coordinator | 12:34:56 ERROR boom err="Error: redis down"'],
+    [
+      'an error',
+      JSON.stringify({ level: 50, time, msg: 'boom', err: { type: 'Error', message: 'redis down', stack: 'Error: redis down\n  at x' } }),
+      'coordinator | 12:34:56 ERROR boom err="Error: redis down"',
+    ],
     ['JSON that is not a log record', '{"a":1}', 'coordinator | {"a":1}'],
     ['broken JSON', '{not json', 'coordinator | {not json'],
   ])('prints %s readably', (_name, line, out) => {
@@ -169,7 +173,10 @@ describe('runUp with stand-in scripts and apps', () => {
     dir = mkdtempSync(join(tmpdir(), 'quorum-up-test-'));
     root = join(dir, 'repo');
     mkdirSync(join(root, 'infra'), { recursive: true });
-    writeFileSync(join(root, 'infra', 'provision.sh'), 'echo "docker ok" >&2\nsleep "${QUORUM_TEST_PROVISION_SLEEP:-0}"\necho done > "$QUORUM_TEST_OUT/provisioned"\nexit "${QUORUM_TEST_PROVISION_EXIT:-0}"\n');
+    writeFileSync(
+      join(root, 'infra', 'provision.sh'),
+      'echo "docker ok" >&2\nsleep "${QUORUM_TEST_PROVISION_SLEEP:-0}"\necho done > "$QUORUM_TEST_OUT/provisioned"\nexit "${QUORUM_TEST_PROVISION_EXIT:-0}"\n',
+    );
     writeFileSync(join(root, 'infra', 'redis.sh'), 'echo "redis already running on $1"\necho "$1 $2" > "$QUORUM_TEST_OUT/redis-args"\n');
     chmodSync(join(root, 'infra', 'provision.sh'), 0o755);
     bins = { coordinatorBin: join(dir, 'coordinator.mjs'), workerBin: join(dir, 'worker.mjs') };

@@ -33,13 +33,11 @@ export interface UpOptions {
   provision: boolean;
 }
 
-
 /** How long `up` waits for `GET /healthz` to answer 200. @defaultValue 60 s */
 export const HEALTH_TIMEOUT_MS = 60_000;
 
 /** How long children get to exit after SIGTERM before SIGKILL. @defaultValue 10 s */
 export const STOP_TIMEOUT_MS = 10_000;
-
 
 /** The admin token of a farm and where it comes from. */
 export interface FarmAdminToken {
@@ -213,10 +211,7 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): string 
 }
 
 /** Runs a setup script to its end, streaming its output to `out`. */
-async function runScript(
-  args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; out: OutStream; stop: AbortSignal },
-): Promise<'done' | 'stopped'> {
+async function runScript(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; out: OutStream; stop: AbortSignal }): Promise<'done' | 'stopped'> {
   // same process group as `up` (not detached): the script keeps the terminal, e.g. for a sudo prompt
   const child = spawn('bash', args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   // the infra scripts label their own lines (`provision: ...`): passed through, but they quote

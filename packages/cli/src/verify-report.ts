@@ -101,11 +101,7 @@ export function verifyExitCode(outcome: Pick<VerifyOutcome, 'recount'>): number 
  * Combines the builder entries the coordinator served with the recount of their bundles (same
  * order). A bundle whose key is not among `trusted` key ids is said to be so in plain words.
  */
-export function builderRows(
-  served: readonly { rebuildId?: string; workerId?: string; operator?: string }[],
-  recount: Recount,
-  trusted?: { keyIds: ReadonlySet<string>; name: string },
-): BuilderRow[] {
+export function builderRows(served: readonly { rebuildId?: string; workerId?: string; operator?: string }[], recount: Recount, trusted?: { keyIds: ReadonlySet<string>; name: string }): BuilderRow[] {
   return recount.builders.map((b, i) => {
     const s = served[i];
     const identityVerified = b.workerId !== undefined && b.operator !== undefined;
@@ -209,12 +205,7 @@ export function renderVerifyReport(o: VerifyOutcome): string {
   out.push(field('purl', `${o.purl}${o.releaseId ? ` (release ${o.releaseId})` : ''}`));
   const from = o.artifact.source === 'file' ? `file ${o.artifact.location}` : `registry, ${o.artifact.location}`;
   out.push(field('artifact', `sha256 ${o.artifact.sha256} (${from})`));
-  out.push(
-    field(
-      'trust',
-      o.trust.source === 'file' ? `trust file ${o.trust.location}` : `the coordinator's own key list (${o.trust.location}); not independent, pin it with --trust`,
-    ),
-  );
+  out.push(field('trust', o.trust.source === 'file' ? `trust file ${o.trust.location}` : `the coordinator's own key list (${o.trust.location}); not independent, pin it with --trust`));
   out.push(field('policy', `quorum ${o.recount.quorum}, distinct ${o.distinctOperators ? 'operators' : 'builder ids'}`));
   out.push(field('source', sourceText(o.source)));
   if (o.source.allowed.length > 0) {

@@ -126,7 +126,13 @@ describe('quorum verify against signed bundles', () => {
       bitwise: 3,
       artifact: { sha256: digests.sha256, source: 'file' },
       trust: { source: 'file', location: trustFile },
-      vsa: { present: true, signatureValid: true, claims: { result: 'PASSED', verdict: 'reproducible', purl: PURL, subjectSha256: digests.sha256, subjectSha512: digests.sha512 }, agreesWithRecount: true, problems: [] },
+      vsa: {
+        present: true,
+        signatureValid: true,
+        claims: { result: 'PASSED', verdict: 'reproducible', purl: PURL, subjectSha256: digests.sha256, subjectSha512: digests.sha512 },
+        agreesWithRecount: true,
+        problems: [],
+      },
       exitCode: 0,
     });
     expect(out.builders).toHaveLength(3);
@@ -394,7 +400,7 @@ describe('quorum verify against signed bundles', () => {
   });
 });
 
-describe('quorum verify binds statements to the package\'s own source', () => {
+describe("quorum verify binds statements to the package's own source", () => {
   const EVIL = { origin: 'override', repo: 'https://evil.example/left-pad.git', commit: 'e'.repeat(40), ref: 'v1.3.0' };
   /** Serves bundles whose statements name `source`, and a PASSED VSA over them. */
   async function serveFrom(source: { origin: string; repo: string; commit: string; ref?: string }): Promise<void> {
@@ -403,7 +409,7 @@ describe('quorum verify binds statements to the package\'s own source', () => {
     served.vsa = await vsaBundle(coordinator, { purl: PURL, published: digests, verdict: 'equivalent', inputs: bundles });
   }
 
-  it('does not verify an artifact that trusted builders rebuilt from a submitter\'s override source, whatever the VSA claims', async () => {
+  it("does not verify an artifact that trusted builders rebuilt from a submitter's override source, whatever the VSA claims", async () => {
     await serveFrom(EVIL);
     const r = await quorum(verifyArgs('--json'));
     expect(r.code).toBe(6);
@@ -438,7 +444,10 @@ describe('quorum verify binds statements to the package\'s own source', () => {
     expect(without.code).toBe(6);
     expect(JSON.parse(without.stdout).source.from).toBe('none');
     const pinned = join(dir, 'trust-with-mapping.json');
-    writeFileSync(pinned, JSON.stringify({ ...keysDocument(coordinator, builders), sourceMappings: [{ packagePurl: 'pkg:npm/left-pad', repo: MAPPED.repo, by: 'alice', createdAt: '2026-01-01T00:00:00Z' }] }));
+    writeFileSync(
+      pinned,
+      JSON.stringify({ ...keysDocument(coordinator, builders), sourceMappings: [{ packagePurl: 'pkg:npm/left-pad', repo: MAPPED.repo, by: 'alice', createdAt: '2026-01-01T00:00:00Z' }] }),
+    );
     const withMapping = await quorum(['verify', PURL, '--server', fake.url, '--trust', pinned, '--artifact', tgz, '--registry', `${fake.url}/registry`]);
     expect(withMapping.code).toBe(0);
     expect(withMapping.stdout).toMatch(/^source: +https:\/\/git\.example\/left-pad\.git at one of the tags v1\.3\.0.*as mapped by alice/m);
@@ -459,7 +468,12 @@ describe('quorum keys export', () => {
     const r = await quorum(['keys', 'export', '--server', fake.url, '--out', out]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(new RegExp(`^wrote trust file ${out}: coordinator key sha256:[0-9a-f]{12}, 3 builder keys \\(worker-1/operator-1, worker-2/operator-2, worker-3/operator-3\\), policy quorum 2 of 3, no source mappings$`, 'm'));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^wrote trust file ${out}: coordinator key sha256:[0-9a-f]{12}, 3 builder keys \\(worker-1/operator-1, worker-2/operator-2, worker-3/operator-3\\), policy quorum 2 of 3, no source mappings$`,
+        'm',
+      ),
+    );
     expect(readFileSync(out, 'utf8')).toBe(`${JSON.stringify(served.keys, null, 2)}\n`);
     expect((await quorum(['verify', PURL, '--server', fake.url, '--registry', `${fake.url}/registry`, '--trust', out, '--artifact', tgz])).code).toBe(0);
   });

@@ -210,13 +210,7 @@ export function expectedSource(purl: ReleasePurl, builder: Builder, metadata: un
 }
 
 /** Verifies the VSA with the coordinator key of the trust material and compares its claim with the recount. */
-export async function checkVsa(
-  vsa: unknown,
-  trust: TrustFile,
-  purl: ReleasePurl,
-  artifact: { sha256: string; sha512?: string },
-  recount: Recount,
-): Promise<VsaCheck> {
+export async function checkVsa(vsa: unknown, trust: TrustFile, purl: ReleasePurl, artifact: { sha256: string; sha512?: string }, recount: Recount): Promise<VsaCheck> {
   if (vsa === null || vsa === undefined) return { present: false, signatureValid: false, claims: null, agreesWithRecount: null, problems: [] };
   const hint = bundleKeyHint(vsa);
   const base = { present: true, ...(hint !== undefined ? { keyId: hint } : {}) };
@@ -287,9 +281,7 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
   const metadata = await registryJson(builder.metadataUrl(purl, registryOf(purl, opts, ctx.env)));
   const expected = expectedSource(purl, builder, metadata, trust, opts.allowSource ?? []);
   const { problem: artifactProblem, ...artifact }: ArtifactDigests & { problem?: string } =
-    opts.artifact !== undefined
-      ? { ...(await digestsOf(builder, opts.artifact)), source: 'file', location: opts.artifact }
-      : await registryArtifact(purl, builder, metadata);
+    opts.artifact !== undefined ? { ...(await digestsOf(builder, opts.artifact)), source: 'file', location: opts.artifact } : await registryArtifact(purl, builder, metadata);
   const quorum = opts.threshold ?? trust.policy?.quorum ?? DEFAULT_VERIFY_QUORUM;
   const distinctOperators = trust.policy?.distinctOperators ?? true;
   const recount = await recountQuorum({
@@ -303,7 +295,13 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
     trustedBuilders: trust.builders.map((b) => ({ workerId: b.workerId, operator: b.operator, keyId: b.keyId, publicKeyPem: b.publicKeyPem })),
     quorum,
     distinctOperators,
-    source: { repo: expected.repo ?? '', ...(expected.directory ? { directory: expected.directory } : {}), ...(expected.commit ? { commit: expected.commit } : {}), refs: expected.refs, allowRepos: expected.allowed },
+    source: {
+      repo: expected.repo ?? '',
+      ...(expected.directory ? { directory: expected.directory } : {}),
+      ...(expected.commit ? { commit: expected.commit } : {}),
+      refs: expected.refs,
+      allowRepos: expected.allowed,
+    },
   });
   const vsa = await checkVsa(served.vsa, trust, purl, artifact, recount);
   const notes: string[] = [];

@@ -176,9 +176,7 @@ describe('analyzeTgz digests', () => {
   it('digests the documented v1 JSON-lines serialization of the manifest', async () => {
     const r = await analyze(await tgz([{ name: 'package/a.js', body: 'a' }]));
     const text = serializeManifest(r.entries);
-    expect(text).toBe(
-      `${MANIFEST_VERSION_LINE}\n{"path":"package/a.js","type":"file","mode":"0644","size":1,"sha256":"${sha256('a')}","target":null}\n`,
-    );
+    expect(text).toBe(`${MANIFEST_VERSION_LINE}\n{"path":"package/a.js","type":"file","mode":"0644","size":1,"sha256":"${sha256('a')}","target":null}\n`);
     expect(MANIFEST_VERSION_LINE).toBe('quorum-tgz-manifest v1');
     expect(r.stabilizedSha256).toBe(sha256(text));
   });
@@ -361,10 +359,10 @@ describe('stabilizersApplied', () => {
 
   it('lists every deviation of a messy archive', async () => {
     const r = await analyze(
-      await tgz(
-        pkg({ index: { mode: 0o664, mtime: NPM_TIME, uid: 1000, uname: 'alice', devmajor: 1, pax: { 'SCHILY.xattr.user.k': 'v' } } }).reverse(),
-        { gzip: { name: 'x.tar', mtime: 7, comment: 'c' }, trailingZeroBlocks: 3 },
-      ),
+      await tgz(pkg({ index: { mode: 0o664, mtime: NPM_TIME, uid: 1000, uname: 'alice', devmajor: 1, pax: { 'SCHILY.xattr.user.k': 'v' } } }).reverse(), {
+        gzip: { name: 'x.tar', mtime: 7, comment: 'c' },
+        trailingZeroBlocks: 3,
+      }),
     );
     expect(r.stabilizersApplied).toEqual(TGZ_STABILIZERS.map((s) => s.name).sort());
   });
@@ -503,9 +501,11 @@ describe('unsafe archives', () => {
     const chunks: Buffer[] = [];
     const zeros = Buffer.alloc(1024 * 1024);
     await pipeline(
-      Readable.from((function* () {
-        for (let i = 0; i < 256; i++) yield zeros;
-      })()),
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < 256; i++) yield zeros;
+        })(),
+      ),
       createGzip({ level: 9 }),
       async (out: AsyncIterable<Buffer>) => {
         for await (const c of out) chunks.push(c);
@@ -513,12 +513,14 @@ describe('unsafe archives', () => {
     );
     const bomb = Buffer.concat(chunks);
     let read = 0;
-    const source = Readable.from((function* () {
-      for (let i = 0; i < bomb.length; i += 4096) {
-        read += Math.min(4096, bomb.length - i);
-        yield bomb.subarray(i, i + 4096);
-      }
-    })());
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < bomb.length; i += 4096) {
+          read += Math.min(4096, bomb.length - i);
+          yield bomb.subarray(i, i + 4096);
+        }
+      })(),
+    );
     await expect(analyzeTgz(source, { maxUncompressedBytes: 1024 * 1024 })).rejects.toMatchObject({ code: 'unsafe-archive', message: expect.stringMatching(/bomb/) });
     expect(read).toBeLessThan(bomb.length / 4);
   });

@@ -297,9 +297,12 @@ export function computeFacets(entries: readonly RawEntry[], inputs: FacetInputs)
     yield ['trailer', trailer];
   }
   return {
-    'tar-entry-order': facetDigestOf('tar-entry-order', (function* () {
-      for (const e of entries) yield e.path;
-    })()),
+    'tar-entry-order': facetDigestOf(
+      'tar-entry-order',
+      (function* () {
+        for (const e of entries) yield e.path;
+      })(),
+    ),
     'tar-times': facetDigest('tar-times', linesOf('times')),
     'tar-modes': facetDigest('tar-modes', linesOf('modes')),
     'tar-owners': facetDigest('tar-owners', linesOf('owners')),
@@ -309,7 +312,12 @@ export function computeFacets(entries: readonly RawEntry[], inputs: FacetInputs)
     'gzip-level': facetDigestOf('gzip-level', [['xfl', h.xfl], deflate]),
     'gzip-name': facetDigestOf('gzip-name', [latin1(h.name)]),
     'gzip-time': facetDigestOf('gzip-time', [h.mtime]),
-    'gzip-header': facetDigestOf('gzip-header', [['flags', otherFlags], ['os', h.os], ['extra', latin1(h.extra)], ['comment', latin1(h.comment)]]),
+    'gzip-header': facetDigestOf('gzip-header', [
+      ['flags', otherFlags],
+      ['os', h.os],
+      ['extra', latin1(h.extra)],
+      ['comment', latin1(h.comment)],
+    ]),
   };
 }
 

@@ -393,8 +393,7 @@ describe('diffTgz memory', () => {
     async function write(path: string, edited: Set<number>): Promise<void> {
       const pack = tar.pack();
       const written = pipeline(pack, createGzip({ level: 1 }), createWriteStream(path));
-      const add = (name: string, body: Buffer | string): Promise<void> =>
-        new Promise((resolve, reject) => pack.entry({ name, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve())));
+      const add = (name: string, body: Buffer | string): Promise<void> => new Promise((resolve, reject) => pack.entry({ name, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve())));
       for (let i = 0; i < 48; i++) {
         // small text files at the start, in the middle and at the end of the archive
         if (i % 8 === 0) await add(`package/src/m${i}.js`, small(i, edited.has(i)));

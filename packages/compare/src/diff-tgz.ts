@@ -136,7 +136,11 @@ function labelsOf(a: string, b: string, labels: DiffOptions['labels']): { a: str
 
 /** Human-readable byte counts for notes: `1 MiB`, `256 KiB`, `300 bytes`. */
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
     if (n >= size) {
       const v = n / size;
       return `${Number.isInteger(v) ? v : v.toFixed(1)} ${unit}`;
@@ -181,8 +185,14 @@ function metadataChange(path: string, a: EntryMeta, b: EntryMeta): MetadataChang
  */
 function archiveStabilizers(A: TgzInspection, B: TgzInspection, common: ReadonlySet<string>, equalContent: boolean): string[] {
   if (equalContent) return stabilizersBetween(A.analysis, B.analysis);
-  const fa = computeFacets(A.raw.filter((e) => common.has(e.path)), A.facetInputs);
-  const fb = computeFacets(B.raw.filter((e) => common.has(e.path)), B.facetInputs);
+  const fa = computeFacets(
+    A.raw.filter((e) => common.has(e.path)),
+    A.facetInputs,
+  );
+  const fb = computeFacets(
+    B.raw.filter((e) => common.has(e.path)),
+    B.facetInputs,
+  );
   const names = stabilizersBetween({ facets: fa }, { facets: fb }).filter((n) => n !== 'gzip-level');
   const [ia, ib] = [A.facetInputs, B.facetInputs];
   const levelDiffers = ia.header.xfl !== ib.header.xfl || ((ia.level !== null || ib.level !== null) && ia.level !== ib.level);
@@ -247,8 +257,7 @@ export interface TgzDiffReader {
 export async function openTgzDiff(a: string, b: string, opts?: DiffOptions): Promise<TgzDiffReader> {
   const limits = limitsOf(opts);
   const { diff, A, B } = await diffInspected(a, b, opts);
-  const located = (x: TgzInspection): Map<string, LocatedEntry> =>
-    new Map(x.raw.map((e) => [e.path, { index: e.index, rawName: e.rawName, type: e.type, size: e.contentBytes!, sha256: e.sha256! }]));
+  const located = (x: TgzInspection): Map<string, LocatedEntry> => new Map(x.raw.map((e) => [e.path, { index: e.index, rawName: e.rawName, type: e.type, size: e.contentBytes!, sha256: e.sha256! }]));
   const sides = { a: { file: a, entries: located(A) }, b: { file: b, entries: located(B) } };
   const modesB = new Map(B.analysis.entries.map((e) => [e.path, e]));
   const modeChanged = A.analysis.entries
@@ -357,8 +366,16 @@ async function diffContents(
   }
   const want = (raw: RawEntry, keep: boolean, file: ChangedSide): ContentWant => ({ index: raw.index, rawName: raw.rawName, size: file.size, sha256: file.sha256, keep });
   const [probesA, probesB] = await Promise.all([
-    probeEntries(a, pending.map((p) => want(p.rawA, p.keep, p.file.a)), limits),
-    probeEntries(b, pending.map((p) => want(p.rawB, p.keep, p.file.b)), limits),
+    probeEntries(
+      a,
+      pending.map((p) => want(p.rawA, p.keep, p.file.a)),
+      limits,
+    ),
+    probeEntries(
+      b,
+      pending.map((p) => want(p.rawB, p.keep, p.file.b)),
+      limits,
+    ),
   ]);
 
   let bytesLeft = o.maxDiffBytes;

@@ -51,12 +51,7 @@ function metadataLine(m: MetadataChange): string {
 
 function summary(d: ArtifactDiff): string {
   if (d.identical) return 'identical: the raw bytes are the same';
-  const counts = [
-    `${d.added.length} added`,
-    `${d.removed.length} removed`,
-    `${d.changed.length} changed`,
-    `${d.metadataOnly.length} metadata-only`,
-  ].join(', ');
+  const counts = [`${d.added.length} added`, `${d.removed.length} removed`, `${d.changed.length} changed`, `${d.metadataOnly.length} metadata-only`].join(', ');
   if (d.sameContent) return `same content, different archive: ${counts}`;
   return `content differs: ${counts}`;
 }
@@ -81,8 +76,14 @@ export function renderDiff(diff: ArtifactDiff): string {
     if (lines.length === 0) return;
     out.push('', `${title} (${lines.length}):`, ...lines);
   };
-  section('added', diff.added.map((f) => fileLine('+', f)));
-  section('removed', diff.removed.map((f) => fileLine('-', f)));
+  section(
+    'added',
+    diff.added.map((f) => fileLine('+', f)),
+  );
+  section(
+    'removed',
+    diff.removed.map((f) => fileLine('-', f)),
+  );
   section('changed', diff.changed.map(changedLine));
   section('metadata only', diff.metadataOnly.map(metadataLine));
   // each entry so far is one line; a diff served by a coordinator is untyped input, so any field

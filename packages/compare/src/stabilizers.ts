@@ -9,18 +9,7 @@ export interface StabilizerInfo {
 }
 
 /** Names of the stabilizers for `.tgz` artifacts. */
-export type TgzStabilizerName =
-  | 'tar-entry-order'
-  | 'tar-times'
-  | 'tar-modes'
-  | 'tar-owners'
-  | 'tar-pax'
-  | 'tar-devices'
-  | 'tar-format'
-  | 'gzip-level'
-  | 'gzip-name'
-  | 'gzip-time'
-  | 'gzip-header';
+export type TgzStabilizerName = 'tar-entry-order' | 'tar-times' | 'tar-modes' | 'tar-owners' | 'tar-pax' | 'tar-devices' | 'tar-format' | 'gzip-level' | 'gzip-name' | 'gzip-time' | 'gzip-header';
 
 /** The stabilizers for `.tgz` artifacts (npm tarballs), each owning one facet of the archive. */
 export const TGZ_STABILIZERS: readonly (StabilizerInfo & { readonly name: TgzStabilizerName })[] = Object.freeze([
@@ -30,7 +19,12 @@ export const TGZ_STABILIZERS: readonly (StabilizerInfo & { readonly name: TgzSta
   { name: 'tar-owners', version: 1, description: 'uid, gid, uname, gname (header fields and pax records)' },
   { name: 'tar-pax', version: 1, description: 'pax extended and global header records not owned by another stabilizer (xattrs, comments, ...) and pax headers that carry only such records' },
   { name: 'tar-devices', version: 1, description: 'devmajor/devminor header fields and SCHILY.devmajor/devminor pax records' },
-  { name: 'tar-format', version: 1, description: 'tar encoding: field encodings, magic, name split, GNU long-name headers, pax path/linkpath/size headers, padding, zero blocks, identical copies of a repeated path, end-of-archive trailer' },
+  {
+    name: 'tar-format',
+    version: 1,
+    description:
+      'tar encoding: field encodings, magic, name split, GNU long-name headers, pax path/linkpath/size headers, padding, zero blocks, identical copies of a repeated path, end-of-archive trailer',
+  },
   { name: 'gzip-level', version: 1, description: 'the deflate stream (compressor and level) and the XFL byte' },
   { name: 'gzip-name', version: 1, description: 'gzip FNAME (original file name)' },
   { name: 'gzip-time', version: 1, description: 'gzip MTIME' },
@@ -54,7 +48,10 @@ export function facetDigest(name: TgzStabilizerName, jsonLines: Iterable<string>
 
 /** facetDigest over items not yet serialized. */
 export function facetDigestOf(name: TgzStabilizerName, items: Iterable<unknown>): string {
-  return facetDigest(name, (function* () {
-    for (const item of items) yield JSON.stringify(item);
-  })());
+  return facetDigest(
+    name,
+    (function* () {
+      for (const item of items) yield JSON.stringify(item);
+    })(),
+  );
 }

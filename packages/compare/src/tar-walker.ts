@@ -1,24 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { QuorumError } from '@quorum/core';
-import {
-  compareUtf8,
-  describeName,
-  normalizeArchivePath,
-  normalizeMode,
-  symlinkEscapes,
-  type EntryType,
-} from './manifest.js';
+import { compareUtf8, describeName, normalizeArchivePath, normalizeMode, symlinkEscapes, type EntryType } from './manifest.js';
 import type { TgzStabilizerName } from './stabilizers.js';
-import {
-  BLOCK_SIZE,
-  EXT_TYPEFLAGS,
-  MAX_EXTENDED_HEADER_BYTES,
-  isNullBlock,
-  parseHeaderBlock,
-  parsePaxRecords,
-  type HeaderBlock,
-  type PaxRecord,
-} from './tar-header.js';
+import { BLOCK_SIZE, EXT_TYPEFLAGS, MAX_EXTENDED_HEADER_BYTES, isNullBlock, parseHeaderBlock, parsePaxRecords, type HeaderBlock, type PaxRecord } from './tar-header.js';
 
 /** Limits checked while walking; crossing one is an unsafe-archive fault. */
 export interface TarLimits {

@@ -36,8 +36,11 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
       req.url.startsWith('/v1/audit')
         ? new QuorumError('rate-limited', `too many audits from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or audit with a submit token`)
         : req.url.startsWith('/v1/releases')
-        ? new QuorumError('rate-limited', `too many anonymous submissions from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or submit with a submit token`)
-        : new QuorumError('rate-limited', `too many requests from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
+          ? new QuorumError(
+              'rate-limited',
+              `too many anonymous submissions from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s, or submit with a submit token`,
+            )
+          : new QuorumError('rate-limited', `too many requests from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
   });
   if (ctx.metrics) registerMetrics(app, ctx.metrics);
   const submitters = new SubmitterAuth(ctx.store, adminToken);

@@ -37,7 +37,10 @@ export class BlobStore {
   }
 
   async has(sha256: string): Promise<boolean> {
-    return stat(this.path(sha256)).then(() => true, () => false);
+    return stat(this.path(sha256)).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** The blob's bytes, or undefined when absent (for small blobs: bundles). */

@@ -21,7 +21,8 @@ function repository() {
   temporary.push(root);
   const work = join(root, 'work');
   let tick = 0;
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: work, env: { ...env, GIT_AUTHOR_DATE: `${1_700_000_000 + tick} +0000`, GIT_COMMITTER_DATE: `${1_700_000_000 + tick} +0000` }, encoding: 'utf8' }).trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: work, env: { ...env, GIT_AUTHOR_DATE: `${1_700_000_000 + tick} +0000`, GIT_COMMITTER_DATE: `${1_700_000_000 + tick} +0000` }, encoding: 'utf8' }).trim();
   mkdirSync(work);
   git('init', '--quiet', '--initial-branch=main');
   const commit = (files: Record<string, string>, message = 'change'): string => {
@@ -165,7 +166,14 @@ describe('findVersionCommit against histories that set a version again after it 
     const url = r.serve();
     expect((await findVersionCommit(search(url, 'pkg:npm/pkg@1.0.0', undefined, publishedAt), options())).commit).toBe(set);
     const earlier = new Date(Date.parse(publishedAt) - 2 * 3600_000).toISOString();
-    expect(await findVersionCommit(search(url, 'pkg:npm/pkg@1.0.0', undefined, earlier), options())).toEqual({ file: 'package.json', name: 'pkg', version: '1.0.0', searched: 2, truncated: false, late: 1 });
+    expect(await findVersionCommit(search(url, 'pkg:npm/pkg@1.0.0', undefined, earlier), options())).toEqual({
+      file: 'package.json',
+      name: 'pkg',
+      version: '1.0.0',
+      searched: 2,
+      truncated: false,
+      late: 1,
+    });
   });
 
   it('prefers a commit on the default branch to a later one on another branch (a CI `dist` branch) that sets the same version', async () => {
@@ -188,7 +196,7 @@ describe('findVersionCommit against histories that set a version again after it 
 });
 
 describe('findVersionCommit on an incomplete history', () => {
-  it('refuses a shallow repository (an operator\'s shallow mirror, a hostile server), whose oldest commit would pass for a root, before its deadline', async () => {
+  it("refuses a shallow repository (an operator's shallow mirror, a hostile server), whose oldest commit would pass for a root, before its deadline", async () => {
     const r = repository();
     r.commit({ 'package.json': manifest('pkg', '1.0.0'), 'index.js': 'module.exports = 1;\n' }, 'release 1.0.0');
     r.commit({ 'index.js': 'module.exports = 2;\n' }, 'after 1.0.0');

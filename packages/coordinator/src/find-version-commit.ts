@@ -102,7 +102,24 @@ export async function findVersionCommit(search: VersionSearch, opts: VersionSear
     const local = { cwd: dir, signal };
     // blob names of the manifest from the trees alone: no file content is needed to list them
     const log = await gitLocal(
-      ['-c', 'core.quotePath=false', '--literal-pathspecs', 'log', '--format=%x00%H %ct %P', '--raw', '--no-abbrev', '--no-renames', '-m', '--root', '--date-order', `--max-count=${maxCommits + 1}`, '--branches', '--tags', '--', file],
+      [
+        '-c',
+        'core.quotePath=false',
+        '--literal-pathspecs',
+        'log',
+        '--format=%x00%H %ct %P',
+        '--raw',
+        '--no-abbrev',
+        '--no-renames',
+        '-m',
+        '--root',
+        '--date-order',
+        `--max-count=${maxCommits + 1}`,
+        '--branches',
+        '--tags',
+        '--',
+        file,
+      ],
       local,
     );
     const changes = parseChanges(log, file);
@@ -168,7 +185,10 @@ function parseChanges(log: string, file: string): Change[] {
   const byCommit = new Map<string, Change>();
   for (const record of log.split('\0').slice(1)) {
     const [head = '', ...lines] = record.split('\n');
-    const [commit, time, ...parents] = head.trim().split(' ').filter((p) => p !== '');
+    const [commit, time, ...parents] = head
+      .trim()
+      .split(' ')
+      .filter((p) => p !== '');
     if (commit === undefined) continue;
     let change = byCommit.get(commit);
     if (!change) {

@@ -47,6 +47,8 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
   const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));
   const adminToken = await adminTokenOf(config);
   const queueUsers = await QueueUsers.open(config.dataDir, queue, log, () => store.enrolments());
+  // the context's kick() reaches the scheduler, which is made from the context
+  // eslint-disable-next-line prefer-const
   let scheduler: Scheduler | undefined;
   const ctx: CoordinatorContext = {
     config,

@@ -79,7 +79,7 @@ export function createMetrics(ctx: CoordinatorContext): CoordinatorMetrics {
   });
   new Gauge({
     name: 'quorum_verdicts',
-    help: "Decided releases by their newest verdict (reproducible, equivalent, mismatch, unreproducible, failed)",
+    help: 'Decided releases by their newest verdict (reproducible, equivalent, mismatch, unreproducible, failed)',
     labelNames: ['verdict'],
     registers: [registry],
     collect() {

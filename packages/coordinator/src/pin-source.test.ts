@@ -41,7 +41,18 @@ function setup() {
   const release = (extra: Partial<PinnedSource> = {}): ReleaseRecord => {
     const source: PinnedSource = { origin: 'registry', repo, refs: ['v1.0.0', '1.0.0', 'pkg@1.0.0', 'pkg-v1.0.0'], toolchain: {}, steps: [], ...extra };
     const t = new Date().toISOString();
-    return { id: `00000000-0000-4000-8000-00000000000${n++}`, purl: 'pkg:npm/pkg@1.0.0', ecosystem: 'npm', state: 'queued', overrides: {}, source, canonical: true, policy: {} as ReleaseRecord['policy'], createdAt: t, updatedAt: t };
+    return {
+      id: `00000000-0000-4000-8000-00000000000${n++}`,
+      purl: 'pkg:npm/pkg@1.0.0',
+      ecosystem: 'npm',
+      state: 'queued',
+      overrides: {},
+      source,
+      canonical: true,
+      policy: {} as ReleaseRecord['policy'],
+      createdAt: t,
+      updatedAt: t,
+    };
   };
   const wait = (seconds: number) => {
     tick += seconds;
@@ -76,7 +87,9 @@ describe('pinSource and the release tags, as workers resolve them', () => {
     // source-mismatch: the pin says why
     expect(second.commit).toBe(published);
     expect(movedTagWarning(second)).toBeUndefined();
-    expect(second.steps.at(-1)).toBe(`WARNING: tag v1.0.0, earlier in the candidate order than 1.0.0, now exists and points at ${other}: builders resolving the tags find it, not the pinned ${published}`);
+    expect(second.steps.at(-1)).toBe(
+      `WARNING: tag v1.0.0, earlier in the candidate order than 1.0.0, now exists and points at ${other}: builders resolving the tags find it, not the pinned ${published}`,
+    );
   });
 
   it('says so when the tag first seen was deleted since', async () => {

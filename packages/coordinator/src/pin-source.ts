@@ -43,7 +43,9 @@ export async function pinSource(ctx: CoordinatorContext, release: ReleaseRecord)
       const first = source.refs.find((r) => now!.has(r));
       if (!current) steps.push(`WARNING: tag ${firstSeen.ref} no longer exists: it was deleted after the farm first saw it; the release stays pinned to ${firstSeen.commit}`);
       if (first !== undefined && first !== firstSeen.ref && now.get(first) !== firstSeen.commit) {
-        steps.push(`WARNING: tag ${first}, earlier in the candidate order than ${firstSeen.ref}, now exists and points at ${now.get(first)}: builders resolving the tags find it, not the pinned ${firstSeen.commit}`);
+        steps.push(
+          `WARNING: tag ${first}, earlier in the candidate order than ${firstSeen.ref}, now exists and points at ${now.get(first)}: builders resolving the tags find it, not the pinned ${firstSeen.commit}`,
+        );
       }
     } else {
       const why = isQuorumError(lookupFailure) ? lookupFailure.message : 'the look-up failed';

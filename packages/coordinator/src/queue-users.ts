@@ -33,7 +33,7 @@ export class QueueUsers {
       // workers may run scripts by hash only: load BullMQ's (again, after a Redis restart)
       void queue.loadScripts().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'cannot load the queue scripts into Redis; workers cannot run jobs'));
       void Promise.all(enrolled().map((e) => users.grant(e.workerId, e.keyId))).catch((err: unknown) =>
-        logger.warn({ err: (err as Error).message }, 'cannot recreate worker Redis users (does the coordinator\'s Redis user have ACL rights?)'),
+        logger.warn({ err: (err as Error).message }, "cannot recreate worker Redis users (does the coordinator's Redis user have ACL rights?)"),
       );
     });
     return users;

@@ -39,7 +39,11 @@ describe('ResponseCache', () => {
 
   it('caches nothing when rendering throws', () => {
     const { cache, render } = setup();
-    expect(() => cache.json('a', () => { throw new Error('not found'); })).toThrow('not found');
+    expect(() =>
+      cache.json('a', () => {
+        throw new Error('not found');
+      }),
+    ).toThrow('not found');
     expect(cache.json('a', render({ x: 1 }))).toBe('{"x":1}');
   });
 

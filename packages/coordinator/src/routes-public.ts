@@ -117,7 +117,10 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
       checkRegistryQualifier(purl.qualifiers.repository_url, registry, builder.ecosystem);
       const unknown = Object.keys(purl.qualifiers).filter((k) => k !== 'repository_url');
       if (unknown.length > 0 || purl.subpath) {
-        throw new QuorumError('invalid-purl', `a release is named by type, name and version (and repository_url); ${unknown.length > 0 ? `qualifiers ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}` : 'a subpath'} ${unknown.length > 1 ? 'are' : 'is'} not supported`);
+        throw new QuorumError(
+          'invalid-purl',
+          `a release is named by type, name and version (and repository_url); ${unknown.length > 0 ? `qualifiers ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}` : 'a subpath'} ${unknown.length > 1 ? 'are' : 'is'} not supported`,
+        );
       }
       const purlProblem = builder.purlProblem(purl);
       if (purlProblem) throw new QuorumError('invalid-purl', purlProblem);
@@ -173,9 +176,7 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
     },
   );
 
-  app.get<{ Params: { id: string } }>('/v1/releases/:id', async (req, reply) =>
-    reply.type(JSON_TYPE).send(answers.json(`release ${req.params.id}`, () => viewOf(req.params.id))),
-  );
+  app.get<{ Params: { id: string } }>('/v1/releases/:id', async (req, reply) => reply.type(JSON_TYPE).send(answers.json(`release ${req.params.id}`, () => viewOf(req.params.id))));
 
   /** The file-level diff that explains the newest verdict (published vs rebuilt, or builder vs builder). */
   app.get<{ Params: { id: string } }>('/v1/releases/:id/diff', async (req, reply) => {

@@ -183,7 +183,10 @@ function registerEnrolment(app: FastifyInstance, ctx: CoordinatorContext): void 
       const tokenSha256 = createHash('sha256').update(req.body.token).digest('hex');
       const operator = req.body.operator;
       if (!store.enrol(workerId, operator, keyId, req.body.publicKey, tokenSha256)) {
-        store.recordRejection({ reason: 'bad-enrolment-token', detail: `enrolment claiming worker ${workerId} (operator ${operator}) with an unknown, used, expired or another operator's token` }, false);
+        store.recordRejection(
+          { reason: 'bad-enrolment-token', detail: `enrolment claiming worker ${workerId} (operator ${operator}) with an unknown, used, expired or another operator's token` },
+          false,
+        );
         throw new QuorumError('forbidden', `enrolment token for ${workerId} is unknown, used, expired or for another operator`);
       }
       const enrolled = store.enrolment(workerId)!;
@@ -319,88 +322,80 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
     return { ok: true, sha256, bytes };
   });
 
-  app.put<{ Params: { id: string }; Body: NodeJS.ReadableStream }>(
-    '/v1/rebuilds/:id/artifact',
-    { schema: { params: idParams }, bodyLimit: config.maxArtifactBytes },
-    async (req) => {
-      const rebuild = ownRebuild(req, req.params.id);
-      if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}`);
-      const { declared } = authOf(req);
-      // a raw stream is not held to the route's body limit by fastify: the signed length is
-      if (declared.bytes > config.maxArtifactBytes) throw Object.assign(new Error(`the artifact is over ${config.maxArtifactBytes} bytes`), { statusCode: 413 });
-      if (rebuild.artifactSha256) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
-      if (await ctx.blobs.has(declared.sha256)) {
-        // already here (e.g. another builder uploaded the same bytes): no need to read it again
-        req.raw.resume();
-        store.setRebuildArtifact(rebuild.id, declared.sha256);
-        return { ok: true, sha256: declared.sha256 };
-      }
-      if (uploading.has(rebuild.id)) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already uploading its artifact`);
-      const byWorker = uploadsByWorker.get(rebuild.workerId) ?? 0;
-      if (uploads >= config.maxConcurrentUploads || byWorker >= 2) throw new QuorumError('unavailable', 'too many artifact uploads at once; retry shortly');
-      uploads++;
-      uploading.add(rebuild.id);
-      uploadsByWorker.set(rebuild.workerId, byWorker + 1);
-      const tmpDir = join(config.dataDir, 'tmp');
-      const file = join(tmpDir, `${randomUUID()}.upload`);
-      try {
-        await mkdir(tmpDir, { recursive: true });
-        const hash = createHash('sha256');
-        let bytes = 0;
-        const meter = new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            bytes += chunk.length;
-            if (bytes > declared.bytes) return cb(new QuorumError('invalid-input', 'the body is longer than its signed length'));
-            hash.update(chunk);
-            cb(null, chunk);
-          },
-        });
-        await pipeline(req.body, meter, createWriteStream(file));
-        if (bytes !== declared.bytes || hash.digest('hex') !== declared.sha256) throw new QuorumError('invalid-input', 'the body does not match the digest its signature covers');
-        if (!store.setRebuildArtifact(rebuild.id, declared.sha256)) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
-        if (!(await ctx.blobs.has(declared.sha256))) await ctx.blobs.adopt(file, declared.sha256);
-        return { ok: true, sha256: declared.sha256 };
-      } finally {
-        uploads--;
-        uploading.delete(rebuild.id);
-        const left = (uploadsByWorker.get(rebuild.workerId) ?? 1) - 1;
-        if (left > 0) uploadsByWorker.set(rebuild.workerId, left);
-        else uploadsByWorker.delete(rebuild.workerId);
-        await rm(file, { force: true });
-      }
-    },
-  );
+  app.put<{ Params: { id: string }; Body: NodeJS.ReadableStream }>('/v1/rebuilds/:id/artifact', { schema: { params: idParams }, bodyLimit: config.maxArtifactBytes }, async (req) => {
+    const rebuild = ownRebuild(req, req.params.id);
+    if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}`);
+    const { declared } = authOf(req);
+    // a raw stream is not held to the route's body limit by fastify: the signed length is
+    if (declared.bytes > config.maxArtifactBytes) throw Object.assign(new Error(`the artifact is over ${config.maxArtifactBytes} bytes`), { statusCode: 413 });
+    if (rebuild.artifactSha256) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
+    if (await ctx.blobs.has(declared.sha256)) {
+      // already here (e.g. another builder uploaded the same bytes): no need to read it again
+      req.raw.resume();
+      store.setRebuildArtifact(rebuild.id, declared.sha256);
+      return { ok: true, sha256: declared.sha256 };
+    }
+    if (uploading.has(rebuild.id)) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already uploading its artifact`);
+    const byWorker = uploadsByWorker.get(rebuild.workerId) ?? 0;
+    if (uploads >= config.maxConcurrentUploads || byWorker >= 2) throw new QuorumError('unavailable', 'too many artifact uploads at once; retry shortly');
+    uploads++;
+    uploading.add(rebuild.id);
+    uploadsByWorker.set(rebuild.workerId, byWorker + 1);
+    const tmpDir = join(config.dataDir, 'tmp');
+    const file = join(tmpDir, `${randomUUID()}.upload`);
+    try {
+      await mkdir(tmpDir, { recursive: true });
+      const hash = createHash('sha256');
+      let bytes = 0;
+      const meter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          bytes += chunk.length;
+          if (bytes > declared.bytes) return cb(new QuorumError('invalid-input', 'the body is longer than its signed length'));
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(req.body, meter, createWriteStream(file));
+      if (bytes !== declared.bytes || hash.digest('hex') !== declared.sha256) throw new QuorumError('invalid-input', 'the body does not match the digest its signature covers');
+      if (!store.setRebuildArtifact(rebuild.id, declared.sha256)) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
+      if (!(await ctx.blobs.has(declared.sha256))) await ctx.blobs.adopt(file, declared.sha256);
+      return { ok: true, sha256: declared.sha256 };
+    } finally {
+      uploads--;
+      uploading.delete(rebuild.id);
+      const left = (uploadsByWorker.get(rebuild.workerId) ?? 1) - 1;
+      if (left > 0) uploadsByWorker.set(rebuild.workerId, left);
+      else uploadsByWorker.delete(rebuild.workerId);
+      await rm(file, { force: true });
+    }
+  });
 
-  app.post<{ Params: { id: string }; Body: RebuildReport & { bundle?: unknown } }>(
-    '/v1/rebuilds/:id/report',
-    { schema: reportSchema, bodyLimit: 4 * 1024 * 1024 },
-    async (req) => {
-      const report = req.body;
-      const { enrolment } = authOf(req);
-      if (report.rebuildId !== req.params.id) throw new QuorumError('invalid-input', 'rebuild id in path and body differ');
-      if (report.workerId !== enrolment.workerId) throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot report for worker ${report.workerId}`);
-      const rebuild = ownRebuild(req, req.params.id);
-      const target = report.status === 'succeeded' ? 'succeeded' : report.status === 'failed' ? 'failed' : 'lost';
-      if (rebuild.state !== 'assigned' && rebuild.state !== 'running') {
-        // at-least-once delivery: the same report again is fine, anything else about a closed rebuild conflicts
-        const { bundle: _b, ...again } = report;
-        if (rebuild.state === target && JSON.stringify(rebuild.report) === JSON.stringify(again)) return { ok: true, state: target };
-        throw new QuorumError('conflict', `rebuild ${rebuild.id} is already ${rebuild.state}; report not accepted`);
-      }
-      const bundleText = report.status !== 'error' ? await checkSignedResult(ctx, report, rebuild, enrolment) : undefined;
-      const { bundle: _bundle, ...stored } = report;
-      // the verified bundle is stored first, then the rebuild closes with it in one transaction
-      const bundleSha256 = bundleText ? (await ctx.blobs.put(bundleText)).sha256 : undefined;
-      if (!store.closeRebuild(rebuild.id, target, stored, bundleSha256)) {
-        // the rebuild closed while this report was checked (a concurrent report, the deadline)
-        throw new QuorumError('conflict', `rebuild ${rebuild.id} is no longer open; report not accepted`);
-      }
-      req.log.info({ rebuildId: rebuild.id, releaseId: rebuild.releaseId, workerId: report.workerId, status: report.status, reason: report.reason }, 'rebuild reported');
-      ctx.metrics?.rebuildReported(report.status, report.timings?.totalMs);
-      ctx.kick();
-      return { ok: true, state: target };
-    },
-  );
+  app.post<{ Params: { id: string }; Body: RebuildReport & { bundle?: unknown } }>('/v1/rebuilds/:id/report', { schema: reportSchema, bodyLimit: 4 * 1024 * 1024 }, async (req) => {
+    const report = req.body;
+    const { enrolment } = authOf(req);
+    if (report.rebuildId !== req.params.id) throw new QuorumError('invalid-input', 'rebuild id in path and body differ');
+    if (report.workerId !== enrolment.workerId) throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot report for worker ${report.workerId}`);
+    const rebuild = ownRebuild(req, req.params.id);
+    const target = report.status === 'succeeded' ? 'succeeded' : report.status === 'failed' ? 'failed' : 'lost';
+    if (rebuild.state !== 'assigned' && rebuild.state !== 'running') {
+      // at-least-once delivery: the same report again is fine, anything else about a closed rebuild conflicts
+      const { bundle: _b, ...again } = report;
+      if (rebuild.state === target && JSON.stringify(rebuild.report) === JSON.stringify(again)) return { ok: true, state: target };
+      throw new QuorumError('conflict', `rebuild ${rebuild.id} is already ${rebuild.state}; report not accepted`);
+    }
+    const bundleText = report.status !== 'error' ? await checkSignedResult(ctx, report, rebuild, enrolment) : undefined;
+    const { bundle: _bundle, ...stored } = report;
+    // the verified bundle is stored first, then the rebuild closes with it in one transaction
+    const bundleSha256 = bundleText ? (await ctx.blobs.put(bundleText)).sha256 : undefined;
+    if (!store.closeRebuild(rebuild.id, target, stored, bundleSha256)) {
+      // the rebuild closed while this report was checked (a concurrent report, the deadline)
+      throw new QuorumError('conflict', `rebuild ${rebuild.id} is no longer open; report not accepted`);
+    }
+    req.log.info({ rebuildId: rebuild.id, releaseId: rebuild.releaseId, workerId: report.workerId, status: report.status, reason: report.reason }, 'rebuild reported');
+    ctx.metrics?.rebuildReported(report.status, report.timings?.totalMs);
+    ctx.kick();
+    return { ok: true, state: target };
+  });
 }
 
 /** The spec the assigned worker gets for one rebuild. */
@@ -462,7 +457,15 @@ async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport 
     if (replace) {
       // the worker provably built (or claims to have built) something else: its rebuild never
       // counts, and another builder is asked instead
-      const lost: RebuildReport = { v: 1, rebuildId: rebuild.id, workerId: report.workerId, status: 'error', reason, message: `statement refused by the coordinator: ${detail}`, timings: { totalMs: 0 } };
+      const lost: RebuildReport = {
+        v: 1,
+        rebuildId: rebuild.id,
+        workerId: report.workerId,
+        status: 'error',
+        reason,
+        message: `statement refused by the coordinator: ${detail}`,
+        timings: { totalMs: 0 },
+      };
       if (store.transitionRebuild(rebuild.id, ['assigned', 'running'], 'lost', lost)) ctx.kick();
     }
     throw new QuorumError('forbidden', `report rejected (${reason}): ${detail}`);
@@ -477,7 +480,10 @@ async function checkSignedResult(ctx: CoordinatorContext, report: RebuildReport 
   }
   const release = store.getRelease(rebuild.releaseId)!;
   if (claim.rebuildId !== rebuild.id || claim.releaseId !== rebuild.releaseId || claim.purl !== release.purl || claim.workerId !== rebuild.workerId) {
-    return refuse('replayed', `statement is about ${claim.purl} release ${claim.releaseId} rebuild ${claim.rebuildId} by ${claim.workerId}, not ${release.purl} release ${release.id} rebuild ${rebuild.id} by ${rebuild.workerId}`);
+    return refuse(
+      'replayed',
+      `statement is about ${claim.purl} release ${claim.releaseId} rebuild ${claim.rebuildId} by ${claim.workerId}, not ${release.purl} release ${release.id} rebuild ${rebuild.id} by ${rebuild.workerId}`,
+    );
   }
   if (claim.status !== report.status) return refuse('status-mismatch', `statement says ${claim.status}, report says ${report.status}`);
   if (rebuild.logSha256 && claim.log.sha256 !== rebuild.logSha256) return refuse('log-mismatch', `statement names log ${claim.log.sha256}, the uploaded log is ${rebuild.logSha256}`);

@@ -78,8 +78,13 @@ export class Scheduler {
       // Redis down, full, busy or slow is a fault of the farm, retried next pass: never the worker's doing
       if (isFarmRedisError(err) || !(await this.ctx.queue.ping())) throw err;
       const report: RebuildReport = {
-        v: 1, rebuildId: r.id, workerId: r.workerId, status: 'error', reason: 'queue-error',
-        message: `${what} on ${r.workerId}'s queue failed; rebuild reassigned`, timings: { totalMs: 0 },
+        v: 1,
+        rebuildId: r.id,
+        workerId: r.workerId,
+        status: 'error',
+        reason: 'queue-error',
+        message: `${what} on ${r.workerId}'s queue failed; rebuild reassigned`,
+        timings: { totalMs: 0 },
       };
       if (this.ctx.store.transitionRebuild(r.id, [...OPEN], 'lost', report)) {
         this.ctx.logger.warn({ err: (err as Error).message, rebuildId: r.id, workerId: r.workerId }, `${what} failed on a worker's queue; rebuild lost`);
@@ -107,7 +112,11 @@ export class Scheduler {
     const now = Date.now();
     for (const r of store.overdueRebuilds(now)) {
       const report: RebuildReport = {
-        v: 1, rebuildId: r.id, workerId: r.workerId, status: 'error', reason: 'deadline',
+        v: 1,
+        rebuildId: r.id,
+        workerId: r.workerId,
+        status: 'error',
+        reason: 'deadline',
         message: `no result within ${Math.round((r.deadlineMs! - Date.parse(r.createdAt)) / 1000)} s of assignment; rebuild given up and reassigned`,
         timings: { totalMs: now - Date.parse(r.createdAt) },
       };
@@ -130,7 +139,11 @@ export class Scheduler {
       }
       for (const r of store.openRebuildsOf(w.id)) {
         const report: RebuildReport = {
-          v: 1, rebuildId: r.id, workerId: w.id, status: 'error', reason: 'worker-vanished',
+          v: 1,
+          rebuildId: r.id,
+          workerId: w.id,
+          status: 'error',
+          reason: 'worker-vanished',
           message: `worker ${w.id} sent no heartbeat for ${Math.round((Date.now() - w.lastSeenMs) / 1000)} s; rebuild reassigned`,
           timings: { totalMs: Date.now() - Date.parse(r.createdAt) },
         };
@@ -168,7 +181,11 @@ export class Scheduler {
         continue;
       }
       const report: RebuildReport = {
-        v: 1, rebuildId: r.id, workerId: r.workerId, status: 'error', reason: 'job-lost',
+        v: 1,
+        rebuildId: r.id,
+        workerId: r.workerId,
+        status: 'error',
+        reason: 'job-lost',
         message: `the job of this rebuild is ${state} on ${r.workerId}'s queue without a report; rebuild reassigned`,
         timings: { totalMs: Date.now() - Date.parse(r.createdAt) },
       };
@@ -199,9 +216,9 @@ export class Scheduler {
     const job = this.fetchPublished(release)
       .catch((err: unknown) => this.ctx.logger.error({ err, releaseId: release.id }, 'cannot prepare release'))
       .finally(() => {
-      this.preparing.delete(release.id);
-      this.kick();
-    });
+        this.preparing.delete(release.id);
+        this.kick();
+      });
     this.preparing.set(release.id, job);
   }
 
@@ -267,11 +284,7 @@ export class Scheduler {
       const chosen: WorkerRecord[] = [];
       while (chosen.length < missing && pool.length > 0) {
         pool.sort(
-          (a, b) =>
-            lostBy(a.id) - lostBy(b.id) ||
-            Number(operators.has(a.operator)) - Number(operators.has(b.operator)) ||
-            (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) ||
-            a.id.localeCompare(b.id),
+          (a, b) => lostBy(a.id) - lostBy(b.id) || Number(operators.has(a.operator)) - Number(operators.has(b.operator)) || (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0) || a.id.localeCompare(b.id),
         );
         const w = pool.shift()!;
         chosen.push(w);
@@ -297,9 +310,10 @@ export class Scheduler {
       // nobody could take the release yet: wait a while for an eligible worker, then say so
       const since = Math.max(Date.parse(release.updatedAt), ...rebuilds.map((r) => Date.parse(r.updatedAt)));
       if (budget > 0 && Date.now() - since < config.noBuilderGraceMs) return;
-      const why = budget > 0
-        ? `no eligible worker (alive, with the ${release.ecosystem} builder image, not already used for this release) took it within ${Math.round(config.noBuilderGraceMs / 1000)} s`
-        : `all ${rebuilds.length} rebuild attempts were lost (workers vanished, faulted or ran past their deadline)`;
+      const why =
+        budget > 0
+          ? `no eligible worker (alive, with the ${release.ecosystem} builder image, not already used for this release) took it within ${Math.round(config.noBuilderGraceMs / 1000)} s`
+          : `all ${rebuilds.length} rebuild attempts were lost (workers vanished, faulted or ran past their deadline)`;
       await publishVerdict(this.ctx, release, { verdict: 'failed', reason: `no-builders: ${why}`, agreeing: [], agreeingCount: 0, stabilizers: [] });
       return;
     }

@@ -99,28 +99,67 @@ const MAX_REJECTION_TEXT = 1000;
 const cap = (s: string | undefined, n = MAX_REJECTION_TEXT) => (s === undefined ? undefined : s.length > n ? `${s.slice(0, n)}…` : s);
 
 interface ReleaseRow {
-  id: string; purl: string; package_purl: string; ecosystem: string; state: ReleaseState; overrides: string;
-  policy: string; upstream: string | null; published: string | null; problem: string | null;
-  source: string | null; canonical: number; submitted_by: string | null;
-  created_at: string; updated_at: string;
+  id: string;
+  purl: string;
+  package_purl: string;
+  ecosystem: string;
+  state: ReleaseState;
+  overrides: string;
+  policy: string;
+  upstream: string | null;
+  published: string | null;
+  problem: string | null;
+  source: string | null;
+  canonical: number;
+  submitted_by: string | null;
+  created_at: string;
+  updated_at: string;
 }
 /** A release row with the body of its newest verdict, read in the same query. */
 type ReleaseVerdictRow = ReleaseRow & { verdict: string | null };
 const WITH_LATEST_VERDICT = `releases.*, (SELECT body FROM verdicts WHERE release_id = releases.id ORDER BY seq DESC LIMIT 1) AS verdict FROM releases`;
 interface RebuildRow {
-  id: string; release_id: string; worker_id: string; operator: string; state: RebuildState; attempt: number;
-  enqueued: number; report: string | null; log_sha256: string | null; log_bytes: number | null; bundle_sha256: string | null;
-  deadline_ms: number | null; artifact_sha256: string | null; created_at: string; updated_at: string;
+  id: string;
+  release_id: string;
+  worker_id: string;
+  operator: string;
+  state: RebuildState;
+  attempt: number;
+  enqueued: number;
+  report: string | null;
+  log_sha256: string | null;
+  log_bytes: number | null;
+  bundle_sha256: string | null;
+  deadline_ms: number | null;
+  artifact_sha256: string | null;
+  created_at: string;
+  updated_at: string;
 }
 interface MappingRow {
-  package_purl: string; repo: string; directory: string | null; by: string; note: string | null; created_at: string;
+  package_purl: string;
+  repo: string;
+  directory: string | null;
+  by: string;
+  note: string | null;
+  created_at: string;
 }
 const toMapping = (r: MappingRow): StoredSourceMapping => ({
-  packagePurl: r.package_purl, repo: r.repo, ...(r.directory ? { directory: r.directory } : {}), by: r.by, ...(r.note ? { note: r.note } : {}), createdAt: r.created_at,
+  packagePurl: r.package_purl,
+  repo: r.repo,
+  ...(r.directory ? { directory: r.directory } : {}),
+  by: r.by,
+  ...(r.note ? { note: r.note } : {}),
+  createdAt: r.created_at,
 });
 interface EnrolmentRow {
-  worker_id: string; operator: string; key_id: string | null; public_key: string | null; enrolled_at: string | null;
-  token_sha256: string | null; token_expires_at: string | null; created_at: string;
+  worker_id: string;
+  operator: string;
+  key_id: string | null;
+  public_key: string | null;
+  enrolled_at: string | null;
+  token_sha256: string | null;
+  token_expires_at: string | null;
+  created_at: string;
 }
 
 /** An enrolled worker identity: its key is the only one whose statements count for it. */
@@ -135,7 +174,13 @@ export interface Enrolment {
 /** A refused report or request, kept for auditors. */
 export type Rejection = RejectionView;
 interface WorkerRow {
-  id: string; operator: string; images: string; running: string; registered_at: string; last_seen_at: string; last_seen_ms: number;
+  id: string;
+  operator: string;
+  images: string;
+  running: string;
+  registered_at: string;
+  last_seen_at: string;
+  last_seen_ms: number;
 }
 
 /** A rebuild as stored, with what only the coordinator needs. */
@@ -263,8 +308,17 @@ export class SqliteStore {
   }
 
   insertRelease(r: {
-    id: string; purl: string; packagePurl: string; ecosystem: string; overrides: SourceOverrides; policy: QuorumPolicy;
-    upstream?: UpstreamArtifact; problem?: { code: string; message: string }; source?: PinnedSource; canonical: boolean; submittedBy?: string;
+    id: string;
+    purl: string;
+    packagePurl: string;
+    ecosystem: string;
+    overrides: SourceOverrides;
+    policy: QuorumPolicy;
+    upstream?: UpstreamArtifact;
+    problem?: { code: string; message: string };
+    source?: PinnedSource;
+    canonical: boolean;
+    submittedBy?: string;
   }): void {
     const t = now();
     this.statements
@@ -272,9 +326,21 @@ export class SqliteStore {
         `INSERT INTO releases (id, purl, package_purl, ecosystem, state, overrides, policy, upstream, problem, source, canonical, submitted_by, created_at, updated_at, seq)
          VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM releases))`,
       )
-      .run(r.id, r.purl, r.packagePurl, r.ecosystem, JSON.stringify(r.overrides), JSON.stringify(r.policy),
-        r.upstream ? JSON.stringify(r.upstream) : null, r.problem ? JSON.stringify(r.problem) : null,
-        r.source ? JSON.stringify(r.source) : null, r.canonical ? 1 : 0, r.submittedBy ?? null, t, t);
+      .run(
+        r.id,
+        r.purl,
+        r.packagePurl,
+        r.ecosystem,
+        JSON.stringify(r.overrides),
+        JSON.stringify(r.policy),
+        r.upstream ? JSON.stringify(r.upstream) : null,
+        r.problem ? JSON.stringify(r.problem) : null,
+        r.source ? JSON.stringify(r.source) : null,
+        r.canonical ? 1 : 0,
+        r.submittedBy ?? null,
+        t,
+        t,
+      );
   }
 
   /** Records the commit a release's source was pinned to (after resolving its tags). */
@@ -284,9 +350,8 @@ export class SqliteStore {
 
   /** An open (queued or building) release of the purl with the same source choice, to answer a repeated submission with. */
   openReleaseOf(purl: string, canonical: boolean): ReleaseRecord | undefined {
-    const row = this.statements
-      .prepare(`SELECT * FROM releases WHERE purl = ? AND canonical = ? AND state IN ('queued', 'building') ORDER BY seq DESC LIMIT 1`)
-      .get(purl, canonical ? 1 : 0) as ReleaseRow | undefined;
+    const row = this.statements.prepare(`SELECT * FROM releases WHERE purl = ? AND canonical = ? AND state IN ('queued', 'building') ORDER BY seq DESC LIMIT 1`).get(purl, canonical ? 1 : 0) as
+      ReleaseRow | undefined;
     return row ? toRelease(row, undefined) : undefined;
   }
 
@@ -298,7 +363,9 @@ export class SqliteStore {
   /** What the answer for a versioned purl needs: every release of it, light (no rebuilds). */
   answerInputs(purl: string): AnswerRelease[] {
     const rows = this.statements
-      .prepare(`SELECT id, created_at, canonical, state, published, source, (SELECT body FROM verdicts WHERE release_id = releases.id ORDER BY seq DESC LIMIT 1) AS verdict FROM releases WHERE purl = ?`)
+      .prepare(
+        `SELECT id, created_at, canonical, state, published, source, (SELECT body FROM verdicts WHERE release_id = releases.id ORDER BY seq DESC LIMIT 1) AS verdict FROM releases WHERE purl = ?`,
+      )
       .all(purl) as { id: string; created_at: string; canonical: number; state: ReleaseState; published: string | null; source: string | null; verdict: string | null }[];
     return rows.map((r) => {
       const verdict = parse<VerdictRecord>(r.verdict);
@@ -312,7 +379,16 @@ export class SqliteStore {
         ...(published ? { publishedSha256: published.sha256, publishedSha512: published.sha512 } : {}),
         ...(source ? { sourceKey: `${source.repo}\n${source.directory ?? ''}\n${source.commit ?? ''}` } : {}),
         ...(source?.moved && source.commit
-          ? { movedTag: { ref: source.moved.ref, firstCommit: source.commit, ...(source.firstSeenAt ? { firstSeenAt: source.firstSeenAt } : {}), commit: source.moved.commit, seenAt: source.moved.seenAt, releaseId: r.id } }
+          ? {
+              movedTag: {
+                ref: source.moved.ref,
+                firstCommit: source.commit,
+                ...(source.firstSeenAt ? { firstSeenAt: source.firstSeenAt } : {}),
+                commit: source.moved.commit,
+                seenAt: source.moved.seenAt,
+                releaseId: r.id,
+              },
+            }
           : {}),
         ...(verdict
           ? { verdict: { verdict: verdict.verdict, decidedAt: verdict.decidedAt, reason: verdict.reason, ...(verdict.risk ? { risk: { level: verdict.risk.level, text: verdict.risk.text } } : {}) } }
@@ -338,19 +414,22 @@ export class SqliteStore {
    * first: a resubmission of an old version or an override release does not make it the newest.
    */
   canonicalVersionsOf(packagePurl: string, limit = 50): string[] {
-    return (this.statements.prepare('SELECT purl, MIN(seq) s FROM releases WHERE package_purl = ? AND canonical = 1 GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]).map((r) => r.purl);
+    return (
+      this.statements.prepare('SELECT purl, MIN(seq) s FROM releases WHERE package_purl = ? AND canonical = 1 GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]
+    ).map((r) => r.purl);
   }
 
   /** Distinct versioned purls of a package, newest release first. */
   versionsOf(packagePurl: string, limit = 50): string[] {
-    return (this.statements.prepare('SELECT purl, MAX(seq) s FROM releases WHERE package_purl = ? GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]).map((r) => r.purl);
+    return (this.statements.prepare('SELECT purl, MAX(seq) s FROM releases WHERE package_purl = ? GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]).map(
+      (r) => r.purl,
+    );
   }
 
   /** The first-seen resolution of a ref of this package version's repository. */
   sourcePin(purl: string, repo: string, ref: string): SourcePin | undefined {
     const r = this.statements.prepare('SELECT * FROM source_pins WHERE purl = ? AND repo = ? AND ref = ?').get(purl, repo, ref) as
-      | { purl: string; repo: string; ref: string; commit_sha: string; first_seen_at: string; release_id: string }
-      | undefined;
+      { purl: string; repo: string; ref: string; commit_sha: string; first_seen_at: string; release_id: string } | undefined;
     return r ? { purl: r.purl, repo: r.repo, ref: r.ref, commit: r.commit_sha, firstSeenAt: r.first_seen_at, releaseId: r.release_id } : undefined;
   }
 
@@ -409,7 +488,9 @@ export class SqliteStore {
 
   submitters(): { name: string; createdAt: string; revokedAt?: string }[] {
     return (this.statements.prepare('SELECT name, created_at, revoked_at FROM submitters ORDER BY name').all() as { name: string; created_at: string; revoked_at: string | null }[]).map((r) => ({
-      name: r.name, createdAt: r.created_at, ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
+      name: r.name,
+      createdAt: r.created_at,
+      ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
     }));
   }
 
@@ -425,9 +506,7 @@ export class SqliteStore {
 
   /** Releases of an exact versioned purl, or of every version of a package purl, newest first. */
   releasesOf(purl: { canonical: string; versioned: boolean }, limit = 50): ReleaseRecord[] {
-    const sql = purl.versioned
-      ? `SELECT ${WITH_LATEST_VERDICT} WHERE purl = ? ORDER BY seq DESC LIMIT ?`
-      : `SELECT ${WITH_LATEST_VERDICT} WHERE package_purl = ? ORDER BY seq DESC LIMIT ?`;
+    const sql = purl.versioned ? `SELECT ${WITH_LATEST_VERDICT} WHERE purl = ? ORDER BY seq DESC LIMIT ?` : `SELECT ${WITH_LATEST_VERDICT} WHERE package_purl = ? ORDER BY seq DESC LIMIT ?`;
     return (this.statements.prepare(sql).all(purl.canonical, limit) as ReleaseVerdictRow[]).map((r) => toRelease(r, parse<VerdictRecord>(r.verdict)));
   }
 
@@ -623,7 +702,11 @@ export class SqliteStore {
 
   enrolments(): Enrolment[] {
     return (this.statements.prepare('SELECT * FROM enrolments WHERE key_id IS NOT NULL ORDER BY worker_id').all() as EnrolmentRow[]).map((r) => ({
-      workerId: r.worker_id, operator: r.operator, keyId: r.key_id!, publicKeyPem: r.public_key!, enrolledAt: r.enrolled_at!,
+      workerId: r.worker_id,
+      operator: r.operator,
+      keyId: r.key_id!,
+      publicKeyPem: r.public_key!,
+      enrolledAt: r.enrolled_at!,
     }));
   }
 
@@ -650,9 +733,26 @@ export class SqliteStore {
 
   /** The newest refusals of one bucket: those of enrolled workers, or those nobody authenticated. */
   rejections(limit = 200, authenticated = true): Rejection[] {
-    return (this.statements.prepare('SELECT * FROM rejections WHERE authenticated = ? ORDER BY seq DESC LIMIT ?').all(authenticated ? 1 : 0, limit) as { seq: number; at: string; worker_id: string | null; rebuild_id: string | null; reason: string; detail: string; bundle_sha256: string | null; authenticated: number }[]).map((r) => ({
-      seq: r.seq, at: r.at, reason: r.reason, detail: r.detail, authenticated: r.authenticated === 1,
-      ...(r.worker_id ? { workerId: r.worker_id } : {}), ...(r.rebuild_id ? { rebuildId: r.rebuild_id } : {}), ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
+    return (
+      this.statements.prepare('SELECT * FROM rejections WHERE authenticated = ? ORDER BY seq DESC LIMIT ?').all(authenticated ? 1 : 0, limit) as {
+        seq: number;
+        at: string;
+        worker_id: string | null;
+        rebuild_id: string | null;
+        reason: string;
+        detail: string;
+        bundle_sha256: string | null;
+        authenticated: number;
+      }[]
+    ).map((r) => ({
+      seq: r.seq,
+      at: r.at,
+      reason: r.reason,
+      detail: r.detail,
+      authenticated: r.authenticated === 1,
+      ...(r.worker_id ? { workerId: r.worker_id } : {}),
+      ...(r.rebuild_id ? { rebuildId: r.rebuild_id } : {}),
+      ...(r.bundle_sha256 ? { bundleSha256: r.bundle_sha256 } : {}),
     }));
   }
 

@@ -92,12 +92,16 @@ export function answerFor(purl: string, releases: readonly AnswerRelease[]): Pur
   const alarms: AnswerAlarm[] = [];
   for (const m of decided) {
     if (m.verdict!.verdict !== 'mismatch' || !m.publishedSha256) continue;
-    const explained = decided.some(
-      (p) => p.publishedSha256 === m.publishedSha256 && p.sourceKey === m.sourceKey && isPositiveVerdict(p.verdict!.verdict) && byDecision(p, m) > 0,
-    );
+    const explained = decided.some((p) => p.publishedSha256 === m.publishedSha256 && p.sourceKey === m.sourceKey && isPositiveVerdict(p.verdict!.verdict) && byDecision(p, m) > 0);
     if (!explained) {
       const risk = m.verdict!.risk;
-      alarms.push({ releaseId: m.id, artifactSha256: m.publishedSha256, decidedAt: m.verdict!.decidedAt, reason: m.verdict!.reason, ...(risk ? { risk: { level: risk.level, text: risk.text } } : {}) });
+      alarms.push({
+        releaseId: m.id,
+        artifactSha256: m.publishedSha256,
+        decidedAt: m.verdict!.decidedAt,
+        reason: m.verdict!.reason,
+        ...(risk ? { risk: { level: risk.level, text: risk.text } } : {}),
+      });
     }
   }
   alarms.reverse();

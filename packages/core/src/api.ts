@@ -67,9 +67,7 @@ export interface EnrolWorkerRequest {
 }
 
 /** Answer of `POST /v1/admin/workers`: the enrolled key id, or a one-time token for the worker's first start. */
-export type EnrolWorkerAnswer =
-  | { workerId: string; operator: string; keyId: string }
-  | { workerId: string; operator: string; token: string; expiresAt: string };
+export type EnrolWorkerAnswer = { workerId: string; operator: string; keyId: string } | { workerId: string; operator: string; token: string; expiresAt: string };
 
 /** An operator's record of where a package's source lives (for packages whose registry entry declares none), as stored and served. */
 export interface SourceMappingView {

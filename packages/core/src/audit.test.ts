@@ -53,7 +53,13 @@ describe('auditEntry', () => {
   });
 
   it('keeps an alarm whatever the lockfile pins, and says unknown when nothing answers', () => {
-    const alarm = { releaseId: 'r0', artifactSha256: artifact.sha256, decidedAt: '2026-01-01T00:00:00.000Z', reason: 'differs', risk: { level: 'high' as const, text: 'high risk: install script added' } };
+    const alarm = {
+      releaseId: 'r0',
+      artifactSha256: artifact.sha256,
+      decidedAt: '2026-01-01T00:00:00.000Z',
+      reason: 'differs',
+      risk: { level: 'high' as const, text: 'high risk: install script added' },
+    };
     expect(auditEntry('pkg:npm/ms@2.1.3', sri('sha512', bytes), answer({ alarms: [alarm] }))).toMatchObject({ status: 'mismatch', risk: { level: 'high' } });
     expect(auditEntry('pkg:npm/ms@2.1.3', undefined, undefined)).toMatchObject({ status: 'unknown', verdict: null, note: 'never verified by this farm' });
     expect(auditEntry('pkg:npm/ms@2.1.3', undefined, answer({ verdict: null, releaseId: null, pending: true }))).toMatchObject({ status: 'unknown', pending: true });

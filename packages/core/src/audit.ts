@@ -21,9 +21,7 @@ export interface UnverifiableEntry {
 }
 
 /** What a lockfile installs, as an ecosystem's builder reads it. */
-export type LockfileReading =
-  | { ok: true; format: string; releases: LockedRelease[]; unverifiable: UnverifiableEntry[] }
-  | { ok: false; message: string };
+export type LockfileReading = { ok: true; format: string; releases: LockedRelease[]; unverifiable: UnverifiableEntry[] } | { ok: false; message: string };
 
 /** What an audit says of one locked release: its verdict, or why there is none to rely on. */
 export const AUDIT_STATUSES = ['reproducible', 'equivalent', 'mismatch', 'unreproducible', 'failed', 'unknown'] as const;
@@ -81,7 +79,8 @@ export interface AuditedArtifact {
  * pin, or none, is `unchecked`: it cannot show that the installed artifact is the verified one.
  */
 export function checkIntegrity(integrity: string | undefined, artifact: AuditedArtifact): { check: IntegrityCheck; note?: string } {
-  if (integrity === undefined || integrity.trim() === '') return { check: 'unchecked', note: 'the lockfile pins no integrity of the artifact, so it cannot show that what it installs is what was verified' };
+  if (integrity === undefined || integrity.trim() === '')
+    return { check: 'unchecked', note: 'the lockfile pins no integrity of the artifact, so it cannot show that what it installs is what was verified' };
   // strict: only sha256/sha384/sha512 are hashes at all; a sha1-only pin parses as nothing
   const parsed: Partial<Record<string, { digest: string }[]>> = ssri.parse(integrity.slice(0, 4096), { single: false, strict: false }) ?? {};
   const compared: boolean[] = [];
@@ -96,7 +95,10 @@ export function checkIntegrity(integrity: string | undefined, artifact: AuditedA
     const algorithms = Object.keys(parsed);
     return {
       check: 'unchecked',
-      note: algorithms.length > 0 ? `the lockfile pins the artifact by ${algorithms.join(', ')} only, which the farm does not record: it cannot show that what it installs is what was verified` : 'the lockfile pins no usable integrity, so it cannot show that what it installs is what was verified',
+      note:
+        algorithms.length > 0
+          ? `the lockfile pins the artifact by ${algorithms.join(', ')} only, which the farm does not record: it cannot show that what it installs is what was verified`
+          : 'the lockfile pins no usable integrity, so it cannot show that what it installs is what was verified',
     };
   }
   return compared.every(Boolean) ? { check: 'match' } : { check: 'differs' };

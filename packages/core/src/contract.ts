@@ -50,11 +50,7 @@ export interface PinnedSourceRef {
  * Why a source someone names differs from the one a release pinned, if it does: origin, repository,
  * directory, and the commit when both name one. `says` starts the message, e.g. "the statement names".
  */
-export function pinnedSourceProblem(
-  pinned: PinnedSourceRef & { ref?: string },
-  named: { origin?: string; repo: string; directory?: string; commit?: string },
-  says: string,
-): string | undefined {
+export function pinnedSourceProblem(pinned: PinnedSourceRef & { ref?: string }, named: { origin?: string; repo: string; directory?: string; commit?: string }, says: string): string | undefined {
   if (named.origin !== pinned.origin) return `${says} a ${named.origin ?? 'unlabelled'} source, the release pinned a ${pinned.origin} source`;
   if (named.repo !== pinned.repo) return `${says} repository ${named.repo}, the release pinned ${pinned.repo}`;
   if ((named.directory ?? '') !== (pinned.directory ?? '')) return `${says} directory "${named.directory ?? ''}", the release pinned "${pinned.directory ?? ''}"`;

@@ -8,7 +8,12 @@ describe('parseReleasePurl', () => {
     expect(p).toMatchObject({ type: 'npm', namespace: '@babel', name: 'core', version: '7.24.0' });
     expect(packagePurl(p)).toBe('pkg:npm/%40babel/core');
   });
-  for (const [input, code] of [['', 'invalid-purl'], ['left-pad', 'invalid-purl'], ['pkg:npm/left-pad', 'missing-version'], ['pkg:/x@1', 'invalid-purl']] as const) {
+  for (const [input, code] of [
+    ['', 'invalid-purl'],
+    ['left-pad', 'invalid-purl'],
+    ['pkg:npm/left-pad', 'missing-version'],
+    ['pkg:/x@1', 'invalid-purl'],
+  ] as const) {
     it(`rejects "${input}" with ${code}`, () => {
       let err: unknown;
       try {

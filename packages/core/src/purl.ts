@@ -63,7 +63,13 @@ export function parseAnyPurl(input: string): { type: string; namespace: string |
   } catch (e) {
     throw new QuorumError('invalid-purl', `malformed purl "${input.slice(0, 200)}": ${(e as Error).message}`, { cause: e });
   }
-  return { type: p.type, namespace: p.namespace ?? undefined, name: p.name, version: p.version ?? undefined, canonical: new PackageURL(p.type, p.namespace, p.name, p.version, undefined, undefined).toString() };
+  return {
+    type: p.type,
+    namespace: p.namespace ?? undefined,
+    name: p.name,
+    version: p.version ?? undefined,
+    canonical: new PackageURL(p.type, p.namespace, p.name, p.version, undefined, undefined).toString(),
+  };
 }
 
 /** A purl with qualifiers added (e.g. `vcs_url` naming the source an override verdict is about). */

@@ -47,7 +47,9 @@ export function repoDirectoryProblem(directory: string): string | undefined {
   if (directory.includes('\\')) return `repository directory ${quoted} contains a backslash`;
   if (/^[A-Za-z]:/.test(directory)) return `repository directory ${quoted} starts with a drive letter`;
   if (directory.startsWith('/')) return `repository directory ${quoted} is an absolute path`;
-  const segments = normalizeRepoDirectory(directory).split('/').filter((s) => s !== '');
+  const segments = normalizeRepoDirectory(directory)
+    .split('/')
+    .filter((s) => s !== '');
   if (segments.includes('..')) return `repository directory ${quoted} leaves the repository (..)`;
   // case-insensitive: the same checkout may land on a case-insensitive file system
   if (segments.some((s) => s.toLowerCase() === '.git')) return `repository directory ${quoted} is inside .git`;

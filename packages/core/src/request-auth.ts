@@ -20,13 +20,7 @@ function signedText(method: string, path: string, timestamp: number, bodySha256:
 }
 
 /** The headers of one signed worker request: the signature and the body digest it covers. */
-export function signRequest(
-  key: { keyId: string; privateKeyPem: string },
-  method: string,
-  path: string,
-  body: string | Buffer,
-  now = Date.now(),
-): Record<string, string> {
+export function signRequest(key: { keyId: string; privateKeyPem: string }, method: string, path: string, body: string | Buffer, now = Date.now()): Record<string, string> {
   const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   const digest = bodyDigest(body);
   const signature = sign('sha256', Buffer.from(signedText(method, path, now, digest, bytes)), createPrivateKey(key.privateKeyPem));

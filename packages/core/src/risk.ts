@@ -115,7 +115,8 @@ function pathListProblems(v: unknown, at: string): string[] {
   if (!isObject(v)) return [`${at} must be an object`];
   const problems: string[] = [];
   if (!Number.isSafeInteger(v.count) || (v.count as number) < 0) problems.push(`${at}.count must be a non-negative integer`);
-  if (!Array.isArray(v.paths) || !v.paths.every((p) => typeof p === 'string' && p.length <= RISK_MAX_PATH_CHARS)) problems.push(`${at}.paths must be an array of strings of at most ${RISK_MAX_PATH_CHARS} characters`);
+  if (!Array.isArray(v.paths) || !v.paths.every((p) => typeof p === 'string' && p.length <= RISK_MAX_PATH_CHARS))
+    problems.push(`${at}.paths must be an array of strings of at most ${RISK_MAX_PATH_CHARS} characters`);
   else if (v.paths.length > RISK_PATHS_SHOWN || (Number.isSafeInteger(v.count) && v.paths.length > (v.count as number))) problems.push(`${at}.paths lists more paths than allowed`);
   return problems;
 }

@@ -59,11 +59,7 @@ function groupBy(outcomes: BuilderOutcome[], key: (o: BuilderOutcome) => string)
  * Decides the verdict of a release from its builders' outcomes and the published artifact.
  * Pure; exact integer M-of-N over distinct builders.
  */
-export function decideVerdict(
-  published: Pick<ArtifactDigests, 'sha256' | 'stabilizedSha256' | 'facets'>,
-  outcomes: BuilderOutcome[],
-  policy: QuorumPolicy,
-): VerdictDecision {
+export function decideVerdict(published: Pick<ArtifactDigests, 'sha256' | 'stabilizedSha256' | 'facets'>, outcomes: BuilderOutcome[], policy: QuorumPolicy): VerdictDecision {
   const m = policy.quorum;
   const built = onePerBuilder(outcomes).filter((o) => o.status === 'success' && o.artifact);
   const none = { agreeing: [], agreeingCount: 0, stabilizers: [] };

@@ -13,19 +13,14 @@ export function findBuilder(ecosystem: string): Builder | undefined {
 export function builderFor(ecosystem: string): Builder {
   const b = findBuilder(ecosystem);
   if (!b) {
-    throw new QuorumError(
-      'unknown-ecosystem',
-      `no builder for ecosystem "${ecosystem}"; supported: ${ALL_BUILDERS.map((x) => x.ecosystem).join(', ')}`,
-    );
+    throw new QuorumError('unknown-ecosystem', `no builder for ecosystem "${ecosystem}"; supported: ${ALL_BUILDERS.map((x) => x.ecosystem).join(', ')}`);
   }
   return b;
 }
 
 /** Registry base URL per ecosystem from settings (`QUORUM_<ECO>_REGISTRY`), else each builder's default. */
 export function registriesFrom(settings: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(
-    ALL_BUILDERS.map((b) => [b.ecosystem, urlSetting(registrySettingName(b.ecosystem), settings[registrySettingName(b.ecosystem)], b.defaultRegistry)]),
-  );
+  return Object.fromEntries(ALL_BUILDERS.map((b) => [b.ecosystem, urlSetting(registrySettingName(b.ecosystem), settings[registrySettingName(b.ecosystem)], b.defaultRegistry)]));
 }
 
 /** Where an ecosystem's source tree records a package's own name and version. */

@@ -9,11 +9,9 @@ export function hostLabel(hostname: string): string {
 
 /** The one `egress-refused` error; the policy's reason stays in `cause`, for logs only. */
 export function egressRefused(hostname: string, reason: string): QuorumError {
-  return new QuorumError(
-    'egress-refused',
-    `${hostLabel(hostname)} is refused by this farm's egress policy (loopback, private, link-local and metadata addresses are not fetched)`,
-    { cause: new Error(reason) },
-  );
+  return new QuorumError('egress-refused', `${hostLabel(hostname)} is refused by this farm's egress policy (loopback, private, link-local and metadata addresses are not fetched)`, {
+    cause: new Error(reason),
+  });
 }
 
 /**

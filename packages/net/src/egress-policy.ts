@@ -8,9 +8,7 @@ type IPv6 = ipaddr.IPv6;
 type Address = IPv4 | IPv6;
 
 /** One operator exception of an egress policy: an address range or a host name, optionally limited to one port. */
-export type EgressRule =
-  | { readonly kind: 'range'; readonly cidr: string; readonly port?: number }
-  | { readonly kind: 'host'; readonly host: string; readonly port?: number };
+export type EgressRule = { readonly kind: 'range'; readonly cidr: string; readonly port?: number } | { readonly kind: 'host'; readonly host: string; readonly port?: number };
 
 /** A host and port an operator configured (the registry, the coordinator): allowed whatever the address class. */
 export interface EgressOrigin {
@@ -226,7 +224,10 @@ export function clientNetwork(address: string): string {
   if (parsed.kind() === 'ipv6') {
     const v6 = parsed as ipaddr.IPv6;
     if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
-    return `${v6.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+    return `${v6.parts
+      .slice(0, 4)
+      .map((p) => p.toString(16))
+      .join(':')}::/64`;
   }
   return parsed.toString();
 }

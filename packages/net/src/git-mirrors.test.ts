@@ -79,7 +79,14 @@ describe('gitTarget', () => {
   });
 
   it('leaves every other repository as it is', () => {
-    for (const repo of ['https://github.com/vercel/ms-extra', 'https://github.com/organisation/x', 'http://github.com/vercel/ms', 'https://github.com:8443/vercel/ms', 'file:///srv/mirrors/vercel+ms/repo', 'not a url']) {
+    for (const repo of [
+      'https://github.com/vercel/ms-extra',
+      'https://github.com/organisation/x',
+      'http://github.com/vercel/ms',
+      'https://github.com:8443/vercel/ms',
+      'file:///srv/mirrors/vercel+ms/repo',
+      'not a url',
+    ]) {
       expect(gitTarget(repo, parsed)).toEqual({ url: repo, mirrored: false });
     }
     expect(gitTarget('https://github.com/vercel/ms', [])).toEqual({ url: 'https://github.com/vercel/ms', mirrored: false });
@@ -87,7 +94,14 @@ describe('gitTarget', () => {
   });
 
   it('never lets a submitted path climb out of a mirror directory or carry encoded separators', () => {
-    for (const repo of ['https://github.com/org/%2e%2e/%2e%2e/etc', 'https://github.com/org/a%2fb', 'https://github.com/org/.hidden', 'https://github.com/org/a?x=1', 'https://u:p@github.com/org/a', 'https://github.com/org/-upload-pack=id']) {
+    for (const repo of [
+      'https://github.com/org/%2e%2e/%2e%2e/etc',
+      'https://github.com/org/a%2fb',
+      'https://github.com/org/.hidden',
+      'https://github.com/org/a?x=1',
+      'https://u:p@github.com/org/a',
+      'https://github.com/org/-upload-pack=id',
+    ]) {
       const target = gitTarget(repo, parsed);
       expect(target.mirrored, repo).toBe(false);
       expect(target.url).toBe(repo);
@@ -102,7 +116,7 @@ describe('a mirrored repository through git', () => {
   });
   afterAll(() => rmSync(repo.root, { recursive: true, force: true }));
 
-  it('lists the tags of the canonical URL from the operator\'s mirror directory', async () => {
+  it("lists the tags of the canonical URL from the operator's mirror directory", async () => {
     const mirrorRoot = join(repo.root, 'mirrors');
     mkdirSync(join(mirrorRoot, 'owner'), { recursive: true });
     gitFixture(['clone', '--quiet', '--bare', repo.work, join(mirrorRoot, 'owner', 'name')], dirname(repo.work));

@@ -332,7 +332,7 @@ describe('gitFetchCommit', () => {
     expect(await gitFetchCommit(h.url, join(scratch(), 'src'), h.b, local)).toEqual({ depth: 'shallow', reachableFrom: 'refs/heads/main' });
   });
 
-  it('refuses a commit that the server has but no branch or tag holds (a deleted branch, a fork\'s commit)', async () => {
+  it("refuses a commit that the server has but no branch or tag holds (a deleted branch, a fork's commit)", async () => {
     const h = makeHistory();
     const dir = join(scratch(), 'src');
     const e = await failure(gitFetchCommit(h.url, dir, h.dangling, local));
@@ -384,7 +384,7 @@ describe('gitFetchCommit', () => {
     expect((await failure(gitFetchCommit(fileUrl, join(scratch(), 'src'), commit, local))).code).toBe('invalid-input');
   });
 
-  it('brings the commit\'s parents along at depth 2', async () => {
+  it("brings the commit's parents along at depth 2", async () => {
     const h = makeHistory();
     const dir = join(scratch(), 'src');
     expect(await gitFetchCommit(h.url, dir, h.b, { ...local, depth: 2 })).toEqual({ depth: 'shallow', reachableFrom: 'refs/tags/v2' });

@@ -375,7 +375,10 @@ async function localAttempt(args: readonly string[], opts: GitLocalOptions & Run
 
 /** Runs `work`, which creates `target`; on failure leaves `target` as it was before: absent, empty, or untouched when it held anything. */
 async function intoNewDirectory<T>(target: string, work: () => Promise<T>): Promise<T> {
-  const before = await readdir(target).then((names) => (names.length === 0 ? 'empty' : 'occupied'), () => 'absent');
+  const before = await readdir(target).then(
+    (names) => (names.length === 0 ? 'empty' : 'occupied'),
+    () => 'absent',
+  );
   try {
     return await work();
   } catch (e) {
@@ -712,4 +715,3 @@ function localReason(stderr: string): string {
   if (/transport '.*' not allowed|lazy fetch|promisor/.test(text)) return 'needed the network';
   return 'git failed';
 }
-

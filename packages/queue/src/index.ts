@@ -153,14 +153,17 @@ export class RebuildQueueProducer {
 
   /** Enqueues a rebuild; idempotent, because the job id is the rebuild id. */
   async enqueue(workerId: string, job: RebuildJob): Promise<void> {
-    await bounded('an enqueue', this.queue(workerId).add('rebuild', job, {
-      jobId: job.rebuildId,
-      // faults are retried for a long while (the coordinator may be restarting); see retryDelayMs
-      attempts: MAX_ATTEMPTS,
-      backoff: { type: 'capped' },
-      removeOnComplete: { count: 1000 },
-      removeOnFail: { count: 1000 },
-    }));
+    await bounded(
+      'an enqueue',
+      this.queue(workerId).add('rebuild', job, {
+        jobId: job.rebuildId,
+        // faults are retried for a long while (the coordinator may be restarting); see retryDelayMs
+        attempts: MAX_ATTEMPTS,
+        backoff: { type: 'capped' },
+        removeOnComplete: { count: 1000 },
+        removeOnFail: { count: 1000 },
+      }),
+    );
   }
 
   /** Drops a rebuild that has not started (e.g. reassigned elsewhere); a started one is left to finish. */

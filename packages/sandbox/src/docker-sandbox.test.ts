@@ -117,15 +117,7 @@ describe('containerSpec', () => {
     expect(spec.HostConfig?.NanoCpus).toBe(2_000_000_000);
   });
 
-  it.each([
-    ['0'],
-    ['0:0'],
-    ['root'],
-    ['root:1000'],
-    ['1000:0'],
-    ['000'],
-    [''],
-  ])('refuses to run as root or the image default (user %j)', (user) => {
+  it.each([['0'], ['0:0'], ['root'], ['root:1000'], ['1000:0'], ['000'], ['']])('refuses to run as root or the image default (user %j)', (user) => {
     const p = { ...plan(['true']), image: `sha256:${'a'.repeat(64)}`, user };
     expect(() => validatePlan(p)).toThrow(QuorumError);
   });
@@ -416,5 +408,8 @@ describe.skipIf(noImage)(`DockerSandbox on the real engine (${IMAGE_TAG})`, () =
 /** Mount points below a directory, from this process's mount table. */
 async function mountsUnder(dir: string): Promise<string[]> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p.startsWith(`${dir}/`));
+  return info
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p.startsWith(`${dir}/`));
 }

@@ -1,14 +1,7 @@
 import { chmod, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
-import {
-  QuorumError,
-  type BuildPlan,
-  type Sandbox,
-  type SandboxMounts,
-  type SandboxResult,
-  type SandboxRunOptions,
-} from '@quorum/core';
+import { QuorumError, type BuildPlan, type Sandbox, type SandboxMounts, type SandboxResult, type SandboxRunOptions } from '@quorum/core';
 import Dockerode from 'dockerode';
 import { CappedLog, type LogStream } from './capped-log.js';
 import { containerSpec, overlaps, validatePlan, type EngineFacts } from './container-spec.js';
@@ -201,9 +194,7 @@ export class DockerSandbox implements Sandbox {
   }
 
   private async execute(container: Dockerode.Container, plan: BuildPlan, options: SandboxRunOptions, streamSignal: AbortSignal): Promise<SandboxResult> {
-    const out = new CappedLog(this.logCapBytes, options.onLog, (err) =>
-      this.logger.warn({ containerId: container.id, err: String(err) }, 'onLog listener threw; further errors are ignored'),
-    );
+    const out = new CappedLog(this.logCapBytes, options.onLog, (err) => this.logger.warn({ containerId: container.id, err: String(err) }, 'onLog listener threw; further errors are ignored'));
 
     // 1. Attach before start, so that no early output is lost.
     let attach: NodeJS.ReadableStream;
@@ -329,10 +320,7 @@ export class DockerSandbox implements Sandbox {
       outcome = exitCode === 0 ? 'ok' : 'error';
     }
     const result = this.result(container.id, exitCode, outcome, durationMs, out);
-    this.logger.info(
-      { containerId: container.id, outcome, exitCode, durationMs: result.durationMs, logBytes: out.receivedBytes, logTruncated: out.truncated },
-      'build container finished',
-    );
+    this.logger.info({ containerId: container.id, outcome, exitCode, durationMs: result.durationMs, logBytes: out.receivedBytes, logTruncated: out.truncated }, 'build container finished');
     return result;
   }
 

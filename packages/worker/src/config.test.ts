@@ -13,7 +13,7 @@ describe('loadWorkerConfig', () => {
     expect(() => loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_BUILD_SCRATCH: 'ramdisk' })).toThrow(/QUORUM_BUILD_SCRATCH must be "disk" or "memory"/);
   });
 
-  it('reads the operator\'s git mirrors, and refuses malformed ones naming the setting', () => {
+  it("reads the operator's git mirrors, and refuses malformed ones naming the setting", () => {
     expect(loadWorkerConfig({ QUORUM_WORKER_ID: 'w1' }).gitMirrors).toEqual([]);
     const c = loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_GIT_MIRRORS: '{"https://github.com/vercel/ms": "/srv/mirrors/ms.git"}' });
     expect(c.gitMirrors).toEqual([{ prefix: 'https://github.com/vercel/ms', target: 'file:///srv/mirrors/ms.git', below: false }]);

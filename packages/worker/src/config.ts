@@ -50,7 +50,11 @@ export interface WorkerConfig {
 /** Reads `QUORUM_*` settings (env over the optional QUORUM_CONFIG file). The only reader of process.env here. */
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): Readonly<WorkerConfig> {
   const s = quorumSettings(env);
-  const workerId = s.QUORUM_WORKER_ID || hostname().toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+  const workerId =
+    s.QUORUM_WORKER_ID ||
+    hostname()
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]/g, '-');
   if (!WORKER_ID_PATTERN.test(workerId)) {
     throw new QuorumError('invalid-input', `QUORUM_WORKER_ID "${workerId}" must match ${WORKER_ID_PATTERN.source}`);
   }

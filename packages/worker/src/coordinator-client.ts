@@ -34,7 +34,17 @@ export class CoordinatorClient {
         /* not JSON */
       }
       const code =
-        res.status === 409 ? 'conflict' : res.status === 403 ? 'forbidden' : res.status === 404 ? 'not-found' : res.status === 503 ? 'unavailable' : res.status >= 500 ? 'upstream-unavailable' : 'invalid-input';
+        res.status === 409
+          ? 'conflict'
+          : res.status === 403
+            ? 'forbidden'
+            : res.status === 404
+              ? 'not-found'
+              : res.status === 503
+                ? 'unavailable'
+                : res.status >= 500
+                  ? 'upstream-unavailable'
+                  : 'invalid-input';
       throw new QuorumError(code, `coordinator ${method} ${path}: HTTP ${res.status} ${message}`);
     }
     return text ? JSON.parse(text) : undefined;

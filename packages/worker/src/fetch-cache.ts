@@ -30,7 +30,11 @@ const STRENGTH = ['sha512', 'sha256'] as const;
  * (and checked) on every use and never kept.
  */
 export function cacheKey(integrity: string): string | undefined {
-  const parts = integrity.trim().split(/\s+/).map((p) => /^(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/=]+)$/.exec(p)).filter((m): m is RegExpExecArray => m !== null);
+  const parts = integrity
+    .trim()
+    .split(/\s+/)
+    .map((p) => /^(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/=]+)$/.exec(p))
+    .filter((m): m is RegExpExecArray => m !== null);
   if (parts.length === 0) throw new QuorumError('invalid-input', `"${integrity.slice(0, 80)}" is not an integrity string`);
   for (const alg of STRENGTH) {
     const m = parts.find((p) => p[1] === alg);
@@ -141,7 +145,11 @@ export class FetchCache {
     try {
       if (entries.has(key)) {
         if (await this.intact(dir)) {
-          await this.deliverTree(dir, wanted.map(([, dest]) => dest), targetDir);
+          await this.deliverTree(
+            dir,
+            wanted.map(([, dest]) => dest),
+            targetDir,
+          );
           entries.get(key)!.usedAt = Date.now();
           return { bytes: entries.get(key)!.bytes, cached: true };
         }
@@ -167,7 +175,11 @@ export class FetchCache {
       } finally {
         await rm(archive, { force: true });
       }
-      await this.deliverTree(dir, wanted.map(([, dest]) => dest), targetDir);
+      await this.deliverTree(
+        dir,
+        wanted.map(([, dest]) => dest),
+        targetDir,
+      );
       await this.evict();
       return { bytes: fetched.bytes, cached: false };
     } finally {

@@ -66,7 +66,13 @@ function yarnBerryProject(names: number, registry: string): InputsDecision {
     lock.push(`"pkg-${i}@npm:^1.0.0":\n  version: 1.0.0\n  resolution: "pkg-${i}@npm:1.0.0"\n  checksum: 10c0/${'ab'.repeat(64)}\n  languageName: node\n  linkType: hard\n`);
   }
   lock.push(`"pkg-0@npm:^2.0.0":\n  version: 2.0.0\n  resolution: "pkg-0@npm:2.0.0"\n  checksum: 10c0/${'ab'.repeat(64)}\n  languageName: node\n  linkType: hard\n`);
-  const manifest = JSON.stringify({ name: 'victim', version: '1.0.0', packageManager: 'yarn@4.0.0', scripts: { build: 'node build.js' }, dependencies: Object.fromEntries(Array.from({ length: names }, (_, i) => [`pkg-${i}`, '^1.0.0'])) });
+  const manifest = JSON.stringify({
+    name: 'victim',
+    version: '1.0.0',
+    packageManager: 'yarn@4.0.0',
+    scripts: { build: 'node build.js' },
+    dependencies: Object.fromEntries(Array.from({ length: names }, (_, i) => [`pkg-${i}`, '^1.0.0'])),
+  });
   const decision = npmBuilder.decideInputs({ 'package.json': manifest, 'yarn.lock': lock.join('\n') }, { node: '22.12.0', npm: '10.9.0' }, registry, {});
   expect(decision.problem).toBeUndefined();
   expect(decision.registryDependencies).toHaveLength(names + 1);
@@ -221,4 +227,3 @@ describe('fetchInputs: locked dependencies checked against the registry metadata
     });
   });
 });
-

@@ -109,7 +109,12 @@ export async function fetchInputs(
   const tools: Record<string, string> = {};
   for (const tool of decision.tools) {
     const purl = parseReleasePurl(tool.purl);
-    const metadata = await fetchJson(builder.metadataUrl(purl, registry), { policy, signal, timeoutMs: 30_000, ...(builder.metadataAccept ? { headers: { accept: builder.metadataAccept } } : {}) }).catch((e: unknown) => {
+    const metadata = await fetchJson(builder.metadataUrl(purl, registry), {
+      policy,
+      signal,
+      timeoutMs: 30_000,
+      ...(builder.metadataAccept ? { headers: { accept: builder.metadataAccept } } : {}),
+    }).catch((e: unknown) => {
       if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', `tool ${tool.purl} is not in the registry`);
       throw e;
     });
@@ -123,7 +128,10 @@ export async function fetchInputs(
   downloads.push(...decision.dependencies);
   const registryInputs = await resolveRegistryInputs(builder, registry, decision.registryDependencies ?? [], policy, signal);
   downloads.push(...registryInputs.downloads);
-  if (registryInputs.documents > 0) log(`[quorum] read the registry's metadata of ${registryInputs.documents} packages (${Math.round(registryInputs.bytes / 2 ** 20)} MiB) for the integrity of the locked dependencies the lockfile pins otherwise`);
+  if (registryInputs.documents > 0)
+    log(
+      `[quorum] read the registry's metadata of ${registryInputs.documents} packages (${Math.round(registryInputs.bytes / 2 ** 20)} MiB) for the integrity of the locked dependencies the lockfile pins otherwise`,
+    );
   // a hostile lockfile must not occupy a worker for days or fill its disk
   if (downloads.length > MAX_INPUTS) throw new QuorumError('unsafe-archive', `the build needs ${downloads.length} downloads, over the limit of ${MAX_INPUTS}`);
   const registryCount = decision.registryDependencies?.length ?? 0;

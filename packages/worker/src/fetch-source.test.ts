@@ -99,7 +99,9 @@ describe('fetchSource', () => {
 
   it('refuses a missing tag when the release was not pinned by history search', async () => {
     const r = repository();
-    const e = await fetchSource(recipe(r.url, { refs: ['v1.1.0'] }), dest(), () => undefined, { ...opts, pinned: { origin: 'registry', repo: r.url, commit: r.v110, found: 'tag' } }).catch((err: unknown) => err);
+    const e = await fetchSource(recipe(r.url, { refs: ['v1.1.0'] }), dest(), () => undefined, { ...opts, pinned: { origin: 'registry', repo: r.url, commit: r.v110, found: 'tag' } }).catch(
+      (err: unknown) => err,
+    );
     expect(e).toMatchObject({ code: 'source-not-found', message: `none of the refs v1.1.0 exists in ${r.url}` });
   });
 
@@ -125,7 +127,9 @@ describe('a commit pinned by history search, as a lying coordinator may pin it',
 
   it('is refused when it did not set the version (a later commit that only kept it, with other code)', async () => {
     const r = repository();
-    const e = await fetchSource(recipe(r.url, { refs: ['v1.1.0'] }), dest(), () => undefined, { ...opts, pinned: historyPin(r, r.later), release: release('pkg:npm/pkg@1.1.0') }).catch((err: unknown) => err);
+    const e = await fetchSource(recipe(r.url, { refs: ['v1.1.0'] }), dest(), () => undefined, { ...opts, pinned: historyPin(r, r.later), release: release('pkg:npm/pkg@1.1.0') }).catch(
+      (err: unknown) => err,
+    );
     expect(e).toMatchObject({ code: 'source-not-found', message: `commit ${r.later}, pinned by history search, did not set pkg@1.1.0: package.json in its parent ${r.v110} declares it already` });
   });
 
@@ -138,11 +142,18 @@ describe('a commit pinned by history search, as a lying coordinator may pin it',
       pinned: historyPin(r, r.v110),
       release: { ...release('pkg:npm/pkg@1.1.0'), publishedAt: '2001-01-01T00:00:00.000Z' },
     }).catch((err: unknown) => err);
-    expect(e).toMatchObject({ code: 'source-not-found', message: expect.stringMatching(new RegExp(`^commit ${r.v110}, pinned by history search, was committed at .*, after pkg@1\\.1\\.0 was published \\(2001-01-01T00:00:00\\.000Z\\)$`)) });
+    expect(e).toMatchObject({
+      code: 'source-not-found',
+      message: expect.stringMatching(new RegExp(`^commit ${r.v110}, pinned by history search, was committed at .*, after pkg@1\\.1\\.0 was published \\(2001-01-01T00:00:00\\.000Z\\)$`)),
+    });
     // refused before anything was checked out
     expect(existsSync(join(dir, 'index.js'))).toBe(false);
     const published = new Date(Date.now() + 60_000).toISOString();
-    const ok = await fetchSource(recipe(r.url, { refs: ['v1.1.0'] }), dest(), () => undefined, { ...opts, pinned: historyPin(r, r.v110), release: { ...release('pkg:npm/pkg@1.1.0'), publishedAt: published } });
+    const ok = await fetchSource(recipe(r.url, { refs: ['v1.1.0'] }), dest(), () => undefined, {
+      ...opts,
+      pinned: historyPin(r, r.v110),
+      release: { ...release('pkg:npm/pkg@1.1.0'), publishedAt: published },
+    });
     expect(ok).toMatchObject({ commit: r.v110 });
   });
 
@@ -162,7 +173,9 @@ describe('a commit pinned by history search, as a lying coordinator may pin it',
     const r = repository();
     r.commit({ 'package.json': `{"name":"pkg","version":"1.1.0","description":"${'x'.repeat(1_100_000)}"}\n` });
     const shrunk = r.commit({ 'package.json': '{"name":"pkg","version":"1.1.0"}\n' });
-    const e = await fetchSource(recipe(r.url, { refs: ['v1.1.0'] }), dest(), () => undefined, { ...opts, pinned: historyPin(r, shrunk), release: release('pkg:npm/pkg@1.1.0') }).catch((err: unknown) => err);
+    const e = await fetchSource(recipe(r.url, { refs: ['v1.1.0'] }), dest(), () => undefined, { ...opts, pinned: historyPin(r, shrunk), release: release('pkg:npm/pkg@1.1.0') }).catch(
+      (err: unknown) => err,
+    );
     expect(e).toMatchObject({ code: 'source-not-found', message: expect.stringMatching(/cannot be checked: package\.json in its parent [0-9a-f]{40} is not a readable manifest$/) });
   });
 });

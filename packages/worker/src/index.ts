@@ -38,7 +38,10 @@ async function scratchFor(config: Readonly<WorkerConfig>, logger: Logger): Promi
   const stale = await scratch.removeStale();
   if (stale > 0) logger.warn({ stale }, 'removed build scratch left by a previous run');
   await scratch.probe().catch((e: unknown) => {
-    throw new QuorumError('internal', `builds need disk scratch (a loop-mounted file per build, which needs root and loop devices): ${(e as Error).message}. Run the worker as root, or set QUORUM_BUILD_SCRATCH=memory for a tmpfs`);
+    throw new QuorumError(
+      'internal',
+      `builds need disk scratch (a loop-mounted file per build, which needs root and loop devices): ${(e as Error).message}. Run the worker as root, or set QUORUM_BUILD_SCRATCH=memory for a tmpfs`,
+    );
   });
   return { scratch };
 }
@@ -104,9 +107,14 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   // the worker's own Redis user reaches its own queue only; credentials in the URL (an operator's
   // own arrangement) take precedence
   const urlHasCredentials = new URL(config.redisUrl).password !== '';
-  const credentials = urlHasCredentials ? undefined : await retry(() => client.queueCredentials(), (err, attempt) => {
-    if (attempt === 1 || attempt % 30 === 0) logger.warn({ err: (err as Error).message, attempt }, 'cannot get queue credentials from the coordinator yet; retrying');
-  });
+  const credentials = urlHasCredentials
+    ? undefined
+    : await retry(
+        () => client.queueCredentials(),
+        (err, attempt) => {
+          if (attempt === 1 || attempt % 30 === 0) logger.warn({ err: (err as Error).message, attempt }, 'cannot get queue credentials from the coordinator yet; retrying');
+        },
+      );
   // a Redis refusal repeats at the polling rate: log it once a minute, not thousands of times
   let lastQueueError = 0;
   const consumer = new RebuildQueueConsumer({

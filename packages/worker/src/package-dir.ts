@@ -23,7 +23,9 @@ export async function resolvePackageDir(cloneDir: string, directory: string | un
   } catch (e) {
     throw new QuorumError('internal', `the source checkout is not readable (${errnoOf(e)})`, { cause: e });
   }
-  const segments = normalizeRepoDirectory(declared).split('/').filter((s) => s !== '');
+  const segments = normalizeRepoDirectory(declared)
+    .split('/')
+    .filter((s) => s !== '');
   let current = root;
   for (let i = 0; i < segments.length; i++) {
     current = join(current, segments[i]!);

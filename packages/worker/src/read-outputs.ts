@@ -128,7 +128,13 @@ export async function listOutputs(outDir: string): Promise<OutputEntry[]> {
 
 function globToRegExp(glob: string): RegExp {
   // `s`: a name with a line break still matches, and is then refused rather than overlooked
-  return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+  return new RegExp(
+    `^${glob
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    's',
+  );
 }
 
 /**
@@ -221,7 +227,7 @@ export async function copyOutput(outDir: string, name: string, dest: string, lim
     }
     try {
       const bytes = await readCapped(source, name, limits.maxBytes, async (chunk) => {
-        for (let written = 0; written < chunk.length; ) written += (await target.write(chunk, written, chunk.length - written)).bytesWritten;
+        for (let written = 0; written < chunk.length;) written += (await target.write(chunk, written, chunk.length - written)).bytesWritten;
       });
       await target.close();
       return { bytes };

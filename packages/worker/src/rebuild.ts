@@ -165,7 +165,13 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     phase = 'source';
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
     if (repoProblem) throw new BuildFailure('source-refused', repoProblem);
-    const fetched = await fetchSource(inferred.source, join(jobDir, 'src'), note, { policy: egress, allowLocal: config.allowLocalRepos, signal, pinned: spec.pinned, release: { ecosystem: builder.ecosystem, purl, ...(inferred.publishedAt ? { publishedAt: inferred.publishedAt } : {}) } });
+    const fetched = await fetchSource(inferred.source, join(jobDir, 'src'), note, {
+      policy: egress,
+      allowLocal: config.allowLocalRepos,
+      signal,
+      pinned: spec.pinned,
+      release: { ecosystem: builder.ecosystem, purl, ...(inferred.publishedAt ? { publishedAt: inferred.publishedAt } : {}) },
+    });
     const { packageDir, ...resolved } = fetched;
     // a result naming another commit than the pin would be refused as a statement about another source
     // (and the rebuild replaced, again and again): a moved tag is reported as this release's failure
@@ -238,7 +244,11 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     const inputs: FetchedInputs = { ...fetchedInputs, tools: { ...toolInputs?.tools, ...fetchedInputs.tools }, ...(resolvedLock ? { resolvedLockfile: resolvedLock.path } : {}) };
     recipe = {
       ...recipe,
-      inputs: [...tools, ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity })), ...(decision.registryDependencies ?? []).map((d) => ({ purl: d.purl, integrityFrom: 'registry metadata' }))],
+      inputs: [
+        ...tools,
+        ...decision.dependencies.map((d) => ({ url: d.url, integrity: d.integrity })),
+        ...(decision.registryDependencies ?? []).map((d) => ({ purl: d.purl, integrityFrom: 'registry metadata' })),
+      ],
       install: decision.install,
       // when the registry says the release was published: builds that read the clock see that time
       ...(inferred.publishedAt ? { publishedAt: inferred.publishedAt } : {}),
@@ -257,10 +267,14 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     let outDir = join(jobDir, 'out');
     const runBuild = (outputDir: string) =>
       deps.slots.run(() =>
-        sandbox.run(plan, { sourceDir: join(jobDir, 'src'), outputDir, ...(plan.inputsMount ? { inputsDir } : {}) }, {
-          signal,
-          labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
-        }),
+        sandbox.run(
+          plan,
+          { sourceDir: join(jobDir, 'src'), outputDir, ...(plan.inputsMount ? { inputsDir } : {}) },
+          {
+            signal,
+            labels: { 'quorum.worker': config.workerId, 'quorum.instance': deps.instanceId, 'quorum.rebuild': spec.rebuildId },
+          },
+        ),
       );
     // what the worker or the builder can name of a failed run: a missing command, then the builder's reading of the log
     const causeOf = (r: typeof result) => {
@@ -312,8 +326,15 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       // a partial artifact compared with the published one would be a false alarm on an honest release
       const missing = await builder.missingOutputs(artifactFile, publishedFile).catch(() => [] as string[]);
       if (missing.length > 0) {
-        const shown = missing.slice(0, 5).map((p) => JSON.stringify(p.slice(0, 200))).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
-        throw new BuildFailure('build-incomplete', `the rebuilt package lacks ${shown}, which its own manifest names as entry points and the published artifact has: the publisher's build made them and this build did not (a step outside the package, such as a workspace root's release script), so it did not run as the publisher's`);
+        const shown =
+          missing
+            .slice(0, 5)
+            .map((p) => JSON.stringify(p.slice(0, 200)))
+            .join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
+        throw new BuildFailure(
+          'build-incomplete',
+          `the rebuilt package lacks ${shown}, which its own manifest names as entry points and the published artifact has: the publisher's build made them and this build did not (a step outside the package, such as a workspace root's release script), so it did not run as the publisher's`,
+        );
       }
     }
     // the coordinator keeps the rebuilt bytes to explain a difference file by file; a failed upload
@@ -321,12 +342,32 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (artifact.size <= MAX_ARTIFACT_UPLOAD_BYTES) {
       await client.uploadArtifact(spec.rebuildId, await readFile(artifactFile)).catch((e: unknown) => note(`[quorum] artifact upload failed: ${(e as Error).message}`));
     }
-    report = { ...base, status: 'succeeded', source, toolchain, ...(toolchainUsed ? { toolchainUsed } : {}), imageDigest, artifact: { ...artifact, filename }, upstream: published, exitCode, timings: { fetchMs, buildMs, totalMs: Date.now() - started }, ...(notes.length ? { notes: clipNotes(notes) } : {}) };
+    report = {
+      ...base,
+      status: 'succeeded',
+      source,
+      toolchain,
+      ...(toolchainUsed ? { toolchainUsed } : {}),
+      imageDigest,
+      artifact: { ...artifact, filename },
+      upstream: published,
+      exitCode,
+      timings: { fetchMs, buildMs, totalMs: Date.now() - started },
+      ...(notes.length ? { notes: clipNotes(notes) } : {}),
+    };
   } catch (e) {
     const reason = signal.aborted ? undefined : deterministicReason(e, phase);
     const message = scrub(e instanceof Error ? e.message : String(e)).slice(0, 4000);
     const timings = { ...(fetchMs !== undefined ? { fetchMs } : {}), ...(buildMs !== undefined ? { buildMs } : {}), totalMs: Date.now() - started };
-    const known = { ...(notes.length ? { notes: clipNotes(notes) } : {}), ...(toolchainUsed ? { toolchainUsed } : {}), ...(source ? { source } : {}), ...(toolchain ? { toolchain } : {}), ...(imageDigest ? { imageDigest } : {}), ...(upstream ? { upstream } : {}), ...(exitCode !== undefined ? { exitCode } : {}) };
+    const known = {
+      ...(notes.length ? { notes: clipNotes(notes) } : {}),
+      ...(toolchainUsed ? { toolchainUsed } : {}),
+      ...(source ? { source } : {}),
+      ...(toolchain ? { toolchain } : {}),
+      ...(imageDigest ? { imageDigest } : {}),
+      ...(upstream ? { upstream } : {}),
+      ...(exitCode !== undefined ? { exitCode } : {}),
+    };
     if (reason) {
       if (reason === 'worker-error') log.error({ err: e }, 'rebuild failed on an unexpected error');
       note(`[quorum] FAILED (${reason}): ${message}`);
@@ -396,15 +437,7 @@ function parseToolchain(text: string | undefined): Record<string, string> | unde
 }
 
 /** The in-toto statement this worker signs about one finished rebuild. */
-function statementOf(
-  spec: RebuildSpec,
-  report: RebuildReport,
-  recipe: Record<string, unknown>,
-  config: Readonly<WorkerConfig>,
-  stabilizers: readonly string[],
-  started: number,
-  log: string,
-) {
+function statementOf(spec: RebuildSpec, report: RebuildReport, recipe: Record<string, unknown>, config: Readonly<WorkerConfig>, stabilizers: readonly string[], started: number, log: string) {
   const a = report.artifact;
   return rebuildStatement({
     purl: spec.purl,
@@ -421,7 +454,7 @@ function statementOf(
     ...(report.imageDigest ? { imageDigest: report.imageDigest } : {}),
     stabilizers,
     // provenance records what ran; the recipe (inside `recipe`) what was asked for
-    ...(report.toolchainUsed ?? report.toolchain ? { toolchain: { ...report.toolchain, ...report.toolchainUsed } } : {}),
+    ...((report.toolchainUsed ?? report.toolchain) ? { toolchain: { ...report.toolchain, ...report.toolchainUsed } } : {}),
     startedOn: new Date(started).toISOString(),
     finishedOn: new Date().toISOString(),
     log: { sha256: createHash('sha256').update(log).digest('hex'), bytes: Buffer.byteLength(log) },

@@ -55,7 +55,14 @@ describe('registry view under a resolution that asks many things at once ', () =
     // npm opens up to 15 sockets at once (npm 6: 50): the view fetches a few at a time, and what is in
     // flight counts against the total
     const maxTotalBytes = 8 * 2 ** 20;
-    const view = await RegistryView.start(dir, { registry, policy: egressPolicy({ allowOrigins: [registry] }), signal: new AbortController().signal, maxDocumentBytes: 8 * 2 ** 20, maxTotalBytes, maxConcurrent: 2 });
+    const view = await RegistryView.start(dir, {
+      registry,
+      policy: egressPolicy({ allowOrigins: [registry] }),
+      signal: new AbortController().signal,
+      maxDocumentBytes: 8 * 2 ** 20,
+      maxTotalBytes,
+      maxConcurrent: 2,
+    });
     try {
       const answers = Promise.all(Array.from({ length: 12 }, (_, i) => get(join(dir, REGISTRY_SOCKET), `/doc-${i}`)));
       for (let i = 0; i < 100 && held.length < 2; i++) await new Promise((r) => setTimeout(r, 50));

@@ -86,9 +86,7 @@ async function resolveIn(input: ResolveDependenciesInput, sourceDir: string, out
   const view = await RegistryView.start(registryDir, { registry: input.registry, policy: input.policy, signal: input.signal, ...input.viewLimits, ...(asOf ? { rewrite: asOf } : {}) });
   let result;
   try {
-    result = await input.slots.run(() =>
-      input.sandbox.run(plan, { sourceDir, outputDir, inputsDir: input.inputsDir, registryDir }, { signal: input.signal, labels: input.labels }),
-    );
+    result = await input.slots.run(() => input.sandbox.run(plan, { sourceDir, outputDir, inputsDir: input.inputsDir, registryDir }, { signal: input.signal, labels: input.labels }));
   } finally {
     await view.close();
   }

@@ -9,7 +9,6 @@ import { yamlItems } from '../locked-packages.js';
 /** A generator of one lockfile's text. */
 export type Shape = [what: string, make: () => string];
 
-
 /** Entries from `entry(i)` after `head`, as many as stay within `chars` characters and `items` YAML items. */
 function upTo(head: string, chars: number, items: number, entry: (i: number) => string): string {
   const parts = [head];
@@ -37,7 +36,8 @@ export function honestYarnV1(chars: number): string {
     let entry = `${descriptors.map((d) => (d.startsWith('@') ? JSON.stringify(d) : d)).join(', ')}:\n  version "${version}"\n`;
     entry += `  resolved "https://registry.yarnpkg.com/${name}/-/${name.split('/').pop()}-${version}.tgz#${sha1Hex(name)}"\n`;
     entry += `  integrity ${sha512(name)}\n`;
-    if (i % 9) entry += `  dependencies:\n${Array.from({ length: i % 9 }, (_, d) => `    ${d % 2 ? `"@scope${d}/dep-${(i + d) % 5000}"` : `dep-${(i * 7 + d) % 5000}`} "^${d}.${i % 10}.0"\n`).join('')}`;
+    if (i % 9)
+      entry += `  dependencies:\n${Array.from({ length: i % 9 }, (_, d) => `    ${d % 2 ? `"@scope${d}/dep-${(i + d) % 5000}"` : `dep-${(i * 7 + d) % 5000}`} "^${d}.${i % 10}.0"\n`).join('')}`;
     return `${entry}\n`;
   });
 }
@@ -85,7 +85,14 @@ export function hostileYaml(head: string, chars: number, items: number): Shape[]
     ['top-level keys, as many as the bound lets through', () => head + Array.from({ length: items }, (_, i) => `${key(i)}: b\n`).join('')],
     ['one mapping of as many fields', () => `${head}a:\n${Array.from({ length: items }, (_, i) => `  ${key(i)}: b\n`).join('')}`],
     ['a flow mapping of as many pairs on one line', () => `${head}a: {${Array.from({ length: items }, (_, i) => `${key(i)}: v, `).join('')}}\n`],
-    ['short keys up to the size cap', () => head + Array.from({ length: Math.ceil(chars / 8) }, (_, i) => `a${i}: b\n`).join('').slice(0, chars - head.length - 100)],
+    [
+      'short keys up to the size cap',
+      () =>
+        head +
+        Array.from({ length: Math.ceil(chars / 8) }, (_, i) => `a${i}: b\n`)
+          .join('')
+          .slice(0, chars - head.length - 100),
+    ],
   ];
 }
 

@@ -87,7 +87,7 @@ export async function submittersAdd(name: string, opts: AdminCliOptions, io: Cli
   if (opts.json) printJson(io, answer);
   else {
     io.stdout.write(`submit token for ${safeText(answer.name)} (shown once; only its digest is kept):\n\n  ${safeText(answer.token)}\n\n`);
-    io.stdout.write('Its holder may override a release\'s source (quorum submit --repo/--ref --token, or QUORUM_SUBMIT_TOKEN);\n');
+    io.stdout.write("Its holder may override a release's source (quorum submit --repo/--ref --token, or QUORUM_SUBMIT_TOKEN);\n");
     io.stdout.write('such verdicts are labelled override verdicts and never answer for the purl.\n');
   }
   return EXIT.ok;
@@ -97,7 +97,13 @@ export async function submittersList(opts: AdminCliOptions, io: CliIo): Promise<
   const list = await client(opts.server, io).listSubmitters(adminToken(opts, io));
   if (opts.json) printJson(io, list);
   else if (list.length === 0) io.stdout.write('no submit tokens issued\n');
-  else io.stdout.write(`${formatTable(['SUBMITTER', 'ISSUED', 'REVOKED'], list.map((x) => [x.name, x.createdAt, x.revokedAt ?? '-']))}\n`);
+  else
+    io.stdout.write(
+      `${formatTable(
+        ['SUBMITTER', 'ISSUED', 'REVOKED'],
+        list.map((x) => [x.name, x.createdAt, x.revokedAt ?? '-']),
+      )}\n`,
+    );
   return EXIT.ok;
 }
 
@@ -117,7 +123,9 @@ export async function sourcesMap(purl: string, repo: string, opts: AdminCliOptio
   );
   if (opts.json) printJson(io, answer);
   else {
-    io.stdout.write(`${safeText(answer.packagePurl)} -> ${safeText(answer.repo)}${answer.directory ? ` [${safeText(answer.directory)}]` : ''} (by ${safeText(answer.by)}, ${safeText(answer.createdAt)})\n`);
+    io.stdout.write(
+      `${safeText(answer.packagePurl)} -> ${safeText(answer.repo)}${answer.directory ? ` [${safeText(answer.directory)}]` : ''} (by ${safeText(answer.by)}, ${safeText(answer.createdAt)})\n`,
+    );
     io.stdout.write('Used only for versions whose registry entry declares no repository; their verdicts count as canonical.\n');
     io.stdout.write('Consumers who pinned an earlier trust file must export it again to accept this mapping in quorum verify.\n');
   }
@@ -128,7 +136,13 @@ export async function sourcesList(opts: AdminCliOptions, io: CliIo): Promise<num
   const list = await client(opts.server, io).listSourceMappings();
   if (opts.json) printJson(io, list);
   else if (list.length === 0) io.stdout.write('no source mappings recorded\n');
-  else io.stdout.write(`${formatTable(['PACKAGE', 'REPOSITORY', 'DIRECTORY', 'BY', 'RECORDED'], list.map((m) => [m.packagePurl, m.repo, m.directory ?? '-', m.by, m.createdAt]))}\n`);
+  else
+    io.stdout.write(
+      `${formatTable(
+        ['PACKAGE', 'REPOSITORY', 'DIRECTORY', 'BY', 'RECORDED'],
+        list.map((m) => [m.packagePurl, m.repo, m.directory ?? '-', m.by, m.createdAt]),
+      )}\n`,
+    );
   return EXIT.ok;
 }
 

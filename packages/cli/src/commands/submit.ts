@@ -18,7 +18,15 @@ export interface SubmitOptions {
 }
 
 /** JSON form of one release for scripts: the verdict string on top, the per-builder results, the whole view. */
-export function releaseJson(view: ReleaseView): { purl: string; canonical: boolean; verdict: Verdict | null; reason: string | null; stabilizers: string[]; rebuilds: ReleaseView['rebuilds']; release: ReleaseView } {
+export function releaseJson(view: ReleaseView): {
+  purl: string;
+  canonical: boolean;
+  verdict: Verdict | null;
+  reason: string | null;
+  stabilizers: string[];
+  rebuilds: ReleaseView['rebuilds'];
+  release: ReleaseView;
+} {
   return {
     purl: view.purl,
     canonical: view.canonical !== false,
@@ -39,7 +47,10 @@ export async function submit(purl: string, opts: SubmitOptions, io: CliIo): Prom
   const started = io.clock();
   const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
   if ((opts.repo !== undefined || opts.ref !== undefined) && token === undefined) {
-    throw new CliError('usage', '--repo and --ref override the source the registry declares, which needs a submit token from an operator: pass --token or set QUORUM_SUBMIT_TOKEN (`quorum admin submitters add <name>` issues one)');
+    throw new CliError(
+      'usage',
+      '--repo and --ref override the source the registry declares, which needs a submit token from an operator: pass --token or set QUORUM_SUBMIT_TOKEN (`quorum admin submitters add <name>` issues one)',
+    );
   }
   let view = await api.submitRelease(body, token);
   if (!opts.wait) {
@@ -58,10 +69,7 @@ export async function submit(purl: string, opts: SubmitOptions, io: CliIo): Prom
     while (view.state !== 'decided') {
       const left = deadline - io.clock();
       if (left <= 0) {
-        throw new CliError(
-          'timeout',
-          `no verdict within ${opts.timeout} s: release ${view.id} is still ${view.state}; follow it with \`quorum status ${view.purl}\``,
-        );
+        throw new CliError('timeout', `no verdict within ${opts.timeout} s: release ${view.id} is still ${view.state}; follow it with \`quorum status ${view.purl}\``);
       }
       await sleep(Math.min(io.pollIntervalMs, left));
       try {

@@ -12,7 +12,13 @@ export function testPackument(tarballUrl: string, integrity = 'sha512-AAAA'): Re
   return {
     name: 'left-pad',
     versions: {
-      '1.3.0': { name: 'left-pad', version: '1.3.0', repository: { type: 'git', url: 'git+https://github.com/left-pad/left-pad.git' }, gitHead: TEST_SOURCE.commit, dist: { tarball: tarballUrl, integrity } },
+      '1.3.0': {
+        name: 'left-pad',
+        version: '1.3.0',
+        repository: { type: 'git', url: 'git+https://github.com/left-pad/left-pad.git' },
+        gitHead: TEST_SOURCE.commit,
+        dist: { tarball: tarballUrl, integrity },
+      },
     },
   };
 }

@@ -6,8 +6,7 @@ import { built, rebuild, release, verdict } from './views.js';
  * and erase line, an OSC 8 link, a C1 CSI, DEL, backspace, carriage return, a right-to-left
  * override, a bidi isolate and a lone surrogate.
  */
-export const HOSTILE =
-  '\x1b]0;pwned\x07\x1b[2J\x1b[1A\x1b[2K\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\\x9b31m\x7f\b\rALL OK\u202eevil\u2066x\u2069\ud800';
+export const HOSTILE = '\x1b]0;pwned\x07\x1b[2J\x1b[1A\x1b[2K\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\\x9b31m\x7f\b\rALL OK\u202eevil\u2066x\u2069\ud800';
 
 /** How HOSTILE reads once escaped. */
 export const HOSTILE_ESCAPED =

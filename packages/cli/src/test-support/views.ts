@@ -123,7 +123,14 @@ export function packageView(purl: string, releases: ReleaseView[]): PackageView 
           decided: r.state === 'decided',
           ...(r.published ? { publishedSha256: r.published.sha256 } : {}),
           ...(r.verdict
-            ? { verdict: { verdict: r.verdict.verdict, decidedAt: r.verdict.decidedAt, reason: r.verdict.reason, ...(r.verdict.risk ? { risk: { level: r.verdict.risk.level, text: r.verdict.risk.text } } : {}) } }
+            ? {
+                verdict: {
+                  verdict: r.verdict.verdict,
+                  decidedAt: r.verdict.decidedAt,
+                  reason: r.verdict.reason,
+                  ...(r.verdict.risk ? { risk: { level: r.verdict.risk.level, text: r.verdict.risk.text } } : {}),
+                },
+              }
             : {}),
         })),
     ),
