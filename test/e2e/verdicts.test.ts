@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
 import { execa } from 'execa';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { publishFromGit } from '../fixtures/publish.js';
@@ -334,5 +335,62 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
       ['unknown', 'this farm rebuilds no cargo packages'],
       ['unknown', 'names no version'],
     ]);
+  });
+  it('describes its API in OpenAPI 3.1 generated from the routes, and every real answer fits its documented schema', async () => {
+    const doc = await farm.json<{
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, { content?: Record<string, { schema: object }> }>; tags?: string[] }>
+      >;
+    }>('GET', '/openapi.json');
+    expect(doc.openapi).toBe('3.1.0');
+    // every public route is documented, with the schemas the routes validate with
+    for (const [path, method] of [
+      ['/v1/releases', 'post'],
+      ['/v1/releases/{id}', 'get'],
+      ['/v1/packages/{purl}', 'get'],
+      ['/v1/audit', 'post'],
+      ['/v1/badges/{badge}', 'get'],
+      ['/v1/attestations/{purl}', 'get'],
+      ['/v1/admin/workers', 'post'],
+      ['/v1/workers/{id}/heartbeat', 'post'],
+    ] as const) {
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    }
+    const submitBody = doc.paths['/v1/releases']!.post!.requestBody!.content['application/json']!.schema as { required: string[]; properties: Record<string, { maxLength?: number }> };
+    expect(submitBody.required).toEqual(['purl']);
+    expect(submitBody.properties.purl!.maxLength).toBe(1000);
+
+    // the answers of this farm (every kind of verdict was decided above) fit what the document says
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    const check = (path: string, method: string, status: string, body: unknown) => {
+      const schema = doc.paths[path]![method]!.responses[status]!.content!['application/json']!.schema;
+      const validate = ajv.compile(schema);
+      expect(validate(body), `${method} ${path} ${status}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+    };
+    for (const purl of [
+      'pkg:npm/greet',
+      'pkg:npm/greet-host@2.0.0',
+      'pkg:npm/xzlike',
+      'pkg:npm/hooked@2.0.1',
+      'pkg:npm/chatty@1.4.0',
+      'pkg:npm/stamp@0.3.0',
+      'pkg:npm/broken@1.0.1',
+      'pkg:npm/untagged@3.1.4',
+    ]) {
+      const body = await farm.json<{ releases: { id: string }[] }>('GET', `/v1/packages/${encodeURIComponent(purl)}`);
+      check('/v1/packages/{purl}', 'get', '200', body);
+      for (const r of body.releases) check('/v1/releases/{id}', 'get', '200', await farm.json('GET', `/v1/releases/${r.id}`));
+    }
+    check('/v1/workers', 'get', '200', await farm.json('GET', '/v1/workers'));
+    check('/v1/audit', 'post', '200', await farm.json('POST', '/v1/audit', { packages: [{ purl: 'pkg:npm/greet@1.0.0' }, { purl: 'pkg:npm/xzlike@5.6.0' }, { purl: 'nonsense' }] }));
+    check('/v1/releases/{id}', 'get', '4XX', await (await farm.request('GET', '/v1/releases/nope')).json());
+
+    // the docs page is served by the coordinator itself, assets included
+    const page = await farm.request('GET', '/docs/');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('swagger-ui');
+    expect((await farm.request('GET', '/docs/static/swagger-ui-bundle.js')).status).toBe(200);
   });
 });

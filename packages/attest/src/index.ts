@@ -8,3 +8,4 @@ export * from './vsa.js';
 export * from './sign.js';
 export * from './verify.js';
 export * from './recount.js';
+export * from './webhook-signature.js';

@@ -16,6 +16,8 @@ export interface StatementSigner {
   readonly keyId: string;
   readonly publicKeyPem: string;
   signStatement(statement: InTotoStatement): Promise<SignedBundle>;
+  /** A detached signature over bytes that are not a statement (e.g. a webhook delivery): ECDSA P-256 over SHA-256, DER, base64. */
+  signBytes(data: Uint8Array): string;
 }
 
 /** How a process signs: a local key pair (offline) or, later, Fulcio + Rekor. */
@@ -47,6 +49,7 @@ export class LocalKeySigner implements StatementSigner {
   readonly keyId: string;
   readonly publicKeyPem: string;
   readonly #builder: DSSEBundleBuilder;
+  readonly #key: KeyObject;
 
   constructor(kp: KeyPair) {
     const derived = keyPairFromPrivateKey(kp.privateKeyPem);
@@ -55,8 +58,13 @@ export class LocalKeySigner implements StatementSigner {
     }
     this.keyId = kp.keyId;
     this.publicKeyPem = derived.publicKeyPem;
-    const signer = new LocalSigstoreSigner(createPrivateKey(kp.privateKeyPem), derived.publicKeyPem, kp.keyId);
+    this.#key = createPrivateKey(kp.privateKeyPem);
+    const signer = new LocalSigstoreSigner(this.#key, derived.publicKeyPem, kp.keyId);
     this.#builder = new DSSEBundleBuilder({ signer, witnesses: [] });
+  }
+
+  signBytes(data: Uint8Array): string {
+    return cryptoSign('sha256', data, this.#key).toString('base64');
   }
 
   /** Signs `statement` (validated first; its canonical JSON is the payload). */

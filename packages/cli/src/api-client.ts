@@ -1,5 +1,6 @@
 import type {
   ApiErrorBody,
+  SourceMappingRequest,
   AuditAnswer,
   AuditRequest,
   EnrolWorkerAnswer,
@@ -70,15 +71,6 @@ export function resolveApiUrl(server: string, ref: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(ref)) return ref;
   const base = server.replace(/\/+$/, '');
   return ref.startsWith('/') ? `${base}${ref}` : new URL(ref, `${base}/`).href;
-}
-
-/** Body of `PUT /v1/admin/source-mappings`. */
-export interface SourceMappingRequest {
-  purl: string;
-  repo: string;
-  directory?: string;
-  by: string;
-  note?: string;
 }
 
 /** Options of ApiClient. */

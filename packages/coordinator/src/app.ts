@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { QuorumError } from '@quorum/core';
 import type { CoordinatorContext } from './context.js';
+import { registerApiDocs } from './api-docs.js';
 import { errorHandler } from './http-errors.js';
 import { registerMetrics } from './metrics.js';
 import { registerAdminRoutes } from './routes-admin.js';
@@ -10,6 +12,14 @@ import { registerPublicRoutes } from './routes-public.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 import { SubmitterAuth } from './submitters.js';
+
+function coordinatorVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
 
 /** Builds the HTTP app without listening (tests call `inject()` or listen themselves). */
 export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyInstance {
@@ -26,6 +36,10 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: false } },
   });
   app.setErrorHandler(errorHandler);
+  // response schemas document the answers (OpenAPI) and never reshape them: a serializer built from
+  // a schema drops fields it does not list, and an answer must say everything it says
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerApiDocs(app, coordinatorVersion());
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'not-found', message: `no route ${req.method} ${req.url.slice(0, 200)}` } });
   });

@@ -11,6 +11,7 @@ import { BlobStore } from './blob-store.js';
 import type { CoordinatorConfig } from './config.js';
 import type { CoordinatorContext } from './context.js';
 import { QueueUsers } from './queue-users.js';
+import { CallbackSender } from './callbacks.js';
 import { Scheduler } from './scheduler.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -63,11 +64,13 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
   };
   ctx.metrics = createMetrics(ctx);
   scheduler = new Scheduler(ctx);
+  const callbacks = new CallbackSender(ctx);
   const app = buildApp(ctx, adminToken);
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   scheduler.start();
+  callbacks.start();
   const url = `http://${config.host}:${port}`;
   log.info({ url, policy: config.policy, registries: config.registries, egressAllow: config.egressAllow, keyId: keyPair.keyId }, 'coordinator listening');
   return {
@@ -76,6 +79,7 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
     async close() {
       await app.close();
       await scheduler.stop();
+      await callbacks.stop();
       await queue.close();
       store.close();
     },

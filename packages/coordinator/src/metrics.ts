@@ -131,7 +131,7 @@ export function registerMetrics(app: FastifyInstance, metrics: CoordinatorMetric
   });
   // one scrape at a time, its text reused briefly: anyone may ask, and a scrape reads the store and Redis
   let last: { at: number; text: Promise<string> } | undefined;
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: { tags: ['operators'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
     const now = Date.now();
     if (!last || now - last.at > SCRAPE_REUSE_MS) {
       const text = metrics.registry.metrics();

@@ -1,47 +1,43 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { keyIdOf } from '@quorum/attest';
-import { packagePurl, parseAnyPurl, QuorumError, repoDirectoryProblem, normalizeRepoDirectory, repoUrlProblem, WORKER_ID_PATTERN } from '@quorum/core';
+import {
+  EnrolWorkerAnswerSchema,
+  EnrolWorkerRequestSchema,
+  normalizeRepoDirectory,
+  packagePurl,
+  parseAnyPurl,
+  QuorumError,
+  RejectionViewSchema,
+  repoDirectoryProblem,
+  repoUrlProblem,
+  SourceMappingRequestSchema,
+  SourceMappingViewSchema,
+  SubmitterRequestSchema,
+  type EnrolWorkerRequest,
+  type SourceMappingRequest,
+  type SubmitterRequest,
+} from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
-import { SUBMITTER_NAME_PATTERN, type SubmitterAuth } from './submitters.js';
+import { API_TAGS, ERROR_RESPONSES } from './api-docs.js';
+import type { SubmitterAuth } from './submitters.js';
+
+const admin = { tags: [API_TAGS.operators], security: [{ bearer: [] as string[] }] };
 
 const enrolSchema = {
-  body: {
-    type: 'object',
-    required: ['workerId', 'operator'],
-    additionalProperties: false,
-    properties: {
-      workerId: { type: 'string', pattern: WORKER_ID_PATTERN.source },
-      operator: { type: 'string', minLength: 1, maxLength: 100 },
-      publicKey: { type: 'string', minLength: 50, maxLength: 5000 },
-    },
-  },
-} as const;
-
-const submitterSchema = {
-  body: {
-    type: 'object',
-    required: ['name'],
-    additionalProperties: false,
-    properties: { name: { type: 'string', pattern: SUBMITTER_NAME_PATTERN.source } },
-  },
-} as const;
-
+  ...admin,
+  summary: "enrol a worker's key, or get a one-time enrolment token for it",
+  body: EnrolWorkerRequestSchema,
+  response: { 200: EnrolWorkerAnswerSchema, 201: EnrolWorkerAnswerSchema, ...ERROR_RESPONSES },
+};
+const submitterSchema = { ...admin, summary: 'issue a submit token (shown once)', body: SubmitterRequestSchema, response: ERROR_RESPONSES };
 const mappingSchema = {
-  body: {
-    type: 'object',
-    required: ['purl', 'repo', 'by'],
-    additionalProperties: false,
-    properties: {
-      purl: { type: 'string', minLength: 1, maxLength: 1000 },
-      repo: { type: 'string', minLength: 1, maxLength: 2000 },
-      directory: { type: 'string', maxLength: 500 },
-      by: { type: 'string', minLength: 1, maxLength: 100 },
-      note: { type: 'string', maxLength: 1000 },
-    },
-  },
-} as const;
+  ...admin,
+  summary: "record where a package's source lives (used only when its registry entry declares none)",
+  body: SourceMappingRequestSchema,
+  response: { 200: SourceMappingViewSchema, ...ERROR_RESPONSES },
+};
 
 /** The package purl (no version, no qualifiers) a mapping is recorded for. */
 function mappingPurl(raw: string): string {
@@ -62,7 +58,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
   };
 
   /** Enrols a worker: with its public key directly, or by handing out a one-time token for it. */
-  app.post<{ Body: { workerId: string; operator: string; publicKey?: string } }>('/v1/admin/workers', { schema: enrolSchema }, async (req, reply) => {
+  app.post<{ Body: EnrolWorkerRequest }>('/v1/admin/workers', { schema: enrolSchema }, async (req, reply) => {
     requireAdmin(req);
     const { workerId, operator, publicKey } = req.body;
     if (publicKey) {
@@ -89,19 +85,19 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
   });
 
   /** Issues a submit token: its holder may override a release's source (override verdicts never answer for a purl). */
-  app.post<{ Body: { name: string } }>('/v1/admin/submitters', { schema: submitterSchema }, async (req, reply) => {
+  app.post<{ Body: SubmitterRequest }>('/v1/admin/submitters', { schema: submitterSchema }, async (req, reply) => {
     requireAdmin(req);
     const token = submitters.issue(req.body.name);
     req.log.info({ submitter: req.body.name }, 'submit token issued');
     return reply.status(201).send({ name: req.body.name, token });
   });
 
-  app.get('/v1/admin/submitters', async (req) => {
+  app.get('/v1/admin/submitters', { schema: { ...admin, summary: 'list submit tokens (names and dates)' } }, async (req) => {
     requireAdmin(req);
     return ctx.store.submitters();
   });
 
-  app.delete<{ Params: { name: string } }>('/v1/admin/submitters/:name', async (req) => {
+  app.delete<{ Params: { name: string } }>('/v1/admin/submitters/:name', { schema: { ...admin, summary: 'revoke a submit token', response: ERROR_RESPONSES } }, async (req) => {
     requireAdmin(req);
     if (!ctx.store.revokeSubmitter(req.params.name)) throw new QuorumError('not-found', `no active submitter ${req.params.name.slice(0, 64)}`);
     req.log.info({ submitter: req.params.name }, 'submit token revoked');
@@ -112,7 +108,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
    * Records where a package's source lives, for packages whose registry entry declares none. Such a
    * mapping counts as canonical; it is recorded with who made it and shown wherever it is used.
    */
-  app.put<{ Body: { purl: string; repo: string; directory?: string; by: string; note?: string } }>('/v1/admin/source-mappings', { schema: mappingSchema }, async (req, reply) => {
+  app.put<{ Body: SourceMappingRequest }>('/v1/admin/source-mappings', { schema: mappingSchema }, async (req, reply) => {
     requireAdmin(req);
     const pkg = mappingPurl(req.body.purl);
     const repoProblem = repoUrlProblem(req.body.repo, ctx.config.allowLocalRepos);
@@ -128,7 +124,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
     return reply.status(201).send(mapping);
   });
 
-  app.delete<{ Params: { purl: string } }>('/v1/admin/source-mappings/:purl', async (req) => {
+  app.delete<{ Params: { purl: string } }>('/v1/admin/source-mappings/:purl', { schema: { ...admin, summary: "remove a package's source mapping", response: ERROR_RESPONSES } }, async (req) => {
     requireAdmin(req);
     const pkg = mappingPurl(req.params.purl);
     if (!ctx.store.deleteSourceMapping(pkg)) throw new QuorumError('not-found', `no source mapping for ${pkg}`);
@@ -141,7 +137,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
    */
   app.get<{ Querystring: { unauthenticated?: string; limit?: string } }>(
     '/v1/admin/rejections',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { unauthenticated: { enum: ['0', '1'] }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } } } } },
+    {
+      schema: {
+        ...admin,
+        summary: 'refused reports and requests, newest first',
+        response: { 200: { type: 'array', items: RejectionViewSchema }, ...ERROR_RESPONSES },
+        querystring: { type: 'object', additionalProperties: false, properties: { unauthenticated: { enum: ['0', '1'] }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } } },
+      },
+    },
     async (req) => {
       requireAdmin(req);
       return ctx.store.rejections(Math.min(Number(req.query.limit ?? 200), 1000), req.query.unauthenticated !== '1');

@@ -1,32 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { answerFor, auditEntry, emptyAuditCounts, MAX_AUDIT_PACKAGES, parseAnyPurl, type AuditAnswer, type AuditEntry, type AuditRequest, type PurlAnswer } from '@quorum/core';
+import { answerFor, AuditAnswerSchema, auditEntry, AuditRequestSchema, emptyAuditCounts, parseAnyPurl, type AuditAnswer, type AuditEntry, type AuditRequest, type PurlAnswer } from '@quorum/core';
 import { findBuilder } from '@quorum/ecosystems';
 import { clientNetwork } from '@quorum/net';
+import { API_TAGS, ERROR_RESPONSES } from './api-docs.js';
 import type { CoordinatorContext } from './context.js';
 import type { SubmitterAuth } from './submitters.js';
 
 const auditSchema = {
-  body: {
-    type: 'object',
-    required: ['packages'],
-    additionalProperties: false,
-    properties: {
-      packages: {
-        type: 'array',
-        maxItems: MAX_AUDIT_PACKAGES,
-        items: {
-          type: 'object',
-          required: ['purl'],
-          additionalProperties: false,
-          properties: {
-            purl: { type: 'string', minLength: 1, maxLength: 1000 },
-            integrity: { type: 'string', maxLength: 4096 },
-          },
-        },
-      },
-    },
-  },
-} as const;
+  summary: 'what answers for every release of a lockfile, its integrity checked',
+  description:
+    'Up to 20,000 versioned purls, each with the integrity the lockfile pins it by. A release whose pinned integrity is not that of the artifact the verdict is about is a mismatch. A malformed purl, an ecosystem the farm does not rebuild or a missing version is unknown with a note, never a failed request.',
+  tags: [API_TAGS.consumers],
+  body: AuditRequestSchema,
+  response: { 200: AuditAnswerSchema, ...ERROR_RESPONSES },
+};
 
 /** Why a purl asked about can have no verdict of this farm, if it cannot (no ecosystem, no version, a name its registry cannot have). */
 function purlProblem(purl: string): { canonical: string } | { why: string } {

@@ -17,6 +17,10 @@ import {
   type SourceOverrides,
   type SourceRecipe,
   type SubmitReleaseRequest,
+  PackageViewSchema,
+  ReleaseViewSchema,
+  SubmitReleaseRequestSchema,
+  WorkerViewSchema,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import { clientNetwork, fetchJson } from '@quorum/net';
@@ -24,6 +28,8 @@ import type { CoordinatorContext } from './context.js';
 import type { StoredSourceMapping } from './sqlite-store.js';
 import type { SubmitterAuth } from './submitters.js';
 import { badgeFace, renderBadge } from './badge.js';
+import { checkCallbackUrl } from './callbacks.js';
+import { API_TAGS, ERROR_RESPONSES } from './api-docs.js';
 import { ResponseCache } from './response-cache.js';
 import { releaseView, workerView } from './views.js';
 
@@ -31,17 +37,16 @@ import { releaseView, workerView } from './views.js';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 const submitSchema = {
-  body: {
-    type: 'object',
-    required: ['purl'],
-    additionalProperties: false,
-    properties: {
-      purl: { type: 'string', minLength: 1, maxLength: 1000 },
-      repo: { type: 'string', minLength: 1, maxLength: 2000 },
-      ref: { type: 'string', minLength: 1, maxLength: 200 },
-    },
-  },
-} as const;
+  summary: 'submit a published release for independent rebuilds',
+  description:
+    'Answers 202 with the release (state queued) and its Location; an open canonical release of the same purl is answered instead of a second one. `repo`/`ref` need a submit token; anonymous submissions are rate-limited per client network.',
+  tags: [API_TAGS.maintainers],
+  security: [{}, { bearer: [] as string[] }] as { [label: string]: string[] }[],
+  body: SubmitReleaseRequestSchema,
+  response: { 202: ReleaseViewSchema, ...ERROR_RESPONSES },
+};
+
+const HealthSchema = { type: 'object', properties: { ok: { type: 'boolean' }, redis: { type: 'boolean' }, schemaVersion: { type: 'integer' } } } as const;
 
 /** Fetches registry metadata for a submission; 404 and transport errors become clear API errors. */
 async function fetchMetadata(ctx: CoordinatorContext, url: string): Promise<unknown> {
@@ -135,6 +140,15 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
         if (problem) throw new QuorumError('invalid-input', problem);
         overrides.ref = req.body.ref;
       }
+      let callback: string | undefined;
+      if (req.body.callback !== undefined) {
+        if (!submittedBy)
+          throw new QuorumError('unauthorized', 'a callback needs a submit token from an operator (Authorization: Bearer <token>): the coordinator calls only URLs of accountable submitters');
+        callback = checkCallbackUrl(ctx, req.body.callback);
+      }
+      const withCallback = (releaseId: string) => {
+        if (callback && submittedBy) store.addCallback({ id: randomUUID(), releaseId, url: callback, submittedBy });
+      };
       const overridden = overrides.repo !== undefined || overrides.ref !== undefined;
       if (overridden && !submittedBy) {
         throw new QuorumError(
@@ -145,7 +159,10 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
       if (!overridden) {
         // the same canonical release is already on its way: answer with it instead of building it twice
         const open = store.openReleaseOf(purl.canonical, true);
-        if (open) return reply.status(202).header('location', `/v1/releases/${open.id}`).send(viewOf(open.id));
+        if (open) {
+          withCallback(open.id);
+          return reply.status(202).header('location', `/v1/releases/${open.id}`).send(viewOf(open.id));
+        }
       }
       if (!submittedBy && store.openReleaseCount() >= config.maxOpenReleases) {
         throw new QuorumError('unavailable', `the farm has ${config.maxOpenReleases} releases waiting; anonymous submissions are paused, retry later`);
@@ -170,82 +187,128 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
         ...(inferred.upstream ? { upstream: inferred.upstream } : {}),
         ...(inferred.ok ? {} : { problem: { code: inferred.code, message: inferred.message } }),
       });
+      withCallback(id);
       req.log.info({ releaseId: id, purl: purl.canonical, origin: source?.origin, submittedBy }, 'release accepted');
       ctx.kick();
       return reply.status(202).header('location', `/v1/releases/${id}`).send(viewOf(id));
     },
   );
 
-  app.get<{ Params: { id: string } }>('/v1/releases/:id', async (req, reply) => reply.type(JSON_TYPE).send(answers.json(`release ${req.params.id}`, () => viewOf(req.params.id))));
+  app.get<{ Params: { id: string } }>(
+    '/v1/releases/:id',
+    { schema: { summary: 'a release: state, verdict and its history, pinned source, per-builder results', tags: [API_TAGS.consumers], response: { 200: ReleaseViewSchema, ...ERROR_RESPONSES } } },
+    async (req, reply) => reply.type(JSON_TYPE).send(answers.json(`release ${req.params.id}`, () => viewOf(req.params.id))),
+  );
 
   /** The file-level diff that explains the newest verdict (published vs rebuilt, or builder vs builder). */
-  app.get<{ Params: { id: string } }>('/v1/releases/:id/diff', async (req, reply) => {
-    const release = ID_PATTERN.test(req.params.id) ? store.getRelease(req.params.id) : undefined;
-    if (!release) throw new QuorumError('not-found', `no release with id ${req.params.id.slice(0, 64)}`);
-    const sha256 = store.latestDiff(release.id);
-    const bytes = sha256 ? await ctx.blobs.read(sha256) : undefined;
-    if (!bytes) {
-      const why = release.verdict ? `the verdict ${release.verdict.verdict} has no differences to explain` : `release ${release.id} is not decided yet`;
-      throw new QuorumError('not-found', `no diff: ${why}`);
-    }
-    return reply.type('application/json').send(bytes);
-  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/releases/:id/diff',
+    {
+      schema: {
+        summary: 'the file-level diff behind the newest verdict',
+        description:
+          'rebuilt vs published (mismatch, equivalent) or builder vs builder (unreproducible): added, removed and changed files with unified text diffs, digests for binaries, metadata-only differences',
+        tags: [API_TAGS.consumers],
+        response: { 200: { type: 'object', description: 'the artifact diff' }, ...ERROR_RESPONSES },
+      },
+    },
+    async (req, reply) => {
+      const release = ID_PATTERN.test(req.params.id) ? store.getRelease(req.params.id) : undefined;
+      if (!release) throw new QuorumError('not-found', `no release with id ${req.params.id.slice(0, 64)}`);
+      const sha256 = store.latestDiff(release.id);
+      const bytes = sha256 ? await ctx.blobs.read(sha256) : undefined;
+      if (!bytes) {
+        const why = release.verdict ? `the verdict ${release.verdict.verdict} has no differences to explain` : `release ${release.id} is not decided yet`;
+        throw new QuorumError('not-found', `no diff: ${why}`);
+      }
+      return reply.type('application/json').send(bytes);
+    },
+  );
 
-  app.get<{ Params: { purl: string } }>('/v1/packages/:purl', async (req, reply) => {
-    const p = parseAnyPurl(req.params.purl);
-    const problem = builderFor(p.type).purlProblem(p);
-    if (problem) throw new QuorumError('invalid-purl', problem);
-    const answer = answers.json(`package ${p.canonical}`, (): PackageView => {
-      const releases = store.releasesOf({ canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined });
-      if (releases.length === 0) throw new QuorumError('not-found', `no release of ${p.canonical} has been submitted`);
-      const versions = p.version ? [p.canonical] : store.versionsOf(packagePurl(p));
-      return { purl: p.canonical, answers: versions.map((v) => answerFor(v, store.answerInputs(v))), releases: releases.map(viewOfRecord) };
-    });
-    return reply.type(JSON_TYPE).send(answer);
-  });
+  app.get<{ Params: { purl: string } }>(
+    '/v1/packages/:purl',
+    {
+      schema: {
+        summary: 'every release of a purl (URL-encoded), newest first, and what answers for each version',
+        tags: [API_TAGS.consumers],
+        response: { 200: PackageViewSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (req, reply) => {
+      const p = parseAnyPurl(req.params.purl);
+      const problem = builderFor(p.type).purlProblem(p);
+      if (problem) throw new QuorumError('invalid-purl', problem);
+      const answer = answers.json(`package ${p.canonical}`, (): PackageView => {
+        const releases = store.releasesOf({ canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined });
+        if (releases.length === 0) throw new QuorumError('not-found', `no release of ${p.canonical} has been submitted`);
+        const versions = p.version ? [p.canonical] : store.versionsOf(packagePurl(p));
+        return { purl: p.canonical, answers: versions.map((v) => answerFor(v, store.answerInputs(v))), releases: releases.map(viewOfRecord) };
+      });
+      return reply.type(JSON_TYPE).send(answer);
+    },
+  );
 
   // a README's badge: what answers for the purl, as SVG; for a package, its newest canonical version,
   // unless an alarm stands for any of its versions
-  app.get<{ Params: { badge: string } }>('/v1/badges/:badge', async (req, reply) => {
-    const name = req.params.badge;
-    if (!name.endsWith('.svg')) throw new QuorumError('not-found', 'a badge is served as /v1/badges/<URL-encoded purl>.svg');
-    const raw = name.slice(0, -'.svg'.length);
-    // a qualifier could name another registry, whose release this farm's verdict is not about
-    if (/[?#]/.test(raw)) throw new QuorumError('invalid-purl', 'a badge names a package or a release without qualifiers or subpath');
-    const p = parseAnyPurl(raw);
-    const problem = builderFor(p.type).purlProblem(p);
-    if (problem) throw new QuorumError('invalid-purl', problem);
-    const versions = p.version ? [p.canonical] : store.canonicalVersionsOf(packagePurl(p));
-    let known = false;
-    const render = (): string => {
-      const said = versions.map((v) => store.answerInputs(v)).flatMap((rs, i) => (rs.length > 0 ? [answerFor(versions[i]!, rs)] : []));
-      known = said.length > 0;
-      const alarmed = said.find((a) => a.alarms.length > 0 || a.verdict === 'mismatch');
-      const { svg, etag } = renderBadge(badgeFace(alarmed ?? said[0]));
-      return `${etag}\n${svg}`;
-    };
-    // a purl nothing was submitted for is not kept: random ones must not push real answers out
-    const text = answers.text(`badge ${p.canonical}`, render, () => known);
-    const cut = text.indexOf('\n');
-    const etag = text.slice(0, cut);
-    // short-lived: a verdict can change the badge at any time, and an alarm must show soon
-    reply.header('cache-control', 'public, max-age=300').header('etag', etag);
-    const asked = req.headers['if-none-match'];
-    if (typeof asked === 'string' && asked.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) return reply.code(304).send();
-    return reply.type('image/svg+xml; charset=utf-8').send(text.slice(cut + 1));
-  });
+  app.get<{ Params: { badge: string } }>(
+    '/v1/badges/:badge',
+    {
+      schema: {
+        summary: 'a README badge for a purl: GET /v1/badges/<URL-encoded purl>.svg',
+        description: 'SVG, Cache-Control public max-age=300, an ETag answered with 304',
+        tags: [API_TAGS.consumers],
+        response: { 200: { type: 'string', description: 'image/svg+xml' }, 304: { type: 'null', description: 'not modified' }, ...ERROR_RESPONSES },
+      },
+    },
+    async (req, reply) => {
+      const name = req.params.badge;
+      if (!name.endsWith('.svg')) throw new QuorumError('not-found', 'a badge is served as /v1/badges/<URL-encoded purl>.svg');
+      const raw = name.slice(0, -'.svg'.length);
+      // a qualifier could name another registry, whose release this farm's verdict is not about
+      if (/[?#]/.test(raw)) throw new QuorumError('invalid-purl', 'a badge names a package or a release without qualifiers or subpath');
+      const p = parseAnyPurl(raw);
+      const problem = builderFor(p.type).purlProblem(p);
+      if (problem) throw new QuorumError('invalid-purl', problem);
+      const versions = p.version ? [p.canonical] : store.canonicalVersionsOf(packagePurl(p));
+      let known = false;
+      const render = (): string => {
+        const said = versions.map((v) => store.answerInputs(v)).flatMap((rs, i) => (rs.length > 0 ? [answerFor(versions[i]!, rs)] : []));
+        known = said.length > 0;
+        const alarmed = said.find((a) => a.alarms.length > 0 || a.verdict === 'mismatch');
+        const { svg, etag } = renderBadge(badgeFace(alarmed ?? said[0]));
+        return `${etag}\n${svg}`;
+      };
+      // a purl nothing was submitted for is not kept: random ones must not push real answers out
+      const text = answers.text(`badge ${p.canonical}`, render, () => known);
+      const cut = text.indexOf('\n');
+      const etag = text.slice(0, cut);
+      // short-lived: a verdict can change the badge at any time, and an alarm must show soon
+      reply.header('cache-control', 'public, max-age=300').header('etag', etag);
+      const asked = req.headers['if-none-match'];
+      if (typeof asked === 'string' && asked.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) return reply.code(304).send();
+      return reply.type('image/svg+xml; charset=utf-8').send(text.slice(cut + 1));
+    },
+  );
 
-  app.get<{ Params: { id: string } }>('/v1/rebuilds/:id/log', async (req, reply) => {
-    const rebuild = ID_PATTERN.test(req.params.id) ? store.getRebuild(req.params.id) : undefined;
-    if (!rebuild) throw new QuorumError('not-found', `no rebuild with id ${req.params.id.slice(0, 64)}`);
-    const stream = rebuild.logSha256 ? await ctx.blobs.open(rebuild.logSha256) : undefined;
-    if (!stream) throw new QuorumError('not-found', `rebuild ${rebuild.id} has no log yet (state ${rebuild.state})`);
-    return reply.type('text/plain; charset=utf-8').send(stream);
-  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/rebuilds/:id/log',
+    { schema: { summary: 'the full build log of one rebuild', tags: [API_TAGS.consumers], response: { 200: { type: 'string', description: 'text/plain' }, ...ERROR_RESPONSES } } },
+    async (req, reply) => {
+      const rebuild = ID_PATTERN.test(req.params.id) ? store.getRebuild(req.params.id) : undefined;
+      if (!rebuild) throw new QuorumError('not-found', `no rebuild with id ${req.params.id.slice(0, 64)}`);
+      const stream = rebuild.logSha256 ? await ctx.blobs.open(rebuild.logSha256) : undefined;
+      if (!stream) throw new QuorumError('not-found', `rebuild ${rebuild.id} has no log yet (state ${rebuild.state})`);
+      return reply.type('text/plain; charset=utf-8').send(stream);
+    },
+  );
 
-  app.get('/v1/workers', async () => store.workers().map((w) => workerView(w, config.workerTimeoutMs)));
+  app.get(
+    '/v1/workers',
+    { schema: { summary: 'enrolled workers, alive or not, with their builder image digests', tags: [API_TAGS.consumers], response: { 200: { type: 'array', items: WorkerViewSchema } } } },
+    async () => store.workers().map((w) => workerView(w, config.workerTimeoutMs)),
+  );
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', { schema: { summary: 'coordinator and Redis health', tags: [API_TAGS.operators], response: { 200: HealthSchema, 503: HealthSchema } } }, async (_req, reply) => {
     const redis = await ctx.queue.ping();
     return reply.status(redis ? 200 : 503).send({ ok: redis, redis, schemaVersion: store.schemaVersion() });
   });

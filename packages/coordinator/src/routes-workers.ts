@@ -22,6 +22,7 @@ import {
   MAX_NOTE_CHARS,
   MAX_REPORT_NOTES,
 } from '@quorum/core';
+import { API_TAGS } from './api-docs.js';
 import type { CoordinatorContext } from './context.js';
 import type { Enrolment, StoredRebuild } from './sqlite-store.js';
 
@@ -40,6 +41,7 @@ const workerParams = {
 } as const;
 
 const heartbeatSchema = {
+  tags: [API_TAGS.workers],
   params: workerParams,
   body: {
     type: 'object',
@@ -56,6 +58,7 @@ const heartbeatSchema = {
 } as const;
 
 const enrolSchema = {
+  tags: [API_TAGS.workers],
   params: workerParams,
   body: {
     type: 'object',
@@ -92,6 +95,7 @@ const artifactSchema = {
 } as const;
 
 const reportSchema = {
+  tags: [API_TAGS.workers],
   params: idParams,
   body: {
     type: 'object',
@@ -293,14 +297,14 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
   });
 
   /** The worker's own Redis user (created or refreshed now): it reaches this worker's queue only. */
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/queue-credentials', { schema: { params: workerParams }, bodyLimit: 1024 }, async (req) => {
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/queue-credentials', { schema: { tags: [API_TAGS.workers], params: workerParams }, bodyLimit: 1024 }, async (req) => {
     const { enrolment } = authOf(req);
     if (req.params.id !== enrolment.workerId) throw new QuorumError('forbidden', `the key of worker ${enrolment.workerId} cannot speak for worker ${req.params.id}`);
     return ctx.queueUsers.grant(enrolment.workerId, enrolment.keyId);
   });
 
   /** Marks a rebuild running and answers its spec: the queue carries ids only. */
-  app.post<{ Params: { id: string } }>('/v1/rebuilds/:id/started', { schema: { params: idParams }, bodyLimit: 1024 }, async (req) => {
+  app.post<{ Params: { id: string } }>('/v1/rebuilds/:id/started', { schema: { tags: [API_TAGS.workers], params: idParams }, bodyLimit: 1024 }, async (req) => {
     const rebuild = ownRebuild(req, req.params.id);
     if (rebuild.state !== 'assigned' && rebuild.state !== 'running') {
       throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}; do not build it`);
@@ -311,7 +315,7 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
     return { ok: true, spec: specOf(release, rebuild) };
   });
 
-  app.put<{ Params: { id: string }; Body: string }>('/v1/rebuilds/:id/log', { schema: { params: idParams }, bodyLimit: config.maxLogBytes }, async (req) => {
+  app.put<{ Params: { id: string }; Body: string }>('/v1/rebuilds/:id/log', { schema: { tags: [API_TAGS.workers], params: idParams }, bodyLimit: config.maxLogBytes }, async (req) => {
     const rebuild = ownRebuild(req, req.params.id);
     if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}; its log is final`);
     if (typeof req.body !== 'string') throw new QuorumError('invalid-input', 'the log is sent as text/plain');
@@ -322,53 +326,57 @@ function registerSignedRoutes(app: FastifyInstance, ctx: CoordinatorContext): vo
     return { ok: true, sha256, bytes };
   });
 
-  app.put<{ Params: { id: string }; Body: NodeJS.ReadableStream }>('/v1/rebuilds/:id/artifact', { schema: { params: idParams }, bodyLimit: config.maxArtifactBytes }, async (req) => {
-    const rebuild = ownRebuild(req, req.params.id);
-    if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}`);
-    const { declared } = authOf(req);
-    // a raw stream is not held to the route's body limit by fastify: the signed length is
-    if (declared.bytes > config.maxArtifactBytes) throw Object.assign(new Error(`the artifact is over ${config.maxArtifactBytes} bytes`), { statusCode: 413 });
-    if (rebuild.artifactSha256) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
-    if (await ctx.blobs.has(declared.sha256)) {
-      // already here (e.g. another builder uploaded the same bytes): no need to read it again
-      req.raw.resume();
-      store.setRebuildArtifact(rebuild.id, declared.sha256);
-      return { ok: true, sha256: declared.sha256 };
-    }
-    if (uploading.has(rebuild.id)) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already uploading its artifact`);
-    const byWorker = uploadsByWorker.get(rebuild.workerId) ?? 0;
-    if (uploads >= config.maxConcurrentUploads || byWorker >= 2) throw new QuorumError('unavailable', 'too many artifact uploads at once; retry shortly');
-    uploads++;
-    uploading.add(rebuild.id);
-    uploadsByWorker.set(rebuild.workerId, byWorker + 1);
-    const tmpDir = join(config.dataDir, 'tmp');
-    const file = join(tmpDir, `${randomUUID()}.upload`);
-    try {
-      await mkdir(tmpDir, { recursive: true });
-      const hash = createHash('sha256');
-      let bytes = 0;
-      const meter = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          bytes += chunk.length;
-          if (bytes > declared.bytes) return cb(new QuorumError('invalid-input', 'the body is longer than its signed length'));
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-      });
-      await pipeline(req.body, meter, createWriteStream(file));
-      if (bytes !== declared.bytes || hash.digest('hex') !== declared.sha256) throw new QuorumError('invalid-input', 'the body does not match the digest its signature covers');
-      if (!store.setRebuildArtifact(rebuild.id, declared.sha256)) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
-      if (!(await ctx.blobs.has(declared.sha256))) await ctx.blobs.adopt(file, declared.sha256);
-      return { ok: true, sha256: declared.sha256 };
-    } finally {
-      uploads--;
-      uploading.delete(rebuild.id);
-      const left = (uploadsByWorker.get(rebuild.workerId) ?? 1) - 1;
-      if (left > 0) uploadsByWorker.set(rebuild.workerId, left);
-      else uploadsByWorker.delete(rebuild.workerId);
-      await rm(file, { force: true });
-    }
-  });
+  app.put<{ Params: { id: string }; Body: NodeJS.ReadableStream }>(
+    '/v1/rebuilds/:id/artifact',
+    { schema: { tags: [API_TAGS.workers], params: idParams }, bodyLimit: config.maxArtifactBytes },
+    async (req) => {
+      const rebuild = ownRebuild(req, req.params.id);
+      if (rebuild.state !== 'assigned' && rebuild.state !== 'running') throw new QuorumError('conflict', `rebuild ${rebuild.id} is ${rebuild.state}`);
+      const { declared } = authOf(req);
+      // a raw stream is not held to the route's body limit by fastify: the signed length is
+      if (declared.bytes > config.maxArtifactBytes) throw Object.assign(new Error(`the artifact is over ${config.maxArtifactBytes} bytes`), { statusCode: 413 });
+      if (rebuild.artifactSha256) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
+      if (await ctx.blobs.has(declared.sha256)) {
+        // already here (e.g. another builder uploaded the same bytes): no need to read it again
+        req.raw.resume();
+        store.setRebuildArtifact(rebuild.id, declared.sha256);
+        return { ok: true, sha256: declared.sha256 };
+      }
+      if (uploading.has(rebuild.id)) throw new QuorumError('conflict', `rebuild ${rebuild.id} is already uploading its artifact`);
+      const byWorker = uploadsByWorker.get(rebuild.workerId) ?? 0;
+      if (uploads >= config.maxConcurrentUploads || byWorker >= 2) throw new QuorumError('unavailable', 'too many artifact uploads at once; retry shortly');
+      uploads++;
+      uploading.add(rebuild.id);
+      uploadsByWorker.set(rebuild.workerId, byWorker + 1);
+      const tmpDir = join(config.dataDir, 'tmp');
+      const file = join(tmpDir, `${randomUUID()}.upload`);
+      try {
+        await mkdir(tmpDir, { recursive: true });
+        const hash = createHash('sha256');
+        let bytes = 0;
+        const meter = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            bytes += chunk.length;
+            if (bytes > declared.bytes) return cb(new QuorumError('invalid-input', 'the body is longer than its signed length'));
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        });
+        await pipeline(req.body, meter, createWriteStream(file));
+        if (bytes !== declared.bytes || hash.digest('hex') !== declared.sha256) throw new QuorumError('invalid-input', 'the body does not match the digest its signature covers');
+        if (!store.setRebuildArtifact(rebuild.id, declared.sha256)) throw new QuorumError('conflict', `rebuild ${rebuild.id} already uploaded its artifact`);
+        if (!(await ctx.blobs.has(declared.sha256))) await ctx.blobs.adopt(file, declared.sha256);
+        return { ok: true, sha256: declared.sha256 };
+      } finally {
+        uploads--;
+        uploading.delete(rebuild.id);
+        const left = (uploadsByWorker.get(rebuild.workerId) ?? 1) - 1;
+        if (left > 0) uploadsByWorker.set(rebuild.workerId, left);
+        else uploadsByWorker.delete(rebuild.workerId);
+        await rm(file, { force: true });
+      }
+    },
+  );
 
   app.post<{ Params: { id: string }; Body: RebuildReport & { bundle?: unknown } }>('/v1/rebuilds/:id/report', { schema: reportSchema, bodyLimit: 4 * 1024 * 1024 }, async (req) => {
     const report = req.body;

@@ -85,7 +85,27 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE releases ADD COLUMN verdict TEXT;
    UPDATE releases SET verdict = (SELECT json_extract(body, '$.verdict') FROM verdicts WHERE release_id = releases.id ORDER BY seq DESC LIMIT 1);
    CREATE INDEX releases_verdict ON releases(verdict);`,
+  // submitters' callbacks: the verdict is POSTed to each once its release is decided, retried with backoff
+  `CREATE TABLE callbacks (
+     id TEXT PRIMARY KEY, release_id TEXT NOT NULL REFERENCES releases(id), url TEXT NOT NULL, submitted_by TEXT NOT NULL,
+     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL, last_error TEXT,
+     created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+   CREATE INDEX callbacks_due ON callbacks(state, next_at_ms);
+   CREATE INDEX callbacks_release ON callbacks(release_id);`,
 ];
+
+/** A submitter's callback of one release, as stored. */
+export interface StoredCallback {
+  id: string;
+  releaseId: string;
+  url: string;
+  submittedBy: string;
+  /** waiting (for the verdict, or for its next attempt), delivered, or failed for good */
+  state: 'waiting' | 'delivered' | 'failed';
+  attempts: number;
+  nextAtMs: number;
+  lastError?: string;
+}
 
 /** Log uploads accepted per rebuild (a retried job sends its log again); each is capped in size. */
 export const MAX_LOG_UPLOADS = 3;
@@ -529,6 +549,69 @@ export class SqliteStore {
   appendVerdict(releaseId: string, record: VerdictRecord, vsaSha256?: string, diffSha256?: string): VerdictRecord {
     this.appendVerdictTx(releaseId, record, vsaSha256, diffSha256);
     return record;
+  }
+
+  /** Records a callback of a release; one per (release, URL): the same URL given again is not called twice. */
+  addCallback(c: { id: string; releaseId: string; url: string; submittedBy: string }): void {
+    const exists = this.statements.prepare("SELECT 1 FROM callbacks WHERE release_id = ? AND url = ? AND state = 'waiting'").get(c.releaseId, c.url);
+    if (exists) return;
+    const at = now();
+    this.statements
+      .prepare("INSERT INTO callbacks (id, release_id, url, submitted_by, state, attempts, next_at_ms, created_at, updated_at) VALUES (?, ?, ?, ?, 'waiting', 0, 0, ?, ?)")
+      .run(c.id, c.releaseId, c.url, c.submittedBy, at, at);
+  }
+
+  /** Callbacks whose release is decided and whose next attempt is due, the longest waiting first. */
+  dueCallbacks(nowMs: number, limit: number): StoredCallback[] {
+    const rows = this.statements
+      .prepare(
+        `SELECT c.id, c.release_id, c.url, c.submitted_by, c.state, c.attempts, c.next_at_ms, c.last_error FROM callbacks c JOIN releases r ON r.id = c.release_id
+         WHERE c.state = 'waiting' AND c.next_at_ms <= ? AND r.state = 'decided' ORDER BY c.next_at_ms LIMIT ?`,
+      )
+      .all(nowMs, limit) as { id: string; release_id: string; url: string; submitted_by: string; state: StoredCallback['state']; attempts: number; next_at_ms: number; last_error: string | null }[];
+    return rows.map((r) => ({
+      id: r.id,
+      releaseId: r.release_id,
+      url: r.url,
+      submittedBy: r.submitted_by,
+      state: r.state,
+      attempts: r.attempts,
+      nextAtMs: r.next_at_ms,
+      ...(r.last_error ? { lastError: r.last_error } : {}),
+    }));
+  }
+
+  /** The outcome of one attempt: delivered, failed for good, or waiting for the next attempt at `nextAtMs`. */
+  recordCallbackAttempt(id: string, outcome: { state: StoredCallback['state']; nextAtMs?: number; error?: string }): void {
+    this.statements
+      .prepare('UPDATE callbacks SET state = ?, attempts = attempts + 1, next_at_ms = COALESCE(?, next_at_ms), last_error = ?, updated_at = ? WHERE id = ?')
+      .run(outcome.state, outcome.nextAtMs ?? null, outcome.error?.slice(0, 500) ?? null, now(), id);
+  }
+
+  /** The callbacks of a release (for its submitter and tests). */
+  callbacksOf(releaseId: string): StoredCallback[] {
+    const rows = this.statements
+      .prepare('SELECT id, release_id, url, submitted_by, state, attempts, next_at_ms, last_error FROM callbacks WHERE release_id = ? ORDER BY created_at')
+      .all(releaseId) as {
+      id: string;
+      release_id: string;
+      url: string;
+      submitted_by: string;
+      state: StoredCallback['state'];
+      attempts: number;
+      next_at_ms: number;
+      last_error: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      releaseId: r.release_id,
+      url: r.url,
+      submittedBy: r.submitted_by,
+      state: r.state,
+      attempts: r.attempts,
+      nextAtMs: r.next_at_ms,
+      ...(r.last_error ? { lastError: r.last_error } : {}),
+    }));
   }
 
   latestVerdict(releaseId: string): VerdictRecord | undefined {

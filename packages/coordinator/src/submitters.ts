@@ -1,13 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { QuorumError } from '@quorum/core';
+import { QuorumError, SUBMITTER_NAME_PATTERN } from '@quorum/core';
 import type { SqliteStore } from './sqlite-store.js';
 
 /** Who an operator's admin token speaks for when it submits. */
 export const OPERATOR_SUBMITTER = 'operator';
 
-/** Submitter names: shown everywhere a release is, so kept plain. */
-export const SUBMITTER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+export { SUBMITTER_NAME_PATTERN };
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 

@@ -1,3 +1,5 @@
+import type { Static } from 'typebox';
+import type { AnswerAlarmSchema, AnswerMovedTagSchema, AnswerRiskSchema, PurlAnswerSchema } from './api-schemas.js';
 import type { RiskLevel } from './risk.js';
 import { isPositiveVerdict, type Verdict } from './verdict.js';
 
@@ -21,56 +23,16 @@ export interface AnswerRelease {
 }
 
 /** A tag of the package's own source that moved after the farm first saw it. */
-export interface AnswerMovedTag {
-  ref: string;
-  /** the commit the tag pointed at when first seen (what releases stay pinned to) */
-  firstCommit: string;
-  firstSeenAt?: string;
-  /** where it points now */
-  commit: string;
-  /** when the move was seen, by the release that saw it */
-  seenAt: string;
-  releaseId: string;
-}
+export type AnswerMovedTag = Static<typeof AnswerMovedTagSchema>;
 
 /** The level and sentence of a mismatch's risk summary, as an alarm shows it. */
-export interface AnswerRisk {
-  level: RiskLevel;
-  text: string;
-}
+export type AnswerRisk = Static<typeof AnswerRiskSchema>;
 
 /** A canonical `mismatch` that no later canonical verdict about the same artifact explained. */
-export interface AnswerAlarm {
-  releaseId: string;
-  artifactSha256: string;
-  decidedAt: string;
-  reason: string;
-  /** how dangerous the difference is, when the mismatch's diff could be assessed */
-  risk?: AnswerRisk;
-}
+export type AnswerAlarm = Static<typeof AnswerAlarmSchema>;
 
 /** What answers for one versioned purl in every consumer view (status headline, attestations, verify, badges). */
-export interface PurlAnswer {
-  purl: string;
-  /** the verdict that answers for the purl's current artifact; null while no canonical release is decided */
-  verdict: Verdict | null;
-  /** the release whose verdict that is */
-  releaseId: string | null;
-  /** the artifact the answer is about: the published artifact of the newest canonical release */
-  artifactSha256: string | null;
-  /** sha512 of that artifact, when recorded (lockfiles pin artifacts by it) */
-  artifactSha512: string | null;
-  /** unexplained canonical mismatches of any artifact of this purl, newest first: an alarm is never hidden */
-  alarms: AnswerAlarm[];
-  /** the package's own source was not the same for every canonical release (a registry or a mapping changed it) */
-  sourceChanged: boolean;
-  /** tags of the package's own source that moved after the farm first saw them, newest sighting first: never hidden */
-  movedTags: AnswerMovedTag[];
-  /** a newer canonical release of the purl is not decided yet */
-  pending: boolean;
-  /** releases built from a submitter's override source: shown, never the answer */
-  overrideReleases: number;
-}
+export type PurlAnswer = Static<typeof PurlAnswerSchema>;
 
 const byDecision = (a: AnswerRelease, b: AnswerRelease) => a.verdict!.decidedAt.localeCompare(b.verdict!.decidedAt) || a.createdAt.localeCompare(b.createdAt);
 

@@ -1,95 +1,57 @@
+import type { Static } from 'typebox';
+import type {
+  VerdictEventSchema,
+  ApiErrorSchema,
+  EnrolWorkerRequestSchema,
+  SubmitterRequestSchema,
+  SourceMappingRequestSchema,
+  EnrolWorkerAnswerSchema,
+  PackageViewSchema,
+  RebuildViewSchema,
+  RejectionViewSchema,
+  ReleaseViewSchema,
+  SourceMappingViewSchema,
+  SubmitReleaseRequestSchema,
+  WorkerViewSchema,
+} from './api-schemas.js';
 import type { RebuildReport, RebuildState, ReleaseRecord, VerdictRecord } from './records.js';
 import type { PurlAnswer } from './answer.js';
 
 /** Body of `POST /v1/releases`. */
-export interface SubmitReleaseRequest {
-  purl: string;
-  repo?: string;
-  ref?: string;
-}
+export type SubmitReleaseRequest = Static<typeof SubmitReleaseRequestSchema>;
 
 /** Error body of every 4xx/5xx answer. */
-export interface ApiErrorBody {
-  error: { code: string; message: string };
-}
+export type ApiErrorBody = Static<typeof ApiErrorSchema>;
 
 /** One builder's attempt as served by the API: its state plus what its worker reported. */
-export interface RebuildView extends Pick<RebuildReport, 'reason' | 'message' | 'source' | 'toolchain' | 'toolchainUsed' | 'imageDigest' | 'artifact' | 'exitCode'> {
-  id: string;
-  workerId: string;
-  operator: string;
-  state: RebuildState;
-  attempt: number;
-  /** does this builder's artifact equal the published one: bitwise, after stabilizers, or not */
-  matchesPublished?: 'bitwise' | 'stabilized' | 'no';
-  durations: { fetchMs?: number; buildMs?: number; totalMs?: number };
-  /** relative URL of the full build log, when uploaded */
-  logUrl?: string;
-  logBytes?: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type RebuildView = Static<typeof RebuildViewSchema>;
 
 /** A release as served by the API: the stored record plus its history, rebuilds and links. */
-export interface ReleaseView extends ReleaseRecord {
-  /** every verdict ever recorded for this release, oldest first (`verdict` is the latest) */
-  verdictHistory: VerdictRecord[];
-  rebuilds: RebuildView[];
-  links: { self: string; package: string };
-  /** what an auditor must not miss about the release's source (e.g. `WARNING: tag v1.2.3 moved: …`); absent when nothing */
-  warnings?: string[];
-}
+export type ReleaseView = Static<typeof ReleaseViewSchema>;
 
 /** Answer of `GET /v1/packages/:purl`: releases of the purl, newest first, and what answers for each version. */
-export interface PackageView {
-  purl: string;
-  /** per version (newest release first): the verdict that answers for it, from canonical sources only */
-  answers: PurlAnswer[];
-  releases: ReleaseView[];
-}
+export type PackageView = Static<typeof PackageViewSchema>;
 
 /** A worker as served by `GET /v1/workers`. */
-export interface WorkerView {
-  id: string;
-  operator: string;
-  alive: boolean;
-  lastSeenAt: string;
-  images: Record<string, string>;
-  running: string[];
-}
+export type WorkerView = Static<typeof WorkerViewSchema>;
 
 /** Body of `POST /v1/admin/workers`: enrol a key directly, or ask for a one-time token. */
-export interface EnrolWorkerRequest {
-  workerId: string;
-  operator: string;
-  /** SPKI PEM of the worker's signing key, to enrol it directly */
-  publicKey?: string;
-}
+export type EnrolWorkerRequest = Static<typeof EnrolWorkerRequestSchema>;
+
+/** Body of `POST /v1/admin/submitters`. */
+export type SubmitterRequest = Static<typeof SubmitterRequestSchema>;
+
+/** Body of `PUT /v1/admin/source-mappings`. */
+export type SourceMappingRequest = Static<typeof SourceMappingRequestSchema>;
 
 /** Answer of `POST /v1/admin/workers`: the enrolled key id, or a one-time token for the worker's first start. */
-export type EnrolWorkerAnswer = { workerId: string; operator: string; keyId: string } | { workerId: string; operator: string; token: string; expiresAt: string };
+export type EnrolWorkerAnswer = Static<typeof EnrolWorkerAnswerSchema>;
 
 /** An operator's record of where a package's source lives (for packages whose registry entry declares none), as stored and served. */
-export interface SourceMappingView {
-  /** the package, without version */
-  packagePurl: string;
-  repo: string;
-  directory?: string;
-  /** who recorded it */
-  by: string;
-  note?: string;
-  createdAt: string;
-}
+export type SourceMappingView = Static<typeof SourceMappingViewSchema>;
 
 /** One refused worker report or enrolment, as `GET /v1/admin/rejections` lists it (newest first). */
-export interface RejectionView {
-  seq: number;
-  at: string;
-  /** false for a request no enrolled key signed: nothing in it is attributable to a worker */
-  authenticated: boolean;
-  workerId?: string;
-  rebuildId?: string;
-  reason: string;
-  detail: string;
-  bundleSha256?: string;
-}
+export type RejectionView = Static<typeof RejectionViewSchema>;
+
+/** What a submitter's callback receives when its release is decided. */
+export type VerdictEvent = Static<typeof VerdictEventSchema>;

@@ -1,3 +1,5 @@
+import type { Static } from 'typebox';
+import { AUDIT_STATUSES, type AuditAnswerSchema, type AuditStatusSchema, AuditEntrySchema, AuditRequestSchema, IntegrityCheckSchema } from './api-schemas.js';
 import ssri from 'ssri';
 import type { AnswerRisk, PurlAnswer } from './answer.js';
 import type { Verdict } from './verdict.js';
@@ -24,43 +26,19 @@ export interface UnverifiableEntry {
 export type LockfileReading = { ok: true; format: string; releases: LockedRelease[]; unverifiable: UnverifiableEntry[] } | { ok: false; message: string };
 
 /** What an audit says of one locked release: its verdict, or why there is none to rely on. */
-export const AUDIT_STATUSES = ['reproducible', 'equivalent', 'mismatch', 'unreproducible', 'failed', 'unknown'] as const;
-export type AuditStatus = (typeof AUDIT_STATUSES)[number];
-
-/** The most releases one audit request may ask about: a lockfile of a very large monorepo has about 10,000. */
-export const MAX_AUDIT_PACKAGES = 20_000;
+export type AuditStatus = Static<typeof AuditStatusSchema>;
 
 /** `POST /v1/audit`. */
-export interface AuditRequest {
-  packages: { purl: string; integrity?: string }[];
-}
+export type AuditRequest = Static<typeof AuditRequestSchema>;
 
 /** How the artifact a lockfile pins compares with the one the farm's verdict is about. */
-export type IntegrityCheck = 'match' | 'differs' | 'unchecked';
+export type IntegrityCheck = Static<typeof IntegrityCheckSchema>;
 
 /** The audit of one locked release. */
-export interface AuditEntry {
-  /** the purl as asked */
-  purl: string;
-  status: AuditStatus;
-  /** the verdict that answers for the purl; null while none does */
-  verdict: Verdict | null;
-  integrity: IntegrityCheck;
-  /** the release whose verdict that is */
-  releaseId: string | null;
-  /** for a mismatch whose difference was assessed: how dangerous it is */
-  risk?: AnswerRisk;
-  /** a newer canonical release of the purl is not decided yet */
-  pending: boolean;
-  /** why the status is not simply the verdict, or what qualifies it */
-  note?: string;
-}
+export type AuditEntry = Static<typeof AuditEntrySchema>;
 
 /** What `POST /v1/audit` answers: one entry per distinct purl asked, in the order asked, and their counts by status. */
-export interface AuditAnswer {
-  entries: AuditEntry[];
-  counts: Record<AuditStatus, number>;
-}
+export type AuditAnswer = Static<typeof AuditAnswerSchema>;
 
 /** Zero for every status. */
 export function emptyAuditCounts(): Record<AuditStatus, number> {

@@ -1,21 +1,18 @@
+import type { Static } from 'typebox';
+import type { ResolvedSourceSchema, SourceOriginSchema, SourceOverridesSchema, UpstreamArtifactSchema } from './api-schemas.js';
 import type { ReleasePurl } from './purl.js';
 import type { FileDifference, RiskSummary } from './risk.js';
 import type { LockfileReading } from './audit.js';
 
 /** Overrides a submitter may give for the source of a release. */
-export interface SourceOverrides {
-  /** source repository URL */
-  repo?: string;
-  /** tag, branch or commit SHA */
-  ref?: string;
-}
+export type SourceOverrides = Static<typeof SourceOverridesSchema>;
 
 /**
  * Where a release's source comes from: what the registry declares (canonical), an operator's
  * recorded mapping for a package whose registry entry names no usable source (canonical too), or a
  * submitter's override (never answers for the purl).
  */
-export type SourceOrigin = 'registry' | 'mapping' | 'override';
+export type SourceOrigin = Static<typeof SourceOriginSchema>;
 
 /** True for the origins whose verdicts answer for the purl. */
 export function isCanonicalOrigin(origin: SourceOrigin | undefined): boolean {
@@ -30,14 +27,7 @@ export interface SourceMapping {
 }
 
 /** The published artifact of a release as the registry describes it. */
-export interface UpstreamArtifact {
-  /** download URL */
-  url: string;
-  /** Subresource-Integrity string from the registry, e.g. `sha512-…` */
-  integrity: string;
-  /** file name to store it under, e.g. `name-1.2.3.tgz` */
-  filename: string;
-}
+export type UpstreamArtifact = Static<typeof UpstreamArtifactSchema>;
 
 /**
  * Where the source should be and how to find the commit, in the order to try.
@@ -75,16 +65,7 @@ export type RecipeInference =
   | { ok: false; code: 'version-not-found' | 'source-not-found' | 'source-refused' | 'no-artifact' | 'toolchain-unavailable'; message: string; upstream?: UpstreamArtifact };
 
 /** A recipe after the fetch phase resolved it to an exact commit. */
-export interface ResolvedSource {
-  origin: SourceOrigin;
-  repo: string;
-  commit: string;
-  /** the ref that resolved to the commit, if any */
-  ref?: string;
-  directory?: string;
-  /** commit time, seconds since the epoch (becomes SOURCE_DATE_EPOCH) */
-  commitTime: number;
-}
+export type ResolvedSource = Static<typeof ResolvedSourceSchema>;
 
 /** Resource limits of one build container. */
 export interface BuildLimits {

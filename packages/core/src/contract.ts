@@ -1,3 +1,5 @@
+import type { Static } from 'typebox';
+import type { SourceFoundSchema } from './api-schemas.js';
 import type { SourceMapping, SourceOrigin, SourceOverrides, UpstreamArtifact } from './builder.js';
 
 /**
@@ -16,7 +18,7 @@ export interface RebuildJob {
  * release's version in its manifest (`history`), which a worker accepts only after checking that
  * manifest at that commit itself.
  */
-export type SourceFound = 'commit' | 'tag' | 'history';
+export type SourceFound = Static<typeof SourceFoundSchema>;
 
 /**
  * How much later than the registry's publish time a commit found by history search may have been

@@ -16,4 +16,5 @@ export * from './lifecycle.js';
 export * from './request-auth.js';
 export * from './answer.js';
 export * from './audit.js';
+export * from './api-schemas.js';
 export * from './terminal-safe.js';

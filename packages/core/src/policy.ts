@@ -1,12 +1,7 @@
+import type { Static } from 'typebox';
+import type { QuorumPolicySchema } from './api-schemas.js';
 /** The quorum policy: exact integer M-of-N over distinct builders. */
-export interface QuorumPolicy {
-  /** builders scheduled per release (N) */
-  builders: number;
-  /** agreeing builders required (M) */
-  quorum: number;
-  /** count distinct operators rather than distinct builder ids */
-  distinctOperators: boolean;
-}
+export type QuorumPolicy = Static<typeof QuorumPolicySchema>;
 
 /** @defaultValue 3 builders, quorum 2, distinct operators */
 export const DEFAULT_POLICY: Readonly<QuorumPolicy> = Object.freeze({ builders: 3, quorum: 2, distinctOperators: true });

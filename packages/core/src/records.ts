@@ -1,3 +1,5 @@
+import type { Static } from 'typebox';
+import type { PinnedSourceSchema, RebuildStateSchema, ReleaseRecordSchema, ReleaseStateSchema, VerdictRecordSchema } from './api-schemas.js';
 import type { ArtifactDigests } from './artifact.js';
 import type { ResolvedSource, SourceOverrides, UpstreamArtifact } from './builder.js';
 import type { PinnedSourceRef } from './contract.js';
@@ -6,10 +8,10 @@ import type { RiskSummary } from './risk.js';
 import type { VerdictDecision } from './verdict.js';
 
 /** Release lifecycle: queued → building → decided. */
-export type ReleaseState = 'queued' | 'building' | 'decided';
+export type ReleaseState = Static<typeof ReleaseStateSchema>;
 
 /** Lifecycle of one rebuild (one worker's attempt). `lost` = its worker vanished or faulted; it is replaced. */
-export type RebuildState = 'assigned' | 'running' | 'succeeded' | 'failed' | 'lost';
+export type RebuildState = Static<typeof RebuildStateSchema>;
 
 /** What a worker reports for a rebuild; versioned, sent over HTTP. */
 export interface RebuildReport {
@@ -56,24 +58,7 @@ export interface RebuildRecord {
  * The source and recipe a release is pinned to at submission (commit resolved before any build when
  * only tags were known). Every builder statement must name exactly this source and toolchain.
  */
-export interface PinnedSource extends PinnedSourceRef {
-  /** the ref that resolved to `commit`, when a tag was resolved */
-  ref?: string;
-  /** candidate refs, in order, when the registry declared no commit */
-  refs: string[];
-  /** the toolchain the recipe asks for (e.g. the publisher's npm and node versions) */
-  toolchain: Record<string, string>;
-  /** how each field was found, for the record */
-  steps: string[];
-  /** for a mapping: who recorded it and when */
-  mapping?: { by: string; createdAt: string };
-  /** when a tag resolved for this package was first seen pointing at `commit` */
-  firstSeenAt?: string;
-  /** the tag now points elsewhere than when first seen (a moved tag is worth an auditor's look) */
-  moved?: { ref: string; commit: string; seenAt: string };
-  /** when the registry says the release was published (ISO 8601): a history search looks no later than this (plus `PUBLISH_TIME_SLACK_MS`) */
-  publishedAt?: string;
-}
+export type PinnedSource = Static<typeof PinnedSourceSchema>;
 
 /**
  * The loud line about a tag that moved after the farm first saw it, for verdict notes, views and
@@ -93,34 +78,7 @@ export function historyFoundNote(source: Pick<PinnedSource, 'found' | 'commit' |
 }
 
 /** A release as stored and served. */
-export interface ReleaseRecord {
-  id: string;
-  purl: string;
-  ecosystem: string;
-  state: ReleaseState;
-  overrides: SourceOverrides;
-  /** the pinned source; absent only when the registry declared none and no mapping exists */
-  source?: PinnedSource;
-  /** true when the source is what the registry declares (or an operator's mapping): only such verdicts answer for the purl */
-  canonical: boolean;
-  /** the authenticated submitter, when the submission carried a token */
-  submittedBy?: string;
-  policy: QuorumPolicy;
-  upstream?: UpstreamArtifact;
-  /** the published artifact's digests, computed by the coordinator from its own download */
-  published?: ArtifactDigests;
-  /** a problem found before any build (e.g. source-not-found), decided as failed */
-  problem?: { code: string; message: string };
-  createdAt: string;
-  updatedAt: string;
-  verdict?: VerdictRecord;
-}
+export type ReleaseRecord = Static<typeof ReleaseRecordSchema>;
 
 /** A recorded verdict: the decision and when it was made. Appended, never overwritten. */
-export type VerdictRecord = VerdictDecision & {
-  decidedAt: string;
-  /** facts the builders reported that qualify the verdict (e.g. the dependency set was not pinned) */
-  notes?: string[];
-  /** for a `mismatch` whose file-level diff could be computed: how dangerous the difference is */
-  risk?: RiskSummary;
-};
+export type VerdictRecord = Static<typeof VerdictRecordSchema>;

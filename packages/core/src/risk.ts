@@ -1,3 +1,5 @@
+import type { Static } from 'typebox';
+import { RISK_LEVELS, type RiskFlagSchema, RiskLevelSchema, RiskSummarySchema } from './api-schemas.js';
 /**
  * The risk summary of a `mismatch`: how dangerous the difference between the rebuilt and the
  * published artifact is, computed by the ecosystem's builder from the file-level difference. The
@@ -8,10 +10,9 @@
 export type ArtifactSide = 'published' | 'rebuilt';
 
 /** How dangerous a difference is, most dangerous first in RISK_LEVELS' reverse. */
-export type RiskLevel = 'high' | 'medium' | 'low';
+export type RiskLevel = Static<typeof RiskLevelSchema>;
 
 /** The levels from least to most dangerous. */
-export const RISK_LEVELS: readonly RiskLevel[] = ['low', 'medium', 'high'];
 
 /** Paths listed per kind of difference in a summary; the count is always complete. @defaultValue 20 */
 export const RISK_PATHS_SHOWN = 20;
@@ -64,11 +65,7 @@ export interface FileDifference {
 }
 
 /** A reason for the level: a builder-defined code and one bounded sentence. */
-export interface RiskFlag {
-  code: string;
-  level: RiskLevel;
-  message: string;
-}
+export type RiskFlag = Static<typeof RiskFlagSchema>;
 
 /** How many paths differ in one way, and the first RISK_PATHS_SHOWN of them. */
 export interface RiskPathList {
@@ -77,18 +74,7 @@ export interface RiskPathList {
 }
 
 /** What a mismatch's difference amounts to; carried by the verdict and its signed VSA. */
-export interface RiskSummary {
-  level: RiskLevel;
-  /** one sentence, starting with the level: `high risk: install script postinstall added in package.json` */
-  text: string;
-  onlyPublished: RiskPathList;
-  onlyRebuilt: RiskPathList;
-  changed: RiskPathList;
-  /** same content, other execute permission */
-  modeChanged: RiskPathList;
-  /** the reasons for a `high` or `medium` level, most dangerous first */
-  flags: RiskFlag[];
-}
+export type RiskSummary = Static<typeof RiskSummarySchema>;
 
 /** The more dangerous of two levels. */
 export function maxRiskLevel(a: RiskLevel, b: RiskLevel): RiskLevel {

@@ -1,9 +1,10 @@
+import type { Static } from 'typebox';
+import type { VerdictDecisionSchema, VerdictSchema } from './api-schemas.js';
 import { stabilizersBetween, type ArtifactDigests } from './artifact.js';
 import type { QuorumPolicy } from './policy.js';
 
 /** The five verdicts of DESIGN.md. */
-export type Verdict = 'reproducible' | 'equivalent' | 'mismatch' | 'unreproducible' | 'failed';
-export const VERDICTS: readonly Verdict[] = ['reproducible', 'equivalent', 'mismatch', 'unreproducible', 'failed'];
+export type Verdict = Static<typeof VerdictSchema>;
 
 /** True for the verdicts that say the published artifact was independently reproduced. */
 export function isPositiveVerdict(v: Verdict): boolean {
@@ -20,19 +21,7 @@ export interface BuilderOutcome {
 }
 
 /** The decision with its reasons, ready to store. */
-export interface VerdictDecision {
-  verdict: Verdict;
-  /** one-sentence explanation for humans */
-  reason: string;
-  /** builders (ids) in the agreeing group that decided, if any */
-  agreeing: string[];
-  /** distinct independent builders counted in that group (operators or ids, per policy) */
-  agreeingCount: number;
-  /** stabilizers needed for equality, for `equivalent` */
-  stabilizers: string[];
-  /** the agreeing builders' artifact digest, if a group reached the quorum */
-  rebuiltSha256?: string;
-}
+export type VerdictDecision = Static<typeof VerdictDecisionSchema>;
 
 /** Counts distinct identities in a group: by operator when the policy says so, else by builder id. */
 function independentCount(group: BuilderOutcome[], policy: QuorumPolicy): number {

@@ -19,6 +19,8 @@ export interface EgressFetchOptions {
   method?: string;
   /** @defaultValue 5 */
   maxRedirects?: number;
+  /** the request body (with a method that has one); dropped where a redirect turns the request into a GET */
+  body?: string | Uint8Array;
 }
 
 /** Options of {@link fetchJson}. */
@@ -76,10 +78,11 @@ export async function egressFetch(url: string | URL, opts: EgressFetchOptions): 
     throw new QuorumError('invalid-input', `${JSON.stringify(method.slice(0, 20))} is not a method egressFetch sends`);
   }
   const headers = { ...opts.headers };
+  let body = opts.body;
   for (let hop = 0; ; hop++) {
     let res: Response;
     try {
-      res = await fetch(current, { method, headers, redirect: 'manual', signal, dispatcher: agentFor(opts.policy) });
+      res = await fetch(current, { method, headers, redirect: 'manual', signal, dispatcher: agentFor(opts.policy), ...(body !== undefined ? { body } : {}) });
     } catch (e) {
       throw transportError(e, current, opts.signal);
     }
@@ -102,7 +105,10 @@ export async function egressFetch(url: string | URL, opts: EgressFetchOptions): 
       if (next.origin !== current.origin) {
         for (const name of Object.keys(headers)) if (ORIGIN_BOUND_HEADERS.includes(name.toLowerCase())) delete headers[name];
       }
-      if ((res.status === 303 && method !== 'HEAD') || ((res.status === 301 || res.status === 302) && method === 'POST')) method = 'GET';
+      if ((res.status === 303 && method !== 'HEAD') || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+      }
       current = next;
       continue;
     }

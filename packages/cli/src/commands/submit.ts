@@ -10,6 +10,7 @@ import { safeText } from '../terminal-text.js';
 export interface SubmitOptions {
   repo?: string;
   ref?: string;
+  callback?: string;
   token?: string;
   wait?: boolean;
   timeout: number;
@@ -44,12 +45,13 @@ export async function submit(purl: string, opts: SubmitOptions, io: CliIo): Prom
   const body: SubmitReleaseRequest = { purl };
   if (opts.repo !== undefined) body.repo = opts.repo;
   if (opts.ref !== undefined) body.ref = opts.ref;
+  if (opts.callback !== undefined) body.callback = opts.callback;
   const started = io.clock();
   const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
-  if ((opts.repo !== undefined || opts.ref !== undefined) && token === undefined) {
+  if ((opts.repo !== undefined || opts.ref !== undefined || opts.callback !== undefined) && token === undefined) {
     throw new CliError(
       'usage',
-      '--repo and --ref override the source the registry declares, which needs a submit token from an operator: pass --token or set QUORUM_SUBMIT_TOKEN (`quorum admin submitters add <name>` issues one)',
+      '--repo and --ref override the source the registry declares, which needs a submit token, and so does --callback (a URL the coordinator calls) from an operator: pass --token or set QUORUM_SUBMIT_TOKEN (`quorum admin submitters add <name>` issues one)',
     );
   }
   let view = await api.submitRelease(body, token);
