@@ -49,63 +49,69 @@ function purlOf(i: number, v: number): string {
  * published, rebuilt by 3 builders of distinct operators (succeeded, with logs and artifact digests)
  * and decided by one verdict. Returns one of the stored versioned purls.
  */
+/** Stores the n-th seeded release, decided, as the farm would leave it (see seedReleases). */
+export function seedRelease(store: SqliteStore, n: number): string {
+  const pkg = Math.floor(n / VERSIONS_PER_PACKAGE);
+  const purl = parseReleasePurl(purlOf(pkg, n % VERSIONS_PER_PACKAGE));
+  const id = randomUUID();
+  const filename = `${purl.name}-${purl.version}.tgz`;
+  const published = digests(4096 + (n % 997) * 31);
+  store.insertRelease({
+    id,
+    purl: purl.canonical,
+    packagePurl: packagePurl(purl),
+    ecosystem: purl.type,
+    overrides: {},
+    policy: DEFAULT_POLICY,
+    canonical: true,
+    source: { origin: 'registry', repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), refs: [], toolchain: { node: '20.20.2', npm: '11.19.0' }, steps: [] },
+    upstream: {
+      url: `https://registry.npmjs.org/${purl.namespace ? `${purl.namespace}/` : ''}${purl.name}/-/${filename}`,
+      integrity: `sha512-${Buffer.from(hex(64), 'hex').toString('base64')}`,
+      filename,
+    },
+  });
+  store.setReleasePublished(id, published, true);
+  const source = { origin: 'registry' as const, repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), ref: `v${purl.version}`, commitTime: 1_700_000_000 + n };
+  const builders = [0, 1, 2].map((k) => WORKERS[(n + k * 2) % WORKERS.length]!);
+  for (const workerId of builders) {
+    const rebuildId = randomUUID();
+    store.insertRebuild({ id: rebuildId, releaseId: id, workerId, operator: `operator-${workerId}`, attempt: 1, deadlineMs: Date.now() + 3_600_000 });
+    store.markEnqueued(rebuildId);
+    store.transitionRebuild(rebuildId, ['assigned'], 'running');
+    const report: RebuildReport = {
+      v: 1,
+      rebuildId,
+      workerId,
+      status: 'succeeded',
+      source,
+      toolchain: { node: '20.20.2', npm: '11.19.0' },
+      toolchainUsed: { node: 'v20.20.2', npm: '11.19.0' },
+      imageDigest: `sha256:${hex(32)}`,
+      artifact: { ...published, filename },
+      upstream: published,
+      timings: { fetchMs: 850, buildMs: 2300, totalMs: 3400 },
+      exitCode: 0,
+    };
+    store.transitionRebuild(rebuildId, ['running'], 'succeeded', report);
+    store.setRebuildLog(rebuildId, hex(32), 2048);
+    store.setRebuildBundle(rebuildId, hex(32));
+  }
+  const decision = decideVerdict(
+    published,
+    builders.map((b) => ({ builderId: b, operator: `operator-${b}`, status: 'success', artifact: published })),
+    DEFAULT_POLICY,
+  );
+  store.appendVerdict(id, { ...decision, decidedAt: new Date().toISOString() }, hex(32));
+  return parseReleasePurl(purlOf(Math.floor(n / VERSIONS_PER_PACKAGE), n % VERSIONS_PER_PACKAGE)).canonical;
+}
+
 export function seedReleases(dataDir: string, count: number): string {
   const store = new SqliteStore(join(dataDir, 'quorum.sqlite'));
   try {
     store.db.transaction(() => {
       for (let n = 0; n < count; n++) {
-        const pkg = Math.floor(n / VERSIONS_PER_PACKAGE);
-        const purl = parseReleasePurl(purlOf(pkg, n % VERSIONS_PER_PACKAGE));
-        const id = randomUUID();
-        const filename = `${purl.name}-${purl.version}.tgz`;
-        const published = digests(4096 + (n % 997) * 31);
-        store.insertRelease({
-          id,
-          purl: purl.canonical,
-          packagePurl: packagePurl(purl),
-          ecosystem: purl.type,
-          overrides: {},
-          policy: DEFAULT_POLICY,
-          canonical: true,
-          source: { origin: 'registry', repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), refs: [], toolchain: { node: '20.20.2', npm: '11.19.0' }, steps: [] },
-          upstream: {
-            url: `https://registry.npmjs.org/${purl.namespace ? `${purl.namespace}/` : ''}${purl.name}/-/${filename}`,
-            integrity: `sha512-${Buffer.from(hex(64), 'hex').toString('base64')}`,
-            filename,
-          },
-        });
-        store.setReleasePublished(id, published, true);
-        const source = { origin: 'registry' as const, repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), ref: `v${purl.version}`, commitTime: 1_700_000_000 + n };
-        const builders = [0, 1, 2].map((k) => WORKERS[(n + k * 2) % WORKERS.length]!);
-        for (const workerId of builders) {
-          const rebuildId = randomUUID();
-          store.insertRebuild({ id: rebuildId, releaseId: id, workerId, operator: `operator-${workerId}`, attempt: 1, deadlineMs: Date.now() + 3_600_000 });
-          store.markEnqueued(rebuildId);
-          store.transitionRebuild(rebuildId, ['assigned'], 'running');
-          const report: RebuildReport = {
-            v: 1,
-            rebuildId,
-            workerId,
-            status: 'succeeded',
-            source,
-            toolchain: { node: '20.20.2', npm: '11.19.0' },
-            toolchainUsed: { node: 'v20.20.2', npm: '11.19.0' },
-            imageDigest: `sha256:${hex(32)}`,
-            artifact: { ...published, filename },
-            upstream: published,
-            timings: { fetchMs: 850, buildMs: 2300, totalMs: 3400 },
-            exitCode: 0,
-          };
-          store.transitionRebuild(rebuildId, ['running'], 'succeeded', report);
-          store.setRebuildLog(rebuildId, hex(32), 2048);
-          store.setRebuildBundle(rebuildId, hex(32));
-        }
-        const decision = decideVerdict(
-          published,
-          builders.map((b) => ({ builderId: b, operator: `operator-${b}`, status: 'success', artifact: published })),
-          DEFAULT_POLICY,
-        );
-        store.appendVerdict(id, { ...decision, decidedAt: new Date().toISOString() }, hex(32));
+        seedRelease(store, n);
       }
     })();
   } finally {
@@ -138,14 +144,14 @@ async function waitUntilUp(url: string, child: ResultPromise, what: string): Pro
   throw new Error(`${what} did not answer at ${url}`);
 }
 
-async function stopChild(child: ResultPromise): Promise<void> {
+export async function stopChild(child: ResultPromise): Promise<void> {
   child.kill('SIGTERM');
   await Promise.race([child, new Promise((r) => setTimeout(r, 10_000))]);
   child.kill('SIGKILL');
 }
 
 /** The baseline: a fastify hello-world route in its own process. */
-async function startHello(): Promise<Target> {
+export async function startHello(): Promise<Target> {
   const port = await freePort();
   const code = `const { default: Fastify } = await import(${JSON.stringify(FASTIFY_URL)});
 const app = Fastify();

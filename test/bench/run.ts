@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { benchP1P2 } from './p1-p2-farm.js';
 import { benchP3 } from './p3-compare.js';
 import { benchP4 } from './p4-status-load.js';
+import { benchP4Live } from './p4-live.js';
 import { benchP5 } from './p5-audit.js';
 import { benchP6 } from './p6-diff.js';
 import { benchP7 } from './p7-lockfiles.js';
@@ -34,6 +35,7 @@ const run = async (name: string, bench: () => Promise<BenchRow[]>) => {
 if (want('P1', 'P2')) await run('P1+P2 farm', () => benchP1P2());
 if (want('P3')) await run('P3 stabilized compare', () => benchP3());
 if (want('P4')) await run('P4 status under load', () => benchP4());
+if (want('P4-LIVE', 'P4LIVE')) await run('P4-live answers on a live farm', () => benchP4Live());
 if (want('P5')) await run('P5 lockfile audit', () => benchP5());
 if (want('P6')) await run('P6 diff vs diffoscope', () => benchP6());
 if (want('P7')) await run('P7 lockfile readers on hostile input', () => benchP7());

@@ -315,7 +315,13 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     expect(xz.stderr).toMatch(/xz-lock: no such file or directory/);
     await mkdir(join(farm.dir, 'xz-lock'), { recursive: true });
     await writeFile(join(farm.dir, 'xz-lock/yarn.lock'), `# yarn lockfile v1\n\n\nxzlike@5.6.0:\n  version "5.6.0"\n  resolved "${farm.registry.url}/xzlike/-/xzlike-5.6.0.tgz"\n`);
-    const alarmed = await quorum(['audit', '--json', join(farm.dir, 'xz-lock')], app);
+    // pinned by nothing the farm can compare, and from a host the audit does not trust: from elsewhere
+    const untrusted = await quorum(['audit', '--json', join(farm.dir, 'xz-lock')], app);
+    expect(untrusted.exitCode).toBe(0);
+    expect(JSON.parse(untrusted.stdout)).toMatchObject({ entries: [], unverifiable: [{ name: 'xzlike', why: expect.stringContaining('not a registry this audit trusts') }] });
+    expect((await quorum(['audit', '--strict', join(farm.dir, 'xz-lock')], app)).exitCode).toBe(8);
+    // the consumer's registry named: the release is the registry's, and its alarm shows
+    const alarmed = await quorum(['audit', '--json', '--registry', farm.registry.url, join(farm.dir, 'xz-lock')], app);
     expect(alarmed.exitCode).toBe(2);
     expect((JSON.parse(alarmed.stdout) as typeof report & { entries: { risk?: { level: string } }[] }).entries[0]).toMatchObject({
       purl: 'pkg:npm/xzlike@5.6.0',

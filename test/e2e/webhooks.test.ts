@@ -59,7 +59,7 @@ describe('verdict callbacks (webhooks)', () => {
   beforeAll(async () => {
     await receiver.start();
     // the receiver is on loopback, which the coordinator calls only when the operator allows it
-    farm = new Farm({ workers: 2, builders: 2, quorum: 2, env: { QUORUM_EGRESS_ALLOW: `127.0.0.1:${receiver.port}`, QUORUM_CALLBACK_BACKOFF_MS: '200', QUORUM_CALLBACK_ATTEMPTS: '4' } });
+    farm = new Farm({ workers: 2, builders: 2, quorum: 2, env: { QUORUM_CALLBACK_ALLOW: `127.0.0.1:${receiver.port}`, QUORUM_CALLBACK_BACKOFF_MS: '200', QUORUM_CALLBACK_ATTEMPTS: '4' } });
     await farm.start();
   }, 180_000);
   afterAll(async () => {
@@ -125,8 +125,9 @@ describe('verdict callbacks (webhooks)', () => {
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as { error: { message: string } }).error.message).toMatch(/a callback needs a submit token/);
     const auth = { authorization: `Bearer ${farm.submitToken}` };
-    // the cloud metadata address, and a port of loopback the operator did not allow
-    for (const url of ['http://169.254.169.254/latest/meta-data/', `http://127.0.0.1:${receiver.port + 1}/x`]) {
+    // the cloud metadata address, a port of loopback the operator did not allow, and the farm's own
+    // registry, which the builds may reach but a submitter's callback may not
+    for (const url of ['http://169.254.169.254/latest/meta-data/', `http://127.0.0.1:${receiver.port + 1}/x`, `${farm.registry.url}/adder2`]) {
       const refused = await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/adder2@1.0.0', callback: url }, auth);
       expect(refused.status, url).toBe(422);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('egress-refused');

@@ -170,9 +170,41 @@ snapshots: {}
     expect(v6.releases).toEqual([{ purl: 'pkg:npm/ms@2.1.3', integrity: SHA512, at: '/ms@2.1.3' }]);
   });
 
+  it('counts a tarball from an untrusted host as the registry release only when its integrity can be compared (a lockfile injection pins a sha1 of its own)', () => {
+    const sha1 = `sha1-${Buffer.alloc(20, 3).toString('base64')}`;
+    const lock = (resolved: string, integrity?: string) =>
+      JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/left-pad': { version: '1.3.0', resolved, ...(integrity ? { integrity } : {}) } } });
+    const evil = read('package-lock.json', lock('https://evil.example/left-pad/-/left-pad-1.3.0.tgz', sha1));
+    expect(evil.releases).toEqual([]);
+    expect(evil.unverifiable).toMatchObject([{ name: 'left-pad', why: expect.stringContaining('not a registry this audit trusts') }]);
+    expect(read('package-lock.json', lock('https://evil.example/left-pad/-/left-pad-1.3.0.tgz')).releases).toEqual([]);
+    // a sha512 is compared with the verified artifact by the farm, wherever the tarball comes from
+    expect(read('package-lock.json', lock('https://evil.example/left-pad/-/left-pad-1.3.0.tgz', SHA512)).releases).toHaveLength(1);
+    // the public registry, or a mirror the consumer names, is trusted with an old sha1 pin
+    expect(read('package-lock.json', lock('https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz', sha1)).releases).toHaveLength(1);
+    const mirror = readConsumerLockfile('package-lock.json', lock('https://npm.corp.example/api/npm/left-pad/-/left-pad-1.3.0.tgz', sha1), { registries: ['https://npm.corp.example/api/npm/'] });
+    expect(mirror.ok && mirror.releases).toHaveLength(1);
+    // a stronger algorithm the farm does not record hides a matching weaker one from the package manager
+    const sha384 = `sha384-${Buffer.alloc(48, 1).toString('base64')} sha256-${Buffer.alloc(32, 1).toString('base64')}`;
+    expect(read('package-lock.json', lock('https://evil.example/left-pad/-/left-pad-1.3.0.tgz', sha384)).releases).toEqual([]);
+  });
+
+  it("reads a scoped package from a mirror that names the file after the scoped name (Artifactory's layout)", () => {
+    const r = read(
+      'package-lock.json',
+      JSON.stringify({
+        lockfileVersion: 3,
+        packages: { 'node_modules/@types/ms': { version: '0.7.34', resolved: 'https://art.example/api/npm/npm/@types/ms/-/@types/ms-0.7.34.tgz', integrity: SHA512 } },
+      }),
+    );
+    expect(r.releases).toEqual([{ purl: 'pkg:npm/%40types/ms@0.7.34', integrity: SHA512, at: 'node_modules/@types/ms' }]);
+  });
+
   it('refuses what is not a lockfile, clearly and without throwing', () => {
     expect(readConsumerLockfile('package-lock.json', '{')).toMatchObject({ ok: false, message: expect.stringMatching(/^package-lock.json is not valid JSON/) });
     expect(readConsumerLockfile('package-lock.json', '[]')).toMatchObject({ ok: false, message: 'package-lock.json is not a JSON object' });
+    expect(readConsumerLockfile('package-lock.json', '{"lockfileVersion":99,"packages":{}}')).toMatchObject({ ok: false, message: expect.stringContaining('not one npm writes') });
+    expect(readConsumerLockfile('package-lock.json', '{"lockfileVersion":3}')).toMatchObject({ ok: false, message: expect.stringContaining('lists no packages') });
     expect(readConsumerLockfile('yarn.lock', 'a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[')).toMatchObject({ ok: false });
     expect(readConsumerLockfile('pnpm-lock.yaml', "lockfileVersion: '4.0'\n")).toMatchObject({ ok: false, message: expect.stringContaining('not supported') });
     expect(readConsumerLockfile('Cargo.lock', '')).toMatchObject({ ok: false, message: expect.stringContaining('not a lockfile this farm reads') });

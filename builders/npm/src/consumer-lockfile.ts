@@ -1,10 +1,10 @@
 import jsYaml from 'js-yaml';
 import { parseSyml } from '@yarnpkg/parsers';
-import { releasePurl, type LockedRelease, type LockfileReading, type UnverifiableEntry } from '@quorum/core';
+import { integrityComparable, releasePurl, type LockedRelease, type LockfileReading, type UnverifiableEntry } from '@quorum/core';
 import { parseYarnV1 } from './yarn-v1-syntax.js';
 import { CLASSIC_HEADER, descriptorName, MAX_YARN_BERRY_ITEMS, MAX_YARN_LOCK_CHARS } from './yarn-lock.js';
 import { keyFormat, leadingName, MAX_DOCUMENTS, MAX_PNPM_LOCK_ITEMS, registryKey, yamlProblem } from './pnpm-lock.js';
-import { errorText, isExactVersion, isIntegrity, isMap, isPackageName, MAX_LOCKFILE_CHARS, nestsTooDeep, own, shown, yamlItems } from './locked-packages.js';
+import { errorText, isExactVersion, isMap, isPackageName, MAX_LOCKFILE_CHARS, nestsTooDeep, own, PUBLIC_REGISTRY_ORIGINS, shown, yamlItems } from './locked-packages.js';
 
 /** The lockfiles a project may have, in the order npm, yarn and pnpm look for them. */
 export const CONSUMER_LOCKFILES: readonly string[] = ['npm-shrinkwrap.json', 'package-lock.json', 'yarn.lock', 'pnpm-lock.yaml'];
@@ -14,8 +14,22 @@ class Collected {
   readonly releases = new Map<string, LockedRelease>();
   readonly unverifiable: UnverifiableEntry[] = [];
 
-  /** A registry release; the first place and the first integrity seen are kept, another integrity of the same release is listed again. */
-  release(name: string, version: string, integrity: string | undefined, at: string): void {
+  /** @param trusted origins of registries whose artifacts a weak or missing integrity may still stand for */
+  constructor(private readonly trusted: ReadonlySet<string>) {}
+
+  /**
+   * A registry release; the first place and the first integrity seen are kept, another integrity of
+   * the same release is listed again. Downloaded from a host no trusted registry has and pinned by
+   * nothing the farm can compare (sha1, nothing), it is anyone's tarball under that name: from elsewhere.
+   */
+  release(name: string, version: string, integrity: string | undefined, at: string, url?: string): void {
+    if (url !== undefined && !integrityComparable(integrity) && !this.trusted.has(originOf(url))) {
+      return this.elsewhere(
+        name,
+        at,
+        `is downloaded from ${shown(originOf(url))}, not a registry this audit trusts, and pinned by ${integrity ? 'a hash the farm does not record' : 'no integrity'}: nothing shows it is the registry's artifact`,
+      );
+    }
     const [scope, bare] = name.startsWith('@') ? (name.split('/', 2) as [string, string]) : [undefined, name];
     const purl = releasePurl('npm', scope, bare, version);
     const key = `${purl}\n${integrity ?? ''}`;
@@ -28,6 +42,14 @@ class Collected {
 
   reading(format: string): LockfileReading {
     return { ok: true, format, releases: [...this.releases.values()], unverifiable: this.unverifiable };
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url.slice(0, 100);
   }
 }
 
@@ -45,12 +67,13 @@ function isRegistryTarball(url: string, name: string, version: string): boolean 
   } catch {
     return false;
   }
-  return path.endsWith(`/${name}/-/${name.split('/').pop()}-${version}.tgz`);
+  // npm's layout names the file after the bare name; Artifactory's and GitLab's after the scoped one
+  return path.endsWith(`/${name}/-/${name.split('/').pop()}-${version}.tgz`) || (name.startsWith('@') && path.endsWith(`/${name}/-/${name}-${version}.tgz`));
 }
 
-/** An integrity the lockfile pins, if it is one; anything else counts as none. */
+/** The integrity string the lockfile pins, as the package manager will read it (judged by the audit, not here). */
 function integrityOf(value: unknown): string | undefined {
-  return typeof value === 'string' && isIntegrity(value) ? value.trim() : undefined;
+  return typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, 4096) : undefined;
 }
 
 /**
@@ -60,13 +83,14 @@ function integrityOf(value: unknown): string | undefined {
  * and a package from git, a directory or a foreign tarball URL is listed as unverifiable instead of
  * refusing the file. The project's own workspaces and links are its source, not installed packages.
  */
-export function readConsumerLockfile(fileName: string, text: string): LockfileReading {
+export function readConsumerLockfile(fileName: string, text: string, opts: { registries?: readonly string[] } = {}): LockfileReading {
   try {
+    const trusted = new Set([...PUBLIC_REGISTRY_ORIGINS, ...(opts.registries ?? []).map(originOf)]);
     if (typeof text !== 'string') return { ok: false, message: `${shown(fileName)} is not text` };
     if (text.length > MAX_LOCKFILE_CHARS) return { ok: false, message: `${shown(fileName)} is larger than ${MAX_LOCKFILE_CHARS / 2 ** 20} MiB` };
-    if (fileName === 'package-lock.json' || fileName === 'npm-shrinkwrap.json') return readNpmLock(fileName, text);
-    if (fileName === 'yarn.lock') return readYarnLock(text);
-    if (fileName === 'pnpm-lock.yaml') return readPnpmLock(text);
+    if (fileName === 'package-lock.json' || fileName === 'npm-shrinkwrap.json') return readNpmLock(fileName, text, trusted);
+    if (fileName === 'yarn.lock') return readYarnLock(text, trusted);
+    if (fileName === 'pnpm-lock.yaml') return readPnpmLock(text, trusted);
     return { ok: false, message: `${shown(fileName)} is not a lockfile this farm reads (${CONSUMER_LOCKFILES.join(', ')})` };
   } catch (e) {
     // a hostile lockfile (odd types, absurd nesting) is an error to report, never a crash
@@ -85,7 +109,7 @@ interface NpmLockEntry {
   dependencies?: unknown;
 }
 
-function readNpmLock(fileName: string, text: string): LockfileReading {
+function readNpmLock(fileName: string, text: string, trusted: ReadonlySet<string>): LockfileReading {
   let lock: unknown;
   try {
     lock = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -93,7 +117,11 @@ function readNpmLock(fileName: string, text: string): LockfileReading {
     return { ok: false, message: `${fileName} is not valid JSON: ${errorText(e)}` };
   }
   if (!isMap(lock)) return { ok: false, message: `${fileName} is not a JSON object` };
-  const out = new Collected();
+  const version = own(lock, 'lockfileVersion');
+  if (version !== undefined && version !== 1 && version !== 2 && version !== 3)
+    return { ok: false, message: `${fileName} has lockfileVersion ${shown(String(version))}, which is not one npm writes (1, 2, 3)` };
+  if (!isMap(own(lock, 'packages')) && !isMap(own(lock, 'dependencies'))) return { ok: false, message: `${fileName} lists no packages (neither "packages" nor "dependencies")` };
+  const out = new Collected(trusted);
   const packages = own(lock, 'packages');
   if (isMap(packages)) {
     for (const [path, entry] of Object.entries(packages)) {
@@ -133,10 +161,10 @@ function npmEntry(out: Collected, path: string, folderName: string, entry: NpmLo
   if (resolved !== undefined && (typeof resolved !== 'string' || !isRegistryTarball(resolved, name, version))) {
     return out.elsewhere(name, path, `is installed from ${typeof resolved === 'string' ? shown(resolved.slice(0, 100)) : 'an unreadable location'}, not a registry release`);
   }
-  out.release(name, version, integrityOf(own(entry, 'integrity')), path);
+  out.release(name, version, integrityOf(own(entry, 'integrity')), path, typeof resolved === 'string' ? resolved : undefined);
 }
 
-function readYarnLock(text: string): LockfileReading {
+function readYarnLock(text: string, trusted: ReadonlySet<string>): LockfileReading {
   if (text.length > MAX_YARN_LOCK_CHARS) return { ok: false, message: `yarn.lock is larger than ${MAX_YARN_LOCK_CHARS / 2 ** 20} MiB` };
   if (nestsTooDeep(text)) return { ok: false, message: 'yarn.lock nests deeper than any lockfile does' };
   const classic = CLASSIC_HEADER.test(text);
@@ -148,7 +176,7 @@ function readYarnLock(text: string): LockfileReading {
     return { ok: false, message: `yarn.lock is not valid ${classic ? 'yarn v1 syntax' : 'YAML'}: ${errorText(e)}` };
   }
   if (!isMap(lock)) return { ok: false, message: 'yarn.lock is not a mapping' };
-  const out = new Collected();
+  const out = new Collected(trusted);
   if (classic) {
     for (const [key, entry] of Object.entries(lock)) yarnClassicEntry(out, key, entry);
     return out.reading('yarn.lock v1');
@@ -183,7 +211,7 @@ function yarnClassicEntry(out: Collected, key: string, entry: unknown): void {
     return out.elsewhere(name, key, `is installed from ${typeof resolved === 'string' ? shown(resolved.slice(0, 100)) : 'a local directory'}, not a registry release`);
   }
   const hex = /#([0-9a-f]{40})$/i.exec(resolved)?.[1];
-  out.release(name, version, integrityOf(own(entry, 'integrity')) ?? (hex ? `sha1-${Buffer.from(hex, 'hex').toString('base64')}` : undefined), key);
+  out.release(name, version, integrityOf(own(entry, 'integrity')) ?? (hex ? `sha1-${Buffer.from(hex, 'hex').toString('base64')}` : undefined), key, resolved);
 }
 
 /** A berry locator; its `checksum` hashes yarn's cache zip, not the registry's artifact, so no integrity is compared. */
@@ -213,7 +241,7 @@ function yarnBerryLocator(out: Collected, key: string, locator: string, depth: n
   return out.elsewhere(name, key, `is installed from ${shown(protocol ?? reference.slice(0, 40))}:, not a registry release`);
 }
 
-function readPnpmLock(text: string): LockfileReading {
+function readPnpmLock(text: string, trusted: ReadonlySet<string>): LockfileReading {
   if (nestsTooDeep(text)) return { ok: false, message: 'pnpm-lock.yaml nests deeper than any lockfile does' };
   if (yamlItems(text) > MAX_PNPM_LOCK_ITEMS) return { ok: false, message: `pnpm-lock.yaml has more than ${MAX_PNPM_LOCK_ITEMS} lines and list items` };
   let docs: unknown[];
@@ -223,7 +251,7 @@ function readPnpmLock(text: string): LockfileReading {
     return { ok: false, message: `pnpm-lock.yaml is not valid YAML: ${yamlProblem(e, text)}` };
   }
   if (docs.length === 0 || docs.length > MAX_DOCUMENTS) return { ok: false, message: `pnpm-lock.yaml has ${docs.length} YAML documents` };
-  const out = new Collected();
+  const out = new Collected(trusted);
   let format: string | undefined;
   for (const doc of docs) {
     if (!isMap(doc)) return { ok: false, message: 'pnpm-lock.yaml is not a mapping' };
@@ -238,7 +266,7 @@ function readPnpmLock(text: string): LockfileReading {
       const registered = registryKey(key, keys);
       const resolution = own(entry, 'resolution');
       const name = registered?.name ?? (typeof own(entry, 'name') === 'string' ? (own(entry, 'name') as string) : leadingName(key)) ?? key;
-      if (!registered || !isMap(resolution)) {
+      if (!registered || !isPackageName(registered.name) || !isMap(resolution)) {
         out.elsewhere(name, key, 'is not a registry release (git, a directory or a tarball URL)');
         continue;
       }
@@ -251,7 +279,7 @@ function readPnpmLock(text: string): LockfileReading {
         out.elsewhere(name, key, `is installed from ${typeof tarball === 'string' ? shown(tarball.slice(0, 100)) : 'an unreadable location'}, not a registry release`);
         continue;
       }
-      out.release(registered.name, registered.version, integrityOf(own(resolution, 'integrity')), key);
+      out.release(registered.name, registered.version, integrityOf(own(resolution, 'integrity')), key, typeof tarball === 'string' ? tarball : undefined);
     }
   }
   return out.reading(format ?? 'pnpm-lock.yaml');

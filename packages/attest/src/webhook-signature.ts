@@ -4,9 +4,12 @@ import { publicKeyObject } from './keys.js';
 /** The header carrying a delivery's signature: `keyid=<key id>,t=<unix seconds>,sig=<base64 DER ECDSA>`. */
 export const WEBHOOK_SIGNATURE_HEADER = 'x-quorum-signature';
 
-/** What a delivery's signature covers: its time and its body, so that neither can be swapped. */
+/**
+ * What a delivery's signature covers: a context line (the key signs other things too), its time and
+ * its body, so that none of them can be swapped.
+ */
 export function webhookSignedBytes(timestamp: number, body: Uint8Array | string): Buffer {
-  return Buffer.concat([Buffer.from(`${timestamp}.`, 'utf8'), typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body)]);
+  return Buffer.concat([Buffer.from(`quorum-webhook-v1\n${timestamp}\n`, 'utf8'), typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body)]);
 }
 
 /** The signature header of a delivery, signed by `sign` (the coordinator's key). */

@@ -65,11 +65,17 @@ export interface ReadLockfile {
   text: string;
 }
 
-export function readLockfile(found: FoundLockfile): ReadLockfile {
-  const size = statSync(found.path).size;
+export function readLockfile(found: FoundLockfile, registries: readonly string[] = []): ReadLockfile {
+  const stat = statSync(found.path);
+  // a FIFO or a device named like a lockfile would hang the read or never end
+  if (!stat.isFile()) throw new CliError('usage', `${found.name} is not a regular file`);
+  for (const r of registries) {
+    if (!/^https?:\/\/[^/\s]+/i.test(r)) throw new CliError('usage', `--registry ${r.slice(0, 100)}: expected an http(s) URL`);
+  }
+  const size = stat.size;
   if (size > MAX_LOCKFILE_BYTES) throw new CliError('usage', `${found.name} is ${Math.round(size / 2 ** 20)} MiB, larger than the ${MAX_LOCKFILE_BYTES / 2 ** 20} MiB quorum reads of a lockfile`);
   const text = readFileSync(found.path, 'utf8');
-  const reading = found.builder.readLockfile!(found.name, text);
+  const reading = found.builder.readLockfile!(found.name, text, { registries });
   if (!reading.ok) throw new CliError('usage', `cannot audit ${found.path}: ${reading.message}`);
   return { file: found.path, format: reading.format, releases: reading.releases, unverifiable: reading.unverifiable, text };
 }

@@ -120,6 +120,7 @@ Examples:
     .option('--sarif', 'print a SARIF 2.1.0 log for code-scanning UIs instead of the table')
     .option('--submit-missing', 'queue a rebuild of every release the farm never saw (needs --token or $QUORUM_SUBMIT_TOKEN)')
     .option('--token <token>', 'submit token from an operator (default: $QUORUM_SUBMIT_TOKEN): with --submit-missing, and to audit more often than anonymous clients may')
+    .option('--registry <url>', 'a registry (mirror) to trust like the public one for packages the lockfile pins by sha1 only; repeat for several', (v: string, acc: string[] = []) => [...acc, v])
     .addOption(serverOption())
     .addHelpText(
       'after',
@@ -403,7 +404,8 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
       full.stderr.write(`quorum: ${safeText(e.message)}\n`);
       return e.exitCode;
     }
-    if (isQuorumError(e) || (await import('@quorum/attest')).isAttestError(e)) {
+    // an AttestError by its name: loading the signing code only to recognise its errors would slow every command
+    if (isQuorumError(e) || (e instanceof Error && e.name === 'AttestError')) {
       full.stderr.write(`quorum: ${safeText(e.message)}\n`);
       return EXIT.error;
     }

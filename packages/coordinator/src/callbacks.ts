@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { webhookSignatureHeader, WEBHOOK_SIGNATURE_HEADER } from '@quorum/attest';
 import { isQuorumError, QuorumError, type VerdictEvent } from '@quorum/core';
-import { egressFetch, egressProblem, parseHttpUrl } from '@quorum/net';
+import { egressFetch, egressPolicy, egressProblem, parseHttpUrl, type EgressPolicy } from '@quorum/net';
 import type { CoordinatorContext } from './context.js';
 import type { StoredCallback } from './sqlite-store.js';
 
@@ -19,12 +19,21 @@ const MAX_BACKOFF_MS = 60 * 60_000;
  * address rather than a host name, one the egress policy allows (a name is checked at each delivery,
  * against every address it resolves to). A refusal is a 4xx the submitter reads at once.
  */
+/**
+ * The egress policy of callbacks: public addresses only, unless the operator allows more for them
+ * (`QUORUM_CALLBACK_ALLOW`). Not the fetch policy: its registries and allowed ranges are the
+ * operator's internal services, which a submitter must not be able to reach.
+ */
+export function callbackPolicy(ctx: CoordinatorContext): EgressPolicy {
+  return egressPolicy({ allow: ctx.config.callbackAllow });
+}
+
 export function checkCallbackUrl(ctx: CoordinatorContext, raw: string): string {
   const url = parseHttpUrl(raw);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) {
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-    const problem = egressProblem(ctx.egress, { hostname: host, address: host, port });
+    const problem = egressProblem(callbackPolicy(ctx), { hostname: host, address: host, port });
     if (problem) throw new QuorumError('egress-refused', `the callback URL is not one the coordinator may call: ${problem}`);
   }
   return url.href;
@@ -45,7 +54,11 @@ export class CallbackSender {
   private running: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(private readonly ctx: CoordinatorContext) {}
+  private readonly policy: EgressPolicy;
+
+  constructor(private readonly ctx: CoordinatorContext) {
+    this.policy = callbackPolicy(ctx);
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), Math.min(this.ctx.config.tickMs, 1000));
@@ -61,7 +74,10 @@ export class CallbackSender {
   /** One pass over the due callbacks; a pass still running is not started again. */
   tick(): Promise<void> {
     if (this.running || this.stopped) return this.running ?? Promise.resolve();
-    this.running = this.pass().finally(() => (this.running = undefined));
+    this.running = this.pass()
+      // a fault of one pass (the store, a blob) is logged; the next pass tries again
+      .catch((e: unknown) => this.ctx.logger.error({ err: e }, 'callback pass failed'))
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -75,9 +91,18 @@ export class CallbackSender {
   }
 
   private async deliver(cb: StoredCallback): Promise<void> {
+    try {
+      await this.attempt(cb);
+    } catch (e) {
+      // whatever went wrong before the request (a missing blob, an unreadable VSA) counts as an attempt: never a loop
+      this.failed(cb, cb.attempts + 1, `the delivery could not be prepared: ${e instanceof Error ? e.message : String(e)}`, false);
+    }
+  }
+
+  private async attempt(cb: StoredCallback): Promise<void> {
     const { store, logger } = this.ctx;
     const release = store.getRelease(cb.releaseId);
-    if (!release?.verdict) return;
+    if (!release?.verdict) return this.failed(cb, cb.attempts + 1, 'the release has no verdict', true);
     const vsaSha256 = store.latestVsa(release.id);
     const vsaBytes = vsaSha256 ? await this.ctx.blobs.read(vsaSha256) : undefined;
     const event: VerdictEvent = {
@@ -100,7 +125,7 @@ export class CallbackSender {
     const attempt = cb.attempts + 1;
     try {
       const res = await egressFetch(cb.url, {
-        policy: this.ctx.egress,
+        policy: this.policy,
         method: 'POST',
         body,
         maxRedirects: 0,

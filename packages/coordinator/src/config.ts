@@ -44,6 +44,8 @@ export interface CoordinatorConfig {
   callbackBackoffMs: number;
   /** attempts of a callback before it is given up */
   callbackAttempts: number;
+  /** hosts, host:port, IPs or CIDRs callbacks may reach although they are not public addresses */
+  callbackAllow: string[];
   /** how long a rebuild may stay open before the coordinator gives up on it and reassigns it; @defaultValue 45 min */
   rebuildDeadlineMs: number;
   /** how long a release waits for an eligible worker before it is decided failed (`no-builders`); @defaultValue 10 min */
@@ -98,7 +100,8 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     gitMirrors: parseGitMirrors(s.QUORUM_GIT_MIRRORS),
     submitRatePerMinute: intSetting('QUORUM_SUBMIT_RATE_PER_MIN', s.QUORUM_SUBMIT_RATE_PER_MIN, DEFAULT_SUBMIT_RATE_PER_MINUTE, 1, 1_000_000),
     callbackBackoffMs: intSetting('QUORUM_CALLBACK_BACKOFF_MS', s.QUORUM_CALLBACK_BACKOFF_MS, 10_000, 10),
-    callbackAttempts: intSetting('QUORUM_CALLBACK_ATTEMPTS', s.QUORUM_CALLBACK_ATTEMPTS, 8, 1, 100),
+    callbackAllow: Object.freeze(listSetting(s.QUORUM_CALLBACK_ALLOW)) as string[],
+    callbackAttempts: intSetting('QUORUM_CALLBACK_ATTEMPTS', s.QUORUM_CALLBACK_ATTEMPTS, 8, 1, 20),
     auditRatePerMinute: intSetting('QUORUM_AUDIT_RATE_PER_MIN', s.QUORUM_AUDIT_RATE_PER_MIN, DEFAULT_AUDIT_RATE_PER_MINUTE, 1, 1_000_000),
     rebuildDeadlineMs: intSetting('QUORUM_REBUILD_DEADLINE_MS', s.QUORUM_REBUILD_DEADLINE_MS, DEFAULT_REBUILD_DEADLINE_MS, 1000),
     noBuilderGraceMs: intSetting('QUORUM_NO_BUILDER_GRACE_MS', s.QUORUM_NO_BUILDER_GRACE_MS, DEFAULT_NO_BUILDER_GRACE_MS, 0),

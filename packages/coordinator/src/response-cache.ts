@@ -6,7 +6,7 @@
 export class ResponseCache {
   private stamp = '';
   private chars = 0;
-  private readonly entries = new Map<string, string>();
+  private readonly entries = new Map<string, string | Buffer>();
 
   /**
    * @param changeStamp differs after every write to the store
@@ -17,9 +17,16 @@ export class ResponseCache {
     private readonly maxChars: number,
   ) {}
 
-  /** The JSON text of `render()`, cached under `key`; nothing is cached when `render` throws. */
-  json(key: string, render: () => unknown): string {
-    return this.text(`json ${key}`, () => JSON.stringify(render()));
+  /**
+   * The JSON of `render()` as UTF-8 bytes, cached under `key`; nothing is cached when `render`
+   * throws. Bytes, not text: a hit then goes out without encoding its text again on every request.
+   */
+  json(key: string, render: () => unknown): Buffer {
+    return this.entry(
+      `json ${key}`,
+      () => Buffer.from(JSON.stringify(render()), 'utf8'),
+      () => true,
+    );
   }
 
   /**
@@ -27,6 +34,10 @@ export class ResponseCache {
    * `keep()`, asked after rendering, says no.
    */
   text(key: string, render: () => string, keep: () => boolean = () => true): string {
+    return this.entry(`text ${key}`, render, keep);
+  }
+
+  private entry<T extends string | Buffer>(key: string, render: () => T, keep: () => boolean): T {
     if (this.maxChars === 0) return render();
     const stamp = this.changeStamp();
     if (stamp !== this.stamp) {
@@ -38,7 +49,7 @@ export class ResponseCache {
     if (hit !== undefined) {
       this.entries.delete(key);
       this.entries.set(key, hit);
-      return hit;
+      return hit as T;
     }
     const text = render();
     if (text.length > this.maxChars / 4 || !keep()) return text;

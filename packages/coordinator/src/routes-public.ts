@@ -235,10 +235,11 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
       },
     },
     async (req, reply) => {
-      const p = parseAnyPurl(req.params.purl);
-      const problem = builderFor(p.type).purlProblem(p);
-      if (problem) throw new QuorumError('invalid-purl', problem);
-      const answer = answers.json(`package ${p.canonical}`, (): PackageView => {
+      // keyed by the purl as asked: a hit costs no parsing (what fails to parse or is unknown is never kept)
+      const answer = answers.json(`package ${req.params.purl}`, (): PackageView => {
+        const p = parseAnyPurl(req.params.purl);
+        const problem = builderFor(p.type).purlProblem(p);
+        if (problem) throw new QuorumError('invalid-purl', problem);
         const releases = store.releasesOf({ canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined });
         if (releases.length === 0) throw new QuorumError('not-found', `no release of ${p.canonical} has been submitted`);
         const versions = p.version ? [p.canonical] : store.versionsOf(packagePurl(p));
@@ -266,20 +267,21 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
       const raw = name.slice(0, -'.svg'.length);
       // a qualifier could name another registry, whose release this farm's verdict is not about
       if (/[?#]/.test(raw)) throw new QuorumError('invalid-purl', 'a badge names a package or a release without qualifiers or subpath');
-      const p = parseAnyPurl(raw);
-      const problem = builderFor(p.type).purlProblem(p);
-      if (problem) throw new QuorumError('invalid-purl', problem);
-      const versions = p.version ? [p.canonical] : store.canonicalVersionsOf(packagePurl(p));
       let known = false;
       const render = (): string => {
+        const p = parseAnyPurl(raw);
+        const problem = builderFor(p.type).purlProblem(p);
+        if (problem) throw new QuorumError('invalid-purl', problem);
+        const versions = p.version ? [p.canonical] : store.canonicalVersionsOf(packagePurl(p));
         const said = versions.map((v) => store.answerInputs(v)).flatMap((rs, i) => (rs.length > 0 ? [answerFor(versions[i]!, rs)] : []));
         known = said.length > 0;
         const alarmed = said.find((a) => a.alarms.length > 0 || a.verdict === 'mismatch');
         const { svg, etag } = renderBadge(badgeFace(alarmed ?? said[0]));
         return `${etag}\n${svg}`;
       };
-      // a purl nothing was submitted for is not kept: random ones must not push real answers out
-      const text = answers.text(`badge ${p.canonical}`, render, () => known);
+      // keyed by the purl as asked: a hit costs no parsing; a purl nothing was submitted for is not
+      // kept (random ones must not push real answers out), nor one that fails to parse
+      const text = answers.text(`badge ${raw}`, render, () => known);
       const cut = text.indexOf('\n');
       const etag = text.slice(0, cut);
       // short-lived: a verdict can change the badge at any time, and an alarm must show soon

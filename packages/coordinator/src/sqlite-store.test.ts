@@ -48,3 +48,36 @@ describe('SqliteStore rejections', () => {
     expect(store.rejections(1)[0]!.detail).toBe(`#${MAX_REJECTIONS + 19}`);
   });
 });
+
+describe('SqliteStore change stamp', () => {
+  it('changes with what consumers read, by this connection or another one, and not with heartbeats or refusals', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quorum-store-test-'));
+    // looking for other connections' writes on every call: the test needs no wait
+    const store = new SqliteStore(join(dir, 'quorum.sqlite'), { sharedPollMs: 0 });
+    const other = new SqliteStore(join(dir, 'quorum.sqlite'));
+    try {
+      const before = store.changeStamp();
+      store.upsertWorker({ v: 1, workerId: 'w1', operator: 'op', images: { npm: `sha256:${'0'.repeat(64)}` }, running: [] });
+      store.recordRejection({ reason: 'unenrolled', detail: 'x' }, false);
+      expect(store.changeStamp()).toBe(before);
+      store.insertRelease({
+        id: 'r1',
+        purl: 'pkg:npm/a@1.0.0',
+        packagePurl: 'pkg:npm/a',
+        ecosystem: 'npm',
+        overrides: {},
+        policy: { builders: 1, quorum: 1, distinctOperators: false },
+        canonical: true,
+      });
+      const afterRelease = store.changeStamp();
+      expect(afterRelease).not.toBe(before);
+      // a verdict written by another connection (another process) is seen too
+      other.appendVerdict('r1', { verdict: 'failed', reason: 'x', agreeing: [], agreeingCount: 0, stabilizers: [], decidedAt: new Date().toISOString() });
+      expect(store.changeStamp()).not.toBe(afterRelease);
+    } finally {
+      other.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

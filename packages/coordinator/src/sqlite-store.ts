@@ -92,6 +92,28 @@ const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
    CREATE INDEX callbacks_due ON callbacks(state, next_at_ms);
    CREATE INDEX callbacks_release ON callbacks(release_id);`,
+  // what consumers read changes only with these tables: a heartbeat, a refusal or a callback attempt
+  // must not empty the answer cache (the workers' heartbeats alone used to, several times a second)
+  `CREATE TABLE answer_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+   INSERT INTO answer_generation (id, n) VALUES (1, 0);
+   CREATE TRIGGER answers_releases_i AFTER INSERT ON releases BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_releases_u AFTER UPDATE ON releases BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_releases_d AFTER DELETE ON releases BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_rebuilds_i AFTER INSERT ON rebuilds BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_rebuilds_u AFTER UPDATE ON rebuilds BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_rebuilds_d AFTER DELETE ON rebuilds BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_verdicts_i AFTER INSERT ON verdicts BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_verdicts_u AFTER UPDATE ON verdicts BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_verdicts_d AFTER DELETE ON verdicts BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_source_pins_i AFTER INSERT ON source_pins BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_source_pins_u AFTER UPDATE ON source_pins BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_source_pins_d AFTER DELETE ON source_pins BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_source_mappings_i AFTER INSERT ON source_mappings BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_source_mappings_u AFTER UPDATE ON source_mappings BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_source_mappings_d AFTER DELETE ON source_mappings BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_enrolments_i AFTER INSERT ON enrolments BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_enrolments_u AFTER UPDATE ON enrolments BEGIN UPDATE answer_generation SET n = n + 1; END;
+   CREATE TRIGGER answers_enrolments_d AFTER DELETE ON enrolments BEGIN UPDATE answer_generation SET n = n + 1; END;`,
 ];
 
 /** A submitter's callback of one release, as stored. */
@@ -272,6 +294,9 @@ function toRebuild(r: RebuildRow): StoredRebuild {
   };
 }
 
+/** Writes to tables no consumer answer reads (heartbeats, refusals, callbacks): they keep answer caches. */
+const IGNORED_BY_ANSWERS = /^\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:workers|rejections|callbacks|schema_migrations)\b/i;
+
 /** Durable state of the coordinator in one SQLite file (WAL). Nothing is overwritten that history needs. */
 export class SqliteStore {
   readonly db: Database.Database;
@@ -280,7 +305,15 @@ export class SqliteStore {
   /** built once: `db.transaction()` costs about as much as the two statements it wraps */
   private readonly appendVerdictTx: (releaseId: string, record: VerdictRecord, vsaSha256?: string, diffSha256?: string) => void;
 
-  constructor(file: string) {
+  /** writes by this connection that can change what a consumer reads */
+  private answerWrites = 0;
+  /** the trigger-kept count of such writes as last read, and when: writes by other connections */
+  private shared = { generation: 0, dataVersion: -1, polledAt: -Infinity };
+  private readonly sharedPollMs: number;
+
+  /** @param opts.sharedPollMs how often `changeStamp` looks for writes by other connections; @defaultValue 100 ms */
+  constructor(file: string, opts: { sharedPollMs?: number } = {}) {
+    this.sharedPollMs = opts.sharedPollMs ?? 100;
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -290,7 +323,18 @@ export class SqliteStore {
     this.statements = {
       prepare: (sql) => {
         let stmt = prepared.get(sql);
-        if (!stmt) prepared.set(sql, (stmt = this.db.prepare(sql)));
+        if (!stmt) {
+          stmt = this.db.prepare(sql);
+          if (!stmt.reader && !IGNORED_BY_ANSWERS.test(sql)) {
+            // counted in memory: asking SQLite on every consumer request cost a quarter of its time
+            const run = stmt.run.bind(stmt);
+            stmt.run = ((...args: unknown[]) => {
+              this.answerWrites++;
+              return run(...(args as Parameters<typeof run>));
+            }) as typeof stmt.run;
+          }
+          prepared.set(sql, stmt);
+        }
         return stmt;
       },
     };
@@ -316,10 +360,23 @@ export class SqliteStore {
     });
   }
 
-  /** Differs after any write, by this connection (rows changed) or by another one (data version). */
+  /**
+   * Differs after any write that can change what a consumer reads (releases, rebuilds, verdicts,
+   * source pins and mappings, enrolments): at once for this connection's writes, within
+   * `sharedPollMs` for another connection's (counted by triggers). Worker heartbeats, refusals and
+   * callback attempts leave it as it is.
+   */
   changeStamp(): string {
-    const r = this.statements.prepare('SELECT total_changes() AS t, data_version AS v FROM pragma_data_version').get() as { t: number; v: number };
-    return `${r.t}:${r.v}`;
+    const now = performance.now();
+    if (now - this.shared.polledAt >= this.sharedPollMs) {
+      this.shared.polledAt = now;
+      const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+      if (dataVersion !== this.shared.dataVersion) {
+        this.shared.dataVersion = dataVersion;
+        this.shared.generation = (this.statements.prepare('SELECT n FROM answer_generation WHERE id = 1').get() as { n: number }).n;
+      }
+    }
+    return `${this.answerWrites}:${this.shared.generation}`;
   }
 
   /** Schema version in force. */

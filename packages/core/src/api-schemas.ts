@@ -261,7 +261,9 @@ export const VerdictEventSchema = Type.Object(
     }),
     vsa: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], desc('the signed VSA bundle of the verdict, to check offline like any attestation')),
   },
-  desc('what a callback receives: POST, JSON, signed in the x-quorum-signature header (keyid=<coordinator key id>,t=<unix seconds>,sig=<base64 ECDSA P-256 SHA-256 over "<t>.<body>">)'),
+  desc(
+    'what a callback receives: POST, JSON, signed in the x-quorum-signature header (keyid=<coordinator key id>,t=<unix seconds>,sig=<base64 ECDSA P-256 SHA-256 over "quorum-webhook-v1\n<t>\n<body>">)',
+  ),
 );
 
 // requests

@@ -28,12 +28,20 @@ describe('checkIntegrity', () => {
     expect(checkIntegrity(sri('sha512', bytes), artifact)).toEqual({ check: 'match' });
     expect(checkIntegrity(`${sri('sha1', bytes)} ${sri('sha256', bytes)}`, artifact)).toEqual({ check: 'match' });
     expect(checkIntegrity(sri('sha512', Buffer.from('another artifact')), artifact)).toEqual({ check: 'differs' });
-    // one matching hash does not excuse another that differs
-    expect(checkIntegrity(`${sri('sha512', bytes)} ${sri('sha256', Buffer.from('x'))}`, artifact)).toEqual({ check: 'differs' });
+    // the package manager accepts a download matching any digest of the strongest algorithm: each must be ours
+    expect(checkIntegrity(`${sri('sha512', bytes)} ${sri('sha512', Buffer.from('evil'))}`, artifact)).toEqual({ check: 'differs' });
+  });
+
+  it('compares only the algorithm the package manager checks: the strongest one named', () => {
+    // npm checks sha512 here and ignores the matching sha256
+    expect(checkIntegrity(`${sri('sha512', Buffer.from('evil'))} ${sri('sha256', bytes)}`, { sha256: artifact.sha256, sha512: null })).toMatchObject({ check: 'unchecked' });
+    // sha384 is stronger than sha256 and not recorded: the good sha256 shows nothing
+    expect(checkIntegrity(`${sri('sha384', Buffer.from('evil'))} ${sri('sha256', bytes)}`, artifact)).toMatchObject({ check: 'unchecked', note: expect.stringContaining('by sha384') });
+    expect(checkIntegrity(`${sri('sha512', bytes)} ${sri('sha256', Buffer.from('x'))}`, artifact)).toEqual({ check: 'match' });
   });
 
   it('leaves a sha1-only pin, or none, unchecked and says why', () => {
-    expect(checkIntegrity(sri('sha1', bytes), artifact)).toMatchObject({ check: 'unchecked', note: expect.stringContaining('by sha1 only') });
+    expect(checkIntegrity(sri('sha1', bytes), artifact)).toMatchObject({ check: 'unchecked', note: expect.stringContaining('by sha1,') });
     expect(checkIntegrity(undefined, artifact)).toMatchObject({ check: 'unchecked', note: expect.stringContaining('pins no integrity') });
     expect(checkIntegrity('not an integrity', artifact)).toMatchObject({ check: 'unchecked' });
     expect(checkIntegrity(sri('sha512', bytes), { sha256: artifact.sha256, sha512: null })).toMatchObject({ check: 'unchecked' });

@@ -42,7 +42,7 @@ export type AuditAnswer = Static<typeof AuditAnswerSchema>;
 
 /** Zero for every status. */
 export function emptyAuditCounts(): Record<AuditStatus, number> {
-  return Object.fromEntries(AUDIT_STATUSES.map((s) => [s, 0])) as Record<AuditStatus, number>;
+  return { reproducible: 0, equivalent: 0, mismatch: 0, unreproducible: 0, failed: 0, unknown: 0 } satisfies Record<(typeof AUDIT_STATUSES)[number], number>;
 }
 
 /** The artifact digests a verdict is about, hex. */
@@ -51,35 +51,43 @@ export interface AuditedArtifact {
   sha512: string | null;
 }
 
+/** The algorithms whose digests the farm records of every published artifact. */
+const RECORDED = ['sha512', 'sha256'] as const;
+
 /**
- * Compares a lockfile's integrity with the artifact the verdict is about. Only sha256 and sha512 can
- * be compared (the farm records those); every one of those the lockfile gives must match. A sha1-only
- * pin, or none, is `unchecked`: it cannot show that the installed artifact is the verified one.
+ * The algorithm a package manager checks an integrity string by: the strongest one it names (npm's
+ * ssri verifies only that one, against any of its digests); undefined when it names none.
+ */
+function checkedAlgorithm(integrity: string): { algorithm: string; digests: string[] } | undefined {
+  const parsed = ssri.parse(integrity.slice(0, 4096), { single: false, strict: false }) as (Record<string, { digest: string }[]> & { pickAlgorithm(): string | null }) | null;
+  const algorithm = parsed?.pickAlgorithm() ?? undefined;
+  if (!parsed || !algorithm) return undefined;
+  return { algorithm, digests: (parsed[algorithm] ?? []).map((h) => Buffer.from(h.digest, 'base64').toString('hex')) };
+}
+
+/** Whether an integrity string can be compared with what the farm records (its strongest algorithm is sha512 or sha256). */
+export function integrityComparable(integrity: string | undefined): boolean {
+  const checked = integrity ? checkedAlgorithm(integrity) : undefined;
+  return checked !== undefined && (RECORDED as readonly string[]).includes(checked.algorithm);
+}
+
+/**
+ * Compares a lockfile's integrity with the artifact the verdict is about, as the package manager
+ * will check what it installs: by the strongest algorithm the string names, and `match` only when
+ * every digest of that algorithm is the artifact's (the manager accepts a download matching any of
+ * them). A string whose strongest algorithm the farm does not record (sha1, sha384), or none, is
+ * `unchecked`: it cannot show that the installed artifact is the verified one.
  */
 export function checkIntegrity(integrity: string | undefined, artifact: AuditedArtifact): { check: IntegrityCheck; note?: string } {
   if (integrity === undefined || integrity.trim() === '')
     return { check: 'unchecked', note: 'the lockfile pins no integrity of the artifact, so it cannot show that what it installs is what was verified' };
-  // strict: only sha256/sha384/sha512 are hashes at all; a sha1-only pin parses as nothing
-  const parsed: Partial<Record<string, { digest: string }[]>> = ssri.parse(integrity.slice(0, 4096), { single: false, strict: false }) ?? {};
-  const compared: boolean[] = [];
-  for (const algorithm of ['sha512', 'sha256'] as const) {
-    const ours = artifact[algorithm];
-    for (const hash of parsed[algorithm] ?? []) {
-      if (ours === null) continue;
-      compared.push(Buffer.from(hash.digest, 'base64').toString('hex') === ours);
-    }
+  const checked = checkedAlgorithm(integrity);
+  if (!checked || checked.digests.length === 0) return { check: 'unchecked', note: 'the lockfile pins no usable integrity, so it cannot show that what it installs is what was verified' };
+  const ours = (RECORDED as readonly string[]).includes(checked.algorithm) ? artifact[checked.algorithm as (typeof RECORDED)[number]] : null;
+  if (ours === null) {
+    return { check: 'unchecked', note: `the lockfile pins the artifact by ${checked.algorithm}, which the farm does not record: it cannot show that what it installs is what was verified` };
   }
-  if (compared.length === 0) {
-    const algorithms = Object.keys(parsed);
-    return {
-      check: 'unchecked',
-      note:
-        algorithms.length > 0
-          ? `the lockfile pins the artifact by ${algorithms.join(', ')} only, which the farm does not record: it cannot show that what it installs is what was verified`
-          : 'the lockfile pins no usable integrity, so it cannot show that what it installs is what was verified',
-    };
-  }
-  return compared.every(Boolean) ? { check: 'match' } : { check: 'differs' };
+  return checked.digests.every((d) => d === ours) ? { check: 'match' } : { check: 'differs' };
 }
 
 /**

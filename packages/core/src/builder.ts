@@ -312,9 +312,11 @@ export interface Builder {
   /**
    * Every package a consumer's lockfile installs (whatever platform it is for), as purls of this
    * ecosystem with the integrity the lockfile pins each by, and what it installs from elsewhere.
-   * `fileName` is the file's base name; an unreadable or hostile lockfile is `ok: false`. Pure.
+   * `fileName` is the file's base name; an unreadable or hostile lockfile is `ok: false`. A package
+   * pinned by nothing the farm can compare and downloaded from a host that is neither the
+   * ecosystem's public registry nor one of `opts.registries` is from elsewhere. Pure.
    */
-  readLockfile?(fileName: string, text: string): LockfileReading;
+  readLockfile?(fileName: string, text: string, opts?: { registries?: readonly string[] }): LockfileReading;
 }
 
 /** @defaultValue the limits used when the farm config says nothing */

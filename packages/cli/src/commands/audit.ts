@@ -11,6 +11,7 @@ export interface AuditCliOptions {
   sarif?: boolean;
   submitMissing?: boolean;
   token?: string;
+  registry?: string[];
   server?: string;
 }
 
@@ -19,7 +20,7 @@ export async function audit(file: string | undefined, opts: AuditCliOptions, io:
   const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
   if (opts.submitMissing && token === undefined) throw new CliError('usage', '--submit-missing queues rebuilds, which needs a submit token from an operator: pass --token or set QUORUM_SUBMIT_TOKEN');
   const found = findLockfile(file, process.cwd());
-  const lock = readLockfile(found);
+  const lock = readLockfile(found, opts.registry ?? []);
   const api = client(opts.server, io);
   const report = await auditLockfile(api, lock, token);
   if (opts.submitMissing) report.submitted = await submitMissing(api, report, token!, (line) => io.stderr.write(`${safeText(line)}\n`));
