@@ -4,7 +4,7 @@
 #   infra/provision.sh [--no-image]
 #
 # Ensures, doing nothing when all is already in place (fast path < 1 s):
-#   1. the Debian packages docker.io, redis-server, mmdebstrap, git, and e2fsprogs, util-linux,
+#   1. the Debian packages docker.io, redis-server, mmdebstrap, git, chromium (browser tests), and e2fsprogs, util-linux,
 #      mount (disk-backed build scratch: fallocate, mkfs.ext4, mount -o loop)
 #      (apt-get update + install only when one of them is missing);
 #   2. a reachable Docker engine (starts dockerd in the background when
@@ -15,7 +15,8 @@
 # Quiet unless it changes something; what it does is reported on stderr.
 set -euo pipefail
 
-readonly PACKAGES=(docker.io redis-server mmdebstrap git e2fsprogs util-linux mount)
+# chromium: the dashboard's browser tests drive it (playwright-core)
+readonly PACKAGES=(docker.io redis-server mmdebstrap git e2fsprogs util-linux mount chromium)
 readonly IMAGE_TAG="quorum/npm-builder:bookworm"
 readonly DOCKERD_WAIT_S=60
 

@@ -13,6 +13,7 @@ import { benchP4Live } from './p4-live.js';
 import { benchP5 } from './p5-audit.js';
 import { benchP6 } from './p6-diff.js';
 import { benchP7 } from './p7-lockfiles.js';
+import { benchP8 } from './p8-dashboard.js';
 import { renderTable, type BenchRow } from './report.js';
 
 const only = (() => {
@@ -38,6 +39,7 @@ if (want('P4')) await run('P4 status under load', () => benchP4());
 if (want('P4-LIVE', 'P4LIVE')) await run('P4-live answers on a live farm', () => benchP4Live());
 if (want('P5')) await run('P5 lockfile audit', () => benchP5());
 if (want('P6')) await run('P6 diff vs diffoscope', () => benchP6());
+if (want('P8')) await run('P8 dashboard pages', () => benchP8());
 if (want('P7')) await run('P7 lockfile readers on hostile input', () => benchP7());
 
 console.log(`Machine: ${machine}\n`);

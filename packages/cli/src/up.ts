@@ -139,6 +139,8 @@ export function farmEnv(
     QUORUM_HOST: '127.0.0.1',
     QUORUM_DATA_DIR: join(dataDir, 'coordinator'),
     QUORUM_REDIS_URL: coordinatorRedisUrl ?? redisUrl,
+    // the local farm's own address, for the commands its dashboard shows (an operator's setting wins)
+    QUORUM_PUBLIC_URL: parent.QUORUM_PUBLIC_URL ?? `http://127.0.0.1:${opts.port}`,
   };
   if (adminToken !== undefined) coordinator.QUORUM_ADMIN_TOKEN = adminToken;
   if (opts.builders !== undefined) coordinator.QUORUM_BUILDERS = String(opts.builders);

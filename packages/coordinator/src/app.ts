@@ -10,6 +10,7 @@ import { registerAdminRoutes } from './routes-admin.js';
 import { registerAttestationRoutes } from './routes-attestations.js';
 import { registerPublicRoutes } from './routes-public.js';
 import { registerAuditRoutes } from './routes-audit.js';
+import { registerDashboardRoutes } from './routes-dashboard.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 import { SubmitterAuth } from './submitters.js';
 
@@ -61,6 +62,7 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
   void app.register(async (scope) => {
     registerPublicRoutes(scope, ctx, submitters);
     registerAuditRoutes(scope, ctx, submitters);
+    registerDashboardRoutes(scope, ctx);
     registerAttestationRoutes(scope, ctx);
     registerAdminRoutes(scope, ctx, adminToken, submitters);
   });

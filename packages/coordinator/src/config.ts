@@ -42,6 +42,8 @@ export interface CoordinatorConfig {
   auditRatePerMinute: number;
   /** wait before the second attempt of a callback; doubled each time (at most an hour) */
   callbackBackoffMs: number;
+  /** the coordinator's address as consumers reach it, for the commands the dashboard shows */
+  publicUrl?: string;
   /** attempts of a callback before it is given up */
   callbackAttempts: number;
   /** hosts, host:port, IPs or CIDRs callbacks may reach although they are not public addresses */
@@ -100,6 +102,7 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     gitMirrors: parseGitMirrors(s.QUORUM_GIT_MIRRORS),
     submitRatePerMinute: intSetting('QUORUM_SUBMIT_RATE_PER_MIN', s.QUORUM_SUBMIT_RATE_PER_MIN, DEFAULT_SUBMIT_RATE_PER_MINUTE, 1, 1_000_000),
     callbackBackoffMs: intSetting('QUORUM_CALLBACK_BACKOFF_MS', s.QUORUM_CALLBACK_BACKOFF_MS, 10_000, 10),
+    ...(s.QUORUM_PUBLIC_URL ? { publicUrl: urlSetting('QUORUM_PUBLIC_URL', s.QUORUM_PUBLIC_URL, 'http://127.0.0.1') } : {}),
     callbackAllow: Object.freeze(listSetting(s.QUORUM_CALLBACK_ALLOW)) as string[],
     callbackAttempts: intSetting('QUORUM_CALLBACK_ATTEMPTS', s.QUORUM_CALLBACK_ATTEMPTS, 8, 1, 20),
     auditRatePerMinute: intSetting('QUORUM_AUDIT_RATE_PER_MIN', s.QUORUM_AUDIT_RATE_PER_MIN, DEFAULT_AUDIT_RATE_PER_MINUTE, 1, 1_000_000),

@@ -496,6 +496,28 @@ export class SqliteStore {
     ).map((r) => r.purl);
   }
 
+  /** The newest releases of the farm, newest first (the releases_seq index). */
+  recentReleases(limit = 20): { id: string; purl: string; state: ReleaseState; verdict: string | null; canonical: boolean; createdAt: string }[] {
+    const rows = this.statements.prepare('SELECT id, purl, state, verdict, canonical, created_at FROM releases ORDER BY seq DESC LIMIT ?').all(limit) as {
+      id: string;
+      purl: string;
+      state: ReleaseState;
+      verdict: string | null;
+      canonical: number;
+      created_at: string;
+    }[];
+    return rows.map((r) => ({ id: r.id, purl: r.purl, state: r.state, verdict: r.verdict, canonical: r.canonical === 1, createdAt: r.created_at }));
+  }
+
+  /** Package purls starting with `prefix` (an index range, never a scan), in order. */
+  packagesStartingWith(prefix: string, limit = 50): string[] {
+    return (
+      this.statements.prepare('SELECT DISTINCT package_purl FROM releases WHERE package_purl >= ? AND package_purl < ? ORDER BY package_purl LIMIT ?').all(prefix, `${prefix}\uffff`, limit) as {
+        package_purl: string;
+      }[]
+    ).map((r) => r.package_purl);
+  }
+
   /** Distinct versioned purls of a package, newest release first. */
   versionsOf(packagePurl: string, limit = 50): string[] {
     return (this.statements.prepare('SELECT purl, MAX(seq) s FROM releases WHERE package_purl = ? GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]).map(
