@@ -118,7 +118,12 @@ describe('the dashboard, as a person sees it in Chromium', () => {
   it('lists the workers, fits a phone, escapes what submitters wrote, and answers unknown pages with 404', async () => {
     await page.goto(`${farm.url}/ui/workers`);
     await expect(page.locator('tbody tr').count()).resolves.toBe(2);
-    await expect(page.locator('tbody tr').first().textContent()).resolves.toContain('alive');
+    const worker = page.locator('tbody tr').first();
+    await expect(worker.textContent()).resolves.toContain('alive');
+    // three releases decided: each worker built all three, one build failed, none stood apart
+    const cells = await worker.locator('td').allTextContents();
+    expect(cells.slice(6, 9)).toEqual(['3', '1', '0 (0%)']);
+    await expect(worker.locator('td').nth(9).locator('a').allTextContents()).resolves.toEqual(expect.arrayContaining(['agreed', 'failed']));
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${farm.url}/ui/releases/${ids.welcome}`);

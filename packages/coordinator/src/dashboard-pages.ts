@@ -351,26 +351,44 @@ export function releasePage(view: ReleaseView, publicUrl: string | undefined, ha
   );
 }
 
-/** `/ui/workers`: who builds, alive or not, with their images. */
-export function workersPage(workers: WorkerView[]): string {
+/** One worker's record on the workers page. */
+export interface WorkerResults {
+  finished: number;
+  failed: number;
+  /** succeeded while a group of others decided without it: its artifact was not the majority's */
+  disagreed: number;
+  recent: { releaseId: string; purl: string; state: string; agreed: boolean; decided: boolean }[];
+}
+
+/** `/ui/workers`: who builds, alive or not, their images, their recent results and how often they stood apart. */
+export function workersPage(workers: WorkerView[], results: ReadonlyMap<string, WorkerResults>): string {
+  const none: WorkerResults = { finished: 0, failed: 0, disagreed: 0, recent: [] };
   return page(
     'Workers',
     html`<h1>Workers</h1>
-      <table>
-        <thead>
-          <tr>
-            <th>worker</th>
-            <th>operator</th>
-            <th>alive</th>
-            <th>last seen</th>
-            <th>images</th>
-            <th>running</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${workers.map(
-            (w) =>
-              html`<tr>
+      <p>
+        Of each worker's newest finished rebuilds: how many failed, and how often its artifact was not the one the agreeing builders made (a worker that disagrees often is worth an operator's look).
+      </p>
+      <div class="overflow-auto">
+        <table>
+          <thead>
+            <tr>
+              <th>worker</th>
+              <th>operator</th>
+              <th>alive</th>
+              <th>last seen</th>
+              <th>images</th>
+              <th>running</th>
+              <th>finished</th>
+              <th>failed</th>
+              <th>disagreed</th>
+              <th>recent</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${workers.map((w) => {
+              const r = results.get(w.id) ?? none;
+              return html`<tr>
                 <td>${w.id}</td>
                 <td>${w.operator}</td>
                 <td>${w.alive ? 'alive' : 'gone'}</td>
@@ -383,10 +401,17 @@ export function workersPage(workers: WorkerView[]): string {
                   )}
                 </td>
                 <td>${w.running.length}</td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>`,
+                <td>${r.finished}</td>
+                <td>${r.failed}</td>
+                <td class=${r.disagreed > 0 ? 'disagreed' : ''}>${r.disagreed}${r.finished > 0 ? ` (${Math.round((100 * r.disagreed) / r.finished)}%)` : ''}</td>
+                <td>
+                  ${r.recent.map((x) => html`<a href=${releasePath(x.releaseId)} title=${x.purl}>${x.state === 'failed' ? 'failed' : !x.decided ? 'no group' : x.agreed ? 'agreed' : 'DISAGREED'}</a> `)}
+                </td>
+              </tr>`;
+            })}
+          </tbody>
+        </table>
+      </div>`,
   );
 }
 
@@ -550,7 +575,7 @@ export const DASHBOARD_CSS = `
 .mix span { display: block; min-width: 2px; }
 .warning { border-left: 0.3rem solid #b71c1c; padding-left: 0.6rem; font-weight: 600; }
 .risk-high { border-left: 0.4rem solid #b71c1c; } .risk-medium { border-left: 0.4rem solid #e65100; } .risk-low { border-left: 0.4rem solid #546e7a; }
-.override { color: #e65100; }
+.override { color: #e65100; } .disagreed { color: #b71c1c; font-weight: 600; }
 pre code { white-space: pre-wrap; word-break: break-all; }
 h1, p, li, summary, table.facts td { overflow-wrap: anywhere; } table.facts code { word-break: break-all; }
 .log, .diff { font-family: var(--pico-font-family-monospace); font-size: 0.8rem; overflow-x: auto; }

@@ -5,7 +5,7 @@ import type { ArtifactDiff } from '@quorum/compare';
 import { answerFor, ID_PATTERN, isQuorumError, packagePurl, parseAnyPurl, type PackageView } from '@quorum/core';
 import { findBuilder } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
-import { DASHBOARD_CSS, diffPage, homePage, logPage, packagePage, problemPage, releasePage, searchPage, workersPage } from './dashboard-pages.js';
+import { DASHBOARD_CSS, diffPage, homePage, logPage, packagePage, problemPage, releasePage, searchPage, workersPage, type WorkerResults } from './dashboard-pages.js';
 import { releaseView, workerView } from './views.js';
 
 /** Pages carry no script and load nothing from elsewhere; inline style attributes only (the verdict bar). */
@@ -98,5 +98,22 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: CoordinatorCo
     return send(reply, logPage(rebuild.id, rebuild.releaseId, Buffer.from(bytes).toString('utf8'), String(req.query.q ?? '').slice(0, 200)));
   });
 
-  app.get('/ui/workers', hidden, async (_req, reply) => send(reply, workersPage(store.workers().map((w) => workerView(w, config.workerTimeoutMs)))));
+  app.get('/ui/workers', hidden, async (_req, reply) => {
+    const results = new Map<string, WorkerResults>();
+    for (const r of store.recentResults(2000)) {
+      const w = results.get(r.workerId) ?? { finished: 0, failed: 0, disagreed: 0, recent: [] };
+      w.finished++;
+      if (r.state === 'failed') w.failed++;
+      else if (r.decided && !r.agreed) w.disagreed++;
+      if (w.recent.length < 8) w.recent.push({ releaseId: r.releaseId, purl: r.purl, state: r.state, agreed: r.agreed, decided: r.decided });
+      results.set(r.workerId, w);
+    }
+    return send(
+      reply,
+      workersPage(
+        store.workers().map((w) => workerView(w, config.workerTimeoutMs)),
+        results,
+      ),
+    );
+  });
 }

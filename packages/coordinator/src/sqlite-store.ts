@@ -294,6 +294,23 @@ function toRebuild(r: RebuildRow): StoredRebuild {
   };
 }
 
+const CALLBACK_COLUMNS = ['id', 'release_id', 'url', 'submitted_by', 'state', 'attempts', 'next_at_ms', 'last_error'] as const;
+
+type CallbackRow = { id: string; release_id: string; url: string; submitted_by: string; state: StoredCallback['state']; attempts: number; next_at_ms: number; last_error: string | null };
+
+function callbackOf(r: CallbackRow): StoredCallback {
+  return {
+    id: r.id,
+    releaseId: r.release_id,
+    url: r.url,
+    submittedBy: r.submitted_by,
+    state: r.state,
+    attempts: r.attempts,
+    nextAtMs: r.next_at_ms,
+    ...(r.last_error ? { lastError: r.last_error } : {}),
+  };
+}
+
 /** Writes to tables no consumer answer reads (heartbeats, refusals, callbacks): they keep answer caches. */
 const IGNORED_BY_ANSWERS = /^\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:workers|rejections|callbacks|schema_migrations)\b/i;
 
@@ -518,6 +535,34 @@ export class SqliteStore {
     ).map((r) => r.package_purl);
   }
 
+  /**
+   * The newest finished rebuilds of decided releases, newest first, each with whether its builder was
+   * in the group that decided (the verdict's `agreeing`): what the workers page counts per worker.
+   */
+  recentResults(limit = 2000): { workerId: string; state: string; releaseId: string; purl: string; verdict: string | null; agreed: boolean; decided: boolean; updatedAt: string }[] {
+    const rows = this.statements
+      .prepare(
+        `SELECT rb.worker_id, rb.state, rb.updated_at, r.id AS release_id, r.purl, r.verdict,
+           (SELECT json_extract(body, '$.agreeing') FROM verdicts WHERE release_id = r.id ORDER BY seq DESC LIMIT 1) AS agreeing
+         FROM rebuilds rb JOIN releases r ON r.id = rb.release_id
+         WHERE r.state = 'decided' AND rb.state IN ('succeeded', 'failed') ORDER BY rb.updated_at DESC LIMIT ?`,
+      )
+      .all(limit) as { worker_id: string; state: string; updated_at: string; release_id: string; purl: string; verdict: string | null; agreeing: string | null }[];
+    return rows.map((r) => {
+      const agreeing = parse<string[]>(r.agreeing) ?? [];
+      return {
+        workerId: r.worker_id,
+        state: r.state,
+        releaseId: r.release_id,
+        purl: r.purl,
+        verdict: r.verdict,
+        agreed: agreeing.includes(r.worker_id),
+        decided: agreeing.length > 0,
+        updatedAt: r.updated_at,
+      };
+    });
+  }
+
   /** Distinct versioned purls of a package, newest release first. */
   versionsOf(packagePurl: string, limit = 50): string[] {
     return (this.statements.prepare('SELECT purl, MAX(seq) s FROM releases WHERE package_purl = ? GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]).map(
@@ -644,20 +689,11 @@ export class SqliteStore {
   dueCallbacks(nowMs: number, limit: number): StoredCallback[] {
     const rows = this.statements
       .prepare(
-        `SELECT c.id, c.release_id, c.url, c.submitted_by, c.state, c.attempts, c.next_at_ms, c.last_error FROM callbacks c JOIN releases r ON r.id = c.release_id
+        `SELECT ${CALLBACK_COLUMNS.map((c) => `c.${c}`).join(', ')} FROM callbacks c JOIN releases r ON r.id = c.release_id
          WHERE c.state = 'waiting' AND c.next_at_ms <= ? AND r.state = 'decided' ORDER BY c.next_at_ms LIMIT ?`,
       )
-      .all(nowMs, limit) as { id: string; release_id: string; url: string; submitted_by: string; state: StoredCallback['state']; attempts: number; next_at_ms: number; last_error: string | null }[];
-    return rows.map((r) => ({
-      id: r.id,
-      releaseId: r.release_id,
-      url: r.url,
-      submittedBy: r.submitted_by,
-      state: r.state,
-      attempts: r.attempts,
-      nextAtMs: r.next_at_ms,
-      ...(r.last_error ? { lastError: r.last_error } : {}),
-    }));
+      .all(nowMs, limit) as CallbackRow[];
+    return rows.map(callbackOf);
   }
 
   /** The outcome of one attempt: delivered, failed for good, or waiting for the next attempt at `nextAtMs`. */
@@ -669,28 +705,8 @@ export class SqliteStore {
 
   /** The callbacks of a release (for its submitter and tests). */
   callbacksOf(releaseId: string): StoredCallback[] {
-    const rows = this.statements
-      .prepare('SELECT id, release_id, url, submitted_by, state, attempts, next_at_ms, last_error FROM callbacks WHERE release_id = ? ORDER BY created_at')
-      .all(releaseId) as {
-      id: string;
-      release_id: string;
-      url: string;
-      submitted_by: string;
-      state: StoredCallback['state'];
-      attempts: number;
-      next_at_ms: number;
-      last_error: string | null;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      releaseId: r.release_id,
-      url: r.url,
-      submittedBy: r.submitted_by,
-      state: r.state,
-      attempts: r.attempts,
-      nextAtMs: r.next_at_ms,
-      ...(r.last_error ? { lastError: r.last_error } : {}),
-    }));
+    const rows = this.statements.prepare(`SELECT ${CALLBACK_COLUMNS.join(', ')} FROM callbacks WHERE release_id = ? ORDER BY created_at`).all(releaseId) as CallbackRow[];
+    return rows.map(callbackOf);
   }
 
   latestVerdict(releaseId: string): VerdictRecord | undefined {
