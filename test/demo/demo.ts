@@ -39,7 +39,9 @@ const evil = await makeGitPackage(join(work, 'evil'), { 'package.json': packageJ
 
 say(`starting the farm: quorum up --workers 3 --port ${port}`);
 const farm = execa('node', [QUORUM, 'up', '--workers', '3', '--port', String(port), '--redis-port', String(redisPort), '--data', join(work, 'farm'), '--no-provision'], {
-  env: { QUORUM_NPM_REGISTRY: registry.url, QUORUM_ALLOW_LOCAL_REPOS: '1', QUORUM_LOG_LEVEL: 'warn' },
+  // a build reserves its whole scratch on disk before it starts; the demo's package needs little, and
+  // three builds at once of the default 6 GiB would ask a small machine for 18 GiB
+  env: { QUORUM_NPM_REGISTRY: registry.url, QUORUM_ALLOW_LOCAL_REPOS: '1', QUORUM_LOG_LEVEL: 'warn', QUORUM_BUILD_SCRATCH_MB: process.env.QUORUM_BUILD_SCRATCH_MB ?? '1024' },
   stdio: ['ignore', 'inherit', 'inherit'],
   reject: false,
 });
