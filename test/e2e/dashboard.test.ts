@@ -64,6 +64,15 @@ describe('the dashboard, as a person sees it in Chromium', () => {
     const hookedRow = rows.filter({ hasText: 'pkg:npm/hooked@2.0.1' });
     await expect(hookedRow.locator('mark').textContent()).resolves.toBe('mismatch');
     await expect(rows.filter({ hasText: 'pkg:npm/welcome@1.0.0' }).locator('mark').textContent()).resolves.toBe('reproducible');
+    // the farm overview: pictures that say in words what they draw
+    const today = new Date().toISOString().slice(0, 10);
+    await expect(page.locator('svg[aria-label^="Verdicts per day"]').getAttribute('aria-label')).resolves.toBe(`Verdicts per day: ${today}: reproducible 1, mismatch 1, failed 1`);
+    await expect(page.locator('svg[aria-label^="Verdicts per day"] rect').count()).resolves.toBe(3);
+    await expect(page.locator('svg[aria-label^="Rebuild durations"]').getAttribute('aria-label')).resolves.toMatch(/succeeded/);
+    if (process.env.QUORUM_UPDATE_SCREENSHOTS) {
+      await mkdir(join(ROOT, 'packages/coordinator/docs'), { recursive: true });
+      await writeFile(join(ROOT, 'packages/coordinator/docs/home-page.png'), await page.screenshot({ fullPage: true }));
+    }
     // the search, with the keyboard only
     await page.keyboard.press('Tab');
     await page.locator('input[name="q"]').focus();

@@ -62,11 +62,84 @@ function searchForm(q = ''): VNode {
   </form>`;
 }
 
-/** `/`: search, the verdict mix, the newest releases. */
+/** What the farm overview draws: verdicts per day, rebuild durations, the rebuilds waiting and running. */
+export interface FarmOverview {
+  verdictsByDay: { day: string; counts: Record<string, number> }[];
+  durations: { state: string; totalMs: number }[];
+  open: Record<string, number>;
+}
+
+const VERDICT_ORDER = ['reproducible', 'equivalent', 'mismatch', 'unreproducible', 'failed'] as const;
+const VERDICT_FILL: Record<string, string> = { reproducible: '#1e7d32', equivalent: '#00695c', mismatch: '#b71c1c', unreproducible: '#e65100', failed: '#546e7a' };
+
+/** Stacked bars of verdicts per day, drawn as SVG on the server; its label says the same in words. */
+function verdictsChart(days: FarmOverview['verdictsByDay']): VNode {
+  const width = 640;
+  const height = 160;
+  const max = Math.max(1, ...days.map((d) => Object.values(d.counts).reduce((a, b) => a + b, 0)));
+  // a bar per day, at most as wide as a fortnight's would be
+  const bar = Math.min(width / 14, days.length > 0 ? width / days.length : width);
+  const label =
+    days
+      .map(
+        (d) =>
+          `${d.day}: ${VERDICT_ORDER.filter((v) => d.counts[v])
+            .map((v) => `${v} ${d.counts[v]}`)
+            .join(', ')}`,
+      )
+      .join('; ') || 'no verdict yet';
+  return html`<svg class="chart" viewBox=${`0 0 ${width} ${height + 20}`} role="img" aria-label=${`Verdicts per day: ${label}`}>
+    ${days.map((d, i) => {
+      let y = height;
+      return html`<g>
+        ${VERDICT_ORDER.filter((v) => d.counts[v]).map((v) => {
+          const h = (d.counts[v]! / max) * height;
+          y -= h;
+          return html`<rect x=${i * bar + 2} y=${y} width=${Math.max(1, bar - 4)} height=${h} fill=${VERDICT_FILL[v]}><title>${`${d.day}: ${v} ${d.counts[v]}`}</title></rect>`;
+        })}
+        <text x=${i * bar + bar / 2} y=${height + 14} text-anchor="middle" font-size="10">${d.day.slice(5)}</text>
+      </g>`;
+    })}
+  </svg>`;
+}
+
+/** A histogram of rebuild times (seconds, in doubling bins), succeeded and failed apart. */
+function durationsChart(durations: FarmOverview['durations']): VNode {
+  const bins = [1, 2, 5, 10, 30, 60, 120, 300, 600, Infinity];
+  const names = ['< 1 s', '1–2 s', '2–5 s', '5–10 s', '10–30 s', '30–60 s', '1–2 min', '2–5 min', '5–10 min', '≥ 10 min'];
+  const counts = bins.map(() => ({ succeeded: 0, failed: 0 }));
+  for (const d of durations) {
+    const i = bins.findIndex((b) => d.totalMs / 1000 < b);
+    counts[i]![d.state === 'failed' ? 'failed' : 'succeeded']++;
+  }
+  const width = 640;
+  const height = 120;
+  const max = Math.max(1, ...counts.map((c) => c.succeeded + c.failed));
+  const bar = width / bins.length;
+  const label =
+    names
+      .map((n, i) => `${n}: ${counts[i]!.succeeded} succeeded, ${counts[i]!.failed} failed`)
+      .filter((_, i) => counts[i]!.succeeded + counts[i]!.failed > 0)
+      .join('; ') || 'no rebuild yet';
+  return html`<svg class="chart" viewBox=${`0 0 ${width} ${height + 20}`} role="img" aria-label=${`Rebuild durations: ${label}`}>
+    ${counts.map((c, i) => {
+      const hs = (c.succeeded / max) * height;
+      const hf = (c.failed / max) * height;
+      return html`<g>
+        <rect x=${i * bar + 2} y=${height - hs} width=${bar - 4} height=${hs} fill="#1565c0"><title>${`${names[i]}: ${c.succeeded} succeeded`}</title></rect>
+        <rect x=${i * bar + 2} y=${height - hs - hf} width=${bar - 4} height=${hf} fill="#546e7a"><title>${`${names[i]}: ${c.failed} failed`}</title></rect>
+        <text x=${i * bar + bar / 2} y=${height + 14} text-anchor="middle" font-size="10">${names[i]}</text>
+      </g>`;
+    })}
+  </svg>`;
+}
+
+/** `/`: search, the verdict mix, the farm overview (pictures with their words), the newest releases. */
 export function homePage(
   recent: { id: string; purl: string; state: string; verdict: string | null; canonical: boolean; createdAt: string }[],
   verdicts: Record<string, number>,
   releases: Record<string, number>,
+  overview: FarmOverview,
 ): string {
   const total = Object.values(verdicts).reduce((a, b) => a + b, 0);
   return page(
@@ -90,6 +163,17 @@ export function homePage(
           ${Object.entries(verdicts).map(([v, n]) => html`${verdictTag(v)} ${n} `)} ${total === 0 ? 'No release decided yet.' : ''} ${releases.queued ? html` · ${releases.queued} queued` : ''}
           ${releases.building ? html` · ${releases.building} building` : ''}
         </p>
+      </section>
+      <section aria-label="Farm overview" class="grid">
+        <article>
+          <header>Verdicts per day</header>
+          ${verdictsChart(overview.verdictsByDay)}
+        </article>
+        <article>
+          <header>Rebuild durations <small>(newest ${overview.durations.length})</small></header>
+          ${durationsChart(overview.durations)}
+          <footer><small>${overview.open.assigned ?? 0} rebuilds waiting in workers' queues · ${overview.open.running ?? 0} running</small></footer>
+        </article>
       </section>
       <section aria-label="Newest releases">
         <h2>Newest releases</h2>
@@ -573,6 +657,7 @@ export const DASHBOARD_CSS = `
 .verdict-failed { background: #546e7a; } .verdict-none { background: #1565c0; }
 .mix { display: flex; height: 1.2rem; border-radius: 0.3rem; overflow: hidden; margin-bottom: 0.5rem; }
 .mix span { display: block; min-width: 2px; }
+.chart { width: 100%; height: auto; } .chart text { fill: currentColor; }
 .warning { border-left: 0.3rem solid #b71c1c; padding-left: 0.6rem; font-weight: 600; }
 .risk-high { border-left: 0.4rem solid #b71c1c; } .risk-medium { border-left: 0.4rem solid #e65100; } .risk-low { border-left: 0.4rem solid #546e7a; }
 .override { color: #e65100; } .disagreed { color: #b71c1c; font-weight: 600; }

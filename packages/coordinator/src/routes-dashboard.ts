@@ -27,7 +27,21 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: CoordinatorCo
   app.get('/ui/assets/pico.css', hidden, async (_req, reply) => reply.header('cache-control', 'public, max-age=86400').type('text/css; charset=utf-8').send(PICO_CSS));
   app.get('/ui/assets/quorum.css', hidden, async (_req, reply) => reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(DASHBOARD_CSS));
 
-  app.get('/', hidden, async (_req, reply) => send(reply, homePage(store.recentReleases(25), store.verdictCounts(), store.releaseCounts())));
+  app.get('/', hidden, async (_req, reply) => {
+    const byDay = new Map<string, Record<string, number>>();
+    for (const { day, verdict } of store.recentVerdicts(5000)) {
+      const counts = byDay.get(day) ?? {};
+      counts[verdict] = (counts[verdict] ?? 0) + 1;
+      byDay.set(day, counts);
+    }
+    // the newest 14 days that saw a verdict, oldest first
+    const verdictsByDay = [...byDay.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .slice(-14)
+      .map(([day, counts]) => ({ day, counts }));
+    const overview = { verdictsByDay, durations: store.recentDurations(500), open: store.openRebuildCounts() };
+    return send(reply, homePage(store.recentReleases(25), store.verdictCounts(), store.releaseCounts(), overview));
+  });
 
   app.get<{ Querystring: { q?: string } }>('/ui/search', hidden, async (req, reply) => {
     const q = String(req.query.q ?? '')

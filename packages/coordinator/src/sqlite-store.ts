@@ -536,7 +536,7 @@ export class SqliteStore {
   }
 
   /**
-   * The newest finished rebuilds of decided releases, newest first, each with whether its builder was
+   * The newest finished rebuilds of decided releases, newest rows first (no sort over the table), each with whether its builder was
    * in the group that decided (the verdict's `agreeing`): what the workers page counts per worker.
    */
   recentResults(limit = 2000): { workerId: string; state: string; releaseId: string; purl: string; verdict: string | null; agreed: boolean; decided: boolean; updatedAt: string }[] {
@@ -545,7 +545,7 @@ export class SqliteStore {
         `SELECT rb.worker_id, rb.state, rb.updated_at, r.id AS release_id, r.purl, r.verdict,
            (SELECT json_extract(body, '$.agreeing') FROM verdicts WHERE release_id = r.id ORDER BY seq DESC LIMIT 1) AS agreeing
          FROM rebuilds rb JOIN releases r ON r.id = rb.release_id
-         WHERE r.state = 'decided' AND rb.state IN ('succeeded', 'failed') ORDER BY rb.updated_at DESC LIMIT ?`,
+         WHERE r.state = 'decided' AND rb.state IN ('succeeded', 'failed') ORDER BY rb.rowid DESC LIMIT ?`,
       )
       .all(limit) as { worker_id: string; state: string; updated_at: string; release_id: string; purl: string; verdict: string | null; agreeing: string | null }[];
     return rows.map((r) => {
@@ -561,6 +561,30 @@ export class SqliteStore {
         updatedAt: r.updated_at,
       };
     });
+  }
+
+  /** The newest verdicts (by when they were appended), as day and verdict: what the farm overview draws over time. */
+  recentVerdicts(limit = 5000): { day: string; verdict: string }[] {
+    return (
+      this.statements.prepare(`SELECT substr(decided_at, 1, 10) AS day, json_extract(body, '$.verdict') AS verdict FROM verdicts ORDER BY seq DESC LIMIT ?`).all(limit) as {
+        day: string;
+        verdict: string;
+      }[]
+    ).filter((r) => typeof r.verdict === 'string');
+  }
+
+  /** Total times (ms) of the newest finished rebuilds (the newest rows first: no sort over the table), with their outcome: the overview's duration histogram. */
+  recentDurations(limit = 500): { state: string; totalMs: number }[] {
+    const rows = this.statements
+      .prepare(`SELECT state, json_extract(report, '$.timings.totalMs') AS ms FROM rebuilds WHERE state IN ('succeeded', 'failed') AND report IS NOT NULL ORDER BY rowid DESC LIMIT ?`)
+      .all(limit) as { state: string; ms: number | null }[];
+    return rows.filter((r) => typeof r.ms === 'number' && Number.isFinite(r.ms)).map((r) => ({ state: r.state, totalMs: r.ms! }));
+  }
+
+  /** Rebuilds by state among the open ones (assigned = waiting in a worker's queue, running). */
+  openRebuildCounts(): Record<string, number> {
+    const rows = this.statements.prepare(`SELECT state, COUNT(*) n FROM rebuilds WHERE state IN ('assigned', 'running') GROUP BY state`).all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
   /** Distinct versioned purls of a package, newest release first. */
