@@ -75,11 +75,23 @@ export class FetchCache {
   private total = 0;
   /** keys being placed right now: never evicted under a job's feet */
   private readonly busy = new Map<string, number>();
+  private lastUse = 0;
+
+  /**
+   * The time of a use, later than every earlier one: two uses in the same millisecond must still
+   * come in order, or the one used last could be the one evicted.
+   */
+  private useTime(): number {
+    this.lastUse = Math.max(this.clock(), this.lastUse + 1);
+    return this.lastUse;
+  }
 
   constructor(
     readonly dir: string,
     /** bytes kept at most; 0 keeps nothing (every use downloads) */
     readonly maxBytes: number,
+    /** @defaultValue Date.now */
+    private readonly clock: () => number = Date.now,
   ) {}
 
   /**
@@ -98,7 +110,7 @@ export class FetchCache {
         if (integrityMatches(integrity, await digestsOf(file).catch(() => ({ sha1: '', sha256: '', sha384: '', sha512: '' })))) {
           await this.deliver(file, target);
           const entry = entries.get(key)!;
-          entry.usedAt = Date.now();
+          entry.usedAt = this.useTime();
           await utimes(file, new Date(), new Date(entry.usedAt)).catch(() => undefined);
           return { bytes: entry.bytes, cached: true };
         }
@@ -108,7 +120,7 @@ export class FetchCache {
       const got = await downloadVerified(url, integrity, partial, opts);
       await rename(partial, file);
       if (!entries.has(key)) this.total += got.bytes;
-      entries.set(key, { bytes: got.bytes, usedAt: Date.now() });
+      entries.set(key, { bytes: got.bytes, usedAt: this.useTime() });
       await this.deliver(file, target);
       await this.evict();
       return { bytes: got.bytes, cached: false };
@@ -150,7 +162,7 @@ export class FetchCache {
             wanted.map(([, dest]) => dest),
             targetDir,
           );
-          entries.get(key)!.usedAt = Date.now();
+          entries.get(key)!.usedAt = this.useTime();
           return { bytes: entries.get(key)!.bytes, cached: true };
         }
         await this.drop(key);
@@ -171,7 +183,7 @@ export class FetchCache {
         await rm(dir, { recursive: true, force: true });
         await rename(staging, dir);
         this.total += bytes;
-        entries.set(key, { bytes, usedAt: Date.now() });
+        entries.set(key, { bytes, usedAt: this.useTime() });
       } finally {
         await rm(archive, { force: true });
       }
