@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { generateKeyPair } from '@quorum/attest';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { publishFromGit } from '../fixtures/publish.js';
 import { Farm, ROOT } from './farm.js';
@@ -69,6 +70,9 @@ describe('the dashboard, as a person sees it in Chromium', () => {
     await expect(page.locator('svg[aria-label^="Verdicts per day"]').getAttribute('aria-label')).resolves.toBe(`Verdicts per day: ${today}: reproducible 1, mismatch 1, failed 1`);
     await expect(page.locator('svg[aria-label^="Verdicts per day"] rect').count()).resolves.toBe(3);
     await expect(page.locator('svg[aria-label^="Rebuild durations"]').getAttribute('aria-label')).resolves.toMatch(/succeeded/);
+    // every live worker's queue, empty now that every release is decided
+    const queues = await page.locator('svg[aria-label^="Queue depth per worker"]').getAttribute('aria-label');
+    expect(queues?.match(/[^:;]+: 0 running, 0 waiting/g)).toHaveLength(2);
     if (process.env.QUORUM_UPDATE_SCREENSHOTS) {
       await mkdir(join(ROOT, 'packages/coordinator/docs'), { recursive: true });
       await writeFile(join(ROOT, 'packages/coordinator/docs/home-page.png'), await page.screenshot({ fullPage: true }));
@@ -110,6 +114,15 @@ describe('the dashboard, as a person sees it in Chromium', () => {
     await page.waitForURL(/\/diff$/);
     await expect(page.locator('summary.file-changed').first().textContent()).resolves.toBe('changed package/package.json');
     await expect(page.locator('.d.add').filter({ hasText: 'postinstall' }).count()).resolves.toBeGreaterThan(0);
+    // coloured as JSON: the added key is a key, in the colour the stylesheet gives keys
+    const key = page.locator('.d.add .hljs-attr').filter({ hasText: 'postinstall' });
+    await expect(key.count()).resolves.toBe(1);
+    await expect(key.evaluate((el) => getComputedStyle(el).color)).resolves.not.toBe(
+      await page
+        .locator('.d.add')
+        .filter({ hasText: 'postinstall' })
+        .evaluate((el) => getComputedStyle(el).color),
+    );
 
     await page.goto(`${farm.url}/ui/releases/${ids.broken}`);
     await expect(page.locator('hgroup mark').textContent()).resolves.toBe('failed');
@@ -151,5 +164,79 @@ describe('the dashboard, as a person sees it in Chromium', () => {
     await expect(page.locator('h1').textContent()).resolves.toBe('Not found');
     const csp = (await page.goto(`${farm.url}/`))?.headers()['content-security-policy'];
     expect(csp).toContain("default-src 'none'");
+  });
+
+  it('keeps the operator pages behind the admin token: enrolment and refusals, and a form no other site can post', async () => {
+    // a request signed by a key nobody enrolled, with markup in its path: refused, recorded, shown as text
+    const probe = await farm.standIn('probe-1', 'op-probe', 60_000);
+    const stranger = generateKeyPair();
+    expect((await probe.send('POST', `/v1/rebuilds/${encodeURIComponent('<b>x</b>')}/report`, {}, stranger)).status).toBe(403);
+    probe.stop();
+
+    // without the token (a browser would ask for it), or with a wrong one: 401 and the challenge
+    const anonymous = await fetch(`${farm.url}/ui/operator`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic realm="Quorum operator"/);
+    expect(await anonymous.text()).not.toContain('probe-1');
+    const wrong = await fetch(`${farm.url}/ui/operator`, { headers: { authorization: `Basic ${Buffer.from('operator:not-the-token').toString('base64')}` } });
+    expect(wrong.status).toBe(401);
+    // the admin token as a bearer token is the API's way, not the pages'
+    expect((await fetch(`${farm.url}/ui/operator`, { headers: { authorization: `Bearer ${farm.adminToken}` } })).status).toBe(401);
+
+    const context = await browser.newContext({ httpCredentials: { username: 'operator', password: farm.adminToken } });
+    const op = await context.newPage();
+    const opErrors: string[] = [];
+    op.on('console', (m) => {
+      if (m.type() === 'error') opErrors.push(m.text());
+    });
+    await op.route('**/*', (route) => (route.request().url().startsWith(farm.url) ? route.continue() : route.abort()));
+    const opened = await op.goto(`${farm.url}/ui/operator`);
+    expect(opened?.status()).toBe(200);
+    expect(opened?.headers()['cache-control']).toBe('no-store');
+    const enrolled = op.locator('section#enrolment table').first().locator('tbody tr');
+    await expect(enrolled.count()).resolves.toBe(3);
+    await expect(enrolled.filter({ hasText: 'probe-1' }).textContent()).resolves.toContain('op-probe');
+    const refused = op.locator('section#unauthenticated tbody tr').first();
+    await expect(refused.textContent()).resolves.toContain('unenrolled');
+    await expect(refused.textContent()).resolves.toContain('%3Cb%3Ex%3C%2Fb%3E');
+    await expect(op.locator('section#unauthenticated b').count()).resolves.toBe(0);
+
+    // an enrolment token from the form, with the keyboard
+    await op.locator('input[name="workerId"]').fill('worker-9');
+    await op.locator('input[name="operator"]').fill('acme');
+    await op.locator('input[name="operator"]').press('Enter');
+    await op.waitForURL(/\/ui\/operator\/enrolments$/);
+    await expect(op.locator('h1').textContent()).resolves.toBe('Enrolment token for worker-9');
+    const token = (await op.locator('pre code').first().textContent())!.trim();
+    await expect(op.locator('pre code').nth(1).textContent()).resolves.toContain(`QUORUM_ENROL_TOKEN='${token}' QUORUM_WORKER_ID='worker-9' QUORUM_OPERATOR='acme'`);
+    await op.goto(`${farm.url}/ui/operator`);
+    await expect(op.locator('section#enrolment h3', { hasText: 'Waiting to enrol' }).locator('xpath=following-sibling::table[1]//tbody/tr').first().textContent()).resolves.toContain('worker-9');
+    // the token the page showed is the one the coordinator takes
+    const key = generateKeyPair();
+    const enrol = await fetch(`${farm.url}/v1/workers/worker-9/enrol`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, operator: 'acme', publicKey: key.publicKeyPem }),
+    });
+    expect(enrol.status).toBeLessThan(300);
+    await op.reload();
+    await expect(enrolled.filter({ hasText: 'worker-9' }).textContent()).resolves.toContain('never seen');
+
+    // another site's page posting with the remembered password: no form token, or the browser says cross-site
+    const basic = `Basic ${Buffer.from(`operator:${farm.adminToken}`).toString('base64')}`;
+    const form = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      fetch(`${farm.url}/ui/operator/enrolments`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(fields),
+      });
+    expect((await form({ workerId: 'worker-10', operator: 'mallory' })).status).toBe(403);
+    const formToken = await op.locator('input[name="formToken"]').getAttribute('value');
+    expect((await form({ workerId: 'worker-10', operator: 'mallory', formToken: formToken! }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await form({ workerId: 'Not A Worker', operator: 'acme', formToken: formToken! })).status).toBe(400);
+    expect((await form({ workerId: 'worker-9', operator: 'acme', formToken: formToken! })).status).toBe(409);
+    // the operator pages broke no policy and loaded every part
+    expect(opErrors).toEqual([]);
+    await context.close();
   });
 });

@@ -330,6 +330,13 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
       risk: { level: 'high' },
     });
 
+    // a project that locks no package: said in words, nothing asked of the coordinator
+    await mkdir(join(farm.dir, 'empty-lock'), { recursive: true });
+    await writeFile(join(farm.dir, 'empty-lock/package-lock.json'), JSON.stringify({ name: 'empty', lockfileVersion: 3, packages: { '': { name: 'empty' } } }));
+    const empty = await quorum(['audit', '--strict', join(farm.dir, 'empty-lock')], app);
+    expect(empty.exitCode).toBe(0);
+    expect(empty.stdout).toContain('nothing to audit, the lockfile locks no package');
+
     // hostile requests are 4xx, never a crash
     expect((await farm.request('POST', '/v1/audit', { packages: 'all' })).status).toBe(400);
     expect((await farm.request('POST', '/v1/audit', { packages: Array.from({ length: 20_001 }, () => ({ purl: 'pkg:npm/a@1.0.0' })) })).status).toBe(400);

@@ -59,7 +59,12 @@ describe('verdict callbacks (webhooks)', () => {
   beforeAll(async () => {
     await receiver.start();
     // the receiver is on loopback, which the coordinator calls only when the operator allows it
-    farm = new Farm({ workers: 2, builders: 2, quorum: 2, env: { QUORUM_CALLBACK_ALLOW: `127.0.0.1:${receiver.port}`, QUORUM_CALLBACK_BACKOFF_MS: '200', QUORUM_CALLBACK_ATTEMPTS: '4' } });
+    farm = new Farm({
+      workers: 2,
+      builders: 2,
+      quorum: 2,
+      env: { QUORUM_CALLBACK_ALLOW: `127.0.0.1:${receiver.port}`, QUORUM_CALLBACK_BACKOFF_MS: '200', QUORUM_CALLBACK_ATTEMPTS: '4', QUORUM_CALLBACK_MAX_WAITING: '3' },
+    });
     await farm.start();
   }, 180_000);
   afterAll(async () => {
@@ -141,5 +146,30 @@ describe('verdict callbacks (webhooks)', () => {
     await farm.waitFor(async () => farm.coordinator.ctx.store.callbacksOf(id)[0]?.state === 'failed', 60_000, 'the callback to be given up');
     expect(receiver.at('/hooks/down')).toHaveLength(4);
     expect(farm.coordinator.ctx.store.callbacksOf(id)[0]).toMatchObject({ attempts: 4, lastError: 'the receiver answered HTTP 500' });
+  });
+
+  it('keeps at most QUORUM_CALLBACK_MAX_WAITING callbacks of one submit token waiting, and refuses the next with 429 before doing anything', async () => {
+    const pkg = await makeGitPackage(join(farm.dir, 'src/adder3'), { 'package.json': packageJson('adder3', '1.0.0'), 'index.js': INDEX }, 'v1.0.0');
+    await publishFromGit(farm.registry, pkg, { how: 'image' });
+    const auth = { authorization: `Bearer ${farm.submitToken}` };
+    const hook = (n: number) => `http://127.0.0.1:${receiver.port}/hooks/many-${n}`;
+    for (let n = 1; n <= 4; n++) receiver.script.set(`/hooks/many-${n}`, [500, 500, 500, 500]);
+    let id = '';
+    for (let n = 1; n <= 3; n++) {
+      const res = await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/adder3@1.0.0', callback: hook(n) }, auth);
+      expect(res.status).toBe(202);
+      id = ((await res.json()) as { id: string }).id;
+    }
+    const refused = await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/adder3@1.0.0', callback: hook(4) }, auth);
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/has 3 callbacks waiting/);
+    // the refused one was never recorded: three callbacks of the one release, all given up in the end
+    expect(farm.coordinator.ctx.store.callbacksOf(id)).toHaveLength(3);
+    await farm.decided(id);
+    await farm.waitFor(async () => farm.coordinator.ctx.store.callbacksOf(id).every((c) => c.state === 'failed'), 60_000, 'the callbacks to be given up');
+    expect(receiver.at('/hooks/many-4')).toHaveLength(0);
+    // none waiting any more: the token may ask again
+    receiver.script.set('/hooks/many-4', [200]);
+    expect((await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/adder3@1.0.0', callback: hook(4) }, auth)).status).toBe(202);
   });
 });

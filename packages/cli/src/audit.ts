@@ -173,6 +173,7 @@ function what(e: AuditEntry): string {
 export function renderAudit(report: AuditReport, opts: { all: boolean; strict: boolean }): string {
   const lines: string[] = [];
   const total = report.entries.length;
+  if (total === 0 && report.unverifiable.length === 0) return `${report.lockfile} (${report.format}): nothing to audit, the lockfile locks no package (the coordinator was not asked)`;
   lines.push(`${report.lockfile} (${report.format}): ${total} release${total === 1 ? '' : 's'} from the registry, ${report.unverifiable.length} from elsewhere; verdicts of ${report.server}`);
   lines.push(AUDIT_STATUSES.map((s) => `${s} ${report.counts[s]}`).join(' · ') + (report.integrityUnchecked > 0 ? ` · integrity unchecked ${report.integrityUnchecked}` : ''));
   const passing = (e: AuditEntry) => (e.status === 'reproducible' || e.status === 'equivalent') && (!opts.strict || e.integrity === 'match');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { QuorumError } from '@quorum/core';
+import { AdminAuth } from './admin-auth.js';
 import type { CoordinatorContext } from './context.js';
 import { registerApiDocs } from './api-docs.js';
 import { errorHandler } from './http-errors.js';
@@ -11,6 +12,7 @@ import { registerAttestationRoutes } from './routes-attestations.js';
 import { registerPublicRoutes } from './routes-public.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerDashboardRoutes } from './routes-dashboard.js';
+import { registerOperatorPages } from './routes-operator-pages.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 import { SubmitterAuth } from './submitters.js';
 
@@ -59,13 +61,16 @@ export function buildApp(ctx: CoordinatorContext, adminToken: string): FastifyIn
   });
   if (ctx.metrics) registerMetrics(app, ctx.metrics);
   const submitters = new SubmitterAuth(ctx.store, adminToken);
+  const adminAuth = new AdminAuth(adminToken);
   void app.register(async (scope) => {
     registerPublicRoutes(scope, ctx, submitters);
     registerAuditRoutes(scope, ctx, submitters);
     registerDashboardRoutes(scope, ctx);
     registerAttestationRoutes(scope, ctx);
-    registerAdminRoutes(scope, ctx, adminToken, submitters);
+    registerAdminRoutes(scope, ctx, adminAuth, submitters);
   });
+  // the only routes that read form bodies, in a scope of their own
+  void app.register(async (scope) => registerOperatorPages(scope, ctx, adminAuth));
   registerWorkerRoutes(app, ctx);
   return app;
 }

@@ -46,6 +46,8 @@ export interface CoordinatorConfig {
   publicUrl?: string;
   /** attempts of a callback before it is given up */
   callbackAttempts: number;
+  /** callbacks one submit token may have waiting (for a verdict or a retry) at once */
+  callbackMaxWaiting: number;
   /** hosts, host:port, IPs or CIDRs callbacks may reach although they are not public addresses */
   callbackAllow: string[];
   /** how long a rebuild may stay open before the coordinator gives up on it and reassigns it; @defaultValue 45 min */
@@ -105,6 +107,7 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     ...(s.QUORUM_PUBLIC_URL ? { publicUrl: urlSetting('QUORUM_PUBLIC_URL', s.QUORUM_PUBLIC_URL, 'http://127.0.0.1') } : {}),
     callbackAllow: Object.freeze(listSetting(s.QUORUM_CALLBACK_ALLOW)) as string[],
     callbackAttempts: intSetting('QUORUM_CALLBACK_ATTEMPTS', s.QUORUM_CALLBACK_ATTEMPTS, 8, 1, 20),
+    callbackMaxWaiting: intSetting('QUORUM_CALLBACK_MAX_WAITING', s.QUORUM_CALLBACK_MAX_WAITING, 1000, 1, 1_000_000),
     auditRatePerMinute: intSetting('QUORUM_AUDIT_RATE_PER_MIN', s.QUORUM_AUDIT_RATE_PER_MIN, DEFAULT_AUDIT_RATE_PER_MINUTE, 1, 1_000_000),
     rebuildDeadlineMs: intSetting('QUORUM_REBUILD_DEADLINE_MS', s.QUORUM_REBUILD_DEADLINE_MS, DEFAULT_REBUILD_DEADLINE_MS, 1000),
     noBuilderGraceMs: intSetting('QUORUM_NO_BUILDER_GRACE_MS', s.QUORUM_NO_BUILDER_GRACE_MS, DEFAULT_NO_BUILDER_GRACE_MS, 0),

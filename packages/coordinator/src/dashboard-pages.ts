@@ -7,9 +7,10 @@ import { html as boundHtml } from 'htm/preact';
 import type { VNode } from 'preact';
 import { render } from 'preact-render-to-string';
 import type { ArtifactDiff } from '@quorum/compare';
+import { diffLines } from './diff-highlight.js';
 import { terminalSafe, type PurlAnswer, type QuorumPolicy, type RebuildView, type ReleaseView, type VerdictRecord, type WorkerView } from '@quorum/core';
 
-const html = boundHtml as (strings: TemplateStringsArray, ...values: unknown[]) => VNode;
+export const html = boundHtml as (strings: TemplateStringsArray, ...values: unknown[]) => VNode;
 
 /** What a verdict (or its absence) looks like: a word and a colour class, never the colour alone. */
 function verdictTag(verdict: string | null | undefined, pending = false): VNode {
@@ -17,13 +18,13 @@ function verdictTag(verdict: string | null | undefined, pending = false): VNode 
   return html`<mark class=${`verdict verdict-${verdict ?? 'none'}`}>${word}</mark>`;
 }
 
-const short = (hex: string | undefined, n = 12) => (hex ? hex.replace(/^sha256:/, '').slice(0, n) : '–');
+export const short = (hex: string | undefined, n = 12) => (hex ? hex.replace(/^sha256:/, '').slice(0, n) : '–');
 const seconds = (ms: number | undefined) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
 const purlPath = (purl: string) => `/ui/packages/${encodeURIComponent(purl)}`;
-const releasePath = (id: string) => `/ui/releases/${encodeURIComponent(id)}`;
+export const releasePath = (id: string) => `/ui/releases/${encodeURIComponent(id)}`;
 
 /** The page frame: navigation, the title, the content. */
-function page(title: string, body: VNode): string {
+export function page(title: string, body: VNode): string {
   return `<!doctype html>${render(
     html`<html lang="en">
       <head>
@@ -31,6 +32,7 @@ function page(title: string, body: VNode): string {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${title} · Quorum</title>
         <link rel="stylesheet" href="/ui/assets/pico.css" />
+        <link rel="stylesheet" href="/ui/assets/highlight.css" />
         <link rel="stylesheet" href="/ui/assets/quorum.css" />
       </head>
       <body>
@@ -44,6 +46,7 @@ function page(title: string, body: VNode): string {
             <ul>
               <li><a href="/">Releases</a></li>
               <li><a href="/ui/workers">Workers</a></li>
+              <li><a href="/ui/operator">Operator</a></li>
               <li><a href="/docs">API</a></li>
             </ul>
           </nav>
@@ -67,6 +70,14 @@ export interface FarmOverview {
   verdictsByDay: { day: string; counts: Record<string, number> }[];
   durations: { state: string; totalMs: number }[];
   open: Record<string, number>;
+  /** every live worker, with the rebuilds waiting on its queue and running */
+  queues: QueueDepth[];
+}
+
+export interface QueueDepth {
+  workerId: string;
+  assigned: number;
+  running: number;
 }
 
 const VERDICT_ORDER = ['reproducible', 'equivalent', 'mismatch', 'unreproducible', 'failed'] as const;
@@ -134,6 +145,28 @@ function durationsChart(durations: FarmOverview['durations']): VNode {
   </svg>`;
 }
 
+/** A bar per worker: the rebuilds running and those waiting on its queue. */
+export function queueChart(queues: QueueDepth[]): VNode {
+  const width = 640;
+  const row = 22;
+  const labelWidth = 150;
+  const height = Math.max(1, queues.length) * row;
+  const max = Math.max(1, ...queues.map((q) => q.assigned + q.running));
+  const scale = (n: number) => (n / max) * (width - labelWidth - 60);
+  const label = queues.map((q) => `${q.workerId}: ${q.running} running, ${q.assigned} waiting`).join('; ') || 'no worker';
+  return html`<svg class="chart" viewBox=${`0 0 ${width} ${height}`} role="img" aria-label=${`Queue depth per worker: ${label}`}>
+    ${queues.map(
+      (q, i) =>
+        html`<g>
+          <text x="0" y=${i * row + 15} font-size="11">${q.workerId.slice(0, 24)}</text>
+          <rect x=${labelWidth} y=${i * row + 4} width=${scale(q.running)} height="14" fill="#1565c0"><title>${`${q.workerId}: ${q.running} running`}</title></rect>
+          <rect x=${labelWidth + scale(q.running)} y=${i * row + 4} width=${scale(q.assigned)} height="14" fill="#90a4ae"><title>${`${q.workerId}: ${q.assigned} waiting`}</title></rect>
+          <text x=${labelWidth + scale(q.running + q.assigned) + 6} y=${i * row + 15} font-size="11">${`${q.running} + ${q.assigned}`}</text>
+        </g>`,
+    )}
+  </svg>`;
+}
+
 /** `/`: search, the verdict mix, the farm overview (pictures with their words), the newest releases. */
 export function homePage(
   recent: { id: string; purl: string; state: string; verdict: string | null; canonical: boolean; createdAt: string }[],
@@ -172,6 +205,10 @@ export function homePage(
         <article>
           <header>Rebuild durations <small>(newest ${overview.durations.length})</small></header>
           ${durationsChart(overview.durations)}
+        </article>
+        <article>
+          <header>Queue depth per worker <small>(running + waiting)</small></header>
+          ${queueChart(overview.queues)}
           <footer><small>${overview.open.assigned ?? 0} rebuilds waiting in workers' queues · ${overview.open.running ?? 0} running</small></footer>
         </article>
       </section>
@@ -267,7 +304,10 @@ function builderRow(r: RebuildView): VNode {
     <td>
       <small>fetch ${seconds(r.durations.fetchMs)}<br />build ${seconds(r.durations.buildMs)}<br />total ${seconds(r.durations.totalMs)}</small>
     </td>
-    <td>${r.logUrl ? html`<a href=${`/ui/rebuilds/${encodeURIComponent(r.id)}/log`}>log</a>` : '–'} · <a href=${`/v1/rebuilds/${encodeURIComponent(r.id)}/bundle`}>statement</a></td>
+    <td>
+      ${r.logUrl ? html`<a href=${`/ui/rebuilds/${encodeURIComponent(r.id)}/log`}>log</a>` : 'no log'} ·${' '}
+      ${r.bundleUrl ? html`<a href=${`/v1/rebuilds/${encodeURIComponent(r.id)}/bundle`}>signed statement</a>` : 'no statement'}
+    </td>
   </tr>`;
 }
 
@@ -281,7 +321,7 @@ function historyRow(v: VerdictRecord): VNode {
 
 /** `/ui/releases/:id`: everything an auditor asks of one release, and how to recount it offline. */
 /** A word for a POSIX shell, single-quoted. */
-const shellQuote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+export const shellQuote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /**
  * @param publicUrl the coordinator's address as consumers reach it (QUORUM_PUBLIC_URL); never taken
@@ -445,11 +485,15 @@ export interface WorkerResults {
 }
 
 /** `/ui/workers`: who builds, alive or not, their images, their recent results and how often they stood apart. */
-export function workersPage(workers: WorkerView[], results: ReadonlyMap<string, WorkerResults>): string {
+export function workersPage(workers: WorkerView[], results: ReadonlyMap<string, WorkerResults>, queues: QueueDepth[]): string {
   const none: WorkerResults = { finished: 0, failed: 0, disagreed: 0, recent: [] };
   return page(
     'Workers',
     html`<h1>Workers</h1>
+      <figure aria-label="Queues">
+        ${queueChart(queues)}
+        <figcaption><small>Rebuilds running (dark) and waiting on each worker's queue (light).</small></figcaption>
+      </figure>
       <p>
         Of each worker's newest finished rebuilds: how many failed, and how often its artifact was not the one the agreeing builders made (a worker that disagrees often is worth an operator's look).
       </p>
@@ -542,15 +586,10 @@ export function logPage(rebuildId: string, releaseId: string, text: string, q: s
   );
 }
 
-/** A unified diff's lines, each marked as added, removed, a hunk header or context. */
-function unifiedLines(unified: string): VNode[] {
-  let inHunk = false;
-  return unified.split('\n').map((l) => {
-    if (l.startsWith('@@')) inHunk = true;
-    // `---`/`+++` name the files only before the first hunk: inside one, `++i` is an added line
-    const kind = l.startsWith('@@') ? 'hunk' : !inHunk && (l.startsWith('+++') || l.startsWith('---')) ? 'file' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx';
-    return html`<div class=${`d ${kind}`}>${terminalSafe(l)}</div>`;
-  });
+/** A unified diff's lines, each marked as added, removed, a hunk header or context, and coloured by its file's language. */
+function unifiedLines(unified: string, path: string): VNode[] {
+  // the HTML comes from diffLines, which escapes every character of the diff (see diff-highlight.ts)
+  return diffLines(unified, path).map((l) => html`<div class=${`d ${l.kind}`} dangerouslySetInnerHTML=${{ __html: l.html }}></div>`);
 }
 
 /** `/ui/releases/:id/diff`: what differs, file by file: added, removed, changed (text as a unified diff, binaries by digest), metadata only. */
@@ -600,7 +639,7 @@ export function diffPage(view: ReleaseView, diff: ArtifactDiff): string {
             <summary class="file-changed">changed ${f.path}</summary>
             ${
               f.unified
-                ? html`<div class="diff">${unifiedLines(f.unified)}</div>`
+                ? html`<div class="diff">${unifiedLines(f.unified, f.path)}</div>`
                 : html`<p>
                     <small>${f.kind}: <code>${short(f.a.sha256, 16)}</code> → <code>${short(f.b.sha256, 16)}</code></small>
                   </p>`

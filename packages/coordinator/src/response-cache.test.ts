@@ -10,7 +10,7 @@ describe('ResponseCache', () => {
       renders++;
       return value;
     };
-    return { cache, render, write: () => stamp++, renders: () => renders };
+    return { cache, render, write: () => stamp++, renders: () => renders, stampNow: () => String(stamp) };
   };
 
   it('renders once while the store is unchanged', () => {
@@ -72,5 +72,21 @@ describe('ResponseCache', () => {
     cache.json('a', render({ x: 1 }));
     cache.json('a', render({ x: 1 }));
     expect(renders()).toBe(2);
+  });
+
+  it('keeps bytes made while the store was unchanged, and never those made across a write', () => {
+    const { cache, write, stampNow } = setup();
+    const before = stampNow();
+    cache.putBytes('{"packages":[]}', Buffer.from('{"a":1}'), before);
+    expect(cache.bytes('{"packages":[]}')?.toString()).toBe('{"a":1}');
+    // an answer computed from the rows of before a write, kept after it: dropped
+    const stale = stampNow();
+    write();
+    cache.putBytes('{"packages":[1]}', Buffer.from('{"a":2}'), stale);
+    expect(cache.bytes('{"packages":[1]}')).toBeUndefined();
+    expect(cache.bytes('{"packages":[]}')).toBeUndefined();
+    // and one too large for the cache is not kept
+    cache.putBytes('big', Buffer.alloc(600), stampNow());
+    expect(cache.bytes('big')).toBeUndefined();
   });
 });

@@ -37,22 +37,57 @@ export class ResponseCache {
     return this.entry(`text ${key}`, render, keep);
   }
 
-  private entry<T extends string | Buffer>(key: string, render: () => T, keep: () => boolean): T {
-    if (this.maxChars === 0) return render();
+  /** The bytes kept under `key` by `putBytes`, while the store is unchanged. */
+  bytes(key: string): Buffer | undefined {
+    if (this.maxChars === 0) return undefined;
+    this.sync();
+    return this.touch(`bytes ${key}`) as Buffer | undefined;
+  }
+
+  /**
+   * Keeps `bytes` under `key`, if the store is still as it was at `stamp` (the change stamp read
+   * before they were made): an answer computed across a write is never kept.
+   */
+  putBytes(key: string, bytes: Buffer, stamp: string): void {
+    if (this.maxChars === 0) return;
+    this.sync();
+    if (stamp === this.stamp) this.keep(`bytes ${key}`, bytes);
+  }
+
+  /** Empties the cache if the store changed since it was filled. */
+  private sync(): void {
     const stamp = this.changeStamp();
     if (stamp !== this.stamp) {
       this.entries.clear();
       this.chars = 0;
       this.stamp = stamp;
     }
+  }
+
+  /** The entry under `key`, made the most recently used. */
+  private touch(key: string): string | Buffer | undefined {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
       this.entries.delete(key);
       this.entries.set(key, hit);
-      return hit as T;
     }
+    return hit;
+  }
+
+  private entry<T extends string | Buffer>(key: string, render: () => T, keep: () => boolean): T {
+    if (this.maxChars === 0) return render();
+    this.sync();
+    const hit = this.touch(key);
+    if (hit !== undefined) return hit as T;
     const text = render();
-    if (text.length > this.maxChars / 4 || !keep()) return text;
+    if (keep()) this.keep(key, text);
+    return text;
+  }
+
+  private keep(key: string, text: string | Buffer): void {
+    if (text.length > this.maxChars / 4) return;
+    this.chars -= this.entries.get(key)?.length ?? 0;
+    this.entries.delete(key);
     for (const [oldest, old] of this.entries) {
       if (this.chars + text.length <= this.maxChars) break;
       this.entries.delete(oldest);
@@ -60,6 +95,5 @@ export class ResponseCache {
     }
     this.entries.set(key, text);
     this.chars += text.length;
-    return text;
   }
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { keyIdOf } from '@quorum/attest';
 import {
@@ -19,6 +19,7 @@ import {
   type SubmitterRequest,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
+import type { AdminAuth } from './admin-auth.js';
 import type { CoordinatorContext } from './context.js';
 import { API_TAGS, ERROR_RESPONSES } from './api-docs.js';
 import type { SubmitterAuth } from './submitters.js';
@@ -48,13 +49,18 @@ function mappingPurl(raw: string): string {
 }
 
 /** Operator endpoints, behind the admin bearer token. */
-export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContext, adminToken: string, submitters: SubmitterAuth): void {
-  const expected = createHash('sha256').update(adminToken).digest();
+/** Hands out a one-time enrolment token for a worker not enrolled yet; only its digest is kept. */
+export function issueEnrolmentToken(ctx: CoordinatorContext, workerId: string, operator: string): { workerId: string; operator: string; token: string; expiresAt: string } {
+  if (ctx.store.enrolment(workerId)) throw new QuorumError('conflict', `worker ${workerId} is already enrolled; give its public key to replace the key`);
+  const token = randomBytes(24).toString('base64url');
+  const expiresAt = new Date(Date.now() + ctx.config.enrolTokenTtlMs).toISOString();
+  ctx.store.addEnrolmentToken(workerId, operator, createHash('sha256').update(token).digest('hex'), expiresAt);
+  return { workerId, operator, token, expiresAt };
+}
+
+export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContext, auth: AdminAuth, submitters: SubmitterAuth): void {
   const requireAdmin = (req: FastifyRequest) => {
-    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!given || !timingSafeEqual(createHash('sha256').update(given).digest(), expected)) {
-      throw new QuorumError('forbidden', 'admin endpoints need `Authorization: Bearer <admin token>` (QUORUM_ADMIN_TOKEN)');
-    }
+    if (!auth.bearer(req)) throw new QuorumError('forbidden', 'admin endpoints need `Authorization: Bearer <admin token>` (QUORUM_ADMIN_TOKEN)');
   };
 
   /** Enrols a worker: with its public key directly, or by handing out a one-time token for it. */
@@ -77,11 +83,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: CoordinatorContex
       req.log.info({ workerId, operator, keyId }, 'worker enrolled by an operator');
       return reply.status(201).send({ workerId, operator, keyId });
     }
-    if (ctx.store.enrolment(workerId)) throw new QuorumError('conflict', `worker ${workerId} is already enrolled; give its public key to replace the key`);
-    const token = randomBytes(24).toString('base64url');
-    const expiresAt = new Date(Date.now() + ctx.config.enrolTokenTtlMs).toISOString();
-    ctx.store.addEnrolmentToken(workerId, operator, createHash('sha256').update(token).digest('hex'), expiresAt);
-    return reply.status(201).send({ workerId, operator, token, expiresAt });
+    return reply.status(201).send(issueEnrolmentToken(ctx, workerId, operator));
   });
 
   /** Issues a submit token: its holder may override a release's source (override verdicts never answer for a purl). */

@@ -4,6 +4,7 @@ import { findBuilder } from '@quorum/ecosystems';
 import { clientNetwork } from '@quorum/net';
 import { API_TAGS, ERROR_RESPONSES } from './api-docs.js';
 import type { CoordinatorContext } from './context.js';
+import { ResponseCache } from './response-cache.js';
 import type { SubmitterAuth } from './submitters.js';
 
 const auditSchema = {
@@ -14,6 +15,12 @@ const auditSchema = {
   body: AuditRequestSchema,
   response: { 200: AuditAnswerSchema, ...ERROR_RESPONSES },
 };
+
+/** The largest audit request: 20,000 purls with their integrity. */
+const AUDIT_BODY_LIMIT = 8 * 2 ** 20;
+
+/** Requests longer than this (a few thousand purls) are answered again each time, not kept by their text. */
+const MAX_CACHED_REQUEST_CHARS = 256 * 1024;
 
 /** Audit entries kept at most (a few hundred bytes each); the cache starts again beyond. */
 const MAX_CACHED_ENTRIES = 100_000;
@@ -64,35 +71,62 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: CoordinatorContex
     }
     return entry;
   };
-  app.post<{ Body: AuditRequest }>(
-    '/v1/audit',
-    {
-      schema: auditSchema,
-      bodyLimit: 8 * 2 ** 20,
-      config: {
-        rateLimit: {
-          max: config.auditRatePerMinute,
-          timeWindow: 60_000,
-          allowList: (req: FastifyRequest) => submitters.tryIdentify(req) !== undefined,
-          keyGenerator: (req: FastifyRequest) => clientNetwork(req.ip),
+  // whole answers, by the request's exact text: CI fleets send the same lockfile's audit again and
+  // again, and a repeated one then costs neither parsing, validation, lookups nor serializing
+  const answers = new ResponseCache(() => store.changeStamp(), config.responseCacheMb * 2 ** 20);
+  const texts = new WeakMap<FastifyRequest, string>();
+  // in a scope of its own: no other route's JSON is parsed this way
+  void app.register(async (scope) => {
+    const parseJson = scope.getDefaultJsonParser('error', 'error');
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: AUDIT_BODY_LIMIT }, (req, body, done) => {
+      texts.set(req, body as string);
+      parseJson(req, body as string, done);
+    });
+    registerAudit(scope);
+  });
+
+  function registerAudit(scope: FastifyInstance): void {
+    scope.post<{ Body: AuditRequest }>(
+      '/v1/audit',
+      {
+        schema: auditSchema,
+        bodyLimit: AUDIT_BODY_LIMIT,
+        // a text answered before, with the store unchanged since, was valid then and is answered the same
+        preValidation: async (req, reply) => {
+          const text = texts.get(req);
+          const hit = text !== undefined && text.length <= MAX_CACHED_REQUEST_CHARS ? answers.bytes(text) : undefined;
+          if (hit) return reply.type('application/json; charset=utf-8').send(hit);
+        },
+        config: {
+          rateLimit: {
+            max: config.auditRatePerMinute,
+            timeWindow: 60_000,
+            allowList: (req: FastifyRequest) => submitters.tryIdentify(req) !== undefined,
+            keyGenerator: (req: FastifyRequest) => clientNetwork(req.ip),
+          },
         },
       },
-    },
-    async (req): Promise<AuditAnswer> => {
-      const seen = new Set<string>();
-      const entries: AuditEntry[] = [];
-      const counts = emptyAuditCounts();
-      for (const [i, asked] of req.body.packages.entries()) {
-        // a large audit yields now and then, so that heartbeats and reports are not kept waiting
-        if (i > 0 && i % 1000 === 0) await new Promise((r) => setImmediate(r));
-        const key = `${asked.purl}\n${asked.integrity ?? ''}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const entry = entryOf(asked.purl, asked.integrity, key);
-        counts[entry.status]++;
-        entries.push(entry);
-      }
-      return { entries, counts };
-    },
-  );
+      async (req, reply) => {
+        const stamp = store.changeStamp();
+        const seen = new Set<string>();
+        const entries: AuditEntry[] = [];
+        const counts = emptyAuditCounts();
+        for (const [i, asked] of req.body.packages.entries()) {
+          // a large audit yields now and then, so that heartbeats and reports are not kept waiting
+          if (i > 0 && i % 1000 === 0) await new Promise((r) => setImmediate(r));
+          const key = `${asked.purl}\n${asked.integrity ?? ''}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const entry = entryOf(asked.purl, asked.integrity, key);
+          counts[entry.status]++;
+          entries.push(entry);
+        }
+        const answer: AuditAnswer = { entries, counts };
+        const bytes = Buffer.from(JSON.stringify(answer), 'utf8');
+        const text = texts.get(req);
+        if (text !== undefined && text.length <= MAX_CACHED_REQUEST_CHARS) answers.putBytes(text, bytes, stamp);
+        return reply.type('application/json; charset=utf-8').send(bytes);
+      },
+    );
+  }
 }

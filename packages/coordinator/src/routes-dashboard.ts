@@ -5,27 +5,46 @@ import type { ArtifactDiff } from '@quorum/compare';
 import { answerFor, ID_PATTERN, isQuorumError, packagePurl, parseAnyPurl, type PackageView } from '@quorum/core';
 import { findBuilder } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
-import { DASHBOARD_CSS, diffPage, homePage, logPage, packagePage, problemPage, releasePage, searchPage, workersPage, type WorkerResults } from './dashboard-pages.js';
-import { releaseView, workerView } from './views.js';
+import { DASHBOARD_CSS, diffPage, homePage, logPage, packagePage, problemPage, queueChart, releasePage, searchPage, workersPage, type QueueDepth, type WorkerResults } from './dashboard-pages.js';
+import { isAlive, releaseView, workerView } from './views.js';
 
 /** Pages carry no script and load nothing from elsewhere; inline style attributes only (the verdict bar). */
 const CSP = "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/** Sends a dashboard page with the headers every page has. */
+export function sendPage(reply: FastifyReply, body: string, status = 200): FastifyReply {
+  return reply.code(status).header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(body);
+}
+
 /** The largest log the viewer renders (the coordinator keeps logs up to QUORUM_MAX_LOG_BYTES). */
 const MAX_LOG_VIEW_BYTES = 8 * 2 ** 20;
 
-const PICO_CSS = readFileSync(createRequire(import.meta.url).resolve('@picocss/pico/css/pico.min.css'), 'utf8');
+const requireAsset = createRequire(import.meta.url);
+const PICO_CSS = readFileSync(requireAsset.resolve('@picocss/pico/css/pico.min.css'), 'utf8');
+const HIGHLIGHT_CSS = readFileSync(requireAsset.resolve('highlight.js/styles/github.min.css'), 'utf8');
 
 /** The dashboard: server-rendered pages at `/` and under `/ui/`, on the views the API serves. */
 export function registerDashboardRoutes(app: FastifyInstance, ctx: CoordinatorContext): void {
   const { store, config } = ctx;
   const hidden = { schema: { hide: true } };
-  const send = (reply: FastifyReply, body: string, status = 200) =>
-    reply.code(status).header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(body);
+  const send = sendPage;
   const notFound = (reply: FastifyReply, message: string) => send(reply, problemPage('Not found', message), 404);
 
   app.get('/ui/assets/pico.css', hidden, async (_req, reply) => reply.header('cache-control', 'public, max-age=86400').type('text/css; charset=utf-8').send(PICO_CSS));
+  app.get('/ui/assets/highlight.css', hidden, async (_req, reply) => reply.header('cache-control', 'public, max-age=86400').type('text/css; charset=utf-8').send(HIGHLIGHT_CSS));
   app.get('/ui/assets/quorum.css', hidden, async (_req, reply) => reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(DASHBOARD_CSS));
+
+  /** Every live worker's queue, and any other worker that still has rebuilds open. */
+  const queueDepths = (): QueueDepth[] => {
+    const open = new Map(store.openRebuildsByWorker().map((q) => [q.workerId, q]));
+    const nowMs = Date.now();
+    const live = store
+      .workers()
+      .filter((w) => isAlive(w, config.workerTimeoutMs, nowMs))
+      .map((w) => open.get(w.id) ?? { workerId: w.id, assigned: 0, running: 0 });
+    const liveIds = new Set(live.map((q) => q.workerId));
+    return [...live, ...[...open.values()].filter((q) => !liveIds.has(q.workerId))].sort((a, b) => a.workerId.localeCompare(b.workerId));
+  };
 
   app.get('/', hidden, async (_req, reply) => {
     const byDay = new Map<string, Record<string, number>>();
@@ -39,7 +58,7 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: CoordinatorCo
       .sort(([a], [b]) => a.localeCompare(b))
       .slice(-14)
       .map(([day, counts]) => ({ day, counts }));
-    const overview = { verdictsByDay, durations: store.recentDurations(500), open: store.openRebuildCounts() };
+    const overview = { verdictsByDay, durations: store.recentDurations(500), open: store.openRebuildCounts(), queues: queueDepths() };
     return send(reply, homePage(store.recentReleases(25), store.verdictCounts(), store.releaseCounts(), overview));
   });
 
@@ -127,6 +146,7 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: CoordinatorCo
       workersPage(
         store.workers().map((w) => workerView(w, config.workerTimeoutMs)),
         results,
+        queueDepths(),
       ),
     );
   });

@@ -145,6 +145,13 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
         if (!submittedBy)
           throw new QuorumError('unauthorized', 'a callback needs a submit token from an operator (Authorization: Bearer <token>): the coordinator calls only URLs of accountable submitters');
         callback = checkCallbackUrl(ctx, req.body.callback);
+        // a token is accountable, not unlimited: its callbacks are rows kept and requests sent
+        if (store.waitingCallbackCount(submittedBy) >= config.callbackMaxWaiting) {
+          throw new QuorumError(
+            'rate-limited',
+            `submitter ${submittedBy} has ${config.callbackMaxWaiting} callbacks waiting (QUORUM_CALLBACK_MAX_WAITING); submit without a callback, or once some are delivered`,
+          );
+        }
       }
       const withCallback = (releaseId: string) => {
         if (callback && submittedBy) store.addCallback({ id: randomUUID(), releaseId, url: callback, submittedBy });

@@ -81,3 +81,46 @@ describe('SqliteStore change stamp', () => {
     }
   });
 });
+
+describe('SqliteStore queue depths', () => {
+  it("counts each worker's rebuilds waiting and running, and nothing finished", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quorum-store-test-'));
+    const store = new SqliteStore(join(dir, 'quorum.sqlite'));
+    try {
+      store.insertRelease({
+        id: 'r1',
+        purl: 'pkg:npm/a@1.0.0',
+        packagePurl: 'pkg:npm/a',
+        ecosystem: 'npm',
+        overrides: {},
+        policy: { builders: 3, quorum: 2, distinctOperators: false },
+        canonical: true,
+      });
+      store.insertRelease({
+        id: 'r2',
+        purl: 'pkg:npm/a@1.0.1',
+        packagePurl: 'pkg:npm/a',
+        ecosystem: 'npm',
+        overrides: {},
+        policy: { builders: 3, quorum: 2, distinctOperators: false },
+        canonical: true,
+      });
+      const rebuild = (id: string, releaseId: string, workerId: string) => store.insertRebuild({ id, releaseId, workerId, operator: 'op', attempt: 1, deadlineMs: Date.now() + 60_000 });
+      rebuild('b1', 'r1', 'w1');
+      rebuild('b2', 'r2', 'w1');
+      rebuild('b3', 'r1', 'w2');
+      rebuild('b4', 'r1', 'w3');
+      expect(store.transitionRebuild('b1', ['assigned'], 'running')).toBe(true);
+      expect(store.transitionRebuild('b4', ['assigned'], 'running')).toBe(true);
+      expect(store.transitionRebuild('b4', ['running'], 'failed')).toBe(true);
+      const depths = store.openRebuildsByWorker().sort((a, b) => a.workerId.localeCompare(b.workerId));
+      expect(depths).toEqual([
+        { workerId: 'w1', assigned: 1, running: 1 },
+        { workerId: 'w2', assigned: 1, running: 0 },
+      ]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

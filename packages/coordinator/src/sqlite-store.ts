@@ -114,6 +114,8 @@ const MIGRATIONS: string[] = [
    CREATE TRIGGER answers_enrolments_i AFTER INSERT ON enrolments BEGIN UPDATE answer_generation SET n = n + 1; END;
    CREATE TRIGGER answers_enrolments_u AFTER UPDATE ON enrolments BEGIN UPDATE answer_generation SET n = n + 1; END;
    CREATE TRIGGER answers_enrolments_d AFTER DELETE ON enrolments BEGIN UPDATE answer_generation SET n = n + 1; END;`,
+  // each submitter's waiting callbacks are counted at every submission that asks for one
+  `CREATE INDEX callbacks_submitter ON callbacks(submitted_by, state);`,
 ];
 
 /** A submitter's callback of one release, as stored. */
@@ -587,6 +589,22 @@ export class SqliteStore {
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
+  /** Each worker's rebuilds waiting on its queue (assigned) and running, as the store has them. */
+  openRebuildsByWorker(): { workerId: string; assigned: number; running: number }[] {
+    const rows = this.statements.prepare(`SELECT worker_id, state, COUNT(*) n FROM rebuilds WHERE state IN ('assigned', 'running') GROUP BY worker_id, state`).all() as {
+      worker_id: string;
+      state: 'assigned' | 'running';
+      n: number;
+    }[];
+    const byWorker = new Map<string, { workerId: string; assigned: number; running: number }>();
+    for (const r of rows) {
+      const w = byWorker.get(r.worker_id) ?? { workerId: r.worker_id, assigned: 0, running: 0 };
+      w[r.state] = r.n;
+      byWorker.set(r.worker_id, w);
+    }
+    return [...byWorker.values()];
+  }
+
   /** Distinct versioned purls of a package, newest release first. */
   versionsOf(packagePurl: string, limit = 50): string[] {
     return (this.statements.prepare('SELECT purl, MAX(seq) s FROM releases WHERE package_purl = ? GROUP BY purl ORDER BY s DESC LIMIT ?').all(packagePurl, limit) as { purl: string }[]).map(
@@ -707,6 +725,11 @@ export class SqliteStore {
     this.statements
       .prepare("INSERT INTO callbacks (id, release_id, url, submitted_by, state, attempts, next_at_ms, created_at, updated_at) VALUES (?, ?, ?, ?, 'waiting', 0, 0, ?, ?)")
       .run(c.id, c.releaseId, c.url, c.submittedBy, at, at);
+  }
+
+  /** Callbacks of one submitter not delivered or given up yet. */
+  waitingCallbackCount(submittedBy: string): number {
+    return (this.statements.prepare("SELECT COUNT(*) n FROM callbacks WHERE submitted_by = ? AND state = 'waiting'").get(submittedBy) as { n: number }).n;
   }
 
   /** Callbacks whose release is decided and whose next attempt is due, the longest waiting first. */
@@ -909,6 +932,16 @@ export class SqliteStore {
       keyId: r.key_id!,
       publicKeyPem: r.public_key!,
       enrolledAt: r.enrolled_at!,
+    }));
+  }
+
+  /** Enrolments waiting for their worker: one-time tokens handed out and not yet used (expired ones too). */
+  pendingEnrolments(): { workerId: string; operator: string; expiresAt: string; createdAt: string }[] {
+    return (this.statements.prepare('SELECT * FROM enrolments WHERE key_id IS NULL ORDER BY created_at DESC').all() as EnrolmentRow[]).map((r) => ({
+      workerId: r.worker_id,
+      operator: r.operator,
+      expiresAt: r.token_expires_at ?? r.created_at,
+      createdAt: r.created_at,
     }));
   }
 

@@ -3,7 +3,7 @@ import { movedTagWarning, packagePurl, parseAnyPurl } from '@quorum/core';
 import type { WorkerRecord } from './sqlite-store.js';
 
 /** Serves a rebuild; compares its artifact with the published one for the reader. */
-export function rebuildView(r: RebuildRecord, release: ReleaseRecord): RebuildView {
+export function rebuildView(r: RebuildRecord & { bundleSha256?: string }, release: ReleaseRecord): RebuildView {
   const rep = r.report;
   const art = rep?.artifact;
   const pub = release.published;
@@ -25,13 +25,14 @@ export function rebuildView(r: RebuildRecord, release: ReleaseRecord): RebuildVi
     durations: { ...(rep?.timings ?? {}) },
     ...(rep?.exitCode !== undefined ? { exitCode: rep.exitCode } : {}),
     ...(r.logSha256 ? { logUrl: `/v1/rebuilds/${r.id}/log`, logBytes: r.logBytes ?? 0 } : {}),
+    ...(r.bundleSha256 ? { bundleUrl: `/v1/rebuilds/${r.id}/bundle` } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
 }
 
 /** Serves a release with its rebuilds and verdict history. */
-export function releaseView(release: ReleaseRecord, rebuilds: RebuildRecord[], history: VerdictRecord[]): ReleaseView {
+export function releaseView(release: ReleaseRecord, rebuilds: (RebuildRecord & { bundleSha256?: string })[], history: VerdictRecord[]): ReleaseView {
   const pkg = packagePurl(parseAnyPurl(release.purl));
   const warning = release.source ? movedTagWarning(release.source) : undefined;
   return {

@@ -153,6 +153,7 @@ export const RebuildViewSchema = Type.Object(
     matchesPublished: Type.Optional(Type.Enum(['bitwise', 'stabilized', 'no'] as const, desc("does this builder's artifact equal the published one"))),
     durations: Type.Object({ fetchMs: Type.Optional(Type.Number()), buildMs: Type.Optional(Type.Number()), totalMs: Type.Optional(Type.Number()) }),
     logUrl: Type.Optional(Type.String(desc('relative URL of the full build log, when uploaded'))),
+    bundleUrl: Type.Optional(Type.String(desc("relative URL of the builder's signed statement (Sigstore bundle), when it signed one"))),
     logBytes: Type.Optional(Type.Integer()),
     createdAt: Type.String(),
     updatedAt: Type.String(),

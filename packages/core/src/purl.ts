@@ -1,6 +1,35 @@
 import { PackageURL } from 'packageurl-js';
 import { QuorumError } from './errors.js';
 
+/**
+ * The spelling of a name as given when the library's normalization only lowered its case. The purl
+ * spec makes names case-sensitive for the ecosystems this farm rebuilds (npm since purl-spec#872:
+ * `JSONStream` and `jsonstream` are two packages with different tarballs under the same versions),
+ * while packageurl-js 2 still lowers npm names: folding them would let one package's verdict answer
+ * for the other's. Any other normalization the library makes (a Go path's encoding, say) stands.
+ */
+function spelled(raw: unknown, normalized: string | undefined | null): string | undefined {
+  if (normalized === undefined || normalized === null) return undefined;
+  return typeof raw === 'string' && raw !== normalized && raw.toLowerCase() === normalized ? raw : normalized;
+}
+
+/** A purl with its parts as given (see `spelled`). */
+function purlOf(type: string, namespace: string | undefined, name: string, version?: string, qualifiers?: Record<string, string>, subpath?: string): PackageURL {
+  const p = new PackageURL(type, namespace, name, version, qualifiers, subpath);
+  p.namespace = spelled(namespace, p.namespace);
+  p.name = spelled(name, p.name)!;
+  return p;
+}
+
+/** Parses a purl string, keeping the case of its namespace and name (see `spelled`). */
+function parsePurl(input: string): PackageURL {
+  const raw = PackageURL.parseString(input) as [string, string | undefined, string, string | undefined, unknown, string | undefined];
+  const p = PackageURL.fromString(input);
+  p.namespace = spelled(raw[1], p.namespace);
+  p.name = spelled(raw[2], p.name)!;
+  return p;
+}
+
 /** A parsed package URL that names exactly one released version. */
 export interface ReleasePurl {
   /** purl type, e.g. the ecosystem id of a builder */
@@ -25,7 +54,7 @@ export function parseReleasePurl(input: string): ReleasePurl {
   }
   let p: PackageURL;
   try {
-    p = PackageURL.fromString(input.trim());
+    p = parsePurl(input.trim());
   } catch (e) {
     throw new QuorumError('invalid-purl', `malformed purl "${input.slice(0, 200)}": ${(e as Error).message}`, { cause: e });
   }
@@ -41,25 +70,25 @@ export function parseReleasePurl(input: string): ReleasePurl {
     version: p.version,
     qualifiers,
     subpath: p.subpath ?? undefined,
-    canonical: new PackageURL(p.type, p.namespace, p.name, p.version, undefined, undefined).toString(),
+    canonical: purlOf(p.type, p.namespace, p.name, p.version, undefined, undefined).toString(),
   };
 }
 
 /** The canonical purl of one release (no qualifiers, no subpath). */
 export function releasePurl(type: string, namespace: string | undefined, name: string, version: string): string {
-  return new PackageURL(type, namespace, name, version, undefined, undefined).toString();
+  return purlOf(type, namespace, name, version, undefined, undefined).toString();
 }
 
 /** The purl of the package without version (all releases of it). */
 export function packagePurl(p: Pick<ReleasePurl, 'type' | 'namespace' | 'name'>): string {
-  return new PackageURL(p.type, p.namespace, p.name, undefined, undefined, undefined).toString();
+  return purlOf(p.type, p.namespace, p.name, undefined, undefined, undefined).toString();
 }
 
 /** Parses a purl with or without version, for package-level queries; `canonical` drops qualifiers and subpath, as stored. */
 export function parseAnyPurl(input: string): { type: string; namespace: string | undefined; name: string; version: string | undefined; canonical: string } {
   let p: PackageURL;
   try {
-    p = PackageURL.fromString(input.trim());
+    p = parsePurl(input.trim());
   } catch (e) {
     throw new QuorumError('invalid-purl', `malformed purl "${input.slice(0, 200)}": ${(e as Error).message}`, { cause: e });
   }
@@ -68,14 +97,14 @@ export function parseAnyPurl(input: string): { type: string; namespace: string |
     namespace: p.namespace ?? undefined,
     name: p.name,
     version: p.version ?? undefined,
-    canonical: new PackageURL(p.type, p.namespace, p.name, p.version, undefined, undefined).toString(),
+    canonical: purlOf(p.type, p.namespace, p.name, p.version, undefined, undefined).toString(),
   };
 }
 
 /** A purl with qualifiers added (e.g. `vcs_url` naming the source an override verdict is about). */
 export function purlWithQualifiers(purl: string, qualifiers: Record<string, string>): string {
-  const p = PackageURL.fromString(purl);
-  return new PackageURL(p.type, p.namespace, p.name, p.version, { ...(p.qualifiers ?? {}), ...qualifiers }, p.subpath).toString();
+  const p = parsePurl(purl);
+  return purlOf(p.type, p.namespace, p.name, p.version, { ...(p.qualifiers ?? {}), ...qualifiers }, p.subpath).toString();
 }
 
 /**
@@ -84,8 +113,8 @@ export function purlWithQualifiers(purl: string, qualifiers: Record<string, stri
  */
 export function isPlainPurlOf(candidate: string, canonical: string): boolean {
   try {
-    const p = PackageURL.fromString(candidate.trim());
-    const plain = new PackageURL(p.type, p.namespace, p.name, p.version, undefined, undefined).toString();
+    const p = parsePurl(candidate.trim());
+    const plain = purlOf(p.type, p.namespace, p.name, p.version, undefined, undefined).toString();
     return plain === canonical && Object.keys(p.qualifiers ?? {}).length === 0 && !p.subpath;
   } catch {
     return false;
