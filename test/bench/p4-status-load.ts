@@ -150,12 +150,13 @@ export async function stopChild(child: ResultPromise): Promise<void> {
   child.kill('SIGKILL');
 }
 
-/** The baseline: a fastify hello-world route in its own process. */
+/** The baseline: a fastify hello-world route in its own process (GET, and POST of a JSON body it parses and ignores). */
 export async function startHello(): Promise<Target> {
   const port = await freePort();
   const code = `const { default: Fastify } = await import(${JSON.stringify(FASTIFY_URL)});
 const app = Fastify();
 app.get('/', async () => ({ hello: 'world' }));
+app.post('/', async () => ({ hello: 'world' }));
 await app.listen({ host: '127.0.0.1', port: ${port} });
 process.on('SIGTERM', () => app.close().then(() => process.exit(0)));`;
   const child = execa(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'inherit'], reject: false });

@@ -10,6 +10,8 @@ import { MAX_YARN_LOCK_CHARS } from './yarn-lock.js';
 import { npmDocumentAsOf } from './document-as-of.js';
 import { npmMissingOutputs, npmPublishedFacts } from './published-facts.js';
 import { CONSUMER_LOCKFILES, readConsumerLockfile } from './consumer-lockfile.js';
+import { NPM_ABBREVIATED_METADATA, npmMetadataUrl } from './metadata-url.js';
+import { npmRegistryGate } from './registry-gate.js';
 
 export { inferNpmRecipe, npmArtifactIn, npmName, npmPurlProblem } from './infer-recipe.js';
 export { assessNpmRisk, NPM_INSTALL_SCRIPTS } from './assess-risk.js';
@@ -26,6 +28,8 @@ export { MAX_YARN_BERRY_ITEMS, MAX_YARN_LOCK_CHARS } from './yarn-lock.js';
 export { MAX_YARN_V1_KEYS } from './yarn-v1-syntax.js';
 export { parsePackageManager, pinManager } from './package-manager.js';
 export { normalizeRepositoryUrl } from './repository.js';
+export { NPM_ABBREVIATED_METADATA, npmMetadataUrl } from './metadata-url.js';
+export { npmGateTarballPath, npmRegistryGate } from './registry-gate.js';
 export { planNpmBuild, SOURCE_MOUNT, OUTPUT_MOUNT, INPUTS_MOUNT } from './plan.js';
 
 /** Stabilizers that apply to npm's `.tgz` artifacts (names from the compare package). */
@@ -48,12 +52,6 @@ export const NPM_PLAN_FILE_LIMITS: Readonly<Record<string, number>> = Object.fre
   'root/.npmrc': MAX_YARNRC_BYTES,
 });
 
-/**
- * npm's abbreviated metadata ("corgi"): the versions' `dist` (tarball, integrity) without readmes or
- * full manifests, a fraction of the full document; a registry without it serves the full one.
- */
-export const NPM_ABBREVIATED_METADATA = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8';
-
 /** The npm builder. */
 export const npmBuilder: Builder = {
   ecosystem: 'npm',
@@ -61,12 +59,7 @@ export const npmBuilder: Builder = {
   imageTag: 'quorum/npm-builder:bookworm',
   artifactFormat: 'tgz',
   purlProblem: npmPurlProblem,
-  metadataUrl(purl, registry) {
-    // scoped names keep the @ and escape the slash, as the registry expects; every part is encoded,
-    // so a name can never walk the registry's paths or add a query
-    const scope = purl.namespace ? `@${encodeURIComponent(purl.namespace.replace(/^@/, ''))}%2f` : '';
-    return `${registry.replace(/\/+$/, '')}/${scope}${encodeURIComponent(purl.name)}`;
-  },
+  metadataUrl: npmMetadataUrl,
   metadataAccept: NPM_ABBREVIATED_METADATA,
   inferRecipe: inferNpmRecipe,
   planFiles: [...NPM_PLAN_FILES, ...MANAGER_PLAN_FILES],
@@ -82,5 +75,6 @@ export const npmBuilder: Builder = {
   assessRisk: assessNpmRisk,
   lockfileNames: CONSUMER_LOCKFILES,
   readLockfile: readConsumerLockfile,
+  registryGate: npmRegistryGate,
   explainFailure: explainNpmFailure,
 };

@@ -55,6 +55,12 @@ export function positiveSeconds(value: string): number {
   return n;
 }
 
+export function nonNegativeHours(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 24 * 365) throw new InvalidArgumentError('expected a number of hours from 0 to 8760.');
+  return n;
+}
+
 export const serverOption = () => new Option('--server <url>', `coordinator base URL (default: $QUORUM_SERVER, else ${DEFAULT_SERVER})`);
 
 export function client(server: string | undefined, io: CliIo): ApiClient {

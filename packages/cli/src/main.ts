@@ -1,8 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isQuorumError } from '@quorum/core';
 import { DEFAULT_SERVER, isCliError } from './api-client.js';
-import { cliVersion, DEFAULT_WAIT_TIMEOUT_S, POLL_INTERVAL_MS, port, positiveInt, positiveSeconds, serverOption, type CliIo } from './cli-io.js';
+import { cliVersion, DEFAULT_WAIT_TIMEOUT_S, nonNegativeHours, POLL_INTERVAL_MS, port, positiveInt, positiveSeconds, serverOption, type CliIo } from './cli-io.js';
 import type { AuditCliOptions } from './commands/audit.js';
+import type { GateCliOptions } from './commands/gate.js';
 import type { AdminCliOptions, EnrolCliOptions } from './commands/admin.js';
 import type { StatusOptions } from './commands/status.js';
 import type { SubmitOptions } from './commands/submit.js';
@@ -142,6 +143,57 @@ Examples:
   $ quorum audit --submit-missing --token "$QUORUM_SUBMIT_TOKEN"`,
     )
     .action(action(async (file: string | undefined, opts: AuditCliOptions) => (await import('./commands/audit.js')).audit(file, opts, io)));
+
+  program
+    .command('gate')
+    .description("serve a package registry to npm, yarn and pnpm that hands over a tarball only when the farm's verdict on those exact bytes allows it")
+    .option('--port <port>', 'port to listen on', port, 4873)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--upstream <url>', 'the registry the gate fronts (default: $QUORUM_NPM_REGISTRY, else the public registry)')
+    .option('--policy <policy>', 'block-mismatch (refuse mismatches), require-verified (only reproducible/equivalent) or warn (serve, log, count)', 'block-mismatch')
+    .option('--policy-for <pattern=policy>', 'a policy for some packages: name, @scope/name, @scope/* or *; the first that matches wins; repeat for several', (v: string, acc: string[] = []) => [
+      ...acc,
+      v,
+    ])
+    .option('--hide-blocked', 'leave the versions the policy refuses out of the metadata, so that a range resolves to the newest allowed version')
+    .option('--cooldown <hours>', 'a version published less than this long ago is served only when verified, whatever the policy (0: no cooldown)', nonNegativeHours, 0)
+    .option('--wait <seconds>', 'require-verified (and a cooldown): how long to wait for the verdict on a tarball the farm has not decided', positiveSeconds, 120)
+    .option('--recheck <seconds>', 'how long an answer of the farm is reused before it is asked again', positiveSeconds, 60)
+    .option('--cache-dir <dir>', 'where tarballs are kept, by sha512 (default: $QUORUM_STATE_DIR/gate-cache, else ~/.quorum/gate-cache)')
+    .option('--cache-mb <n>', 'most megabytes of tarballs kept; the least recently used go first', positiveInt, 2048)
+    .option('--public-url <url>', "the URL clients reach the gate at, written into the metadata's tarball URLs (default: the Host each client sent)")
+    .option('--token <token>', 'submit token from an operator (default: $QUORUM_SUBMIT_TOKEN): the gate then audits without the anonymous rate limit')
+    .option('--ecosystem <type>', 'the registry protocol to speak (default: the only one the farm has)')
+    .addOption(serverOption())
+    .addHelpText(
+      'after',
+      `
+Every tarball is fetched from the upstream, checked against the integrity the upstream's own metadata
+gives, kept on disk by its sha512, and handed over only when the farm's verdict on exactly those bytes
+allows it (POST /v1/audit with their sha512): a verdict about another artifact under the same version
+never lets one through. Every tarball the farm has never seen is submitted for verification.
+
+  block-mismatch    refuse (HTTP 403) a tarball whose independent rebuilds disagree with it, or that
+                    is not the artifact the farm verified; serve everything else
+  require-verified  serve only reproducible or equivalent tarballs; wait up to --wait for one the farm
+                    has not decided, then answer 503 "verification pending, retry"
+  warn              serve everything; log and count what the other policies would refuse
+
+With --cooldown N, a version the upstream says was published less than N hours ago (or does not say
+when) is handled as require-verified, whatever its policy: a hijacked account's fresh release is not
+installed before independent builders reproduced it.
+
+A refusal names the purl, the verdict and its risk, the release's dashboard page and the digest of the
+signed VSA it relied on; npm prints it. When the farm cannot be reached, block-mismatch and
+require-verified answer 503 (nothing unchecked is served); warn serves. Logs are JSON lines on stderr;
+counts at /-/quorum/metrics (Prometheus).
+
+Examples:
+  $ quorum gate --server http://farm.internal:8080
+  $ npm config set registry http://127.0.0.1:4873/
+  $ quorum gate --policy require-verified --policy-for '@types/*=block-mismatch' --hide-blocked`,
+    )
+    .action(action(async (opts: GateCliOptions) => (await import('./commands/gate.js')).gate(opts, io)));
 
   program
     .command('logs')

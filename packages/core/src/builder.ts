@@ -3,6 +3,7 @@ import type { ResolvedSourceSchema, SourceOriginSchema, SourceOverridesSchema, U
 import type { ReleasePurl } from './purl.js';
 import type { FileDifference, RiskSummary } from './risk.js';
 import type { LockfileReading } from './audit.js';
+import type { RegistryGate } from './registry-gate.js';
 
 /** Overrides a submitter may give for the source of a release. */
 export type SourceOverrides = Static<typeof SourceOverridesSchema>;
@@ -317,6 +318,8 @@ export interface Builder {
    * ecosystem's public registry nor one of `opts.registries` is from elsewhere. Pure.
    */
   readLockfile?(fileName: string, text: string, opts?: { registries?: readonly string[] }): LockfileReading;
+  /** the registry protocol a gate speaks to this ecosystem's clients (`quorum gate`), when it has one */
+  readonly registryGate?: RegistryGate;
 }
 
 /** @defaultValue the limits used when the farm config says nothing */

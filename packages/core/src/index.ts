@@ -18,3 +18,4 @@ export * from './answer.js';
 export * from './audit.js';
 export * from './api-schemas.js';
 export * from './terminal-safe.js';
+export * from './registry-gate.js';

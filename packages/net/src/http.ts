@@ -143,12 +143,22 @@ export function expectOk(res: Response, url: string | URL): Response {
 export async function fetchJson(url: string | URL, opts: FetchJsonOptions): Promise<unknown> {
   const target = parseHttpUrl(url);
   const res = expectOk(await egressFetch(target, { ...opts, headers: { accept: 'application/json', ...opts.headers } }), target);
-  const text = await readCapped(res, target, opts.maxBytes ?? 64 * 1024 * 1024, opts);
+  const text = (await readCapped(res, target, opts.maxBytes ?? 64 * 1024 * 1024, opts)).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
     throw new QuorumError('upstream-unavailable', `${hostLabel(target.hostname)} sent invalid JSON`, { cause: e });
   }
+}
+
+/**
+ * Fetches a document's bytes under the egress policy, reading at most `maxBytes` (`unsafe-archive`
+ * beyond); 404/410 are `not-found`, any other non-2xx status `upstream-unavailable`.
+ */
+export async function fetchBytes(url: string | URL, opts: FetchJsonOptions): Promise<{ body: Buffer; contentType: string | null }> {
+  const target = parseHttpUrl(url);
+  const res = expectOk(await egressFetch(target, opts), target);
+  return { contentType: res.headers.get('content-type'), body: await readCapped(res, target, opts.maxBytes ?? 64 * 1024 * 1024, opts) };
 }
 
 /** The caller's own cancellation passes through; any other failure is the uniform one. */
@@ -160,7 +170,7 @@ export function transportError(e: unknown, url: URL, callerSignal: AbortSignal |
   return unreachable(url.hostname, e);
 }
 
-async function readCapped(res: Response, url: URL, maxBytes: number, opts: Pick<FetchJsonOptions, 'signal' | 'tooLarge' | 'budget'>): Promise<string> {
+async function readCapped(res: Response, url: URL, maxBytes: number, opts: Pick<FetchJsonOptions, 'signal' | 'tooLarge' | 'budget'>): Promise<Buffer> {
   const tooLarge = opts.tooLarge ?? (() => tooBig(url, maxBytes));
   const declared = Number(res.headers.get('content-length') ?? NaN);
   const { budget } = opts;
@@ -168,7 +178,7 @@ async function readCapped(res: Response, url: URL, maxBytes: number, opts: Pick<
     discard(res);
     throw declared > maxBytes ? tooLarge() : budget!.overBudget();
   }
-  if (!res.body) return '';
+  if (!res.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let bytes = 0;
   const reader = res.body.getReader();
@@ -187,7 +197,7 @@ async function readCapped(res: Response, url: URL, maxBytes: number, opts: Pick<
     if (e instanceof QuorumError) throw e;
     throw transportError(e, url, opts.signal);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function tooBig(url: URL, maxBytes: number): QuorumError {

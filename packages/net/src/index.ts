@@ -1,6 +1,6 @@
 export * from './egress-policy.js';
 export { resolveEgress, type VettedAddress } from './resolve.js';
-export { egressFetch, expectOk, fetchJson, parseHttpUrl, type EgressFetchOptions, type FetchJsonOptions, type Response } from './http.js';
+export { egressFetch, expectOk, fetchBytes, fetchJson, parseHttpUrl, type EgressFetchOptions, type FetchJsonOptions, type Response } from './http.js';
 export * from './download.js';
 export { gitTarget, parseGitMirrors, MAX_GIT_MIRRORS, type GitMirror, type GitTarget } from './git-mirrors.js';
 export {

@@ -1,0 +1,106 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { isQuorumError, registrySettingName } from '@quorum/core';
+import { ALL_BUILDERS } from '@quorum/ecosystems';
+import { buildGate, FarmClient, parsePolicy, parseRule, type GateRule } from '@quorum/gate';
+import { egressPolicy, parseHttpUrl } from '@quorum/net';
+import { CliError, DEFAULT_SERVER, normalizeServerUrl } from '../api-client.js';
+import type { CliIo } from '../cli-io.js';
+import { safeText } from '../terminal-text.js';
+
+export interface GateCliOptions {
+  port: number;
+  host: string;
+  upstream?: string;
+  server?: string;
+  policy: string;
+  policyFor?: string[];
+  hideBlocked?: boolean;
+  cooldown: number;
+  wait: number;
+  recheck: number;
+  cacheDir?: string;
+  cacheMb: number;
+  publicUrl?: string;
+  token?: string;
+  ecosystem?: string;
+}
+
+/** The builder whose registry protocol the gate speaks: the one named, else the only one that has one. */
+function protocolOf(ecosystem: string | undefined) {
+  const gated = ALL_BUILDERS.filter((b) => b.registryGate);
+  const builder = ecosystem ? gated.find((b) => b.ecosystem === ecosystem) : gated.length === 1 ? gated[0] : undefined;
+  if (!builder) throw new CliError('usage', `--ecosystem must name one of: ${gated.map((b) => b.ecosystem).join(', ')}`);
+  return builder;
+}
+
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (isQuorumError(e)) throw new CliError('usage', e.message);
+    throw e;
+  }
+}
+
+/** `quorum gate`: a registry front that hands over only what the farm's verdicts allow, until stopped. */
+export async function gate(opts: GateCliOptions, io: CliIo): Promise<number> {
+  const builder = protocolOf(opts.ecosystem);
+  const policies = { default: usage(() => parsePolicy(opts.policy)), rules: usage(() => (opts.policyFor ?? []).map(parseRule)) as GateRule[] };
+  const settingName = registrySettingName(builder.ecosystem);
+  const upstream = usage(() => parseHttpUrl(opts.upstream ?? (io.env[settingName] || builder.defaultRegistry)).href.replace(/\/+$/, ''));
+  const server = usage(() => normalizeServerUrl(opts.server ?? (io.env.QUORUM_SERVER || DEFAULT_SERVER)));
+  const publicUrl = opts.publicUrl ? usage(() => parseHttpUrl(opts.publicUrl!).href.replace(/\/+$/, '')) : undefined;
+  const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
+  const cacheDir = opts.cacheDir ?? join(io.env.QUORUM_STATE_DIR || join(homedir(), '.quorum'), 'gate-cache');
+  const egress = usage(() => egressPolicy({ allow: io.env.QUORUM_EGRESS_ALLOW ?? '' }));
+  const logger = pino({ base: { module: 'gate' } }, pino.destination({ dest: 2, sync: false }));
+  const app = buildGate({
+    ecosystem: builder.ecosystem,
+    protocol: builder.registryGate!,
+    upstream,
+    farm: new FarmClient({ server, ...(token ? { token } : {}) }),
+    policies,
+    cacheDir,
+    cacheBytes: opts.cacheMb * 2 ** 20,
+    waitMs: opts.wait * 1000,
+    recheckMs: opts.recheck * 1000,
+    hideBlocked: opts.hideBlocked === true,
+    cooldownMs: opts.cooldown * 3_600_000,
+    ...(publicUrl ? { publicUrl } : {}),
+    egress,
+    logger,
+  });
+  try {
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (e) {
+    throw new CliError('process', `the gate cannot listen on ${opts.host}:${opts.port}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const address = app.server.address();
+  const url = publicUrl ?? `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${typeof address === 'object' && address ? address.port : opts.port}`;
+  const rules = policies.rules.map((r) => `${r.pattern}=${r.policy}`).join(', ');
+  io.stdout.write(
+    safeText(
+      `gate listening on ${url}/ (${builder.ecosystem}; upstream ${upstream}; farm ${server}; policy ${policies.default}${rules ? `, ${rules}` : ''}${opts.cooldown > 0 ? `; cooldown ${opts.cooldown} h` : ''}${opts.hideBlocked ? '; refused versions hidden' : ''})\n`,
+    ) + `use it: npm config set registry ${url}/\n`,
+  );
+  await new Promise<void>((resolve) => {
+    if (io.stop) {
+      if (io.stop.aborted) resolve();
+      else io.stop.addEventListener('abort', () => resolve(), { once: true });
+      return;
+    }
+    const onSignal = () => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  io.stdout.write('gate stopping\n');
+  await app.close();
+  logger.flush();
+  return 0;
+}
