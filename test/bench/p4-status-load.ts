@@ -27,12 +27,12 @@ const hex = (bytes: number) => {
   return POOL.slice(at, at + 2 * bytes);
 };
 
-/** Digests shaped like the compare package's, for an artifact of about `size` bytes. */
-function digests(size: number): ArtifactDigests {
+/** Digests shaped like the compare package's, for an artifact of about `size` bytes (its real sha256 and sha512 when given). */
+export function digests(size: number, real?: { sha256: string; sha512: string }): ArtifactDigests {
   return {
     size,
-    sha256: hex(32),
-    sha512: hex(64),
+    sha256: real?.sha256 ?? hex(32),
+    sha512: real?.sha512 ?? hex(64),
     stabilizedSha256: hex(32),
     facets: Object.fromEntries(STABILIZERS.map((s) => [s, hex(32)])),
     stabilizersApplied: ['gzip-header', 'gzip-level', 'tar-times'],
@@ -44,18 +44,27 @@ function purlOf(i: number, v: number): string {
   return i % 4 === 0 ? `pkg:npm/%40bench-scope/pkg-${i}@1.${v}.0` : `pkg:npm/bench-pkg-${i}@1.${v}.0`;
 }
 
-/**
- * Fills a fresh data dir with `count` decided releases, as the farm would leave them: each one
- * published, rebuilt by 3 builders of distinct operators (succeeded, with logs and artifact digests)
- * and decided by one verdict. Returns one of the stored versioned purls.
- */
 /** Stores the n-th seeded release, decided, as the farm would leave it (see seedReleases). */
 export function seedRelease(store: SqliteStore, n: number): string {
-  const pkg = Math.floor(n / VERSIONS_PER_PACKAGE);
-  const purl = parseReleasePurl(purlOf(pkg, n % VERSIONS_PER_PACKAGE));
-  const id = randomUUID();
+  const purl = parseReleasePurl(purlOf(Math.floor(n / VERSIONS_PER_PACKAGE), n % VERSIONS_PER_PACKAGE));
   const filename = `${purl.name}-${purl.version}.tgz`;
-  const published = digests(4096 + (n % 997) * 31);
+  seedDecided(store, n, purl.canonical, digests(4096 + (n % 997) * 31), {
+    url: `https://registry.npmjs.org/${purl.namespace ? `${purl.namespace}/` : ''}${purl.name}/-/${filename}`,
+    integrity: `sha512-${Buffer.from(hex(64), 'hex').toString('base64')}`,
+    filename,
+  });
+  return purl.canonical;
+}
+
+/**
+ * Stores one release whose published artifact has the given digests, rebuilt by 3 builders of
+ * distinct operators to those same digests and decided reproducible, as the farm would leave it.
+ */
+export function seedDecided(store: SqliteStore, n: number, canonicalPurl: string, published: ArtifactDigests, upstream: { url: string; integrity: string; filename: string }): void {
+  const purl = parseReleasePurl(canonicalPurl);
+  const filename = upstream.filename;
+  const id = randomUUID();
+  const repo = `https://github.com/bench/${purl.name}.git`;
   store.insertRelease({
     id,
     purl: purl.canonical,
@@ -64,15 +73,11 @@ export function seedRelease(store: SqliteStore, n: number): string {
     overrides: {},
     policy: DEFAULT_POLICY,
     canonical: true,
-    source: { origin: 'registry', repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), refs: [], toolchain: { node: '20.20.2', npm: '11.19.0' }, steps: [] },
-    upstream: {
-      url: `https://registry.npmjs.org/${purl.namespace ? `${purl.namespace}/` : ''}${purl.name}/-/${filename}`,
-      integrity: `sha512-${Buffer.from(hex(64), 'hex').toString('base64')}`,
-      filename,
-    },
+    source: { origin: 'registry', repo, commit: hex(20), refs: [], toolchain: { node: '20.20.2', npm: '11.19.0' }, steps: [] },
+    upstream,
   });
   store.setReleasePublished(id, published, true);
-  const source = { origin: 'registry' as const, repo: `https://github.com/bench/pkg-${pkg}.git`, commit: hex(20), ref: `v${purl.version}`, commitTime: 1_700_000_000 + n };
+  const source = { origin: 'registry' as const, repo, commit: hex(20), ref: `v${purl.version}`, commitTime: 1_700_000_000 + n };
   const builders = [0, 1, 2].map((k) => WORKERS[(n + k * 2) % WORKERS.length]!);
   for (const workerId of builders) {
     const rebuildId = randomUUID();
@@ -103,9 +108,13 @@ export function seedRelease(store: SqliteStore, n: number): string {
     DEFAULT_POLICY,
   );
   store.appendVerdict(id, { ...decision, decidedAt: new Date().toISOString() }, hex(32));
-  return parseReleasePurl(purlOf(Math.floor(n / VERSIONS_PER_PACKAGE), n % VERSIONS_PER_PACKAGE)).canonical;
 }
 
+/**
+ * Fills a fresh data dir with `count` decided releases, as the farm would leave them: each one
+ * published, rebuilt by 3 builders of distinct operators (succeeded, with logs and artifact digests)
+ * and decided by one verdict. Returns one of the stored versioned purls.
+ */
 export function seedReleases(dataDir: string, count: number): string {
   const store = new SqliteStore(join(dataDir, 'quorum.sqlite'));
   try {
@@ -177,7 +186,8 @@ export interface SeededStore {
   dispose(): Promise<void>;
 }
 
-export async function seededStore(count: number): Promise<SeededStore> {
+/** A data dir seeded by `seed` (default: `count` releases by seedReleases, returning one stored purl), and a Redis of its own. */
+export async function seededStore(count: number, seed: (dataDir: string) => string = (d) => seedReleases(d, count)): Promise<SeededStore> {
   const dir = await mkdtemp(join(tmpdir(), 'quorum-p4-'));
   const dataDir = join(dir, 'coordinator');
   await mkdir(dataDir, { recursive: true });
@@ -187,7 +197,7 @@ export async function seededStore(count: number): Promise<SeededStore> {
   let purl: string;
   let redisUrl: string;
   try {
-    purl = seedReleases(dataDir, count);
+    purl = seed(dataDir);
     await execa('bash', [join(ROOT, 'infra/redis.sh'), String(redisPort), redisDir]);
     redisUrl = (await execa('bash', [join(ROOT, 'infra/redis.sh'), '--url', String(redisPort), redisDir])).stdout.trim();
   } catch (e) {

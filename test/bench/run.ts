@@ -14,6 +14,7 @@ import { benchP5 } from './p5-audit.js';
 import { benchP6 } from './p6-diff.js';
 import { benchP7 } from './p7-lockfiles.js';
 import { benchP8 } from './p8-dashboard.js';
+import { benchP9 } from './p9-gate.js';
 import { renderTable, type BenchRow } from './report.js';
 
 const only = (() => {
@@ -41,6 +42,7 @@ if (want('P5')) await run('P5 lockfile audit', () => benchP5());
 if (want('P6')) await run('P6 diff vs diffoscope', () => benchP6());
 if (want('P8')) await run('P8 dashboard pages', () => benchP8());
 if (want('P7')) await run('P7 lockfile readers on hostile input', () => benchP7());
+if (want('P9')) await run('P9 npm ci through the install gate', () => benchP9());
 
 console.log(`Machine: ${machine}\n`);
 console.log(renderTable(rows));

@@ -172,4 +172,22 @@ describe('verdict callbacks (webhooks)', () => {
     receiver.script.set('/hooks/many-4', [200]);
     expect((await farm.request('POST', '/v1/releases', { purl: 'pkg:npm/adder3@1.0.0', callback: hook(4) }, auth)).status).toBe(202);
   });
+
+  it('holds the callback cap when submissions with callbacks arrive at once', async () => {
+    const admin = { authorization: `Bearer ${farm.adminToken}` };
+    const issued = (await (await farm.request('POST', '/v1/admin/submitters', { name: 'racer' }, admin)).json()) as { token: string };
+    const auth = { authorization: `Bearer ${issued.token}` };
+    // distinct new releases: each submission fetches the registry's metadata before it records anything
+    for (let n = 0; n < 6; n++) {
+      farm.registry.publish({ tarball: Buffer.from(`racer ${n}`), manifest: { name: 'racer-pkg', version: `1.0.${n}`, repository: { type: 'git', url: 'https://example.invalid/racer.git' } } });
+      receiver.script.set(`/hooks/racer-${n}`, [500, 500, 500, 500]);
+    }
+    const answers = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((n) => farm.request('POST', '/v1/releases', { purl: `pkg:npm/racer-pkg@1.0.${n}`, callback: `http://127.0.0.1:${receiver.port}/hooks/racer-${n}` }, auth)),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+    expect(farm.coordinator.ctx.store.waitingCallbackCount('racer')).toBeLessThanOrEqual(3);
+  });
 });

@@ -1,3 +1,4 @@
+import semver from 'semver';
 import { describe, expect, it } from 'vitest';
 import { npmRegistryGate } from './registry-gate.js';
 
@@ -104,6 +105,34 @@ describe('npm registry protocol of the gate', () => {
     // latest never moves to a pre-release; a pre-release tag may
     expect(hidden['dist-tags']).toEqual({ latest: '1.1.0', next: '1.2.0-rc.1', old: '1.0.0' });
     expect(served(['1.0.0', '1.1.0', '1.2.0', '1.2.0-rc.1', '2.0.0-beta.1'])['dist-tags']).toEqual({});
+  });
+
+  it('moves every tag as the plain rule says, on a packument with thousands of versions and tags, and ignores prototype names', () => {
+    // a deterministic mix of releases and pre-releases, a third of them hidden
+    const all: string[] = [];
+    for (let major = 0; major < 40; major++) for (let minor = 0; minor < 25; minor++) all.push(minor % 3 === 0 ? `${major}.${minor}.0-rc.${minor}` : `${major}.${minor}.0`);
+    const tags: Record<string, string> = { x: 'constructor', y: '__proto__' };
+    all.forEach((v, i) => {
+      if (i % 2 === 0) tags[`t${i}`] = v;
+    });
+    const meta = readMetadata(unscoped, packument('left-pad', Object.fromEntries(all.map((v) => [v, dist(v)])), tags))!;
+    const hiddenSet = new Set(all.filter((_, i) => i % 3 !== 1));
+    const served = JSON.parse(Buffer.from(meta.serve('http://g', hiddenSet)).toString()) as { 'dist-tags': Record<string, string> };
+    // the rule, written the slow way: the newest kept version below, a pre-release only for a pre-release tag
+    const kept = all.filter((v) => !hiddenSet.has(v));
+    const expected: Record<string, string> = {};
+    for (const [tag, target] of Object.entries(tags)) {
+      if (!all.includes(target)) continue;
+      if (!hiddenSet.has(target)) {
+        expected[tag] = target;
+        continue;
+      }
+      const pre = semver.prerelease(target) !== null;
+      const to = kept.filter((v) => semver.lt(v, target) && (pre || semver.prerelease(v) === null)).sort(semver.rcompare)[0];
+      if (to) expected[tag] = to;
+    }
+    expect(Object.keys(expected).length).toBeGreaterThan(300);
+    expect(served['dist-tags']).toEqual(expected);
   });
 
   it('writes refusals as the JSON error npm prints', () => {

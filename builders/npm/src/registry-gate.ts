@@ -79,10 +79,28 @@ function publishedAt(value: unknown): Date | undefined {
   return Number.isNaN(at.getTime()) ? undefined : at;
 }
 
-/** The version a hidden tag moves to: the newest kept one below it, a pre-release only for a pre-release tag. */
-function tagTarget(hidden: string, kept: readonly string[]): string | undefined {
-  const pre = semver.prerelease(hidden) !== null;
-  return kept.filter((v) => semver.lt(v, hidden) && (pre || semver.prerelease(v) === null)).sort(semver.rcompare)[0];
+/**
+ * Where a tag that named a hidden version moves: the newest kept version below it, a pre-release only
+ * for a pre-release tag. The kept versions are sorted once; each tag is then a binary search, so a
+ * packument with thousands of tags and versions costs no more than sorting it.
+ */
+function tagMover(kept: readonly string[]): (hidden: string) => string | undefined {
+  const sorted = kept.map((v) => new semver.SemVer(v)).sort(semver.rcompare);
+  // the first release (not a pre-release) at or after each index, -1 when there is none
+  const nextRelease = new Array<number>(sorted.length + 1).fill(-1);
+  for (let i = sorted.length - 1; i >= 0; i--) nextRelease[i] = sorted[i]!.prerelease.length === 0 ? i : nextRelease[i + 1]!;
+  return (hidden) => {
+    const h = new semver.SemVer(hidden);
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (semver.lt(sorted[mid]!, h)) hi = mid;
+      else lo = mid + 1;
+    }
+    const at = h.prerelease.length > 0 ? (lo < sorted.length ? lo : -1) : nextRelease[lo]!;
+    return at === -1 ? undefined : sorted[at]!.version;
+  };
 }
 
 function readMetadata(pkg: GatePackage, body: Uint8Array): GateMetadata | undefined {
@@ -116,10 +134,11 @@ function readMetadata(pkg: GatePackage, body: Uint8Array): GateMetadata | undefi
       }
       const tags: Record<string, string> = {};
       const given = doc['dist-tags'];
+      let moveTag: ((hidden: string) => string | undefined) | undefined;
       if (given !== null && typeof given === 'object' && !Array.isArray(given)) {
         for (const [tag, target] of Object.entries(given)) {
           if (typeof target !== 'string') continue;
-          const to = served[target] ? target : versions.has(target) ? tagTarget(target, kept) : undefined;
+          const to = Object.hasOwn(served, target) ? target : versions.has(target) ? (moveTag ??= tagMover(kept))(target) : undefined;
           if (to !== undefined) tags[tag] = to;
         }
       }
@@ -135,6 +154,7 @@ export const npmRegistryGate: RegistryGate = {
   metadataAccept(clientAccept) {
     return clientAccept?.includes(ABBREVIATED) ? NPM_ABBREVIATED_METADATA : 'application/json';
   },
+  versionsAccept: NPM_ABBREVIATED_METADATA,
   readMetadata,
   refusal(message) {
     // npm prints a JSON error body's `error` after the status line; yarn and pnpm print the status and body

@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isQuorumError } from '@quorum/core';
 import { DEFAULT_SERVER, isCliError } from './api-client.js';
-import { cliVersion, DEFAULT_WAIT_TIMEOUT_S, nonNegativeHours, POLL_INTERVAL_MS, port, positiveInt, positiveSeconds, serverOption, type CliIo } from './cli-io.js';
+import { cliVersion, DEFAULT_WAIT_TIMEOUT_S, nonNegativeHours, nonNegativeInt, POLL_INTERVAL_MS, port, positiveInt, positiveSeconds, serverOption, type CliIo } from './cli-io.js';
 import type { AuditCliOptions } from './commands/audit.js';
 import type { GateCliOptions } from './commands/gate.js';
+import type { WatchCliOptions } from './commands/watch.js';
 import type { AdminCliOptions, EnrolCliOptions } from './commands/admin.js';
 import type { StatusOptions } from './commands/status.js';
 import type { SubmitOptions } from './commands/submit.js';
@@ -194,6 +195,35 @@ Examples:
   $ quorum gate --policy require-verified --policy-for '@types/*=block-mismatch' --hide-blocked`,
     )
     .action(action(async (opts: GateCliOptions) => (await import('./commands/gate.js')).gate(opts, io)));
+
+  program
+    .command('watch')
+    .description('follow packages in their registry and submit every new version to the farm as soon as it appears')
+    .argument('[purls...]', 'packages to follow, without version, e.g. pkg:npm/left-pad pkg:npm/%40types/node')
+    .option('--lockfile <file>', 'also follow every package a lockfile installs (a file, or a directory to look in)')
+    .option('--interval <seconds>', 'time from the start of one poll to the start of the next', positiveSeconds, 300)
+    .option('--once', 'poll once and exit: 0 when every package was read and every new version handed over, else 1')
+    .option('--backfill <n>', "at a package's first poll, also submit its n newest versions (by publish time)", nonNegativeInt, 0)
+    .option('--state <file>', 'where the versions already seen are kept (default: $QUORUM_STATE_DIR/watch-state.json, else ~/.quorum/watch-state.json)')
+    .option('--upstream <url>', 'the registry to poll (default: $QUORUM_NPM_REGISTRY, else the public registry)')
+    .option('--token <token>', 'submit token from an operator (default: $QUORUM_SUBMIT_TOKEN): submissions then are not rate limited')
+    .option('--ecosystem <type>', "the registry protocol to speak (default: the lockfile's, else the only one the farm has)")
+    .option('--json', 'print one JSON object per event (baseline, new, not-submitted, unreadable, poll)')
+    .addOption(serverOption())
+    .addHelpText(
+      'after',
+      `
+The first poll of a package records the versions it has then; every later version is submitted, unless
+the farm already has a release of it. A version is remembered once the farm has it, so a registry or
+farm that cannot be reached loses nothing: the next poll tries again. The state file keeps this across
+runs, so versions published while the watch was stopped are submitted when it starts again.
+
+Examples:
+  $ quorum watch pkg:npm/left-pad pkg:npm/%40babel/core --token "$QUORUM_SUBMIT_TOKEN"
+  $ quorum watch --lockfile package-lock.json --interval 600
+  $ quorum watch pkg:npm/express --once --backfill 3 --json`,
+    )
+    .action(action(async (purls: string[], opts: WatchCliOptions) => (await import('./commands/watch.js')).watch(purls, opts, io)));
 
   program
     .command('logs')

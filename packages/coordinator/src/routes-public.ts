@@ -98,6 +98,16 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
     return viewOfRecord(release);
   };
 
+  /** A token is accountable, not unlimited: its callbacks are rows kept and requests sent. */
+  const checkCallbackCap = (submittedBy: string): void => {
+    if (store.waitingCallbackCount(submittedBy) >= config.callbackMaxWaiting) {
+      throw new QuorumError(
+        'rate-limited',
+        `submitter ${submittedBy} has ${config.callbackMaxWaiting} callbacks waiting (QUORUM_CALLBACK_MAX_WAITING); submit without a callback, or once some are delivered`,
+      );
+    }
+  };
+
   app.post<{ Body: SubmitReleaseRequest }>(
     '/v1/releases',
     {
@@ -145,13 +155,7 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
         if (!submittedBy)
           throw new QuorumError('unauthorized', 'a callback needs a submit token from an operator (Authorization: Bearer <token>): the coordinator calls only URLs of accountable submitters');
         callback = checkCallbackUrl(ctx, req.body.callback);
-        // a token is accountable, not unlimited: its callbacks are rows kept and requests sent
-        if (store.waitingCallbackCount(submittedBy) >= config.callbackMaxWaiting) {
-          throw new QuorumError(
-            'rate-limited',
-            `submitter ${submittedBy} has ${config.callbackMaxWaiting} callbacks waiting (QUORUM_CALLBACK_MAX_WAITING); submit without a callback, or once some are delivered`,
-          );
-        }
+        checkCallbackCap(submittedBy);
       }
       const withCallback = (releaseId: string) => {
         if (callback && submittedBy) store.addCallback({ id: randomUUID(), releaseId, url: callback, submittedBy });
@@ -176,6 +180,8 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
       }
       const mapping = store.sourceMapping(packagePurl(purl));
       const metadata = await fetchMetadata(ctx, builder.metadataUrl(purl, registry));
+      // submissions made at once all passed the first check while this one waited: count again, with nothing awaited before the row is added
+      if (callback && submittedBy) checkCallbackCap(submittedBy);
       const inferred = builder.inferRecipe(purl, metadata, overrides, mapping ? { repo: mapping.repo, ...(mapping.directory ? { directory: mapping.directory } : {}) } : undefined);
       if (!inferred.ok && inferred.code === 'version-not-found') throw new QuorumError('not-found', inferred.message);
       if (!inferred.ok && inferred.code === 'no-artifact') throw new QuorumError('invalid-input', inferred.message);

@@ -53,6 +53,11 @@ export interface RegistryGate {
    * asks for the full document, which says when each version was published.
    */
   metadataAccept(clientAccept: string | undefined): string;
+  /**
+   * The `accept` header of the smallest metadata document that still lists every version: what a
+   * watcher polls (it may leave out when each version was published).
+   */
+  readonly versionsAccept: string;
   /** the metadata document of `pkg`, or undefined when the body is not one (hostile, or another package's) */
   readMetadata(pkg: GatePackage, body: Uint8Array): GateMetadata | undefined;
   /** a refusal's body as the ecosystem's client shows it to its user */

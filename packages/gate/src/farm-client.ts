@@ -63,6 +63,23 @@ export class FarmClient {
   }
 
   /**
+   * When the farm first had a release of `purl` (ms since the epoch): an age that does not rest on
+   * the registry's word. Undefined when it has none.
+   */
+  async firstSeen(purl: string): Promise<number | undefined> {
+    let view: { releases?: { createdAt?: unknown }[] };
+    try {
+      view = (await this.request('GET', `/v1/packages/${encodeURIComponent(purl)}`)) as typeof view;
+    } catch (e) {
+      if (e instanceof QuorumError && e.code === 'not-found') return undefined;
+      throw e;
+    }
+    const times = (view.releases ?? []).map((r) => (typeof r.createdAt === 'string' ? Date.parse(r.createdAt) : NaN)).filter((t) => Number.isFinite(t));
+    if (times.length === 0) return undefined;
+    return Math.min(...times);
+  }
+
+  /**
    * The dashboard page of what answers for a purl. Named by the purl, not by release id: npm masks
    * anything shaped like a UUID in what it prints (it could be a token), release ids included.
    */
@@ -90,10 +107,9 @@ export class FarmClient {
       } catch {
         // not the farm's JSON error
       }
-      throw new QuorumError(
-        res.status === 404 ? 'not-found' : 'upstream-unavailable',
-        `the farm at ${this.server} answered HTTP ${res.status} for ${method} ${path.split('/').slice(0, 3).join('/')}${message ? `: ${message.slice(0, 300)}` : ''}`,
-      );
+      // a refused request is the caller's to report; only an unavailable farm is worth asking again
+      const code = res.status === 404 ? 'not-found' : res.status === 429 ? 'rate-limited' : res.status >= 400 && res.status < 500 ? 'invalid-input' : 'upstream-unavailable';
+      throw new QuorumError(code, `the farm at ${this.server} answered HTTP ${res.status} for ${method} ${path.split('/').slice(0, 3).join('/')}${message ? `: ${message.slice(0, 300)}` : ''}`);
     }
     try {
       return JSON.parse(text) as unknown;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEntry } from '@quorum/core';
-import { decide, parsePolicy, parseRule, policyFor, withCooldown } from './gate-policy.js';
+import { decide, parsePolicy, parseRule, newToFarm, policyFor, withCooldown } from './gate-policy.js';
 
 const entry = (over: Partial<AuditEntry>): AuditEntry => ({
   purl: 'pkg:npm/left-pad@1.3.0',
@@ -110,5 +110,20 @@ describe('withCooldown', () => {
   it('counts a version as young when the registry gives no publish time, or one in the future', () => {
     expect(withCooldown('block-mismatch', undefined, hours(1), now).young).toBe(true);
     expect(withCooldown('block-mismatch', new Date(now + hours(1000)), hours(1), now).young).toBe(true);
+  });
+});
+
+describe('newToFarm', () => {
+  const now = Date.parse('2026-06-01T12:00:00Z');
+  const hours = (h: number) => h * 3_600_000;
+
+  it('counts a version the farm never had, or first had within the cooldown, as new whatever the registry dates it', () => {
+    expect(newToFarm(undefined, hours(24), now)).toBe(true);
+    expect(newToFarm(now - hours(2), hours(24), now)).toBe(true);
+    expect(newToFarm(now - hours(25), hours(24), now)).toBe(false);
+  });
+
+  it('counts nothing as new without a cooldown', () => {
+    expect(newToFarm(undefined, 0, now)).toBe(false);
   });
 });

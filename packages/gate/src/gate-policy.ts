@@ -64,6 +64,15 @@ export function withCooldown(policy: GatePolicyName, published: Date | undefined
   return { policy: young ? 'require-verified' : policy, young };
 }
 
+/**
+ * Whether a version is new to the farm within a cooldown of `cooldownMs`: the registry's publish time
+ * is its own word (a compromised registry backdates it), so a version the farm first had less than
+ * that long ago, or never had (`firstSeen` undefined), is young too. Pure.
+ */
+export function newToFarm(firstSeen: number | undefined, cooldownMs: number, now: number): boolean {
+  return cooldownMs > 0 && (firstSeen === undefined || now - firstSeen < cooldownMs);
+}
+
 /** The verdict in a few words, as a refusal or warning says it. */
 function described(entry: AuditEntry): string {
   if (entry.status === 'mismatch') {

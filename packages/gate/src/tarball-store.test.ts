@@ -97,6 +97,38 @@ describe('TarballStore', () => {
     expect(readdirSync(dir).sort()).toEqual([`${hex(a)}.artifact`, `${hex(c)}.artifact`].sort());
   });
 
+  it('keeps an opened artifact readable when it is evicted while its decision is pending', async () => {
+    const { url, opts } = await upstream();
+    const dir = cacheDir();
+    // room for one artifact only
+    const store = new TarballStore(dir, 5000);
+    const [a, b] = ['/a.tgz', '/b.tgz'].map((p) => bodies.get(p)!) as [Buffer, Buffer];
+    const opened = await store.open(url('/a.tgz'), sri('sha512', a), undefined, opts);
+    try {
+      await store.get(url('/b.tgz'), sri('sha512', b), undefined, opts);
+      expect(readdirSync(dir)).toEqual([`${hex(b)}.artifact`]);
+      const { buffer } = await opened.handle.read(Buffer.alloc(a.length), 0, a.length, 0);
+      expect(buffer).toEqual(a);
+    } finally {
+      await opened.handle.close();
+    }
+  });
+
+  it('fetches again an artifact whose file went missing behind its back, instead of failing on it for good', async () => {
+    const { url, opts } = await upstream();
+    const dir = cacheDir();
+    const store = new TarballStore(dir, 1e6);
+    const a = bodies.get('/a.tgz')!;
+    await (await store.open(url('/a.tgz'), sri('sha512', a), undefined, opts)).handle.close();
+    rmSync(join(dir, `${hex(a)}.artifact`));
+    for (let i = 0; i < 2; i++) {
+      const again = await store.open(url('/a.tgz'), sri('sha512', a), undefined, opts);
+      expect(readFileSync(again.path)).toEqual(a);
+      await again.handle.close();
+    }
+    expect(server!.requests).toEqual(['/a.tgz', '/a.tgz']);
+  });
+
   it('finds what an earlier run kept and removes its partial downloads', async () => {
     const { url, opts } = await upstream();
     const dir = cacheDir();

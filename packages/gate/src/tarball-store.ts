@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QuorumError } from '@quorum/core';
 import { downloadToFile, integrityMatches, type DownloadOptions } from '@quorum/net';
@@ -59,6 +59,30 @@ export class TarballStore {
       this.inFlight.set(key, pending);
     }
     return pending;
+  }
+
+  /**
+   * The artifact as `get` gives it, opened: the handle keeps its bytes readable however long the
+   * decision about it takes, even if the file is evicted meanwhile. A file gone from the directory
+   * behind the store's back (removed by hand, another process) is forgotten and fetched again.
+   */
+  async open(url: string, integrity: string | undefined, legacy: string | undefined, opts: DownloadOptions): Promise<StoredArtifact & { handle: FileHandle }> {
+    for (let attempt = 0; ; attempt++) {
+      const artifact = await this.get(url, integrity, legacy, opts);
+      try {
+        return { ...artifact, handle: await open(artifact.path, 'r') };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw new QuorumError('internal', 'the gate cannot read its own cache', { cause: e });
+        this.forget(artifact.sha512);
+      }
+    }
+  }
+
+  private forget(sha512: string): void {
+    const bytes = this.files.get(sha512);
+    if (bytes === undefined) return;
+    this.files.delete(sha512);
+    this.total -= bytes;
   }
 
   private touch(sha512: string): StoredArtifact {

@@ -18,6 +18,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** for the whole download; @defaultValue 120 s */
   timeoutMs?: number;
+  /** the origins a redirect may lead to; @defaultValue any the policy allows */
+  redirectOrigins?: readonly string[];
 }
 
 /** Digests of a downloaded file, for Subresource-Integrity checks. */
@@ -34,7 +36,15 @@ export interface DownloadResult {
 export async function downloadToFile(url: string | URL, path: string, opts: DownloadOptions): Promise<DownloadResult> {
   const target = parseHttpUrl(url);
   const maxBytes = opts.maxBytes ?? 512 * 1024 * 1024;
-  const res = expectOk(await egressFetch(target, { policy: opts.policy, timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.signal ? { signal: opts.signal } : {}) }), target);
+  const res = expectOk(
+    await egressFetch(target, {
+      policy: opts.policy,
+      timeoutMs: opts.timeoutMs ?? 120_000,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.redirectOrigins ? { redirectOrigins: opts.redirectOrigins } : {}),
+    }),
+    target,
+  );
   const host = hostLabel(target.hostname);
   if (!res.body) throw new QuorumError('upstream-unavailable', `${host} sent no body for ${target.pathname.slice(0, 200)}`);
   const declared = Number(res.headers.get('content-length') ?? NaN);

@@ -156,6 +156,22 @@ describe('egressFetch redirects', () => {
     expect(loop.requests).toHaveLength(4);
   });
 
+  it('with redirectOrigins, follows a redirect within them and refuses one elsewhere, even to a host the policy allows', async () => {
+    const elsewhere = await serve((_req, res) => res.end('elsewhere'));
+    const start = await serve((req, res) => {
+      if (req.url === '/same') res.writeHead(302, { location: '/arrived' });
+      else if (req.url === '/away') res.writeHead(302, { location: `${elsewhere.origin}/x` });
+      else res.write('home');
+      res.end();
+    });
+    const policy = egressPolicy({ allowOrigins: [start.origin, elsewhere.origin] });
+    expect(await (await egressFetch(`${start.origin}/same`, { policy, redirectOrigins: [start.origin] })).text()).toBe('home');
+    const e = await failure(egressFetch(`${start.origin}/away`, { policy, redirectOrigins: [start.origin] }));
+    expect(e.code).toBe('egress-refused');
+    expect(e.message).toBe('127.0.0.1 redirected to another origin, which this fetch does not follow');
+    expect(elsewhere.requests).toEqual([]);
+  });
+
   it('refuses a redirect to a scheme other than http(s)', async () => {
     const server = await serve((_req, res) => {
       res.writeHead(302, { location: 'file:///etc/passwd' });

@@ -19,6 +19,11 @@ export interface EgressFetchOptions {
   method?: string;
   /** @defaultValue 5 */
   maxRedirects?: number;
+  /**
+   * The origins a redirect may lead to (e.g. only the registry's own): a redirect elsewhere is
+   * `egress-refused`, even to a host the policy allows. @defaultValue any the policy allows
+   */
+  redirectOrigins?: readonly string[];
   /** the request body (with a method that has one); dropped where a redirect turns the request into a GET */
   body?: string | Uint8Array;
 }
@@ -98,6 +103,9 @@ export async function egressFetch(url: string | URL, opts: EgressFetchOptions): 
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         throw egressRefused(current.hostname, `redirect to a ${next.protocol} URL`);
+      }
+      if (opts.redirectOrigins && !opts.redirectOrigins.includes(next.origin)) {
+        throw new QuorumError('egress-refused', `${hostLabel(current.hostname)} redirected to another origin, which this fetch does not follow`);
       }
       if (next.username !== '' || next.password !== '') {
         throw new QuorumError('upstream-unavailable', `${hostLabel(current.hostname)} redirected to a URL with credentials`);

@@ -85,6 +85,9 @@ export async function gate(opts: GateCliOptions, io: CliIo): Promise<number> {
       `gate listening on ${url}/ (${builder.ecosystem}; upstream ${upstream}; farm ${server}; policy ${policies.default}${rules ? `, ${rules}` : ''}${opts.cooldown > 0 ? `; cooldown ${opts.cooldown} h` : ''}${opts.hideBlocked ? '; refused versions hidden' : ''})\n`,
     ) + `use it: npm config set registry ${url}/\n`,
   );
+  if (!token) {
+    io.stderr.write('no submit token: the farm limits anonymous audits per address, and each tarball is one, so a large install may be answered 503; pass --token or set QUORUM_SUBMIT_TOKEN\n');
+  }
   await new Promise<void>((resolve) => {
     if (io.stop) {
       if (io.stop.aborted) resolve();
