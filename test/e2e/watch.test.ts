@@ -140,6 +140,45 @@ describe('quorum watch: new versions in the registry are submitted without anyon
     expect(await releasedVersions('pkg:npm/watched-e')).toEqual(['1.1.0']);
   });
 
+  it("with the registry's changes feed, reads only the followed packages it names, and every package when the feed cannot be read", async () => {
+    publish('fed-a', '1.0.0');
+    publish('fed-b', '1.0.0');
+    const state = join(stateDir, 'feed.json');
+    const args = ['pkg:npm/fed-a', 'pkg:npm/fed-b', '--once', '--changes-feed', farm.registry.url];
+    const first = await watch(args, state);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toContain('watching pkg:npm/fed-a from its 1 version');
+    expect(first.stdout).toContain('watching pkg:npm/fed-b from its 1 version');
+
+    publish('fed-a', '1.1.0');
+    publish('not-followed', '1.0.0');
+    farm.registry.requests.length = 0;
+    const second = await watch(args, state);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stdout).toContain('new pkg:npm/fed-a@1.1.0: submitted for verification');
+    expect(second.stderr).toContain('polled 1 of 2 packages');
+    // the watch read the feed and fed-a (the farm reads fed-a too, to accept the submission); never fed-b
+    expect(farm.registry.requests[0]).toBe('/_changes');
+    expect(farm.registry.requests).toContain('/fed-a');
+    expect(farm.registry.requests).not.toContain('/fed-b');
+
+    // nothing changed: the feed alone is read
+    farm.registry.requests.length = 0;
+    const third = await watch(args, state);
+    expect(third.exitCode, third.stderr).toBe(0);
+    expect(farm.registry.requests).toEqual(['/_changes']);
+
+    // a feed that cannot be read: every package is read instead, and the run says so
+    publish('fed-b', '1.1.0');
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const blind = await watch(['pkg:npm/fed-a', 'pkg:npm/fed-b', '--once', '--changes-feed', closed], state);
+    expect(blind.exitCode).toBe(1);
+    expect(blind.stdout).toContain('changes feed: cannot reach 127.0.0.1');
+    expect(blind.stdout).toContain('new pkg:npm/fed-b@1.1.0: submitted for verification');
+    expect(await releasedVersions('pkg:npm/fed-a')).toEqual(['1.1.0']);
+    expect(await releasedVersions('pkg:npm/fed-b')).toEqual(['1.1.0']);
+  });
+
   it('keeps polling until stopped, submitting a version within a poll of its publication', async () => {
     publish('watched-f', '1.0.0');
     const proc = execa('node', [CLI, 'watch', 'pkg:npm/watched-f', '--interval', '0.5', '--upstream', farm.registry.url, '--server', farm.url, '--state', join(stateDir, 'running.json')], {

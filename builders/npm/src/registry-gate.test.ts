@@ -135,6 +135,26 @@ describe('npm registry protocol of the gate', () => {
     expect(served['dist-tags']).toEqual(expected);
   });
 
+  it("reads a page of CouchDB's changes feed: package names, scoped or not, and where to go on from; anything else is no page", () => {
+    const feed = npmRegistryGate.changes!;
+    expect(feed.url('http://r.test/', undefined, 1000)).toBe('http://r.test/_changes?since=now&limit=1000');
+    expect(feed.url('http://r.test', '42-g1AAAA', 10)).toBe('http://r.test/_changes?since=42-g1AAAA&limit=10');
+    const page = (v: unknown) => feed.read(Buffer.from(JSON.stringify(v)));
+    expect(page({ results: [{ seq: 7, id: 'left-pad' }, { seq: 8, id: '@acme/util' }, { seq: 9, id: 'a/b/c' }, { seq: 10, id: 42 }, null, { seq: 11, id: 'x'.repeat(300) }], last_seq: 11 })).toEqual({
+      changed: [
+        { namespace: undefined, name: 'left-pad' },
+        { namespace: '@acme', name: 'util' },
+      ],
+      count: 6,
+      since: '11',
+    });
+    expect(page({ results: [], last_seq: '12-abc' })).toEqual({ changed: [], count: 0, since: '12-abc' });
+    expect(page({ results: [] })).toBeUndefined();
+    expect(page({ results: 'no', last_seq: 1 })).toBeUndefined();
+    expect(page([])).toBeUndefined();
+    expect(feed.read(Buffer.from('not json'))).toBeUndefined();
+  });
+
   it('writes refusals as the JSON error npm prints', () => {
     const r = npmRegistryGate.refusal('pkg:npm/left-pad@1.3.0 is a mismatch');
     expect(r.contentType).toBe('application/json');

@@ -1,5 +1,5 @@
 import semver from 'semver';
-import type { GateMetadata, GatePackage, GateRoute, GateVersion, RegistryGate } from '@quorum/core';
+import type { ChangesFeed, GateMetadata, GatePackage, GateRoute, GateVersion, RegistryGate } from '@quorum/core';
 import { NPM_ABBREVIATED_METADATA, npmMetadataUrl } from './metadata-url.js';
 import { npmName, npmPurlProblem } from './infer-recipe.js';
 
@@ -147,6 +147,39 @@ function readMetadata(pkg: GatePackage, body: Uint8Array): GateMetadata | undefi
   };
 }
 
+/** One page of a CouchDB `_changes` feed, as far as it is read. */
+interface ChangesPage {
+  results?: unknown;
+  last_seq?: unknown;
+}
+
+/** npm's changes feed: CouchDB's `_changes`, each result's `id` a package name. */
+const npmChanges: ChangesFeed = {
+  url(feed, since, limit) {
+    return `${feed.replace(/\/+$/, '')}/_changes?since=${encodeURIComponent(since ?? 'now')}&limit=${limit}`;
+  },
+  read(body) {
+    let page: ChangesPage;
+    try {
+      page = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as ChangesPage;
+    } catch {
+      return undefined;
+    }
+    if (page === null || typeof page !== 'object' || !Array.isArray(page.results)) return undefined;
+    const since = page.last_seq;
+    if ((typeof since !== 'string' && typeof since !== 'number') || String(since).length > 200) return undefined;
+    const changed: GatePackage[] = [];
+    for (const r of page.results as { id?: unknown }[]) {
+      const id = r !== null && typeof r === 'object' ? r.id : undefined;
+      if (typeof id !== 'string' || id.length > 214) continue;
+      const m = /^(@[^/]+)\/([^/]+)$/.exec(id);
+      if (m) changed.push({ namespace: m[1], name: m[2]! });
+      else if (!id.includes('/')) changed.push({ namespace: undefined, name: id });
+    }
+    return { changed, count: page.results.length, since: String(since) };
+  },
+};
+
 /** npm's registry protocol as the gate speaks it: packuments (full and abbreviated) and tarballs, scoped or not. */
 export const npmRegistryGate: RegistryGate = {
   route,
@@ -155,6 +188,7 @@ export const npmRegistryGate: RegistryGate = {
     return clientAccept?.includes(ABBREVIATED) ? NPM_ABBREVIATED_METADATA : 'application/json';
   },
   versionsAccept: NPM_ABBREVIATED_METADATA,
+  changes: npmChanges,
   readMetadata,
   refusal(message) {
     // npm prints a JSON error body's `error` after the status line; yarn and pnpm print the status and body

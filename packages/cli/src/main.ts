@@ -206,6 +206,7 @@ Examples:
     .option('--backfill <n>', "at a package's first poll, also submit its n newest versions (by publish time)", nonNegativeInt, 0)
     .option('--state <file>', 'where the versions already seen are kept (default: $QUORUM_STATE_DIR/watch-state.json, else ~/.quorum/watch-state.json)')
     .option('--upstream <url>', 'the registry to poll (default: $QUORUM_NPM_REGISTRY, else the public registry)')
+    .option('--changes-feed <url>', "the registry's changes feed (npm: a CouchDB _changes endpoint): each poll then reads only the packages it names, and all of them hourly")
     .option('--token <token>', 'submit token from an operator (default: $QUORUM_SUBMIT_TOKEN): submissions then are not rate limited')
     .option('--ecosystem <type>', "the registry protocol to speak (default: the lockfile's, else the only one the farm has)")
     .option('--json', 'print one JSON object per event (baseline, new, not-submitted, unreadable, poll)')
@@ -216,7 +217,9 @@ Examples:
 The first poll of a package records the versions it has then; every later version is submitted, unless
 the farm already has a release of it. A version is remembered once the farm has it, so a registry or
 farm that cannot be reached loses nothing: the next poll tries again. The state file keeps this across
-runs, so versions published while the watch was stopped are submitted when it starts again.
+runs, so versions published while the watch was stopped are submitted when it starts again. With
+--changes-feed, a poll reads the feed from where the last one stopped and then only the packages it
+names; every package is still read once an hour, and whenever the feed cannot be read.
 
 Examples:
   $ quorum watch pkg:npm/left-pad pkg:npm/%40babel/core --token "$QUORUM_SUBMIT_TOKEN"

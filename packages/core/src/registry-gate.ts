@@ -58,8 +58,21 @@ export interface RegistryGate {
    * watcher polls (it may leave out when each version was published).
    */
   readonly versionsAccept: string;
+  /**
+   * The registry's feed of changed packages, where its protocol has one: what a watcher reads
+   * instead of every package's metadata at each poll.
+   */
+  readonly changes?: ChangesFeed;
   /** the metadata document of `pkg`, or undefined when the body is not one (hostile, or another package's) */
   readMetadata(pkg: GatePackage, body: Uint8Array): GateMetadata | undefined;
   /** a refusal's body as the ecosystem's client shows it to its user */
   refusal(message: string): { contentType: string; body: string };
+}
+
+/** A registry's feed of changed packages (npm: CouchDB's `_changes`). Pure. */
+export interface ChangesFeed {
+  /** the URL of up to `limit` changes after position `since` (undefined: none, only where the feed stands now) */
+  url(feed: string, since: string | undefined, limit: number): string;
+  /** the packages a page names and the position after it; undefined when the body is not a page of the feed */
+  read(body: Uint8Array): { changed: GatePackage[]; count: number; since: string } | undefined;
 }

@@ -4,6 +4,10 @@ import { isQuorumError, packagePurl, QuorumError, releasePurl, type GatePackage,
 import { egressPolicy, fetchBytes, withAllowedOrigin, type EgressPolicy } from '@quorum/net';
 import type { FarmClient } from './farm-client.js';
 
+/** Changes asked for per page of a feed, and pages read per poll at most (the rest at the next poll). */
+const FEED_PAGE = 1000;
+const FEED_PAGES_PER_POLL = 20;
+
 /** The largest metadata document read: the biggest packuments of the public npm registry stay well under it. */
 const MAX_METADATA_BYTES = 200 * 2 ** 20;
 
@@ -23,8 +27,8 @@ export type WatchEvent =
   | { event: 'not-submitted'; purl: string; retry: boolean; error: string }
   /** a package whose metadata could not be read this poll */
   | { event: 'unreadable'; package: string; error: string }
-  /** the end of one poll of every package */
-  | { event: 'poll'; packages: number; newVersions: number; submitted: number; problems: number; ms: number };
+  /** the end of one poll: how many of the followed packages were read (with a changes feed, those it named) */
+  | { event: 'poll'; packages: number; followed: number; newVersions: number; submitted: number; problems: number; ms: number };
 
 /** Options of a release watcher. */
 export interface WatchOptions {
@@ -41,6 +45,14 @@ export interface WatchOptions {
   stateFile?: string;
   /** metadata documents fetched at once @defaultValue 4 */
   concurrency?: number;
+  /**
+   * The registry's changes feed (where its protocol has one): each poll then reads only the packages
+   * the feed says changed, and every package once `fullPollMs` has passed since they last were, all
+   * the same (a feed is the registry's word too).
+   */
+  changesFeed?: string;
+  /** @defaultValue 1 hour */
+  fullPollMs?: number;
   egress?: EgressPolicy;
   onEvent: (e: WatchEvent) => void;
   /** @defaultValue Date.now */
@@ -51,6 +63,8 @@ export interface WatchOptions {
 interface WatchState {
   format: 1;
   packages: Record<string, string[]>;
+  /** the changes feed read, and the position in it up to which every change was handled */
+  feed?: { url: string; since: string; fullAt: number };
 }
 
 /** The summary of one poll. */
@@ -71,26 +85,68 @@ export class ReleaseWatcher {
   private state: WatchState = { format: 1, packages: Object.create(null) as Record<string, string[]> };
   private loaded = false;
   private readonly policy: EgressPolicy;
+  private readonly feedPolicy: EgressPolicy | undefined;
   private readonly clock: () => number;
 
   constructor(private readonly opts: WatchOptions) {
     this.policy = withAllowedOrigin(opts.egress ?? egressPolicy(), opts.upstream);
+    this.feedPolicy = opts.changesFeed ? withAllowedOrigin(opts.egress ?? egressPolicy(), opts.changesFeed) : undefined;
     this.clock = opts.clock ?? Date.now;
   }
 
-  /** One poll of every package. */
+  /** One poll: every package, or with a changes feed, those it names (and any not read yet). */
   async poll(): Promise<PollSummary> {
     const started = this.clock();
     await this.load();
     const summary: PollSummary = { newVersions: 0, submitted: 0, problems: 0 };
-    const queue = [...this.opts.packages];
+    const feed = await this.readFeed(summary);
+    const fullAt = this.state.feed?.url === this.opts.changesFeed ? (this.state.feed?.fullAt ?? 0) : 0;
+    const full = !feed || feed.first || started - fullAt >= (this.opts.fullPollMs ?? 3_600_000);
+    const due = full ? [...this.opts.packages] : this.opts.packages.filter((p) => feed.changed.has(this.label(p)) || this.state.packages[this.label(p)] === undefined);
+    const queue = [...due];
+    let packageProblems = 0;
     const worker = async () => {
-      for (let pkg = queue.shift(); pkg; pkg = queue.shift()) await this.pollPackage(pkg, summary);
+      for (let pkg = queue.shift(); pkg; pkg = queue.shift()) {
+        const before = summary.problems;
+        await this.pollPackage(pkg, summary);
+        if (summary.problems > before) packageProblems++;
+      }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 4, queue.length) }, worker));
+    // the feed's position moves on only once every change it named was handled: else it is read again
+    if (feed && packageProblems === 0) this.state.feed = { url: this.opts.changesFeed!, since: feed.since, fullAt: full ? started : fullAt };
     await this.save();
-    this.opts.onEvent({ event: 'poll', packages: this.opts.packages.length, ...summary, ms: this.clock() - started });
+    this.opts.onEvent({ event: 'poll', packages: due.length, followed: this.opts.packages.length, ...summary, ms: this.clock() - started });
     return summary;
+  }
+
+  /**
+   * The followed packages the changes feed names since the position last handled, and the position
+   * after them; undefined without a feed, or when it cannot be read (every package is read instead).
+   */
+  private async readFeed(summary: PollSummary): Promise<{ changed: Set<string>; since: string; first: boolean } | undefined> {
+    const protocol = this.opts.protocol.changes;
+    const url = this.opts.changesFeed;
+    if (!protocol || !url) return undefined;
+    const from = this.state.feed?.url === url ? this.state.feed.since : undefined;
+    let since = from;
+    const changed = new Set<string>();
+    try {
+      for (let page = 0; page < FEED_PAGES_PER_POLL; page++) {
+        const got = await fetchBytes(protocol.url(url, since, FEED_PAGE), { policy: this.feedPolicy!, maxBytes: 64 * 2 ** 20, timeoutMs: 60_000, redirectOrigins: [new URL(url).origin] });
+        const read = protocol.read(got.body);
+        if (!read) throw new QuorumError('invalid-input', 'the changes feed sent no page of changes');
+        for (const pkg of read.changed) changed.add(this.label(pkg));
+        since = read.since;
+        // the first read only learns where the feed stands: every package is read this time anyway
+        if (from === undefined || read.count < FEED_PAGE) break;
+      }
+    } catch (e) {
+      summary.problems++;
+      this.opts.onEvent({ event: 'unreadable', package: 'changes feed', error: e instanceof Error ? e.message : String(e) });
+      return undefined;
+    }
+    return { changed, since: since!, first: from === undefined };
   }
 
   /** Polls until `stop` is aborted, `intervalMs` from the start of one poll to the start of the next. */
@@ -232,5 +288,7 @@ function parseState(text: string): WatchState | undefined {
     if (!Array.isArray(versions) || !versions.every((v) => typeof v === 'string')) return undefined;
     out[key] = versions as string[];
   }
-  return { format: 1, packages: out };
+  const feed = (value as { feed?: unknown }).feed as { url?: unknown; since?: unknown; fullAt?: unknown } | undefined;
+  if (feed !== undefined && (typeof feed !== 'object' || feed === null || typeof feed.url !== 'string' || typeof feed.since !== 'string' || typeof feed.fullAt !== 'number')) return undefined;
+  return { format: 1, packages: out, ...(feed ? { feed: { url: feed.url as string, since: feed.since as string, fullAt: feed.fullAt as number } } : {}) };
 }

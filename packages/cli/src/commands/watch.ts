@@ -17,6 +17,7 @@ export interface WatchCliOptions {
   backfill: number;
   state?: string;
   upstream?: string;
+  changesFeed?: string;
   server?: string;
   token?: string;
   ecosystem?: string;
@@ -89,6 +90,8 @@ export async function watch(purls: string[], opts: WatchCliOptions, io: CliIo): 
   const token = opts.token ?? (io.env.QUORUM_SUBMIT_TOKEN?.trim() || undefined);
   const stateFile = opts.state ?? join(io.env.QUORUM_STATE_DIR || join(homedir(), '.quorum'), 'watch-state.json');
   const egress = usage(() => egressPolicy({ allow: io.env.QUORUM_EGRESS_ALLOW ?? '' }));
+  if (opts.changesFeed !== undefined && !builder.registryGate!.changes) throw new CliError('usage', `the ${builder.ecosystem} registry protocol has no changes feed`);
+  const changesFeed = opts.changesFeed !== undefined ? usage(() => parseHttpUrl(opts.changesFeed!).href.replace(/\/+$/, '')) : undefined;
   const watcher = new ReleaseWatcher({
     ecosystem: builder.ecosystem,
     protocol: builder.registryGate!,
@@ -97,6 +100,7 @@ export async function watch(purls: string[], opts: WatchCliOptions, io: CliIo): 
     packages,
     backfill: opts.backfill,
     stateFile,
+    ...(changesFeed ? { changesFeed } : {}),
     egress,
     clock: io.clock,
     onEvent: (e) => {
@@ -106,13 +110,15 @@ export async function watch(purls: string[], opts: WatchCliOptions, io: CliIo): 
       if (line) io.stdout.write(`${safeText(line)}\n`);
       else if (e.event === 'poll' && (io.stderr.isTTY || e.newVersions > 0 || e.problems > 0)) {
         io.stderr.write(
-          `${safeText(`polled ${e.packages} package${e.packages === 1 ? '' : 's'} in ${(e.ms / 1000).toFixed(1)} s: ${e.newVersions} new, ${e.submitted} submitted, ${e.problems} problem${e.problems === 1 ? '' : 's'}`)}\n`,
+          `${safeText(`polled ${e.packages} of ${e.followed} package${e.followed === 1 ? '' : 's'} in ${(e.ms / 1000).toFixed(1)} s: ${e.newVersions} new, ${e.submitted} submitted, ${e.problems} problem${e.problems === 1 ? '' : 's'}`)}\n`,
         );
       }
     },
   });
   if (!opts.json)
-    io.stderr.write(`${safeText(`watching ${packages.length} package${packages.length === 1 ? '' : 's'} in ${upstream} for the farm at ${server}${opts.once ? '' : `, every ${opts.interval} s`}`)}\n`);
+    io.stderr.write(
+      `${safeText(`watching ${packages.length} package${packages.length === 1 ? '' : 's'} in ${upstream}${changesFeed ? ` (those its changes feed names, and all of them hourly)` : ''} for the farm at ${server}${opts.once ? '' : `, every ${opts.interval} s`}`)}\n`,
+    );
   try {
     if (opts.once) return (await watcher.poll()).problems === 0 ? EXIT.ok : EXIT.error;
     const stop = io.stop ?? signalStop();
