@@ -49,7 +49,8 @@ describe('quorum gate: npm, pnpm and yarn install only what the farm verified', 
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     await farm.waitFor(async () => out.includes('gate listening on'), 30_000, `the gate to listen (${err})`);
-    expect(out).toContain(`use it: npm config set registry http://127.0.0.1:${port}/`);
+    // two lines, as a person reads them
+    expect(out).toMatch(new RegExp(`^gate listening on http://127\\.0\\.0\\.1:${port}/ \\(npm; .*\\)\nuse it: npm config set registry http://127\\.0\\.0\\.1:${port}/\n`));
     const running: RunningGate = {
       url: `http://127.0.0.1:${port}`,
       proc,

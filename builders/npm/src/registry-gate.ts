@@ -153,10 +153,13 @@ interface ChangesPage {
   last_seq?: unknown;
 }
 
+/** The most results of one page of a changes feed read. */
+const MAX_CHANGES_PER_PAGE = 10_000;
+
 /** npm's changes feed: CouchDB's `_changes`, each result's `id` a package name. */
 const npmChanges: ChangesFeed = {
   url(feed, since, limit) {
-    return `${feed.replace(/\/+$/, '')}/_changes?since=${encodeURIComponent(since ?? 'now')}&limit=${limit}`;
+    return `${feed.replace(/\/+$/, '').replace(/\/_changes$/, '')}/_changes?since=${encodeURIComponent(since ?? 'now')}&limit=${limit}`;
   },
   read(body) {
     let page: ChangesPage;
@@ -167,9 +170,11 @@ const npmChanges: ChangesFeed = {
     }
     if (page === null || typeof page !== 'object' || !Array.isArray(page.results)) return undefined;
     const since = page.last_seq;
-    if ((typeof since !== 'string' && typeof since !== 'number') || String(since).length > 200) return undefined;
+    // CouchDB 2+ positions are opaque strings of a few hundred characters
+    if ((typeof since !== 'string' && typeof since !== 'number') || String(since).length > 4096) return undefined;
     const changed: GatePackage[] = [];
-    for (const r of page.results as { id?: unknown }[]) {
+    // a page longer than anyone asks for is cut: what it hides, the watcher's hourly full read finds
+    for (const r of (page.results as { id?: unknown }[]).slice(0, MAX_CHANGES_PER_PAGE)) {
       const id = r !== null && typeof r === 'object' ? r.id : undefined;
       if (typeof id !== 'string' || id.length > 214) continue;
       const m = /^(@[^/]+)\/([^/]+)$/.exec(id);

@@ -253,10 +253,12 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
         const p = parseAnyPurl(req.params.purl);
         const problem = builderFor(p.type).purlProblem(p);
         if (problem) throw new QuorumError('invalid-purl', problem);
-        const releases = store.releasesOf({ canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined });
+        const which = { canonical: p.version ? p.canonical : packagePurl(p), versioned: p.version !== undefined };
+        const releases = store.releasesOf(which);
         if (releases.length === 0) throw new QuorumError('not-found', `no release of ${p.canonical} has been submitted`);
         const versions = p.version ? [p.canonical] : store.versionsOf(packagePurl(p));
-        return { purl: p.canonical, answers: versions.map((v) => answerFor(v, store.answerInputs(v))), releases: releases.map(viewOfRecord) };
+        const firstSeenAt = store.firstReleaseAt(which);
+        return { purl: p.canonical, answers: versions.map((v) => answerFor(v, store.answerInputs(v))), releases: releases.map(viewOfRecord), ...(firstSeenAt ? { firstSeenAt } : {}) };
       });
       return reply.type(JSON_TYPE).send(answer);
     },

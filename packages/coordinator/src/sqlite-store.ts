@@ -696,6 +696,12 @@ export class SqliteStore {
     return (this.statements.prepare(sql).all(purl.canonical, limit) as ReleaseVerdictRow[]).map((r) => toRelease(r, parse<VerdictRecord>(r.verdict)));
   }
 
+  /** When the first release of a purl (versioned) or of a package was recorded. */
+  firstReleaseAt(purl: { canonical: string; versioned: boolean }): string | undefined {
+    const sql = purl.versioned ? 'SELECT created_at FROM releases WHERE purl = ? ORDER BY seq LIMIT 1' : 'SELECT created_at FROM releases WHERE package_purl = ? ORDER BY seq LIMIT 1';
+    return (this.statements.prepare(sql).get(purl.canonical) as { created_at: string } | undefined)?.created_at;
+  }
+
   releasesInState(state: ReleaseState): ReleaseRecord[] {
     return (this.statements.prepare('SELECT * FROM releases WHERE state = ? ORDER BY seq').all(state) as ReleaseRow[]).map((r) => toRelease(r, undefined));
   }

@@ -207,7 +207,8 @@ export const PurlAnswerSchema = Type.Object(
 export const PackageViewSchema = Type.Object({
   purl: Type.String(),
   answers: Type.Array(PurlAnswerSchema, desc('per version: the verdict that answers for it, from canonical sources only')),
-  releases: Type.Array(ReleaseViewSchema, desc('newest first')),
+  releases: Type.Array(ReleaseViewSchema, desc('newest first (at most 50)')),
+  firstSeenAt: Type.Optional(Type.String(desc('when the farm first had a release of this purl, whatever became of it (an age that does not rest on the registry)'))),
 });
 
 export const WorkerViewSchema = Type.Object({

@@ -67,13 +67,15 @@ export class FarmClient {
    * the registry's word. Undefined when it has none.
    */
   async firstSeen(purl: string): Promise<number | undefined> {
-    let view: { releases?: { createdAt?: unknown }[] };
+    let view: { firstSeenAt?: unknown; releases?: { createdAt?: unknown }[] };
     try {
       view = (await this.request('GET', `/v1/packages/${encodeURIComponent(purl)}`)) as typeof view;
     } catch (e) {
       if (e instanceof QuorumError && e.code === 'not-found') return undefined;
       throw e;
     }
+    // the first release ever, not only among the newest the view lists (resubmissions add releases)
+    if (typeof view.firstSeenAt === 'string' && Number.isFinite(Date.parse(view.firstSeenAt))) return Date.parse(view.firstSeenAt);
     const times = (view.releases ?? []).map((r) => (typeof r.createdAt === 'string' ? Date.parse(r.createdAt) : NaN)).filter((t) => Number.isFinite(t));
     if (times.length === 0) return undefined;
     return Math.min(...times);
@@ -108,7 +110,9 @@ export class FarmClient {
         // not the farm's JSON error
       }
       // a refused request is the caller's to report; only an unavailable farm is worth asking again
-      const code = res.status === 404 ? 'not-found' : res.status === 429 ? 'rate-limited' : res.status >= 400 && res.status < 500 ? 'invalid-input' : 'upstream-unavailable';
+      const code =
+        ({ 400: 'invalid-input', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 422: 'invalid-input', 429: 'rate-limited' } as const)[res.status as 400] ??
+        'upstream-unavailable';
       throw new QuorumError(code, `the farm at ${this.server} answered HTTP ${res.status} for ${method} ${path.split('/').slice(0, 3).join('/')}${message ? `: ${message.slice(0, 300)}` : ''}`);
     }
     try {

@@ -336,7 +336,8 @@ export function buildGate(opts: GateOptions): FastifyInstance {
     let name = base.policy;
     let young: string | undefined = base.young ? `published within the cooldown of ${cooldownText}` : undefined;
     let decided = await decideOrFallBack(purl, artifact, name);
-    if (cooldownMs > 0 && !young && decided.decision.action === 'serve' && decided.entry.status !== 'reproducible' && decided.entry.status !== 'equivalent') {
+    const verifiedBytes = (decided.entry.status === 'reproducible' || decided.entry.status === 'equivalent') && decided.entry.integrity === 'match';
+    if (cooldownMs > 0 && !young && decided.decision.action === 'serve' && !verifiedBytes) {
       // the publish time is the upstream's own word: the farm's first sight of the version bounds its age too
       if (newToFarm(await firstSeenAt(purl), cooldownMs, Date.now())) {
         young = `new to the farm within the cooldown of ${cooldownText} (a registry's publish time is not taken on its word)`;

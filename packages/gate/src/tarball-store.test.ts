@@ -114,6 +114,26 @@ describe('TarballStore', () => {
     }
   });
 
+  it('serves every artifact whole when downloads finishing together evict each other, and keeps its books straight', async () => {
+    const { url, opts } = await upstream();
+    const dir = cacheDir();
+    // room for one artifact only: each download evicts the others
+    const store = new TarballStore(dir, 5000);
+    const paths = ['/a.tgz', '/b.tgz', '/c.tgz'];
+    for (let round = 0; round < 5; round++) {
+      const opened = await Promise.all(paths.map((p) => store.open(url(p), sri('sha512', bodies.get(p)!), undefined, opts)));
+      for (const [i, o] of opened.entries()) {
+        const want = bodies.get(paths[i]!)!;
+        expect(o.bytes).toBe(want.length);
+        const { buffer } = await o.handle.read(Buffer.alloc(want.length), 0, want.length, 0);
+        expect(buffer).toEqual(want);
+        await o.handle.close();
+      }
+    }
+    // one artifact kept, as the bound says
+    expect(readdirSync(dir).filter((n) => n.endsWith('.artifact'))).toHaveLength(1);
+  });
+
   it('fetches again an artifact whose file went missing behind its back, instead of failing on it for good', async () => {
     const { url, opts } = await upstream();
     const dir = cacheDir();

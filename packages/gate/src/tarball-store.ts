@@ -67,12 +67,13 @@ export class TarballStore {
    * behind the store's back (removed by hand, another process) is forgotten and fetched again.
    */
   async open(url: string, integrity: string | undefined, legacy: string | undefined, opts: DownloadOptions): Promise<StoredArtifact & { handle: FileHandle }> {
+    // a download that finished while another evicted it is fetched again: a few times at most
     for (let attempt = 0; ; attempt++) {
       const artifact = await this.get(url, integrity, legacy, opts);
       try {
         return { ...artifact, handle: await open(artifact.path, 'r') };
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw new QuorumError('internal', 'the gate cannot read its own cache', { cause: e });
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw new QuorumError('internal', 'the gate cannot read its own cache', { cause: e });
         this.forget(artifact.sha512);
       }
     }
@@ -80,16 +81,18 @@ export class TarballStore {
 
   private forget(sha512: string): void {
     const bytes = this.files.get(sha512);
-    if (bytes === undefined) return;
     this.files.delete(sha512);
-    this.total -= bytes;
+    if (bytes !== undefined) this.total -= bytes;
   }
 
-  private touch(sha512: string): StoredArtifact {
-    const bytes = this.files.get(sha512)!;
-    this.files.delete(sha512);
-    this.files.set(sha512, bytes);
-    return { path: this.pathOf(sha512), bytes, sha512 };
+  /** The artifact as most recently used; one no longer kept (evicted meanwhile) is not put back. */
+  private touch(sha512: string, bytes?: number): StoredArtifact {
+    const kept = this.files.get(sha512);
+    if (kept !== undefined) {
+      this.files.delete(sha512);
+      this.files.set(sha512, kept);
+    }
+    return { path: this.pathOf(sha512), bytes: kept ?? bytes ?? 0, sha512 };
   }
 
   private pathOf(sha512: string): string {
@@ -107,18 +110,25 @@ export class TarballStore {
     await rename(partial, this.pathOf(sha512));
     if (!this.files.has(sha512)) this.total += got.bytes;
     this.files.set(sha512, got.bytes);
+    const artifact = this.touch(sha512, got.bytes);
     await this.evict(sha512);
-    return this.touch(sha512);
+    return artifact;
   }
 
+  /**
+   * Least recently used out until within the bound. The bookkeeping is done at once, before any
+   * file is removed, so downloads finishing together never see each other's half-done eviction.
+   */
   private async evict(keep: string): Promise<void> {
+    const gone: string[] = [];
     for (const [sha512, bytes] of this.files) {
       if (this.total <= this.maxBytes) break;
       if (sha512 === keep) continue;
       this.files.delete(sha512);
       this.total -= bytes;
-      await rm(this.pathOf(sha512), { force: true });
+      gone.push(sha512);
     }
+    await Promise.all(gone.map((sha512) => rm(this.pathOf(sha512), { force: true })));
   }
 
   /** What the directory holds from an earlier run, oldest use first; partial downloads are removed. */

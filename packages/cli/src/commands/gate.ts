@@ -82,8 +82,8 @@ export async function gate(opts: GateCliOptions, io: CliIo): Promise<number> {
   const rules = policies.rules.map((r) => `${r.pattern}=${r.policy}`).join(', ');
   io.stdout.write(
     safeText(
-      `gate listening on ${url}/ (${builder.ecosystem}; upstream ${upstream}; farm ${server}; policy ${policies.default}${rules ? `, ${rules}` : ''}${opts.cooldown > 0 ? `; cooldown ${opts.cooldown} h` : ''}${opts.hideBlocked ? '; refused versions hidden' : ''})\n`,
-    ) + `use it: npm config set registry ${url}/\n`,
+      `gate listening on ${url}/ (${builder.ecosystem}; upstream ${upstream}; farm ${server}; policy ${policies.default}${rules ? `, ${rules}` : ''}${opts.cooldown > 0 ? `; cooldown ${opts.cooldown} h` : ''}${opts.hideBlocked ? '; refused versions hidden' : ''})`,
+    ) + `\nuse it: npm config set registry ${url}/\n`,
   );
   if (!token) {
     io.stderr.write('no submit token: the farm limits anonymous audits per address, and each tarball is one, so a large install may be answered 503; pass --token or set QUORUM_SUBMIT_TOKEN\n');

@@ -71,6 +71,8 @@ function describe(e: WatchEvent): string | undefined {
       return `new ${e.purl}: not submitted: ${e.error}${e.retry ? ' (tried again at the next poll)' : ''}`;
     case 'unreadable':
       return `${e.package}: ${e.error}`;
+    case 'error':
+      return `poll failed: ${e.error}; the next one starts from the last state kept`;
     case 'poll':
       return undefined;
   }
