@@ -76,7 +76,7 @@ export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${safeJson(value)}\n`);
 }
 
-/** Core purl errors become usage errors with the same message. */
+/** Core errors (a malformed purl, URL, rule or setting given on the command line) become usage errors with the same message. */
 export function parsePurl<T>(parse: () => T): T {
   try {
     return parse();

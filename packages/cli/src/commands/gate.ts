@@ -1,12 +1,12 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { isQuorumError, registrySettingName } from '@quorum/core';
+import { registrySettingName } from '@quorum/core';
 import { ALL_BUILDERS } from '@quorum/ecosystems';
 import { buildGate, FarmClient, parsePolicy, parseRule, type GateRule } from '@quorum/gate';
 import { egressPolicy, parseHttpUrl } from '@quorum/net';
 import { CliError, DEFAULT_SERVER, normalizeServerUrl } from '../api-client.js';
-import type { CliIo } from '../cli-io.js';
+import { parsePurl, type CliIo } from '../cli-io.js';
 import { safeText } from '../terminal-text.js';
 
 export interface GateCliOptions {
@@ -35,14 +35,8 @@ function protocolOf(ecosystem: string | undefined) {
   return builder;
 }
 
-function usage<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (e) {
-    if (isQuorumError(e)) throw new CliError('usage', e.message);
-    throw e;
-  }
-}
+/** A value given on the command line, its problem a usage error. */
+const usage = parsePurl;
 
 /** `quorum gate`: a registry front that hands over only what the farm's verdicts allow, until stopped. */
 export async function gate(opts: GateCliOptions, io: CliIo): Promise<number> {

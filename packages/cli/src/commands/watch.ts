@@ -6,7 +6,7 @@ import { FarmClient, ReleaseWatcher, type WatchEvent } from '@quorum/gate';
 import { egressPolicy, parseHttpUrl } from '@quorum/net';
 import { CliError, DEFAULT_SERVER, normalizeServerUrl } from '../api-client.js';
 import { findLockfile, readLockfile } from '../audit.js';
-import type { CliIo } from '../cli-io.js';
+import { parsePurl, type CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { safeText } from '../terminal-text.js';
 
@@ -24,14 +24,8 @@ export interface WatchCliOptions {
   json?: boolean;
 }
 
-function usage<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (e) {
-    if (isQuorumError(e)) throw new CliError('usage', e.message);
-    throw e;
-  }
-}
+/** A value given on the command line, its problem a usage error. */
+const usage = parsePurl;
 
 /** The builder whose registry is watched: the lockfile's, the one named, else the only one that can. */
 function builderFor(opts: WatchCliOptions, fromLockfile: Builder | undefined): Builder {
