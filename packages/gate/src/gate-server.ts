@@ -278,7 +278,7 @@ export function buildGate(opts: GateOptions): FastifyInstance {
       return hidden;
     }
     const now = Date.now();
-    const unseen: string[] = [];
+    const unseen: { version: string; entry: AuditEntry }[] = [];
     versions.forEach((v, i) => {
       const entry = entries[i]!;
       const cooled = withCooldown(name, timed.versions.get(v.version)?.published, cooldownMs, now);
@@ -288,10 +288,10 @@ export function buildGate(opts: GateOptions): FastifyInstance {
       // a pass the farm could not tie to bytes only because the metadata names no sha512: the artifact request can
       if (sha512Of(v.integrity) === undefined && (entry.status === 'reproducible' || entry.status === 'equivalent')) return;
       hidden.add(v.version);
-      if (entry.status === 'unknown' && !entry.pending && entry.releaseId === null) unseen.push(v.version);
+      if (entry.status === 'unknown' && !entry.pending && entry.releaseId === null) unseen.push({ version: v.version, entry });
     });
     // a hidden version is never asked for, so the farm learns of it here, the newest first
-    for (const version of unseen.slice(-SUBMIT_HIDDEN_PER_DOCUMENT)) submitUnknown(purlOf(pkg, version), entries[versions.findIndex((v) => v.version === version)]!);
+    for (const { version, entry } of unseen.slice(-SUBMIT_HIDDEN_PER_DOCUMENT)) submitUnknown(purlOf(pkg, version), entry);
     if (hidden.size > 0) log.info({ package: nameOf(pkg), hidden: [...hidden].slice(0, 50) }, 'versions hidden from the metadata');
     return hidden;
   }

@@ -2,11 +2,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { registrySettingName } from '@quorum/core';
-import { ALL_BUILDERS } from '@quorum/ecosystems';
 import { buildGate, FarmClient, parsePolicy, parseRule, type GateRule } from '@quorum/gate';
 import { egressPolicy, parseHttpUrl } from '@quorum/net';
 import { CliError, DEFAULT_SERVER, normalizeServerUrl } from '../api-client.js';
 import { parsePurl, type CliIo } from '../cli-io.js';
+import { registryProtocolBuilder } from '../registry-protocol.js';
 import { safeText } from '../terminal-text.js';
 
 export interface GateCliOptions {
@@ -27,20 +27,12 @@ export interface GateCliOptions {
   ecosystem?: string;
 }
 
-/** The builder whose registry protocol the gate speaks: the one named, else the only one that has one. */
-function protocolOf(ecosystem: string | undefined) {
-  const gated = ALL_BUILDERS.filter((b) => b.registryGate);
-  const builder = ecosystem ? gated.find((b) => b.ecosystem === ecosystem) : gated.length === 1 ? gated[0] : undefined;
-  if (!builder) throw new CliError('usage', `--ecosystem must name one of: ${gated.map((b) => b.ecosystem).join(', ')}`);
-  return builder;
-}
-
 /** A value given on the command line, its problem a usage error. */
 const usage = parsePurl;
 
 /** `quorum gate`: a registry front that hands over only what the farm's verdicts allow, until stopped. */
 export async function gate(opts: GateCliOptions, io: CliIo): Promise<number> {
-  const builder = protocolOf(opts.ecosystem);
+  const builder = registryProtocolBuilder(opts.ecosystem);
   const policies = { default: usage(() => parsePolicy(opts.policy)), rules: usage(() => (opts.policyFor ?? []).map(parseRule)) as GateRule[] };
   const settingName = registrySettingName(builder.ecosystem);
   const upstream = usage(() => parseHttpUrl(opts.upstream ?? (io.env[settingName] || builder.defaultRegistry)).href.replace(/\/+$/, ''));

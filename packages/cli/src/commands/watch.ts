@@ -1,12 +1,12 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isQuorumError, parseAnyPurl, registrySettingName, type Builder, type GatePackage } from '@quorum/core';
-import { ALL_BUILDERS } from '@quorum/ecosystems';
 import { FarmClient, ReleaseWatcher, type WatchEvent } from '@quorum/gate';
 import { egressPolicy, parseHttpUrl } from '@quorum/net';
 import { CliError, DEFAULT_SERVER, normalizeServerUrl } from '../api-client.js';
 import { findLockfile, readLockfile } from '../audit.js';
 import { parsePurl, type CliIo } from '../cli-io.js';
+import { registryProtocolBuilder } from '../registry-protocol.js';
 import { EXIT } from '../exit-codes.js';
 import { safeText } from '../terminal-text.js';
 
@@ -27,14 +27,13 @@ export interface WatchCliOptions {
 /** A value given on the command line, its problem a usage error. */
 const usage = parsePurl;
 
-/** The builder whose registry is watched: the lockfile's, the one named, else the only one that can. */
+/** The builder whose registry is watched: the one named, else the lockfile's, else the only one that can. */
 function builderFor(opts: WatchCliOptions, fromLockfile: Builder | undefined): Builder {
-  const able = ALL_BUILDERS.filter((b) => b.registryGate);
-  const named = opts.ecosystem ? able.find((b) => b.ecosystem === opts.ecosystem) : undefined;
-  if (opts.ecosystem && !named) throw new CliError('usage', `--ecosystem must name one of: ${able.map((b) => b.ecosystem).join(', ')}`);
-  const builder = named ?? fromLockfile ?? (able.length === 1 ? able[0] : undefined);
-  if (!builder) throw new CliError('usage', `--ecosystem must name one of: ${able.map((b) => b.ecosystem).join(', ')}`);
-  if (!builder.registryGate) throw new CliError('usage', `quorum cannot watch the ${builder.ecosystem} registry`);
+  if (fromLockfile && opts.ecosystem === undefined) {
+    if (!fromLockfile.registryGate) throw new CliError('usage', `quorum cannot watch the ${fromLockfile.ecosystem} registry`);
+    return fromLockfile;
+  }
+  const builder = registryProtocolBuilder(opts.ecosystem);
   if (fromLockfile && fromLockfile !== builder) throw new CliError('usage', `the lockfile is of ${fromLockfile.ecosystem}, not of ${builder.ecosystem}`);
   return builder;
 }
