@@ -124,7 +124,7 @@ async function rawDigests(file: string): Promise<{ sha256: string; sha512: strin
  */
 async function digestsOf(builder: Builder, file: string): Promise<Pick<ArtifactDigests, 'sha256' | 'sha512' | 'stabilizedSha256'> & { problem?: string }> {
   try {
-    const a = await analyzeArtifact(builder.artifactFormat, file);
+    const a = await analyzeArtifact(builder.artifactFormat, file, { stabilizers: builder.stabilizers });
     return { sha256: a.sha256, sha512: a.sha512, stabilizedSha256: a.stabilizedSha256 };
   } catch (e) {
     if (!isQuorumError(e, 'invalid-input', 'unsafe-archive')) throw e;

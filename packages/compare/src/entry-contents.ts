@@ -194,17 +194,23 @@ export interface LocatedEntry {
 }
 
 /**
- * The text of one entry of a `.tgz` file analyzed before: a regular file of at most `maxBytes`
+ * The text of one entry of an archive analyzed before (a `.tgz` unless another format's `probe` is given): a regular file of at most `maxBytes`
  * whose content is UTF-8 without NUL bytes in its first 8 KiB. Anything else is `unreadable` with
  * the reason, decided from what the analysis saw before a byte is read where it can be. Streams the
  * archive up to that entry only, and checks its name, size and sha256 again (a file replaced since
  * the analysis is a fault).
  */
-export async function readEntryText(file: string, entry: LocatedEntry | undefined, maxBytes: number, limits: Required<AnalyzeTgzOptions>): Promise<EntryText> {
+export async function readEntryText(
+  file: string,
+  entry: LocatedEntry | undefined,
+  maxBytes: number,
+  limits: Required<AnalyzeTgzOptions>,
+  probeWith: (file: string, wants: readonly ContentWant[]) => Promise<Map<number, ContentProbe>> = (f, w) => probeEntries(f, w, limits),
+): Promise<EntryText> {
   if (!entry) return { kind: 'absent' };
   if (entry.type !== 'file') return { kind: 'unreadable', reason: `a ${entry.type === 'hardlink' ? 'hard link' : entry.type}, not a regular file` };
   if (entry.size > maxBytes) return { kind: 'unreadable', reason: `larger than ${maxBytes} bytes (${entry.size} bytes)` };
-  const probes = await probeEntries(file, [{ index: entry.index, rawName: entry.rawName, size: entry.size, sha256: entry.sha256, keep: true }], limits);
+  const probes = await probeWith(file, [{ index: entry.index, rawName: entry.rawName, size: entry.size, sha256: entry.sha256, keep: true }]);
   const probe = probes.get(entry.index)!;
   if (probe.binary !== null) return { kind: 'unreadable', reason: `binary content (${probe.binary})` };
   return { kind: 'text', text: probe.text ?? '' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ArtifactDiff } from './diff-tgz.js';
+import type { ArtifactDiff } from './diff-archive.js';
 import { escapeForTerminal, renderDiff } from './render-diff.js';
 
 /** Every character class a terminal acts on: ESC (OSC title, clear screen), C1 CSI, DEL, backspace, CR, RLO, an isolate, a lone surrogate. */

@@ -1,5 +1,5 @@
 import { terminalSafe } from '@quorum/core';
-import type { ArtifactDiff, ChangedFile, DiffFile, MetadataChange } from './diff-tgz.js';
+import type { ArtifactDiff, ChangedFile, DiffFile, MetadataChange } from './diff-archive.js';
 
 /**
  * Multi-line text (a unified diff) with the characters a terminal would act on written as escapes

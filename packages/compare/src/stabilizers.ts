@@ -31,7 +31,27 @@ export const TGZ_STABILIZERS: readonly (StabilizerInfo & { readonly name: TgzSta
   { name: 'gzip-header', version: 1, description: 'gzip FLG bits FTEXT/FHCRC/FEXTRA/FCOMMENT, OS byte, FEXTRA and FCOMMENT payloads' },
 ] as const);
 
-const VERSIONS = new Map<string, number>(TGZ_STABILIZERS.map((s) => [s.name, s.version]));
+/** Names of the stabilizers for `.zip` artifacts. */
+export type ZipStabilizerName = 'zip-entry-order' | 'zip-times' | 'zip-modes' | 'zip-compression' | 'zip-extra' | 'zip-format';
+
+/** The stabilizers for `.zip` artifacts (e.g. Go module zips), each owning one facet of the archive. */
+export const ZIP_STABILIZERS: readonly (StabilizerInfo & { readonly name: ZipStabilizerName })[] = Object.freeze([
+  { name: 'zip-entry-order', version: 1, description: 'order of the entries in the central directory (directory entries included)' },
+  { name: 'zip-times', version: 1, description: 'DOS modification date and time of each entry' },
+  { name: 'zip-modes', version: 1, description: 'external file attributes (permission bits) and the "version made by" host of each entry' },
+  { name: 'zip-compression', version: 1, description: 'compression method, deflate options and compressed bytes of each entry' },
+  { name: 'zip-extra', version: 1, description: 'extra fields (central and local), entry comments and the archive comment' },
+  {
+    name: 'zip-format',
+    version: 1,
+    description: 'zip encoding: versions needed, flags, internal attributes, data descriptors, offsets and sizes of the records, bytes outside them',
+  },
+] as const);
+
+/** Any stabilizer's name. */
+export type StabilizerName = TgzStabilizerName | ZipStabilizerName;
+
+const VERSIONS = new Map<string, number>([...TGZ_STABILIZERS, ...ZIP_STABILIZERS].map((s) => [s.name, s.version]));
 
 /**
  * Digest of one facet: sha256 over `quorum-facet <name> v<version>\n` followed by one line per
@@ -39,7 +59,7 @@ const VERSIONS = new Map<string, number>(TGZ_STABILIZERS.map((s) => [s.name, s.v
  * latin1 strings so that every byte value stays distinct.
  * @param jsonLines items already serialized with JSON.stringify
  */
-export function facetDigest(name: TgzStabilizerName, jsonLines: Iterable<string>): string {
+export function facetDigest(name: StabilizerName, jsonLines: Iterable<string>): string {
   const h = createHash('sha256');
   h.update(`quorum-facet ${name} v${VERSIONS.get(name) ?? 0}\n`);
   for (const line of jsonLines) h.update(`${line}\n`);
@@ -47,7 +67,7 @@ export function facetDigest(name: TgzStabilizerName, jsonLines: Iterable<string>
 }
 
 /** facetDigest over items not yet serialized. */
-export function facetDigestOf(name: TgzStabilizerName, items: Iterable<unknown>): string {
+export function facetDigestOf(name: StabilizerName, items: Iterable<unknown>): string {
   return facetDigest(
     name,
     (function* () {

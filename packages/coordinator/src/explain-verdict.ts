@@ -1,4 +1,4 @@
-import { diffTgz, openTgzDiff, type TgzDiffReader } from '@quorum/compare';
+import { diffArtifacts, openArtifactDiff, type ArchiveDiffReader } from '@quorum/compare';
 import { MAX_RISK_TEXT_BYTES, riskSummaryProblems, type FileDifference, type ReleaseRecord, type RiskSummary, type VerdictDecision } from '@quorum/core';
 import { findBuilder } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
@@ -39,11 +39,13 @@ export async function explainVerdict(ctx: CoordinatorContext, release: ReleaseRe
   }
   const labels = { a: pair.a.label, b: pair.b.label };
   try {
+    const format = findBuilder(release.ecosystem)?.artifactFormat;
+    if (format === undefined) return {};
     if (decision.verdict !== 'mismatch') {
-      const diff = await diffTgz(a, b, { labels });
+      const diff = await diffArtifacts(format, a, b, { labels });
       return { diffSha256: (await blobs.put(JSON.stringify(diff))).sha256 };
     }
-    const reader = await openTgzDiff(a, b, { labels });
+    const reader = await openArtifactDiff(format, a, b, { labels });
     const diffSha256 = (await blobs.put(JSON.stringify(reader.diff))).sha256;
     const risk = await assessRisk(ctx, release, reader);
     return { diffSha256, ...(risk ? { risk } : {}) };
@@ -54,7 +56,7 @@ export async function explainVerdict(ctx: CoordinatorContext, release: ReleaseRe
 }
 
 /** The risk summary of a mismatch's diff by the release's builder, or undefined when it has no assessment or the assessment fails. */
-async function assessRisk(ctx: CoordinatorContext, release: ReleaseRecord, reader: TgzDiffReader): Promise<RiskSummary | undefined> {
+async function assessRisk(ctx: CoordinatorContext, release: ReleaseRecord, reader: ArchiveDiffReader): Promise<RiskSummary | undefined> {
   const builder = findBuilder(release.ecosystem);
   // equal contents leave no file-level difference to assess: say nothing rather than guess
   if (!builder?.assessRisk || reader.diff.sameContent) return undefined;
@@ -73,7 +75,7 @@ async function assessRisk(ctx: CoordinatorContext, release: ReleaseRecord, reade
 }
 
 /** A mismatch's diff (a = rebuilt, b = published) as a builder's `assessRisk` reads it. */
-export function fileDifference(reader: TgzDiffReader): FileDifference {
+export function fileDifference(reader: ArchiveDiffReader): FileDifference {
   const entry = (e: { path: string; type: string }) => ({ path: e.path, type: e.type });
   return {
     onlyPublished: reader.diff.added.map(entry),

@@ -21,7 +21,7 @@ export async function preparePublished(ctx: CoordinatorContext, release: Release
   const file = join(tmpDir, `${randomUUID()}.download`);
   try {
     await downloadVerified(upstream.url, upstream.integrity, file, { policy: ctx.egress });
-    const digests = await analyzeArtifact(builder.artifactFormat, file);
+    const digests = await analyzeArtifact(builder.artifactFormat, file, { stabilizers: builder.stabilizers });
     await ctx.blobs.adopt(file, digests.sha256);
     return digests;
   } finally {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decideVerdict, isQuorumError, type RebuildJob, type RebuildRecord, type RebuildReport, type ReleaseRecord } from '@quorum/core';
+import { artifactFormat } from '@quorum/compare';
+import { builderFor } from '@quorum/ecosystems';
 import { isFarmRedisError } from '@quorum/queue';
 import type { CoordinatorContext } from './context.js';
 import { pinSource } from './pin-source.js';
@@ -323,7 +325,8 @@ export class Scheduler {
       status: r.state === 'succeeded' ? ('success' as const) : ('failed' as const),
       ...(r.report?.artifact ? { artifact: r.report.artifact } : {}),
     }));
-    await publishVerdict(this.ctx, release, decideVerdict(release.published!, outcomes, release.policy));
+    const format = artifactFormat(builderFor(release.ecosystem).artifactFormat);
+    await publishVerdict(this.ctx, release, decideVerdict(release.published!, outcomes, release.policy, format));
   }
 
   private async assign(release: ReleaseRecord, worker: WorkerRecord, attempt: number): Promise<void> {

@@ -289,9 +289,12 @@ export interface Builder {
    * change what it resolves. Pure; an unreadable document is returned unchanged.
    */
   documentAsOf?(body: Uint8Array, before: string): Uint8Array;
-  /** artifact container format, which selects the analyzer in the compare package */
-  readonly artifactFormat: 'tgz';
-  /** the stabilizer set (names) that applies to this ecosystem's artifacts */
+  /** artifact container format: the id of a format the compare package registers (its analyzer and differ), e.g. `tgz`, `zip`, `dirhash` */
+  readonly artifactFormat: string;
+  /**
+   * the stabilizers (names of the format's) the comparison applies to this ecosystem's artifacts:
+   * the format's others stay part of the stabilized digest
+   */
   readonly stabilizers: readonly string[];
   /**
    * Names the cause of a failed build when the ecosystem's tools named it in the log (e.g. a tarball

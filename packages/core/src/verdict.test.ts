@@ -57,13 +57,19 @@ describe('decideVerdict', () => {
   ];
   for (const t of table) {
     it(`says ${t.verdict} for ${t.name}`, () => {
-      const d = decideVerdict(PUB, t.outcomes, t.policy ?? M2of3);
+      const d = decideVerdict(PUB, t.outcomes, t.policy ?? M2of3, { encodingStabilizer: 'gzip-level' });
       expect(d.verdict).toBe(t.verdict);
       if (t.count !== undefined) expect(d.agreeingCount).toBe(t.count);
       if (t.stabilizers) expect(d.stabilizers).toEqual(t.stabilizers);
       expect(d.reason.length).toBeGreaterThan(10);
     });
   }
+
+  it("names the format's encoding stabilizer when bytes differ though no facet does", () => {
+    const zipLike = { sha256: 'P', stabilizedSha256: 'PS', facets: { 'zip-times': 't' } };
+    const d = decideVerdict(zipLike, [ok('a', 'R', 'PS', 'op-a', zipLike.facets), ok('b', 'R', 'PS', 'op-b', zipLike.facets)], M2of3, { encodingStabilizer: 'zip-format' });
+    expect(d).toMatchObject({ verdict: 'equivalent', stabilizers: ['zip-format'] });
+  });
 
   it('names the agreeing builders of a mismatch', () => {
     const d = decideVerdict(PUB, [ok('a', 'R', 'RS'), ok('b', 'R', 'RS'), ok('c', 'Z', 'ZS')], M2of3);

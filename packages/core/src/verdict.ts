@@ -47,8 +47,14 @@ function groupBy(outcomes: BuilderOutcome[], key: (o: BuilderOutcome) => string)
 /**
  * Decides the verdict of a release from its builders' outcomes and the published artifact.
  * Pure; exact integer M-of-N over distinct builders.
+ * @param format the artifact format's stabilizer that owns its container encoding (see the compare package's formats)
  */
-export function decideVerdict(published: Pick<ArtifactDigests, 'sha256' | 'stabilizedSha256' | 'facets'>, outcomes: BuilderOutcome[], policy: QuorumPolicy): VerdictDecision {
+export function decideVerdict(
+  published: Pick<ArtifactDigests, 'sha256' | 'stabilizedSha256' | 'facets'>,
+  outcomes: BuilderOutcome[],
+  policy: QuorumPolicy,
+  format: { encodingStabilizer: string } = { encodingStabilizer: 'archive-encoding' },
+): VerdictDecision {
   const m = policy.quorum;
   const built = onePerBuilder(outcomes).filter((o) => o.status === 'success' && o.artifact);
   const none = { agreeing: [], agreeingCount: 0, stabilizers: [] };
@@ -77,8 +83,8 @@ export function decideVerdict(published: Pick<ArtifactDigests, 'sha256' | 'stabi
     for (const o of same.group) {
       const between = stabilizersBetween(published, o.artifact!);
       for (const s of between) needed.add(s);
-      // equal contents, equal tar facets, different bytes: only the compressed stream is left
-      if (between.length === 0 && o.artifact!.sha256 !== published.sha256) needed.add('gzip-level');
+      // equal contents, equal facets, different bytes: only the container's own encoding is left
+      if (between.length === 0 && o.artifact!.sha256 !== published.sha256) needed.add(format.encodingStabilizer);
     }
     return {
       verdict: 'equivalent',

@@ -1,8 +1,18 @@
 import { QuorumError, registrySettingName, urlSetting, type Builder, type ReleasePurl } from '@quorum/core';
+import { formatChoiceProblem } from '@quorum/compare';
 import { npmBuilder, npmName } from '@quorum/builder-npm';
 
 /** Every ecosystem Quorum can rebuild; the only place builders are registered. */
-export const ALL_BUILDERS: readonly Builder[] = [npmBuilder];
+export const ALL_BUILDERS: readonly Builder[] = registered([npmBuilder]);
+
+/** The builders, each checked to name an artifact format the compare package has and stabilizers of that format. */
+export function registered(builders: readonly Builder[]): readonly Builder[] {
+  for (const b of builders) {
+    const problem = formatChoiceProblem(b.artifactFormat, b.stabilizers);
+    if (problem) throw new QuorumError('internal', `builder ${b.ecosystem}: ${problem}`);
+  }
+  return Object.freeze([...builders]);
+}
 
 /** The builder of a purl type, or undefined. */
 export function findBuilder(ecosystem: string): Builder | undefined {

@@ -160,7 +160,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     const publishedFile = join(jobDir, 'published');
     note(`[quorum] fetching published artifact ${inferred.upstream.url}`);
     await downloadVerified(inferred.upstream.url, inferred.upstream.integrity, publishedFile, { policy: egress, signal });
-    const published = await analyzeArtifact(builder.artifactFormat, publishedFile);
+    const published = await analyzeArtifact(builder.artifactFormat, publishedFile, { stabilizers: builder.stabilizers });
     upstream = published;
     phase = 'source';
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
@@ -317,7 +317,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     const artifactFile = join(jobDir, 'artifact');
     await copyOutput(outDir, entry.name, artifactFile, { maxBytes: config.maxArtifactBytes });
     const filename = entry.name;
-    const artifact = await analyzeArtifact(builder.artifactFormat, artifactFile).catch((e: unknown) => {
+    const artifact = await analyzeArtifact(builder.artifactFormat, artifactFile, { stabilizers: builder.stabilizers }).catch((e: unknown) => {
       if (isQuorumError(e, 'unsafe-archive', 'invalid-input')) throw new BuildFailure('unsafe-artifact', (e as Error).message);
       throw e;
     });

@@ -1,12 +1,13 @@
 import { basename } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { QuorumError, stabilizersBetween, type EntryText } from '@quorum/core';
+import { QuorumError, type EntryText } from '@quorum/core';
 import { FILE_HEADERS_ONLY, OMIT_HEADERS, formatPatch, structuredPatch, type StructuredPatch } from 'diff';
-import { computeFacets, inspectTgz, limitsOf, type AnalyzeTgzOptions, type TgzInspection } from './analyze-tgz.js';
-import { probeEntries, readEntryText, type ContentProbe, type ContentWant, type LocatedEntry } from './entry-contents.js';
+import { limitsOf, type AnalyzeTgzOptions } from './analyze-tgz.js';
+import type { ArchiveInspection, ArchiveReader, InspectedEntry } from './archive-reader.js';
+import { readEntryText, type ContentProbe, type ContentWant, type LocatedEntry } from './entry-contents.js';
 import { compareUtf8, type ManifestEntry } from './manifest.js';
-import type { TgzStabilizerName } from './stabilizers.js';
-import type { EntryMeta, RawEntry } from './tar-walker.js';
+import type { EntryMeta } from './tar-walker.js';
+import { TGZ_READER } from './tgz-reader.js';
 
 /** Options of a file-level diff: output caps plus the safety limits of each archive's analysis. */
 export interface DiffOptions extends AnalyzeTgzOptions {
@@ -89,7 +90,7 @@ export interface MetadataChange {
   fields: { name: MetadataField; a: string | number; b: string | number }[];
 }
 
-/** File-level difference between two `.tgz` artifacts (format v1, see README). */
+/** File-level difference between two archive artifacts of one format (format v1, see README). */
 export interface ArtifactDiff {
   v: 1;
   a: DiffSide;
@@ -176,30 +177,6 @@ function metadataChange(path: string, a: EntryMeta, b: EntryMeta): MetadataChang
   return fields.length === 0 ? null : { path, fields };
 }
 
-/**
- * The stabilizers whose facets differ. With equal content that is `stabilizersBetween` of the two
- * analyses. With different content the facets are recomputed over the entries both archives hold
- * with the same content (the metadata-only ones included), so that added or changed files do not
- * name every tar stabilizer; the deflate stream of two different tars is comparable only through the zlib level
- * that reproduces it, so gzip-level is named then only when the XFL byte or a recognized level differs.
- */
-function archiveStabilizers(A: TgzInspection, B: TgzInspection, common: ReadonlySet<string>, equalContent: boolean): string[] {
-  if (equalContent) return stabilizersBetween(A.analysis, B.analysis);
-  const fa = computeFacets(
-    A.raw.filter((e) => common.has(e.path)),
-    A.facetInputs,
-  );
-  const fb = computeFacets(
-    B.raw.filter((e) => common.has(e.path)),
-    B.facetInputs,
-  );
-  const names = stabilizersBetween({ facets: fa }, { facets: fb }).filter((n) => n !== 'gzip-level');
-  const [ia, ib] = [A.facetInputs, B.facetInputs];
-  const levelDiffers = ia.header.xfl !== ib.header.xfl || ((ia.level !== null || ib.level !== null) && ia.level !== ib.level);
-  if (levelDiffers) names.push('gzip-level' satisfies TgzStabilizerName);
-  return names.sort();
-}
-
 /** Walks two manifests (each sorted by path) side by side: pairs of entries with the same path, or one side alone. */
 function* mergeByPath(xs: readonly ManifestEntry[], ys: readonly ManifestEntry[]): Generator<[ManifestEntry | undefined, ManifestEntry | undefined]> {
   let i = 0;
@@ -215,8 +192,8 @@ function* mergeByPath(xs: readonly ManifestEntry[], ys: readonly ManifestEntry[]
 /** A content change between two regular files, waiting for the second pass. */
 interface Pending {
   file: ChangedFile;
-  rawA: RawEntry;
-  rawB: RawEntry;
+  rawA: InspectedEntry;
+  rawB: InspectedEntry;
   /** both sides are held in memory for a text diff */
   keep: boolean;
   /** why no text diff will be attempted even if both sides are text */
@@ -233,11 +210,16 @@ interface Pending {
  * data, not an error.
  */
 export async function diffTgz(a: string, b: string, opts?: DiffOptions): Promise<ArtifactDiff> {
-  return (await diffInspected(a, b, opts)).diff;
+  return diffArchives(TGZ_READER, a, b, opts);
+}
+
+/** diffTgz for any archive format, read through its reader. */
+export async function diffArchives(reader: ArchiveReader, a: string, b: string, opts?: DiffOptions): Promise<ArtifactDiff> {
+  return (await diffInspected(reader, a, b, opts)).diff;
 }
 
 /** A file-level diff with both artifacts still at hand, so that small entries can be read afterwards. */
-export interface TgzDiffReader {
+export interface ArchiveDiffReader {
   diff: ArtifactDiff;
   /** entries with the same content on both sides whose normalized mode (the execute bit) differs, sorted by path */
   modeChanged: { path: string; type: string }[];
@@ -254,10 +236,16 @@ export interface TgzDiffReader {
  * diffTgz, plus a reader of small entries of either artifact (e.g. a manifest, to tell what a
  * difference means). Memory beyond the diff: one small record per entry of each archive.
  */
-export async function openTgzDiff(a: string, b: string, opts?: DiffOptions): Promise<TgzDiffReader> {
+export async function openTgzDiff(a: string, b: string, opts?: DiffOptions): Promise<ArchiveDiffReader> {
+  return openArchiveDiff(TGZ_READER, a, b, opts);
+}
+
+/** openTgzDiff for any archive format, read through its reader. */
+export async function openArchiveDiff(reader: ArchiveReader, a: string, b: string, opts?: DiffOptions): Promise<ArchiveDiffReader> {
   const limits = limitsOf(opts);
-  const { diff, A, B } = await diffInspected(a, b, opts);
-  const located = (x: TgzInspection): Map<string, LocatedEntry> => new Map(x.raw.map((e) => [e.path, { index: e.index, rawName: e.rawName, type: e.type, size: e.contentBytes!, sha256: e.sha256! }]));
+  const { diff, A, B } = await diffInspected(reader, a, b, opts);
+  const located = (x: ArchiveInspection): Map<string, LocatedEntry> =>
+    new Map(x.raw.map((e) => [e.path, { index: e.index, rawName: e.rawName, type: e.type, size: e.contentBytes!, sha256: e.sha256! }]));
   const sides = { a: { file: a, entries: located(A) }, b: { file: b, entries: located(B) } };
   const modesB = new Map(B.analysis.entries.map((e) => [e.path, e]));
   const modeChanged = A.analysis.entries
@@ -277,7 +265,7 @@ export async function openTgzDiff(a: string, b: string, opts?: DiffOptions): Pro
       const key = `${side}\0${maxBytes}\0${path}`;
       let answer = answers.get(key);
       if (!answer) {
-        answer = readEntryText(s.file, s.entries.get(path), maxBytes, limits);
+        answer = readEntryText(s.file, s.entries.get(path), maxBytes, limits, (file, wants) => reader.probeEntries(file, wants, limits));
         answers.set(key, answer);
       }
       return answer;
@@ -286,12 +274,12 @@ export async function openTgzDiff(a: string, b: string, opts?: DiffOptions): Pro
 }
 
 /** The diff and both inspections it was made from. */
-async function diffInspected(a: string, b: string, opts?: DiffOptions): Promise<{ diff: ArtifactDiff; A: TgzInspection; B: TgzInspection }> {
+async function diffInspected(reader: ArchiveReader, a: string, b: string, opts?: DiffOptions): Promise<{ diff: ArtifactDiff; A: ArchiveInspection; B: ArchiveInspection }> {
   const limits = limitsOf(opts);
   const o = optionsOf(opts);
   const labels = labelsOf(a, b, opts?.labels);
   // the raw sha512 is not part of a diff: one hash pass less per archive
-  const [A, B] = await Promise.all([inspectTgz(a, limits, false), inspectTgz(b, limits, false)]);
+  const [A, B] = await Promise.all([reader.inspect(a, limits, false), reader.inspect(b, limits, false)]);
   const diff: ArtifactDiff = {
     v: 1,
     a: { label: labels.a, sha256: A.analysis.sha256, stabilizedSha256: A.analysis.stabilizedSha256, entries: A.analysis.entries.length },
@@ -337,13 +325,14 @@ async function diffInspected(a: string, b: string, opts?: DiffOptions): Promise<
       file.note = typeNote(file.a, file.b);
     }
   }
-  diff.archive = archiveStabilizers(A, B, sameContentPaths, diff.sameContent);
-  if (pending.length > 0) await diffContents(a, b, pending, o, limits, diff);
+  diff.archive = reader.archiveStabilizers(A, B, sameContentPaths, diff.sameContent);
+  if (pending.length > 0) await diffContents(reader, a, b, pending, o, limits, diff);
   return { diff, A, B };
 }
 
 /** Second pass and text diffs for the regular files whose content changed, in path order. */
 async function diffContents(
+  reader: ArchiveReader,
   a: string,
   b: string,
   pending: Pending[],
@@ -364,14 +353,14 @@ async function diffContents(
       buffered += sa + sb;
     }
   }
-  const want = (raw: RawEntry, keep: boolean, file: ChangedSide): ContentWant => ({ index: raw.index, rawName: raw.rawName, size: file.size, sha256: file.sha256, keep });
+  const want = (raw: InspectedEntry, keep: boolean, file: ChangedSide): ContentWant => ({ index: raw.index, rawName: raw.rawName, size: file.size, sha256: file.sha256, keep });
   const [probesA, probesB] = await Promise.all([
-    probeEntries(
+    reader.probeEntries(
       a,
       pending.map((p) => want(p.rawA, p.keep, p.file.a)),
       limits,
     ),
-    probeEntries(
+    reader.probeEntries(
       b,
       pending.map((p) => want(p.rawB, p.keep, p.file.b)),
       limits,
