@@ -9,15 +9,14 @@
 #      (apt-get update + install only when one of them is missing);
 #   2. a reachable Docker engine (starts dockerd in the background when
 #      `docker info` fails; log in $QUORUM_STATE_DIR/dockerd.log);
-#   3. the npm builder image quorum/npm-builder:bookworm, built locally from
-#      Debian packages by builders/npm/image/build.sh (skip with --no-image).
+#   3. the image of every builder (builders/*/image/build.sh: quorum/npm-builder:bookworm,
+#      quorum/go-builder:bookworm, ...), built locally from Debian packages (skip with --no-image).
 # Redis is not started here: every farm or test starts its own (infra/redis.sh).
 # Quiet unless it changes something; what it does is reported on stderr.
 set -euo pipefail
 
 # chromium: the dashboard's browser tests drive it (playwright-core)
 readonly PACKAGES=(docker.io redis-server mmdebstrap git e2fsprogs util-linux mount chromium)
-readonly IMAGE_TAG="quorum/npm-builder:bookworm"
 readonly DOCKERD_WAIT_S=60
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -103,10 +102,11 @@ if ! docker info >/dev/null 2>&1; then
   log "Docker engine is up ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
 fi
 
-# 3. npm builder image.
+# 3. builder images: one per builder folder.
 if [ "$with_image" = 1 ]; then
-  # build.sh returns at once when the loaded image was made from its package list, else builds it
-  docker image inspect "$IMAGE_TAG" >/dev/null 2>&1 || log "building $IMAGE_TAG (a few minutes)"
-  # The image description (JSON) goes to stderr with the rest of the report.
-  "$repo/builders/npm/image/build.sh" >&2
+  for build in "$repo"/builders/*/image/build.sh; do
+    # build.sh returns at once when the loaded image was made from its package list, else builds it
+    # (a few minutes); the image description (JSON) goes to stderr with the rest of the report
+    bash "$build" >&2
+  done
 fi

@@ -51,20 +51,38 @@ export async function pinSource(ctx: CoordinatorContext, release: ReleaseRecord)
       const why = isQuorumError(lookupFailure) ? lookupFailure.message : 'the look-up failed';
       steps.push(`WARNING: the tags could not be looked up now (${why}): whether ${firstSeen.ref} still points at ${firstSeen.commit} is unknown`);
     }
-    return { ...source, commit: firstSeen.commit, ref: firstSeen.ref, found: 'tag', firstSeenAt: firstSeen.firstSeenAt, steps, ...(moved ? { moved } : {}) };
+    const againstRegistry = moved ? undefined : movedSinceRecorded(source, firstSeen.ref, current ?? firstSeen.commit, steps);
+    const anyMove = moved ?? againstRegistry;
+    return { ...source, commit: firstSeen.commit, ref: firstSeen.ref, found: 'tag', firstSeenAt: firstSeen.firstSeenAt, steps, ...(anyMove ? { moved: anyMove } : {}) };
   }
   const ref = source.refs.find((r) => now!.has(r));
   if (!ref) return pinFromHistory(ctx, release, { ...source, steps: [...source.steps, ...fetchedFrom] });
   const commit = now!.get(ref)!;
   const pin = canonical ? store.pinSource({ purl: release.purl, repo: source.repo, ref, commit, releaseId: release.id }) : undefined;
+  const steps = [...source.steps, ...fetchedFrom, `tag ${ref} resolves to ${pin?.commit ?? commit}`];
+  const moved = movedSinceRecorded(source, ref, commit, steps);
   return {
     ...source,
     commit: pin?.commit ?? commit,
     ref,
     found: 'tag',
     ...(pin ? { firstSeenAt: pin.firstSeenAt } : {}),
-    steps: [...source.steps, ...fetchedFrom, `tag ${ref} resolves to ${pin?.commit ?? commit}`],
+    steps,
+    ...(moved ? { moved } : {}),
   };
+}
+
+/**
+ * The move of a tag away from the commit the registry recorded for it when the release was published
+ * (a module proxy keeps serving what it first fetched while the repository's tag is rewritten: how a
+ * backdoored Go module hid behind clean code). The release is still built from the tag as the farm
+ * resolves it; the move is a WARNING step and is shown wherever the release is.
+ */
+function movedSinceRecorded(source: PinnedSource, ref: string, commit: string, steps: string[]): PinnedSource['moved'] {
+  const recorded = source.recorded;
+  if (!recorded || recorded.ref !== ref || recorded.commit === commit) return undefined;
+  steps.push(`WARNING: tag ${ref} points at ${commit}, but the registry recorded it at ${recorded.commit} when the release was published: the tag moved`);
+  return { ref, commit, seenAt: new Date().toISOString(), registryCommit: recorded.commit };
 }
 
 /** The commit that set the release's version, when no tag names the release. */

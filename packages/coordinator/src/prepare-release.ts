@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { analyzeArtifact } from '@quorum/compare';
-import { downloadVerified } from '@quorum/net';
+import { downloadPinned } from '@quorum/net';
 import { QuorumError, type ArtifactDigests, type ReleaseRecord } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
 import type { CoordinatorContext } from './context.js';
@@ -20,7 +20,7 @@ export async function preparePublished(ctx: CoordinatorContext, release: Release
   await mkdir(tmpDir, { recursive: true });
   const file = join(tmpDir, `${randomUUID()}.download`);
   try {
-    await downloadVerified(upstream.url, upstream.integrity, file, { policy: ctx.egress });
+    await downloadPinned(upstream.url, builder.artifactIntegrity === 'none' ? undefined : upstream.integrity, file, { policy: ctx.egress });
     const digests = await analyzeArtifact(builder.artifactFormat, file, { stabilizers: builder.stabilizers });
     await ctx.blobs.adopt(file, digests.sha256);
     return digests;

@@ -8,6 +8,7 @@ import {
   packagePurl,
   parseAnyPurl,
   parseReleasePurl,
+  readReleaseMetadata,
   QuorumError,
   refProblem,
   repoUrlProblem,
@@ -23,7 +24,7 @@ import {
   WorkerViewSchema,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
-import { clientNetwork, fetchJson } from '@quorum/net';
+import { clientNetwork, fetchBytes, fetchJson } from '@quorum/net';
 import type { CoordinatorContext } from './context.js';
 import type { StoredSourceMapping } from './sqlite-store.js';
 import type { SubmitterAuth } from './submitters.js';
@@ -49,8 +50,10 @@ const submitSchema = {
 const HealthSchema = { type: 'object', properties: { ok: { type: 'boolean' }, redis: { type: 'boolean' }, schemaVersion: { type: 'integer' } } } as const;
 
 /** Fetches registry metadata for a submission; 404 and transport errors become clear API errors. */
-async function fetchMetadata(ctx: CoordinatorContext, url: string): Promise<unknown> {
-  return fetchJson(url, { policy: ctx.egress, timeoutMs: 20_000, maxBytes: 64 * 1024 * 1024 }).catch((e: unknown) => {
+async function fetchMetadata(ctx: CoordinatorContext, url: string, as: 'json' | 'text'): Promise<unknown> {
+  const opts = { policy: ctx.egress, timeoutMs: 20_000, maxBytes: 64 * 1024 * 1024 };
+  const got = as === 'json' ? fetchJson(url, opts) : fetchBytes(url, opts).then((r) => r.body.toString('utf8'));
+  return got.catch((e: unknown) => {
     if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', 'package not found in the registry');
     throw e;
   });
@@ -78,6 +81,7 @@ function pinnedFrom(source: SourceRecipe, toolchain: Record<string, string>, map
     ...(source.directory ? { directory: source.directory } : {}),
     ...(source.commit ? { commit: source.commit, found: 'commit' as const } : {}),
     refs: source.refs,
+    ...(source.recorded ? { recorded: source.recorded } : {}),
     toolchain,
     steps: source.steps,
     ...(source.origin === 'mapping' && mapping ? { mapping: { by: mapping.by, createdAt: mapping.createdAt } } : {}),
@@ -179,7 +183,7 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
         throw new QuorumError('unavailable', `the farm has ${config.maxOpenReleases} releases waiting; anonymous submissions are paused, retry later`);
       }
       const mapping = store.sourceMapping(packagePurl(purl));
-      const metadata = await fetchMetadata(ctx, builder.metadataUrl(purl, registry));
+      const metadata = await readReleaseMetadata(builder, purl, registry, (url, as) => fetchMetadata(ctx, url, as));
       // submissions made at once all passed the first check while this one waited: count again, with nothing awaited before the row is added
       if (callback && submittedBy) checkCallbackCap(submittedBy);
       const inferred = builder.inferRecipe(purl, metadata, overrides, mapping ? { repo: mapping.repo, ...(mapping.directory ? { directory: mapping.directory } : {}) } : undefined);

@@ -478,8 +478,8 @@ export class SqliteStore {
           ? {
               movedTag: {
                 ref: source.moved.ref,
-                firstCommit: source.commit,
-                ...(source.firstSeenAt ? { firstSeenAt: source.firstSeenAt } : {}),
+                firstCommit: source.moved.registryCommit ?? source.commit,
+                ...(source.firstSeenAt && !source.moved.registryCommit ? { firstSeenAt: source.firstSeenAt } : {}),
                 commit: source.moved.commit,
                 seenAt: source.moved.seenAt,
                 releaseId: r.id,

@@ -75,7 +75,20 @@ export const PinnedSourceSchema = Type.Object(
     steps: Type.Array(Type.String(), desc('how each field was found')),
     mapping: Type.Optional(Type.Object({ by: Type.String(), createdAt: Type.String() }, desc('for a mapping: who recorded it and when'))),
     firstSeenAt: Type.Optional(Type.String(desc('when a tag resolved for this package was first seen pointing at `commit`'))),
-    moved: Type.Optional(Type.Object({ ref: Type.String(), commit: Type.String(), seenAt: Type.String() }, desc('the tag now points elsewhere than when first seen'))),
+    recorded: Type.Optional(
+      Type.Object({ ref: Type.String(), commit: Type.String() }, desc("the commit the registry recorded for the tag when the release was published (e.g. a Go module proxy's Origin)")),
+    ),
+    moved: Type.Optional(
+      Type.Object(
+        {
+          ref: Type.String(),
+          commit: Type.String(),
+          seenAt: Type.String(),
+          registryCommit: Type.Optional(Type.String(desc("set when the move was found against the registry's record (`recorded`): the commit the registry recorded"))),
+        },
+        desc('the tag now points elsewhere than when first seen (or than the registry recorded)'),
+      ),
+    ),
     publishedAt: Type.Optional(Type.String(desc('when the registry says the release was published (ISO 8601)'))),
   },
   desc('the source and recipe a release is pinned to at submission'),

@@ -4,6 +4,7 @@ import type { ReleasePurl } from './purl.js';
 import type { FileDifference, RiskSummary } from './risk.js';
 import type { LockfileReading } from './audit.js';
 import type { RegistryGate } from './registry-gate.js';
+import { registrySettingName } from './config-values.js';
 
 /** Overrides a submitter may give for the source of a release. */
 export type SourceOverrides = Static<typeof SourceOverridesSchema>;
@@ -44,6 +45,8 @@ export interface SourceRecipe {
   refs: string[];
   /** subdirectory of the package inside the repository (monorepos) */
   directory?: string;
+  /** the commit the registry recorded for one of `refs` when the release was published: a tag found elsewhere now is a moved tag */
+  recorded?: { ref: string; commit: string };
   /** how each field was found, in order, for the record */
   steps: string[];
 }
@@ -215,18 +218,48 @@ export interface PlanInput {
   inputs: FetchedInputs;
 }
 
+/**
+ * How a caller fetches a document a builder reads from its registry: under the caller's own egress
+ * policy, size and time limits (`json`: parsed, `text`: UTF-8). A missing document is `not-found`.
+ */
+export type MetadataFetch = (url: string, as: 'json' | 'text') => Promise<unknown>;
+
+/** The setting that names a builder's registry. */
+export function registrySettingOf(builder: Pick<Builder, 'ecosystem' | 'registrySetting'>): string {
+  return builder.registrySetting ?? registrySettingName(builder.ecosystem);
+}
+
+/** The registry metadata of a release: what the builder reads (`readMetadata`), else the JSON document at `metadataUrl`. */
+export function readReleaseMetadata(builder: Builder, purl: ReleasePurl, registry: string, fetch: MetadataFetch): Promise<unknown> {
+  return builder.readMetadata ? builder.readMetadata(purl, registry, fetch) : fetch(builder.metadataUrl(purl, registry), 'json');
+}
+
 /** One ecosystem: pure functions from metadata to recipes and build plans. */
 export interface Builder {
   /** purl type this builder handles */
   readonly ecosystem: string;
   /** default registry base URL */
   readonly defaultRegistry: string;
+  /** the setting that names this ecosystem's registry (e.g. `QUORUM_GOPROXY`); @defaultValue `QUORUM_<ECOSYSTEM>_REGISTRY` */
+  readonly registrySetting?: string;
   /** image tag the infra scripts build for this builder */
   readonly imageTag: string;
   /** Why a purl cannot name a package of this ecosystem (a name or version its registry cannot have), if it cannot. Pure. */
   purlProblem(purl: { namespace: string | undefined; name: string; version: string | undefined }): string | undefined;
   /** URL of the registry metadata document for a purl that `purlProblem` accepts */
   metadataUrl(purl: ReleasePurl, registry: string): string;
+  /**
+   * Reads the metadata `inferRecipe` is given, when it is more than the one JSON document at
+   * `metadataUrl` (several documents, text, URLs derived from the registry's); every read goes
+   * through `fetch`, so the caller's egress policy applies.
+   */
+  readMetadata?(purl: ReleasePurl, registry: string, fetch: MetadataFetch): Promise<unknown>;
+  /**
+   * How the registry pins the published artifact: by an SRI string in `UpstreamArtifact.integrity`
+   * (`sri`, the default), or not at all (`none`: the integrity is empty, the coordinator's first
+   * download is the reference every rebuild and worker compares with, and verdicts say so)
+   */
+  readonly artifactIntegrity?: 'sri' | 'none';
   /**
    * the `accept` header for metadata read only through `artifactIn`: the registry's smaller form of
    * the document, when it has one (read for every locked package that pins no artifact integrity, so

@@ -67,6 +67,9 @@ export type PinnedSource = Static<typeof PinnedSourceSchema>;
 export function movedTagWarning(source: Pick<PinnedSource, 'moved' | 'commit' | 'firstSeenAt'>): string | undefined {
   const moved = source.moved;
   if (!moved) return undefined;
+  if (moved.registryCommit) {
+    return `WARNING: tag ${moved.ref} moved: the registry recorded it at ${moved.registryCommit} when the release was published, it now points at ${moved.commit} (seen ${moved.seenAt}); the release is built from ${source.commit ?? 'the tag as it is now'}`;
+  }
   const first = `${source.commit ?? 'an unrecorded commit'}${source.firstSeenAt ? ` on ${source.firstSeenAt}` : ''}`;
   return `WARNING: tag ${moved.ref} moved: first seen at ${first}, now ${moved.commit} (seen ${moved.seenAt}); the release stays pinned to the commit first seen`;
 }

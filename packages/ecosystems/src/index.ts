@@ -1,9 +1,10 @@
-import { QuorumError, registrySettingName, urlSetting, type Builder, type ReleasePurl } from '@quorum/core';
+import { QuorumError, registrySettingOf, urlSetting, type Builder, type ReleasePurl } from '@quorum/core';
 import { formatChoiceProblem } from '@quorum/compare';
 import { npmBuilder, npmName } from '@quorum/builder-npm';
+import { goBuilder } from '@quorum/builder-go';
 
 /** Every ecosystem Quorum can rebuild; the only place builders are registered. */
-export const ALL_BUILDERS: readonly Builder[] = registered([npmBuilder]);
+export const ALL_BUILDERS: readonly Builder[] = registered([npmBuilder, goBuilder]);
 
 /** The builders, each checked to name an artifact format the compare package has and stabilizers of that format. */
 export function registered(builders: readonly Builder[]): readonly Builder[] {
@@ -30,7 +31,7 @@ export function builderFor(ecosystem: string): Builder {
 
 /** Registry base URL per ecosystem from settings (`QUORUM_<ECO>_REGISTRY`), else each builder's default. */
 export function registriesFrom(settings: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(ALL_BUILDERS.map((b) => [b.ecosystem, urlSetting(registrySettingName(b.ecosystem), settings[registrySettingName(b.ecosystem)], b.defaultRegistry)]));
+  return Object.fromEntries(ALL_BUILDERS.map((b) => [b.ecosystem, urlSetting(registrySettingOf(b), settings[registrySettingOf(b)], b.defaultRegistry)]));
 }
 
 /** Where an ecosystem's source tree records a package's own name and version. */

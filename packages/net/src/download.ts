@@ -105,3 +105,11 @@ export async function downloadVerified(url: string | URL, integrity: string, pat
   }
   return got;
 }
+
+/**
+ * downloadVerified when the registry pins the artifact (`integrity` given), else a plain download
+ * under the same policy and caps: for a registry that pins no digest (the caller says so in what it reports).
+ */
+export async function downloadPinned(url: string | URL, integrity: string | undefined, path: string, opts: DownloadOptions): Promise<DownloadResult> {
+  return integrity === undefined ? downloadToFile(url, path, opts) : downloadVerified(url, integrity, path, opts);
+}

@@ -8,6 +8,7 @@ import {
   clipNotes,
   isQuorumError,
   parseReleasePurl,
+  readReleaseMetadata,
   pinnedSourceProblem,
   QuorumError,
   repoUrlProblem,
@@ -21,7 +22,7 @@ import {
   type Sandbox,
 } from '@quorum/core';
 import { builderFor } from '@quorum/ecosystems';
-import { downloadVerified, fetchJson, type EgressPolicy } from '@quorum/net';
+import { downloadPinned, fetchBytes, fetchJson, type EgressPolicy } from '@quorum/net';
 import type { BuildSlots } from './build-slots.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import type { WorkerConfig } from './config.js';
@@ -141,7 +142,10 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (purlProblem) throw new BuildFailure('invalid-purl', purlProblem);
 
     // fetch phase: everything this worker uses comes from its own fetches
-    const metadata = await fetchJson(builder.metadataUrl(purl, registry), { policy: egress, signal, timeoutMs: 30_000 });
+    const metadata = await readReleaseMetadata(builder, purl, registry, async (url, as) => {
+      if (as === 'json') return fetchJson(url, { policy: egress, signal, timeoutMs: 30_000 });
+      return (await fetchBytes(url, { policy: egress, signal, timeoutMs: 30_000 })).body.toString('utf8');
+    });
     const inferred = builder.inferRecipe(purl, metadata, spec.overrides, spec.mapping);
     if (!inferred.ok) throw new BuildFailure(inferred.code, inferred.message);
     toolchain = inferred.toolchain;
@@ -159,7 +163,9 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     phase = 'artifact';
     const publishedFile = join(jobDir, 'published');
     note(`[quorum] fetching published artifact ${inferred.upstream.url}`);
-    await downloadVerified(inferred.upstream.url, inferred.upstream.integrity, publishedFile, { policy: egress, signal });
+    const pinnedBy = builder.artifactIntegrity === 'none' ? undefined : inferred.upstream.integrity;
+    if (pinnedBy === undefined) note("[quorum] the registry pins no digest of the published artifact: the coordinator's first download is the reference");
+    await downloadPinned(inferred.upstream.url, pinnedBy, publishedFile, { policy: egress, signal });
     const published = await analyzeArtifact(builder.artifactFormat, publishedFile, { stabilizers: builder.stabilizers });
     upstream = published;
     phase = 'source';

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { registrySettingName } from '@quorum/core';
+import { registrySettingOf } from '@quorum/core';
 import { buildGate, FarmClient, parsePolicy, parseRule, type GateRule } from '@quorum/gate';
 import { egressPolicy, parseHttpUrl } from '@quorum/net';
 import { CliError, DEFAULT_SERVER, normalizeServerUrl } from '../api-client.js';
@@ -34,7 +34,7 @@ const usage = parsePurl;
 export async function gate(opts: GateCliOptions, io: CliIo): Promise<number> {
   const builder = registryProtocolBuilder(opts.ecosystem);
   const policies = { default: usage(() => parsePolicy(opts.policy)), rules: usage(() => (opts.policyFor ?? []).map(parseRule)) as GateRule[] };
-  const settingName = registrySettingName(builder.ecosystem);
+  const settingName = registrySettingOf(builder);
   const upstream = usage(() => parseHttpUrl(opts.upstream ?? (io.env[settingName] || builder.defaultRegistry)).href.replace(/\/+$/, ''));
   const server = usage(() => normalizeServerUrl(opts.server ?? (io.env.QUORUM_SERVER || DEFAULT_SERVER)));
   const publicUrl = opts.publicUrl ? usage(() => parseHttpUrl(opts.publicUrl!).href.replace(/\/+$/, '')) : undefined;

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { isQuorumError, parseAnyPurl, registrySettingName, type Builder, type GatePackage } from '@quorum/core';
+import { isQuorumError, parseAnyPurl, registrySettingOf, type Builder, type GatePackage } from '@quorum/core';
 import { FarmClient, ReleaseWatcher, type WatchEvent } from '@quorum/gate';
 import { egressPolicy, parseHttpUrl } from '@quorum/net';
 import { CliError, DEFAULT_SERVER, normalizeServerUrl } from '../api-client.js';
@@ -75,7 +75,7 @@ function describe(e: WatchEvent): string | undefined {
 export async function watch(purls: string[], opts: WatchCliOptions, io: CliIo): Promise<number> {
   const found = opts.lockfile !== undefined ? findLockfile(opts.lockfile, process.cwd()) : undefined;
   const builder = builderFor(opts, found?.builder);
-  const upstream = usage(() => parseHttpUrl(opts.upstream ?? (io.env[registrySettingName(builder.ecosystem)] || builder.defaultRegistry)).href.replace(/\/+$/, ''));
+  const upstream = usage(() => parseHttpUrl(opts.upstream ?? (io.env[registrySettingOf(builder)] || builder.defaultRegistry)).href.replace(/\/+$/, ''));
   // what the lockfile downloads from the watched registry counts, pinned by an integrity or not
   const locked = found ? readLockfile(found, [upstream]).releases.map((r) => r.purl) : [];
   const packages = packagesOf(purls, builder.ecosystem, locked);

@@ -1,0 +1,86 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { commitToGitPackage, makeGitPackage } from '../fixtures/git-package.js';
+import { LocalGoProxy, makeModuleZip, publishModule } from '../fixtures/go-proxy.js';
+import { Farm, ROOT } from './farm.js';
+
+const GO_MOD = (module: string) => `module ${module}\n\ngo 1.19\n`;
+const ANSWER = 'package answer\n\n// Answer is the answer.\nfunc Answer() int { return 42 }\n';
+const BACKDOOR = 'func init() { go exfiltrate() }\n';
+
+type DiffView = { changed: { path: string; kind: string; unified?: string }[]; added: unknown[]; removed: unknown[] };
+
+describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy served over HTTP', () => {
+  const proxy = new LocalGoProxy();
+  let farm: Farm;
+  beforeAll(async () => {
+    await proxy.start();
+    farm = await new Farm({ workers: 3, builders: 3, quorum: 2, env: { QUORUM_GOPROXY: proxy.url } }).start();
+  }, 180_000);
+  afterAll(async () => {
+    await farm?.stop();
+    await proxy.close();
+  }, 60_000);
+
+  it("calls a module whose zip the go command's rules make from its tag reproducible, by its h1: dirhash", async () => {
+    const module = 'example.com/answer';
+    const pkg = await makeGitPackage(join(farm.dir, 'src/answer'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER, LICENSE: 'MIT\n' }, 'v1.0.0');
+    await publishModule(proxy, pkg, module, 'v1.0.0');
+    const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.0.0` });
+    expect(view.verdict?.verdict, view.verdict?.reason).toBe('reproducible');
+    expect(view.verdict?.agreeingCount).toBe(3);
+    for (const r of view.rebuilds) {
+      expect(r.source?.commit).toBe(pkg.commit);
+      expect(r.source?.ref).toBe('v1.0.0');
+      expect(r.matchesPublished).toBe('bitwise');
+    }
+    const log = await (await fetch(`${farm.url}${view.rebuilds[0]!.logUrl}`)).text();
+    expect(log).toMatch(/quorum-gomodzip: example\.com\/answer@v1\.0\.0 h1:[A-Za-z0-9+/]{43}=/);
+    // what the build printed is the dirhash of the published zip: Go's own h1: and ours agree
+    const h1 = /h1:[A-Za-z0-9+/]{43}=/.exec(log)![0];
+    expect(Buffer.from(h1.slice(3), 'base64').toString('hex')).toBe(view.published!.stabilizedSha256);
+  });
+
+  it('flags an xz-style line injected into the published zip as mismatch, the line in the diff, high risk', async () => {
+    const module = 'example.com/xzlike';
+    const pkg = await makeGitPackage(join(farm.dir, 'src/xzlike'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER }, 'v1.2.0');
+    const clean = await publishModule(proxy, pkg, module, 'v1.2.0');
+    // the zip-only change: the tagged commit stays clean, the proxy serves a zip made from a tree with one more line
+    await writeFile(join(pkg.dir, 'answer.go'), ANSWER + BACKDOOR);
+    proxy.publish(module, 'v1.2.0', { ...clean, zip: await makeModuleZip(pkg.dir, module, 'v1.2.0') });
+    const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.2.0` });
+    expect(view.verdict?.verdict, view.verdict?.reason).toBe('mismatch');
+    expect(view.verdict?.agreeingCount).toBe(3);
+    expect(view.verdict?.risk).toMatchObject({ level: 'high', flags: [{ code: 'code-changed' }], changed: { count: 1, paths: [`${module}@v1.2.0/answer.go`] } });
+    const diff = await farm.json<DiffView>('GET', `/v1/releases/${view.id}/diff`);
+    expect(diff.changed.map((c) => [c.path, c.kind])).toEqual([[`${module}@v1.2.0/answer.go`, 'text']]);
+    expect(diff.changed[0]!.unified!.split('\n').filter((l) => /^[+-](?![+-]{2})/.test(l))).toEqual([`+${BACKDOOR.trimEnd()}`]);
+    const cli = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'diff', `pkg:golang/${module}@v1.2.0`, '--server', farm.url], { reject: false });
+    expect(cli.exitCode, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain(BACKDOOR.trimEnd());
+  });
+
+  it("catches the proxy's backdoored zip while the repository's tag was moved to clean code: mismatch, and the move said loudly", async () => {
+    // the attack on a Go module mirror: the tag first pointed at a backdoored commit, the proxy fetched
+    // and kept that zip, then the tag was moved to clean code so that the repository looks innocent
+    const module = 'example.com/boltlike';
+    const pkg = await makeGitPackage(join(farm.dir, 'src/boltlike'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER + BACKDOOR }, 'v1.3.1');
+    await publishModule(proxy, pkg, module, 'v1.3.1');
+    const backdoored = pkg.commit;
+    const clean = await commitToGitPackage(pkg, { 'answer.go': ANSWER }, { message: 'clean', tag: 'v1.3.1', force: true });
+    const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.3.1` });
+    expect(view.verdict?.verdict, view.verdict?.reason).toBe('mismatch');
+    for (const r of view.rebuilds) expect(r.source?.commit).toBe(clean);
+    const said = [...(view.verdict?.notes ?? []), ...(view.source?.steps ?? [])].join('\n');
+    expect(said).toContain(`tag v1.3.1 moved: the registry recorded it at ${backdoored}`);
+    const pkgView = await farm.json<{ answers: { movedTags: { ref: string; firstCommit: string; commit: string }[] }[] }>('GET', `/v1/packages/${encodeURIComponent(`pkg:golang/${module}`)}`);
+    expect(pkgView.answers[0]!.movedTags).toEqual([expect.objectContaining({ ref: 'v1.3.1', firstCommit: backdoored, commit: clean })]);
+    // the badge a README shows says it too
+    const badge = await (await fetch(`${farm.url}/v1/badges/${encodeURIComponent(`pkg:golang/${module}@v1.3.1`)}.svg`)).text();
+    expect(badge).toContain('mismatch');
+    const diff = await farm.json<DiffView>('GET', `/v1/releases/${view.id}/diff`);
+    expect(diff.changed[0]!.unified).toContain(`+${BACKDOOR.trimEnd()}`);
+  });
+});
