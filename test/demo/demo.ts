@@ -4,12 +4,15 @@
  * the honest release (reproducible) and a tampered one (mismatch, the xz pattern); then an attempt
  * to launder the tampered tarball through a source override (an override verdict, which never answers
  * for the purl), and a consumer's offline check of the signed attestations of both (`quorum verify`).
+ * Then the same for a Go module served by a local module proxy: the honest version reproducible by its
+ * h1: dirhash, one whose proxy zip has an injected line a mismatch.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
+import { LocalGoProxy, makeModuleZip, publishModule } from '../fixtures/go-proxy.js';
 import { publishFromGit } from '../fixtures/publish.js';
 import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 import { freePort, ROOT } from '../e2e/farm.js';
@@ -20,6 +23,7 @@ const say = (s: string) => process.stdout.write(`\n\x1b[1mdemo: ${s}\x1b[0m\n`);
 
 const work = await mkdtemp(join(tmpdir(), 'quorum-demo-'));
 const registry = await new LocalRegistry().start();
+const goProxy = await new LocalGoProxy().start();
 const port = await freePort();
 const redisPort = await freePort();
 const server = `http://127.0.0.1:${port}`;
@@ -34,6 +38,14 @@ await publishFromGit(registry, honest, { how: 'image' });
 const payload = "require('child_process').exec('sh -c \"$PAYLOAD\"');\n";
 const tampered = await makeGitPackage(join(work, 'tampered'), { 'package.json': packageJson('quorum-demo', '1.0.1'), 'index.js': index, 'README.md': '# quorum-demo\n' }, 'v1.0.1');
 await publishFromGit(registry, tampered, { how: 'image', tamper: { file: 'index.js', append: payload } });
+const GO_MODULE = 'example.com/quorum-demo';
+say(`publishing the Go module ${GO_MODULE} v1.0.0 and v1.0.1 (a line injected into the proxy's zip) to a local module proxy at ${goProxy.url}`);
+const goSource = { 'go.mod': `module ${GO_MODULE}\n\ngo 1.19\n`, 'add.go': 'package demo\n\n// Add adds.\nfunc Add(a, b int) int { return a + b }\n' };
+await publishModule(goProxy, await makeGitPackage(join(work, 'go-honest'), goSource, 'v1.0.0'), GO_MODULE, 'v1.0.0');
+const goTampered = await makeGitPackage(join(work, 'go-tampered'), goSource, 'v1.0.1');
+const goClean = await publishModule(goProxy, goTampered, GO_MODULE, 'v1.0.1');
+await writeFile(join(goTampered.dir, 'add.go'), `${goSource['add.go']}\nfunc init() { go exfiltrate() }\n`);
+goProxy.publish(GO_MODULE, 'v1.0.1', { ...goClean, zip: await makeModuleZip(goTampered.dir, GO_MODULE, 'v1.0.1') });
 // the attacker's own repository, which does contain what the tampered tarball contains
 const evil = await makeGitPackage(join(work, 'evil'), { 'package.json': packageJson('quorum-demo', '1.0.1'), 'index.js': index + payload, 'README.md': '# quorum-demo\n' }, 'v1.0.1');
 
@@ -41,7 +53,13 @@ say(`starting the farm: quorum up --workers 3 --port ${port}`);
 const farm = execa('node', [QUORUM, 'up', '--workers', '3', '--port', String(port), '--redis-port', String(redisPort), '--data', join(work, 'farm'), '--no-provision'], {
   // a build reserves its whole scratch on disk before it starts; the demo's package needs little, and
   // three builds at once of the default 6 GiB would ask a small machine for 18 GiB
-  env: { QUORUM_NPM_REGISTRY: registry.url, QUORUM_ALLOW_LOCAL_REPOS: '1', QUORUM_LOG_LEVEL: 'warn', QUORUM_BUILD_SCRATCH_MB: process.env.QUORUM_BUILD_SCRATCH_MB ?? '1024' },
+  env: {
+    QUORUM_NPM_REGISTRY: registry.url,
+    QUORUM_GOPROXY: goProxy.url,
+    QUORUM_ALLOW_LOCAL_REPOS: '1',
+    QUORUM_LOG_LEVEL: 'warn',
+    QUORUM_BUILD_SCRATCH_MB: process.env.QUORUM_BUILD_SCRATCH_MB ?? '1024',
+  },
   stdio: ['ignore', 'inherit', 'inherit'],
   reject: false,
 });
@@ -50,6 +68,7 @@ const stop = async () => {
   await farm;
   await execa('bash', [join(ROOT, 'infra/redis.sh'), '--stop', String(redisPort), join(work, 'farm', 'redis')], { reject: false });
   await registry.close();
+  await goProxy.close();
   await rm(work, { recursive: true, force: true });
 };
 
@@ -85,13 +104,19 @@ try {
   const verifyArgs = ['--trust', trust, '--registry', registry.url, '--server', server];
   const okVerify = await execa('node', [QUORUM, 'verify', 'pkg:npm/quorum-demo@1.0.0', ...verifyArgs], { stdio: 'inherit', reject: false });
   const badVerify = await execa('node', [QUORUM, 'verify', 'pkg:npm/quorum-demo@1.0.1', ...verifyArgs], { stdio: 'inherit', reject: false });
+  say(`a Go module: quorum submit pkg:golang/${GO_MODULE}@v1.0.0 --wait, then @v1.0.1 (the proxy's zip has an injected line)`);
+  const goOk = await execa('node', [QUORUM, 'submit', `pkg:golang/${GO_MODULE}@v1.0.0`, '--wait', '--server', server], { stdio: 'inherit', reject: false });
+  const goBad = await execa('node', [QUORUM, 'submit', `pkg:golang/${GO_MODULE}@v1.0.1`, '--wait', '--server', server], { stdio: 'inherit', reject: false });
   // success = the honest release reproduced (0) and verified offline (0); the tampered one flagged
   // as mismatch (2), its laundering attempt a passing override verdict (7: it does not answer for the
-  // purl) that leaves the answer a mismatch (2), and not verified (6)
-  const codes = [ok.exitCode, bad.exitCode, laundered.exitCode, still.exitCode, okVerify.exitCode, badVerify.exitCode];
-  code = codes.join() === '0,2,7,2,0,6' ? 0 : 1;
+  // purl) that leaves the answer a mismatch (2), and not verified (6); the Go module reproduced (0), its
+  // tampered zip a mismatch (2)
+  const codes = [ok.exitCode, bad.exitCode, laundered.exitCode, still.exitCode, okVerify.exitCode, badVerify.exitCode, goOk.exitCode, goBad.exitCode];
+  code = codes.join() === '0,2,7,2,0,6,0,2' ? 0 : 1;
   say(
-    code === 0 ? 'honest release reproducible and verified offline; tampered release flagged as mismatch, not laundered by an override, and not verified' : `unexpected exit codes ${codes.join(', ')}`,
+    code === 0
+      ? 'honest release reproducible and verified offline; tampered release flagged as mismatch, not laundered by an override, and not verified; the Go module reproducible, its tampered zip a mismatch'
+      : `unexpected exit codes ${codes.join(', ')}`,
   );
   if (keep) {
     say(`farm still running at ${server}; try: npx quorum status pkg:npm/quorum-demo --server ${server}  (Ctrl-C stops)`);

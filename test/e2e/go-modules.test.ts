@@ -6,6 +6,7 @@ import { commitToGitPackage, makeGitPackage } from '../fixtures/git-package.js';
 import { LocalGoProxy, makeModuleZip, publishModule } from '../fixtures/go-proxy.js';
 import { Farm, ROOT } from './farm.js';
 
+const QUORUM = join(ROOT, 'packages/cli/bin/quorum.js');
 const GO_MOD = (module: string) => `module ${module}\n\ngo 1.19\n`;
 const ANSWER = 'package answer\n\n// Answer is the answer.\nfunc Answer() int { return 42 }\n';
 const BACKDOOR = 'func init() { go exfiltrate() }\n';
@@ -41,6 +42,16 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     // what the build printed is the dirhash of the published zip: Go's own h1: and ours agree
     const h1 = /h1:[A-Za-z0-9+/]{43}=/.exec(log)![0];
     expect(Buffer.from(h1.slice(3), 'base64').toString('hex')).toBe(view.published!.stabilizedSha256);
+    // a consumer recounts the signed statements against the zip it downloads from the proxy itself
+    const trust = join(farm.dir, 'go-trust.json');
+    await execa('node', [QUORUM, 'keys', 'export', '--server', farm.url, '--out', trust]);
+    const verify = await execa('node', [QUORUM, 'verify', `pkg:golang/${module}@v1.0.0`, '--trust', trust, '--json', '--server', farm.url], { reject: false, env: { QUORUM_GOPROXY: proxy.url } });
+    expect(verify.exitCode, verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ verified: true, artifact: { source: 'registry', sha256: view.published!.sha256 } });
+    // and the dashboard shows the release like any other
+    const page = await (await fetch(`${farm.url}/ui/releases/${view.id}`)).text();
+    expect(page).toContain(`pkg:golang/${module}@v1.0.0`);
+    expect(page).toContain('reproducible');
   });
 
   it('flags an xz-style line injected into the published zip as mismatch, the line in the diff, high risk', async () => {
@@ -57,7 +68,7 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     const diff = await farm.json<DiffView>('GET', `/v1/releases/${view.id}/diff`);
     expect(diff.changed.map((c) => [c.path, c.kind])).toEqual([[`${module}@v1.2.0/answer.go`, 'text']]);
     expect(diff.changed[0]!.unified!.split('\n').filter((l) => /^[+-](?![+-]{2})/.test(l))).toEqual([`+${BACKDOOR.trimEnd()}`]);
-    const cli = await execa('node', [join(ROOT, 'packages/cli/bin/quorum.js'), 'diff', `pkg:golang/${module}@v1.2.0`, '--server', farm.url], { reject: false });
+    const cli = await execa('node', [QUORUM, 'diff', `pkg:golang/${module}@v1.2.0`, '--server', farm.url], { reject: false });
     expect(cli.exitCode, cli.stderr).toBe(0);
     expect(cli.stdout).toContain(BACKDOOR.trimEnd());
   });
