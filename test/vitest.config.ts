@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 // Two projects: fast unit tests next to the code, and whole-farm tests on real services.
-// The machine has 2 cores: e2e files run one at a time, each starting its own farm.
+// The machine has 2 cores: e2e files run two at a time, each starting its own farm (farms share the
+// Docker engine but nothing else: their own Redis, ports, data directories and worker ids).
 export default defineConfig({
   test: {
     root,
@@ -26,8 +27,7 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 180_000,
-          fileParallelism: false,
-          maxWorkers: 1,
+          maxWorkers: 2,
         },
       },
     ],

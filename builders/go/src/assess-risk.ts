@@ -4,15 +4,20 @@ import { maxRiskLevel, riskPathList, RISK_MAX_FLAGS, type DifferingEntry, type F
 interface Kind {
   code: string;
   level: RiskLevel;
-  noun: string;
+  /** singular and plural */
+  noun: readonly [string, string];
 }
 
 const KINDS = {
-  code: { code: 'code-changed', level: 'high', noun: 'Go source files' },
-  native: { code: 'native-code-changed', level: 'high', noun: 'cgo, assembly or object files' },
-  module: { code: 'module-changed', level: 'high', noun: 'go.mod files (the module path, its requirements and replacements)' },
-  embedded: { code: 'data-changed', level: 'medium', noun: 'other files (may be embedded with //go:embed or read by tests and tools)' },
-  docs: { code: 'documentation', level: 'low', noun: 'documentation files' },
+  code: { code: 'code-changed', level: 'high', noun: ['Go source file', 'Go source files'] },
+  native: { code: 'native-code-changed', level: 'high', noun: ['cgo, assembly or object file', 'cgo, assembly or object files'] },
+  module: { code: 'module-changed', level: 'high', noun: ['go.mod (the module path, its requirements and replacements)', 'go.mod files (the module path, its requirements and replacements)'] },
+  embedded: {
+    code: 'data-changed',
+    level: 'medium',
+    noun: ['other file (it may be embedded with //go:embed or read by tests and tools)', 'other files (they may be embedded with //go:embed or read by tests and tools)'],
+  },
+  docs: { code: 'documentation', level: 'low', noun: ['documentation file', 'documentation files'] },
 } as const satisfies Record<string, Kind>;
 
 const DOCS = /(^|\/)(README|LICENSE|LICENCE|COPYING|NOTICE|AUTHORS|CONTRIBUTORS|CHANGELOG|CHANGES|PATENTS|SECURITY|CODE_OF_CONDUCT)([._-][^/]*)?$|\.(md|markdown|rst|txt|adoc)$/i;
@@ -48,7 +53,7 @@ export async function assessGoRisk(diff: FileDifference): Promise<RiskSummary> {
       const paths = byKind.get(k);
       if (!paths) continue;
       const shown = paths.slice(0, 3).join(', ') + (paths.length > 3 ? `, … (${paths.length} in all)` : '');
-      const message = `${paths.length} ${k.noun} ${WORDS[change]}: ${shown}`;
+      const message = `${paths.length} ${k.noun[paths.length === 1 ? 0 : 1]} ${WORDS[change]}: ${shown}`;
       if (k.level === 'low') notes.push(message);
       else flags.push({ code: k.code, level: k.level, message: message.slice(0, 600) });
     }
