@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -48,6 +48,18 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     const verify = await execa('node', [QUORUM, 'verify', `pkg:golang/${module}@v1.0.0`, '--trust', trust, '--json', '--server', farm.url], { reject: false, env: { QUORUM_GOPROXY: proxy.url } });
     expect(verify.exitCode, verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ verified: true, artifact: { source: 'registry', sha256: view.published!.sha256 } });
+    // a project's go.sum audited against the verdicts: the h1: it pins is the one verified
+    const project = join(farm.dir, 'go-project');
+    await mkdir(project, { recursive: true });
+    await writeFile(join(project, 'go.sum'), `${module} v1.0.0 ${h1}\n${module} v1.0.0/go.mod h1:${Buffer.alloc(32).toString('base64')}\n`);
+    const audit = await execa('node', [QUORUM, 'audit', join(project, 'go.sum'), '--json', '--server', farm.url], { reject: false });
+    expect(audit.exitCode, audit.stderr).toBe(0);
+    expect(JSON.parse(audit.stdout)).toMatchObject({ format: 'go.sum', entries: [{ purl: `pkg:golang/${module}@v1.0.0`, status: 'reproducible', integrity: 'match' }] });
+    // a go.sum pinning another zip under that version installs what nobody verified
+    await writeFile(join(project, 'go.sum'), `${module} v1.0.0 h1:${Buffer.alloc(32, 1).toString('base64')}\n`);
+    const other = await execa('node', [QUORUM, 'audit', join(project, 'go.sum'), '--json', '--server', farm.url], { reject: false });
+    expect(other.exitCode).not.toBe(0);
+    expect(JSON.parse(other.stdout)).toMatchObject({ entries: [{ status: 'mismatch', integrity: 'differs' }] });
     // and the dashboard shows the release like any other
     const page = await (await fetch(`${farm.url}/ui/releases/${view.id}`)).text();
     expect(page).toContain(`pkg:golang/${module}@v1.0.0`);

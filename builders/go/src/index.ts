@@ -4,11 +4,13 @@ import { assessGoRisk } from './assess-risk.js';
 import { inferGoRecipe, readGoMetadata } from './infer-recipe.js';
 import { goPurlProblem, goModulePath, proxyFileUrl } from './module-path.js';
 import { decideGoInputs, planGoBuild } from './plan.js';
+import { GO_LOCKFILES, readGoSum } from './go-sum.js';
 
 export { assessGoRisk } from './assess-risk.js';
 export { inferGoRecipe, readGoMetadata, repositoryOfPath, type GoMetadata } from './infer-recipe.js';
 export { escapeModuleText, goModulePath, goPurlProblem, proxyFileUrl, pseudoVersionCommit } from './module-path.js';
 export { decideGoInputs, goModModule, planGoBuild } from './plan.js';
+export { GO_LOCKFILES, goPurl, readGoSum } from './go-sum.js';
 
 /** The Go modules builder: a module version's zip, rebuilt from its repository by the module zip rules. */
 export const goBuilder: Builder = {
@@ -31,4 +33,6 @@ export const goBuilder: Builder = {
   artifactIn: () => undefined,
   plan: planGoBuild,
   assessRisk: assessGoRisk,
+  lockfileNames: GO_LOCKFILES,
+  readLockfile: readGoSum,
 };

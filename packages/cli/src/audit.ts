@@ -100,7 +100,10 @@ export async function auditLockfile(api: ApiClient, lock: ReadLockfile, token?: 
   const counts = emptyAuditCounts();
   for (let i = 0; i < lock.releases.length; i += MAX_AUDIT_PACKAGES) {
     const batch = lock.releases.slice(i, i + MAX_AUDIT_PACKAGES);
-    const answer = await api.audit({ packages: batch.map((r) => ({ purl: r.purl, ...(r.integrity ? { integrity: r.integrity } : {}) })) }, token);
+    const answer = await api.audit(
+      { packages: batch.map((r) => ({ purl: r.purl, ...(r.integrity ? { integrity: r.integrity } : {}), ...(r.stabilizedSha256 ? { stabilizedSha256: r.stabilizedSha256 } : {}) })) },
+      token,
+    );
     if (!Array.isArray(answer?.entries) || answer.entries.length !== batch.length) {
       throw new CliError('bad-answer', `the coordinator answered the audit of ${batch.length} releases with ${Array.isArray(answer?.entries) ? answer.entries.length : 'no'} entries`);
     }

@@ -52,7 +52,7 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: CoordinatorContex
   // and an entry is a pure function of the purl and integrity asked and the stored rows
   const cached = new Map<string, AuditEntry>();
   let cachedStamp = '';
-  const entryOf = (purl: string, integrity: string | undefined, key: string): AuditEntry => {
+  const entryOf = (purl: string, integrity: string | undefined, stabilized: string | undefined, key: string): AuditEntry => {
     const stamp = store.changeStamp();
     if (stamp !== cachedStamp || cached.size >= MAX_CACHED_ENTRIES) {
       cached.clear();
@@ -65,7 +65,7 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: CoordinatorContex
         entry = { purl, status: 'unknown', verdict: null, integrity: 'unchecked', releaseId: null, pending: false, note: named.why };
       } else {
         const releases = store.answerInputs(named.canonical);
-        entry = auditEntry(purl, integrity, releases.length > 0 ? answerFor(named.canonical, releases) : undefined);
+        entry = auditEntry(purl, integrity, releases.length > 0 ? answerFor(named.canonical, releases) : undefined, stabilized);
       }
       cached.set(key, entry);
     }
@@ -117,10 +117,10 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: CoordinatorContex
         for (const [i, asked] of req.body.packages.entries()) {
           // a large audit yields now and then, so that heartbeats and reports are not kept waiting
           if (i > 0 && i % 1000 === 0) await new Promise((r) => setImmediate(r));
-          const key = `${asked.purl}\n${asked.integrity ?? ''}`;
+          const key = `${asked.purl}\n${asked.integrity ?? ''}\n${asked.stabilizedSha256 ?? ''}`;
           if (seen.has(key)) continue;
           seen.add(key);
-          const entry = entryOf(asked.purl, asked.integrity, key);
+          const entry = entryOf(asked.purl, asked.integrity, asked.stabilizedSha256, key);
           counts[entry.status]++;
           entries.push(entry);
         }

@@ -472,7 +472,7 @@ export class SqliteStore {
         createdAt: r.created_at,
         canonical: r.canonical === 1,
         decided: r.state === 'decided',
-        ...(published ? { publishedSha256: published.sha256, publishedSha512: published.sha512 } : {}),
+        ...(published ? { publishedSha256: published.sha256, publishedSha512: published.sha512, publishedStabilizedSha256: published.stabilizedSha256 } : {}),
         ...(source ? { sourceKey: `${source.repo}\n${source.directory ?? ''}\n${source.commit ?? ''}` } : {}),
         ...(source?.moved && source.commit
           ? {

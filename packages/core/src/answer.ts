@@ -15,6 +15,8 @@ export interface AnswerRelease {
   publishedSha256?: string;
   /** sha512 of that artifact (what lockfiles pin it by) */
   publishedSha512?: string;
+  /** sha256 of that artifact's stabilized form (what a lockfile pinning a dirhash pins it by) */
+  publishedStabilizedSha256?: string;
   /** the source it was pinned to, as one comparable string (repository, directory, commit) */
   sourceKey?: string;
   verdict?: { verdict: Verdict; decidedAt: string; reason: string; risk?: AnswerRisk };
@@ -88,6 +90,7 @@ export function answerFor(purl: string, releases: readonly AnswerRelease[]): Pur
     releaseId: answering?.id ?? null,
     artifactSha256,
     artifactSha512: (artifactSha256 && canonical.find((r) => r.publishedSha256 === artifactSha256 && r.publishedSha512)?.publishedSha512) || null,
+    artifactStabilizedSha256: (artifactSha256 && canonical.find((r) => r.publishedSha256 === artifactSha256 && r.publishedStabilizedSha256)?.publishedStabilizedSha256) || null,
     alarms,
     sourceChanged: new Set(canonical.filter((r) => r.sourceKey !== undefined).map((r) => r.sourceKey)).size > 1,
     movedTags: [...moves.values()],

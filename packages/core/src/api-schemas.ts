@@ -208,6 +208,7 @@ export const PurlAnswerSchema = Type.Object(
     releaseId: Type.Union([Type.String(), Type.Null()]),
     artifactSha256: Type.Union([Type.String(), Type.Null()], desc('the artifact the answer is about')),
     artifactSha512: Type.Union([Type.String(), Type.Null()], desc('sha512 of that artifact, when recorded')),
+    artifactStabilizedSha256: Type.Optional(Type.Union([Type.String(), Type.Null()], desc("sha256 of that artifact's stabilized form, when recorded (for a Go module, the hex of its h1: dirhash)"))),
     alarms: Type.Array(AnswerAlarmSchema, desc('unexplained canonical mismatches of any artifact of this purl, newest first: an alarm is never hidden')),
     sourceChanged: Type.Boolean(),
     movedTags: Type.Array(AnswerMovedTagSchema),
@@ -330,6 +331,9 @@ export const AuditRequestSchema = Type.Object(
         {
           purl: Type.String({ minLength: 1, maxLength: 1000, description: 'a versioned purl' }),
           integrity: Type.Optional(Type.String({ maxLength: 4096, description: 'the Subresource-Integrity string the lockfile pins the artifact by' })),
+          stabilizedSha256: Type.Optional(
+            Type.String({ pattern: '^[0-9a-f]{64}$', description: "the digest of the artifact's stabilized form the lockfile pins it by, hex (a go.sum's h1: dirhash)" }),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -10,6 +10,8 @@ export interface LockedRelease {
   purl: string;
   /** the Subresource-Integrity string the lockfile pins it by, when it pins one of the artifact itself */
   integrity?: string;
+  /** the digest of the artifact's stabilized form the lockfile pins it by, hex, when it pins that instead (a go.sum's h1: dirhash) */
+  stabilizedSha256?: string;
   /** where the lockfile lists it first (a path or key of the lockfile) */
   at: string;
 }
@@ -49,6 +51,8 @@ export function emptyAuditCounts(): Record<AuditStatus, number> {
 export interface AuditedArtifact {
   sha256: string | null;
   sha512: string | null;
+  /** of its stabilized form */
+  stabilizedSha256?: string | null;
 }
 
 /** The algorithms whose digests the farm records of every published artifact. */
@@ -78,7 +82,12 @@ export function integrityComparable(integrity: string | undefined): boolean {
  * them). A string whose strongest algorithm the farm does not record (sha1, sha384), or none, is
  * `unchecked`: it cannot show that the installed artifact is the verified one.
  */
-export function checkIntegrity(integrity: string | undefined, artifact: AuditedArtifact): { check: IntegrityCheck; note?: string } {
+export function checkIntegrity(integrity: string | undefined, artifact: AuditedArtifact, stabilizedSha256?: string): { check: IntegrityCheck; note?: string } {
+  if (stabilizedSha256 !== undefined && (integrity === undefined || integrity.trim() === '')) {
+    // the lockfile pins the artifact by the digest its tool checks, of names and contents (Go's h1:)
+    if (!artifact.stabilizedSha256) return { check: 'unchecked', note: "the farm recorded no stabilized digest of the artifact, so the lockfile's cannot be compared" };
+    return stabilizedSha256 === artifact.stabilizedSha256 ? { check: 'match' } : { check: 'differs' };
+  }
   if (integrity === undefined || integrity.trim() === '')
     return { check: 'unchecked', note: 'the lockfile pins no integrity of the artifact, so it cannot show that what it installs is what was verified' };
   const checked = checkedAlgorithm(integrity);
@@ -96,7 +105,7 @@ export function checkIntegrity(integrity: string | undefined, artifact: AuditedA
  * installs something the farm did not verify as the registry's artifact (a tampered lockfile looks
  * like this). Pure.
  */
-export function auditEntry(purl: string, integrity: string | undefined, answer: PurlAnswer | undefined): AuditEntry {
+export function auditEntry(purl: string, integrity: string | undefined, answer: PurlAnswer | undefined, stabilizedSha256?: string): AuditEntry {
   const base = { purl, releaseId: answer?.releaseId ?? null, pending: answer?.pending ?? false };
   if (!answer || answer.verdict === null) {
     return {
@@ -109,7 +118,11 @@ export function auditEntry(purl: string, integrity: string | undefined, answer: 
   }
   const alarm = answer.alarms[0];
   const risk = alarm?.risk;
-  const { check, note } = checkIntegrity(integrity, { sha256: answer.artifactSha256, sha512: answer.artifactSha512 ?? null });
+  const { check, note } = checkIntegrity(
+    integrity,
+    { sha256: answer.artifactSha256, sha512: answer.artifactSha512 ?? null, stabilizedSha256: answer.artifactStabilizedSha256 ?? null },
+    stabilizedSha256,
+  );
   if (alarm || answer.verdict === 'mismatch') {
     return { ...base, status: 'mismatch', verdict: answer.verdict, integrity: check, ...(risk ? { risk } : {}), ...(note ? { note } : {}) };
   }
