@@ -1,4 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -105,5 +107,49 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     expect(badge).toContain('mismatch');
     const diff = await farm.json<DiffView>('GET', `/v1/releases/${view.id}/diff`);
     expect(diff.changed[0]!.unified).toContain(`+${BACKDOOR.trimEnd()}`);
+  });
+
+  it('never fetches from an internal address the proxy names as the repository, and says why', async () => {
+    const hits: string[] = [];
+    const internal = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.end('secret');
+    });
+    await new Promise<void>((r) => internal.listen(0, '127.0.0.1', r));
+    try {
+      const module = 'example.com/inside';
+      const pkg = await makeGitPackage(join(farm.dir, 'src/inside'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER }, 'v1.0.0');
+      const v = await publishModule(proxy, pkg, module, 'v1.0.0');
+      proxy.publish(module, 'v1.0.0', { ...v, origin: { ...v.origin!, URL: `http://127.0.0.1:${(internal.address() as AddressInfo).port}/inside.git` } });
+      const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.0.0` });
+      expect(view.verdict?.verdict).toBe('failed');
+      expect(view.verdict?.reason).toMatch(/egress-refused/);
+      expect(hits).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => internal.close(() => r()));
+    }
+  });
+
+  it('decides a proxy zip an extractor could be tricked with failed, naming why, and a tree declaring another module failed too', async () => {
+    const module = 'example.com/escape';
+    const pkg = await makeGitPackage(join(farm.dir, 'src/escape'), { 'go.mod': GO_MOD(module), 'aa/evil.go': ANSWER }, 'v1.0.0');
+    const v = await publishModule(proxy, pkg, module, 'v1.0.0');
+    // the same zip with one entry renamed, in the central directory and the local header alike, to leave the module's directory
+    const from = Buffer.from(`${module}@v1.0.0/aa/evil.go`);
+    const to = Buffer.from(`${module}@v1.0.0/../evil.go`.padEnd(from.length, '/'));
+    const zip = Buffer.from(v.zip);
+    for (let at = zip.indexOf(from); at !== -1; at = zip.indexOf(from, at + 1)) to.copy(zip, at);
+    proxy.publish(module, 'v1.0.0', { ...v, zip });
+    const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.0.0` });
+    expect(view.verdict?.verdict).toBe('failed');
+    expect(view.verdict?.reason).toMatch(/unsafe-archive|\.\./);
+
+    const named = 'example.com/named';
+    const other = await makeGitPackage(join(farm.dir, 'src/named'), { 'go.mod': GO_MOD('example.com/someone-else'), 'answer.go': ANSWER }, 'v1.0.0');
+    const published = await publishModule(proxy, other, named, 'v1.0.0');
+    expect(published.zip.length).toBeGreaterThan(0);
+    const decided = await farm.submitAndDecide({ purl: `pkg:golang/${named}@v1.0.0` });
+    expect(decided.verdict?.verdict).toBe('failed');
+    for (const r of decided.rebuilds) expect(r).toMatchObject({ state: 'failed', reason: 'source-mismatch' });
   });
 });
