@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
-import { LocalGoProxy, makeModuleZip, publishModule } from '../fixtures/go-proxy.js';
+import { LocalGoProxy, LocalSumDb, makeModuleZip, publishModule } from '../fixtures/go-proxy.js';
 import { publishFromGit } from '../fixtures/publish.js';
 import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 import { freePort, ROOT } from '../e2e/farm.js';
@@ -24,6 +24,7 @@ const say = (s: string) => process.stdout.write(`\n\x1b[1mdemo: ${s}\x1b[0m\n`);
 const work = await mkdtemp(join(tmpdir(), 'quorum-demo-'));
 const registry = await new LocalRegistry().start();
 const goProxy = await new LocalGoProxy().start();
+const sumdb = await new LocalSumDb().start();
 const port = await freePort();
 const redisPort = await freePort();
 const server = `http://127.0.0.1:${port}`;
@@ -39,13 +40,17 @@ const payload = "require('child_process').exec('sh -c \"$PAYLOAD\"');\n";
 const tampered = await makeGitPackage(join(work, 'tampered'), { 'package.json': packageJson('quorum-demo', '1.0.1'), 'index.js': index, 'README.md': '# quorum-demo\n' }, 'v1.0.1');
 await publishFromGit(registry, tampered, { how: 'image', tamper: { file: 'index.js', append: payload } });
 const GO_MODULE = 'example.com/quorum-demo';
-say(`publishing the Go module ${GO_MODULE} v1.0.0 and v1.0.1 (a line injected into the proxy's zip) to a local module proxy at ${goProxy.url}`);
+say(`publishing the Go module ${GO_MODULE} v1.0.0 and v1.0.1 (a line injected into the proxy's zip) to a local module proxy at ${goProxy.url}, recorded by a checksum database at ${sumdb.url}`);
 const goSource = { 'go.mod': `module ${GO_MODULE}\n\ngo 1.19\n`, 'add.go': 'package demo\n\n// Add adds.\nfunc Add(a, b int) int { return a + b }\n' };
-await publishModule(goProxy, await makeGitPackage(join(work, 'go-honest'), goSource, 'v1.0.0'), GO_MODULE, 'v1.0.0');
+const goHonest = await publishModule(goProxy, await makeGitPackage(join(work, 'go-honest'), goSource, 'v1.0.0'), GO_MODULE, 'v1.0.0');
+await sumdb.record(GO_MODULE, 'v1.0.0', goHonest.zip, goHonest.mod);
 const goTampered = await makeGitPackage(join(work, 'go-tampered'), goSource, 'v1.0.1');
 const goClean = await publishModule(goProxy, goTampered, GO_MODULE, 'v1.0.1');
 await writeFile(join(goTampered.dir, 'add.go'), `${goSource['add.go']}\nfunc init() { go exfiltrate() }\n`);
-goProxy.publish(GO_MODULE, 'v1.0.1', { ...goClean, zip: await makeModuleZip(goTampered.dir, GO_MODULE, 'v1.0.1') });
+const goBackdoored = { ...goClean, zip: await makeModuleZip(goTampered.dir, GO_MODULE, 'v1.0.1') };
+goProxy.publish(GO_MODULE, 'v1.0.1', goBackdoored);
+// the world's checksum database recorded what the proxy served: the go command would install it without a word
+await sumdb.record(GO_MODULE, 'v1.0.1', goBackdoored.zip, goBackdoored.mod);
 // the attacker's own repository, which does contain what the tampered tarball contains
 const evil = await makeGitPackage(join(work, 'evil'), { 'package.json': packageJson('quorum-demo', '1.0.1'), 'index.js': index + payload, 'README.md': '# quorum-demo\n' }, 'v1.0.1');
 
@@ -56,6 +61,7 @@ const farm = execa('node', [QUORUM, 'up', '--workers', '3', '--port', String(por
   env: {
     QUORUM_NPM_REGISTRY: registry.url,
     QUORUM_GOPROXY: goProxy.url,
+    QUORUM_GOSUMDB: sumdb.setting,
     QUORUM_ALLOW_LOCAL_REPOS: '1',
     QUORUM_LOG_LEVEL: 'warn',
     QUORUM_BUILD_SCRATCH_MB: process.env.QUORUM_BUILD_SCRATCH_MB ?? '1024',
@@ -69,6 +75,7 @@ const stop = async () => {
   await execa('bash', [join(ROOT, 'infra/redis.sh'), '--stop', String(redisPort), join(work, 'farm', 'redis')], { reject: false });
   await registry.close();
   await goProxy.close();
+  await sumdb.close();
   await rm(work, { recursive: true, force: true });
 };
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { commitToGitPackage, makeGitPackage } from '../fixtures/git-package.js';
-import { LocalGoProxy, makeModuleZip, publishModule } from '../fixtures/go-proxy.js';
+import { LocalGoProxy, LocalSumDb, makeModuleZip, publishModule, type GoVersion } from '../fixtures/go-proxy.js';
 import { Farm, ROOT } from './farm.js';
 
 const QUORUM = join(ROOT, 'packages/cli/bin/quorum.js');
@@ -15,22 +15,29 @@ const BACKDOOR = 'func init() { go exfiltrate() }\n';
 
 type DiffView = { changed: { path: string; kind: string; unified?: string }[]; added: unknown[]; removed: unknown[] };
 
-describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy served over HTTP', () => {
+describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy and a checksum database served over HTTP', () => {
   const proxy = new LocalGoProxy();
+  const sumdb = new LocalSumDb();
   let farm: Farm;
   beforeAll(async () => {
-    await proxy.start();
-    farm = await new Farm({ workers: 3, builders: 3, quorum: 2, env: { QUORUM_GOPROXY: proxy.url } }).start();
+    await Promise.all([proxy.start(), sumdb.start()]);
+    farm = await new Farm({ workers: 3, builders: 3, quorum: 2, env: { QUORUM_GOPROXY: proxy.url, QUORUM_GOSUMDB: sumdb.setting } }).start();
   }, 180_000);
   afterAll(async () => {
     await farm?.stop();
-    await proxy.close();
+    await Promise.all([proxy.close(), sumdb.close()]);
   }, 60_000);
+
+  /** What the world sees of a version: the proxy serves it and the checksum database records its h1:. */
+  const serve = async (module: string, version: string, v: GoVersion): Promise<string> => {
+    proxy.publish(module, version, v);
+    return sumdb.record(module, version, v.zip, v.mod);
+  };
 
   it("calls a module whose zip the go command's rules make from its tag reproducible, by its h1: dirhash", async () => {
     const module = 'example.com/answer';
     const pkg = await makeGitPackage(join(farm.dir, 'src/answer'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER, LICENSE: 'MIT\n' }, 'v1.0.0');
-    await publishModule(proxy, pkg, module, 'v1.0.0');
+    const recorded = await serve(module, 'v1.0.0', await publishModule(proxy, pkg, module, 'v1.0.0'));
     const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.0.0` });
     expect(view.verdict?.verdict, view.verdict?.reason).toBe('reproducible');
     expect(view.verdict?.agreeingCount).toBe(3);
@@ -44,10 +51,16 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     // what the build printed is the dirhash of the published zip: Go's own h1: and ours agree
     const h1 = /h1:[A-Za-z0-9+/]{43}=/.exec(log)![0];
     expect(Buffer.from(h1.slice(3), 'base64').toString('hex')).toBe(view.published!.stabilizedSha256);
+    // and it is what the checksum database records, proven in its signed tree
+    expect(h1).toBe(recorded);
+    expect(view.verdict?.notes?.join('\n')).toContain(`the checksum database sum.test records ${recorded} for ${module}@v1.0.0`);
     // a consumer recounts the signed statements against the zip it downloads from the proxy itself
     const trust = join(farm.dir, 'go-trust.json');
     await execa('node', [QUORUM, 'keys', 'export', '--server', farm.url, '--out', trust]);
-    const verify = await execa('node', [QUORUM, 'verify', `pkg:golang/${module}@v1.0.0`, '--trust', trust, '--json', '--server', farm.url], { reject: false, env: { QUORUM_GOPROXY: proxy.url } });
+    const verify = await execa('node', [QUORUM, 'verify', `pkg:golang/${module}@v1.0.0`, '--trust', trust, '--json', '--server', farm.url], {
+      reject: false,
+      env: { QUORUM_GOPROXY: proxy.url, QUORUM_GOSUMDB: sumdb.setting },
+    });
     expect(verify.exitCode, verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ verified: true, artifact: { source: 'registry', sha256: view.published!.sha256 } });
     // a project's go.sum audited against the verdicts: the h1: it pins is the one verified
@@ -74,7 +87,7 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     const clean = await publishModule(proxy, pkg, module, 'v1.2.0');
     // the zip-only change: the tagged commit stays clean, the proxy serves a zip made from a tree with one more line
     await writeFile(join(pkg.dir, 'answer.go'), ANSWER + BACKDOOR);
-    proxy.publish(module, 'v1.2.0', { ...clean, zip: await makeModuleZip(pkg.dir, module, 'v1.2.0') });
+    await serve(module, 'v1.2.0', { ...clean, zip: await makeModuleZip(pkg.dir, module, 'v1.2.0') });
     const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.2.0` });
     expect(view.verdict?.verdict, view.verdict?.reason).toBe('mismatch');
     expect(view.verdict?.agreeingCount).toBe(3);
@@ -92,7 +105,7 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     // and kept that zip, then the tag was moved to clean code so that the repository looks innocent
     const module = 'example.com/boltlike';
     const pkg = await makeGitPackage(join(farm.dir, 'src/boltlike'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER + BACKDOOR }, 'v1.3.1');
-    await publishModule(proxy, pkg, module, 'v1.3.1');
+    await serve(module, 'v1.3.1', await publishModule(proxy, pkg, module, 'v1.3.1'));
     const backdoored = pkg.commit;
     const clean = await commitToGitPackage(pkg, { 'answer.go': ANSWER }, { message: 'clean', tag: 'v1.3.1', force: true });
     const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.3.1` });
@@ -120,7 +133,7 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
       const module = 'example.com/inside';
       const pkg = await makeGitPackage(join(farm.dir, 'src/inside'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER }, 'v1.0.0');
       const v = await publishModule(proxy, pkg, module, 'v1.0.0');
-      proxy.publish(module, 'v1.0.0', { ...v, origin: { ...v.origin!, URL: `http://127.0.0.1:${(internal.address() as AddressInfo).port}/inside.git` } });
+      await serve(module, 'v1.0.0', { ...v, origin: { ...v.origin!, URL: `http://127.0.0.1:${(internal.address() as AddressInfo).port}/inside.git` } });
       const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.0.0` });
       expect(view.verdict?.verdict).toBe('failed');
       expect(view.verdict?.reason).toMatch(/egress-refused/);
@@ -139,17 +152,52 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     const to = Buffer.from(`${module}@v1.0.0/../evil.go`.padEnd(from.length, '/'));
     const zip = Buffer.from(v.zip);
     for (let at = zip.indexOf(from); at !== -1; at = zip.indexOf(from, at + 1)) to.copy(zip, at);
-    proxy.publish(module, 'v1.0.0', { ...v, zip });
+    await serve(module, 'v1.0.0', { ...v, zip });
     const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.0.0` });
     expect(view.verdict?.verdict).toBe('failed');
     expect(view.verdict?.reason).toMatch(/unsafe-archive|\.\./);
 
     const named = 'example.com/named';
     const other = await makeGitPackage(join(farm.dir, 'src/named'), { 'go.mod': GO_MOD('example.com/someone-else'), 'answer.go': ANSWER }, 'v1.0.0');
-    const published = await publishModule(proxy, other, named, 'v1.0.0');
-    expect(published.zip.length).toBeGreaterThan(0);
+    await serve(named, 'v1.0.0', await publishModule(proxy, other, named, 'v1.0.0'));
     const decided = await farm.submitAndDecide({ purl: `pkg:golang/${named}@v1.0.0` });
     expect(decided.verdict?.verdict).toBe('failed');
     for (const r of decided.rebuilds) expect(r).toMatchObject({ state: 'failed', reason: 'source-mismatch' });
+  });
+
+  it('refuses a proxy zip that is not the one the checksum database records, before any build', async () => {
+    const module = 'example.com/swapped';
+    const pkg = await makeGitPackage(join(farm.dir, 'src/swapped'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER }, 'v1.0.0');
+    const honest = await publishModule(proxy, pkg, module, 'v1.0.0');
+    await serve(module, 'v1.0.0', honest);
+    // the proxy now serves this client another zip than the one the world's go.sum files pin
+    await writeFile(join(pkg.dir, 'answer.go'), ANSWER + BACKDOOR);
+    proxy.publish(module, 'v1.0.0', { ...honest, zip: await makeModuleZip(pkg.dir, module, 'v1.0.0') });
+    const view = await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.0.0` });
+    expect(view.verdict?.verdict).toBe('failed');
+    expect(view.verdict?.reason).toMatch(/^integrity-mismatch: .*is not the h1:.* the checksum database records/);
+    expect(view.rebuilds).toEqual([]);
+  });
+
+  it('makes a consumer refuse a checksum database whose tree head another key signed', async () => {
+    const module = 'example.com/impostor';
+    const pkg = await makeGitPackage(join(farm.dir, 'src/impostor'), { 'go.mod': GO_MOD(module), 'answer.go': ANSWER }, 'v1.0.0');
+    const v = await publishModule(proxy, pkg, module, 'v1.0.0');
+    await serve(module, 'v1.0.0', v);
+    expect((await farm.submitAndDecide({ purl: `pkg:golang/${module}@v1.0.0` })).verdict?.verdict).toBe('reproducible');
+    const impostor = await new LocalSumDb().start();
+    try {
+      // the same records, served at another address with another key: the consumer trusts the farm database's key
+      await impostor.record(module, 'v1.0.0', v.zip, v.mod);
+      const key = sumdb.setting.split(' ')[0]!;
+      const env = { QUORUM_GOPROXY: proxy.url, QUORUM_GOSUMDB: `${key} ${impostor.url}` };
+      const verify = await execa('node', [QUORUM, 'verify', `pkg:golang/${module}@v1.0.0`, '--json', '--server', farm.url], { reject: false, env });
+      expect(verify.exitCode, verify.stderr).not.toBe(0);
+      expect(verify.stderr).toMatch(/the checksum database sum\.test sent a tree head not signed by its key/);
+      const trusted = await execa('node', [QUORUM, 'verify', `pkg:golang/${module}@v1.0.0`, '--json', '--server', farm.url], { reject: false, env: { ...env, QUORUM_GOSUMDB: sumdb.setting } });
+      expect(trusted.exitCode, trusted.stderr).toBe(0);
+    } finally {
+      await impostor.close();
+    }
   });
 });

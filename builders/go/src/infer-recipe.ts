@@ -1,4 +1,5 @@
 import type { MetadataFetch, RecipeInference, ReleasePurl, SourceMapping, SourceOverrides } from '@quorum/core';
+import { lookUpSum, parseSumDb, type SumDbRecord } from './sumdb.js';
 import { escapeModuleText, goModulePath, majorSuffix, proxyFileUrl, pseudoVersionCommit } from './module-path.js';
 
 /** What a module proxy's `.info` says of a version (the `Origin` block is what newer proxies record of the VCS). */
@@ -15,16 +16,27 @@ const HEX40 = /^[0-9a-f]{40}$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** What the Go builder reads of a module version: the proxy's `.info` document and where its zip is. */
+/** What the Go builder reads of a module version: the proxy's `.info` document, where its zip is, and what the checksum database proved. */
 export interface GoMetadata {
   info: unknown;
   zip: string;
+  /** the checksum database's record of the version, when one is configured */
+  sum?: SumDbRecord & { db: string };
 }
 
-/** Reads a module version's metadata from the module proxy (`registry`). */
-export async function readGoMetadata(purl: ReleasePurl, proxy: string, fetch: MetadataFetch): Promise<GoMetadata> {
+/** The setting naming the checksum database (`off`, or a GOSUMDB-style verifier key and URL). */
+export const GOSUMDB_SETTING = 'QUORUM_GOSUMDB';
+
+/**
+ * Reads a module version's metadata from the module proxy (`registry`) and, unless the checksum
+ * database is off, the `h1:` the database proves for it: the zip must then have that dirhash.
+ */
+export async function readGoMetadata(purl: ReleasePurl, proxy: string, fetch: MetadataFetch, settings: Readonly<Record<string, string>> = {}): Promise<GoMetadata> {
   const path = goModulePath(purl);
-  return { info: await fetch(proxyFileUrl(proxy, path, purl.version, 'info'), 'json'), zip: proxyFileUrl(proxy, path, purl.version, 'zip') };
+  const info = await fetch(proxyFileUrl(proxy, path, purl.version, 'info'), 'json');
+  const db = parseSumDb(settings[GOSUMDB_SETTING] ?? 'off');
+  const sum = db ? { ...(await lookUpSum(db, path, purl.version, fetch)), db: db.name } : undefined;
+  return { info, zip: proxyFileUrl(proxy, path, purl.version, 'zip'), ...(sum ? { sum } : {}) };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -70,7 +82,8 @@ export function inferGoRecipe(purl: ReleasePurl, metadata: unknown, overrides: S
   const info = (isObject(doc.info) ? doc.info : {}) as VersionInfo;
   if (str(info.Version) !== version) return { ok: false, code: 'version-not-found', message: `the module proxy has no version ${version} of ${path}` };
   if (typeof doc.zip !== 'string' || !/^https?:\/\//.test(doc.zip)) return { ok: false, code: 'no-artifact', message: `no zip URL for ${path}@${version}` };
-  const upstream = { url: doc.zip, integrity: '', filename: `${escapeModuleText(path).split('/').pop()}@${version}.zip` };
+  const sum = isObject(doc.sum) && typeof doc.sum.h1 === 'string' ? (doc.sum as GoMetadata['sum'])! : undefined;
+  const upstream = { url: doc.zip, integrity: sum?.h1 ?? '', filename: `${escapeModuleText(path).split('/').pop()}@${version}.zip` };
   const steps: string[] = [];
   const origin = info.Origin && typeof info.Origin === 'object' ? info.Origin : {};
   const originGit = str(origin.VCS) === 'git';
@@ -116,6 +129,11 @@ export function inferGoRecipe(purl: ReleasePurl, metadata: unknown, overrides: S
     source: { ...base, ...source, steps: [...steps, ...extraSteps] },
     toolchain: {},
     facts: { modulePath: path },
+    notes: [
+      sum
+        ? `the checksum database ${sum.db} records ${sum.h1} for ${path}@${version} (record ${sum.id}, proven in its signed tree of ${sum.treeSize})`
+        : "no checksum database was asked: the zip is the module proxy's word",
+    ],
     ...(publishedAt ? { publishedAt } : {}),
   });
   if (overrides.ref) {

@@ -7,7 +7,7 @@ import { bundleKeyHint, isAttestError, parseVsa, recountQuorum, verifyBundle } f
 import { analyzeArtifact } from '@quorum/compare';
 import { isPlainPurlOf, isQuorumError, packagePurl, readReleaseMetadata, type Builder, type ReleasePurl } from '@quorum/core';
 import { downloadPinned, egressPolicy } from '@quorum/net';
-import { registriesFrom } from '@quorum/ecosystems';
+import { builderSettingsFrom, registriesFrom } from '@quorum/ecosystems';
 import { CliError, DEFAULT_REQUEST_TIMEOUT_MS, type ApiClient } from './api-client.js';
 import { DEFAULT_VERIFY_QUORUM, parseTrust, readTrustFile, type TrustFile } from './trust.js';
 import { builderRows, claimAgrees, type Recount, type SourceCheck, type VerifyOutcome, type VsaCheck, type VsaClaims } from './verify-report.js';
@@ -133,7 +133,7 @@ async function digestsOf(builder: Builder, file: string): Promise<Pick<ArtifactD
 }
 
 /** Reads a JSON (or text) document from a registry; failures are CliErrors naming the URL. */
-async function registryDocument(url: string, as: 'json' | 'text' = 'json'): Promise<unknown> {
+async function registryDocument(url: string, as: 'json' | 'text' | 'bytes' = 'json'): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(url, { headers: { accept: as === 'json' ? 'application/json' : 'text/plain' }, signal: AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS) });
@@ -143,6 +143,7 @@ async function registryDocument(url: string, as: 'json' | 'text' = 'json'): Prom
   }
   if (!res.ok) throw new CliError('http', `the registry answered HTTP ${res.status} for ${url}`, { status: res.status });
   if (as === 'text') return res.text();
+  if (as === 'bytes') return Buffer.from(await res.arrayBuffer());
   try {
     return JSON.parse(await res.text());
   } catch (e) {
@@ -183,7 +184,10 @@ async function registryArtifact(purl: ReleasePurl, builder: Builder, metadata: u
       if (!isQuorumError(e, 'integrity-mismatch')) throw e;
       throw new CliError('bad-answer', `the artifact downloaded from ${upstream.url} does not match the registry's integrity ${upstream.integrity}`);
     });
-    return { ...(await digestsOf(builder, file)), source: 'registry', location: upstream.url };
+    const digests = await digestsOf(builder, file);
+    const problem = builder.integrityProblem?.(upstream.integrity, digests);
+    if (problem) throw new CliError('bad-answer', `the artifact downloaded from ${upstream.url}: ${problem}`);
+    return { ...digests, source: 'registry', location: upstream.url };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -280,7 +284,7 @@ export async function runVerify(purl: ReleasePurl, builder: Builder, opts: Verif
   const { trust, source, location } = await loadTrust(opts, ctx);
   const served = parseServedAttestations(await ctx.api.getAttestations(purl.canonical), ctx.api.server);
   // the registry, not the coordinator, says what the package's own source is
-  const metadata = await readReleaseMetadata(builder, purl, registryOf(purl, opts, ctx.env), (url, as) => registryDocument(url, as));
+  const metadata = await readReleaseMetadata(builder, purl, registryOf(purl, opts, ctx.env), (url, as) => registryDocument(url, as), builderSettingsFrom(ctx.env)[builder.ecosystem]);
   const expected = expectedSource(purl, builder, metadata, trust, opts.allowSource ?? []);
   const { problem: artifactProblem, ...artifact }: ArtifactDigests & { problem?: string } =
     opts.artifact !== undefined ? { ...(await digestsOf(builder, opts.artifact)), source: 'file', location: opts.artifact } : await registryArtifact(purl, builder, metadata);

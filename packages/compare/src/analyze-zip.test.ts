@@ -48,7 +48,7 @@ const MODULE = [
 
 /** Go's Hash1, written out from its definition: sha256 over the sorted "<sha256 hex>  <name>\n" lines. */
 function goDirhash(files: { name: string; content: string }[]): string {
-  const lines = files.map((f) => `${createHash('sha256').update(f.content).digest('hex')}  ${f.name}\n`).sort();
+  const lines = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((f) => `${createHash('sha256').update(f.content).digest('hex')}  ${f.name}\n`);
   return `h1:${createHash('sha256').update(lines.join('')).digest('base64')}`;
 }
 
@@ -57,6 +57,9 @@ describe('zip analysis', () => {
     const file = await makeZip(MODULE);
     const a = await analyzeArtifact('dirhash', file);
     expect(h1FromStabilized(a.stabilizedSha256)).toBe(goDirhash(MODULE));
+    // more files, in an order their digests do not share: the names are what is sorted
+    const many = ['z.go', 'a.go', 'LICENSE', 'sub/b.go', 'README.md'].map((n, i) => ({ name: `example.com/m@v1.0.0/${n}`, content: `file ${i}\n` }));
+    expect(h1FromStabilized((await analyzeArtifact('dirhash', await makeZip(many))).stabilizedSha256)).toBe(goDirhash(many));
     expect(a.sha256).toBe(
       createHash('sha256')
         .update(await readFile(file))

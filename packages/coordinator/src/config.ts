@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { boolSetting, DEFAULT_POLICY, intSetting, listSetting, policyProblem, QuorumError, quorumSettings, urlSetting, type QuorumPolicy } from '@quorum/core';
-import { registriesFrom } from '@quorum/ecosystems';
+import { builderSettingsFrom, registriesFrom } from '@quorum/ecosystems';
 import { parseGitMirrors, type GitMirror } from '@quorum/net';
 
 /** Everything the coordinator reads from its environment, validated and frozen. */
@@ -12,6 +12,8 @@ export interface CoordinatorConfig {
   redisUrl: string;
   /** registry base URL per ecosystem */
   registries: Record<string, string>;
+  /** each builder's own settings (`Builder.settings`), by ecosystem */
+  builderSettings: Record<string, Record<string, string>>;
   /** accept `file://` source repositories (never on a public farm) */
   allowLocalRepos: boolean;
   policy: QuorumPolicy;
@@ -89,6 +91,7 @@ export function loadCoordinatorConfig(env: Record<string, string | undefined> = 
     dataDir: resolve(s.QUORUM_DATA_DIR || join('.quorum', 'coordinator')),
     redisUrl: urlSetting('QUORUM_REDIS_URL', s.QUORUM_REDIS_URL, DEFAULT_REDIS_URL),
     registries: registriesFrom(s),
+    builderSettings: builderSettingsFrom(s),
     allowLocalRepos: boolSetting('QUORUM_ALLOW_LOCAL_REPOS', s.QUORUM_ALLOW_LOCAL_REPOS, false),
     policy: Object.freeze(policy),
     workerTimeoutMs: intSetting('QUORUM_WORKER_TIMEOUT_MS', s.QUORUM_WORKER_TIMEOUT_MS, DEFAULT_WORKER_TIMEOUT_MS, 1000),

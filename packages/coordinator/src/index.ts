@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
 import { egressPolicy } from '@quorum/net';
+import { builderOriginsFrom } from '@quorum/ecosystems';
 import { RebuildQueueProducer } from '@quorum/queue';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
@@ -59,7 +60,7 @@ export async function startCoordinator(config: Readonly<CoordinatorConfig>, logg
     logger: log,
     signer: new LocalKeySigner(keyPair),
     kick: () => scheduler?.kick(),
-    egress: egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries), gitMirrors: config.gitMirrors }),
+    egress: egressPolicy({ allow: config.egressAllow, allowOrigins: [...Object.values(config.registries), ...builderOriginsFrom(config.builderSettings)], gitMirrors: config.gitMirrors }),
     queueUsers,
   };
   ctx.metrics = createMetrics(ctx);

@@ -22,6 +22,8 @@ export async function preparePublished(ctx: CoordinatorContext, release: Release
   try {
     await downloadPinned(upstream.url, builder.artifactIntegrity === 'none' ? undefined : upstream.integrity, file, { policy: ctx.egress });
     const digests = await analyzeArtifact(builder.artifactFormat, file, { stabilizers: builder.stabilizers });
+    const problem = builder.integrityProblem?.(upstream.integrity, digests);
+    if (problem) throw new QuorumError('integrity-mismatch', problem);
     await ctx.blobs.adopt(file, digests.sha256);
     return digests;
   } finally {

@@ -50,9 +50,9 @@ const submitSchema = {
 const HealthSchema = { type: 'object', properties: { ok: { type: 'boolean' }, redis: { type: 'boolean' }, schemaVersion: { type: 'integer' } } } as const;
 
 /** Fetches registry metadata for a submission; 404 and transport errors become clear API errors. */
-async function fetchMetadata(ctx: CoordinatorContext, url: string, as: 'json' | 'text'): Promise<unknown> {
+async function fetchMetadata(ctx: CoordinatorContext, url: string, as: 'json' | 'text' | 'bytes'): Promise<unknown> {
   const opts = { policy: ctx.egress, timeoutMs: 20_000, maxBytes: 64 * 1024 * 1024 };
-  const got = as === 'json' ? fetchJson(url, opts) : fetchBytes(url, opts).then((r) => r.body.toString('utf8'));
+  const got = as === 'json' ? fetchJson(url, opts) : fetchBytes(url, opts).then((r) => (as === 'text' ? r.body.toString('utf8') : r.body));
   return got.catch((e: unknown) => {
     if (isQuorumError(e, 'not-found')) throw new QuorumError('not-found', 'package not found in the registry');
     throw e;
@@ -183,7 +183,7 @@ export function registerPublicRoutes(app: FastifyInstance, ctx: CoordinatorConte
         throw new QuorumError('unavailable', `the farm has ${config.maxOpenReleases} releases waiting; anonymous submissions are paused, retry later`);
       }
       const mapping = store.sourceMapping(packagePurl(purl));
-      const metadata = await readReleaseMetadata(builder, purl, registry, (url, as) => fetchMetadata(ctx, url, as));
+      const metadata = await readReleaseMetadata(builder, purl, registry, (url, as) => fetchMetadata(ctx, url, as), config.builderSettings[builder.ecosystem]);
       // submissions made at once all passed the first check while this one waited: count again, with nothing awaited before the row is added
       if (callback && submittedBy) checkCallbackCap(submittedBy);
       const inferred = builder.inferRecipe(purl, metadata, overrides, mapping ? { repo: mapping.repo, ...(mapping.directory ? { directory: mapping.directory } : {}) } : undefined);

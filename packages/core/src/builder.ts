@@ -1,6 +1,7 @@
 import type { Static } from 'typebox';
 import type { ResolvedSourceSchema, SourceOriginSchema, SourceOverridesSchema, UpstreamArtifactSchema } from './api-schemas.js';
 import type { ReleasePurl } from './purl.js';
+import type { ArtifactDigests } from './artifact.js';
 import type { FileDifference, RiskSummary } from './risk.js';
 import type { LockfileReading } from './audit.js';
 import type { RegistryGate } from './registry-gate.js';
@@ -222,7 +223,7 @@ export interface PlanInput {
  * How a caller fetches a document a builder reads from its registry: under the caller's own egress
  * policy, size and time limits (`json`: parsed, `text`: UTF-8). A missing document is `not-found`.
  */
-export type MetadataFetch = (url: string, as: 'json' | 'text') => Promise<unknown>;
+export type MetadataFetch = (url: string, as: 'json' | 'text' | 'bytes') => Promise<unknown>;
 
 /** The setting that names a builder's registry. */
 export function registrySettingOf(builder: Pick<Builder, 'ecosystem' | 'registrySetting'>): string {
@@ -230,8 +231,8 @@ export function registrySettingOf(builder: Pick<Builder, 'ecosystem' | 'registry
 }
 
 /** The registry metadata of a release: what the builder reads (`readMetadata`), else the JSON document at `metadataUrl`. */
-export function readReleaseMetadata(builder: Builder, purl: ReleasePurl, registry: string, fetch: MetadataFetch): Promise<unknown> {
-  return builder.readMetadata ? builder.readMetadata(purl, registry, fetch) : fetch(builder.metadataUrl(purl, registry), 'json');
+export function readReleaseMetadata(builder: Builder, purl: ReleasePurl, registry: string, fetch: MetadataFetch, settings: Record<string, string> = {}): Promise<unknown> {
+  return builder.readMetadata ? builder.readMetadata(purl, registry, fetch, { ...builder.settings, ...settings }) : fetch(builder.metadataUrl(purl, registry), 'json');
 }
 
 /** One ecosystem: pure functions from metadata to recipes and build plans. */
@@ -253,13 +254,26 @@ export interface Builder {
    * `metadataUrl` (several documents, text, URLs derived from the registry's); every read goes
    * through `fetch`, so the caller's egress policy applies.
    */
-  readMetadata?(purl: ReleasePurl, registry: string, fetch: MetadataFetch): Promise<unknown>;
+  readMetadata?(purl: ReleasePurl, registry: string, fetch: MetadataFetch, settings: Readonly<Record<string, string>>): Promise<unknown>;
+  /**
+   * the builder's own settings beyond its registry (e.g. `QUORUM_GOSUMDB`), by name, with their
+   * defaults: every process reads them like its other `QUORUM_*` settings and hands them to `readMetadata`
+   */
+  readonly settings?: Readonly<Record<string, string>>;
+  /** the origins (`scheme://host:port`) the builder's settings name as services to read, allowed by the egress policy like the registries */
+  settingOrigins?(settings: Readonly<Record<string, string>>): string[];
   /**
    * How the registry pins the published artifact: by an SRI string in `UpstreamArtifact.integrity`
    * (`sri`, the default), or not at all (`none`: the integrity is empty, the coordinator's first
    * download is the reference every rebuild and worker compares with, and verdicts say so)
    */
   readonly artifactIntegrity?: 'sri' | 'none';
+  /**
+   * What is wrong with a downloaded artifact, by its analysis, against an integrity of the builder's
+   * own form that is not a byte digest (Go's `h1:` from the checksum database); undefined when nothing
+   * is (or the integrity is not of that form). Asked wherever the artifact is downloaded. Pure.
+   */
+  integrityProblem?(integrity: string, artifact: Partial<Pick<ArtifactDigests, 'stabilizedSha256'>>): string | undefined;
   /**
    * the `accept` header for metadata read only through `artifactIn`: the registry's smaller form of
    * the document, when it has one (read for every locked package that pins no artifact integrity, so

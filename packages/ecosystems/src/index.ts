@@ -34,6 +34,16 @@ export function registriesFrom(settings: Record<string, string | undefined>): Re
   return Object.fromEntries(ALL_BUILDERS.map((b) => [b.ecosystem, urlSetting(registrySettingOf(b), settings[registrySettingOf(b)], b.defaultRegistry)]));
 }
 
+/** Each builder's own settings (`Builder.settings`) from the process's settings, else their defaults, by ecosystem. */
+export function builderSettingsFrom(settings: Record<string, string | undefined>): Record<string, Record<string, string>> {
+  return Object.fromEntries(ALL_BUILDERS.map((b) => [b.ecosystem, Object.fromEntries(Object.entries(b.settings ?? {}).map(([name, dflt]) => [name, settings[name] ?? dflt]))]));
+}
+
+/** The origins every builder's settings name as services to read (allowed like the registries). */
+export function builderOriginsFrom(builderSettings: Record<string, Record<string, string>>): string[] {
+  return ALL_BUILDERS.flatMap((b) => (b.settingOrigins ? b.settingOrigins({ ...b.settings, ...builderSettings[b.ecosystem] }) : []));
+}
+
 /** Where an ecosystem's source tree records a package's own name and version. */
 export interface VersionManifest {
   /** the file, relative to the package directory (e.g. `package.json`) */

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { boolSetting, DEFAULT_LIMITS, intSetting, listSetting, QuorumError, quorumSettings, urlSetting, WORKER_ID_PATTERN, type BuildLimits } from '@quorum/core';
-import { registriesFrom } from '@quorum/ecosystems';
+import { builderSettingsFrom, registriesFrom } from '@quorum/ecosystems';
 import { parseGitMirrors, type GitMirror } from '@quorum/net';
 
 /** Everything a worker reads from its environment, validated and frozen. */
@@ -14,6 +14,8 @@ export interface WorkerConfig {
   /** Docker engine address (`unix:///var/run/docker.sock` or `tcp://host:port`); undefined = the default socket */
   dockerHost: string | undefined;
   registries: Record<string, string>;
+  /** each builder's own settings (`Builder.settings`), by ecosystem */
+  builderSettings: Record<string, Record<string, string>>;
   allowLocalRepos: boolean;
   limits: BuildLimits;
   /** @defaultValue 5000 */
@@ -66,6 +68,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     dataDir: resolve(s.QUORUM_DATA_DIR || join('.quorum', workerId)),
     dockerHost: s.QUORUM_DOCKER_HOST || undefined,
     registries: registriesFrom(s),
+    builderSettings: builderSettingsFrom(s),
     allowLocalRepos: boolSetting('QUORUM_ALLOW_LOCAL_REPOS', s.QUORUM_ALLOW_LOCAL_REPOS, false),
     limits: Object.freeze({
       timeoutMs: intSetting('QUORUM_BUILD_TIMEOUT_MS', s.QUORUM_BUILD_TIMEOUT_MS, DEFAULT_LIMITS.timeoutMs, 1000),

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { LocalKeySigner, loadOrCreateKeyPair } from '@quorum/attest';
 import { pino, type Logger } from 'pino';
 import { isQuorumError, QuorumError, type Sandbox } from '@quorum/core';
-import { ALL_BUILDERS } from '@quorum/ecosystems';
+import { ALL_BUILDERS, builderOriginsFrom } from '@quorum/ecosystems';
 import { egressPolicy } from '@quorum/net';
 import { RebuildQueueConsumer } from '@quorum/queue';
 import { DiskScratch, DockerSandbox } from '@quorum/sandbox';
@@ -63,7 +63,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   if (orphans > 0) logger.warn({ orphans }, 'removed containers left by a previous run');
   // registry-view sockets of resolutions a crashed run left
   await rm(join(config.dataDir, 'views'), { recursive: true, force: true });
-  const egress = egressPolicy({ allow: config.egressAllow, allowOrigins: Object.values(config.registries), gitMirrors: config.gitMirrors });
+  const egress = egressPolicy({ allow: config.egressAllow, allowOrigins: [...Object.values(config.registries), ...builderOriginsFrom(config.builderSettings)], gitMirrors: config.gitMirrors });
   // the worker's identity: its key never leaves this process (never mounted into a build)
   const keyPair = await loadOrCreateKeyPair(join(config.dataDir, 'keys'));
   if (keyPair.created) logger.info({ keyId: keyPair.keyId }, 'created a signing key');

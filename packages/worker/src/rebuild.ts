@@ -142,10 +142,17 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (purlProblem) throw new BuildFailure('invalid-purl', purlProblem);
 
     // fetch phase: everything this worker uses comes from its own fetches
-    const metadata = await readReleaseMetadata(builder, purl, registry, async (url, as) => {
-      if (as === 'json') return fetchJson(url, { policy: egress, signal, timeoutMs: 30_000 });
-      return (await fetchBytes(url, { policy: egress, signal, timeoutMs: 30_000 })).body.toString('utf8');
-    });
+    const metadata = await readReleaseMetadata(
+      builder,
+      purl,
+      registry,
+      async (url, as) => {
+        if (as === 'json') return fetchJson(url, { policy: egress, signal, timeoutMs: 30_000 });
+        const { body } = await fetchBytes(url, { policy: egress, signal, timeoutMs: 30_000 });
+        return as === 'text' ? body.toString('utf8') : body;
+      },
+      config.builderSettings[builder.ecosystem],
+    );
     const inferred = builder.inferRecipe(purl, metadata, spec.overrides, spec.mapping);
     if (!inferred.ok) throw new BuildFailure(inferred.code, inferred.message);
     toolchain = inferred.toolchain;
@@ -167,6 +174,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (pinnedBy === undefined) note("[quorum] the registry pins no digest of the published artifact: the coordinator's first download is the reference");
     await downloadPinned(inferred.upstream.url, pinnedBy, publishedFile, { policy: egress, signal });
     const published = await analyzeArtifact(builder.artifactFormat, publishedFile, { stabilizers: builder.stabilizers });
+    const integrityProblem = builder.integrityProblem?.(inferred.upstream.integrity, published);
+    if (integrityProblem) throw new QuorumError('integrity-mismatch', integrityProblem);
     upstream = published;
     phase = 'source';
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
