@@ -102,11 +102,16 @@ if ! docker info >/dev/null 2>&1; then
   log "Docker engine is up ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
 fi
 
-# 3. builder images: one per builder folder.
+# 3. builder images: one per builder folder, built side by side (downloads overlap unpacking).
 if [ "$with_image" = 1 ]; then
+  pids=()
   for build in "$repo"/builders/*/image/build.sh; do
     # build.sh returns at once when the loaded image was made from its package list, else builds it
-    # (a few minutes); the image description (JSON) goes to stderr with the rest of the report
-    bash "$build" >&2
+    # (a minute or two); the image description (JSON) goes to stderr with the rest of the report
+    bash "$build" >&2 &
+    pids+=("$!")
   done
+  failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" = 0 ] || die "a builder image could not be built (see above)"
 fi

@@ -43,9 +43,14 @@ export function cacheKey(integrity: string): string | undefined {
   return undefined;
 }
 
-/** sha1, sha256, sha384 and sha512 of a file, for an integrity check. */
-async function digestsOf(file: string): Promise<{ sha1: string; sha256: string; sha384: string; sha512: string }> {
-  const hashes = { sha1: createHash('sha1'), sha256: createHash('sha256'), sha384: createHash('sha384'), sha512: createHash('sha512') };
+type Algorithm = 'sha1' | 'sha256' | 'sha384' | 'sha512';
+
+/**
+ * The digests of a file an integrity check needs (the others empty): a cached node binary is checked
+ * on every use, and hashing it four ways when one is compared costs every build a second of CPU.
+ */
+async function digestsOf(file: string, algorithms: readonly Algorithm[]): Promise<{ sha1: string; sha256: string; sha384: string; sha512: string }> {
+  const hashes = Object.fromEntries(algorithms.map((a) => [a, createHash(a)])) as Partial<Record<Algorithm, ReturnType<typeof createHash>>>;
   await pipeline(
     createReadStream(file),
     new Writable({
@@ -55,7 +60,14 @@ async function digestsOf(file: string): Promise<{ sha1: string; sha256: string; 
       },
     }),
   );
-  return { sha1: hashes.sha1.digest('hex'), sha256: hashes.sha256.digest('hex'), sha384: hashes.sha384.digest('hex'), sha512: hashes.sha512.digest('hex') };
+  const hex = (a: Algorithm) => hashes[a]?.digest('hex') ?? '';
+  return { sha1: hex('sha1'), sha256: hex('sha256'), sha384: hex('sha384'), sha512: hex('sha512') };
+}
+
+/** The algorithm an SRI check compares by: the strongest the string names (as `integrityMatches` does). */
+function checkedAlgorithm(integrity: string): Algorithm {
+  const named = new Set(integrity.trim().split(/\s+/).map((p) => p.split('-')[0]));
+  return (['sha512', 'sha384', 'sha256', 'sha1'] as const).find((a) => named.has(a)) ?? 'sha512';
 }
 
 /** Name of the record of an unpacked entry's file digests. */
@@ -107,7 +119,7 @@ export class FetchCache {
     try {
       if (entries.has(key)) {
         // a cached file is trusted no more than a download: checked again on every use
-        if (integrityMatches(integrity, await digestsOf(file).catch(() => ({ sha1: '', sha256: '', sha384: '', sha512: '' })))) {
+        if (integrityMatches(integrity, await digestsOf(file, [checkedAlgorithm(integrity)]).catch(() => ({ sha1: '', sha256: '', sha384: '', sha512: '' })))) {
           await this.deliver(file, target);
           const entry = entries.get(key)!;
           entry.usedAt = this.useTime();
@@ -177,7 +189,7 @@ export class FetchCache {
         for (const [, dest] of wanted) {
           const info = await stat(join(staging, dest));
           bytes += info.size;
-          digests[dest] = (await digestsOf(join(staging, dest))).sha256;
+          digests[dest] = (await digestsOf(join(staging, dest), ['sha256'])).sha256;
         }
         await writeFile(join(staging, DIGESTS_FILE), JSON.stringify(digests));
         await rm(dir, { recursive: true, force: true });
@@ -206,7 +218,7 @@ export class FetchCache {
     try {
       const digests = JSON.parse(await readFile(join(dir, DIGESTS_FILE), 'utf8')) as Record<string, string>;
       for (const [path, sha256] of Object.entries(digests)) {
-        if ((await digestsOf(join(dir, path))).sha256 !== sha256) return false;
+        if ((await digestsOf(join(dir, path), ['sha256'])).sha256 !== sha256) return false;
       }
       return Object.keys(digests).length > 0;
     } catch {
