@@ -66,7 +66,12 @@ async function digestsOf(file: string, algorithms: readonly Algorithm[]): Promis
 
 /** The algorithm an SRI check compares by: the strongest the string names (as `integrityMatches` does). */
 function checkedAlgorithm(integrity: string): Algorithm {
-  const named = new Set(integrity.trim().split(/\s+/).map((p) => p.split('-')[0]));
+  const named = new Set(
+    integrity
+      .trim()
+      .split(/\s+/)
+      .map((p) => p.split('-')[0]),
+  );
   return (['sha512', 'sha384', 'sha256', 'sha1'] as const).find((a) => named.has(a)) ?? 'sha512';
 }
 
