@@ -23,7 +23,7 @@ export function readGoSum(fileName: string, text: string): LockfileReading {
   if (fileName !== 'go.sum') return { ok: false, message: `${fileName} is not a go.sum` };
   if (text.length > MAX_GO_SUM_CHARS) return { ok: false, message: `go.sum is larger than ${MAX_GO_SUM_CHARS} characters` };
   const releases: LockedRelease[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   const lines = text.split('\n');
   for (const [i, raw] of lines.entries()) {
     const line = raw.trim();
@@ -38,9 +38,13 @@ export function readGoSum(fileName: string, text: string): LockfileReading {
     const problem = goPurlProblem({ namespace: at === -1 ? undefined : path.slice(0, at), name: path.slice(at + 1), version });
     if (problem) return { ok: false, message: `go.sum line ${i + 1}: ${problem}` };
     const purl = goPurl(path, version);
-    if (seen.has(purl)) continue;
-    seen.add(purl);
-    releases.push({ purl, stabilizedSha256: digest.toString('hex'), at: `go.sum:${i + 1}` });
+    const hex = digest.toString('hex');
+    const before = seen.get(purl);
+    // the go command accepts a zip matching any of a version's lines: two different ones cannot both be what was verified
+    if (before !== undefined && before !== hex) return { ok: false, message: `go.sum line ${i + 1} pins ${path} ${version} by another h1: than an earlier line` };
+    if (before !== undefined) continue;
+    seen.set(purl, hex);
+    releases.push({ purl, stabilizedSha256: hex, at: `go.sum:${i + 1}` });
   }
   return { ok: true, format: 'go.sum', releases, unverifiable: [] };
 }

@@ -64,7 +64,9 @@ function withoutMajor(directory: string, path: string): string {
 /** Where a module version's own tag is: `<directory>/<version>` for a module in a subdirectory, else the version. */
 function tagOf(directory: string, path: string, version: string): string {
   const prefix = withoutMajor(directory, path);
-  return prefix === '' ? version : `${prefix}/${version}`;
+  // a v2+ release of a module without a go.mod is tagged without the suffix the go command adds
+  const tag = version.replace(/\+incompatible$/, '');
+  return prefix === '' ? tag : `${prefix}/${tag}`;
 }
 
 /**
@@ -122,7 +124,7 @@ export function inferGoRecipe(purl: ReleasePurl, metadata: unknown, overrides: S
   const recordedHash = str(origin.Hash) && HEX40.test(str(origin.Hash)!) ? str(origin.Hash)! : undefined;
   const recordedRef = str(origin.Ref)?.startsWith('refs/tags/') ? str(origin.Ref)!.slice('refs/tags/'.length) : undefined;
 
-  const base = { origin: sourceOrigin, repo, ...(directory ? { directory } : {}) };
+  const base: { origin: 'registry' | 'mapping' | 'override'; repo: string; directory?: string } = { origin: sourceOrigin, repo, ...(directory ? { directory } : {}) };
   const result = (source: { commit?: string; refs: string[]; recorded?: { ref: string; commit: string } }, extraSteps: string[]): RecipeInference => ({
     ok: true,
     upstream,
@@ -137,6 +139,8 @@ export function inferGoRecipe(purl: ReleasePurl, metadata: unknown, overrides: S
     ...(publishedAt ? { publishedAt } : {}),
   });
   if (overrides.ref) {
+    // a submitter's ref is their choice of source, not the module's: never the answer for the purl
+    base.origin = 'override';
     if (/^[0-9a-f]{40}$/i.test(overrides.ref)) return result({ commit: overrides.ref.toLowerCase(), refs: [] }, [`commit from the submission: ${overrides.ref}`]);
     return result({ refs: [overrides.ref] }, [`ref from the submission: ${overrides.ref}`]);
   }

@@ -70,7 +70,8 @@ function checkedAlgorithm(integrity: string): Algorithm {
     integrity
       .trim()
       .split(/\s+/)
-      .map((p) => p.split('-')[0]),
+      // the same reading as integrityMatches: an algorithm counts only with a digest after it
+      .map((p) => /^(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/=]+)/.exec(p)?.[1]),
   );
   return (['sha512', 'sha384', 'sha256', 'sha1'] as const).find((a) => named.has(a)) ?? 'sha512';
 }
