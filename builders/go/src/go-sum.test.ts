@@ -28,7 +28,10 @@ describe('readGoSum', () => {
     expect(readGoSum('go.sum', `github.com/o/r 1.0.0 ${H1}\n`)).toMatchObject({ ok: false, message: expect.stringContaining('canonical Go module version') });
     expect(readGoSum('package-lock.json', '')).toMatchObject({ ok: false });
     // two zips pinned for one version: the go command would take either
-    expect(readGoSum('go.sum', `github.com/o/r v1.0.0 ${H1}\ngithub.com/o/r v1.0.0 h1:${Buffer.alloc(32, 8).toString('base64')}\n`)).toMatchObject({ ok: false, message: expect.stringContaining('another h1:') });
+    expect(readGoSum('go.sum', `github.com/o/r v1.0.0 ${H1}\ngithub.com/o/r v1.0.0 h1:${Buffer.alloc(32, 8).toString('base64')}\n`)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('another h1:'),
+    });
     expect(goPurl('example.com/m', 'v1.0.0')).toBe('pkg:golang/example.com/m@v1.0.0');
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
 import { analyzeArtifact, diffArtifacts, openArtifactDiff } from './artifact-formats.js';
+import { crc32 } from './crc32.js';
 import { h1FromStabilized, inspectZip } from './analyze-zip.js';
 
 let dir: string;
@@ -174,5 +175,105 @@ describe('hostile zips', () => {
     expect(b.analysis.stabilizedSha256).toBe(a.analysis.stabilizedSha256);
     expect(b.archive.gaps).toEqual([[cd, `${hidden.length}:${createHash('sha256').update(hidden).digest('hex')}`]]);
     expect(await diffArtifacts('dirhash', file, prefixed)).toMatchObject({ sameContent: true, archive: ['zip-format'] });
+  });
+});
+
+interface RawEntrySpec {
+  name: Buffer;
+  data: Buffer;
+  extra?: Buffer;
+}
+
+/**
+ * A stored (uncompressed) zip written byte by byte, so that a test can build what no zip library
+ * writes: a count that hides records, a zip64 locator nobody asked for, extra fields that rename.
+ */
+async function rawZip(entries: RawEntrySpec[], opts: { declared?: number; hidden?: RawEntrySpec[]; zip64Locator?: boolean } = {}): Promise<string> {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const e of [...entries, ...(opts.hidden ?? [])]) {
+    const extra = e.extra ?? Buffer.alloc(0);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x800, 6);
+    local.writeUInt32LE(crc32(e.data), 14);
+    local.writeUInt32LE(e.data.length, 18);
+    local.writeUInt32LE(e.data.length, 22);
+    local.writeUInt16LE(e.name.length, 26);
+    local.writeUInt16LE(extra.length, 28);
+    parts.push(local, e.name, extra, e.data);
+    const c = Buffer.alloc(46);
+    c.writeUInt32LE(0x02014b50, 0);
+    c.writeUInt16LE(20, 4);
+    c.writeUInt16LE(20, 6);
+    c.writeUInt16LE(0x800, 8);
+    c.writeUInt32LE(crc32(e.data), 16);
+    c.writeUInt32LE(e.data.length, 20);
+    c.writeUInt32LE(e.data.length, 24);
+    c.writeUInt16LE(e.name.length, 28);
+    c.writeUInt16LE(extra.length, 30);
+    c.writeUInt32LE(offset, 42);
+    central.push(Buffer.concat([c, e.name, extra]));
+    offset += 30 + e.name.length + extra.length + e.data.length;
+  }
+  const directory = Buffer.concat(central);
+  const tail: Buffer[] = [];
+  if (opts.zip64Locator) {
+    // a zip64 end record and its locator, naming the same directory, while the end record has no markers
+    const rec = Buffer.alloc(56);
+    rec.writeUInt32LE(0x06064b50, 0);
+    rec.writeBigUInt64LE(44n, 4);
+    rec.writeBigUInt64LE(BigInt(entries.length), 24);
+    rec.writeBigUInt64LE(BigInt(entries.length), 32);
+    rec.writeBigUInt64LE(BigInt(directory.length), 40);
+    rec.writeBigUInt64LE(BigInt(offset), 48);
+    const loc = Buffer.alloc(20);
+    loc.writeUInt32LE(0x07064b50, 0);
+    loc.writeBigUInt64LE(BigInt(offset + directory.length), 8);
+    loc.writeUInt32LE(1, 16);
+    tail.push(rec, loc);
+  }
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(opts.declared ?? entries.length, 8);
+  end.writeUInt16LE(opts.declared ?? entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  const file = join(dir, `raw${n++}.zip`);
+  await writeFile(file, Buffer.concat([...parts, directory, ...tail, end]));
+  return file;
+}
+const raw = (name: string, data: string, extra?: Buffer): RawEntrySpec => ({ name: Buffer.from(name), data: Buffer.from(data), ...(extra ? { extra } : {}) });
+
+describe('zips that readers would see differently', () => {
+  it('reads a plain stored zip written byte by byte (the writer below is sound)', async () => {
+    const a = await inspectZip(await rawZip([raw('m@v1/a.go', 'package a\n'), raw('m@v1/b.go', 'package b\n')]), undefined, 'dirhash');
+    expect(a.analysis.entries.map((e) => e.path)).toEqual(['m@v1/a.go', 'm@v1/b.go']);
+  });
+
+  it('refuses central records hidden beyond the declared count (Go reads them all)', async () => {
+    const file = await rawZip([raw('m@v1/a.go', 'package a\n')], { hidden: [raw('m@v1/evil.go', 'package a\nfunc init() {}\n')] });
+    await expect(inspectZip(file, undefined, 'dirhash')).rejects.toMatchObject({ code: 'unsafe-archive', message: expect.stringContaining('does not end at its end record') });
+  });
+
+  it('refuses a zip64 locator the end record does not call for (yauzl follows it, Go does not)', async () => {
+    const file = await rawZip([raw('m@v1/a.go', 'package a\n')], { zip64Locator: true });
+    await expect(inspectZip(file, undefined, 'dirhash')).rejects.toMatchObject({ code: 'unsafe-archive', message: expect.stringContaining('zip64 locator') });
+  });
+
+  it('refuses a name some extractors would replace (Unicode Path extra field), and a name that is not UTF-8', async () => {
+    const target = Buffer.from('m@v1/a.go');
+    const field = Buffer.alloc(4 + 5 + target.length);
+    field.writeUInt16LE(0x7075, 0);
+    field.writeUInt16LE(5 + target.length, 2);
+    field.writeUInt8(1, 4);
+    field.writeUInt32LE(crc32(Buffer.from('m@v1/a_test.go')), 5);
+    target.copy(field, 9);
+    const renamed = await rawZip([raw('m@v1/a_test.go', 'package a\n', field)]);
+    await expect(inspectZip(renamed, undefined, 'dirhash')).rejects.toMatchObject({ code: 'unsafe-archive', message: expect.stringContaining('renames it') });
+    const latin1 = await rawZip([{ name: Buffer.from([0x6d, 0x40, 0x76, 0x31, 0x2f, 0xe9, 0x2e, 0x67, 0x6f]), data: Buffer.from('x') }]);
+    await expect(inspectZip(latin1, undefined, 'dirhash')).rejects.toMatchObject({ code: 'unsafe-archive', message: expect.stringContaining('not UTF-8') });
   });
 });

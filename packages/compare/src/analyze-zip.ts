@@ -50,7 +50,7 @@ export interface ZipInspection {
   analysis: ArchiveAnalysis;
   raw: ZipRawEntry[];
   /** archive-wide values of the facets: the archive comment and the bytes found outside every record */
-  archive: { comment: string; gaps: [number, string][]; centralOffset: number; size: number };
+  archive: { comment: string; gaps: [number, string][]; centralOffset: number; size: number; tail: string };
 }
 
 const DATA_DESCRIPTOR_SIGNATURE = 0x08074b50;
@@ -70,12 +70,41 @@ function invalid(message: string, cause?: unknown): QuorumError {
 async function openZip(file: string): Promise<yauzl.ZipFile> {
   try {
     // strict names: a backslash is a separator to some extractors; the central directory is what every reader here uses
-    return await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true });
+    // names are read as the raw bytes Go reads, never through the name-rewriting extra fields yauzl would apply
+    return await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err?.code === 'ENOENT' || err?.code === 'EISDIR') throw new QuorumError('not-found', `artifact file cannot be read: ${err.message}`, { cause: e });
     throw refusal(e);
   }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const NAMES = new WeakMap<yauzl.Entry, string>();
+/** Extra fields some extractors let replace an entry's name or comment (Info-ZIP Unicode Path and Comment): Go ignores them. */
+const RENAMING_EXTRA_FIELDS = new Set([0x7075, 0x6375]);
+
+/**
+ * An entry's name as Go reads it: its raw bytes, which must be UTF-8 (module zips allow nothing
+ * else), without backslashes (a separator to some extractors) and without what yauzl refuses.
+ */
+export function entryName(entry: yauzl.Entry): string {
+  let name = NAMES.get(entry);
+  if (name !== undefined) return name;
+  const raw = entry.fileNameRaw;
+  try {
+    name = UTF8.decode(raw);
+  } catch {
+    throw unsafe(`zip entry name ${describeName(raw.toString('latin1'))} is not UTF-8`);
+  }
+  if (name.includes('\\')) throw unsafe(`zip entry ${describeName(name)} has a backslash in its name`);
+  const refused = yauzl.validateFileName(name);
+  if (refused) throw unsafe(`zip entry name refused: ${refused}`);
+  for (const f of entry.extraFields) {
+    if (RENAMING_EXTRA_FIELDS.has(f.id)) throw unsafe(`zip entry ${describeName(name)} carries an extra field that renames it for some extractors`);
+  }
+  NAMES.set(entry, name);
+  return name;
 }
 
 /** yauzl's refusals of names are about safety; everything else it refuses is a malformed zip. */
@@ -100,8 +129,8 @@ export async function zipEntries(zip: yauzl.ZipFile, maxEntries: number): Promis
 
 function typeOf(entry: yauzl.Entry): EntryType {
   const unixMode = entry.versionMadeBy >> 8 === UNIX_HOST ? entry.externalFileAttributes >>> 16 : 0;
-  if ((unixMode & S_IFMT) === S_IFLNK) throw unsafe(`zip entry ${describeName(entry.fileName)} is a symbolic link (refused in zip artifacts)`);
-  if (entry.fileName.endsWith('/') || (unixMode & S_IFMT) === S_IFDIR) return 'directory';
+  if ((unixMode & S_IFMT) === S_IFLNK) throw unsafe(`zip entry ${describeName(entryName(entry))} is a symbolic link (refused in zip artifacts)`);
+  if (entryName(entry).endsWith('/') || (unixMode & S_IFMT) === S_IFDIR) return 'directory';
   return 'file';
 }
 
@@ -119,8 +148,8 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
 
 /** Streams one entry's content, checking its size and CRC-32; answers its sha256 (and feeds each chunk to `each`). */
 export async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, each?: (chunk: Buffer) => void): Promise<{ sha256: string; size: number }> {
-  if (entry.isEncrypted()) throw unsafe(`zip entry ${describeName(entry.fileName)} is encrypted`);
-  if (!entry.canDecodeFileData()) throw invalid(`zip entry ${describeName(entry.fileName)} uses compression method ${entry.compressionMethod}, which is not supported`);
+  if (entry.isEncrypted()) throw unsafe(`zip entry ${describeName(entryName(entry))} is encrypted`);
+  if (!entry.canDecodeFileData()) throw invalid(`zip entry ${describeName(entryName(entry))} uses compression method ${entry.compressionMethod}, which is not supported`);
   const h = createHash('sha256');
   let crc = 0;
   let size = 0;
@@ -134,9 +163,9 @@ export async function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, each?
     }
   } catch (e) {
     if (e instanceof QuorumError) throw e;
-    throw invalid(`zip entry ${describeName(entry.fileName)} cannot be read: ${(e as Error).message}`, e);
+    throw invalid(`zip entry ${describeName(entryName(entry))} cannot be read: ${(e as Error).message}`, e);
   }
-  if (crc !== entry.crc32) throw invalid(`zip entry ${describeName(entry.fileName)} fails its CRC-32 check`);
+  if (crc !== entry.crc32) throw invalid(`zip entry ${describeName(entryName(entry))} fails its CRC-32 check`);
   return { sha256: h.digest('hex'), size };
 }
 
@@ -145,7 +174,7 @@ async function storedDigest(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<str
     const stream = await zip.openReadStreamPromise(entry, { decodeFileData: false });
     return (await hashStream(stream as AsyncIterable<Uint8Array>)).hex;
   } catch (e) {
-    throw invalid(`zip entry ${describeName(entry.fileName)} cannot be read: ${(e as Error).message}`, e);
+    throw invalid(`zip entry ${describeName(entryName(entry))} cannot be read: ${(e as Error).message}`, e);
   }
 }
 
@@ -195,7 +224,7 @@ export async function inspectZip(file: string, opts: AnalyzeTgzOptions | undefin
     const seen = new Set<string>();
     let total = 0;
     for (const [index, entry] of entries.entries()) {
-      const name = entry.fileName;
+      const name = entryName(entry);
       const type = typeOf(entry);
       const path = normalizeArchivePath(name, `zip entry ${describeName(name)}`);
       if (seen.has(path)) throw unsafe(`zip entry ${describeName(name)} repeats a path (extractors disagree on which copy wins)`);
@@ -212,6 +241,9 @@ export async function inspectZip(file: string, opts: AnalyzeTgzOptions | undefin
       // a reader that trusts local headers would see another file than this one
       if (!local.fileName.equals(entry.fileNameRaw)) throw unsafe(`zip entry ${describeName(name)}: its local header names another file`);
       if (local.compressionMethod !== entry.compressionMethod) throw unsafe(`zip entry ${describeName(name)}: its local header gives another compression method`);
+      for (const f of yauzl.parseExtraFields(local.extraField)) {
+        if (RENAMING_EXTRA_FIELDS.has(f.id)) throw unsafe(`zip entry ${describeName(name)} carries an extra field that renames it for some extractors`);
+      }
       const content = await readZipEntry(zip, entry);
       if (type === 'directory' && content.size !== 0) throw unsafe(`zip directory entry ${describeName(name)} has content`);
       const storedSha256 = entry.compressionMethod === 0 ? content.sha256 : await storedDigest(zip, entry);
@@ -265,7 +297,8 @@ export async function inspectZip(file: string, opts: AnalyzeTgzOptions | undefin
       raw.map((e, i) => ({ name: e.rawName, start: e.central.offset, end: ends[i]! })),
       centralOffset,
     );
-    const archive = { comment: zip.comment, gaps, centralOffset, size };
+    const tail = await checkDirectoryEnd(fh, zip, size);
+    const archive = { comment: (zip.comment as unknown as Buffer).toString('latin1'), gaps, centralOffset, size, tail };
     const manifest: ManifestEntry[] = raw.map((e) => ({ path: e.path, type: e.type, mode: normalizeMode(e.type, parseInt(e.meta.mode, 8)), size: e.contentBytes, sha256: e.sha256, target: null }));
     manifest.sort((a, b) => compareUtf8(a.path, b.path));
     const stabilizedSha256 = form === 'dirhash' ? dirhashOf(raw) : manifestSha256(manifest);
@@ -285,6 +318,33 @@ function zipMeta(entry: yauzl.Entry, type: EntryType): EntryMeta {
   const date = entry.lastModFileDate;
   const time = entry.lastModFileTime;
   return { mode: storedMode(entry, type).toString(8).padStart(4, '0'), mtime: `${date.toString(16).padStart(4, '0')}:${time.toString(16).padStart(4, '0')}`, uid: '', gid: '', uname: '', gname: '' };
+}
+
+/**
+ * Checks that every reader finds the same central directory: one that ends exactly at the end
+ * record (or at the zip64 end record its locator names), with no records beyond the count it
+ * declares (Go reads every record there is and compares the count in 16 bits), and a zip64 locator
+ * only where the end record's fields say one is needed (Go follows it only then, yauzl always).
+ * Answers the sha256 of the bytes from the end of the directory to the end of the end record.
+ */
+async function checkDirectoryEnd(fh: FileHandle, zip: yauzl.ZipFile, size: number): Promise<string> {
+  const commentBytes = (zip.comment as unknown as Buffer).length;
+  const eocd = size - 22 - commentBytes;
+  const end = eocd >= 0 ? await readAt(fh, eocd, 22) : Buffer.alloc(0);
+  if (end.length !== 22 || end.readUInt32LE(0) !== 0x06054b50) throw invalid('the zip end record is not where its comment says');
+  const locator = eocd >= 20 ? await readAt(fh, eocd - 20, 20) : Buffer.alloc(0);
+  const zip64 = locator.length === 20 && locator.readUInt32LE(0) === 0x07064b50;
+  const entries = end.readUInt16LE(10);
+  const dirSize = end.readUInt32LE(12);
+  const dirOffset = end.readUInt32LE(16);
+  const markers = entries === 0xffff || dirSize === 0xffff || dirSize === 0xffffffff || dirOffset === 0xffffffff;
+  if (zip64 && !markers) throw unsafe('the zip has a zip64 locator its end record does not call for (readers disagree on which central directory is the one)');
+  const dirEnd = zip64 ? Number(locator.readBigUInt64LE(8)) : eocd;
+  const cursor = (zip as unknown as { readEntryCursor: number }).readEntryCursor;
+  if (cursor !== dirEnd) throw unsafe('the zip central directory does not end at its end record (records beyond the declared count, or bytes between)');
+  return createHash('sha256')
+    .update(await readAt(fh, cursor, eocd + 22 - cursor))
+    .digest('hex');
 }
 
 /** sha256 (hex) of Go's dirhash summary of the entries: the hex form of their `h1:` value. */
@@ -354,6 +414,7 @@ export function zipFacets(entries: readonly ZipRawEntry[], archive: ZipInspectio
         ? [
             ['gaps', archive.gaps],
             ['central', archive.centralOffset, archive.size],
+            ['end', archive.tail],
           ]
         : [],
     ),

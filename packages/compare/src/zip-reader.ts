@@ -1,6 +1,6 @@
 import { QuorumError, stabilizersBetween } from '@quorum/core';
 import yauzl from 'yauzl';
-import { inspectZip, readZipEntry, zipEntries, zipFacets, type ZipInspection, type ZipStabilizedForm } from './analyze-zip.js';
+import { entryName, inspectZip, readZipEntry, zipEntries, zipFacets, type ZipInspection, type ZipStabilizedForm } from './analyze-zip.js';
 import type { ArchiveReader } from './archive-reader.js';
 import { EntryProbe, type ContentProbe } from './entry-contents.js';
 import { describeName } from './manifest.js';
@@ -26,15 +26,15 @@ export function zipReader(form: ZipStabilizedForm): ArchiveReader<ZipInspection>
     async probeEntries(file, wants, limits) {
       const out = new Map<number, ContentProbe>();
       if (wants.length === 0) return out;
-      const zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true }).catch((e: unknown) => {
+      const zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true }).catch((e: unknown) => {
         throw new QuorumError('invalid-input', `the artifact changed between the two passes of the diff (${(e as Error).message})`);
       });
       try {
         const entries = await zipEntries(zip, limits.maxEntries);
         for (const want of wants) {
           const entry = entries[want.index];
-          if (!entry || entry.fileName !== want.rawName) {
-            throw new QuorumError('invalid-input', `the artifact changed between the two passes of the diff (entry ${want.index} is now ${entry ? describeName(entry.fileName) : 'gone'})`);
+          if (!entry || entryName(entry) !== want.rawName) {
+            throw new QuorumError('invalid-input', `the artifact changed between the two passes of the diff (entry ${want.index} is now ${entry ? describeName(entryName(entry)) : 'gone'})`);
           }
           const probe = new EntryProbe(want);
           await readZipEntry(zip, entry, (chunk) => probe.add(chunk));
