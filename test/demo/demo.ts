@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
+import { commitToGitPackage, makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { LocalGoProxy, LocalSumDb, makeModuleZip, publishModule } from '../fixtures/go-proxy.js';
 import { publishFromGit } from '../fixtures/publish.js';
 import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
@@ -39,15 +39,19 @@ await publishFromGit(registry, honest, { how: 'image' });
 const payload = "require('child_process').exec('sh -c \"$PAYLOAD\"');\n";
 const tampered = await makeGitPackage(join(work, 'tampered'), { 'package.json': packageJson('quorum-demo', '1.0.1'), 'index.js': index, 'README.md': '# quorum-demo\n' }, 'v1.0.1');
 await publishFromGit(registry, tampered, { how: 'image', tamper: { file: 'index.js', append: payload } });
-const GO_MODULE = 'example.com/quorum-demo';
+// on a host whose layout Quorum knows, so that the module path names its repository; the farm fetches
+// that repository from a local copy (the operator's git mirror), as verdicts still name its own URL
+const GO_MODULE = 'github.com/quorum-demo/adder';
 say(`publishing the Go module ${GO_MODULE} v1.0.0 and v1.0.1 (a line injected into the proxy's zip) to a local module proxy at ${goProxy.url}, recorded by a checksum database at ${sumdb.url}`);
 const goSource = { 'go.mod': `module ${GO_MODULE}\n\ngo 1.19\n`, 'add.go': 'package demo\n\n// Add adds.\nfunc Add(a, b int) int { return a + b }\n' };
-const goHonest = await publishModule(goProxy, await makeGitPackage(join(work, 'go-honest'), goSource, 'v1.0.0'), GO_MODULE, 'v1.0.0');
+const goRepo = await makeGitPackage(join(work, 'go', 'adder'), goSource, 'v1.0.0');
+const goOrigin = { originUrl: `https://${GO_MODULE}` };
+const goHonest = await publishModule(goProxy, goRepo, GO_MODULE, 'v1.0.0', goOrigin);
 await sumdb.record(GO_MODULE, 'v1.0.0', goHonest.zip, goHonest.mod);
-const goTampered = await makeGitPackage(join(work, 'go-tampered'), goSource, 'v1.0.1');
-const goClean = await publishModule(goProxy, goTampered, GO_MODULE, 'v1.0.1');
-await writeFile(join(goTampered.dir, 'add.go'), `${goSource['add.go']}\nfunc init() { go exfiltrate() }\n`);
-const goBackdoored = { ...goClean, zip: await makeModuleZip(goTampered.dir, GO_MODULE, 'v1.0.1') };
+const next = await commitToGitPackage(goRepo, { 'add.go': `${goSource['add.go']}\n// Sub subtracts.\nfunc Sub(a, b int) int { return a - b }\n` }, { tag: 'v1.0.1' });
+const goClean = await publishModule(goProxy, { ...goRepo, commit: next }, GO_MODULE, 'v1.0.1', goOrigin);
+await writeFile(join(goRepo.dir, 'add.go'), `${goSource['add.go']}\n// Sub subtracts.\nfunc Sub(a, b int) int { return a - b }\n\nfunc init() { go exfiltrate() }\n`);
+const goBackdoored = { ...goClean, zip: await makeModuleZip(goRepo.dir, GO_MODULE, 'v1.0.1') };
 goProxy.publish(GO_MODULE, 'v1.0.1', goBackdoored);
 // the world's checksum database recorded what the proxy served: the go command would install it without a word
 await sumdb.record(GO_MODULE, 'v1.0.1', goBackdoored.zip, goBackdoored.mod);
@@ -61,6 +65,7 @@ const farm = execa('node', [QUORUM, 'up', '--workers', '3', '--port', String(por
   env: {
     QUORUM_NPM_REGISTRY: registry.url,
     QUORUM_GOPROXY: goProxy.url,
+    QUORUM_GIT_MIRRORS: JSON.stringify({ 'https://github.com/quorum-demo/': `${join(work, 'go')}/` }),
     QUORUM_GOSUMDB: sumdb.setting,
     QUORUM_ALLOW_LOCAL_REPOS: '1',
     QUORUM_LOG_LEVEL: 'warn',

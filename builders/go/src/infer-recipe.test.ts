@@ -45,14 +45,34 @@ describe('Go module purls and paths', () => {
 });
 
 describe('inferGoRecipe', () => {
-  it('takes the repository and the tag the proxy recorded, and keeps the recorded commit', () => {
-    const r = inferGoRecipe(purl('pkg:golang/example.com/m@v1.3.1'), meta('v1.3.1', { VCS: 'git', URL: 'https://git.example/m', Ref: 'refs/tags/v1.3.1', Hash: HASH }), {});
+  it("takes the module path's repository and the commit the proxy recorded for the tag when its Origin agrees", () => {
+    const r = inferGoRecipe(purl('pkg:golang/github.com/o/m@v1.3.1'), meta('v1.3.1', { VCS: 'git', URL: 'https://github.com/o/m.git', Ref: 'refs/tags/v1.3.1', Hash: HASH }), {});
     expect(r).toMatchObject({
       ok: true,
       upstream: { integrity: '', filename: 'm@v1.3.1.zip' },
-      source: { origin: 'registry', repo: 'https://git.example/m', refs: ['v1.3.1'], recorded: { ref: 'v1.3.1', commit: HASH } },
+      source: { origin: 'registry', repo: 'https://github.com/o/m', refs: ['v1.3.1'], recorded: { ref: 'v1.3.1', commit: HASH } },
       publishedAt: '2024-05-01T10:00:00.000Z',
     });
+  });
+
+  it("never lets the proxy's Origin move a module's source, and never lets it alone answer for a module", () => {
+    // a hostile proxy names its own repository for a module on a known host: the module path wins, loudly
+    const moved = inferGoRecipe(purl('pkg:golang/github.com/o/m@v1.3.1'), meta('v1.3.1', { VCS: 'git', URL: 'https://evil.example/o/m', Subdir: 'x', Ref: 'refs/tags/v1.3.1', Hash: HASH }), {});
+    expect(moved).toMatchObject({ ok: true, source: { origin: 'registry', repo: 'https://github.com/o/m', refs: ['v1.3.1'] } });
+    expect(moved.ok && moved.source.recorded).toBeUndefined();
+    expect(moved.ok && moved.source.directory).toBeUndefined();
+    expect(moved.ok && moved.source.steps.join('\n')).toContain("WARNING: the module proxy's Origin names another repository (https://evil.example/o/m)");
+    // on a host whose layout is unknown, the proxy's word is built from but is not the module's own
+    const only = inferGoRecipe(purl('pkg:golang/example.com/m@v1.3.1'), meta('v1.3.1', { VCS: 'git', URL: 'https://git.example/m', Ref: 'refs/tags/v1.3.1', Hash: HASH }), {});
+    expect(only).toMatchObject({ ok: true, source: { origin: 'override', repo: 'https://git.example/m', recorded: { ref: 'v1.3.1', commit: HASH } } });
+    // an operator's mapping makes it canonical
+    const mapped = inferGoRecipe(
+      purl('pkg:golang/example.com/m@v1.3.1'),
+      meta('v1.3.1', { VCS: 'git', URL: 'https://git.example/m', Ref: 'refs/tags/v1.3.1', Hash: HASH }),
+      {},
+      { repo: 'https://git.example/m' },
+    );
+    expect(mapped).toMatchObject({ ok: true, source: { origin: 'mapping', repo: 'https://git.example/m', recorded: { commit: HASH } } });
   });
 
   it('finds a module in a subdirectory by its prefixed tag, and a /vN module at the code directory', () => {

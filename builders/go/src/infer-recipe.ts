@@ -49,6 +49,20 @@ export function repositoryOfPath(path: string): { repo: string; directory: strin
   return undefined;
 }
 
+/** Whether two repository URLs name the same repository (scheme, host case, a `.git` suffix and trailing slashes aside). */
+export function sameRepository(a: string, b: string): boolean {
+  const norm = (u: string): string | undefined => {
+    try {
+      const url = new URL(u);
+      return `${url.host.toLowerCase()}${url.pathname.replace(/\/+$/, '').replace(/\.git$/, '')}`;
+    } catch {
+      return undefined;
+    }
+  };
+  const [x, y] = [norm(a), norm(b)];
+  return x !== undefined && x === y;
+}
+
 /**
  * The module's directory without a trailing major-version element: a module `…/v2` lives either in
  * the repository's `v2/` directory or at its root; the tag prefix is the same for both, and without
@@ -92,23 +106,38 @@ export function inferGoRecipe(purl: ReleasePurl, metadata: unknown, overrides: S
   let repo: string | undefined;
   let directory = '';
   let sourceOrigin: 'registry' | 'mapping' | 'override' = 'registry';
+  const byPath = repositoryOfPath(path);
+  const originUrl = originGit ? str(origin.URL) : undefined;
+  // the proxy's Origin is the proxy's word, not the module owner's: it counts where it agrees with
+  // the module path (or names the only repository known), never to move the source elsewhere
+  let originAgrees = false;
   if (overrides.repo) {
     repo = overrides.repo;
     sourceOrigin = 'override';
     steps.push(`repository from the submission: ${repo}`);
-    directory = repositoryOfPath(path)?.directory ?? '';
-  } else if (originGit && str(origin.URL)) {
-    repo = str(origin.URL)!;
-    directory = str(origin.Subdir) ?? '';
-    steps.push(`repository from the module proxy's Origin record: ${repo}${directory ? ` (directory ${directory})` : ''}`);
-  } else if (repositoryOfPath(path)) {
-    ({ repo, directory } = repositoryOfPath(path)!);
+    directory = byPath?.directory ?? '';
+  } else if (byPath) {
+    ({ repo, directory } = byPath);
+    originAgrees = originUrl !== undefined && sameRepository(originUrl, byPath.repo);
+    if (originAgrees && str(origin.Subdir) !== undefined) directory = str(origin.Subdir)!;
     steps.push(`repository from the module path: ${repo}${directory ? ` (directory ${directory})` : ''}`);
+    if (originUrl !== undefined && !originAgrees) steps.push(`WARNING: the module proxy's Origin names another repository (${originUrl.slice(0, 300)}); the module path's is the source`);
   } else if (mapping) {
     repo = mapping.repo;
     directory = mapping.directory ?? '';
     sourceOrigin = 'mapping';
     steps.push(`repository from the operator's source mapping: ${repo}`);
+    originAgrees = originUrl !== undefined && sameRepository(originUrl, mapping.repo);
+  } else if (originUrl !== undefined) {
+    // nothing but the proxy names this repository (go-import discovery is not done): built and
+    // shown, but a verdict about it never answers for the module
+    repo = originUrl;
+    directory = str(origin.Subdir) ?? '';
+    sourceOrigin = 'override';
+    originAgrees = true;
+    steps.push(
+      `repository from the module proxy's Origin record only: ${repo}${directory ? ` (directory ${directory})` : ''}; not the module's own word, so the verdict does not answer for the module (an operator mapping makes it so)`,
+    );
   }
   if (!repo) {
     return {
@@ -119,9 +148,9 @@ export function inferGoRecipe(purl: ReleasePurl, metadata: unknown, overrides: S
     };
   }
   // the module lives in its major-version directory when the proxy says so; else at the code directory
-  directory = withoutMajor(directory, path) === directory || str(origin.Subdir) !== undefined ? directory : withoutMajor(directory, path);
+  directory = withoutMajor(directory, path) === directory || (originAgrees && str(origin.Subdir) !== undefined) ? directory : withoutMajor(directory, path);
   const publishedAt = str(info.Time) && !Number.isNaN(Date.parse(str(info.Time)!)) ? new Date(Date.parse(str(info.Time)!)).toISOString() : undefined;
-  const recordedHash = str(origin.Hash) && HEX40.test(str(origin.Hash)!) ? str(origin.Hash)! : undefined;
+  const recordedHash = originAgrees && str(origin.Hash) && HEX40.test(str(origin.Hash)!) ? str(origin.Hash)! : undefined;
   const recordedRef = str(origin.Ref)?.startsWith('refs/tags/') ? str(origin.Ref)!.slice('refs/tags/'.length) : undefined;
 
   const base: { origin: 'registry' | 'mapping' | 'override'; repo: string; directory?: string } = { origin: sourceOrigin, repo, ...(directory ? { directory } : {}) };
