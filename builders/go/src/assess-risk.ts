@@ -20,7 +20,8 @@ const KINDS = {
   docs: { code: 'documentation', level: 'low', noun: ['documentation file', 'documentation files'] },
 } as const satisfies Record<string, Kind>;
 
-const DOCS = /(^|\/)(README|LICENSE|LICENCE|COPYING|NOTICE|AUTHORS|CONTRIBUTORS|CHANGELOG|CHANGES|PATENTS|SECURITY|CODE_OF_CONDUCT)([._-][^/]*)?$|\.(md|markdown|rst|txt|adoc)$/i;
+// only what is documentation by name: any other file (a .txt, a .json) may be compiled in with //go:embed
+const DOCS = /(^|\/)(README|LICENSE|LICENCE|COPYING|NOTICE|AUTHORS|CONTRIBUTORS|CHANGELOG|CHANGES|PATENTS|SECURITY|CODE_OF_CONDUCT)(\.md|\.markdown|\.txt|\.rst)?$|\.(md|markdown)$/i;
 
 function kindOf(path: string): Kind {
   const base = path.slice(path.lastIndexOf('/') + 1);

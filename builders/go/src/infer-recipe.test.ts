@@ -28,6 +28,8 @@ describe('Go module purls and paths', () => {
     expect(pseudoVersionCommit('v1.2.4-0.20191109021931-daa7c04131f5')).toBe('daa7c04131f5');
     expect(pseudoVersionCommit('v1.2.3-pre.0.20191109021931-daa7c04131f5')).toBe('daa7c04131f5');
     expect(pseudoVersionCommit('v1.2.3')).toBeUndefined();
+    // a release tag that only looks like one is not a pseudo-version
+    expect(pseudoVersionCommit('v1.5.0-20191109021931-abcdef123456')).toBeUndefined();
     expect(repositoryOfPath('github.com/o/r/sub/v2')).toEqual({ repo: 'https://github.com/o/r', directory: 'sub/v2' });
     expect(repositoryOfPath('golang.org/x/mod')).toEqual({ repo: 'https://go.googlesource.com/mod', directory: '' });
     expect(repositoryOfPath('example.com/m')).toBeUndefined();
@@ -130,5 +132,8 @@ describe('assessGoRisk', () => {
     expect(await assessGoRisk(diff(['m@v1.0.0/go.mod']))).toMatchObject({ level: 'high', flags: [{ code: 'module-changed' }] });
     expect(await assessGoRisk(diff(['m@v1.0.0/README.md']))).toMatchObject({ level: 'low', flags: [] });
     expect(await assessGoRisk(diff(['m@v1.0.0/testdata/x.json']))).toMatchObject({ level: 'medium' });
+    // a text file may be compiled in with //go:embed: not documentation by its extension alone
+    expect(await assessGoRisk(diff(['m@v1.0.0/words.txt']))).toMatchObject({ level: 'medium' });
+    expect(await assessGoRisk(diff(['m@v1.0.0/LICENSE.txt', 'm@v1.0.0/docs/guide.md']))).toMatchObject({ level: 'low' });
   });
 });

@@ -39,10 +39,9 @@ export function proxyFileUrl(proxy: string, path: string, version: string, ext: 
   return `${proxy.replace(/\/+$/, '')}/${escapeModuleText(path)}/@v/${escapeModuleText(version)}.${ext}`;
 }
 
-/** The 12-hex commit prefix of a pseudo-version (`v0.0.0-20191109021931-daa7c04131f5`), if it is one. */
+/** The 12-hex commit prefix of a pseudo-version (`v0.0.0-20191109021931-daa7c04131f5`), if it is one (golang.org/x/mod/module's rule). */
 export function pseudoVersionCommit(version: string): string | undefined {
-  const m = /-(?:0\.)?(?:\d{14})-([0-9a-f]{12})(\+incompatible)?$/.exec(version) ?? /\.0\.(?:\d{14})-([0-9a-f]{12})(\+incompatible)?$/.exec(version);
-  return m?.[1];
+  return /^v[0-9]+\.(?:0\.0-|\d+\.\d+-(?:[^+]*\.)?0\.)\d{14}-([0-9a-f]{12})(?:\+incompatible)?$/.exec(version)?.[1];
 }
 
 /** The major-version suffix of a module path (`/v2` … ), if it has one. */
