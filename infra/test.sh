@@ -7,12 +7,22 @@ cd "$(dirname "$0")/.."
 bash infra/provision.sh
 bash infra/setup-node.sh
 report=$(mktemp)
-trap 'rm -f "$report"' EXIT
 status=0
-# lint first (the whole run only, not a run of chosen test files): a finding fails the run, but every test still runs
+# lint beside the tests (the whole run only, not a run of chosen test files): a finding fails the
+# run, but every test still runs; its report is printed after theirs
 lint=0
-if [ "$#" -eq 0 ]; then bash infra/lint.sh || lint=$?; fi
+lint_log=$(mktemp)
+trap 'rm -f "$report" "$lint_log"' EXIT
+lint_pid=
+if [ "$#" -eq 0 ]; then
+  bash infra/lint.sh >"$lint_log" 2>&1 &
+  lint_pid=$!
+fi
 npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+if [ -n "$lint_pid" ]; then
+  wait "$lint_pid" || lint=$?
+  cat "$lint_log"
+fi
 # one plain closing line with the counts, whatever the reporter printed above
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
