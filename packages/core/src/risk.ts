@@ -133,3 +133,59 @@ export function riskDetail(summary: Pick<RiskSummary, 'level' | 'text'>): string
   const prefix = `${summary.level} risk: `;
   return summary.text.startsWith(prefix) ? summary.text.slice(prefix.length) : summary.text;
 }
+
+/** What a kind of file in an artifact is to whoever installs it, for `assessByKind`. */
+export interface RiskKind {
+  code: string;
+  level: RiskLevel;
+  /** singular and plural */
+  noun: readonly [string, string];
+}
+
+/**
+ * The risk summary of a file-level difference where each path's kind alone decides its risk (an
+ * ecosystem whose artifacts run nothing at install): one flag per kind and side of the difference,
+ * highest first; `low` kinds are only named in the text. `artifact` names the artifact (`zip`, `crate`).
+ */
+export function assessByKind(diff: FileDifference, kinds: readonly RiskKind[], kindOf: (path: string) => RiskKind, artifact: string): RiskSummary {
+  const words = { onlyPublished: `only in the published ${artifact}`, onlyRebuilt: `missing from the published ${artifact}`, changed: 'changed' } as const;
+  const flags: RiskFlag[] = [];
+  const notes: string[] = [];
+  for (const change of ['onlyPublished', 'onlyRebuilt', 'changed'] as const) {
+    const byKind = new Map<RiskKind, string[]>();
+    for (const e of diff[change]) {
+      if (e.type === 'directory') continue;
+      const k = kindOf(e.path);
+      byKind.set(k, [...(byKind.get(k) ?? []), e.path]);
+    }
+    for (const k of kinds) {
+      const paths = byKind.get(k);
+      if (!paths) continue;
+      const shown = paths.slice(0, 3).join(', ') + (paths.length > 3 ? `, … (${paths.length} in all)` : '');
+      const message = `${paths.length} ${k.noun[paths.length === 1 ? 0 : 1]} ${words[change]}: ${shown}`;
+      if (k.level === 'low') notes.push(message);
+      else flags.push({ code: k.code, level: k.level, message: message.slice(0, RISK_MAX_TEXT_CHARS) });
+    }
+  }
+  flags.sort((a, b) => (a.level === b.level ? 0 : maxRiskLevel(a.level, b.level) === a.level ? -1 : 1));
+  const kept =
+    flags.length > RISK_MAX_FLAGS
+      ? [...flags.slice(0, RISK_MAX_FLAGS - 1), { code: 'more', level: flags[RISK_MAX_FLAGS - 1]!.level, message: `${flags.length - RISK_MAX_FLAGS + 1} more reasons` }]
+      : flags;
+  const nothing = diff.onlyPublished.length + diff.onlyRebuilt.length + diff.changed.length === 0;
+  const level: RiskLevel = nothing ? 'medium' : kept.map((f) => f.level).reduce(maxRiskLevel, 'low');
+  const text = nothing
+    ? 'medium risk: the file-level diff lists no difference to assess'
+    : kept.length === 0
+      ? `low risk: only documentation differs (${notes.join('; ')})`.slice(0, RISK_MAX_TEXT_CHARS)
+      : `${level} risk: ${kept.map((f) => f.message).join('; ')}`.slice(0, RISK_MAX_TEXT_CHARS);
+  return {
+    level,
+    text,
+    onlyPublished: riskPathList(diff.onlyPublished.map((e) => e.path)),
+    onlyRebuilt: riskPathList(diff.onlyRebuilt.map((e) => e.path)),
+    changed: riskPathList(diff.changed.map((e) => e.path)),
+    modeChanged: riskPathList(diff.modeChanged.map((e) => e.path)),
+    flags: nothing ? [{ code: 'no-difference', level: 'medium', message: 'the file-level diff lists no difference to assess' }] : kept,
+  };
+}

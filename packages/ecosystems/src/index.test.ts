@@ -16,11 +16,14 @@ describe("builders' own settings", () => {
     const defaults = builderSettingsFrom({});
     expect(defaults.golang?.QUORUM_GOSUMDB).toMatch(/^sum\.golang\.org\+033de0ae\+/);
     expect(defaults.npm).toEqual({});
-    expect(builderOriginsFrom(defaults)).toEqual(['https://sum.golang.org']);
-    const local = builderSettingsFrom({ QUORUM_GOSUMDB: `${defaults.golang!.QUORUM_GOSUMDB} http://127.0.0.1:9999/sumdb` });
-    expect(builderOriginsFrom(local)).toEqual(['http://127.0.0.1:9999']);
-    expect(builderOriginsFrom(builderSettingsFrom({ QUORUM_GOSUMDB: 'off' }))).toEqual([]);
+    expect(defaults.cargo).toEqual({ QUORUM_CARGO_DOWNLOADS: 'https://static.crates.io' });
+    expect(builderOriginsFrom(defaults)).toEqual(['https://sum.golang.org', 'https://static.crates.io']);
+    const local = builderSettingsFrom({ QUORUM_GOSUMDB: `${defaults.golang!.QUORUM_GOSUMDB} http://127.0.0.1:9999/sumdb`, QUORUM_CARGO_DOWNLOADS: 'http://127.0.0.1:8888/dl' });
+    expect(builderOriginsFrom(local)).toEqual(['http://127.0.0.1:9999', 'http://127.0.0.1:8888']);
+    expect(builderOriginsFrom(builderSettingsFrom({ QUORUM_GOSUMDB: 'off' }))).toEqual(['https://static.crates.io']);
     // a malformed value stops the process at its start, not at the first lookup
     expect(() => builderOriginsFrom(builderSettingsFrom({ QUORUM_GOSUMDB: 'sum.golang.org' }))).toThrow(/QUORUM_GOSUMDB/);
+    expect(() => builderOriginsFrom(builderSettingsFrom({ QUORUM_CARGO_DOWNLOADS: 'static.crates.io' }))).toThrow(/QUORUM_CARGO_DOWNLOADS/);
+    expect(() => builderOriginsFrom(builderSettingsFrom({ QUORUM_CARGO_DOWNLOADS: 'file:///etc' }))).toThrow(/QUORUM_CARGO_DOWNLOADS must be an http/);
   });
 });

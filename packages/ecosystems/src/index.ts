@@ -2,9 +2,10 @@ import { QuorumError, registrySettingOf, urlSetting, type Builder, type ReleaseP
 import { formatChoiceProblem } from '@quorum/compare';
 import { npmBuilder, npmName } from '@quorum/builder-npm';
 import { goBuilder } from '@quorum/builder-go';
+import { cratesBuilder } from '@quorum/builder-crates';
 
 /** Every ecosystem Quorum can rebuild; the only place builders are registered. */
-export const ALL_BUILDERS: readonly Builder[] = registered([npmBuilder, goBuilder]);
+export const ALL_BUILDERS: readonly Builder[] = registered([npmBuilder, goBuilder, cratesBuilder]);
 
 /** The builders, each checked to name an artifact format the compare package has and stabilizers of that format. */
 export function registered(builders: readonly Builder[]): readonly Builder[] {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build the Quorum crates builder image deterministically from Debian packages and load it into the
+# local Docker engine as quorum/crates-builder:bookworm (see infra/builder-image.sh for how and why).
+# Debian's cargo packs the crate (`cargo package`); nothing else is added.
+#
+# Usage: build.sh [--force] [--mirror URL]
+#
+# Prints {"tag","digest","cargo","rustc"} as JSON on stdout and stores it in
+# ${QUORUM_STATE_DIR:-$HOME/.quorum}/images/crates.json. Progress goes to stderr.
+set -euo pipefail
+
+readonly NAME="crates"
+readonly TAG="quorum/crates-builder:bookworm"
+readonly PACKAGES="cargo"
+
+describe_tools() {
+  local cargo rustc
+  cargo="$(docker run --rm --network none "$1" cargo --version | cut -d' ' -f2)" || return 1
+  rustc="$(docker run --rm --network none "$1" rustc --version | cut -d' ' -f2)" || return 1
+  printf '"cargo":"%s","rustc":"%s"' "$cargo" "$rustc"
+}
+
+# shellcheck source=../../../infra/builder-image.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../infra/builder-image.sh"
+builder_image_main "$@"

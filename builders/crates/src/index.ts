@@ -1,0 +1,42 @@
+import { QuorumError, urlSetting, type Builder } from '@quorum/core';
+import { assessCratesRisk } from './assess-risk.js';
+import { CARGO_LOCKFILES, readCargoLock } from './cargo-lock.js';
+import { cratePurlProblem, indexPath, indexUrl } from './crate-name.js';
+import { CARGO_DOWNLOADS_DEFAULT, CARGO_DOWNLOADS_SETTING, inferCratesRecipe, readCratesMetadata } from './infer-recipe.js';
+import { decideCratesInputs, planCratesBuild } from './plan.js';
+
+export { assessCratesRisk } from './assess-risk.js';
+export { CARGO_LOCKFILES, isKnownRegistry, parseCargoLock, readCargoLock, type LockedCrate } from './cargo-lock.js';
+export { cratePurlProblem, downloadUrl, indexPath, indexUrl, sriOfHexSha256 } from './crate-name.js';
+export { CARGO_DOWNLOADS_DEFAULT, CARGO_DOWNLOADS_SETTING, indexEntry, inferCratesRecipe, readCratesMetadata, repositoryOfManifest, type CratesMetadata } from './infer-recipe.js';
+export { decideCratesInputs, planCratesBuild } from './plan.js';
+export { readCrateFiles } from './read-crate.js';
+
+/** The crates builder: a crate version's `.crate`, packed again by cargo from the commit it records. */
+export const cratesBuilder: Builder = {
+  ecosystem: 'cargo',
+  defaultRegistry: 'https://index.crates.io',
+  registrySetting: 'QUORUM_CARGO_INDEX',
+  imageTag: 'quorum/crates-builder:bookworm',
+  artifactFormat: 'tgz',
+  // cargo writes a deterministic tar (fixed times, modes and owners); its gzip encoder is cargo's own
+  stabilizers: ['tar-entry-order', 'tar-times', 'tar-modes', 'tar-owners', 'tar-pax', 'tar-devices', 'tar-format', 'gzip-level', 'gzip-name', 'gzip-time', 'gzip-header'],
+  settings: { [CARGO_DOWNLOADS_SETTING]: CARGO_DOWNLOADS_DEFAULT },
+  settingOrigins(settings) {
+    const downloads = new URL(urlSetting(CARGO_DOWNLOADS_SETTING, settings[CARGO_DOWNLOADS_SETTING], CARGO_DOWNLOADS_DEFAULT));
+    if (downloads.protocol !== 'https:' && downloads.protocol !== 'http:') throw new QuorumError('invalid-input', `${CARGO_DOWNLOADS_SETTING} must be an http(s) URL, got "${downloads.href}"`);
+    return [downloads.origin];
+  },
+  purlProblem: cratePurlProblem,
+  metadataUrl: (purl, registry) => indexUrl(registry, indexPath(purl.name)),
+  readMetadata: readCratesMetadata,
+  inferRecipe: inferCratesRecipe,
+  planFiles: ['Cargo.toml', 'src/main.rs', 'Cargo.lock', 'root/Cargo.lock'],
+  decideInputs: decideCratesInputs,
+  // an index line names no URL: the download is the index's template filled in
+  artifactIn: () => undefined,
+  plan: planCratesBuild,
+  assessRisk: assessCratesRisk,
+  lockfileNames: CARGO_LOCKFILES,
+  readLockfile: readCargoLock,
+};
