@@ -5,7 +5,8 @@
  * to launder the tampered tarball through a source override (an override verdict, which never answers
  * for the purl), and a consumer's offline check of the signed attestations of both (`quorum verify`).
  * Then the same for a Go module served by a local module proxy: the honest version reproducible by its
- * h1: dirhash, one whose proxy zip has an injected line a mismatch.
+ * h1: dirhash, one whose proxy zip has an injected line a mismatch; and for a crate served by a local
+ * sparse index: the honest version reproducible, one whose .crate has an injected line a mismatch.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { commitToGitPackage, makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { LocalGoProxy, LocalSumDb, makeModuleZip, publishModule } from '../fixtures/go-proxy.js';
+import { LocalCratesIndex, packCrate, tamperCrate } from '../fixtures/crates-index.js';
 import { publishFromGit } from '../fixtures/publish.js';
 import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 import { freePort, ROOT } from '../e2e/farm.js';
@@ -25,6 +27,7 @@ const work = await mkdtemp(join(tmpdir(), 'quorum-demo-'));
 const registry = await new LocalRegistry().start();
 const goProxy = await new LocalGoProxy().start();
 const sumdb = await new LocalSumDb().start();
+const cratesIndex = await new LocalCratesIndex().start();
 const port = await freePort();
 const redisPort = await freePort();
 const server = `http://127.0.0.1:${port}`;
@@ -55,6 +58,17 @@ const goBackdoored = { ...goClean, zip: await makeModuleZip(goRepo.dir, GO_MODUL
 goProxy.publish(GO_MODULE, 'v1.0.1', goBackdoored);
 // the world's checksum database recorded what the proxy served: the go command would install it without a word
 await sumdb.record(GO_MODULE, 'v1.0.1', goBackdoored.zip, goBackdoored.mod);
+const CRATE = 'quorum-demo-adder';
+say(`publishing the crate ${CRATE} 1.0.0 and 1.0.1 (a line injected into the .crate) to a local sparse index at ${cratesIndex.url}`);
+const crateToml = (version: string) =>
+  `[package]\nname = "${CRATE}"\nversion = "${version}"\nedition = "2021"\nlicense = "MIT"\ndescription = "adds"\nrepository = "https://github.com/quorum-demo/${CRATE}"\n`;
+const crateLib = 'pub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n';
+const crateRepo = await makeGitPackage(join(work, 'go', CRATE), { 'Cargo.toml': crateToml('1.0.0'), 'src/lib.rs': crateLib }, 'v1.0.0');
+cratesIndex.publish(CRATE, '1.0.0', { crate: await packCrate(crateRepo.dir, CRATE, '1.0.0') });
+await commitToGitPackage(crateRepo, { 'Cargo.toml': crateToml('1.0.1') }, { tag: 'v1.0.1' });
+const crateClean = await packCrate(crateRepo.dir, CRATE, '1.0.1');
+const crateBackdoor = 'pub fn init() { let _ = std::process::Command::new("sh").arg("-c").arg("$PAYLOAD").spawn(); }\n';
+cratesIndex.publish(CRATE, '1.0.1', { crate: await tamperCrate(crateClean, (dir) => writeFile(join(dir, 'src/lib.rs'), crateLib + crateBackdoor)) });
 // the attacker's own repository, which does contain what the tampered tarball contains
 const evil = await makeGitPackage(join(work, 'evil'), { 'package.json': packageJson('quorum-demo', '1.0.1'), 'index.js': index + payload, 'README.md': '# quorum-demo\n' }, 'v1.0.1');
 
@@ -67,6 +81,8 @@ const farm = execa('node', [QUORUM, 'up', '--workers', '3', '--port', String(por
     QUORUM_GOPROXY: goProxy.url,
     QUORUM_GIT_MIRRORS: JSON.stringify({ 'https://github.com/quorum-demo/': `${join(work, 'go')}/` }),
     QUORUM_GOSUMDB: sumdb.setting,
+    QUORUM_CARGO_INDEX: cratesIndex.url,
+    QUORUM_CARGO_DOWNLOADS: cratesIndex.url,
     QUORUM_ALLOW_LOCAL_REPOS: '1',
     QUORUM_LOG_LEVEL: 'warn',
     QUORUM_BUILD_SCRATCH_MB: process.env.QUORUM_BUILD_SCRATCH_MB ?? '1024',
@@ -81,6 +97,7 @@ const stop = async () => {
   await registry.close();
   await goProxy.close();
   await sumdb.close();
+  await cratesIndex.close();
   await rm(work, { recursive: true, force: true });
 };
 
@@ -119,15 +136,18 @@ try {
   say(`a Go module: quorum submit pkg:golang/${GO_MODULE}@v1.0.0 --wait, then @v1.0.1 (the proxy's zip has an injected line)`);
   const goOk = await execa('node', [QUORUM, 'submit', `pkg:golang/${GO_MODULE}@v1.0.0`, '--wait', '--server', server], { stdio: 'inherit', reject: false });
   const goBad = await execa('node', [QUORUM, 'submit', `pkg:golang/${GO_MODULE}@v1.0.1`, '--wait', '--server', server], { stdio: 'inherit', reject: false });
+  say(`a crate: quorum submit pkg:cargo/${CRATE}@1.0.0 --wait, then @1.0.1 (its .crate has an injected line)`);
+  const crateOk = await execa('node', [QUORUM, 'submit', `pkg:cargo/${CRATE}@1.0.0`, '--wait', '--server', server], { stdio: 'inherit', reject: false });
+  const crateBad = await execa('node', [QUORUM, 'submit', `pkg:cargo/${CRATE}@1.0.1`, '--wait', '--server', server], { stdio: 'inherit', reject: false });
   // success = the honest release reproduced (0) and verified offline (0); the tampered one flagged
   // as mismatch (2), its laundering attempt a passing override verdict (7: it does not answer for the
   // purl) that leaves the answer a mismatch (2), and not verified (6); the Go module reproduced (0), its
-  // tampered zip a mismatch (2)
-  const codes = [ok.exitCode, bad.exitCode, laundered.exitCode, still.exitCode, okVerify.exitCode, badVerify.exitCode, goOk.exitCode, goBad.exitCode];
-  code = codes.join() === '0,2,7,2,0,6,0,2' ? 0 : 1;
+  // tampered zip a mismatch (2); the same for the crate
+  const codes = [ok.exitCode, bad.exitCode, laundered.exitCode, still.exitCode, okVerify.exitCode, badVerify.exitCode, goOk.exitCode, goBad.exitCode, crateOk.exitCode, crateBad.exitCode];
+  code = codes.join() === '0,2,7,2,0,6,0,2,0,2' ? 0 : 1;
   say(
     code === 0
-      ? 'honest release reproducible and verified offline; tampered release flagged as mismatch, not laundered by an override, and not verified; the Go module reproducible, its tampered zip a mismatch'
+      ? 'honest release reproducible and verified offline; tampered release flagged as mismatch, not laundered by an override, and not verified; the Go module and the crate reproducible, their tampered archives a mismatch'
       : `unexpected exit codes ${codes.join(', ')}`,
   );
   if (keep) {

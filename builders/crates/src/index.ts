@@ -12,15 +12,32 @@ export { CARGO_DOWNLOADS_DEFAULT, CARGO_DOWNLOADS_SETTING, indexEntry, inferCrat
 export { decideCratesInputs, planCratesBuild } from './plan.js';
 export { readCrateFiles } from './read-crate.js';
 
+/** The stabilizers the comparison of crates applies: all of the crate format's. */
+export const CRATE_STABILIZER_NAMES = [
+  'tar-entry-order',
+  'tar-times',
+  'tar-modes',
+  'tar-owners',
+  'tar-pax',
+  'tar-devices',
+  'tar-format',
+  'gzip-level',
+  'gzip-name',
+  'gzip-time',
+  'gzip-header',
+  'cargo-manifest',
+  'cargo-vcs-dirty',
+] as const;
+
 /** The crates builder: a crate version's `.crate`, packed again by cargo from the commit it records. */
 export const cratesBuilder: Builder = {
   ecosystem: 'cargo',
   defaultRegistry: 'https://index.crates.io',
   registrySetting: 'QUORUM_CARGO_INDEX',
   imageTag: 'quorum/crates-builder:bookworm',
-  artifactFormat: 'tgz',
-  // cargo writes a deterministic tar (fixed times, modes and owners); its gzip encoder is cargo's own
-  stabilizers: ['tar-entry-order', 'tar-times', 'tar-modes', 'tar-owners', 'tar-pax', 'tar-devices', 'tar-format', 'gzip-level', 'gzip-name', 'gzip-time', 'gzip-header'],
+  artifactFormat: 'crate',
+  // cargo writes a deterministic tar, but its gzip encoder, tar details and Cargo.toml normalization vary with its version
+  stabilizers: CRATE_STABILIZER_NAMES,
   settings: { [CARGO_DOWNLOADS_SETTING]: CARGO_DOWNLOADS_DEFAULT },
   settingOrigins(settings) {
     const downloads = new URL(urlSetting(CARGO_DOWNLOADS_SETTING, settings[CARGO_DOWNLOADS_SETTING], CARGO_DOWNLOADS_DEFAULT));

@@ -4,7 +4,8 @@ import { analyzeTgz, type AnalyzeTgzOptions } from './analyze-tgz.js';
 import { inspectZip, type ZipStabilizedForm } from './analyze-zip.js';
 import type { ArchiveAnalysis, ArchiveReader } from './archive-reader.js';
 import { diffArchives, openArchiveDiff, type ArchiveDiffReader, type ArtifactDiff, type DiffOptions } from './diff-archive.js';
-import { TGZ_STABILIZERS, ZIP_STABILIZERS, type StabilizerInfo } from './stabilizers.js';
+import { analyzeCrate } from './crate-format.js';
+import { CRATE_STABILIZERS, TGZ_STABILIZERS, ZIP_STABILIZERS, type StabilizerInfo } from './stabilizers.js';
 import { TGZ_READER } from './tgz-reader.js';
 import { zipReader } from './zip-reader.js';
 
@@ -42,10 +43,19 @@ function zipFormat(id: string, form: ZipStabilizedForm, description: string): Ar
 export const ARTIFACT_FORMATS: Readonly<Record<string, ArtifactFormatInfo>> = Object.freeze({
   tgz: {
     id: 'tgz',
-    description: 'a gzip-compressed tar archive (npm tarballs, crates); stabilized form: the canonical manifest of its entries',
+    description: 'a gzip-compressed tar archive (npm tarballs); stabilized form: the canonical manifest of its entries',
     stabilizers: TGZ_STABILIZERS,
     encodingStabilizer: 'gzip-level',
     analyze: analyzeTgz,
+    reader: TGZ_READER,
+  },
+  crate: {
+    id: 'crate',
+    description:
+      "a gzip-compressed tar archive made by cargo (crates); stabilized form: the tgz's canonical manifest, with the normalized Cargo.toml compared as TOML data and .cargo_vcs_info.json without its dirty flag",
+    stabilizers: CRATE_STABILIZERS,
+    encodingStabilizer: 'gzip-level',
+    analyze: (input, opts) => analyzeCrate(fileOnly(input, 'crate'), opts),
     reader: TGZ_READER,
   },
   zip: zipFormat('zip', 'manifest', 'a zip archive; stabilized form: the canonical manifest of its entries'),

@@ -12,7 +12,17 @@ export {
 } from './artifact-formats.js';
 export { inspectZip, h1FromStabilized, type ZipStabilizedForm } from './analyze-zip.js';
 export type { ArchiveAnalysis, ArchiveLimits } from './archive-reader.js';
-export { TGZ_STABILIZERS, ZIP_STABILIZERS, type StabilizerInfo, type StabilizerName, type TgzStabilizerName, type ZipStabilizerName } from './stabilizers.js';
+export {
+  CRATE_STABILIZERS,
+  TGZ_STABILIZERS,
+  ZIP_STABILIZERS,
+  type CrateStabilizerName,
+  type StabilizerInfo,
+  type StabilizerName,
+  type TgzStabilizerName,
+  type ZipStabilizerName,
+} from './stabilizers.js';
+export { analyzeCrate, manifestData, vcsInfoData } from './crate-format.js';
 export { MANIFEST_VERSION_LINE, compareUtf8, manifestLine, manifestSha256, normalizeMode, serializeManifest, type EntryType, type ManifestEntry } from './manifest.js';
 export { parseGzipHeader, type GzipHeader } from './gzip-header.js';
 export { hashStream, sha256File } from './hash.js';

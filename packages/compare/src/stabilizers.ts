@@ -48,10 +48,24 @@ export const ZIP_STABILIZERS: readonly (StabilizerInfo & { readonly name: ZipSta
   },
 ] as const);
 
-/** Any stabilizer's name. */
-export type StabilizerName = TgzStabilizerName | ZipStabilizerName;
+/** Names of the stabilizers a crate (`.crate`) adds to its tgz's. */
+export type CrateStabilizerName = 'cargo-manifest' | 'cargo-vcs-dirty';
 
-const VERSIONS = new Map<string, number>([...TGZ_STABILIZERS, ...ZIP_STABILIZERS].map((s) => [s.name, s.version]));
+/** The stabilizers for crates: the tgz's, and two for the files cargo writes when it packs. */
+export const CRATE_STABILIZERS: readonly (StabilizerInfo & { readonly name: TgzStabilizerName | CrateStabilizerName })[] = Object.freeze([
+  ...TGZ_STABILIZERS,
+  {
+    name: 'cargo-manifest',
+    version: 1,
+    description: "the text of the crate's normalized Cargo.toml: compared as the TOML data cargo reads (comments, formatting, key order and quoting aside)",
+  },
+  { name: 'cargo-vcs-dirty', version: 1, description: "the dirty flag of the crate's .cargo_vcs_info.json and that file's JSON formatting (the commit and path it records are compared)" },
+] as const);
+
+/** Any stabilizer's name. */
+export type StabilizerName = TgzStabilizerName | ZipStabilizerName | CrateStabilizerName;
+
+const VERSIONS = new Map<string, number>([...CRATE_STABILIZERS, ...ZIP_STABILIZERS].map((s) => [s.name, s.version]));
 
 /**
  * Digest of one facet: sha256 over `quorum-facet <name> v<version>\n` followed by one line per
