@@ -12,6 +12,7 @@
 #   NAME      the builder's name (state file ${QUORUM_STATE_DIR:-$HOME/.quorum}/images/NAME.json)
 #   TAG       the image tag
 #   PACKAGES  comma-separated Debian packages to include
+#   BUILDER_SUITE (optional) the Debian release to build from; default bookworm
 #   and defines:
 #   describe_tools ID   prints the JSON members (after tag and digest) naming the image's tools
 #   builder_hook ROOT   (optional) runs on the host after the packages are installed, ROOT is the chroot
@@ -23,7 +24,8 @@
 # machine's apt mirror, else http://deb.debian.org/debian).
 # Prints {"tag","digest",...} as JSON on stdout and stores it in the state file. Progress: stderr.
 
-readonly SUITE="bookworm"
+# the Debian release the builder asks for (BUILDER_SUITE, set by the sourcing script), else bookworm
+readonly SUITE="${BUILDER_SUITE:-bookworm}"
 # Fixed build time: Debian 12.0 release day, 2023-06-10T00:00:00Z. Every mtime
 # in the rootfs is clamped to it and shadow(5) dates are derived from it.
 readonly BUILD_EPOCH=1686355200

@@ -10,7 +10,7 @@
 #   2. a reachable Docker engine (starts dockerd in the background when
 #      `docker info` fails; log in $QUORUM_STATE_DIR/dockerd.log);
 #   3. the image of every builder (builders/*/image/build.sh: quorum/npm-builder:bookworm,
-#      quorum/go-builder:bookworm, ...), built locally from Debian packages (skip with --no-image).
+#      quorum/go-builder:bookworm, quorum/crates-builder:trixie), built locally from Debian packages (skip with --no-image).
 # Redis is not started here: every farm or test starts its own (infra/redis.sh).
 # Quiet unless it changes something; what it does is reported on stderr.
 set -euo pipefail

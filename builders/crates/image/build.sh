@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the Quorum crates builder image deterministically from Debian packages and load it into the
-# local Docker engine as quorum/crates-builder:bookworm (see infra/builder-image.sh for how and why).
+# local Docker engine as quorum/crates-builder:trixie (see infra/builder-image.sh for how and why).
 # Debian's cargo packs the crate (`cargo package`); nothing else is added.
 #
 # Usage: build.sh [--force] [--mirror URL]
@@ -10,7 +10,10 @@
 set -euo pipefail
 
 readonly NAME="crates"
-readonly TAG="quorum/crates-builder:bookworm"
+readonly TAG="quorum/crates-builder:trixie"
+# trixie: its cargo (1.85) normalizes Cargo.toml and packs Cargo.lock as the cargo releases crates are
+# published with today do; bookworm's (1.65) does neither
+readonly BUILDER_SUITE="trixie"
 readonly PACKAGES="cargo"
 
 describe_tools() {

@@ -50,6 +50,11 @@ describe('Cargo.lock', () => {
     expect(p.ok && p.packages[0]!.checksum).toBe(SUM);
   });
 
+  it('refuses a lockfile pinning one version by two checksums (cargo would take either)', () => {
+    const twice = `${LOCK}\n[[package]]\nname = "itoa"\nversion = "1.0.9"\nsource = "sparse+https://index.crates.io/"\nchecksum = "${'e'.repeat(64)}"\n`;
+    expect(readCargoLock('Cargo.lock', twice)).toMatchObject({ ok: false, message: expect.stringContaining('by another checksum') });
+  });
+
   it('refuses what is not a Cargo.lock, and a hostile name, without throwing', () => {
     expect(readCargoLock('go.sum', LOCK)).toMatchObject({ ok: false });
     expect(readCargoLock('Cargo.lock', '[[package]\nname=')).toMatchObject({ ok: false, message: expect.stringMatching(/not TOML/) });

@@ -67,7 +67,7 @@ export function readCargoLock(fileName: string, text: string, opts?: { registrie
   if (!parsed.ok) return parsed;
   const releases: LockedRelease[] = [];
   const unverifiable: UnverifiableEntry[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   for (const p of parsed.packages) {
     if (p.source === undefined) continue;
     const name = p.name.slice(0, 200);
@@ -87,8 +87,11 @@ export function readCargoLock(fileName: string, text: string, opts?: { registrie
       continue;
     }
     const purl = releasePurl('cargo', undefined, p.name, p.version);
-    if (seen.has(purl)) continue;
-    seen.add(purl);
+    const before = seen.get(purl);
+    // cargo would download that version by either checksum: two different ones cannot both be what was verified
+    if (before !== undefined && before !== integrity) return { ok: false, message: `${p.at} pins ${p.name.slice(0, 100)} ${p.version.slice(0, 100)} by another checksum than an earlier entry` };
+    if (before !== undefined) continue;
+    seen.set(purl, integrity);
     releases.push({ purl, integrity, at: p.at });
   }
   return { ok: true, format: 'Cargo.lock', releases, unverifiable };

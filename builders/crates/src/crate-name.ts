@@ -48,6 +48,24 @@ export function downloadUrl(template: string, name: string, version: string, cks
     .replaceAll('{sha256-checksum}', cksum);
 }
 
+/**
+ * What is wrong with an index's `dl` template, if anything: it must be an http(s) URL whose scheme,
+ * host and port hold no marker (a name filled in there would send each crate's download elsewhere).
+ */
+export function downloadTemplateProblem(template: string): string | undefined {
+  const scheme = /^https?:\/\//i.exec(template);
+  if (!scheme) return `the index's download template ${JSON.stringify(template.slice(0, 200))} is not an http(s) URL`;
+  const pathAt = template.indexOf('/', scheme[0].length);
+  const authority = template.slice(0, pathAt === -1 ? template.length : pathAt);
+  if (authority.includes('{') || authority.includes('}')) return `the index's download template ${JSON.stringify(template.slice(0, 200))} fills a crate's name into its host`;
+  try {
+    new URL(authority);
+  } catch {
+    return `the index's download template ${JSON.stringify(template.slice(0, 200))} has no valid host`;
+  }
+  return undefined;
+}
+
 /** The Subresource-Integrity form of a hex sha256 (a cargo index's `cksum`, a Cargo.lock's `checksum`); undefined if it is not one. */
 export function sriOfHexSha256(hex: unknown): string | undefined {
   if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) return undefined;

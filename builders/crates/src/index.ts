@@ -3,13 +3,13 @@ import { assessCratesRisk } from './assess-risk.js';
 import { CARGO_LOCKFILES, readCargoLock } from './cargo-lock.js';
 import { cratePurlProblem, indexPath, indexUrl } from './crate-name.js';
 import { CARGO_DOWNLOADS_DEFAULT, CARGO_DOWNLOADS_SETTING, inferCratesRecipe, readCratesMetadata } from './infer-recipe.js';
-import { decideCratesInputs, planCratesBuild } from './plan.js';
+import { cratePublishedFacts, decideCratesInputs, planCratesBuild } from './plan.js';
 
 export { assessCratesRisk } from './assess-risk.js';
 export { CARGO_LOCKFILES, isKnownRegistry, parseCargoLock, readCargoLock, type LockedCrate } from './cargo-lock.js';
 export { cratePurlProblem, downloadUrl, indexPath, indexUrl, sriOfHexSha256 } from './crate-name.js';
 export { CARGO_DOWNLOADS_DEFAULT, CARGO_DOWNLOADS_SETTING, indexEntry, inferCratesRecipe, readCratesMetadata, repositoryOfManifest, type CratesMetadata } from './infer-recipe.js';
-export { decideCratesInputs, planCratesBuild } from './plan.js';
+export { cratePublishedFacts, decideCratesInputs, planCratesBuild } from './plan.js';
 export { readCrateFiles } from './read-crate.js';
 
 /** The stabilizers the comparison of crates applies: all of the crate format's. */
@@ -34,7 +34,7 @@ export const cratesBuilder: Builder = {
   ecosystem: 'cargo',
   defaultRegistry: 'https://index.crates.io',
   registrySetting: 'QUORUM_CARGO_INDEX',
-  imageTag: 'quorum/crates-builder:bookworm',
+  imageTag: 'quorum/crates-builder:trixie',
   artifactFormat: 'crate',
   // cargo writes a deterministic tar, but its gzip encoder, tar details and Cargo.toml normalization vary with its version
   stabilizers: CRATE_STABILIZER_NAMES,
@@ -48,7 +48,8 @@ export const cratesBuilder: Builder = {
   metadataUrl: (purl, registry) => indexUrl(registry, indexPath(purl.name)),
   readMetadata: readCratesMetadata,
   inferRecipe: inferCratesRecipe,
-  planFiles: ['Cargo.toml', 'src/main.rs', 'Cargo.lock', 'root/Cargo.lock'],
+  planFiles: ['Cargo.toml', 'Cargo.lock', 'root/Cargo.lock'],
+  publishedFacts: cratePublishedFacts,
   decideInputs: decideCratesInputs,
   // an index line names no URL: the download is the index's template filled in
   artifactIn: () => undefined,

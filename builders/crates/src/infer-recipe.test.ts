@@ -129,6 +129,31 @@ describe('reading the index and the crate', () => {
     expect(wrong.vcs).toBeUndefined();
   });
 
+  it('refuses an index whose download template puts a name into the host', async () => {
+    const { fetch, asked } = serve({
+      'https://index.test/config.json': { dl: 'https://static.crates.{lowerprefix}/../c/{crate}' },
+      'https://index.test/io/ta/iota': `${JSON.stringify({ name: 'iota', vers: '1.0.0', cksum: CKSUM })}\n`,
+    });
+    const m = await readCratesMetadata(purl('iota', '1.0.0'), 'https://index.test', fetch, { QUORUM_CARGO_DOWNLOADS: 'https://static.crates.io' });
+    expect(m.crateProblem).toContain("fills a crate's name into its host");
+    expect(asked.filter((u) => u.includes('static.crates'))).toEqual([]);
+  });
+
+  it('refuses a crate whose tar renames an entry for some readers (pax), or holds a wanted file twice', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crate-pax-'));
+    try {
+      await mkdir(join(dir, 'foo-1.0.0'));
+      await writeFile(join(dir, 'foo-1.0.0', 'notes.toml'), 'repository = "https://github.com/attacker/fork"\n');
+      // pax path makes the entry notes.toml for tar and cargo; its ustar name says Cargo.toml
+      await execa('tar', ['--format=pax', '--pax-option=path:=foo-1.0.0/notes.toml', '-czf', 'x.crate', '--transform=s,notes.toml,Cargo.toml,', 'foo-1.0.0/notes.toml'], { cwd: dir });
+      await expect(readCrateFiles(await readFile(join(dir, 'x.crate')), ['foo-1.0.0/Cargo.toml'])).rejects.toThrow(/'x' record/);
+      await execa('tar', ['--format=gnu', '-czf', 'y.crate', 'foo-1.0.0/notes.toml', 'foo-1.0.0/notes.toml'], { cwd: dir });
+      await expect(readCrateFiles(await readFile(join(dir, 'y.crate')), ['foo-1.0.0/notes.toml', 'foo-1.0.0/other'])).rejects.toThrow(/twice/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads only what it needs of a crate, and refuses one that is not a gzipped tar', async () => {
     const bytes = await crate('big', '1.0.0', { 'a/data.bin': 'y'.repeat(3_000_000), 'Cargo.toml': '[package]\nname = "big"\n' });
     expect(Object.keys(await readCrateFiles(bytes, ['big-1.0.0/Cargo.toml']))).toEqual(['big-1.0.0/Cargo.toml']);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse as parseToml } from 'smol-toml';
 import type { MetadataFetch, RecipeInference, ReleasePurl, SourceMapping, SourceOverrides } from '@quorum/core';
-import { downloadUrl, indexPath, indexUrl, sriOfHexSha256 } from './crate-name.js';
+import { downloadTemplateProblem, downloadUrl, indexPath, indexUrl, sriOfHexSha256 } from './crate-name.js';
 import { readCrateFiles } from './read-crate.js';
 
 /** The setting naming the origin crates are downloaded from (what the index's `config.json` `dl` must point at). */
@@ -68,6 +68,8 @@ export async function readCratesMetadata(purl: ReleasePurl, registry: string, fe
   const text = await fetch(indexUrl(registry, indexPath(purl.name)), 'text');
   const entry = typeof text === 'string' ? indexEntry(text, purl.version) : undefined;
   if (!entry || !dl || typeof entry.name !== 'string' || typeof entry.cksum !== 'string') return { ...(entry ? { entry } : {}), ...(dl ? { dl } : {}) };
+  const templateProblem = downloadTemplateProblem(dl);
+  if (templateProblem) return { entry, dl, crate: dl, crateProblem: templateProblem };
   const crate = downloadUrl(dl, entry.name, purl.version, entry.cksum);
   const allowed = settings[CARGO_DOWNLOADS_SETTING] ?? CARGO_DOWNLOADS_DEFAULT;
   if (originOf(crate) === undefined || originOf(crate) !== originOf(allowed)) {
@@ -191,7 +193,8 @@ export function inferCratesRecipe(purl: ReleasePurl, metadata: unknown, override
   if (directory) steps.push(`package directory from the crate's path_in_vcs: ${directory}`);
 
   const base = { origin, repo, ...(directory ? { directory } : {}) };
-  const facts = { crateName: purl.name, downloadTemplate: doc.dl ?? '' };
+  // dependencies are downloaded by the same template, from the release's own (checked) download origin only
+  const facts = { crateName: purl.name, downloadTemplate: doc.dl ?? '', downloadOrigin: new URL(doc.crate).origin };
   const publishedAt = str(entry.pubtime) && !Number.isNaN(Date.parse(str(entry.pubtime)!)) ? new Date(Date.parse(str(entry.pubtime)!)).toISOString() : undefined;
   const result = (source: { commit?: string; refs: string[] }, extra: string[]): RecipeInference => ({
     ok: true,

@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { parse as parseToml } from 'smol-toml';
+import { readCrateFiles } from './read-crate.js';
 import type { BuildInput, BuildPlan, InputsDecision, PlanInput } from '@quorum/core';
-import { downloadUrl, sriOfHexSha256 } from './crate-name.js';
+import { cratePurlProblem, downloadUrl, sriOfHexSha256 } from './crate-name.js';
 import { isKnownRegistry, parseCargoLock } from './cargo-lock.js';
 
 /** Mount points inside the build container. */
@@ -14,9 +16,9 @@ export const CRATES_DIR = 'crates';
 
 /**
  * The build: `cargo package` in a copy of the checkout (cargo records the commit it packs from, and
- * the mount is read-only), offline. A package with binaries packs its Cargo.lock, which cargo checks
- * against the dependencies: they are the lockfile's `.crate`s, checked by the fetch phase, vendored
- * as a directory source with the checksum the lockfile pins.
+ * the mount is read-only), offline. cargo packs a Cargo.lock resolved from the package's
+ * dependencies: they are the lockfile's `.crate`s, checked by the fetch phase, vendored as a
+ * directory source with the checksum the lockfile pins, the only crates the resolution can choose.
  */
 const BUILD_SCRIPT = `set -eu
 umask 022
@@ -34,6 +36,11 @@ if [ -d ${INPUTS_MOUNT}/${CRATES_DIR} ]; then
   printf '[source.crates-io]\\nreplace-with = "quorum-vendored"\\n[source.quorum-vendored]\\ndirectory = "/tmp/vendor"\\n' > "$CARGO_HOME/config.toml"
   echo "[quorum] $(ls ${INPUTS_MOUNT}/${CRATES_DIR} | wc -l) locked crates vendored"
 fi
+# cargo packs the file a symbolic link points at: one pointing outside the source would put into the
+# crate what the commit does not hold (the build's own inputs, the image's files)
+find /tmp/work -path /tmp/work/.git -prune -o -type l -exec sh -c 'for l; do
+  case "$(realpath -m "$l")" in /tmp/work/*) ;; *) echo "[quorum] refused: the symbolic link \${l#/tmp/work/} points outside the source"; exit 1 ;; esac
+done' sh {} +
 cd "/tmp/work/$QUORUM_PACKAGE_DIR"
 cargo package --no-verify --offline --locked
 cp "$CARGO_TARGET_DIR/package/$QUORUM_CRATE-$QUORUM_VERSION.crate" ${OUTPUT_MOUNT}/
@@ -70,17 +77,21 @@ export function planCratesBuild(input: PlanInput): BuildPlan {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Whether a package's manifest (and its source files) give it a binary target: cargo then packs its Cargo.lock. */
-function hasBinaries(manifest: Record<string, unknown>, mainRs: string | undefined): boolean {
-  const pkg = isObject(manifest.package) ? manifest.package : {};
-  if (Array.isArray(manifest.bin) && manifest.bin.length > 0) return true;
-  return mainRs !== undefined && pkg.autobins !== false;
+/** The tables of a Cargo.toml that declare dependencies cargo resolves when it packs (its own and per target). */
+function declaresDependencies(manifest: Record<string, unknown>): boolean {
+  const has = (t: unknown) => isObject(t) && ['dependencies', 'dev-dependencies', 'build-dependencies'].some((k) => isObject(t[k]) && Object.keys(t[k]).length > 0);
+  return has(manifest) || (isObject(manifest.target) && Object.values(manifest.target).some(has));
 }
 
+/** The largest published Cargo.lock taken as the dependency set. @defaultValue 1 MiB */
+export const MAX_PUBLISHED_LOCK_CHARS = 1024 * 1024;
+
 /**
- * Decides what a crate's build needs: nothing for a library (cargo packs it without resolving
- * anything), and for a package with binaries every registry crate its Cargo.lock pins (package
- * directory's, else the workspace's), downloaded by the checksum the lockfile pins. The source's
+ * Decides what a crate's build needs. cargo packs a Cargo.lock with every crate, resolved from the
+ * package's dependencies: a crate that declares none needs nothing; one that does needs every registry
+ * crate of the Cargo.lock it is resolved from, downloaded by the checksum that lockfile pins. That
+ * lockfile is the source's (package directory's, else the workspace's), else the one the published
+ * crate carries (`publishedLock`, the publisher's resolution: said in the notes). The source's
  * Cargo.toml must be this crate's. Pure.
  */
 export function decideCratesInputs(
@@ -106,22 +117,49 @@ export function decideCratesInputs(
   if (release.version !== undefined && typeof pkg.version === 'string' && pkg.version !== release.version) {
     return refuse('source-mismatch', `the source's Cargo.toml declares version ${JSON.stringify(pkg.version.slice(0, 100))}, not ${release.version}`);
   }
-  if (!hasBinaries(manifest, files['src/main.rs'])) return none;
-  const lock = files['Cargo.lock'] ?? files['root/Cargo.lock'];
-  if (lock === undefined) return refuse('unpinned-dependency', 'the crate has binaries, whose .crate holds a Cargo.lock, and the source commits none');
+  if (!declaresDependencies(manifest)) return none;
+  const own = files['Cargo.lock'] ?? files['root/Cargo.lock'];
+  const published = release.facts?.publishedLock;
+  const lock = own ?? (published !== undefined && published.length <= MAX_PUBLISHED_LOCK_CHARS ? published : undefined);
+  if (lock === undefined) return refuse('unpinned-dependency', 'the crate declares dependencies, and neither its source nor the published crate has a Cargo.lock pinning them');
+  const notes =
+    own === undefined
+      ? ["the source commits no Cargo.lock: the dependencies are those the published crate's own Cargo.lock pins (the publisher's resolution), resolved again by cargo among them"]
+      : [];
   const parsed = parseCargoLock(lock);
   if (!parsed.ok) return refuse('unpinned-dependency', parsed.message);
   const template = release.facts?.downloadTemplate;
-  if (!template) return refuse('unpinned-dependency', "the index's download template is not known");
+  const origin = release.facts?.downloadOrigin;
+  if (!template || !origin) return refuse('unpinned-dependency', "the index's download template is not known");
   const dependencies: BuildInput[] = [];
+  const byPath = new Map<string, string>();
   for (const p of parsed.packages) {
     if (p.source === undefined) continue;
     if (p.source.startsWith('git+')) return refuse('unpinned-dependency', `${p.at} comes from git (${p.source.slice(0, 200)}): a build offline cannot fetch it`);
     if (!isKnownRegistry(p.source, [registry])) return refuse('unpinned-dependency', `${p.at} comes from another registry (${p.source.slice(0, 200)})`);
     const integrity = sriOfHexSha256(p.checksum);
     if (!integrity) return refuse('unpinned-dependency', `${p.at} has no sha256 checksum`);
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(p.name) || !/^[0-9A-Za-z.+-]{1,100}$/.test(p.version)) return refuse('unpinned-dependency', `${p.at} is not a crate name and version`);
-    dependencies.push({ url: downloadUrl(template, p.name, p.version, p.checksum!), integrity, path: `crates/${p.name}-${p.version}.crate` });
+    const problem = cratePurlProblem({ namespace: undefined, name: p.name, version: p.version });
+    if (problem) return refuse('unpinned-dependency', `${p.at}: ${problem}`);
+    const url = downloadUrl(template, p.name, p.version, p.checksum!);
+    const at = URL.canParse(url) ? new URL(url).origin : undefined;
+    if (at !== origin) return refuse('unpinned-dependency', `${p.at} would be downloaded from ${at ?? JSON.stringify(url.slice(0, 200))}, not from ${origin}`);
+    const path = `crates/${p.name}-${p.version}.crate`;
+    const before = byPath.get(path);
+    if (before !== undefined && before !== integrity) return refuse('unpinned-dependency', `${p.at} is locked twice, by two checksums`);
+    if (before !== undefined) continue;
+    byPath.set(path, integrity);
+    dependencies.push({ url, integrity, path });
   }
-  return { ...none, dependencies, install: dependencies.length > 0, notes: dependencies.length > 0 ? [`${dependencies.length} crates of the Cargo.lock vendored for cargo's check of it`] : [] };
+  return { ...none, dependencies, install: dependencies.length > 0, notes };
+}
+
+/**
+ * What the published crate shows of how it was made: its own Cargo.lock (`publishedLock`), the
+ * publisher's resolution, used as the dependency set when the source commits none.
+ */
+export async function cratePublishedFacts(artifactFile: string): Promise<Record<string, string>> {
+  const files = await readCrateFiles(await readFile(artifactFile), ['*/Cargo.lock']);
+  const lock = files['*/Cargo.lock'];
+  return lock && lock.length <= MAX_PUBLISHED_LOCK_CHARS ? { publishedLock: lock.toString('utf8') } : {};
 }
