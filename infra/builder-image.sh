@@ -12,7 +12,7 @@
 #   NAME      the builder's name (state file ${QUORUM_STATE_DIR:-$HOME/.quorum}/images/NAME.json)
 #   TAG       the image tag
 #   PACKAGES  comma-separated Debian packages to include
-#   BUILDER_SUITE (optional) the Debian release to build from; default bookworm
+#   BUILDER_SUITE the Debian release to build from (bookworm, trixie)
 #   and defines:
 #   describe_tools ID   prints the JSON members (after tag and digest) naming the image's tools
 #   builder_hook ROOT   (optional) runs on the host after the packages are installed, ROOT is the chroot
@@ -24,10 +24,10 @@
 # machine's apt mirror, else http://deb.debian.org/debian).
 # Prints {"tag","digest",...} as JSON on stdout and stores it in the state file. Progress: stderr.
 
-# the Debian release the builder asks for (BUILDER_SUITE, set by the sourcing script), else bookworm
+# the Debian release the builder asks for (every builder sets BUILDER_SUITE, so none takes it from the environment)
 readonly SUITE="${BUILDER_SUITE:-bookworm}"
-# Fixed build time: Debian 12.0 release day, 2023-06-10T00:00:00Z. Every mtime
-# in the rootfs is clamped to it and shadow(5) dates are derived from it.
+# Fixed build time, whatever the release: Debian 12.0 release day, 2023-06-10T00:00:00Z. Every
+# mtime in the rootfs is clamped to it and shadow(5) dates are derived from it.
 readonly BUILD_EPOCH=1686355200
 readonly BUILDER_UID=1000
 readonly BUILDER_GID=1000

@@ -48,7 +48,7 @@ export const cratesBuilder: Builder = {
   metadataUrl: (purl, registry) => indexUrl(registry, indexPath(purl.name)),
   readMetadata: readCratesMetadata,
   inferRecipe: inferCratesRecipe,
-  planFiles: ['Cargo.toml', 'Cargo.lock', 'root/Cargo.lock'],
+  planFiles: ['Cargo.toml', 'Cargo.lock', 'root/Cargo.lock', 'root/Cargo.toml'],
   publishedFacts: cratePublishedFacts,
   decideInputs: decideCratesInputs,
   // an index line names no URL: the download is the index's template filled in

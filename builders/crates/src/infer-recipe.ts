@@ -194,7 +194,7 @@ export function inferCratesRecipe(purl: ReleasePurl, metadata: unknown, override
 
   const base = { origin, repo, ...(directory ? { directory } : {}) };
   // dependencies are downloaded by the same template, from the release's own (checked) download origin only
-  const facts = { crateName: purl.name, downloadTemplate: doc.dl ?? '', downloadOrigin: new URL(doc.crate).origin };
+  const facts = { crateName: purl.name, downloadTemplate: doc.dl ?? '', downloadOrigin: URL.canParse(doc.crate) ? new URL(doc.crate).origin : '', packageDirectory: directory };
   const publishedAt = str(entry.pubtime) && !Number.isNaN(Date.parse(str(entry.pubtime)!)) ? new Date(Date.parse(str(entry.pubtime)!)).toISOString() : undefined;
   const result = (source: { commit?: string; refs: string[] }, extra: string[]): RecipeInference => ({
     ok: true,

@@ -28,8 +28,34 @@ describe("a crate build's inputs", () => {
     const own = decideCratesInputs({ 'Cargo.toml': TOML, 'Cargo.lock': LOCK }, {}, 'https://index.test', { ...release, facts: { ...release.facts, publishedLock: published } });
     expect(own.dependencies.map((x) => x.path)).toEqual(['crates/itoa-1.0.9.crate']);
     // target-specific dependencies count too
+    const underscored = '[package]\nname = "tool"\nversion = "0.2.0"\n\n[dev_dependencies]\nitoa = "1"\n';
+    expect(decideCratesInputs({ 'Cargo.toml': underscored }, {}, 'https://index.test', release).problem).toMatchObject({ code: 'unpinned-dependency' });
     const targeted = '[package]\nname = "tool"\nversion = "0.2.0"\n\n[target.\'cfg(unix)\'.dependencies]\nlibc = "0.2"\n';
     expect(decideCratesInputs({ 'Cargo.toml': targeted }, {}, 'https://index.test', release).problem).toMatchObject({ code: 'unpinned-dependency' });
+  });
+
+  it("adds to the source's Cargo.lock what only the published one pins (the workspace's own packages), and says so", () => {
+    const workspaceLock = `${LOCK}\n[[package]]\nname = "sibling"\nversion = "0.1.0"\n`;
+    const publishedLock = `${LOCK}\n[[package]]\nname = "sibling"\nversion = "0.1.0"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\nchecksum = "${'f'.repeat(64)}"\n`;
+    const d = decideCratesInputs({ 'Cargo.toml': TOML, 'root/Cargo.lock': workspaceLock }, {}, 'https://index.test', { ...release, facts: { ...release.facts, publishedLock } });
+    expect(d.dependencies.map((x) => x.path)).toEqual(['crates/itoa-1.0.9.crate', 'crates/sibling-0.1.0.crate']);
+    expect(d.notes.join('\n')).toContain("1 crates the source's Cargo.lock does not pin");
+    // the published lockfile adds nothing else, and cannot re-pin what the source pins
+    const repinned = LOCK.replace(SUM, 'a'.repeat(64));
+    const mixed = decideCratesInputs({ 'Cargo.toml': TOML, 'Cargo.lock': LOCK }, {}, 'https://index.test', { ...release, facts: { ...release.facts, publishedLock: repinned } });
+    expect(mixed.dependencies).toEqual([expect.objectContaining({ integrity: `sha256-${Buffer.from(SUM, 'hex').toString('base64')}` })]);
+  });
+
+  it('refuses a readme or licence file cargo would copy from outside the repository', () => {
+    const withFile = (line: string) => ({ 'Cargo.toml': TOML.replace('version = "0.2.0"\n', `version = "0.2.0"\n${line}\n`) });
+    const deep = { ...release, facts: { ...release.facts, packageDirectory: 'crates/tool' } };
+    expect(decideCratesInputs(withFile('license-file = "/etc/os-release"'), {}, 'https://index.test', deep).problem).toMatchObject({ code: 'source-refused' });
+    expect(decideCratesInputs(withFile('readme = "../../../secret.md"'), {}, 'https://index.test', deep).problem).toMatchObject({ code: 'source-refused' });
+    expect(decideCratesInputs(withFile('readme = "../../.git/config"'), {}, 'https://index.test', deep).problem).toMatchObject({ code: 'source-refused' });
+    // the workspace root's README, from a member two levels down, is the repository's
+    expect(decideCratesInputs({ ...withFile('readme = "../../README.md"'), 'Cargo.lock': LOCK }, {}, 'https://index.test', deep).problem).toBeUndefined();
+    const inherited = { ...withFile('readme.workspace = true'), 'root/Cargo.toml': '[workspace]\nmembers = ["crates/*"]\n[workspace.package]\nreadme = "/etc/passwd"\n' };
+    expect(decideCratesInputs(inherited, {}, 'https://index.test', deep).problem).toMatchObject({ code: 'source-refused' });
   });
 
   it('refuses a source that is not this crate and dependencies that cannot be fetched offline', () => {

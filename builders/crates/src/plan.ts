@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { readCrateFiles } from './read-crate.js';
 import type { BuildInput, BuildPlan, InputsDecision, PlanInput } from '@quorum/core';
@@ -31,8 +32,11 @@ if [ -d ${INPUTS_MOUNT}/${CRATES_DIR} ]; then
     d="/tmp/vendor/$(basename "$c" .crate)"
     mkdir -p "$d"
     tar -xzf "$c" -C "$d" --strip-components=1 --no-same-owner
+    rm -f "$d/.cargo-checksum.json"
     printf '{"files":{},"package":"%s"}' "$(sha256sum "$c" | cut -d' ' -f1)" > "$d/.cargo-checksum.json"
   done
+  # a dependency's links could lead cargo (or the lines above) out of the vendored tree
+  if [ -n "$(find /tmp/vendor -type l | head -n 1)" ]; then echo "[quorum] refused: a locked crate holds a symbolic link"; exit 1; fi
   printf '[source.crates-io]\\nreplace-with = "quorum-vendored"\\n[source.quorum-vendored]\\ndirectory = "/tmp/vendor"\\n' > "$CARGO_HOME/config.toml"
   echo "[quorum] $(ls ${INPUTS_MOUNT}/${CRATES_DIR} | wc -l) locked crates vendored"
 fi
@@ -79,8 +83,38 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** The tables of a Cargo.toml that declare dependencies cargo resolves when it packs (its own and per target). */
 function declaresDependencies(manifest: Record<string, unknown>): boolean {
-  const has = (t: unknown) => isObject(t) && ['dependencies', 'dev-dependencies', 'build-dependencies'].some((k) => isObject(t[k]) && Object.keys(t[k]).length > 0);
+  const tables = ['dependencies', 'dev-dependencies', 'build-dependencies', 'dev_dependencies', 'build_dependencies'];
+  const has = (t: unknown) => isObject(t) && tables.some((k) => isObject(t[k]) && Object.keys(t[k]).length > 0);
   return has(manifest) || (isObject(manifest.target) && Object.values(manifest.target).some(has));
+}
+
+/**
+ * Why a file cargo copies into the crate (`readme`, `license-file`, the package's own or inherited
+ * from the workspace root) would come from outside the repository or from its `.git`, if one would:
+ * cargo packs it from wherever the path leads (the image's files, the build's inputs).
+ */
+function fileOutsideRepository(pkg: Record<string, unknown>, directory: string, rootToml: string | undefined): string | undefined {
+  let workspacePackage: Record<string, unknown> = {};
+  if (rootToml !== undefined) {
+    try {
+      const root = parseToml(rootToml) as Record<string, unknown>;
+      workspacePackage = isObject(root.workspace) && isObject(root.workspace.package) ? root.workspace.package : {};
+    } catch {
+      // an unreadable workspace root names nothing; cargo itself refuses it
+    }
+  }
+  for (const key of ['readme', 'license-file']) {
+    const own = pkg[key];
+    const inherited = isObject(own) && own.workspace === true;
+    const value = inherited ? workspacePackage[key] : own;
+    if (typeof value !== 'string') continue;
+    const from = inherited || directory === '' ? '.' : directory;
+    const resolved = posix.normalize(posix.join(from, value));
+    if (value.startsWith('/') || value.includes('\\') || resolved === '..' || resolved.startsWith('../') || resolved.split('/').includes('.git')) {
+      return `the crate's ${key} ${JSON.stringify(value.slice(0, 200))} is outside the repository: cargo would pack a file the commit does not hold`;
+    }
+  }
+  return undefined;
 }
 
 /** The largest published Cargo.lock taken as the dependency set. @defaultValue 1 MiB */
@@ -117,40 +151,61 @@ export function decideCratesInputs(
   if (release.version !== undefined && typeof pkg.version === 'string' && pkg.version !== release.version) {
     return refuse('source-mismatch', `the source's Cargo.toml declares version ${JSON.stringify(pkg.version.slice(0, 100))}, not ${release.version}`);
   }
+  const outside = fileOutsideRepository(pkg, release.facts?.packageDirectory ?? '', files['root/Cargo.toml'] ?? text);
+  if (outside) return refuse('source-refused', outside);
   if (!declaresDependencies(manifest)) return none;
   const own = files['Cargo.lock'] ?? files['root/Cargo.lock'];
-  const published = release.facts?.publishedLock;
-  const lock = own ?? (published !== undefined && published.length <= MAX_PUBLISHED_LOCK_CHARS ? published : undefined);
-  if (lock === undefined) return refuse('unpinned-dependency', 'the crate declares dependencies, and neither its source nor the published crate has a Cargo.lock pinning them');
-  const notes =
-    own === undefined
-      ? ["the source commits no Cargo.lock: the dependencies are those the published crate's own Cargo.lock pins (the publisher's resolution), resolved again by cargo among them"]
-      : [];
-  const parsed = parseCargoLock(lock);
-  if (!parsed.ok) return refuse('unpinned-dependency', parsed.message);
+  const shown = release.facts?.publishedLock;
+  const published = shown !== undefined && shown.length <= MAX_PUBLISHED_LOCK_CHARS ? shown : undefined;
+  if (own === undefined && published === undefined)
+    return refuse('unpinned-dependency', 'the crate declares dependencies, and neither its source nor the published crate has a Cargo.lock pinning them');
   const template = release.facts?.downloadTemplate;
   const origin = release.facts?.downloadOrigin;
   if (!template || !origin) return refuse('unpinned-dependency', "the index's download template is not known");
+  const locks: { text: string; from: 'source' | 'published' }[] = [
+    ...(own !== undefined ? [{ text: own, from: 'source' as const }] : []),
+    ...(published !== undefined ? [{ text: published, from: 'published' as const }] : []),
+  ];
   const dependencies: BuildInput[] = [];
   const byPath = new Map<string, string>();
-  for (const p of parsed.packages) {
-    if (p.source === undefined) continue;
-    if (p.source.startsWith('git+')) return refuse('unpinned-dependency', `${p.at} comes from git (${p.source.slice(0, 200)}): a build offline cannot fetch it`);
-    if (!isKnownRegistry(p.source, [registry])) return refuse('unpinned-dependency', `${p.at} comes from another registry (${p.source.slice(0, 200)})`);
-    const integrity = sriOfHexSha256(p.checksum);
-    if (!integrity) return refuse('unpinned-dependency', `${p.at} has no sha256 checksum`);
-    const problem = cratePurlProblem({ namespace: undefined, name: p.name, version: p.version });
-    if (problem) return refuse('unpinned-dependency', `${p.at}: ${problem}`);
-    const url = downloadUrl(template, p.name, p.version, p.checksum!);
-    const at = URL.canParse(url) ? new URL(url).origin : undefined;
-    if (at !== origin) return refuse('unpinned-dependency', `${p.at} would be downloaded from ${at ?? JSON.stringify(url.slice(0, 200))}, not from ${origin}`);
-    const path = `crates/${p.name}-${p.version}.crate`;
-    const before = byPath.get(path);
-    if (before !== undefined && before !== integrity) return refuse('unpinned-dependency', `${p.at} is locked twice, by two checksums`);
-    if (before !== undefined) continue;
-    byPath.set(path, integrity);
-    dependencies.push({ url, integrity, path });
+  let fromPublished = 0;
+  // the source's lockfile pins the dependency set; the published crate's adds only the workspace's own
+  // packages (no source in the workspace, from the registry in the packed crate) or, without one, is it
+  let workspacePackages: Set<string> | undefined;
+  for (const lock of locks) {
+    const parsed = parseCargoLock(lock.text);
+    if (!parsed.ok) {
+      if (lock.from === 'published' && own !== undefined) continue;
+      return refuse('unpinned-dependency', `${lock.from === 'published' ? "the published crate's " : ''}${parsed.message}`);
+    }
+    if (lock.from === 'source') workspacePackages = new Set(parsed.packages.filter((p) => p.source === undefined).map((p) => p.name));
+    for (const p of parsed.packages) {
+      if (p.source === undefined) continue;
+      if (lock.from === 'published' && workspacePackages !== undefined && !workspacePackages.has(p.name)) continue;
+      if (p.source.startsWith('git+')) return refuse('unpinned-dependency', `${p.at} comes from git (${p.source.slice(0, 200)}): a build offline cannot fetch it`);
+      if (!isKnownRegistry(p.source, [registry])) return refuse('unpinned-dependency', `${p.at} comes from another registry (${p.source.slice(0, 200)})`);
+      const integrity = sriOfHexSha256(p.checksum);
+      if (!integrity) return refuse('unpinned-dependency', `${p.at} has no sha256 checksum`);
+      const problem = cratePurlProblem({ namespace: undefined, name: p.name, version: p.version });
+      if (problem) return refuse('unpinned-dependency', `${p.at}: ${problem}`);
+      const url = downloadUrl(template, p.name, p.version, p.checksum!);
+      const at = URL.canParse(url) ? new URL(url).origin : undefined;
+      if (at !== origin) return refuse('unpinned-dependency', `${p.at} would be downloaded from ${at ?? JSON.stringify(url.slice(0, 200))}, not from ${origin}`);
+      const path = `crates/${p.name}-${p.version}.crate`;
+      const before = byPath.get(path);
+      if (before !== undefined && before !== integrity) return refuse('unpinned-dependency', `${p.at} is locked twice, by two checksums`);
+      if (before !== undefined) continue;
+      byPath.set(path, integrity);
+      dependencies.push({ url, integrity, path });
+      if (lock.from === 'published') fromPublished++;
+    }
   }
+  const notes =
+    own === undefined
+      ? ["the source commits no Cargo.lock: the dependencies are those the published crate's own Cargo.lock pins (the publisher's resolution), resolved again by cargo among them"]
+      : fromPublished > 0
+        ? [`${fromPublished} crates the source's Cargo.lock does not pin (the workspace's own packages, as the registry has them) were taken from the published crate's Cargo.lock`]
+        : [];
   return { ...none, dependencies, install: dependencies.length > 0, notes };
 }
 

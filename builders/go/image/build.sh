@@ -13,6 +13,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly NAME="go"
 readonly TAG="quorum/go-builder:bookworm"
+readonly BUILDER_SUITE="bookworm"
 readonly PACKAGES="golang-go,golang-golang-x-mod-dev"
 # the tool's source and its hook are part of the image: another source is another image
 HOOK_ID="gomodzip-$(cat "$here/gomodzip.go" "$here/hook.sh" | sha256sum | cut -c1-16)"

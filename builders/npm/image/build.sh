@@ -14,6 +14,7 @@ readonly TAG="quorum/npm-builder:bookworm"
 # git: publishers build in a git checkout, and build steps (hook installers, pack steps that ask
 # git what it ignores) expect one; the build makes its copy of the source a repository again.
 # libfaketime: the build steps see the clock at the publish time (banners stamp the year)
+readonly BUILDER_SUITE="bookworm"
 readonly PACKAGES="nodejs,npm,git,libfaketime"
 
 describe_tools() {

@@ -90,6 +90,21 @@ describe('crates: Cargo.toml by its data, .cargo_vcs_info.json without its dirty
     expect(nested.stabilizedSha256).not.toBe(nestedRewritten.stabilizedSha256);
   });
 
+  it('tells apart values cargo reads differently, and a file whose bytes spell out the data of another', async () => {
+    const three = await analyze(await crate({ 'Cargo.toml': `${MANIFEST}\n[profile.release]\nopt-level = 3\n` }));
+    const float = await analyze(await crate({ 'Cargo.toml': `${MANIFEST}\n[profile.release]\nopt-level = 3.0\n` }));
+    const text = await analyze(await crate({ 'Cargo.toml': `${MANIFEST}\n[profile.release]\nopt-level = "3"\n` }));
+    expect(new Set([three.stabilizedSha256, float.stabilizedSha256, text.stabilizedSha256]).size).toBe(3);
+    const big = await analyze(await crate({ 'Cargo.toml': `${MANIFEST}\n[package.metadata]\nn = 9007199254740993\n` }));
+    const near = await analyze(await crate({ 'Cargo.toml': `${MANIFEST}\n[package.metadata]\nn = 9007199254740992\n` }));
+    expect(big.stabilizedSha256).not.toBe(near.stabilizedSha256);
+    // a Cargo.toml that is not TOML but holds exactly the text another one is compared by
+    const { manifestData } = await import('./crate-format.js');
+    const spelled = await analyze(await crate({ 'Cargo.toml': manifestData(MANIFEST)! }));
+    const real = await analyze(await crate({ 'Cargo.toml': MANIFEST }));
+    expect(spelled.stabilizedSha256).not.toBe(real.stabilizedSha256);
+  });
+
   it('compares a manifest that does not parse by its bytes', async () => {
     const broken = MANIFEST.replace('[package]', '[package');
     const a = await analyze(await crate({ 'Cargo.toml': broken, 'src/lib.rs': lib }));

@@ -9,26 +9,34 @@ import { facetDigestOf, type CrateStabilizerName } from './stabilizers.js';
 /** The largest cargo metadata file compared by its data; a larger one is compared by its bytes. @defaultValue 1 MiB */
 export const MAX_CARGO_FILE_BYTES = 1024 * 1024;
 
-/** JSON with object keys sorted and the values JSON cannot tell apart (dates, NaN, infinities) spelled out. */
-function canonical(v: unknown): unknown {
-  if (v instanceof Date) return { $date: String(v) };
-  if (typeof v === 'number' && !Number.isFinite(v)) return { $number: String(v) };
-  if (typeof v === 'bigint') return { $integer: v.toString() };
-  if (Array.isArray(v)) return v.map(canonical);
+/**
+ * Every TOML value as a tagged JSON value: tables as sorted key/value pairs, integers exact, floats,
+ * dates and strings each with their kind, so that no two different documents give one text.
+ */
+function typed(v: unknown): unknown {
+  if (typeof v === 'string') return ['s', v];
+  if (typeof v === 'bigint') return ['i', v.toString()];
+  if (typeof v === 'number') return ['f', Object.is(v, -0) ? '-0' : String(v)];
+  if (typeof v === 'boolean') return ['b', v];
+  // a TOML date keeps its own form (offset, local date or time) in toISOString
+  if (v instanceof Date) return ['d', v.toISOString()];
+  if (Array.isArray(v)) return ['a', v.map(typed)];
   if (typeof v === 'object' && v !== null) {
-    return Object.fromEntries(
-      Object.keys(v)
+    const o = v as Record<string, unknown>;
+    return [
+      't',
+      Object.keys(o)
         .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
+        .map((k) => [k, typed(o[k])]),
+    ];
   }
-  return v;
+  return ['?', String(v)];
 }
 
 /** The data of a Cargo.toml as cargo reads it; undefined when it is not TOML (then its bytes are compared). */
 export function manifestData(text: string): string | undefined {
   try {
-    return `quorum-cargo-manifest v1\n${JSON.stringify(canonical(parseToml(text)))}`;
+    return `quorum-cargo-manifest v1\n${JSON.stringify(typed(parseToml(text, { integersAsBigInt: true })))}`;
   } catch {
     return undefined;
   }
@@ -51,7 +59,7 @@ export function vcsInfoData(text: string): { data: string; dirty: unknown } | un
     delete git.dirty;
     o.git = git;
   }
-  return { data: `quorum-cargo-vcs-info v1\n${JSON.stringify(canonical(o))}`, dirty };
+  return { data: `quorum-cargo-vcs-info v1\n${JSON.stringify(typed(o))}`, dirty };
 }
 
 /** Which of cargo's metadata files an entry is: only the crate's own, directly in its `<name>-<version>/` directory. */
@@ -99,9 +107,10 @@ export async function analyzeCrate(file: string, opts?: AnalyzeTgzOptions): Prom
       if (info.dirty !== null) applied.add(kind);
     }
   }
+  // a file read as data is named apart (a NUL cannot be in a tar name): no file's bytes can stand for its data
   const stabilized: ManifestEntry[] = analysis.entries.map((e) => {
     const r = replaced.get(e.path);
-    return r && e.type === 'file' ? { ...e, ...r } : e;
+    return r && e.type === 'file' ? { ...e, ...r, path: `${e.path}\u0000data` } : e;
   });
   return {
     ...analysis,
