@@ -23,7 +23,7 @@ describe('API input validation over real HTTP', () => {
   const cases: { name: string; body: unknown; status: number; code: string; message: RegExp }[] = [
     { name: 'a malformed purl', body: { purl: 'npm:left-pad' }, status: 400, code: 'invalid-purl', message: /malformed purl/ },
     { name: 'a purl without version', body: { purl: 'pkg:npm/known' }, status: 400, code: 'missing-version', message: /no version/ },
-    { name: 'an unknown ecosystem', body: { purl: 'pkg:cargo/serde@1.0.0' }, status: 400, code: 'unknown-ecosystem', message: /no builder for ecosystem "cargo"/ },
+    { name: 'an unknown ecosystem', body: { purl: 'pkg:pypi/requests@2.32.0' }, status: 400, code: 'unknown-ecosystem', message: /no builder for ecosystem "pypi"/ },
     { name: 'an unknown registry', body: { purl: 'pkg:npm/known@1.0.0?repository_url=https://evil.example/npm' }, status: 400, code: 'unknown-registry', message: /not served by this farm/ },
     { name: 'a malformed registry qualifier', body: { purl: 'pkg:npm/known@1.0.0?repository_url=http://[' }, status: 400, code: 'unknown-registry', message: /is not a registry URL/ },
     { name: 'an unknown qualifier', body: { purl: 'pkg:npm/known@1.0.0?arch=x64' }, status: 400, code: 'invalid-purl', message: /qualifiers "arch" is not supported/ },

@@ -341,11 +341,11 @@ describe('verdicts on a farm of three workers (N=3, M=2)', () => {
     expect((await farm.request('POST', '/v1/audit', { packages: 'all' })).status).toBe(400);
     expect((await farm.request('POST', '/v1/audit', { packages: Array.from({ length: 20_001 }, () => ({ purl: 'pkg:npm/a@1.0.0' })) })).status).toBe(400);
     const odd = await farm.json<{ entries: { status: string; note?: string }[] }>('POST', '/v1/audit', {
-      packages: [{ purl: 'not a purl' }, { purl: 'pkg:cargo/serde@1.0.0' }, { purl: 'pkg:npm/greet' }],
+      packages: [{ purl: 'not a purl' }, { purl: 'pkg:pypi/requests@2.32.0' }, { purl: 'pkg:npm/greet' }],
     });
     expect(odd.entries.map((e) => [e.status, e.note])).toEqual([
       ['unknown', 'not a valid purl'],
-      ['unknown', 'this farm rebuilds no cargo packages'],
+      ['unknown', 'this farm rebuilds no pypi packages'],
       ['unknown', 'names no version'],
     ]);
   });
