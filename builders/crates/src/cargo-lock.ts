@@ -1,5 +1,5 @@
 import { parse as parseToml } from 'smol-toml';
-import { releasePurl, type LockedRelease, type LockfileReading, type UnverifiableEntry } from '@quorum/core';
+import { isObject, releasePurl, type LockedRelease, type LockfileReading, type UnverifiableEntry } from '@quorum/core';
 import { cratePurlProblem, sriOfHexSha256 } from './crate-name.js';
 
 /** The lockfile a Rust project has. */
@@ -22,8 +22,6 @@ export interface LockedCrate {
   /** where it is in the file */
   at: string;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The packages of a Cargo.lock (format 1 to 4), or why it cannot be read. Pure. */
 export function parseCargoLock(text: string): { ok: true; packages: LockedCrate[] } | { ok: false; message: string } {

@@ -71,3 +71,8 @@ export function sriOfHexSha256(hex: unknown): string | undefined {
   if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) return undefined;
   return `sha256-${Buffer.from(hex, 'hex').toString('base64')}`;
 }
+
+/** The origin (`scheme://host:port`) of a URL, or undefined for what is not one. */
+export function originOf(url: string): string | undefined {
+  return URL.canParse(url) ? new URL(url).origin : undefined;
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse as parseToml } from 'smol-toml';
-import type { MetadataFetch, RecipeInference, ReleasePurl, SourceMapping, SourceOverrides } from '@quorum/core';
-import { downloadTemplateProblem, downloadUrl, indexPath, indexUrl, sriOfHexSha256 } from './crate-name.js';
+import { isObject, type MetadataFetch, type RecipeInference, type ReleasePurl, type SourceMapping, type SourceOverrides } from '@quorum/core';
+import { downloadTemplateProblem, downloadUrl, indexPath, indexUrl, originOf, sriOfHexSha256 } from './crate-name.js';
 import { readCrateFiles } from './read-crate.js';
 
 /** The setting naming the origin crates are downloaded from (what the index's `config.json` `dl` must point at). */
@@ -13,7 +13,6 @@ export const CARGO_DOWNLOADS_DEFAULT = 'https://static.crates.io';
 export const MAX_INDEX_LINES = 100_000;
 
 const HEX40 = /^[0-9a-f]{40}$/;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** What the crates builder reads of a crate version: its index entry, where it is downloaded, and what its `.crate` says of its source. */
@@ -30,14 +29,6 @@ export interface CratesMetadata {
   vcs?: unknown;
   /** what the crate's own (normalized) `Cargo.toml` declares */
   manifest?: { name?: string; version?: string; repository?: string };
-}
-
-function originOf(url: string): string | undefined {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The index line of one version in an index file (newline-delimited JSON), if there is one. */
@@ -194,7 +185,7 @@ export function inferCratesRecipe(purl: ReleasePurl, metadata: unknown, override
 
   const base = { origin, repo, ...(directory ? { directory } : {}) };
   // dependencies are downloaded by the same template, from the release's own (checked) download origin only
-  const facts = { crateName: purl.name, downloadTemplate: doc.dl ?? '', downloadOrigin: URL.canParse(doc.crate) ? new URL(doc.crate).origin : '', packageDirectory: directory };
+  const facts = { crateName: purl.name, downloadTemplate: doc.dl ?? '', downloadOrigin: originOf(doc.crate) ?? '', packageDirectory: directory };
   const publishedAt = str(entry.pubtime) && !Number.isNaN(Date.parse(str(entry.pubtime)!)) ? new Date(Date.parse(str(entry.pubtime)!)).toISOString() : undefined;
   const result = (source: { commit?: string; refs: string[] }, extra: string[]): RecipeInference => ({
     ok: true,

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { readCrateFiles } from './read-crate.js';
-import type { BuildInput, BuildPlan, InputsDecision, PlanInput } from '@quorum/core';
-import { cratePurlProblem, downloadUrl, sriOfHexSha256 } from './crate-name.js';
+import { isObject, type BuildInput, type BuildPlan, type InputsDecision, type PlanInput } from '@quorum/core';
+import { cratePurlProblem, downloadUrl, originOf, sriOfHexSha256 } from './crate-name.js';
 import { isKnownRegistry, parseCargoLock } from './cargo-lock.js';
 
 /** Mount points inside the build container. */
@@ -78,8 +78,6 @@ export function planCratesBuild(input: PlanInput): BuildPlan {
     limits: { ...input.limits },
   };
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The tables of a Cargo.toml that declare dependencies cargo resolves when it packs (its own and per target). */
 function declaresDependencies(manifest: Record<string, unknown>): boolean {
@@ -189,7 +187,7 @@ export function decideCratesInputs(
       const problem = cratePurlProblem({ namespace: undefined, name: p.name, version: p.version });
       if (problem) return refuse('unpinned-dependency', `${p.at}: ${problem}`);
       const url = downloadUrl(template, p.name, p.version, p.checksum!);
-      const at = URL.canParse(url) ? new URL(url).origin : undefined;
+      const at = originOf(url);
       if (at !== origin) return refuse('unpinned-dependency', `${p.at} would be downloaded from ${at ?? JSON.stringify(url.slice(0, 200))}, not from ${origin}`);
       const path = `crates/${p.name}-${p.version}.crate`;
       const before = byPath.get(path);

@@ -1,4 +1,4 @@
-import type { MetadataFetch, RecipeInference, ReleasePurl, SourceMapping, SourceOverrides } from '@quorum/core';
+import { isObject, type MetadataFetch, type RecipeInference, type ReleasePurl, type SourceMapping, type SourceOverrides } from '@quorum/core';
 import { lookUpSum, parseSumDb, type SumDbRecord } from './sumdb.js';
 import { escapeModuleText, goModulePath, majorSuffix, proxyFileUrl, pseudoVersionCommit } from './module-path.js';
 
@@ -13,8 +13,6 @@ interface VersionInfo {
 const THREE_ELEMENT_HOSTS = new Set(['github.com', 'gitlab.com', 'bitbucket.org', 'codeberg.org']);
 
 const HEX40 = /^[0-9a-f]{40}$/;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** What the Go builder reads of a module version: the proxy's `.info` document, where its zip is, and what the checksum database proved. */
 export interface GoMetadata {

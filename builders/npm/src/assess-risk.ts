@@ -1,4 +1,5 @@
 import {
+  isObject,
   RISK_LEVELS,
   RISK_MAX_FLAGS,
   RISK_MAX_TEXT_CHARS,
@@ -145,8 +146,6 @@ interface Targets {
   /** `exports` patterns with one `*`: prefix and suffix */
   patterns: { prefix: string; suffix: string }[];
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const sideWords = (side: ArtifactSide): string => (side === 'published' ? 'the published tarball' : 'the rebuild');
 const name = (s: string): string => cutText(s, MAX_NAME_CHARS);
 const counted = (n: number, [one, many]: readonly [string, string]): string => `${n} ${n === 1 ? one : many}`;

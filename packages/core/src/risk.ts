@@ -95,7 +95,8 @@ export function riskPathList(paths: readonly string[], shown = RISK_PATHS_SHOWN)
   return { count: paths.length, paths: paths.slice(0, shown).map((p) => cutText(p, RISK_MAX_PATH_CHARS)) };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A JSON object (not null, not an array): what an untrusted document's tables and maps must be before they are read. */
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function pathListProblems(v: unknown, at: string): string[] {
   if (!isObject(v)) return [`${at} must be an object`];
