@@ -14,6 +14,7 @@ import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.
 /** Repository root, for scripts and bins. */
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const WORKER_BIN = join(ROOT, 'packages/worker/dist/bin.js');
+const SHARED_FETCH_CACHE = join(tmpdir(), 'quorum-test-fetch-cache');
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -174,6 +175,9 @@ export class Farm {
         QUORUM_COORDINATOR_URL: this.coordinator.url,
         QUORUM_REDIS_URL: `redis://127.0.0.1:${this.redisPort}`,
         QUORUM_DATA_DIR: join(this.dir, id),
+        // fetched tools and tarballs outlive the farm, one directory per worker slot: test files run
+        // one after another, and downloading Node again for each file's first build costs seconds
+        QUORUM_FETCH_CACHE_DIR: join(SHARED_FETCH_CACHE, id.startsWith(`${this.prefix}-`) ? id.slice(this.prefix.length + 1) : id),
         QUORUM_NPM_REGISTRY: this.registry.url,
         QUORUM_ALLOW_LOCAL_REPOS: this.opts.allowLocalRepos === false ? '0' : '1',
         QUORUM_HEARTBEAT_MS: '500',

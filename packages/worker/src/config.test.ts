@@ -9,6 +9,11 @@ describe('loadWorkerConfig', () => {
     expect(loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_BUILD_SCRATCH: 'memory', QUORUM_BUILD_SCRATCH_MB: '1024' })).toMatchObject({ scratch: 'memory', limits: { scratchBytes: 2 ** 30 } });
   });
 
+  it('keeps the fetch cache in the data directory unless the operator names another place', () => {
+    expect(loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_DATA_DIR: '/srv/w1' }).fetchCacheDir).toBe('/srv/w1/cache');
+    expect(loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_DATA_DIR: '/srv/w1', QUORUM_FETCH_CACHE_DIR: '/fast/cache' }).fetchCacheDir).toBe('/fast/cache');
+  });
+
   it('refuses a scratch kind it does not know, naming the setting', () => {
     expect(() => loadWorkerConfig({ QUORUM_WORKER_ID: 'w1', QUORUM_BUILD_SCRATCH: 'ramdisk' })).toThrow(/QUORUM_BUILD_SCRATCH must be "disk" or "memory"/);
   });

@@ -39,6 +39,8 @@ export interface WorkerConfig {
   stopGraceMs: number;
   /** bytes of fetched tarballs and tools kept between builds; @defaultValue 4 GiB (0 keeps none) */
   fetchCacheBytes: number;
+  /** where they are kept (e.g. a larger disk than the data directory's); @defaultValue `<data dir>/cache` */
+  fetchCacheDir: string;
   /** where builds get their scratch: `disk` (a loop-mounted file per build, needs root) or `memory` (tmpfs); @defaultValue disk */
   scratch: 'disk' | 'memory';
   /**
@@ -89,6 +91,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     stopGraceMs: intSetting('QUORUM_STOP_GRACE_MS', s.QUORUM_STOP_GRACE_MS, 15_000, 0),
     scratch: scratchSetting(s.QUORUM_BUILD_SCRATCH),
     fetchCacheBytes: intSetting('QUORUM_FETCH_CACHE_MB', s.QUORUM_FETCH_CACHE_MB, 4096, 0) * 2 ** 20,
+    fetchCacheDir: resolve(s.QUORUM_FETCH_CACHE_DIR || join(s.QUORUM_DATA_DIR || join('.quorum', workerId), 'cache')),
     resolveAsOf: resolveAsOfSetting(s.QUORUM_RESOLVE_AS_OF),
   });
 }

@@ -77,7 +77,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, opts: { logger
   const signer = new LocalKeySigner(keyPair);
   const slots = new BuildSlots(config.buildSlots);
   const running = new Set<string>();
-  const cache = new FetchCache(join(config.dataDir, 'cache'), config.fetchCacheBytes);
+  const cache = new FetchCache(config.fetchCacheDir, config.fetchCacheBytes);
 
   const images: Record<string, string> = {};
   const refreshImages = async () => {

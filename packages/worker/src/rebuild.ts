@@ -115,6 +115,15 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
   const note = (line: string) => lines.push(scrub(line));
   const base = { v: 1 as const, rebuildId: spec.rebuildId, workerId: config.workerId };
   let phase: Phase = 'metadata';
+  // where the time goes, for operators sizing a farm (logged with the report, not signed)
+  const phaseMs: Partial<Record<Phase | 'report', number>> = {};
+  let phaseStart = started;
+  const enter = (next: Phase | 'report') => {
+    const now = Date.now();
+    phaseMs[phase] = (phaseMs[phase] ?? 0) + now - phaseStart;
+    phaseStart = now;
+    if (next !== 'report') phase = next;
+  };
   let source: ResolvedSource | undefined;
   let upstream: ArtifactDigests | undefined;
   let imageDigest: string | undefined;
@@ -167,7 +176,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     if (spec.upstream && spec.upstream.integrity !== inferred.upstream.integrity) {
       throw new BuildFailure('upstream-inconsistent', `registry ${registry} serves integrity ${inferred.upstream.integrity}, the coordinator saw ${spec.upstream.integrity}`);
     }
-    phase = 'artifact';
+    enter('artifact');
     const publishedFile = join(jobDir, 'published');
     note(`[quorum] fetching published artifact ${inferred.upstream.url}`);
     const pinnedBy = builder.artifactIntegrity === 'none' ? undefined : inferred.upstream.integrity;
@@ -177,7 +186,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     const integrityProblem = builder.integrityProblem?.(inferred.upstream.integrity, published);
     if (integrityProblem) throw new QuorumError('integrity-mismatch', integrityProblem);
     upstream = published;
-    phase = 'source';
+    enter('source');
     const repoProblem = repoUrlProblem(inferred.source.repo, config.allowLocalRepos);
     if (repoProblem) throw new BuildFailure('source-refused', repoProblem);
     const fetched = await fetchSource(inferred.source, join(jobDir, 'src'), note, {
@@ -194,7 +203,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       throw new BuildFailure('source-mismatch', `${resolved.ref ? `tag ${resolved.ref}` : 'the recipe'} resolves to ${resolved.commit} here; the release pinned ${spec.pinned.commit}`);
     }
     source = resolved;
-    phase = 'inputs';
+    enter('inputs');
     const planFiles = await readPlanFiles(packageDir, builder.planFiles, join(jobDir, 'src'), builder.planFileLimits);
     // what decideInputs may weigh of the release: its version, and what the metadata says of the published artifact
     // a builder's reading of a file it cannot make sense of leaves the facts as the metadata gave them
@@ -212,7 +221,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     let toolInputs: FetchedInputs | undefined;
     if (decision.resolve) {
       // no lockfile in the source: resolve the dependency set in the sandbox, then decide again with it
-      phase = 'resolve';
+      enter('resolve');
       toolInputs = await fetchInputs(builder, registry, { ...decision, dependencies: [], install: false }, inputsDir, note, signal, egress, deps.cache);
       imageDigest = await sandbox.imageDigest(builder.imageTag);
       if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
@@ -253,7 +262,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
       notes.push(resolvedNote);
       note(`[quorum] note: ${resolvedNote}`);
       decision = { ...again, tools: [], notes: [] };
-      phase = 'inputs';
+      enter('inputs');
     }
     const fetchedInputs = await fetchInputs(builder, registry, decision, inputsDir, note, signal, egress, deps.cache);
     const inputs: FetchedInputs = { ...fetchedInputs, tools: { ...toolInputs?.tools, ...fetchedInputs.tools }, ...(resolvedLock ? { resolvedLockfile: resolvedLock.path } : {}) };
@@ -274,7 +283,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     fetchMs = Date.now() - started;
 
     // build phase: no network, pinned image
-    phase = 'build';
+    enter('build');
     imageDigest ??= await sandbox.imageDigest(builder.imageTag);
     if (!imageDigest) throw new QuorumError('internal', `builder image ${builder.imageTag} is not on this worker's Docker engine`);
     const plan = builder.plan({ purl, source, toolchain, image: imageDigest, limits: config.limits, inputs, ...(inferred.publishedAt ? { publishedAt: inferred.publishedAt } : {}) });
@@ -323,7 +332,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
     }
 
     // outputs: written by the build, so read no-follow, regular files only, bounded
-    phase = 'outputs';
+    enter('outputs');
     if (plan.toolchainFile) toolchainUsed = parseToolchain(await readSmallOutput(outDir, plan.toolchainFile, { maxBytes: MAX_TOOLCHAIN_FILE_BYTES }));
     const entry = await pickArtifact(outDir, plan.artifactGlob, { maxBytes: config.maxArtifactBytes }).catch((e: unknown) => {
       if (isQuorumError(e, 'not-found')) throw new BuildFailure('no-artifact', e.message);
@@ -396,6 +405,7 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
   } finally {
     await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
   }
+  enter('report');
   const logText = capLog(`${lines.join('\n')}\n`, MAX_LOG_UPLOAD_BYTES);
   await client.uploadLog(spec.rebuildId, logText).catch((e: unknown) => {
     // a log the coordinator refuses (too often, too large for its settings) costs the log, not the result
@@ -405,7 +415,8 @@ export async function runRebuild(job: RebuildJob, deps: RebuildDeps, stop: Abort
   // results are signed (failures too); a fault is not a result and is not signed
   const bundle = report.status === 'error' ? undefined : await deps.signer.signStatement(statementOf(spec, report, recipe, config, builderStabilizers, started, logText));
   await client.report({ ...report, ...(bundle ? { bundle } : {}) });
-  log.info({ status: report.status, reason: report.reason, sha256: report.artifact?.sha256 }, 'rebuild reported');
+  phaseMs.report = Date.now() - phaseStart;
+  log.info({ status: report.status, reason: report.reason, sha256: report.artifact?.sha256, phaseMs }, 'rebuild reported');
 }
 
 /**

