@@ -103,15 +103,15 @@ export class ProcessFarm {
     return ((await res.json()) as { id: string }).id;
   }
 
-  /** Polls a release every 25 ms (a fine clock for the overhead) until it is decided. */
-  async decided(id: string): Promise<ReleaseView> {
+  /** Polls a release every 25 ms (a fine clock for the overhead) until it is decided (or the timeout, 10 min unless told). */
+  async decided(id: string, timeoutMs = 600_000): Promise<ReleaseView> {
     let view!: ReleaseView;
     await this.until(
       async () => {
         view = (await (await fetch(`${this.url}/v1/releases/${id}`)).json()) as ReleaseView;
         return view.state === 'decided';
       },
-      600_000,
+      timeoutMs,
       25,
     );
     return view;

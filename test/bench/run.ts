@@ -2,11 +2,12 @@
  * The benchmark suite: every figure next to its baseline measured in the same run, on the machine
  * at hand. Benchmarks never fail on a number; each row says whether its goal was met.
  *
- *   npm run bench [-- --only P1,P3]
+ *   npm run bench [-- --only P1,P3]   (P2-real: --only P2-real)
  */
 import { cpus, totalmem } from 'node:os';
 import { execa } from 'execa';
 import { benchP1P2 } from './p1-p2-farm.js';
+import { benchP2Real } from './p2-real.js';
 import { benchP3 } from './p3-compare.js';
 import { benchP4 } from './p4-status-load.js';
 import { benchP4Live } from './p4-live.js';
@@ -35,6 +36,7 @@ const run = async (name: string, bench: () => Promise<BenchRow[]>) => {
   process.stderr.write(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
 };
 if (want('P1', 'P2')) await run('P1+P2 farm', () => benchP1P2());
+if (want('P2-REAL', 'P2REAL')) await run('P2-real releases that build like real packages', () => benchP2Real());
 if (want('P3')) await run('P3 stabilized compare', () => benchP3());
 if (want('P4')) await run('P4 status under load', () => benchP4());
 if (want('P4-LIVE', 'P4LIVE')) await run('P4-live answers on a live farm', () => benchP4Live());
