@@ -45,6 +45,12 @@ export interface FarmOptions {
   allowLocalRepos?: boolean;
   /** anonymous submissions per minute and address; @defaultValue high, so tests are not limited */
   submitRatePerMinute?: number;
+  /**
+   * workers start with empty fetch caches of this farm's own, for tests of what a download refuses
+   * (a shared cache that holds the pinned bytes already never downloads the substitute);
+   * @defaultValue false: caches kept between farms, one per worker slot
+   */
+  ownFetchCaches?: boolean;
   /** extra QUORUM_* settings of the coordinator and the workers */
   env?: Record<string, string>;
 }
@@ -177,7 +183,7 @@ export class Farm {
         QUORUM_DATA_DIR: join(this.dir, id),
         // fetched tools and tarballs outlive the farm, one directory per worker slot: test files run
         // one after another, and downloading Node again for each file's first build costs seconds
-        QUORUM_FETCH_CACHE_DIR: join(SHARED_FETCH_CACHE, id.startsWith(`${this.prefix}-`) ? id.slice(this.prefix.length + 1) : id),
+        QUORUM_FETCH_CACHE_DIR: this.opts.ownFetchCaches ? join(this.dir, id, 'cache') : join(SHARED_FETCH_CACHE, id.startsWith(`${this.prefix}-`) ? id.slice(this.prefix.length + 1) : id),
         QUORUM_NPM_REGISTRY: this.registry.url,
         QUORUM_ALLOW_LOCAL_REPOS: this.opts.allowLocalRepos === false ? '0' : '1',
         QUORUM_HEARTBEAT_MS: '500',

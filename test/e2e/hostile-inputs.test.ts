@@ -26,7 +26,8 @@ async function internalService(): Promise<{ url: string; hits: string[]; close()
  * "requests to internal addresses" and "releases that never end", each as the attack.
  */
 describe('hostile builds, packuments and lockfiles', () => {
-  const farm = new Farm({ workers: 2, builders: 2, quorum: 2 });
+  // what downloads refuse is tested here: nothing may already be in a worker's cache
+  const farm = new Farm({ workers: 2, builders: 2, quorum: 2, ownFetchCaches: true });
   let internal: Awaited<ReturnType<typeof internalService>>;
   let secretJson: string;
   let secretTgz: string;
