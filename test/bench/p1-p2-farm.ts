@@ -6,6 +6,7 @@ import { npmBuilder } from '@quorum/builder-npm';
 import { makeGitPackage, packageJson } from '../fixtures/git-package.js';
 import { publishFromGit } from '../fixtures/publish.js';
 import { ProcessFarm } from './farm-process.js';
+import { plainRunFlags } from './plain-docker.js';
 import { fmt, peakRssMiB, renderTable, stats, type BenchRow } from './report.js';
 
 const INDEX = `'use strict';\nmodule.exports = (a, b) => a + b;\n`;
@@ -17,18 +18,7 @@ async function bareRun(image: string, src: string): Promise<number> {
   const t0 = performance.now();
   await execa('docker', [
     'run',
-    '--rm',
-    '--network',
-    'none',
-    '--read-only',
-    '--tmpfs',
-    '/tmp:rw,exec,size=512m',
-    '--cap-drop',
-    'ALL',
-    '--security-opt',
-    'no-new-privileges',
-    '--user',
-    '1000:1000',
+    ...plainRunFlags({ tmpSize: '512m', user: '1000:1000' }),
     '-e',
     'HOME=/tmp/home',
     '-v',
@@ -112,7 +102,7 @@ export async function benchP1P2(opts: { p1Runs?: number; p2Releases?: number } =
       await cp(n.dir, copy, { recursive: true, filter: (s) => !/[/]\.git([/]|$)/.test(s) });
       list.push(copy, copy, copy);
     }
-    const loop = `xargs -P 3 -I{} sh -c 'o=$(mktemp -d); chmod 777 "$o"; docker run --rm --network none --read-only --tmpfs /tmp:rw,exec,size=512m --cap-drop ALL --security-opt no-new-privileges --user 1000:1000 -e HOME=/tmp/home -v "{}":/src:ro -v "$o":/out ${image} sh -c "mkdir -p /tmp/home /tmp/w && cp -R /src/. /tmp/w && cd /tmp/w && npm pack --pack-destination /out >/dev/null"; rm -rf "$o"'`;
+    const loop = `xargs -P 3 -I{} sh -c 'o=$(mktemp -d); chmod 777 "$o"; docker run ${plainRunFlags({ tmpSize: '512m', user: '1000:1000' }).join(' ')} -e HOME=/tmp/home -v "{}":/src:ro -v "$o":/out ${image} sh -c "mkdir -p /tmp/home /tmp/w && cp -R /src/. /tmp/w && cd /tmp/w && npm pack --pack-destination /out >/dev/null"; rm -rf "$o"'`;
     const l0 = performance.now();
     await execa('bash', ['-c', loop], { input: list.join('\n') });
     const loopS = (performance.now() - l0) / 1000;

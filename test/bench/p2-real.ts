@@ -11,6 +11,7 @@ import { managerCli, writeLockfile, writeTree, type ManagerCli } from '../fixtur
 import { commitTime, packTarball } from '../fixtures/publish.js';
 import { TEST_NODE, TEST_NPM, type LocalRegistry } from '../fixtures/registry-server.js';
 import { ProcessFarm } from './farm-process.js';
+import { plainRunFlags } from './plain-docker.js';
 import { fmt, renderTable, type BenchRow } from './report.js';
 
 /**
@@ -128,7 +129,8 @@ async function makeReleases(registry: LocalRegistry, work: string, perKind: numb
 /** One container of the baseline: the plan the builder makes for the release, as plain `docker run` arguments. */
 interface LoopRun {
   release: string;
-  args: string[];
+  /** its arguments, given the output directory of one run */
+  args(out: string): string[];
 }
 
 /**
@@ -164,20 +166,7 @@ async function loopRuns(releases: RealRelease[], registry: LocalRegistry, work: 
       inputs,
     });
     const env = Object.entries(plan.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    const args = [
-      'run',
-      '--rm',
-      '--network',
-      'none',
-      '--read-only',
-      '--tmpfs',
-      `/tmp:rw,exec,size=${plan.limits.scratchBytes}`,
-      '--cap-drop',
-      'ALL',
-      '--security-opt',
-      'no-new-privileges',
-      '--user',
-      plan.user,
+    const limits = [
       '--memory',
       String(plan.limits.memoryBytes),
       '--memory-swap',
@@ -186,17 +175,26 @@ async function loopRuns(releases: RealRelease[], registry: LocalRegistry, work: 
       String(plan.limits.pids),
       '--cpus',
       String(Math.min(plan.limits.cpus, cpus().length)),
-      ...env,
-      '-v',
-      `${src}:${plan.sourceMount}:ro`,
-      ...(plan.inputsMount ? ['-v', `${inputsDir}:${plan.inputsMount}:ro`] : []),
-      ...(plan.workdir ? ['-w', plan.workdir] : []),
-      '--entrypoint',
-      '',
-      plan.image,
-      ...plan.argv,
     ];
-    runs.push({ release: r.name, args: [...args.slice(0, args.indexOf(plan.image)), '-v', `@OUT@:${plan.outputMount}`, ...args.slice(args.indexOf(plan.image))] });
+    const mounts = ['-v', `${src}:${plan.sourceMount}:ro`, ...(plan.inputsMount ? ['-v', `${inputsDir}:${plan.inputsMount}:ro`] : [])];
+    runs.push({
+      release: r.name,
+      args: (out) => [
+        'run',
+        ...plainRunFlags({ tmpSize: plan.limits.scratchBytes, user: plan.user }),
+        ...limits,
+        ...env,
+        ...mounts,
+        '-v',
+        `${out}:${plan.outputMount}`,
+        '-w',
+        plan.workdir,
+        '--entrypoint',
+        '',
+        plan.image,
+        ...plan.argv,
+      ],
+    });
   }
   return runs;
 }
@@ -212,11 +210,7 @@ async function runLoop(runs: LoopRun[], copies: number, parallel: number, work: 
         const out = await mkdtemp(join(work, 'loop-out-'));
         await execa('chmod', ['0777', out]);
         const t = performance.now();
-        const res = await execa(
-          'docker',
-          next.args.map((a) => a.replace('@OUT@', out)),
-          { reject: false },
-        );
+        const res = await execa('docker', next.args(out), { reject: false });
         each.push((performance.now() - t) / 1000);
         const packed = (await readdir(out)).filter((f) => f.endsWith('.tgz'));
         if (res.exitCode !== 0 || packed.length !== 1) throw new Error(`P2-real baseline ${next.release}: exit ${res.exitCode}\n${(res.stdout + res.stderr).slice(-2000)}`);

@@ -62,12 +62,13 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
   if (!WORKER_ID_PATTERN.test(workerId)) {
     throw new QuorumError('invalid-input', `QUORUM_WORKER_ID "${workerId}" must match ${WORKER_ID_PATTERN.source}`);
   }
+  const dataDir = resolve(s.QUORUM_DATA_DIR || join('.quorum', workerId));
   return Object.freeze({
     workerId,
     operator: s.QUORUM_OPERATOR || workerId,
     coordinatorUrl: urlSetting('QUORUM_COORDINATOR_URL', s.QUORUM_COORDINATOR_URL, 'http://127.0.0.1:8080'),
     redisUrl: urlSetting('QUORUM_REDIS_URL', s.QUORUM_REDIS_URL, 'redis://127.0.0.1:6379'),
-    dataDir: resolve(s.QUORUM_DATA_DIR || join('.quorum', workerId)),
+    dataDir,
     dockerHost: s.QUORUM_DOCKER_HOST || undefined,
     registries: registriesFrom(s),
     builderSettings: builderSettingsFrom(s),
@@ -91,7 +92,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     stopGraceMs: intSetting('QUORUM_STOP_GRACE_MS', s.QUORUM_STOP_GRACE_MS, 15_000, 0),
     scratch: scratchSetting(s.QUORUM_BUILD_SCRATCH),
     fetchCacheBytes: intSetting('QUORUM_FETCH_CACHE_MB', s.QUORUM_FETCH_CACHE_MB, 4096, 0) * 2 ** 20,
-    fetchCacheDir: resolve(s.QUORUM_FETCH_CACHE_DIR || join(s.QUORUM_DATA_DIR || join('.quorum', workerId), 'cache')),
+    fetchCacheDir: resolve(s.QUORUM_FETCH_CACHE_DIR || join(dataDir, 'cache')),
     resolveAsOf: resolveAsOfSetting(s.QUORUM_RESOLVE_AS_OF),
   });
 }
