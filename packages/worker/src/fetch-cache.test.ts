@@ -59,6 +59,15 @@ describe('FetchCache', () => {
     expect(await readFile(join(dir, 'job2-a'))).toEqual(blobs['/a.tgz']);
   });
 
+  it("downloads a file once for a worker's concurrent jobs on a cold cache, and serves each of them", async () => {
+    const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+    const placed = await Promise.all(['job1-a', 'job2-a', 'job3-a'].map((target) => place(cache, '/a.tgz', target)));
+    expect(placed.filter((p) => !p.cached)).toHaveLength(1);
+    expect(requests).toEqual(['/a.tgz']);
+    for (const target of ['job1-a', 'job2-a', 'job3-a']) expect(await readFile(join(dir, target))).toEqual(blobs['/a.tgz']);
+    expect(await cache.size()).toBe(4000);
+  });
+
   it('checks a cached file again on every use: one changed on disk is fetched anew', async () => {
     const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
     await place(cache, '/a.tgz', 'job1-a');
@@ -181,6 +190,16 @@ describe('FetchCache', () => {
       }
       expect(requests).toEqual(['/tool.tgz', '/tool.tgz']);
       expect(await readdir(join(dir, 'cache')).catch(() => [])).toEqual([]);
+    });
+
+    it("places one tool for a worker's concurrent jobs on a cold cache: one download, one unpack, every job served", async () => {
+      const cache = new FetchCache(join(dir, 'cache'), 1 << 20);
+      const jobs = ['job1', 'job2', 'job3', 'job4'];
+      const placed = await Promise.all(jobs.map((job) => unpack(cache, `${job}/tools/node`)));
+      expect(placed.filter((p) => !p.cached)).toHaveLength(1);
+      expect(requests).toEqual(['/tool.tgz']);
+      for (const job of jobs) expect(await readFile(join(dir, job, 'tools/node/bin/node'), 'utf8')).toContain('pinned');
+      expect((await readdir(join(dir, 'cache'))).filter((n) => n.startsWith('.partial-'))).toEqual([]);
     });
 
     it('finds what it unpacked after a restart', async () => {

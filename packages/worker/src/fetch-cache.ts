@@ -93,6 +93,12 @@ export class FetchCache {
   private total = 0;
   /** keys being placed right now: never evicted under a job's feet */
   private readonly busy = new Map<string, number>();
+  /**
+   * The placement of each key in progress, the next one chained behind it: a worker's concurrent jobs
+   * often need the same Node at the same time, and two of them filling (or dropping) one entry at once
+   * would remove or replace files under the other's feet.
+   */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
   private lastUse = 0;
 
   /**
@@ -119,6 +125,10 @@ export class FetchCache {
   async place(url: string, integrity: string, target: string, opts: DownloadOptions): Promise<Placed> {
     const key = cacheKey(integrity);
     if (this.maxBytes === 0 || key === undefined) return { bytes: (await downloadVerified(url, integrity, target, opts)).bytes, cached: false };
+    return this.oneAtATime(key, () => this.placeKept(key, url, integrity, target, opts));
+  }
+
+  private async placeKept(key: string, url: string, integrity: string, target: string, opts: DownloadOptions): Promise<Placed> {
     const entries = await this.load();
     const file = join(this.dir, key);
     this.busy.set(key, (this.busy.get(key) ?? 0) + 1);
@@ -169,6 +179,20 @@ export class FetchCache {
     }
     const wanted = Object.entries(files).sort(([a], [b]) => a.localeCompare(b));
     const key = `${strong}.unpacked-${createHash('sha256').update(JSON.stringify(wanted)).digest('hex').slice(0, 16)}`;
+    // the archive's own key is taken inside (by `place`), always after this one: no two placements wait on each other
+    return this.oneAtATime(key, () => this.placeUnpackedKept(key, url, integrity, files, wanted, targetDir, archive, opts));
+  }
+
+  private async placeUnpackedKept(
+    key: string,
+    url: string,
+    integrity: string,
+    files: Record<string, string>,
+    wanted: [string, string][],
+    targetDir: string,
+    archive: string,
+    opts: DownloadOptions,
+  ): Promise<Placed> {
     const entries = await this.load();
     const dir = join(this.dir, key);
     this.busy.set(key, (this.busy.get(key) ?? 0) + 1);
@@ -216,6 +240,19 @@ export class FetchCache {
       const n = (this.busy.get(key) ?? 1) - 1;
       if (n > 0) this.busy.set(key, n);
       else this.busy.delete(key);
+    }
+  }
+
+  /** Runs `work` once every earlier placement of `key` in this process has ended, however it ended. */
+  private async oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const before = this.inFlight.get(key) ?? Promise.resolve();
+    const mine = before.then(work, work);
+    const settled = mine.catch(() => undefined);
+    this.inFlight.set(key, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.inFlight.get(key) === settled) this.inFlight.delete(key);
     }
   }
 
